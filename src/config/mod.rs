@@ -12,7 +12,7 @@ mod types;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use diagnostics::{ConfigError, ConfigProblem};
+pub use diagnostics::ConfigError;
 pub use duration::parse_duration;
 pub use types::{AddressFamily, CabourotteUrl, Prefix, Vrf};
 

@@ -327,7 +327,7 @@ impl Walker {
             if let Some(first) = self.first_definition.get(&prefix) {
                 let problem = ConfigProblem::new(
                     span.clone(),
-                    format!("prefix {} is defined twice in the {}", prefix.prefix, prefix.vrf),
+                    format!("prefix {} is defined twice in {}", prefix.prefix, prefix.vrf.described()),
                     "defined again here",
                 )
                 .also_at(first.clone(), "first defined here")

@@ -101,6 +101,14 @@ impl Vrf {
         }
     }
 
+    /// The VRF in a sentence: "the default VRF" or "VRF blue".
+    pub fn described(&self) -> String {
+        match self {
+            Vrf::Default => "the default VRF".to_string(),
+            Vrf::Named(name) => format!("VRF {name}"),
+        }
+    }
+
     /// The name for JSON output: `None` for the default VRF.
     pub fn name(&self) -> Option<&str> {
         match self {
