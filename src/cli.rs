@@ -58,6 +58,15 @@ pub enum Command {
         /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Read FRR's `show running-config` from FILE (`-` for stdin) instead of calling vtysh.
+        #[arg(long, value_name = "FILE")]
+        running_config: Option<PathBuf>,
+        /// Read Cabourotte's `GET /result` answer from FILE instead of asking Cabourotte.
+        #[arg(long, value_name = "FILE", conflicts_with = "assume")]
+        health: Option<PathBuf>,
+        /// Assume every check healthy or unhealthy instead of asking Cabourotte.
+        #[arg(long, value_enum)]
+        assume: Option<Assumption>,
     },
     /// Make FRR announce the prefixes of healthy services and withdraw the others.
     Apply,
@@ -81,6 +90,15 @@ pub enum Command {
         #[arg(long)]
         keep_on_exit: bool,
     },
+}
+
+/// What `plan --assume` takes every check to report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Assumption {
+    /// Every check passes.
+    Healthy,
+    /// Every check fails.
+    Unhealthy,
 }
 
 /// Output formats.

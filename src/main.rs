@@ -19,11 +19,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use miette::{IntoDiagnostic, MietteHandlerOpts, Report, miette};
 
-use cli::{Cli, ColorChoice, Command, Format};
+use std::path::Path;
+
+use cli::{Assumption, Cli, ColorChoice, Command, Format};
 use config::Config;
+use frr::RunningConfig;
 use maintenance::Maintenance;
 use plan::{Intent, Plan};
-use reconcile::Settings;
+use reconcile::{Offline, Settings};
 use render::{Painter, Tense};
 
 /// Everything went as asked.
@@ -66,7 +69,11 @@ fn run(cli: &Cli, colour: bool) -> Result<u8, Report> {
     match &cli.command {
         Command::Resume => resume(&settings),
         Command::Check => check(cli, &output),
-        Command::Plan { detailed_exitcode } => plan(&load(cli)?, &settings, &output, *detailed_exitcode),
+        Command::Plan { detailed_exitcode, running_config, health, assume } => {
+            let config = load(cli)?;
+            let offline = offline_inputs(&config, running_config.as_deref(), health.as_deref(), *assume)?;
+            plan(&config, &settings, &output, &offline, *detailed_exitcode)
+        }
         Command::Apply => apply(&load(cli)?, &settings, &output),
         Command::WithdrawAll { reason } => withdraw_all(&load(cli)?, &settings, &output, reason.clone()),
         Command::Run { interval, keep_on_exit } => {
@@ -106,8 +113,14 @@ fn check(cli: &Cli, output: &Output) -> Result<u8, Report> {
     Ok(EXIT_OK)
 }
 
-fn plan(config: &Config, settings: &Settings, output: &Output, detailed_exitcode: bool) -> Result<u8, Report> {
-    let plan = reconcile::gather(config, settings, Intent::Reconcile).map_err(|error| miette!("{error}"))?;
+fn plan(
+    config: &Config,
+    settings: &Settings,
+    output: &Output,
+    offline: &Offline,
+    detailed_exitcode: bool,
+) -> Result<u8, Report> {
+    let plan = reconcile::gather(config, settings, Intent::Reconcile, offline).map_err(|error| miette!("{error}"))?;
     output.plan(&plan, "plan", Tense::Planned);
     let summary = plan.summary();
     Ok(match () {
@@ -117,8 +130,39 @@ fn plan(config: &Config, settings: &Settings, output: &Output, detailed_exitcode
     })
 }
 
+/// Reads the files that replace live inputs in `plan`.
+fn offline_inputs(
+    config: &Config,
+    running_config: Option<&Path>,
+    health: Option<&Path>,
+    assume: Option<Assumption>,
+) -> Result<Offline, Report> {
+    let running_config = running_config
+        .map(|path| read_input(path, "--running-config").map(|text| RunningConfig::parse(&text)))
+        .transpose()?;
+    let health = match (health, assume) {
+        (Some(path), _) => {
+            let text = read_input(path, "--health")?;
+            let results = cabourotte::parse_result_list(&text)
+                .map_err(|error| miette!("--health {}: {error}", path.display()))?;
+            Some(results)
+        }
+        (None, Some(assumption)) => Some(cabourotte::assumed(config, assumption == Assumption::Healthy)),
+        (None, None) => None,
+    };
+    Ok(Offline { running_config, health })
+}
+
+/// Reads a file, or stdin for `-`.
+fn read_input(path: &Path, flag: &str) -> Result<String, Report> {
+    let read =
+        if path == Path::new("-") { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(path) };
+    read.map_err(|error| miette!("cannot read {flag} {}: {error}", path.display()))
+}
+
 fn apply(config: &Config, settings: &Settings, output: &Output) -> Result<u8, Report> {
-    let plan = reconcile::gather(config, settings, Intent::Reconcile).map_err(|error| miette!("{error}"))?;
+    let plan = reconcile::gather(config, settings, Intent::Reconcile, &Offline::default())
+        .map_err(|error| miette!("{error}"))?;
     let applied = reconcile::apply(plan, settings.vtysh_timeout);
     output.plan(&applied, "apply", Tense::Applied);
     Ok(exit_code_of(&applied))
@@ -128,7 +172,8 @@ fn withdraw_all(config: &Config, settings: &Settings, output: &Output, reason: O
     if maintenance::read(&settings.state_dir).into_diagnostic()?.is_none() {
         maintenance::write(&settings.state_dir, &Maintenance::begin(reason)).into_diagnostic()?;
     }
-    let plan = reconcile::gather(config, settings, Intent::WithdrawAll).map_err(|error| miette!("{error}"))?;
+    let plan = reconcile::gather(config, settings, Intent::WithdrawAll, &Offline::default())
+        .map_err(|error| miette!("{error}"))?;
     let applied = reconcile::apply(plan, settings.vtysh_timeout);
     output.plan(&applied, "withdraw-all", Tense::Applied);
     Ok(exit_code_of(&applied))

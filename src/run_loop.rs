@@ -11,7 +11,7 @@ use signal_hook::iterator::Signals;
 
 use crate::config::Config;
 use crate::plan::{Intent, Plan};
-use crate::reconcile::{self, Settings};
+use crate::reconcile::{self, Offline, Settings};
 use crate::render::{self, Tense};
 use crate::{EXIT_ERROR, EXIT_OK, Output};
 
@@ -55,7 +55,7 @@ pub fn run(config: &Config, settings: &Settings, interval: Duration, keep_on_exi
 
 /// One pass: gather, apply, and print the result when something changed or failed.
 fn pass(config: &Config, settings: &Settings, intent: Intent, output: &Output) -> Option<Plan> {
-    let plan = match reconcile::gather(config, settings, intent) {
+    let plan = match reconcile::gather(config, settings, intent, &Offline::default()) {
         Ok(plan) => plan,
         Err(error) => {
             eprintln!("anycastd: {error}");
