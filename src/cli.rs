@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{DEFAULT_PATH, parse_duration};
+use crate::log::LogFormat;
 
 /// Announce anycast service prefixes through FRRouting only while Cabourotte says the service is healthy.
 ///
@@ -44,6 +45,22 @@ pub struct Cli {
     /// Deadline of each HTTP request to Cabourotte (seconds, or e.g. "500ms", "2s").
     #[arg(long, value_parser = parse_duration, default_value = "2s", global = true)]
     pub http_timeout: Duration,
+
+    /// How long apply, withdraw-all, resume and each pass of run wait for another anycastd's lock.
+    #[arg(long, value_parser = parse_duration, default_value = "5s", global = true)]
+    pub lock_timeout: Duration,
+
+    /// Write Prometheus metrics to this file after every apply, withdraw-all and run pass.
+    #[arg(long, value_name = "PATH", env = "ANYCASTD_METRICS_FILE", global = true)]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Format of the log lines on stderr (one per change or error).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Print no report on stdout (log lines on stderr remain): for timers and loop mode.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 
     /// What to do.
     #[command(subcommand)]

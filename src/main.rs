@@ -7,7 +7,11 @@ mod cli;
 mod config;
 mod frr;
 mod health;
+mod lock;
+mod log;
 mod maintenance;
+mod metrics;
+mod pass;
 mod plan;
 mod reconcile;
 mod render;
@@ -24,6 +28,7 @@ use std::path::Path;
 use cli::{Assumption, Cli, ColorChoice, Command, Format};
 use config::Config;
 use frr::RunningConfig;
+use lock::RunLock;
 use maintenance::Maintenance;
 use plan::{Intent, Plan};
 use reconcile::{Offline, Settings};
@@ -63,9 +68,15 @@ fn wants_colour(choice: ColorChoice) -> bool {
 }
 
 fn run(cli: &Cli, colour: bool) -> Result<u8, Report> {
-    let settings =
-        Settings { state_dir: cli.state_dir.clone(), vtysh_timeout: cli.vtysh_timeout, http_timeout: cli.http_timeout };
-    let output = Output { format: cli.format, painter: Painter::new(colour) };
+    let settings = Settings {
+        state_dir: cli.state_dir.clone(),
+        vtysh_timeout: cli.vtysh_timeout,
+        http_timeout: cli.http_timeout,
+        lock_timeout: cli.lock_timeout,
+        metrics_file: cli.metrics_file.clone(),
+        log_format: cli.log_format,
+    };
+    let output = Output { format: cli.format, painter: Painter::new(colour), quiet: cli.quiet };
     match &cli.command {
         Command::Resume => resume(&settings),
         Command::Check => check(cli, &output),
@@ -92,11 +103,15 @@ fn load(cli: &Cli) -> Result<Config, Report> {
 pub struct Output {
     format: Format,
     painter: Painter,
+    quiet: bool,
 }
 
 impl Output {
-    /// Prints a plan (or an applied plan) made by `command` to stdout.
+    /// Prints a plan (or an applied plan) made by `command` to stdout, unless quiet.
     pub fn plan(&self, plan: &Plan, command: &str, tense: Tense) {
+        if self.quiet {
+            return;
+        }
         match self.format {
             Format::Text => print!("{}", render::plan_text(plan, tense, self.painter)),
             Format::Json => println!("{}", render::plan_json(plan, command, tense)),
@@ -161,25 +176,26 @@ fn read_input(path: &Path, flag: &str) -> Result<String, Report> {
 }
 
 fn apply(config: &Config, settings: &Settings, output: &Output) -> Result<u8, Report> {
-    let plan = reconcile::gather(config, settings, Intent::Reconcile, &Offline::default())
-        .map_err(|error| miette!("{error}"))?;
-    let applied = reconcile::apply(plan, settings.vtysh_timeout);
+    let applied = pass::run(config, settings, Intent::Reconcile, "apply").map_err(|error| miette!("{error}"))?;
     output.plan(&applied, "apply", Tense::Applied);
     Ok(exit_code_of(&applied))
 }
 
+/// Writes the maintenance marker first, so that no pass starting after this moment announces anything, then
+/// withdraws under the lock.
 fn withdraw_all(config: &Config, settings: &Settings, output: &Output, reason: Option<String>) -> Result<u8, Report> {
     if maintenance::read(&settings.state_dir).into_diagnostic()?.is_none() {
         maintenance::write(&settings.state_dir, &Maintenance::begin(reason)).into_diagnostic()?;
     }
-    let plan = reconcile::gather(config, settings, Intent::WithdrawAll, &Offline::default())
-        .map_err(|error| miette!("{error}"))?;
-    let applied = reconcile::apply(plan, settings.vtysh_timeout);
+    let applied =
+        pass::run(config, settings, Intent::WithdrawAll, "withdraw-all").map_err(|error| miette!("{error}"))?;
     output.plan(&applied, "withdraw-all", Tense::Applied);
     Ok(exit_code_of(&applied))
 }
 
 fn resume(settings: &Settings) -> Result<u8, Report> {
+    let _lock =
+        RunLock::acquire(&settings.state_dir, "resume", settings.lock_timeout).map_err(|error| miette!("{error}"))?;
     if maintenance::remove(&settings.state_dir).into_diagnostic()? {
         println!("Maintenance ended: the next apply announces the prefixes of healthy services again.");
     } else {

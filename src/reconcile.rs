@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::cabourotte::{self, Answers, ResultList};
 use crate::config::Config;
 use crate::frr::{RunningConfig, Vtysh, render_batch};
+use crate::log::LogFormat;
 use crate::maintenance;
 use crate::plan::{Action, FrrStates, Intent, Outcome, Plan};
 
@@ -23,6 +24,12 @@ pub struct Settings {
     pub vtysh_timeout: Duration,
     /// The deadline of every HTTP request.
     pub http_timeout: Duration,
+    /// How long a changing pass waits for another anycastd's run lock.
+    pub lock_timeout: Duration,
+    /// Where to write metrics after each changing pass, if anywhere.
+    pub metrics_file: Option<PathBuf>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
 }
 
 /// Inputs given as files instead of asked live, for plans in a user's CI (`plan --running-config/--health/--assume`).

@@ -10,8 +10,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::config::Config;
+use crate::pass;
 use crate::plan::{Intent, Plan};
-use crate::reconcile::{self, Offline, Settings};
+use crate::reconcile::Settings;
 use crate::render::{self, Tense};
 use crate::{EXIT_ERROR, EXIT_OK, Output};
 
@@ -53,19 +54,12 @@ pub fn run(config: &Config, settings: &Settings, interval: Duration, keep_on_exi
     }
 }
 
-/// One pass: gather, apply, and print the result when something changed or failed.
+/// One pass, printing the report when something changed or failed.
 fn pass(config: &Config, settings: &Settings, intent: Intent, output: &Output) -> Option<Plan> {
-    let plan = match reconcile::gather(config, settings, intent, &Offline::default()) {
-        Ok(plan) => plan,
-        Err(error) => {
-            eprintln!("anycastd: {error}");
-            return None;
-        }
-    };
-    let applied = reconcile::apply(plan, settings.vtysh_timeout);
+    let command = if intent == Intent::WithdrawAll { "withdraw-all" } else { "run" };
+    let applied = pass::run(config, settings, intent, command).ok()?;
     let summary = applied.summary();
     if summary.has_changes() || summary.has_errors() {
-        let command = if intent == Intent::WithdrawAll { "withdraw-all" } else { "run" };
         output.plan(&applied, command, Tense::Applied);
     }
     Some(applied)
