@@ -5,7 +5,7 @@
 //! writes. The holder writes its PID and command into the file, so a process that gives up can name it.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -26,13 +26,8 @@ impl RunLock {
     pub fn acquire(state_dir: &Path, command: &str, timeout: Duration) -> Result<RunLock, String> {
         fs::create_dir_all(state_dir).map_err(|error| format!("cannot create {}: {error}", state_dir.display()))?;
         let path = state_dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|error| format!("cannot open the lock {}: {error}", path.display()))?;
+        let mut file =
+            open_lock_file(&path).map_err(|error| format!("cannot open the lock {}: {error}", path.display()))?;
         let deadline = Instant::now() + timeout;
         loop {
             match file.try_lock() {
@@ -52,6 +47,15 @@ impl RunLock {
         let about = format!("pid {} running `anycastd {command}`", std::process::id());
         let _ = file.set_len(0).and_then(|()| file.write_all(about.as_bytes()));
         Ok(RunLock { _file: file })
+    }
+}
+
+/// Opens (or creates) the lock file. One created by another user (root's `withdraw-all` beside the service's user)
+/// may be read-only for us: a lock needs no write access, only the note about the holder is then skipped.
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    match OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path) {
+        Err(error) if error.kind() == ErrorKind::PermissionDenied => File::open(path),
+        opened => opened,
     }
 }
 

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let colour = wants_colour(cli.color);
     let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(MietteHandlerOpts::new().color(colour).terminal_links(false).width(100).build())
+        Box::new(MietteHandlerOpts::new().color(colour).terminal_links(false).wrap_lines(false).build())
     }));
     match run(&cli, colour) {
         Ok(code) => ExitCode::from(code),

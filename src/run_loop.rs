@@ -10,6 +10,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::config::Config;
+use crate::log::{self, Event};
 use crate::pass;
 use crate::plan::{Intent, Plan};
 use crate::reconcile::Settings;
@@ -57,7 +58,9 @@ pub fn run(config: &Config, settings: &Settings, interval: Duration, keep_on_exi
 /// One pass, printing the report when something changed or failed.
 fn pass(config: &Config, settings: &Settings, intent: Intent, output: &Output) -> Option<Plan> {
     let command = if intent == Intent::WithdrawAll { "withdraw-all" } else { "run" };
-    let applied = pass::run(config, settings, intent, command).ok()?;
+    let applied = pass::run(config, settings, intent, command)
+        .inspect_err(|reason| log::write(&[Event::pass_failed(command, reason.clone())], settings.log_format))
+        .ok()?;
     let summary = applied.summary();
     if summary.has_changes() || summary.has_errors() {
         output.plan(&applied, command, Tense::Applied);
