@@ -13,6 +13,7 @@ mod maintenance;
 mod metrics;
 mod pass;
 mod plan;
+mod process;
 mod reconcile;
 mod render;
 mod run_loop;
