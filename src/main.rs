@@ -139,7 +139,11 @@ fn plan(
     offline: &Offline,
     detailed_exitcode: bool,
 ) -> Result<u8, Report> {
-    let plan = reconcile::gather(config, settings, Intent::Reconcile, offline).map_err(|error| miette!("{error}"))?;
+    let mut plan =
+        reconcile::gather(config, settings, Intent::Reconcile, offline).map_err(|error| miette!("{error}"))?;
+    if offline.running_config.is_none() {
+        reconcile::warn_unrouted(&mut plan, settings.vtysh_timeout);
+    }
     output.plan(&plan, "plan", Tense::Planned);
     let summary = plan.summary();
     Ok(match () {

@@ -138,6 +138,10 @@ pub struct PrefixPlan {
     pub action: Action,
     /// What applying did (always [`Outcome::Pending`] in a plan).
     pub outcome: Outcome,
+    /// Whether its BGP instance has `bgp network import-check` on.
+    pub import_check: bool,
+    /// Something the operator should know about this prefix (e.g. FRR will not advertise it).
+    pub warning: Option<String>,
 }
 
 impl PrefixPlan {
@@ -150,6 +154,15 @@ impl PrefixPlan {
         };
         let asn = self.asn.clone()?;
         Some(Change { asn, vrf: self.managed.vrf.clone(), prefix: self.managed.prefix, kind })
+    }
+
+    /// Whether FRR will have this network after the plan is applied.
+    pub fn will_be_announced(&self) -> bool {
+        match self.action {
+            Action::Announce => true,
+            Action::Withdraw | Action::Error(_) => false,
+            Action::Keep => self.current == Presence::Announced,
+        }
     }
 
     /// Whether this prefix failed to plan or to apply.
@@ -295,6 +308,7 @@ struct Observed {
     asn: Option<Asn>,
     presence: Presence,
     error: Option<PrefixError>,
+    import_check: bool,
 }
 
 fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
@@ -302,6 +316,7 @@ fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
         asn: None,
         presence: Presence::Unknown,
         error: Some(PrefixError::FrrUnavailable(reason.to_string())),
+        import_check: false,
     };
     let running = match frr.get(&managed.vtysh) {
         Some(Ok(running)) => running,
@@ -309,11 +324,16 @@ fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
         None => return unavailable("not read"),
     };
     match running.instance(&managed.vrf) {
-        None => Observed { asn: None, presence: Presence::Withdrawn, error: Some(PrefixError::NoBgpInstance) },
+        None => Observed {
+            asn: None,
+            presence: Presence::Withdrawn,
+            error: Some(PrefixError::NoBgpInstance),
+            import_check: false,
+        },
         Some(instance) => {
             let present = instance.networks.contains(&managed.prefix);
             let presence = if present { Presence::Announced } else { Presence::Withdrawn };
-            Observed { asn: Some(instance.asn.clone()), presence, error: None }
+            Observed { asn: Some(instance.asn.clone()), presence, error: None, import_check: instance.import_check }
         }
     }
 }
@@ -334,6 +354,8 @@ impl Observed {
             current: self.presence,
             action,
             outcome: Outcome::Pending,
+            import_check: self.import_check,
+            warning: None,
         }
     }
 }

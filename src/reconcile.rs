@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cabourotte::{self, Answers, ResultList};
 use crate::config::Config;
-use crate::frr::{RunningConfig, Vtysh, render_batch};
+use crate::config::{Prefix, Vrf};
+use crate::frr::{RouteLookup, RunningConfig, Vtysh, render_batch, routes_present};
 use crate::log::LogFormat;
 use crate::maintenance;
 use crate::plan::{Action, FrrStates, Inputs, Intent, Outcome, Plan};
@@ -88,6 +89,39 @@ fn read_one(path: &Path, timeout: Duration) -> Result<RunningConfig, String> {
         .running_config()
         .map(|text| RunningConfig::parse(&text))
         .map_err(|error| error.to_string())
+}
+
+/// Warns about every prefix that FRR will have but not advertise: `bgp network import-check` is on and its RIB has
+/// no route for the prefix. Costs one vtysh call per FRR and VRF, so only `plan` asks (not every pass of `apply`).
+pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
+    let mut wanted: BTreeMap<PathBuf, BTreeSet<(Vrf, Prefix)>> = BTreeMap::new();
+    for prefix in plan.prefixes().filter(|prefix| prefix.will_be_announced() && prefix.import_check) {
+        wanted
+            .entry(prefix.managed.vtysh.clone())
+            .or_default()
+            .insert((prefix.managed.vrf.clone(), prefix.managed.prefix));
+    }
+    let lookups: BTreeMap<PathBuf, RouteLookup> = wanted
+        .into_iter()
+        .map(|(path, prefixes)| {
+            let lookup = routes_present(&Vtysh::new(&path, vtysh_timeout), &prefixes);
+            (path, lookup)
+        })
+        .collect();
+    for prefix in plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut()) {
+        let managed = &prefix.managed;
+        let Some(lookup) = lookups.get(&managed.vtysh).and_then(|lookup| lookup.get(&managed.vrf)) else { continue };
+        prefix.warning = match lookup {
+            Ok(routed) if routed.contains(&managed.prefix) => None,
+            Ok(_) => Some(format!(
+                "FRR has no route for {} in the RIB of {} and `bgp network import-check` is on: it keeps the network \
+                 but does not advertise it; put the address on an interface (e.g. lo)",
+                managed.prefix,
+                managed.vrf.described()
+            )),
+            Err(reason) => Some(format!("cannot check FRR's RIB of {}: {reason}", managed.vrf.described())),
+        };
+    }
 }
 
 /// Applies `plan` and returns it with the outcome of every change filled in.

@@ -187,3 +187,28 @@ fn wait_until(what: &str, condition: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn plan_warns_when_import_check_would_keep_an_announced_prefix_silent() {
+    let env = Env::new();
+    env.rib(&["default 203.0.113.53/32", "123 203.0.113.123/32", "123 2001:db8::123:7e11:713e/128"]);
+    let plan = env.run(&["plan"]);
+    assert!(
+        plan.stdout.contains(
+            "+ 2001:db8::b19:bad:53/128     announce   AS 65536, default VRF\n    ⚠ FRR has no route for \
+             2001:db8::b19:bad:53/128 in the RIB of the default VRF and `bgp network import-check` is on: it keeps the \
+             network but does not advertise it; put the address on an interface (e.g. lo)\n"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(plan.stdout.matches('⚠').count(), 1, "{}", plan.stdout);
+    env.clear_vtysh_calls();
+    env.run(&["apply"]);
+    assert_eq!(env.vtysh_calls().len(), 3, "apply does not ask the RIB: read, configure, verify");
+    env.frr(
+        &env.running_config()
+            .replace(" bgp router-id 203.0.113.179\n", " bgp router-id 203.0.113.179\n no bgp network import-check\n"),
+    );
+    assert!(!env.run(&["plan"]).stdout.contains('⚠'), "no warning when import-check is off");
+}

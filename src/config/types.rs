@@ -66,6 +66,15 @@ pub enum AddressFamily {
 }
 
 impl AddressFamily {
+    /// The family of an `address-family ipv4|ipv6` line.
+    pub fn from_afi(afi: &str) -> Option<AddressFamily> {
+        match afi {
+            "ipv4" => Some(AddressFamily::Ipv4),
+            "ipv6" => Some(AddressFamily::Ipv6),
+            _ => None,
+        }
+    }
+
     /// The short name used in output: `ipv4` or `ipv6`.
     pub fn name(&self) -> &'static str {
         match self {

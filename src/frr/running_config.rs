@@ -8,7 +8,7 @@ use std::fmt;
 
 use ipnet::IpNet;
 
-use crate::config::{Prefix, Vrf};
+use crate::config::{AddressFamily, Prefix, Vrf};
 
 /// A BGP AS number as FRR prints it: plain (`65536`) or asdot (`1.10`). Only digits and one dot, so it is safe to
 /// hand back to vtysh.
@@ -40,6 +40,11 @@ pub struct BgpInstance {
     pub vrf: Vrf,
     /// The `network` statements of its `ipv4 unicast` and `ipv6 unicast` address families.
     pub networks: BTreeSet<Prefix>,
+    /// The unicast address families that have an `address-family` block.
+    pub families: BTreeSet<AddressFamily>,
+    /// `bgp network import-check` (on unless the config says `no bgp network import-check`): FRR then advertises a
+    /// network only while a route for it is in its RIB.
+    pub import_check: bool,
 }
 
 /// What FRR's running config says about BGP.
@@ -65,8 +70,14 @@ impl RunningConfig {
             let Some(instance) = current.as_mut() else { continue };
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
-                ["address-family", afi, rest @ ..] => family = Family::parse(afi, rest),
+                ["address-family", afi, rest @ ..] => {
+                    family = Family::parse(afi, rest);
+                    if family == Family::Unicast {
+                        instance.families.extend(AddressFamily::from_afi(afi));
+                    }
+                }
                 ["exit-address-family"] => family = Family::Implicit,
+                ["no", "bgp", "network", "import-check"] => instance.import_check = false,
                 ["network", prefix, ..] if family.is_unicast() => {
                     if let Ok(net) = prefix.parse::<IpNet>() {
                         instance.networks.insert(Prefix::from_frr(net));
@@ -120,7 +131,13 @@ fn parse_router_bgp(line: &str) -> Option<BgpInstance> {
         ["router", "bgp", asn, "vrf", name] => (asn, Vrf::parse(name)?),
         _ => return None,
     };
-    Some(BgpInstance { asn: Asn::parse(asn)?, vrf, networks: BTreeSet::new() })
+    Some(BgpInstance {
+        asn: Asn::parse(asn)?,
+        vrf,
+        networks: BTreeSet::new(),
+        families: BTreeSet::new(),
+        import_check: true,
+    })
 }
 
 #[cfg(test)]
@@ -147,6 +164,7 @@ mod tests {
         let vrf = config.instance(&Vrf::Named("123".into())).expect("vrf 123 instance");
         assert_eq!(vrf.asn.to_string(), "65537");
         assert_eq!(prefixes(vrf), ["203.0.113.123/32", "2001:db8::123:7e11:713e/128"]);
+        assert_eq!(vrf.families, BTreeSet::from([AddressFamily::Ipv4, AddressFamily::Ipv6]));
     }
 
     #[test]
@@ -169,6 +187,13 @@ mod tests {
         let config = RunningConfig::parse("router bgp 1.10\n network 192.0.2.0/24\n");
         assert_eq!(config.instances[0].asn.to_string(), "1.10");
         assert!(config.has_network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")));
+    }
+
+    #[test]
+    fn import_check_is_on_unless_disabled() {
+        let config = RunningConfig::parse("router bgp 1\n no bgp network import-check\n!\nrouter bgp 2 vrf x\n!\n");
+        assert!(!config.instances[0].import_check);
+        assert!(config.instances[1].import_check);
     }
 
     #[test]

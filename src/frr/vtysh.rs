@@ -83,6 +83,15 @@ impl Vtysh {
         self.run(&["-c".to_string(), "show running-config".to_string()])
     }
 
+    /// Runs `show` commands in one vtysh call and returns what they printed, one after the other.
+    pub fn show(&self, commands: &[String]) -> Result<String, VtyshError> {
+        if let Some(command) = commands.iter().find(|command| !is_safe_command(command)) {
+            return Err(VtyshError::UnsafeCommand(command.clone()));
+        }
+        let arguments: Vec<String> = commands.iter().flat_map(|command| ["-c".to_string(), command.clone()]).collect();
+        self.run(&arguments)
+    }
+
     /// Runs command `lines` in one vtysh call. vtysh stops at the first failing line, so on error the caller must
     /// read the running config again to learn what was applied.
     pub fn configure(&self, lines: &[String]) -> Result<(), VtyshError> {

@@ -72,6 +72,7 @@ struct PrefixJson {
     action: &'static str,
     result: Option<&'static str>,
     error: Option<String>,
+    warning: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -175,6 +176,7 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         action,
         result,
         error,
+        warning: prefix.warning.clone(),
     }
 }
 

@@ -94,6 +94,9 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
     }
     for prefix in &service.prefixes {
         let _ = writeln!(out, "  {}", prefix_line(prefix, tense, width, painter));
+        if let Some(warning) = &prefix.warning {
+            let _ = writeln!(out, "    {} {warning}", painter.yellow("⚠"));
+        }
     }
     out.push('\n');
 }

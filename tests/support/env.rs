@@ -140,6 +140,12 @@ impl Env {
         self
     }
 
+    /// Sets the routes of FRR's RIB, as `VRF PREFIX` lines (`default` for the default VRF).
+    pub fn rib(&self, routes: &[&str]) -> &Self {
+        std::fs::write(self.dir.join("frr/rib"), routes.join("\n")).expect("write rib");
+        self
+    }
+
     /// Makes every vtysh call hang.
     pub fn hang(&self) -> &Self {
         std::fs::write(self.dir.join("frr/hang"), "").expect("write hang");

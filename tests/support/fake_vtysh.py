@@ -8,6 +8,8 @@ DIR holds:
   calls.log       one JSON line per invocation: the -c arguments (appended)
   fail-on         optional: a command line; running it fails like an FRR error
   hang            optional: when present, every call sleeps for a long time (to test timeouts)
+  rib             optional: the routes in FRR's RIB, one `VRF PREFIX` per line (`default` for the default VRF);
+                  without it, every `show ip[v6] route ... json` finds a route
 
 Behaviours copied from FRR (see frr-lab.md): `router bgp ASN` creates an instance when none exists for that VRF, and
 fails with "BGP is already running; AS is X" when the default instance has another ASN; host bits of a network are
@@ -41,7 +43,8 @@ def main(argv):
     with open(path) as f:
         config = parse(f.read())
     fail_on = read_optional(os.path.join(state, "fail-on"))
-    session = Session(config, fail_on)
+    rib = read_optional(os.path.join(state, "rib"))
+    session = Session(config, fail_on, None if rib is None else set(rib.splitlines()))
     for command in commands:
         error = session.run(command.strip())
         if error:
@@ -135,8 +138,8 @@ def render(config):
 
 
 class Session:
-    def __init__(self, config, fail_on):
-        self.config, self.fail_on = config, fail_on
+    def __init__(self, config, fail_on, rib):
+        self.config, self.fail_on, self.rib = config, fail_on, rib
         self.mode, self.instance, self.family = "enable", None, None
         self.changed, self.failed = False, False
 
@@ -153,6 +156,8 @@ class Session:
         if command == "show running-config":
             sys.stdout.write(render(self.config))
             return None
+        if words[0] == "show" and words[1] in ("ip", "ipv6") and words[2] == "route" and words[-1] == "json":
+            return self.show_route(words[3:-1])
         if command in ("configure terminal", "conf t"):
             self.mode = "config"
             return None
@@ -180,6 +185,14 @@ class Session:
         if words[:2] == ["no", "network"] and len(words) == 3:
             return self.network(words[2], add=False)
         return self.fail(f"% Unknown command: {command}")
+
+    def show_route(self, words):
+        vrf, prefix = ("default", words[0]) if len(words) == 1 else (words[1], words[2])
+        if self.rib is None or f"{vrf} {prefix}" in self.rib:
+            print(json.dumps({prefix: [{"prefix": prefix, "protocol": "connected", "selected": True}]}, indent=2))
+        else:
+            print("{}")
+        return None
 
     def router_bgp(self, words):
         asn, vrf = words[2], (words[4] if len(words) == 5 else None)
