@@ -97,7 +97,12 @@ pub enum Command {
     Resume,
     /// Validate the configuration and print a summary; touch nothing.
     #[command(visible_alias = "validate")]
-    Check,
+    Check {
+        /// Also verify, changing nothing, that FRR is ready: vtysh works, the BGP instances exist, and each prefix
+        /// has a route in FRR's RIB where import-check requires one.
+        #[arg(long)]
+        frr: bool,
+    },
     /// Loop mode: run an apply pass every interval; withdraw everything on SIGINT/SIGTERM.
     Run {
         /// Time between passes (default: the shortest check interval).

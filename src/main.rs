@@ -15,6 +15,7 @@ mod maintenance;
 mod metrics;
 mod pass;
 mod plan;
+mod preflight;
 mod process;
 mod reconcile;
 mod render;
@@ -83,7 +84,7 @@ fn run(cli: &Cli, colour: bool) -> Result<u8, Report> {
     let output = Output { format: cli.format, painter: Painter::new(colour), quiet: cli.quiet };
     match &cli.command {
         Command::Resume => resume(&settings),
-        Command::Check => check(cli, &output),
+        Command::Check { frr } => check(cli, &settings, &output, *frr),
         Command::Plan { detailed_exitcode, running_config, health, assume } => {
             let config = load(cli)?;
             let offline = offline_inputs(&config, running_config.as_deref(), health.as_deref(), *assume)?;
@@ -123,13 +124,18 @@ impl Output {
     }
 }
 
-fn check(cli: &Cli, output: &Output) -> Result<u8, Report> {
+fn check(cli: &Cli, settings: &Settings, output: &Output, frr: bool) -> Result<u8, Report> {
     let config = load(cli)?;
+    let findings = if frr { preflight::run(&config, settings.vtysh_timeout) } else { Vec::new() };
     match output.format {
-        Format::Text => print!("{}", render::check_text(&config, &cli.configuration.display().to_string())),
-        Format::Json => println!("{}", render::check_json(&config)),
+        Format::Text => {
+            print!("{}", render::check_text(&config, &cli.configuration.display().to_string()));
+            print!("{}", render::preflight_text(&findings, output.painter));
+        }
+        Format::Json => println!("{}", render::check_json(&config, frr.then_some(findings.as_slice()))),
     }
-    Ok(EXIT_OK)
+    let failed = findings.iter().any(|finding| finding.level == preflight::Level::Error);
+    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
 }
 
 fn plan(

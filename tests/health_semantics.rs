@@ -212,3 +212,24 @@ fn plan_warns_when_import_check_would_keep_an_announced_prefix_silent() {
     );
     assert!(!env.run(&["plan"]).stdout.contains('⚠'), "no warning when import-check is off");
 }
+
+#[test]
+fn check_frr_verifies_vtysh_instances_and_routes_without_changing_anything() {
+    let env = Env::new();
+    env.rib(&["default 203.0.113.53/32", "default 2001:db8::b19:bad:53/128", "123 203.0.113.123/32"]);
+    let before = env.running_config();
+    let run = env.run(&["check", "--frr"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    snapshot!("check-frr-text", run.stdout);
+    assert_eq!(env.running_config(), before);
+    assert!(env.vtysh_calls().iter().all(|call| call.iter().all(|c| c.starts_with("show "))), "only show commands");
+
+    env.frr(&support::env::EMPTY_FRR.replace("router bgp 65537 vrf 123", "router bgp 65537 vrf 456"));
+    let run = env.run(&["--format", "json", "check", "--frr"]);
+    assert_eq!(run.code, 1, "a missing BGP instance fails the pre-flight");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let errors: Vec<&serde_json::Value> =
+        report["frr"].as_array().expect("findings").iter().filter(|f| f["level"] == "error").collect();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["subject"], "VRF 123");
+}

@@ -10,6 +10,7 @@ use super::text::prefix_error;
 use crate::config::Config;
 use crate::health::{CheckStatus, CheckVerdict};
 use crate::plan::{Action, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
+use crate::preflight::Finding;
 
 /// The version of the JSON schema; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -191,11 +192,13 @@ fn summary_json(summary: Summary) -> SummaryJson {
 }
 
 #[derive(Serialize)]
-struct CheckReport {
+struct CheckReport<'a> {
     format_version: u32,
     command: &'static str,
     valid: bool,
     services: Vec<ConfiguredService>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frr: Option<&'a [Finding]>,
 }
 
 #[derive(Serialize)]
@@ -220,8 +223,8 @@ struct ConfiguredCheck {
     interval_seconds: f64,
 }
 
-/// A valid configuration as JSON, for `anycastd check --format json`.
-pub fn check_json(config: &Config) -> String {
+/// A valid configuration as JSON, for `anycastd check --format json`, with the findings of `--frr` if asked.
+pub fn check_json(config: &Config, frr: Option<&[Finding]>) -> String {
     let services = config
         .services
         .iter()
@@ -248,6 +251,6 @@ pub fn check_json(config: &Config) -> String {
                 .collect(),
         })
         .collect();
-    let report = CheckReport { format_version: FORMAT_VERSION, command: "check", valid: true, services };
+    let report = CheckReport { format_version: FORMAT_VERSION, command: "check", valid: true, services, frr };
     serde_json::to_string_pretty(&report).unwrap_or_default()
 }

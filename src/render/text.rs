@@ -9,6 +9,7 @@ use super::Tense;
 use crate::config::Config;
 use crate::health::CheckStatus;
 use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
+use crate::preflight::{Finding, Level};
 
 /// Colours text when enabled (on a terminal, or when asked), and passes it through otherwise.
 #[derive(Clone, Copy, Debug)]
@@ -206,5 +207,30 @@ pub fn check_text(config: &Config, origin: &str) -> String {
             let _ = writeln!(out, "    check {} at {} every {interval}", check.name, check.url);
         }
     }
+    out
+}
+
+/// The findings of `check --frr`, with a summary line; nothing when there are none.
+pub fn preflight_text(findings: &[Finding], painter: Painter) -> String {
+    if findings.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("FRR:\n");
+    for finding in findings {
+        let mark = match finding.level {
+            Level::Ok => painter.green("✓"),
+            Level::Warning => painter.yellow("⚠"),
+            Level::Error => painter.red("✗"),
+        };
+        let _ = writeln!(out, "  {mark} {}: {}", finding.subject, finding.message);
+    }
+    let count = |level| findings.iter().filter(|finding| finding.level == level).count();
+    let (errors, warnings) = (count(Level::Error), count(Level::Warning));
+    let _ = writeln!(
+        out,
+        "FRR pre-flight: {errors} {}, {warnings} {}.",
+        plural(errors, "error", "errors"),
+        plural(warnings, "warning", "warnings")
+    );
     out
 }

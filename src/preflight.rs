@@ -1,0 +1,127 @@
+//! `anycastd check --frr`: verifies, changing nothing, that FRR is ready for the configuration: each vtysh works,
+//! each needed BGP instance exists, and each prefix has a route in FRR's RIB where import-check requires one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{AddressFamily, Config, ManagedPrefix, Prefix, Vrf};
+use crate::frr::{RunningConfig, Vtysh, routes_present};
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// As it should be.
+    Ok,
+    /// Works, but probably not as the operator expects.
+    Warning,
+    /// anycastd cannot do its job.
+    Error,
+}
+
+/// One thing the pre-flight found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// How serious it is.
+    pub level: Level,
+    /// What it is about.
+    pub subject: String,
+    /// What was found, and what to do.
+    pub message: String,
+}
+
+/// Checks every FRR of the configuration.
+pub fn run(config: &Config, vtysh_timeout: Duration) -> Vec<Finding> {
+    let mut by_vtysh: BTreeMap<&Path, Vec<&ManagedPrefix>> = BTreeMap::new();
+    for (_, prefix) in config.prefixes() {
+        by_vtysh.entry(prefix.vtysh.as_path()).or_default().push(prefix);
+    }
+    by_vtysh
+        .into_iter()
+        .flat_map(|(path, prefixes)| check_frr(&Vtysh::new(path, vtysh_timeout), path, &prefixes))
+        .collect()
+}
+
+fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Finding> {
+    let finding = |level, subject: String, message: String| Finding { level, subject, message };
+    let running = match vtysh.running_config() {
+        Ok(text) => RunningConfig::parse(&text),
+        Err(error) => {
+            return vec![finding(
+                Level::Error,
+                path.display().to_string(),
+                format!("cannot read FRR's running config: {error}"),
+            )];
+        }
+    };
+    let mut findings = vec![finding(Level::Ok, path.display().to_string(), "vtysh reads FRR's running config".into())];
+    let mut needed: BTreeMap<&Vrf, BTreeSet<AddressFamily>> = BTreeMap::new();
+    for prefix in prefixes {
+        needed.entry(&prefix.vrf).or_default().insert(prefix.prefix.family());
+    }
+    let mut routed: BTreeSet<(Vrf, Prefix)> = BTreeSet::new();
+    for (vrf, families) in needed {
+        let Some(instance) = running.instance(vrf) else {
+            let block = vrf
+                .name()
+                .map_or_else(|| "router bgp <ASN>".to_string(), |name| format!("router bgp <ASN> vrf {name}"));
+            findings.push(finding(
+                Level::Error,
+                vrf.described(),
+                format!(
+                    "FRR has no BGP instance here; anycastd never creates one: add `{block}` to FRR's configuration"
+                ),
+            ));
+            continue;
+        };
+        let import_check = if instance.import_check { "on" } else { "off" };
+        findings.push(finding(
+            Level::Ok,
+            format!("AS {}, {}", instance.asn, vrf),
+            format!("BGP instance found, bgp network import-check {import_check}"),
+        ));
+        for family in families.difference(&instance.families) {
+            findings.push(finding(
+                Level::Ok,
+                format!("AS {}, {}", instance.asn, vrf),
+                format!(
+                    "address-family {} unicast not configured yet: FRR creates it with the first network",
+                    family.name()
+                ),
+            ));
+        }
+        if instance.import_check {
+            routed.extend(prefixes.iter().filter(|p| &p.vrf == vrf).map(|p| (p.vrf.clone(), p.prefix)));
+        }
+    }
+    findings.extend(rib_findings(vtysh, &routed));
+    findings
+}
+
+fn rib_findings(vtysh: &Vtysh, wanted: &BTreeSet<(Vrf, Prefix)>) -> Vec<Finding> {
+    let lookup = routes_present(vtysh, wanted);
+    wanted
+        .iter()
+        .filter_map(|(vrf, prefix)| {
+            let subject = format!("{prefix} in {}", vrf.described());
+            match lookup.get(vrf)? {
+                Ok(present) if present.contains(prefix) => None,
+                Ok(_) => Some(Finding {
+                    level: Level::Warning,
+                    subject,
+                    message: "no route in FRR's RIB while import-check is on: once announced, FRR keeps the network \
+                              but does not advertise it; put the address on an interface (e.g. lo)"
+                        .into(),
+                }),
+                Err(reason) => Some(Finding {
+                    level: Level::Warning,
+                    subject,
+                    message: format!("cannot check FRR's RIB: {reason}"),
+                }),
+            }
+        })
+        .collect()
+}
