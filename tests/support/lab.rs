@@ -307,10 +307,14 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
 
     /// The prefixes GoBGP received in `afi`.
     pub fn peer_prefixes(&self, afi: Afi) -> BTreeSet<String> {
-        let out = self.gobgp(&["global", "rib", "-a", afi.gobgp_name(), "-j"]);
-        let rib: Value = serde_json::from_str(out.trim())
-            .unwrap_or_else(|e| panic!("lab {}: GoBGP's RIB is not JSON ({e}): {out}", self.id));
-        rib.as_object().map(|routes| routes.keys().cloned().collect()).unwrap_or_default()
+        self.try_peer_prefixes(afi)
+            .unwrap_or_else(|| panic!("lab {}: cannot read GoBGP's {afi:?} RIB\n{}", self.id, self.diagnosis()))
+    }
+
+    fn try_peer_prefixes(&self, afi: Afi) -> Option<BTreeSet<String>> {
+        let out = self.try_gobgp(&["global", "rib", "-a", afi.gobgp_name(), "-j"])?;
+        let rib: Value = serde_json::from_str(out.trim()).ok()?;
+        Some(rib.as_object().map(|routes| routes.keys().cloned().collect()).unwrap_or_default())
     }
 
     /// Every prefix GoBGP received, IPv4 and IPv6.
@@ -321,6 +325,7 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
     }
 
     /// Waits until GoBGP has received every one of `prefixes`; panics with a diagnosis after the deadline.
+    #[track_caller]
     pub fn wait_peer_has(&self, prefixes: &[&str]) {
         self.wait_until(&format!("the peer has received {prefixes:?}"), || {
             let routes = self.peer_routes();
@@ -329,6 +334,7 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
     }
 
     /// Waits until GoBGP has none of `prefixes` (any more); panics with a diagnosis after the deadline.
+    #[track_caller]
     pub fn wait_peer_lacks(&self, prefixes: &[&str]) {
         self.wait_until(&format!("the peer has none of {prefixes:?}"), || {
             let routes = self.peer_routes();
@@ -337,6 +343,7 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
     }
 
     /// Waits until GoBGP's received routes are exactly `prefixes`.
+    #[track_caller]
     pub fn wait_peer_routes(&self, prefixes: &[&str]) {
         let expected: BTreeSet<String> = prefixes.iter().map(|p| p.to_string()).collect();
         self.wait_until(&format!("the peer has exactly {expected:?}"), || self.peer_routes() == expected);
@@ -355,6 +362,7 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
     }
 
     /// Waits until the BGP session between FRR and GoBGP is established.
+    #[track_caller]
     pub fn wait_established(&self) {
         self.wait_until("the BGP session between FRR and GoBGP is established", || self.session_established());
     }
@@ -410,6 +418,7 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
     }
 
     /// Polls `condition` until it holds; after the deadline panics with `what` and the state of FRR and GoBGP.
+    #[track_caller]
     pub fn wait_until(&self, what: &str, mut condition: impl FnMut() -> bool) {
         let start = Instant::now();
         loop {
@@ -429,17 +438,13 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
         let log = fs::read_to_string(self.dir.join("gobgpd.log")).unwrap_or_default();
         let log_tail: Vec<&str> = log.lines().rev().take(10).collect();
         format!(
-            "--- FRR running config ---\n{}{}--- GoBGP neighbors ---\n{}\n--- GoBGP RIB ---\n{:?}\n--- GoBGP log (last lines, newest first) ---\n{}",
+            "--- FRR running config ---\n{}{}--- GoBGP neighbors ---\n{}\n--- GoBGP RIB (IPv4, IPv6) ---\n{:?}\n--- GoBGP log (last lines, newest first) ---\n{}",
             String::from_utf8_lossy(&config.stdout),
             String::from_utf8_lossy(&config.stderr),
             self.try_gobgp(&["neighbor"]).unwrap_or_else(|| "(gobgp failed)".into()),
-            ["ipv4", "ipv6"].map(|a| self.try_gobgp(&["global", "rib", "-a", a, "-j"])),
+            [Afi::Ipv4, Afi::Ipv6].map(|afi| self.try_peer_prefixes(afi)),
             log_tail.join("\n"),
         )
-    }
-
-    fn gobgp(&self, args: &[&str]) -> String {
-        self.try_gobgp(args).unwrap_or_else(|| panic!("lab {}: gobgp {args:?} failed\n", self.id))
     }
 
     fn try_gobgp(&self, args: &[&str]) -> Option<String> {
@@ -779,6 +784,14 @@ impl Drop for Running {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            if std::thread::panicking() {
+                eprintln!(
+                    "`{}` was still running when the test failed; it printed:\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    self.command,
+                    fs::read_to_string(&self.stdout).unwrap_or_default(),
+                    fs::read_to_string(&self.stderr).unwrap_or_default()
+                );
+            }
         }
     }
 }
