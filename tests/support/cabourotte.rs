@@ -194,10 +194,10 @@ fn answer(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
             break;
         }
-        if let Some((key, value)) = header.split_once(':') {
-            if key.eq_ignore_ascii_case("authorization") {
-                authorization = Some(value.trim().to_string());
-            }
+        if let Some((key, value)) = header.split_once(':')
+            && key.eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(value.trim().to_string());
         }
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
@@ -221,10 +221,10 @@ fn answer(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
 }
 
 fn route(path: &str, behaviour: &Behaviour, authorization: Option<&str>, shared: &Shared) -> (u16, String) {
-    if let Some(token) = &behaviour.basic_auth {
-        if authorization != Some(format!("Basic {token}").as_str()) {
-            return (401, json!({"message": "Unauthorized"}).to_string());
-        }
+    if let Some(token) = &behaviour.basic_auth
+        && authorization != Some(format!("Basic {token}").as_str())
+    {
+        return (401, json!({"message": "Unauthorized"}).to_string());
     }
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
     if path == "/health" || path == "/healthz" {

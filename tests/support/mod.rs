@@ -1,4 +1,15 @@
 //! Test support shared by the integration tests: a fake Cabourotte, a fake vtysh, and the real FRR lab.
 
 pub mod cabourotte;
+pub mod env;
 pub mod lab;
+
+/// Asserts an insta snapshot stored in the top-level `snapshots/` folder.
+#[macro_export]
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!($name, $value);
+        })
+    };
+}

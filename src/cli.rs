@@ -1,0 +1,104 @@
+//! The command line, as clap definitions only.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{DEFAULT_PATH, parse_duration};
+
+/// Announce anycast service prefixes through FRRouting only while Cabourotte says the service is healthy.
+///
+/// Each command is one pass: read the configuration, ask Cabourotte for every check, read FRR's running config,
+/// and compute the plan that makes FRR match.
+#[derive(Debug, Parser)]
+#[command(name = "anycastd", version)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        short = 'c',
+        long = "configuration",
+        visible_alias = "config",
+        env = "ANYCASTD_CONFIG",
+        default_value = DEFAULT_PATH,
+        global = true
+    )]
+    pub configuration: PathBuf,
+
+    /// Where the maintenance marker lives.
+    #[arg(long, env = "ANYCASTD_STATE_DIR", default_value = "/var/lib/anycastd", global = true)]
+    pub state_dir: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+
+    /// When to colour text output (auto: on a terminal, unless NO_COLOR is set).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Deadline of each vtysh call (seconds, or e.g. "500ms", "10s").
+    #[arg(long, value_parser = parse_duration, default_value = "10s", global = true)]
+    pub vtysh_timeout: Duration,
+
+    /// Deadline of each HTTP request to Cabourotte (seconds, or e.g. "500ms", "2s").
+    #[arg(long, value_parser = parse_duration, default_value = "2s", global = true)]
+    pub http_timeout: Duration,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print what apply would change, and change nothing.
+    Plan {
+        /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make FRR announce the prefixes of healthy services and withdraw the others.
+    Apply,
+    /// Enter maintenance: withdraw every managed prefix and keep them withdrawn until `resume`.
+    WithdrawAll {
+        /// Why, recorded in the maintenance marker and shown by plan.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Leave maintenance: the next apply announces healthy services again.
+    Resume,
+    /// Validate the configuration and print a summary; touch nothing.
+    #[command(visible_alias = "validate")]
+    Check,
+    /// Loop mode: run an apply pass every interval; withdraw everything on SIGINT/SIGTERM.
+    Run {
+        /// Time between passes (default: the shortest check interval).
+        #[arg(long, value_parser = parse_duration)]
+        interval: Option<Duration>,
+        /// On SIGINT/SIGTERM, leave the prefixes as they are instead of withdrawing them.
+        #[arg(long)]
+        keep_on_exit: bool,
+    },
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For programs: a stable, versioned schema.
+    Json,
+}
+
+/// Colour choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}

@@ -1,0 +1,100 @@
+//! The configuration: TOML text in, a validated [`Config`] out.
+//!
+//! Everything that can be checked without the network is checked here, once, so the rest of the program works
+//! with values that cannot be wrong: a [`Prefix`] has no host bits, a [`Vrf`] name is safe to hand to vtysh, a
+//! [`CabourotteUrl`] is http or https. The format is the original anycastd's (see the README).
+
+mod diagnostics;
+mod duration;
+mod parse;
+mod types;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use diagnostics::ConfigError;
+pub use duration::parse_duration;
+pub use types::{AddressFamily, CabourotteUrl, Prefix, Vrf};
+
+/// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.
+pub const DEFAULT_PATH: &str = "/etc/anycastd/config.toml";
+
+/// The vtysh binary used when a prefix does not name one.
+pub const DEFAULT_VTYSH: &str = "/usr/bin/vtysh";
+
+/// The Cabourotte API used when a check does not name one.
+pub const DEFAULT_CABOUROTTE_URL: &str = "http://127.0.0.1:9013";
+
+/// The check interval used when a check does not set one.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A validated configuration: the services anycastd manages, sorted by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Every service, sorted by name.
+    pub services: Vec<Service>,
+}
+
+/// A service: prefixes announced while all of its checks pass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    /// The name under `[services.NAME]`.
+    pub name: String,
+    /// The prefixes announced while healthy, sorted by VRF then prefix.
+    pub prefixes: Vec<ManagedPrefix>,
+    /// The checks that must all pass for the service to be healthy, in config order.
+    pub checks: Vec<Check>,
+}
+
+/// One `network` statement that anycastd owns in FRR.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ManagedPrefix {
+    /// The VRF of the BGP instance that announces it.
+    pub vrf: Vrf,
+    /// The network itself.
+    pub prefix: Prefix,
+    /// The vtysh binary that talks to the FRR holding it.
+    pub vtysh: PathBuf,
+}
+
+/// One Cabourotte health check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    /// The check's name in Cabourotte's config.
+    pub name: String,
+    /// The Cabourotte API to ask.
+    pub url: CabourotteUrl,
+    /// How often loop mode (`anycastd run`) wants a fresh verdict.
+    pub interval: Duration,
+}
+
+impl Config {
+    /// Reads and validates the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::unreadable(path, &error))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Validates configuration `text`; `origin` names it in diagnostics.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        parse::parse(text).map_err(|problems| ConfigError::invalid(origin, text, problems))
+    }
+
+    /// Every managed prefix with the service that owns it.
+    pub fn prefixes(&self) -> impl Iterator<Item = (&Service, &ManagedPrefix)> {
+        self.services.iter().flat_map(|service| service.prefixes.iter().map(move |prefix| (service, prefix)))
+    }
+
+    /// Every check with the service that owns it.
+    pub fn checks(&self) -> impl Iterator<Item = (&Service, &Check)> {
+        self.services.iter().flat_map(|service| service.checks.iter().map(move |check| (service, check)))
+    }
+
+    /// The shortest check interval: how often loop mode runs a pass.
+    pub fn shortest_interval(&self) -> Duration {
+        self.checks().map(|(_, check)| check.interval).min().unwrap_or(DEFAULT_INTERVAL)
+    }
+}
+
+#[cfg(test)]
+mod tests;

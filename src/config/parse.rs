@@ -1,0 +1,432 @@
+//! Walks the TOML document by hand, so that every problem of a file is reported at once, each at its own span.
+//!
+//! serde's derive stops at the first error and cannot say "unknown prefix type" in our words; a walk over
+//! `toml`'s spanned document can.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeArray, DeString, DeTable, DeValue};
+
+use super::diagnostics::ConfigProblem;
+use super::duration::{parse_duration, seconds};
+use super::types::{CabourotteUrl, Prefix, PrefixError, Vrf};
+use super::{Check, Config, DEFAULT_CABOUROTTE_URL, DEFAULT_INTERVAL, DEFAULT_VTYSH, ManagedPrefix, Service};
+
+type Key<'i> = Spanned<DeString<'i>>;
+type Value<'i> = Spanned<DeValue<'i>>;
+
+const PREFIX_TYPES: &[&str] = &["frrouting"];
+const CHECK_TYPES: &[&str] = &["cabourotte"];
+const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh"];
+const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval"];
+
+/// Parses and validates configuration text, returning every problem found when it is not valid.
+pub fn parse(text: &str) -> Result<Config, Vec<ConfigProblem>> {
+    let (document, syntax_errors) = DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        return Err(syntax_errors.iter().map(syntax_problem).collect());
+    }
+    let mut walker = Walker::default();
+    let mut services = walker.document(&document);
+    if !walker.problems.is_empty() {
+        return Err(walker.problems);
+    }
+    services.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Config { services })
+}
+
+fn syntax_problem(error: &toml::de::Error) -> ConfigProblem {
+    let span = error.span().unwrap_or(0..0);
+    ConfigProblem::new(span, format!("invalid TOML: {}", error.message().trim()), "here")
+}
+
+#[derive(Default)]
+struct Walker {
+    problems: Vec<ConfigProblem>,
+    /// Where each managed prefix was first defined, to catch duplicates across services.
+    first_definition: HashMap<ManagedPrefix, Range<usize>>,
+}
+
+impl Walker {
+    fn report(&mut self, problem: ConfigProblem) {
+        self.problems.push(problem);
+    }
+
+    fn document(&mut self, document: &Spanned<DeTable<'_>>) -> Vec<Service> {
+        let table = document.get_ref();
+        self.reject_unknown_keys(table, &["services"], "at the top level");
+        let Some((key, services)) = field(table, "services") else {
+            self.report(
+                ConfigProblem::new(0..0, "the configuration defines no services", "no [services] table")
+                    .help("add a service, e.g.\n[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]"),
+            );
+            return Vec::new();
+        };
+        let Some(services) = self.table(services, "`services` must be a table of services") else {
+            return Vec::new();
+        };
+        if services.is_empty() {
+            self.report(
+                ConfigProblem::new(key.span(), "the `services` table is empty", "no services here")
+                    .help("add a service, e.g. [services.dns] with prefixes.frrouting and checks.cabourotte"),
+            );
+        }
+        services.iter().filter_map(|(name, body)| self.service(name, body)).collect()
+    }
+
+    fn service(&mut self, name: &Key<'_>, body: &Value<'_>) -> Option<Service> {
+        if name.get_ref().is_empty() || name.get_ref().chars().any(char::is_control) {
+            self.report(ConfigProblem::new(
+                name.span(),
+                "a service name cannot be empty or contain control characters",
+                "invalid name",
+            ));
+        }
+        let table = self.table(body, &format!("service `{}` must be a table", name.get_ref()))?;
+        self.reject_unknown_keys(table, &["prefixes", "checks"], &format!("in service `{}`", name.get_ref()));
+        let prefixes = self.typed_lists(table, "prefixes", PREFIX_TYPES, |walker, item| walker.frrouting_prefix(item));
+        let checks = self.typed_lists(table, "checks", CHECK_TYPES, |walker, item| walker.cabourotte_check(item));
+        let (prefixes, checks) = (prefixes?, checks?);
+        if prefixes.is_empty() {
+            self.report(
+                ConfigProblem::new(name.span(), format!("service `{}` has no prefixes", name.get_ref()), "no prefixes")
+                    .help("add the prefixes to announce while healthy, e.g. prefixes.frrouting = [\"203.0.113.53\"]"),
+            );
+        }
+        if checks.is_empty() {
+            self.report(
+                ConfigProblem::new(name.span(), format!("service `{}` has no checks", name.get_ref()), "no checks")
+                    .help("add the checks that decide its health, e.g. checks.cabourotte = [\"dns\"]"),
+            );
+        }
+        let mut prefixes = self.without_duplicates(prefixes);
+        prefixes.sort();
+        Some(Service { name: name.get_ref().to_string(), prefixes, checks })
+    }
+
+    /// Reads `prefixes.<type> = [...]` or `checks.<type> = [...]`: a table of lists keyed by a known type.
+    fn typed_lists<T>(
+        &mut self,
+        service: &DeTable<'_>,
+        section: &str,
+        types: &[&str],
+        mut item: impl FnMut(&mut Self, &Value<'_>) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let Some((_, lists)) = field(service, section) else { return Some(Vec::new()) };
+        let lists =
+            self.table(lists, &format!("`{section}` must be a table such as {section}.{} = [...]", types[0]))?;
+        let mut items = Vec::new();
+        let mut all_valid = true;
+        for (kind, list) in lists.iter() {
+            if !types.contains(&kind.get_ref().as_ref()) {
+                self.report(
+                    ConfigProblem::new(
+                        kind.span(),
+                        format!("unknown {} type `{}`", singular(section), kind.get_ref()),
+                        "unknown type",
+                    )
+                    .help(format!("supported {} types: {}", singular(section), types.join(", "))),
+                );
+                continue;
+            }
+            let Some(list) = self.array(list, &format!("`{section}.{}` must be a list", kind.get_ref())) else {
+                all_valid = false;
+                continue;
+            };
+            for entry in list.iter() {
+                match item(self, entry) {
+                    Some(parsed) => items.push(parsed),
+                    None => all_valid = false,
+                }
+            }
+        }
+        all_valid.then_some(items)
+    }
+
+    fn frrouting_prefix(&mut self, item: &Value<'_>) -> Option<Spanned<ManagedPrefix>> {
+        let (prefix_value, table) = match item.get_ref() {
+            DeValue::String(_) => (item, None),
+            DeValue::Table(table) => {
+                self.reject_unknown_keys(table, FRROUTING_KEYS, "in a frrouting prefix");
+                let Some((_, prefix)) = field(table, "prefix") else {
+                    self.report(
+                        ConfigProblem::new(
+                            item.span(),
+                            "this frrouting prefix has no `prefix` key",
+                            "missing `prefix`",
+                        )
+                        .help("e.g. { prefix = \"203.0.113.53\", vrf = \"EDGE\" }"),
+                    );
+                    return None;
+                };
+                (prefix, Some(table))
+            }
+            other => {
+                self.type_mismatch(item, "a prefix string or a table such as { prefix = \"203.0.113.53\" }", other);
+                return None;
+            }
+        };
+        let prefix = self.prefix(prefix_value);
+        let vrf = table.and_then(|t| field(t, "vrf")).map(|(_, value)| self.vrf(value)).unwrap_or(Some(Vrf::Default));
+        let vtysh = table
+            .and_then(|t| field(t, "vtysh"))
+            .map(|(_, value)| self.vtysh(value))
+            .unwrap_or_else(|| Some(PathBuf::from(DEFAULT_VTYSH)));
+        Some(Spanned::new(prefix_value.span(), ManagedPrefix { prefix: prefix?, vrf: vrf?, vtysh: vtysh? }))
+    }
+
+    fn prefix(&mut self, value: &Value<'_>) -> Option<Prefix> {
+        let text = self.string(value, "the prefix must be a string such as \"203.0.113.53\" or \"192.0.2.0/24\"")?;
+        match Prefix::parse(text) {
+            Ok(prefix) => Some(prefix),
+            Err(PrefixError::NotAPrefix) => {
+                self.report(
+                    ConfigProblem::new(
+                        value.span(),
+                        format!("`{text}` is not an IP address or prefix"),
+                        "not a prefix",
+                    )
+                    .help("write an address (203.0.113.53, 2001:db8::53) or a network (192.0.2.0/24)"),
+                );
+                None
+            }
+            Err(PrefixError::HostBitsSet(meant)) => {
+                self.report(
+                    ConfigProblem::new(value.span(), format!("prefix `{text}` has host bits set"), format!("did you mean {meant}?"))
+                        .help(format!("FRR would silently store it as `{meant}` and anycastd could never find it again: write \"{meant}\"")),
+                );
+                None
+            }
+        }
+    }
+
+    fn vrf(&mut self, value: &Value<'_>) -> Option<Vrf> {
+        let text = self.string(value, "`vrf` must be a string")?;
+        let vrf = Vrf::parse(text);
+        if vrf.is_none() {
+            self.report(
+                ConfigProblem::new(
+                    value.span(),
+                    format!("`{}` is not a VRF name FRR accepts", text.escape_debug()),
+                    "invalid VRF name",
+                )
+                .help(format!("use only letters, digits, `-`, `_` and `.`, at most {} characters", Vrf::MAX_LEN)),
+            );
+        }
+        vrf
+    }
+
+    fn vtysh(&mut self, value: &Value<'_>) -> Option<PathBuf> {
+        let text = self.string(value, "`vtysh` must be a string")?;
+        if !text.starts_with('/') || text.chars().any(char::is_control) {
+            self.report(
+                ConfigProblem::new(value.span(), "`vtysh` must be an absolute path", "not an absolute path")
+                    .help(format!("e.g. \"{DEFAULT_VTYSH}\"")),
+            );
+            return None;
+        }
+        Some(PathBuf::from(text))
+    }
+
+    fn cabourotte_check(&mut self, item: &Value<'_>) -> Option<Check> {
+        let (name_value, table) = match item.get_ref() {
+            DeValue::String(_) => (item, None),
+            DeValue::Table(table) => {
+                self.reject_unknown_keys(table, CABOUROTTE_KEYS, "in a cabourotte check");
+                let Some((_, name)) = field(table, "name") else {
+                    self.report(
+                        ConfigProblem::new(item.span(), "this cabourotte check has no `name` key", "missing `name`")
+                            .help("e.g. { name = \"dns\", interval = 1 }"),
+                    );
+                    return None;
+                };
+                (name, Some(table))
+            }
+            other => {
+                self.type_mismatch(item, "a check name or a table such as { name = \"dns\" }", other);
+                return None;
+            }
+        };
+        let name = self.check_name(name_value);
+        let url = match table.and_then(|t| field(t, "url")) {
+            Some((_, value)) => self.url(value),
+            None => CabourotteUrl::parse(DEFAULT_CABOUROTTE_URL).ok(),
+        };
+        let interval = match table.and_then(|t| field(t, "interval")) {
+            Some((_, value)) => self.interval(value),
+            None => Some(DEFAULT_INTERVAL),
+        };
+        Some(Check { name: name?, url: url?, interval: interval? })
+    }
+
+    fn check_name(&mut self, value: &Value<'_>) -> Option<String> {
+        let text = self.string(value, "the check name must be a string")?;
+        if text.is_empty() || text.chars().any(char::is_control) {
+            self.report(
+                ConfigProblem::new(
+                    value.span(),
+                    "a check name cannot be empty or contain control characters",
+                    "invalid check name",
+                )
+                .help("use the check's name exactly as in Cabourotte's configuration"),
+            );
+            return None;
+        }
+        Some(text.to_string())
+    }
+
+    fn url(&mut self, value: &Value<'_>) -> Option<CabourotteUrl> {
+        let text = self.string(value, "`url` must be a string")?;
+        match CabourotteUrl::parse(text) {
+            Ok(url) => Some(url),
+            Err(reason) => {
+                self.report(
+                    ConfigProblem::new(value.span(), format!("invalid Cabourotte URL: {reason}"), "invalid URL").help(
+                        format!("e.g. \"{DEFAULT_CABOUROTTE_URL}\" or \"https://user:password@healthz.local/api/v1\""),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn interval(&mut self, value: &Value<'_>) -> Option<Duration> {
+        let parsed = match value.get_ref() {
+            DeValue::Integer(integer) => i64::from_str_radix(integer.as_str(), integer.radix())
+                .map_err(|_| "is not a valid number".to_string())
+                .and_then(|n| seconds(n as f64)),
+            DeValue::Float(float) => {
+                float.as_str().parse::<f64>().map_err(|_| "is not a valid number".to_string()).and_then(seconds)
+            }
+            DeValue::String(text) => parse_duration(text),
+            other => {
+                self.type_mismatch(value, "a number of seconds or a duration string such as \"500ms\"", other);
+                return None;
+            }
+        };
+        parsed
+            .map_err(|reason| {
+                self.report(
+                    ConfigProblem::new(value.span(), format!("invalid interval: {reason}"), "invalid interval").help(
+                        "use a positive number of seconds (5, 0.5) or a string such as \"500ms\", \"2s\", \"1m\"",
+                    ),
+                )
+            })
+            .ok()
+    }
+
+    /// Drops (and reports) a prefix defined twice in the same VRF of the same FRR.
+    fn without_duplicates(&mut self, prefixes: Vec<Spanned<ManagedPrefix>>) -> Vec<ManagedPrefix> {
+        let mut unique = Vec::with_capacity(prefixes.len());
+        for prefix in prefixes {
+            let (span, prefix) = (prefix.span(), prefix.into_inner());
+            if let Some(first) = self.first_definition.get(&prefix) {
+                let problem = ConfigProblem::new(
+                    span.clone(),
+                    format!("prefix {} is defined twice in {}", prefix.prefix, prefix.vrf.described()),
+                    "defined again here",
+                )
+                .also_at(first.clone(), "first defined here")
+                .help("a prefix can belong to only one service: remove one of them");
+                self.report(problem);
+                continue;
+            }
+            self.first_definition.insert(prefix.clone(), span);
+            unique.push(prefix);
+        }
+        unique
+    }
+
+    fn reject_unknown_keys(&mut self, table: &DeTable<'_>, known: &[&str], place: &str) {
+        for (key, _) in table.iter() {
+            let name = key.get_ref().as_ref();
+            if known.contains(&name) {
+                continue;
+            }
+            let help = match closest(name, known) {
+                Some(suggestion) => format!("did you mean `{suggestion}`? Valid keys: {}", known.join(", ")),
+                None => format!("valid keys: {}", known.join(", ")),
+            };
+            self.report(
+                ConfigProblem::new(key.span(), format!("unknown key `{name}` {place}"), "unknown key").help(help),
+            );
+        }
+    }
+
+    fn table<'a, 'i>(&mut self, value: &'a Value<'i>, message: &str) -> Option<&'a DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(table) => Some(table),
+            other => {
+                self.type_mismatch(value, message, other);
+                None
+            }
+        }
+    }
+
+    fn array<'a, 'i>(&mut self, value: &'a Value<'i>, message: &str) -> Option<&'a DeArray<'i>> {
+        match value.get_ref() {
+            DeValue::Array(array) => Some(array),
+            other => {
+                self.type_mismatch(value, message, other);
+                None
+            }
+        }
+    }
+
+    fn string<'a>(&mut self, value: &'a Value<'_>, message: &str) -> Option<&'a str> {
+        match value.get_ref() {
+            DeValue::String(text) => Some(text.as_ref()),
+            other => {
+                self.type_mismatch(value, message, other);
+                None
+            }
+        }
+    }
+
+    fn type_mismatch(&mut self, value: &Value<'_>, expected: &str, found: &DeValue<'_>) {
+        let message = if expected.starts_with('`') || expected.starts_with("the ") {
+            expected.to_string()
+        } else {
+            format!("expected {expected}")
+        };
+        self.report(ConfigProblem::new(value.span(), message, format!("found {}", found.type_str())));
+    }
+}
+
+fn singular(section: &str) -> &str {
+    section.strip_suffix("es").filter(|s| s.ends_with('x')).or(section.strip_suffix('s')).unwrap_or(section)
+}
+
+/// Looks up `key` in a spanned table.
+fn field<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<(&'a Key<'i>, &'a Value<'i>)> {
+    table.iter().find(|(candidate, _)| candidate.get_ref() == key)
+}
+
+/// The known key closest to a misspelt one, if it is close enough to be what was meant.
+fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}

@@ -1,0 +1,249 @@
+//! Tests of the configuration: the original's format, and one test per validation rule asserting the message and
+//! the exact text its span points at.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+
+const SEED: &str = include_str!("../../examples/config.toml");
+
+/// Parses `text` and returns each problem as (message, the text under its span).
+fn problems(text: &str) -> Vec<(String, String)> {
+    match Config::parse(text, "test.toml") {
+        Ok(config) => panic!("expected errors, got {config:?}"),
+        Err(error) => error.problems().iter().map(|p| (p.message.clone(), text[p.span.clone()].to_string())).collect(),
+    }
+}
+
+fn one_problem(text: &str) -> (String, String) {
+    let mut found = problems(text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
+}
+
+fn prefix(text: &str) -> Prefix {
+    Prefix::parse(text).expect("a valid prefix")
+}
+
+#[test]
+fn the_seed_example_parses_with_its_defaults() {
+    let config = Config::parse(SEED, "seed").expect("the seed example is valid");
+    let names: Vec<_> = config.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["dns", "ntp"]);
+    let dns = &config.services[0];
+    assert_eq!(
+        dns.prefixes,
+        [
+            ManagedPrefix {
+                vrf: Vrf::Default,
+                prefix: prefix("203.0.113.53/32"),
+                vtysh: PathBuf::from("/usr/bin/vtysh")
+            },
+            ManagedPrefix {
+                vrf: Vrf::Default,
+                prefix: prefix("2001:db8::b19:bad:53/128"),
+                vtysh: PathBuf::from("/usr/bin/vtysh")
+            },
+        ]
+    );
+    assert_eq!(dns.checks[0].name, "dns");
+    assert_eq!(dns.checks[0].url.to_string(), "http://127.0.0.1:9013");
+    assert_eq!(dns.checks[0].interval, Duration::from_secs(5));
+    let ntp = &config.services[1];
+    assert!(ntp.prefixes.iter().all(|p| p.vrf == Vrf::Named("123".into())));
+    assert_eq!(ntp.checks.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["ntp_v6", "ntp_v4"]);
+    assert_eq!(config.shortest_interval(), Duration::from_secs(1));
+}
+
+#[test]
+fn array_of_tables_and_every_interval_spelling_work() {
+    let text = r#"
+[[services.web.prefixes.frrouting]]
+prefix = "192.0.2.0/24"
+vtysh = "/usr/local/bin/vtysh"
+
+[[services.web.checks.cabourotte]]
+name = "a"
+interval = 2
+
+[[services.web.checks.cabourotte]]
+name = "b"
+interval = 0.25
+url = "https://user:pw@healthz.local/api/v1"
+
+[[services.web.checks.cabourotte]]
+name = "c"
+interval = "500ms"
+"#;
+    let config = Config::parse(text, "t").expect("valid");
+    let web = &config.services[0];
+    assert_eq!(web.prefixes[0].vtysh, PathBuf::from("/usr/local/bin/vtysh"));
+    let intervals: Vec<_> = web.checks.iter().map(|c| c.interval).collect();
+    assert_eq!(intervals, [Duration::from_secs(2), Duration::from_millis(250), Duration::from_millis(500)]);
+    assert_eq!(web.checks[1].url.result_list(), "https://healthz.local/api/v1/result");
+}
+
+#[test]
+fn unknown_keys_are_reported_at_every_level() {
+    let text = r#"
+verbose = true
+[services.dns]
+prefix.frrouting = ["203.0.113.53"]
+prefixes.frrouting = [{ prefix = "203.0.113.53", vfr = "x" }]
+checks.cabourotte = [{ name = "dns", intervall = 3 }]
+"#;
+    let found = problems(text);
+    assert_eq!(
+        found,
+        [
+            ("unknown key `verbose` at the top level".to_string(), "verbose".to_string()),
+            ("unknown key `prefix` in service `dns`".to_string(), "prefix".to_string()),
+            ("unknown key `vfr` in a frrouting prefix".to_string(), "vfr".to_string()),
+            ("unknown key `intervall` in a cabourotte check".to_string(), "intervall".to_string()),
+        ]
+    );
+    let error = Config::parse(text, "t").unwrap_err();
+    assert_eq!(error.problems()[2].help.as_deref(), Some("did you mean `vrf`? Valid keys: prefix, vrf, vtysh"));
+}
+
+#[test]
+fn unknown_prefix_and_check_types_list_the_supported_ones() {
+    let text = "[services.dns]\nprefixes.bird = [\"203.0.113.53\"]\nchecks.consul = [\"dns\"]\n";
+    let error = Config::parse(text, "t").unwrap_err();
+    let found: Vec<_> = error.problems().iter().map(|p| (p.message.as_str(), p.help.as_deref())).collect();
+    assert_eq!(
+        found,
+        [
+            ("unknown prefix type `bird`", Some("supported prefix types: frrouting")),
+            ("unknown check type `consul`", Some("supported check types: cabourotte")),
+            (
+                "service `dns` has no prefixes",
+                Some("add the prefixes to announce while healthy, e.g. prefixes.frrouting = [\"203.0.113.53\"]")
+            ),
+            (
+                "service `dns` has no checks",
+                Some("add the checks that decide its health, e.g. checks.cabourotte = [\"dns\"]")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn host_bits_are_rejected_showing_the_meant_network() {
+    let text = "[services.dns]\nprefixes.frrouting = [\"192.0.2.241/28\"]\nchecks.cabourotte = [\"dns\"]\n";
+    assert_eq!(one_problem(text), ("prefix `192.0.2.241/28` has host bits set".into(), "\"192.0.2.241/28\"".into()));
+    let error = Config::parse(text, "t").unwrap_err();
+    assert_eq!(error.problems()[0].label, "did you mean 192.0.2.240/28?");
+}
+
+#[test]
+fn a_prefix_twice_in_one_vrf_is_rejected_even_across_services() {
+    let text = r#"
+[services.a]
+prefixes.frrouting = ["203.0.113.53", { prefix = "203.0.113.53", vrf = "blue" }]
+checks.cabourotte = ["a"]
+[services.b]
+prefixes.frrouting = ["203.0.113.53/32"]
+checks.cabourotte = ["b"]
+"#;
+    assert_eq!(
+        one_problem(text),
+        ("prefix 203.0.113.53/32 is defined twice in the default VRF".into(), "\"203.0.113.53/32\"".into())
+    );
+    let error = Config::parse(text, "t").unwrap_err();
+    let (first, label) = error.problems()[0].related.clone().expect("points at the first definition");
+    assert_eq!((&text[first], label.as_str()), ("\"203.0.113.53\"", "first defined here"));
+}
+
+#[test]
+fn services_must_exist_and_have_prefixes_and_checks() {
+    assert_eq!(one_problem(""), ("the configuration defines no services".into(), "".into()));
+    assert_eq!(one_problem("[services]\n"), ("the `services` table is empty".into(), "services".into()));
+    assert_eq!(
+        problems("[services.dns]\nprefixes.frrouting = []\n"),
+        [
+            ("service `dns` has no prefixes".to_string(), "dns".to_string()),
+            ("service `dns` has no checks".to_string(), "dns".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn urls_must_be_http_or_https() {
+    let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [{ name = \"dns\", url = \"ftp://x\" }]\n";
+    assert_eq!(
+        one_problem(text),
+        (
+            "invalid Cabourotte URL: unsupported scheme `ftp`: only http and https are supported".into(),
+            "\"ftp://x\"".into()
+        )
+    );
+}
+
+#[test]
+fn intervals_must_be_positive() {
+    for (interval, message) in [
+        ("0", "invalid interval: must be greater than zero"),
+        ("-2", "invalid interval: must be greater than zero"),
+        ("0.0", "invalid interval: must be greater than zero"),
+        ("\"0s\"", "invalid interval: must be greater than zero"),
+        ("\"soon\"", "invalid interval: `soon` is not a duration (e.g. 5, 0.5, \"500ms\", \"2s\")"),
+        ("true", "expected a number of seconds or a duration string such as \"500ms\""),
+    ] {
+        let text = format!(
+            "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [{{ name = \"dns\", interval = {interval} }}]\n"
+        );
+        assert_eq!(one_problem(&text), (message.to_string(), interval.to_string()), "interval {interval}");
+    }
+}
+
+#[test]
+fn vrf_names_that_frr_would_refuse_are_rejected() {
+    let text = "[services.dns]\nprefixes.frrouting = [{ prefix = \"203.0.113.53\", vrf = \"x\\nexit\" }]\nchecks.cabourotte = [\"dns\"]\n";
+    assert_eq!(one_problem(text), ("`x\\nexit` is not a VRF name FRR accepts".into(), "\"x\\nexit\"".into()));
+}
+
+#[test]
+fn check_names_cannot_be_empty_or_hold_control_characters() {
+    for name in ["\"\"", "\"dns\\u0007\""] {
+        let text = format!("[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [{name}]\n");
+        assert_eq!(
+            one_problem(&text),
+            ("a check name cannot be empty or contain control characters".to_string(), name.to_string())
+        );
+    }
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_at_once() {
+    let text = r#"
+[services.dns]
+prefixes.frrouting = ["203.0.113.300", { prefix = "2001:db8::1/64", vrf = "a b" }]
+checks.cabourotte = [{ name = "dns", url = "gopher://x", interval = 0 }, 42]
+"#;
+    let messages: Vec<_> = problems(text).into_iter().map(|(message, _)| message).collect();
+    assert_eq!(
+        messages,
+        [
+            "`203.0.113.300` is not an IP address or prefix",
+            "prefix `2001:db8::1/64` has host bits set",
+            "`a b` is not a VRF name FRR accepts",
+            "invalid Cabourotte URL: unsupported scheme `gopher`: only http and https are supported",
+            "invalid interval: must be greater than zero",
+            "expected a check name or a table such as { name = \"dns\" }",
+        ]
+    );
+}
+
+#[test]
+fn syntax_errors_point_at_the_broken_toml() {
+    let (message, _) = one_problem("[services.dns\n");
+    assert!(message.starts_with("invalid TOML: "), "{message}");
+}
+
+#[test]
+fn vtysh_must_be_an_absolute_path() {
+    let text = "[services.dns]\nprefixes.frrouting = [{ prefix = \"203.0.113.53\", vtysh = \"vtysh\" }]\nchecks.cabourotte = [\"dns\"]\n";
+    assert_eq!(one_problem(text), ("`vtysh` must be an absolute path".into(), "\"vtysh\"".into()));
+}

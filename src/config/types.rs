@@ -1,0 +1,277 @@
+//! Small validated values of the configuration. Once built, they are never re-checked downstream.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// A network prefix with no host bits set: exactly what FRR will show in its running config.
+///
+/// FRR silently masks host bits (`network 192.0.2.241/28` is stored as `192.0.2.240/28`), so a prefix with host
+/// bits could never be found in the running config and the diff would never converge. Such input is rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Prefix(IpNet);
+
+/// Why a text is not a [`Prefix`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrefixError {
+    /// Neither an address nor an address/length.
+    NotAPrefix,
+    /// A valid network but with host bits; carries the network that was probably meant.
+    HostBitsSet(Prefix),
+}
+
+impl Prefix {
+    /// Parses `203.0.113.53`, `203.0.113.0/24` or `2001:db8::53`; a bare address means /32 or /128.
+    pub fn parse(text: &str) -> Result<Prefix, PrefixError> {
+        let net = match text.parse::<IpNet>() {
+            Ok(net) => net,
+            Err(_) => text.parse::<IpAddr>().map(IpNet::from).map_err(|_| PrefixError::NotAPrefix)?,
+        };
+        if net.trunc() == net { Ok(Prefix(net)) } else { Err(PrefixError::HostBitsSet(Prefix(net.trunc()))) }
+    }
+
+    /// Wraps a network read from FRR, which never has host bits.
+    pub fn from_frr(net: IpNet) -> Prefix {
+        Prefix(net.trunc())
+    }
+
+    /// The address family whose `address-family` block holds this prefix.
+    pub fn family(&self) -> AddressFamily {
+        match self.0 {
+            IpNet::V4(_) => AddressFamily::Ipv4,
+            IpNet::V6(_) => AddressFamily::Ipv6,
+        }
+    }
+
+    /// The underlying network.
+    pub fn net(&self) -> IpNet {
+        self.0
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An FRR address family that carries `network` statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AddressFamily {
+    /// `address-family ipv4 unicast`
+    Ipv4,
+    /// `address-family ipv6 unicast`
+    Ipv6,
+}
+
+impl AddressFamily {
+    /// The short name used in output: `ipv4` or `ipv6`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AddressFamily::Ipv4 => "ipv4",
+            AddressFamily::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// The VRF of a BGP instance: the default one, or a named one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Vrf {
+    /// The default VRF: `router bgp ASN`.
+    Default,
+    /// A named VRF: `router bgp ASN vrf NAME`. The name is safe to pass to vtysh.
+    Named(String),
+}
+
+impl Vrf {
+    /// The longest VRF name FRR accepts.
+    pub const MAX_LEN: usize = 36;
+
+    /// Validates a VRF name as FRR accepts it: letters, digits, `-`, `_`, `.`, at most 36 characters.
+    /// `default` is FRR's own name for the default VRF.
+    pub fn parse(name: &str) -> Option<Vrf> {
+        let valid = !name.is_empty()
+            && name.len() <= Self::MAX_LEN
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        match name {
+            _ if !valid => None,
+            "default" => Some(Vrf::Default),
+            _ => Some(Vrf::Named(name.to_string())),
+        }
+    }
+
+    /// The VRF in a sentence: "the default VRF" or "VRF blue".
+    pub fn described(&self) -> String {
+        match self {
+            Vrf::Default => "the default VRF".to_string(),
+            Vrf::Named(name) => format!("VRF {name}"),
+        }
+    }
+
+    /// The name for JSON output: `None` for the default VRF.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Vrf::Default => None,
+            Vrf::Named(name) => Some(name),
+        }
+    }
+}
+
+impl fmt::Display for Vrf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Vrf::Default => f.write_str("default VRF"),
+            Vrf::Named(name) => write!(f, "VRF {name}"),
+        }
+    }
+}
+
+/// The base URL of a Cabourotte API, http or https, with optional basic-auth credentials.
+///
+/// Credentials are kept apart from the URL so they are sent as a header and never printed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CabourotteUrl {
+    base: String,
+    credentials: Option<(String, String)>,
+}
+
+impl CabourotteUrl {
+    /// Parses `scheme://[user[:password]@]host[:port][/path]`; the scheme must be http or https.
+    pub fn parse(text: &str) -> Result<CabourotteUrl, String> {
+        if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err("a URL cannot contain spaces or control characters".into());
+        }
+        let (scheme, rest) = text.split_once("://").ok_or("expected a URL such as `http://127.0.0.1:9013`")?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("unsupported scheme `{scheme}`: only http and https are supported"));
+        }
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if path.contains(['?', '#']) {
+            return Err("the URL cannot have a query or a fragment".into());
+        }
+        let (credentials, host_port) = match authority.rsplit_once('@') {
+            Some((userinfo, host_port)) => (Some(split_userinfo(userinfo)), host_port),
+            None => (None, authority),
+        };
+        check_host_port(host_port)?;
+        let base = format!("{scheme}://{host_port}{}", path.trim_end_matches('/'));
+        Ok(CabourotteUrl { base, credentials })
+    }
+
+    /// The URL of the result list: the base with `/result` appended.
+    pub fn result_list(&self) -> String {
+        format!("{}/result", self.base)
+    }
+
+    /// The basic-auth user and password, if any.
+    pub fn credentials(&self) -> Option<(&str, &str)> {
+        self.credentials.as_ref().map(|(user, password)| (user.as_str(), password.as_str()))
+    }
+}
+
+/// Prints the URL with the password hidden, safe for logs and plans.
+impl fmt::Display for CabourotteUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.credentials, self.base.split_once("://")) {
+            (Some((user, _)), Some((scheme, rest))) => write!(f, "{scheme}://{user}:***@{rest}"),
+            _ => f.write_str(&self.base),
+        }
+    }
+}
+
+fn split_userinfo(userinfo: &str) -> (String, String) {
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    (percent_decode(user), percent_decode(password))
+}
+
+fn check_host_port(host_port: &str) -> Result<(), String> {
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, after) = bracketed.split_once(']').ok_or("unclosed `[` in the host")?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Err("the URL has no host".into());
+    }
+    if let Some(port) = port {
+        port.parse::<u16>().map_err(|_| format!("`{port}` is not a valid port"))?;
+    }
+    Ok(())
+}
+
+/// Decodes `%XX` escapes in URL credentials; malformed escapes are kept as they are.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_addresses_are_host_prefixes() {
+        assert_eq!(Prefix::parse("203.0.113.53").map(|p| p.to_string()), Ok("203.0.113.53/32".into()));
+        assert_eq!(Prefix::parse("2001:db8::b19:bad:53").map(|p| p.to_string()), Ok("2001:db8::b19:bad:53/128".into()));
+    }
+
+    #[test]
+    fn host_bits_are_rejected_with_the_meant_network() {
+        let meant = Prefix::parse("192.0.2.240/28").expect("valid");
+        assert_eq!(Prefix::parse("192.0.2.241/28"), Err(PrefixError::HostBitsSet(meant)));
+        assert_eq!(Prefix::parse("192.0.2.300"), Err(PrefixError::NotAPrefix));
+    }
+
+    #[test]
+    fn vrf_names_follow_frr_rules() {
+        assert_eq!(Vrf::parse("123"), Some(Vrf::Named("123".into())));
+        assert_eq!(Vrf::parse("EDGE-1.a_b"), Some(Vrf::Named("EDGE-1.a_b".into())));
+        assert_eq!(Vrf::parse("default"), Some(Vrf::Default));
+        assert_eq!(Vrf::parse("a b"), None);
+        assert_eq!(Vrf::parse("x\nrouter bgp 1"), None);
+        assert_eq!(Vrf::parse(""), None);
+        assert_eq!(Vrf::parse(&"v".repeat(37)), None);
+    }
+
+    #[test]
+    fn urls_keep_credentials_apart_and_hide_them() {
+        let url = CabourotteUrl::parse("https://anycast:s%40cret@healthz.local:9013/api/v1/").expect("valid");
+        assert_eq!(url.result_list(), "https://healthz.local:9013/api/v1/result");
+        assert_eq!(url.credentials(), Some(("anycast", "s@cret")));
+        assert_eq!(url.to_string(), "https://anycast:***@healthz.local:9013/api/v1");
+    }
+
+    #[test]
+    fn urls_must_be_http_or_https_with_a_host() {
+        assert!(CabourotteUrl::parse("http://[::1]:9013").is_ok());
+        assert!(CabourotteUrl::parse("ftp://host").unwrap_err().contains("only http and https"));
+        assert!(CabourotteUrl::parse("http://").unwrap_err().contains("no host"));
+        assert!(CabourotteUrl::parse("http://host:99999").unwrap_err().contains("not a valid port"));
+        assert!(CabourotteUrl::parse("127.0.0.1:9013").is_err());
+    }
+}

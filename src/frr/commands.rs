@@ -1,0 +1,101 @@
+//! Renders changes as the vtysh command lines of one batch.
+//!
+//! One batch per FRR: `configure terminal`, then for each BGP instance and address family the `network` and
+//! `no network` lines. The ASN always comes from FRR's own running config, so `router bgp ASN` only ever enters an
+//! existing instance and never creates one.
+
+use std::collections::BTreeMap;
+
+use super::running_config::Asn;
+use crate::config::{AddressFamily, Prefix, Vrf};
+
+/// Whether a change adds or removes a `network` statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeKind {
+    /// `network PREFIX`
+    Announce,
+    /// `no network PREFIX`
+    Withdraw,
+}
+
+/// One `network` statement to add or remove in an existing BGP instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The AS number of the instance, as FRR's running config shows it.
+    pub asn: Asn,
+    /// The VRF of the instance.
+    pub vrf: Vrf,
+    /// The network.
+    pub prefix: Prefix,
+    /// Add or remove.
+    pub kind: ChangeKind,
+}
+
+/// The command lines that make all `changes` in one vtysh call, grouped by instance and address family.
+pub fn render_batch(changes: &[Change]) -> Vec<String> {
+    let mut grouped: BTreeMap<(&Vrf, &Asn), BTreeMap<AddressFamily, Vec<&Change>>> = BTreeMap::new();
+    for change in changes {
+        grouped.entry((&change.vrf, &change.asn)).or_default().entry(change.prefix.family()).or_default().push(change);
+    }
+    let mut lines = vec!["configure terminal".to_string()];
+    for ((vrf, asn), families) in grouped {
+        lines.push(match vrf {
+            Vrf::Default => format!("router bgp {asn}"),
+            Vrf::Named(name) => format!("router bgp {asn} vrf {name}"),
+        });
+        for (family, changes) in families {
+            lines.push(format!("address-family {} unicast", family.name()));
+            lines.extend(changes.iter().map(|change| match change.kind {
+                ChangeKind::Announce => format!("network {}", change.prefix),
+                ChangeKind::Withdraw => format!("no network {}", change.prefix),
+            }));
+            lines.push("exit-address-family".to_string());
+        }
+        lines.push("exit".to_string());
+    }
+    lines.push("end".to_string());
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(asn: &str, vrf: Vrf, prefix: &str, kind: ChangeKind) -> Change {
+        Change { asn: Asn::parse(asn).expect("asn"), vrf, prefix: Prefix::parse(prefix).expect("prefix"), kind }
+    }
+
+    #[test]
+    fn one_batch_groups_changes_by_instance_and_family() {
+        let blue = Vrf::Named("123".into());
+        let changes = [
+            change("65537", blue.clone(), "203.0.113.123", ChangeKind::Announce),
+            change("65536", Vrf::Default, "2001:db8::b19:bad:53", ChangeKind::Announce),
+            change("65536", Vrf::Default, "203.0.113.53", ChangeKind::Withdraw),
+            change("65537", blue, "2001:db8::123:7e11:713e", ChangeKind::Withdraw),
+        ];
+        assert_eq!(
+            render_batch(&changes),
+            [
+                "configure terminal",
+                "router bgp 65536",
+                "address-family ipv4 unicast",
+                "no network 203.0.113.53/32",
+                "exit-address-family",
+                "address-family ipv6 unicast",
+                "network 2001:db8::b19:bad:53/128",
+                "exit-address-family",
+                "exit",
+                "router bgp 65537 vrf 123",
+                "address-family ipv4 unicast",
+                "network 203.0.113.123/32",
+                "exit-address-family",
+                "address-family ipv6 unicast",
+                "no network 2001:db8::123:7e11:713e/128",
+                "exit-address-family",
+                "exit",
+                "end",
+            ]
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! Parses `show running-config` into the BGP instances and their unicast `network` statements.
+//!
+//! It reads by keywords and indentation, never by `exit` lines: FRR before 8.2 did not print `exit` after a
+//! top-level block. Any line at column zero other than `router bgp` ends the current instance.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use ipnet::IpNet;
+
+use crate::config::{Prefix, Vrf};
+
+/// A BGP AS number as FRR prints it: plain (`65536`) or asdot (`1.10`). Only digits and one dot, so it is safe to
+/// hand back to vtysh.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Asn(String);
+
+impl Asn {
+    /// Validates an AS number read from FRR.
+    pub fn parse(text: &str) -> Option<Asn> {
+        let mut parts = text.split('.');
+        let valid = parts.clone().count() <= 2
+            && parts.all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+        valid.then(|| Asn(text.to_string()))
+    }
+}
+
+impl fmt::Display for Asn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One `router bgp ASN [vrf NAME]` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgpInstance {
+    /// Its AS number.
+    pub asn: Asn,
+    /// Its VRF.
+    pub vrf: Vrf,
+    /// The `network` statements of its `ipv4 unicast` and `ipv6 unicast` address families.
+    pub networks: BTreeSet<Prefix>,
+}
+
+/// What FRR's running config says about BGP.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunningConfig {
+    /// Every BGP instance, in the order FRR printed them.
+    pub instances: Vec<BgpInstance>,
+}
+
+impl RunningConfig {
+    /// Parses the text of `show running-config`.
+    pub fn parse(text: &str) -> RunningConfig {
+        let mut instances = Vec::new();
+        let mut current: Option<BgpInstance> = None;
+        let mut family = Family::Implicit;
+        for line in text.lines() {
+            if !line.starts_with(char::is_whitespace) {
+                instances.extend(current.take());
+                current = parse_router_bgp(line);
+                family = Family::Implicit;
+                continue;
+            }
+            let Some(instance) = current.as_mut() else { continue };
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["address-family", afi, rest @ ..] => family = Family::parse(afi, rest),
+                ["exit-address-family"] => family = Family::Implicit,
+                ["network", prefix, ..] if family.is_unicast() => {
+                    if let Ok(net) = prefix.parse::<IpNet>() {
+                        instance.networks.insert(Prefix::from_frr(net));
+                    }
+                }
+                _ => {}
+            }
+        }
+        instances.extend(current);
+        RunningConfig { instances }
+    }
+
+    /// The BGP instance of `vrf`, if FRR has one.
+    pub fn instance(&self, vrf: &Vrf) -> Option<&BgpInstance> {
+        self.instances.iter().find(|instance| &instance.vrf == vrf)
+    }
+
+    /// Whether `prefix` is a `network` of the BGP instance of `vrf`.
+    pub fn has_network(&self, vrf: &Vrf, prefix: &Prefix) -> bool {
+        self.instance(vrf).is_some_and(|instance| instance.networks.contains(prefix))
+    }
+}
+
+/// The address family a `network` line is in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Family {
+    /// Directly under `router bgp` (old layouts put IPv4 unicast networks there).
+    Implicit,
+    /// `address-family ipv4 [unicast]` or `address-family ipv6 [unicast]`.
+    Unicast,
+    /// Any other family (multicast, vpn, evpn, flowspec...): not ours.
+    Other,
+}
+
+impl Family {
+    fn parse(afi: &str, rest: &[&str]) -> Family {
+        let unicast = matches!(afi, "ipv4" | "ipv6") && matches!(rest, [] | ["unicast", ..]);
+        if unicast { Family::Unicast } else { Family::Other }
+    }
+
+    fn is_unicast(self) -> bool {
+        self != Family::Other
+    }
+}
+
+/// Reads `router bgp ASN` or `router bgp ASN vrf NAME`; views and other blocks are not instances we manage.
+fn parse_router_bgp(line: &str) -> Option<BgpInstance> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (asn, vrf) = match words.as_slice() {
+        ["router", "bgp", asn] => (asn, Vrf::Default),
+        ["router", "bgp", asn, "vrf", name] => (asn, Vrf::parse(name)?),
+        _ => return None,
+    };
+    Some(BgpInstance { asn: Asn::parse(asn)?, vrf, networks: BTreeSet::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRR_8: &str = include_str!("../../tests/fixtures/frr-8.4.4-running-config.txt");
+    const FRR_7: &str = include_str!("../../tests/fixtures/frr-7.x-layout-running-config.txt");
+
+    fn prefixes(instance: &BgpInstance) -> Vec<String> {
+        instance.networks.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn reads_instances_and_unicast_networks_of_frr_8() {
+        let config = RunningConfig::parse(FRR_8);
+        assert_eq!(config.instances.len(), 2);
+        let default = config.instance(&Vrf::Default).expect("default instance");
+        assert_eq!(default.asn.to_string(), "65536");
+        assert_eq!(
+            prefixes(default),
+            ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.53/32", "2001:db8::b19:bad:53/128"]
+        );
+        let vrf = config.instance(&Vrf::Named("123".into())).expect("vrf 123 instance");
+        assert_eq!(vrf.asn.to_string(), "65537");
+        assert_eq!(prefixes(vrf), ["203.0.113.123/32", "2001:db8::123:7e11:713e/128"]);
+    }
+
+    #[test]
+    fn the_layout_without_exit_lines_reads_the_same() {
+        assert_eq!(RunningConfig::parse(FRR_7), RunningConfig::parse(FRR_8));
+    }
+
+    #[test]
+    fn other_families_views_and_blocks_are_ignored() {
+        let text = "router bgp 65536\n address-family ipv4 multicast\n  network 192.0.2.0/24\n exit-address-family\n \
+                    address-family ipv4 unicast\n  network 198.51.100.0/24\n exit-address-family\n!\n\
+                    router bgp 65001 view V\n network 203.0.113.0/24\n!\ninterface lo\n network 203.0.113.1/32\n";
+        let config = RunningConfig::parse(text);
+        assert_eq!(config.instances.len(), 1);
+        assert_eq!(prefixes(&config.instances[0]), ["198.51.100.0/24"]);
+    }
+
+    #[test]
+    fn networks_directly_under_router_bgp_count_as_unicast() {
+        let config = RunningConfig::parse("router bgp 1.10\n network 192.0.2.0/24\n");
+        assert_eq!(config.instances[0].asn.to_string(), "1.10");
+        assert!(config.has_network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")));
+    }
+
+    #[test]
+    fn only_plain_or_asdot_numbers_are_as_numbers() {
+        assert!(Asn::parse("65536").is_some());
+        assert!(Asn::parse("1.10").is_some());
+        assert!(Asn::parse("1.2.3").is_none());
+        assert!(Asn::parse("65536;reboot").is_none());
+        assert!(Asn::parse("").is_none());
+    }
+}

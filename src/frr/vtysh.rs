@@ -1,0 +1,229 @@
+//! Runs vtysh: always with an argument vector (never a shell), always with a deadline.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The most bytes of commands put in one `-c` argument; Linux refuses a single argument over 128 KiB.
+const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
+
+/// One FRR, reached through its vtysh binary.
+#[derive(Clone, Debug)]
+pub struct Vtysh {
+    path: PathBuf,
+    timeout: Duration,
+}
+
+/// Why a vtysh call did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VtyshError {
+    /// The binary could not be started.
+    Spawn {
+        /// The vtysh path.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// It did not finish within the deadline and was killed.
+    Timeout {
+        /// The vtysh path.
+        path: PathBuf,
+        /// The deadline.
+        timeout: Duration,
+    },
+    /// It exited unsuccessfully; `output` is what it printed about it.
+    Failed {
+        /// The vtysh path.
+        path: PathBuf,
+        /// Its exit code, if it exited (rather than being killed by a signal).
+        code: Option<i32>,
+        /// What it printed, trimmed.
+        output: String,
+    },
+    /// A command line held a character that has no business in an FRR command; nothing was run.
+    UnsafeCommand(String),
+}
+
+impl fmt::Display for VtyshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VtyshError::Spawn { path, reason } => write!(f, "cannot run {}: {reason}", path.display()),
+            VtyshError::Timeout { path, timeout } => {
+                write!(
+                    f,
+                    "{} did not finish within {} and was stopped",
+                    path.display(),
+                    crate::render::seconds(*timeout)
+                )
+            }
+            VtyshError::Failed { path, code, output } => {
+                let status =
+                    code.map_or_else(|| "was killed by a signal".to_string(), |code| format!("exited with {code}"));
+                let output = if output.is_empty() { String::new() } else { format!(": {output}") };
+                write!(f, "{} {status}{output}", path.display())
+            }
+            VtyshError::UnsafeCommand(line) => write!(f, "refusing to pass {line:?} to vtysh"),
+        }
+    }
+}
+
+impl std::error::Error for VtyshError {}
+
+impl Vtysh {
+    /// A vtysh at `path` whose every call is stopped after `timeout`.
+    pub fn new(path: &Path, timeout: Duration) -> Vtysh {
+        Vtysh { path: path.to_path_buf(), timeout }
+    }
+
+    /// The text of `show running-config`.
+    pub fn running_config(&self) -> Result<String, VtyshError> {
+        self.run(&["-c".to_string(), "show running-config".to_string()])
+    }
+
+    /// Runs command `lines` in one vtysh call. vtysh stops at the first failing line, so on error the caller must
+    /// read the running config again to learn what was applied.
+    pub fn configure(&self, lines: &[String]) -> Result<(), VtyshError> {
+        if let Some(line) = lines.iter().find(|line| !is_safe_command(line)) {
+            return Err(VtyshError::UnsafeCommand(line.clone()));
+        }
+        let arguments: Vec<String> =
+            pack_arguments(lines).into_iter().flat_map(|chunk| ["-c".to_string(), chunk]).collect();
+        self.run(&arguments).map(drop)
+    }
+
+    fn run(&self, arguments: &[String]) -> Result<String, VtyshError> {
+        let child = Command::new(&self.path)
+            .args(arguments)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| VtyshError::Spawn { path: self.path.clone(), reason: error.to_string() })?;
+        let finished = wait_with_deadline(child, Instant::now() + self.timeout)
+            .ok_or_else(|| VtyshError::Timeout { path: self.path.clone(), timeout: self.timeout })?;
+        if finished.success {
+            return Ok(finished.stdout);
+        }
+        let output = if finished.stderr.trim().is_empty() { finished.stdout } else { finished.stderr };
+        Err(VtyshError::Failed { path: self.path.clone(), code: finished.code, output: output.trim().to_string() })
+    }
+}
+
+/// Only the characters FRR commands of ours are made of: no newline, quote, `;`, `|` or anything shell-ish.
+fn is_safe_command(line: &str) -> bool {
+    !line.is_empty()
+        && line.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '/' | ':' | '-' | '_'))
+}
+
+/// Joins lines with newlines into as few `-c` arguments as the kernel's per-argument limit allows.
+/// vtysh runs each line of each argument in order, in one session, so context (`router bgp`) carries over.
+fn pack_arguments(lines: &[String]) -> Vec<String> {
+    let mut chunks: Vec<String> = Vec::new();
+    for line in lines {
+        match chunks.last_mut() {
+            Some(chunk) if chunk.len() + 1 + line.len() <= MAX_ARGUMENT_BYTES => {
+                chunk.push('\n');
+                chunk.push_str(line);
+            }
+            _ => chunks.push(line.clone()),
+        }
+    }
+    chunks
+}
+
+struct Finished {
+    success: bool,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Collects a child's output and status, killing it if it is not done by `deadline`.
+fn wait_with_deadline(mut child: Child, deadline: Instant) -> Option<Finished> {
+    let stdout = read_in_background(child.stdout.take());
+    let stderr = read_in_background(child.stderr.take());
+    let remaining = || deadline.saturating_duration_since(Instant::now());
+    let stdout = stdout.recv_timeout(remaining()).ok();
+    let stderr = stdout.as_ref().and_then(|_| stderr.recv_timeout(remaining()).ok());
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) if stderr.is_some() => break Some(status),
+            Ok(None) if Instant::now() < deadline && stderr.is_some() => std::thread::sleep(Duration::from_millis(1)),
+            _ => break None,
+        }
+    };
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    };
+    Some(Finished {
+        success: status.success(),
+        code: status.code(),
+        stdout: stdout.unwrap_or_default(),
+        stderr: stderr.unwrap_or_default(),
+    })
+}
+
+fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        let _ = sender.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    receiver
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_batches_are_split_under_the_argument_limit() {
+        let lines: Vec<String> = (0..20_000).map(|i| format!("network 10.{}.{}.0/24", i / 256, i % 256)).collect();
+        let chunks = pack_arguments(&lines);
+        assert!(chunks.len() > 1);
+        assert!(chunks.iter().all(|chunk| chunk.len() <= MAX_ARGUMENT_BYTES));
+        assert_eq!(chunks.join("\n").lines().collect::<Vec<_>>(), lines);
+    }
+
+    #[test]
+    fn unsafe_lines_never_reach_vtysh() {
+        let vtysh = Vtysh::new(Path::new("/nonexistent/vtysh"), Duration::from_secs(1));
+        let error = vtysh.configure(&["network 192.0.2.0/24\nwrite".to_string()]);
+        assert_eq!(error, Err(VtyshError::UnsafeCommand("network 192.0.2.0/24\nwrite".into())));
+        assert!(!is_safe_command("router bgp 1; reboot"));
+        assert!(is_safe_command("router bgp 65537 vrf EDGE-1.a_b"));
+    }
+
+    #[test]
+    fn a_missing_binary_is_a_spawn_error() {
+        let vtysh = Vtysh::new(Path::new("/nonexistent/vtysh"), Duration::from_secs(1));
+        assert!(matches!(vtysh.running_config(), Err(VtyshError::Spawn { .. })));
+    }
+
+    #[test]
+    fn a_hung_vtysh_is_stopped_at_the_deadline() {
+        let started = Instant::now();
+        let hung = Vtysh { path: PathBuf::from("/bin/sleep"), timeout: Duration::from_millis(200) };
+        let error = hung.run(&["5".to_string()]);
+        assert!(matches!(error, Err(VtyshError::Timeout { .. })), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn failures_carry_what_vtysh_printed() {
+        let failing = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
+        let error = failing.run(&["-c".into(), "echo '% Unknown command: network x' >&2; exit 1".into()]);
+        assert_eq!(
+            error.map_err(|e| e.to_string()),
+            Err("/bin/sh exited with 1: % Unknown command: network x".to_string())
+        );
+    }
+}

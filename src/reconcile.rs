@@ -1,0 +1,105 @@
+//! One pass at the edges: gather the inputs of a plan (Cabourotte, FRR, the marker), and apply a plan to FRR.
+//!
+//! Applying is one vtysh call per FRR, followed by a fresh read of its running config: vtysh stops at the first
+//! failing command of a batch, so only FRR itself can say what was applied. Every planned change is then checked
+//! against what FRR has, and any difference is reported as a failure of that prefix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cabourotte::{self, Answers};
+use crate::config::Config;
+use crate::frr::{RunningConfig, Vtysh, render_batch};
+use crate::maintenance;
+use crate::plan::{Action, FrrStates, Intent, Outcome, Plan};
+
+/// The knobs of a pass that come from the command line.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the maintenance marker lives.
+    pub state_dir: PathBuf,
+    /// The deadline of every vtysh call.
+    pub vtysh_timeout: Duration,
+    /// The deadline of every HTTP request.
+    pub http_timeout: Duration,
+}
+
+/// Gathers every input and computes the plan. Fails only when the maintenance marker cannot be read: then it is
+/// unknown whether anything may be announced.
+pub fn gather(config: &Config, settings: &Settings, intent: Intent) -> Result<Plan, String> {
+    let maintenance = maintenance::read(&settings.state_dir).map_err(|error| error.to_string())?;
+    let answers = match intent {
+        Intent::Reconcile => cabourotte::fetch_all(config, settings.http_timeout),
+        Intent::WithdrawAll => Answers::new(),
+    };
+    let frr = read_all(config, settings.vtysh_timeout);
+    Ok(Plan::compute(config, &answers, &frr, maintenance, intent))
+}
+
+/// Reads the running config of every distinct vtysh path of the config, in parallel.
+fn read_all(config: &Config, timeout: Duration) -> FrrStates {
+    let paths: BTreeSet<&Path> = config.prefixes().map(|(_, prefix)| prefix.vtysh.as_path()).collect();
+    std::thread::scope(|scope| {
+        let reads: Vec<_> =
+            paths.into_iter().map(|path| (path, scope.spawn(move || read_one(path, timeout)))).collect();
+        reads
+            .into_iter()
+            .map(|(path, read)| {
+                (path.to_path_buf(), read.join().unwrap_or_else(|_| Err("reading FRR failed unexpectedly".into())))
+            })
+            .collect()
+    })
+}
+
+fn read_one(path: &Path, timeout: Duration) -> Result<RunningConfig, String> {
+    Vtysh::new(path, timeout)
+        .running_config()
+        .map(|text| RunningConfig::parse(&text))
+        .map_err(|error| error.to_string())
+}
+
+/// Applies `plan` and returns it with the outcome of every change filled in.
+pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> Plan {
+    let mut batches: BTreeMap<PathBuf, Vec<_>> = BTreeMap::new();
+    for prefix in plan.prefixes() {
+        if let Some(change) = prefix.change() {
+            batches.entry(prefix.managed.vtysh.clone()).or_default().push(change);
+        }
+    }
+    let results: BTreeMap<PathBuf, (Option<String>, Result<RunningConfig, String>)> = batches
+        .into_iter()
+        .map(|(path, changes)| {
+            let vtysh = Vtysh::new(&path, vtysh_timeout);
+            let batch_error = vtysh.configure(&render_batch(&changes)).err().map(|error| error.to_string());
+            let after = read_one(&path, vtysh_timeout);
+            (path, (batch_error, after))
+        })
+        .collect();
+    for prefix in plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut()) {
+        let wanted = match prefix.action {
+            Action::Announce => true,
+            Action::Withdraw => false,
+            Action::Keep | Action::Error(_) => continue,
+        };
+        let Some((batch_error, after)) = results.get(&prefix.managed.vtysh) else { continue };
+        prefix.outcome = match after {
+            Ok(running) if running.has_network(&prefix.managed.vrf, &prefix.managed.prefix) == wanted => Outcome::Done,
+            Ok(_) => Outcome::Failed(mismatch(wanted, batch_error.as_deref())),
+            Err(reason) => Outcome::Failed(format!("cannot read FRR's running config after applying: {reason}")),
+        };
+    }
+    plan
+}
+
+fn mismatch(wanted: bool, batch_error: Option<&str>) -> String {
+    let what = if wanted {
+        "FRR does not have the network after applying"
+    } else {
+        "FRR still has the network after applying"
+    };
+    match batch_error {
+        Some(error) => format!("{what}: {error}"),
+        None => what.to_string(),
+    }
+}

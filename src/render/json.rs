@@ -1,0 +1,226 @@
+//! The JSON report: a stable schema (see the README), versioned by `format_version`.
+//!
+//! The output structs here are the schema; they are kept apart from the plan's own types so that a refactoring
+//! inside anycastd cannot change what users' scripts parse.
+
+use serde::Serialize;
+
+use super::Tense;
+use super::text::prefix_error;
+use crate::config::Config;
+use crate::health::{CheckStatus, CheckVerdict};
+use crate::plan::{Action, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
+
+/// The version of the JSON schema; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    format_version: u32,
+    command: &'a str,
+    applied: bool,
+    maintenance: Option<MaintenanceJson>,
+    services: Vec<ServiceJson>,
+    summary: SummaryJson,
+}
+
+#[derive(Serialize)]
+struct MaintenanceJson {
+    since: String,
+    by: String,
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ServiceJson {
+    name: String,
+    healthy: Option<bool>,
+    state: &'static str,
+    desired: &'static str,
+    checks: Vec<CheckJson>,
+    prefixes: Vec<PrefixJson>,
+}
+
+#[derive(Serialize)]
+struct CheckJson {
+    name: String,
+    url: String,
+    status: &'static str,
+    passed: bool,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct PrefixJson {
+    prefix: String,
+    vrf: Option<String>,
+    address_family: &'static str,
+    asn: Option<String>,
+    vtysh: String,
+    current: &'static str,
+    desired: &'static str,
+    action: &'static str,
+    result: Option<&'static str>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SummaryJson {
+    announce: usize,
+    withdraw: usize,
+    unchanged: usize,
+    errors: usize,
+    checker_errors: usize,
+}
+
+/// The plan (or applied plan) of `command` as one JSON document.
+pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
+    let report = Report {
+        format_version: FORMAT_VERSION,
+        command,
+        applied: tense == Tense::Applied,
+        maintenance: plan.maintenance.as_ref().map(|m| MaintenanceJson {
+            since: m.since_utc(),
+            by: m.by.clone(),
+            reason: m.reason.clone(),
+        }),
+        services: plan.services.iter().map(|service| service_json(service, tense)).collect(),
+        summary: summary_json(plan.summary()),
+    };
+    serde_json::to_string_pretty(&report).unwrap_or_default()
+}
+
+fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
+    let desired = if service.verdict.wants_announced() { "announced" } else { "withdrawn" };
+    ServiceJson {
+        name: service.name.clone(),
+        healthy: service.health.as_ref().map(|health| health.is_healthy()),
+        state: match service.verdict {
+            Verdict::Healthy => "healthy",
+            Verdict::Unhealthy => "unhealthy",
+            Verdict::Maintenance => "maintenance",
+            Verdict::WithdrawAll => "withdraw-all",
+        },
+        desired,
+        checks: service.health.iter().flat_map(|health| health.checks.iter()).map(check_json_entry).collect(),
+        prefixes: service.prefixes.iter().map(|prefix| prefix_json(prefix, desired, tense)).collect(),
+    }
+}
+
+fn check_json_entry(check: &CheckVerdict) -> CheckJson {
+    CheckJson {
+        name: check.name.clone(),
+        url: check.url.to_string(),
+        status: match check.status {
+            CheckStatus::Passing => "passing",
+            CheckStatus::Failing(_) => "failing",
+            CheckStatus::NoResult => "no-result",
+            CheckStatus::Unavailable(_) => "unavailable",
+        },
+        passed: check.passed(),
+        reason: check.reason(),
+    }
+}
+
+fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> PrefixJson {
+    let (action, error) = match &prefix.action {
+        Action::Announce => ("announce", None),
+        Action::Withdraw => ("withdraw", None),
+        Action::Keep => ("none", None),
+        Action::Error(error) => ("error", Some(prefix_error(error, prefix))),
+    };
+    let (result, error) = match (&prefix.outcome, tense) {
+        (Outcome::Failed(reason), _) => (Some("failed"), Some(reason.clone())),
+        (Outcome::Done, _) => (Some("done"), error),
+        (Outcome::Pending, Tense::Applied) if error.is_none() => (Some("unchanged"), None),
+        (Outcome::Pending, _) => (None, error),
+    };
+    PrefixJson {
+        prefix: prefix.managed.prefix.to_string(),
+        vrf: prefix.managed.vrf.name().map(str::to_string),
+        address_family: prefix.managed.prefix.family().name(),
+        asn: prefix.asn.as_ref().map(ToString::to_string),
+        vtysh: prefix.managed.vtysh.display().to_string(),
+        current: match prefix.current {
+            Presence::Announced => "announced",
+            Presence::Withdrawn => "withdrawn",
+            Presence::Unknown => "unknown",
+        },
+        desired,
+        action,
+        result,
+        error,
+    }
+}
+
+fn summary_json(summary: Summary) -> SummaryJson {
+    SummaryJson {
+        announce: summary.announce,
+        withdraw: summary.withdraw,
+        unchanged: summary.unchanged,
+        errors: summary.errors,
+        checker_errors: summary.checker_errors,
+    }
+}
+
+#[derive(Serialize)]
+struct CheckReport {
+    format_version: u32,
+    command: &'static str,
+    valid: bool,
+    services: Vec<ConfiguredService>,
+}
+
+#[derive(Serialize)]
+struct ConfiguredService {
+    name: String,
+    prefixes: Vec<ConfiguredPrefix>,
+    checks: Vec<ConfiguredCheck>,
+}
+
+#[derive(Serialize)]
+struct ConfiguredPrefix {
+    prefix: String,
+    vrf: Option<String>,
+    address_family: &'static str,
+    vtysh: String,
+}
+
+#[derive(Serialize)]
+struct ConfiguredCheck {
+    name: String,
+    url: String,
+    interval_seconds: f64,
+}
+
+/// A valid configuration as JSON, for `anycastd check --format json`.
+pub fn check_json(config: &Config) -> String {
+    let services = config
+        .services
+        .iter()
+        .map(|service| ConfiguredService {
+            name: service.name.clone(),
+            prefixes: service
+                .prefixes
+                .iter()
+                .map(|p| ConfiguredPrefix {
+                    prefix: p.prefix.to_string(),
+                    vrf: p.vrf.name().map(str::to_string),
+                    address_family: p.prefix.family().name(),
+                    vtysh: p.vtysh.display().to_string(),
+                })
+                .collect(),
+            checks: service
+                .checks
+                .iter()
+                .map(|c| ConfiguredCheck {
+                    name: c.name.clone(),
+                    url: c.url.to_string(),
+                    interval_seconds: c.interval.as_secs_f64(),
+                })
+                .collect(),
+        })
+        .collect();
+    let report = CheckReport { format_version: FORMAT_VERSION, command: "check", valid: true, services };
+    serde_json::to_string_pretty(&report).unwrap_or_default()
+}

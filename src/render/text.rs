@@ -1,0 +1,197 @@
+//! The text report: per service, healthy or not and why; per prefix, what happens, in which BGP instance and VRF;
+//! then a one-line summary.
+
+use std::fmt::Write;
+
+use owo_colors::OwoColorize;
+
+use super::Tense;
+use crate::config::Config;
+use crate::health::CheckStatus;
+use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
+
+/// Colours text when enabled (on a terminal, or when asked), and passes it through otherwise.
+#[derive(Clone, Copy, Debug)]
+pub struct Painter {
+    enabled: bool,
+}
+
+impl Painter {
+    /// A painter that colours when `enabled`.
+    pub fn new(enabled: bool) -> Painter {
+        Painter { enabled }
+    }
+
+    fn paint(&self, text: &str, style: fn(&str) -> String) -> String {
+        if self.enabled { style(text) } else { text.to_string() }
+    }
+
+    fn green(&self, text: &str) -> String {
+        self.paint(text, |t| t.green().to_string())
+    }
+
+    fn red(&self, text: &str) -> String {
+        self.paint(text, |t| t.red().to_string())
+    }
+
+    fn yellow(&self, text: &str) -> String {
+        self.paint(text, |t| t.yellow().to_string())
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint(text, |t| t.bold().to_string())
+    }
+
+    fn dim(&self, text: &str) -> String {
+        self.paint(text, |t| t.dimmed().to_string())
+    }
+}
+
+/// The plan (or applied plan) as text.
+pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
+    let mut out = String::new();
+    if let Some(maintenance) = &plan.maintenance {
+        let reason = maintenance.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        let line = format!("Maintenance since {} by {}{reason}", maintenance.since_utc(), maintenance.by);
+        let _ = writeln!(out, "{}", painter.yellow(&line));
+        let _ = writeln!(out, "  Every managed prefix stays withdrawn until `anycastd resume`.\n");
+    }
+    let width = plan.prefixes().map(|p| p.managed.prefix.to_string().len()).max().unwrap_or(0);
+    for service in &plan.services {
+        service_text(&mut out, service, tense, width, painter);
+    }
+    let _ = writeln!(out, "{}", summary_line(&plan.summary(), tense));
+    out
+}
+
+fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: usize, painter: Painter) {
+    let state = match (&service.verdict, &service.health) {
+        (Verdict::Healthy, _) => painter.green("healthy"),
+        (Verdict::Unhealthy, _) => painter.red("unhealthy"),
+        (Verdict::Maintenance, Some(health)) if health.is_healthy() => {
+            painter.yellow("in maintenance (checks healthy)")
+        }
+        (Verdict::Maintenance, _) => painter.yellow("in maintenance (checks unhealthy)"),
+        (Verdict::WithdrawAll, _) => painter.yellow("withdrawing all"),
+    };
+    let _ = writeln!(out, "{}: {state}", painter.bold(&service.name));
+    for check in service.health.iter().flat_map(|health| health.checks.iter()) {
+        let mark = match check.status {
+            CheckStatus::Passing => painter.green("✓"),
+            _ => painter.red("✗"),
+        };
+        let _ = writeln!(out, "  {mark} check {}: {}", check.name, check.reason());
+    }
+    for prefix in &service.prefixes {
+        let _ = writeln!(out, "  {}", prefix_line(prefix, tense, width, painter));
+    }
+    out.push('\n');
+}
+
+fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter) -> String {
+    let name = format!("{:<width$}", prefix.managed.prefix.to_string());
+    let place = match &prefix.asn {
+        Some(asn) => format!("AS {asn}, {}", prefix.managed.vrf),
+        None => prefix.managed.vrf.to_string(),
+    };
+    if let Outcome::Failed(reason) = &prefix.outcome {
+        return format!("{} {name}  {} ({place}): {reason}", painter.red("!"), painter.red("failed"));
+    }
+    let (mark, word) = match (&prefix.action, tense) {
+        (Action::Announce, Tense::Planned) => (painter.green("+"), painter.green("announce ")),
+        (Action::Announce, Tense::Applied) => (painter.green("+"), painter.green("announced")),
+        (Action::Withdraw, Tense::Planned) => (painter.red("-"), painter.red("withdraw ")),
+        (Action::Withdraw, Tense::Applied) => (painter.red("-"), painter.red("withdrawn")),
+        (Action::Keep, _) => (" ".to_string(), painter.dim(presence(prefix.current))),
+        (Action::Error(error), _) => {
+            return format!(
+                "{} {name}  {} ({place}): {}",
+                painter.red("!"),
+                painter.red("error"),
+                prefix_error(error, prefix)
+            );
+        }
+    };
+    format!("{mark} {name}  {word}  {}", painter.dim(&place))
+}
+
+fn presence(current: Presence) -> &'static str {
+    match current {
+        Presence::Announced => "announced",
+        Presence::Withdrawn => "withdrawn",
+        Presence::Unknown => "unknown  ",
+    }
+}
+
+/// Explains a prefix error and how to fix it.
+pub fn prefix_error(error: &PrefixError, prefix: &PrefixPlan) -> String {
+    match error {
+        PrefixError::FrrUnavailable(reason) => format!("cannot read FRR's running config: {reason}"),
+        PrefixError::NoBgpInstance => {
+            let block = match prefix.managed.vrf.name() {
+                Some(name) => format!("router bgp <ASN> vrf {name}"),
+                None => "router bgp <ASN>".to_string(),
+            };
+            format!(
+                "FRR has no BGP instance in {}; anycastd never creates one: add `{block}` to FRR's configuration",
+                prefix.managed.vrf.described()
+            )
+        }
+    }
+}
+
+fn summary_line(summary: &Summary, tense: Tense) -> String {
+    let mut line = match tense {
+        Tense::Planned => format!(
+            "Plan: {} to announce, {} to withdraw, {} unchanged",
+            summary.announce, summary.withdraw, summary.unchanged
+        ),
+        Tense::Applied => format!(
+            "Applied: {} announced, {} withdrawn, {} unchanged",
+            summary.announce, summary.withdraw, summary.unchanged
+        ),
+    };
+    if summary.errors > 0 {
+        let _ = write!(line, ", {} {}", summary.errors, plural(summary.errors, "error", "errors"));
+    }
+    line.push('.');
+    if summary.checker_errors > 0 {
+        let checks = plural(summary.checker_errors, "check", "checks");
+        let _ = write!(line, " Cabourotte could not be asked for {} {checks}.", summary.checker_errors);
+    }
+    line
+}
+
+fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
+}
+
+/// The summary of a valid configuration, for `anycastd check`.
+pub fn check_text(config: &Config, origin: &str) -> String {
+    let prefixes = config.prefixes().count();
+    let checks = config.checks().count();
+    let mut out = format!(
+        "{origin} is valid: {} {}, {prefixes} {}, {checks} {}.\n",
+        config.services.len(),
+        plural(config.services.len(), "service", "services"),
+        plural(prefixes, "prefix", "prefixes"),
+        plural(checks, "check", "checks"),
+    );
+    for service in &config.services {
+        let _ = writeln!(out, "  {}:", service.name);
+        for prefix in &service.prefixes {
+            let _ = writeln!(
+                out,
+                "    prefix {} in {} via {}",
+                prefix.prefix,
+                prefix.vrf.described(),
+                prefix.vtysh.display()
+            );
+        }
+        for check in &service.checks {
+            let interval = super::seconds(check.interval);
+            let _ = writeln!(out, "    check {} at {} every {interval}", check.name, check.url);
+        }
+    }
+    out
+}

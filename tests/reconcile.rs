@@ -1,0 +1,319 @@
+//! The binary end to end against a fake vtysh (FRR's behaviours, in a file) and a fake Cabourotte (its exact API).
+//! Every test asserts what an operator sees: FRR's networks, the exit code, the message.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::cabourotte::ListShape;
+use support::env::{EMPTY_FRR, Env};
+
+const ALL_ANNOUNCED: [&str; 4] = [
+    "123 2001:db8::123:7e11:713e/128",
+    "123 203.0.113.123/32",
+    "default 2001:db8::b19:bad:53/128",
+    "default 203.0.113.53/32",
+];
+
+fn json(run: &support::env::Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {}", run.stdout))
+}
+
+#[test]
+fn apply_announces_every_prefix_of_healthy_services_in_one_vtysh_batch() {
+    let env = Env::new();
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(env.networks(), ALL_ANNOUNCED);
+    assert!(run.stdout.ends_with("Applied: 4 announced, 0 withdrawn, 0 unchanged.\n"), "{}", run.stdout);
+    let configuring: Vec<_> = env.vtysh_calls().into_iter().filter(|call| call[0] == "configure terminal").collect();
+    assert_eq!(configuring.len(), 1, "one configuration batch for one FRR");
+    assert_eq!(env.cabourotte.paths(), ["/result"], "one GET of the list for three checks");
+}
+
+#[test]
+fn a_second_apply_changes_nothing_and_runs_no_configuration_command() {
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    let before = env.running_config();
+    env.clear_vtysh_calls();
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.ends_with("Applied: 0 announced, 0 withdrawn, 4 unchanged.\n"), "{}", run.stdout);
+    assert_eq!(env.vtysh_calls(), [vec!["show running-config".to_string()]]);
+    assert_eq!(env.running_config(), before);
+}
+
+#[test]
+fn a_failing_check_withdraws_its_service_only() {
+    let env = Env::new();
+    env.run(&["apply"]);
+    env.cabourotte.failing("ntp_v4", "Command failed: exit status 1");
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(env.networks(), ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"]);
+    assert!(run.stdout.contains("✗ check ntp_v4: Command failed: exit status 1"), "{}", run.stdout);
+}
+
+#[test]
+fn plan_detailed_exitcode_follows_terraform() {
+    let env = Env::new();
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 2);
+    assert_eq!(env.run(&["plan"]).code, 0);
+    assert!(env.networks().is_empty(), "plan changes nothing");
+    env.run(&["apply"]);
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+    env.frr(&EMPTY_FRR.replace("router bgp 65537 vrf 123", "router bgp 65537 vrf 9"));
+    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 1);
+}
+
+#[test]
+fn an_unreachable_cabourotte_withdraws_and_exits_non_zero() {
+    let env = Env::new();
+    env.run(&["apply"]);
+    env.cabourotte.force_answer(500, "oops");
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 1);
+    assert!(env.networks().is_empty());
+    assert!(run.stdout.contains("could not be asked: HTTP 500: oops"), "{}", run.stdout);
+}
+
+#[test]
+fn a_check_missing_from_the_list_is_unhealthy() {
+    let env = Env::new();
+    env.cabourotte.remove("dns");
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(env.networks(), ["123 2001:db8::123:7e11:713e/128", "123 203.0.113.123/32"]);
+    assert!(
+        run.stdout.contains("has no result for this check (unknown check, or it has not run yet)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn the_wrapped_list_a_base_path_and_basic_auth_work() {
+    let env = Env::new();
+    env.cabourotte.shape(ListShape::Wrapped).require_basic_auth("anycast", "s3cret");
+    let with_auth = format!("http://anycast:s3cret@127.0.0.1:{}/api/v1", env.cabourotte.port());
+    env.config(&support::env::SEED_CONFIG.replace("{url}", &with_auth));
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(env.networks(), ALL_ANNOUNCED);
+    assert_eq!(env.cabourotte.paths(), ["/api/v1/result"]);
+    assert!(!run.stdout.contains("s3cret"), "the password is never printed");
+}
+
+#[test]
+fn wrong_credentials_say_so() {
+    let env = Env::new();
+    env.cabourotte.require_basic_auth("anycast", "s3cret");
+    let run = env.run(&["plan"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("HTTP 401: Unauthorized (check the credentials in the check's url)"), "{}", run.stdout);
+}
+
+#[test]
+fn a_slow_cabourotte_is_cut_off_by_the_http_timeout() {
+    let env = Env::new();
+    env.cabourotte.delay(Duration::from_secs(3));
+    let started = Instant::now();
+    let run = env.run(&["--http-timeout", "300ms", "plan"]);
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("could not be asked: no answer within 300 ms"), "{}", run.stdout);
+}
+
+#[test]
+fn a_missing_bgp_instance_is_an_error_and_nothing_is_created() {
+    let env = Env::new();
+    env.frr(&EMPTY_FRR.replace("router bgp 65537 vrf 123", "router bgp 65537 vrf 456"));
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(env.networks(), ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"]);
+    assert!(!env.running_config().contains("vrf 123"), "no BGP instance was created");
+    assert!(
+        run.stdout
+            .contains("FRR has no BGP instance in VRF 123; anycastd never creates one: add `router bgp <ASN> vrf 123`"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn unmanaged_networks_are_never_touched() {
+    let env = Env::new();
+    env.frr(&EMPTY_FRR.replace(
+        "neighbor 192.0.2.2 remote-as 65100\n",
+        "neighbor 192.0.2.2 remote-as 65100\n !\n address-family ipv4 unicast\n  network 198.51.100.0/24 route-map RM\n exit-address-family\n",
+    ));
+    env.run(&["apply"]);
+    assert!(env.networks().contains(&"default 198.51.100.0/24".to_string()));
+    env.run(&["withdraw-all"]);
+    assert_eq!(env.networks(), ["default 198.51.100.0/24"]);
+    assert!(env.running_config().contains("network 198.51.100.0/24 route-map RM"));
+}
+
+#[test]
+fn withdraw_all_holds_until_resume() {
+    let env = Env::new();
+    env.run(&["apply"]);
+    let run = env.run(&["withdraw-all", "--reason", "kernel upgrade"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(env.networks().is_empty());
+    assert!(run.stdout.contains("by ") && run.stdout.contains(": kernel upgrade"), "{}", run.stdout);
+    let apply = env.run(&["apply"]);
+    assert!(env.networks().is_empty(), "apply honours maintenance");
+    assert!(apply.stdout.contains("dns: in maintenance (checks healthy)"), "{}", apply.stdout);
+    let plan = env.run(&["--format", "json", "plan"]);
+    assert_eq!(json(&plan)["maintenance"]["reason"], "kernel upgrade");
+    let resume = env.run(&["resume"]);
+    assert_eq!(resume.stdout, "Maintenance ended: the next apply announces the prefixes of healthy services again.\n");
+    env.run(&["apply"]);
+    assert_eq!(env.networks(), ALL_ANNOUNCED);
+    assert_eq!(env.run(&["resume"]).stdout, "Not in maintenance: nothing to resume.\n");
+}
+
+#[test]
+fn withdraw_all_does_not_need_cabourotte() {
+    let env = Env::new();
+    env.run(&["apply"]);
+    env.cabourotte.force_answer(500, "down");
+    let run = env.run(&["withdraw-all"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(env.networks().is_empty());
+}
+
+#[test]
+fn a_failure_in_the_middle_of_a_batch_is_reported_and_the_next_apply_converges() {
+    let env = Env::new();
+    env.fail_on(Some("network 2001:db8::b19:bad:53/128"));
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("failed (AS 65536, default VRF): FRR does not have the network after applying: ")
+            && run.stdout.contains("% Injected failure on: network 2001:db8::b19:bad:53/128"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("1 announced") && run.stdout.contains("3 errors"), "{}", run.stdout);
+    env.fail_on(None);
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks(), ALL_ANNOUNCED);
+}
+
+#[test]
+fn a_hung_vtysh_is_stopped_by_the_vtysh_timeout() {
+    let env = Env::new();
+    env.hang();
+    let started = Instant::now();
+    let run = env.run(&["--vtysh-timeout", "500ms", "apply"]);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("[DIR]/vtysh did not finish within 500 ms and was stopped"), "{}", run.stdout);
+}
+
+#[test]
+fn a_broken_config_changes_nothing_and_points_at_the_error() {
+    let env = Env::new();
+    env.config("[services.dns]\nprefixes.frrouting = [\"192.0.2.241/28\"]\nchecks.cabourotte = [\"dns\"]\n");
+    let run = env.run(&["--color", "never", "apply"]);
+    assert_eq!(run.code, 1);
+    snapshot!("config-error-host-bits", run.stderr);
+    assert!(env.vtysh_calls().is_empty(), "vtysh was not called");
+    assert_eq!(env.cabourotte.request_count(), 0, "Cabourotte was not asked");
+}
+
+#[test]
+fn check_validates_and_summarises() {
+    let env = Env::new();
+    let run = env.run(&["check"]);
+    assert_eq!(run.code, 0);
+    snapshot!("check-seed-text", run.stdout);
+    let run = env.run(&["--format", "json", "validate"]);
+    assert_eq!(json(&run)["services"][1]["checks"][0]["interval_seconds"], 1.0);
+    assert!(env.vtysh_calls().is_empty() && env.cabourotte.request_count() == 0, "check touches nothing");
+}
+
+#[test]
+fn the_shipped_example_is_valid_under_every_option_spelling() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.toml");
+    for args in
+        [vec!["-c", example, "check"], vec!["--config", example, "check"], vec!["check", "--configuration", example]]
+    {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_anycastd")).args(&args).output().expect("run");
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_anycastd"))
+        .arg("check")
+        .env("ANYCASTD_CONFIG", example)
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "ANYCASTD_CONFIG is honoured");
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let env = Env::new();
+    assert!(!env.run(&["plan"]).stdout.contains('\u{1b}'), "no colour when not a terminal");
+    assert!(env.run(&["--color", "always", "plan"]).stdout.contains('\u{1b}'));
+}
+
+#[test]
+fn run_loop_follows_health_and_withdraws_on_sigterm() {
+    let env = Env::new();
+    let child =
+        env.command(&["run", "--interval", "200ms"]).stdout(std::process::Stdio::piped()).spawn().expect("start");
+    let child = KillOnDrop(child);
+    wait_until("all announced", || env.networks() == ALL_ANNOUNCED);
+    env.cabourotte.failing("dns", "timeout");
+    wait_until("dns withdrawn", || env.networks() == ALL_ANNOUNCED[..2]);
+    let status = std::process::Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let output = child.wait();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(env.networks().is_empty(), "SIGTERM withdraws every managed prefix");
+    assert!(!env.state_dir().join("maintenance.json").exists(), "stopping is not maintenance");
+}
+
+#[test]
+fn run_loop_keeps_prefixes_on_exit_when_asked() {
+    let env = Env::new();
+    let child = env
+        .command(&["run", "--interval", "200ms", "--keep-on-exit"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let child = KillOnDrop(child);
+    wait_until("all announced", || env.networks() == ALL_ANNOUNCED);
+    std::process::Command::new("kill").args(["-INT", &child.0.id().to_string()]).status().expect("kill");
+    assert_eq!(child.wait().status.code(), Some(0));
+    assert_eq!(env.networks(), ALL_ANNOUNCED);
+}
+
+/// Kills the child if the test fails before it exits.
+struct KillOnDrop(std::process::Child);
+
+impl KillOnDrop {
+    fn wait(mut self) -> std::process::Output {
+        let child = std::mem::replace(&mut self.0, std::process::Command::new("true").spawn().expect("placeholder"));
+        child.wait_with_output().expect("wait")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,196 @@
+//! A test environment for the anycastd binary: a temporary directory with a config, a fake vtysh keeping a
+//! running config in a file, a fake Cabourotte, and a state directory. In the spirit of casey/just's `Test`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::cabourotte::FakeCabourotte;
+
+/// FRR's running config with the seed's two BGP instances and nothing announced.
+pub const EMPTY_FRR: &str = "Building configuration...\n\nCurrent configuration:\n!\nfrr version 8.4.4\nfrr defaults datacenter\n\
+hostname vm\n!\nrouter bgp 65536\n bgp router-id 203.0.113.179\n neighbor 192.0.2.2 remote-as 65100\nexit\n!\n\
+router bgp 65537 vrf 123\n bgp router-id 203.0.113.181\nexit\n!\nend\n";
+
+/// The seed example's configuration with `{vtysh}` and `{url}` to fill in.
+pub const SEED_CONFIG: &str = r#"[services.dns]
+prefixes.frrouting = [{ prefix = "2001:db8::b19:bad:53", vtysh = "{vtysh}" }, { prefix = "203.0.113.53", vtysh = "{vtysh}" }]
+checks.cabourotte = [{ name = "dns", url = "{url}" }]
+
+[services.ntp]
+prefixes.frrouting = [
+    { "prefix" = "2001:db8::123:7e11:713e", "vrf" = "123", vtysh = "{vtysh}" },
+    { "prefix" = "203.0.113.123", "vrf" = "123", vtysh = "{vtysh}" },
+]
+checks.cabourotte = [
+    { "name" = "ntp_v6", "interval" = 1, url = "{url}" },
+    { "name" = "ntp_v4", "interval" = 1, url = "{url}" },
+]
+"#;
+
+/// What one run of the binary gave.
+#[derive(Debug)]
+pub struct Run {
+    /// Its exit code.
+    pub code: i32,
+    /// Its stdout, with the environment's temporary paths and ports replaced by placeholders.
+    pub stdout: String,
+    /// Its stderr, likewise.
+    pub stderr: String,
+}
+
+/// One test's world.
+pub struct Env {
+    /// The temporary directory holding everything.
+    pub dir: PathBuf,
+    /// The fake Cabourotte.
+    pub cabourotte: FakeCabourotte,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+#[allow(dead_code)]
+impl Env {
+    /// A new world with the seed config, FRR holding [`EMPTY_FRR`], and every check healthy.
+    pub fn new() -> Env {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("anycastd-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("frr")).expect("create the test directory");
+        let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_vtysh.py");
+        let wrapper =
+            format!("#!/bin/sh\nexec python3 {} --state {} \"$@\"\n", fake.display(), dir.join("frr").display());
+        write_executable(&dir.join("vtysh"), &wrapper);
+        let env = Env { dir, cabourotte: FakeCabourotte::start() };
+        env.frr(EMPTY_FRR).config(SEED_CONFIG);
+        env.cabourotte.healthy("dns").healthy("ntp_v4").healthy("ntp_v6");
+        env
+    }
+
+    /// The fake vtysh's path.
+    pub fn vtysh(&self) -> PathBuf {
+        self.dir.join("vtysh")
+    }
+
+    /// The config file's path.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+
+    /// The state directory's path.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// Writes the config, filling in `{vtysh}` and `{url}`.
+    pub fn config(&self, template: &str) -> &Self {
+        let text =
+            template.replace("{vtysh}", &self.vtysh().display().to_string()).replace("{url}", &self.cabourotte.url());
+        std::fs::write(self.config_path(), text).expect("write the config");
+        self
+    }
+
+    /// Sets FRR's running config.
+    pub fn frr(&self, running_config: &str) -> &Self {
+        std::fs::write(self.dir.join("frr/running-config"), running_config).expect("write the running config");
+        self
+    }
+
+    /// FRR's running config now.
+    pub fn running_config(&self) -> String {
+        std::fs::read_to_string(self.dir.join("frr/running-config")).expect("read the running config")
+    }
+
+    /// The networks FRR has now, as `VRF PREFIX` lines (`default` for the default VRF), sorted.
+    pub fn networks(&self) -> Vec<String> {
+        let mut networks = Vec::new();
+        let mut vrf = None;
+        for line in self.running_config().lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["router", "bgp", _] => vrf = Some("default".to_string()),
+                ["router", "bgp", _, "vrf", name] => vrf = Some(name.to_string()),
+                ["network", prefix, ..] => networks.push(format!("{} {prefix}", vrf.clone().unwrap_or_default())),
+                _ => {}
+            }
+        }
+        networks.sort();
+        networks
+    }
+
+    /// Every vtysh call so far: the command lines of each.
+    pub fn vtysh_calls(&self) -> Vec<Vec<String>> {
+        let log = std::fs::read_to_string(self.dir.join("frr/calls.log")).unwrap_or_default();
+        log.lines().map(|line| serde_json::from_str(line).expect("a JSON call log line")).collect()
+    }
+
+    /// Forgets the vtysh calls so far.
+    pub fn clear_vtysh_calls(&self) {
+        let _ = std::fs::remove_file(self.dir.join("frr/calls.log"));
+    }
+
+    /// Makes the fake vtysh fail like FRR on this exact command line (or stop failing with `None`).
+    pub fn fail_on(&self, command: Option<&str>) -> &Self {
+        let path = self.dir.join("frr/fail-on");
+        match command {
+            Some(command) => std::fs::write(path, command).expect("write fail-on"),
+            None => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        self
+    }
+
+    /// Makes every vtysh call hang.
+    pub fn hang(&self) -> &Self {
+        std::fs::write(self.dir.join("frr/hang"), "").expect("write hang");
+        self
+    }
+
+    /// A command for the binary with this environment's config and state directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_anycastd"));
+        command
+            .arg("--configuration")
+            .arg(self.config_path())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .args(args)
+            .env_remove("ANYCASTD_CONFIG")
+            .env_remove("ANYCASTD_STATE_DIR")
+            .env_remove("NO_COLOR");
+        command
+    }
+
+    /// Runs the binary with `args` and waits for it.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = self.command(args).output().expect("run anycastd");
+        self.finish(output)
+    }
+
+    /// Turns a finished process into a [`Run`] with stable placeholders.
+    pub fn finish(&self, output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: self.normalize(&String::from_utf8_lossy(&output.stdout)),
+            stderr: self.normalize(&String::from_utf8_lossy(&output.stderr)),
+        }
+    }
+
+    /// Replaces this environment's temporary paths and port with placeholders, for snapshots.
+    pub fn normalize(&self, text: &str) -> String {
+        text.replace(&self.dir.display().to_string(), "[DIR]").replace(&self.cabourotte.url(), "http://[CABOUROTTE]")
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn write_executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write an executable");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("make it executable");
+}
