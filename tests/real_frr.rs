@@ -281,6 +281,21 @@ fn run_follows_health_and_withdraws_everything_on_sigterm() {
 }
 
 #[test]
+fn run_reannounces_after_frr_restarts() {
+    let cabourotte = all_healthy();
+    let mut lab = seed_lab(&cabourotte);
+    let running = lab.anycastd(["run", "--interval", "1"]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    lab.restart_frr();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.wait_until("VRF 123 has the ntp prefixes again", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
+
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+    assert_networks(&lab, &[UNMANAGED], &[]);
+}
+
+#[test]
 fn run_withdraws_everything_on_sigint() {
     let cabourotte = all_healthy();
     let lab = seed_lab(&cabourotte);
