@@ -124,13 +124,6 @@ impl LabBuilder {
         self
     }
 
-    /// Puts one more address on `lo` in the FRR namespace (the seed's default-VRF service addresses are there
-    /// already), so that FRR's import check lets a `network` for it reach the peer.
-    pub fn service_address(mut self, prefix: &str) -> Self {
-        self.service_addresses.push(prefix.to_string());
-        self
-    }
-
     /// Creates the namespaces, starts GoBGP and FRR, loads the starting config and waits until the BGP session is
     /// established (and the unmanaged networks reached the peer). Panics with the reason when any step fails.
     pub fn start(self) -> Lab {
@@ -140,14 +133,13 @@ impl LabBuilder {
         let dir = Path::new(LAB_ROOT).join(&id);
         // Built before anything exists, so that a panic half-way still runs `Drop` and removes what was created.
         let mut lab = Lab {
-            frr_ns: format!("{id}-frr"),
-            peer_ns: format!("{id}-peer"),
+            frr_ns: frr_namespace(&id),
+            peer_ns: peer_namespace(&id),
             frr_dir: dir.join("frr"),
             dir,
             id,
             starting_config: String::new(),
             gobgpd: None,
-            frr_startup_pids: Vec::new(),
             runs: Cell::new(0),
         };
         lab.starting_config = starting_config(&self.unmanaged, &lab.frr_dir);
@@ -172,8 +164,6 @@ pub struct Lab {
     frr_dir: PathBuf,
     starting_config: String,
     gobgpd: Option<Child>,
-    /// The startup PID of every FRR daemon this lab started, to remove their `/var/tmp/frr/<daemon>.<pid>`.
-    frr_startup_pids: Vec<(String, u32)>,
     runs: Cell<usize>,
 }
 
@@ -186,16 +176,6 @@ impl Lab {
     /// A builder for a lab with a different starting state.
     pub fn builder() -> LabBuilder {
         LabBuilder::default()
-    }
-
-    /// The lab's id (`acd-t<pid>-<n>`), part of every name it creates.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The lab's private directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// anycastd's `--state-dir` for this lab.
@@ -211,11 +191,6 @@ impl Lab {
     /// Path of the anycastd config file that [`Lab::write_config`] writes.
     pub fn config_path(&self) -> PathBuf {
         self.dir.join("config.toml")
-    }
-
-    /// The starting FRR config (what [`Lab::restart_frr`] loads again).
-    pub fn starting_config(&self) -> &str {
-        &self.starting_config
     }
 
     /// Writes anycastd's config file.
@@ -617,10 +592,9 @@ exec {VTYSH} --vty_socket '{frr}' "$@"
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let child = command.spawn().expect("start an FRR daemon (is frr installed?)");
         // `ip netns exec` execs the daemon, so this is the daemon's PID before it forks, which names its crash-log
-        // directory `/var/tmp/frr/<daemon>.<pid>`; SIGKILL leaves that behind. Kept in a file too, for a later run
-        // to clean up after this one if it gets killed.
+        // directory `/var/tmp/frr/<daemon>.<pid>`; SIGKILL leaves that behind. Recorded in a file, which `tear_down`
+        // reads, also in a later run if this one gets killed.
         let startup_pid = child.id();
-        self.frr_startup_pids.push((daemon.to_string(), startup_pid));
         let mut record = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -660,15 +634,7 @@ impl Drop for Lab {
             let _ = child.kill();
             let _ = child.wait();
         }
-        for ns in [&self.frr_ns, &self.peer_ns] {
-            kill_and_wait(&netns_pids(ns));
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-        }
-        let pids: Vec<u32> =
-            FRR_DAEMONS.iter().filter_map(|d| read_pid(&self.frr_dir.join(format!("{d}.pid")))).collect();
-        kill_and_wait(&pids);
-        remove_frr_leftovers(&self.frr_ns, &self.frr_startup_pids);
-        let _ = fs::remove_dir_all(&self.dir);
+        tear_down(&self.id);
     }
 }
 
@@ -683,12 +649,6 @@ impl Anycastd<'_> {
     /// Adds `--format json` (before the command).
     pub fn json(mut self) -> Self {
         self.json = true;
-        self
-    }
-
-    /// Adds one more argument after the ones given so far.
-    pub fn arg(mut self, arg: &str) -> Self {
-        self.args.push(arg.to_string());
         self
     }
 
@@ -1007,55 +967,56 @@ fn which(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Removes namespaces, processes and directories of labs whose test process is gone (killed before `Drop` ran).
+/// The namespace of lab `id` where FRR runs.
+fn frr_namespace(id: &str) -> String {
+    format!("{id}-frr")
+}
+
+/// The namespace of lab `id` where GoBGP runs.
+fn peer_namespace(id: &str) -> String {
+    format!("{id}-peer")
+}
+
+/// Removes the labs of test processes that are gone (killed before `Drop` ran), found by the PID in their id.
 fn remove_stale_labs() {
     let me = std::process::id();
-    let stale = |id: &str| {
-        let pid = id.strip_prefix(ID_PREFIX).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
-        pid.is_some_and(|pid| pid != me && !pid_alive(pid))
-    };
+    let mut ids = BTreeSet::new();
     if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
         for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let Some(ns) = line.split_whitespace().next() else { continue };
-            if ns.starts_with(ID_PREFIX) && stale(ns) {
-                kill_and_wait(&netns_pids(ns));
-                let _ = Command::new("ip").args(["netns", "del", ns]).status();
-                let _ = fs::remove_dir_all(Path::new("/var/run/frr").join(ns));
+            let ns = line.split_whitespace().next().unwrap_or_default();
+            if let Some(id) = ns.strip_suffix("-frr").or_else(|| ns.strip_suffix("-peer")) {
+                ids.insert(id.to_string());
             }
         }
     }
-    let Ok(entries) = fs::read_dir(LAB_ROOT) else { return };
-    for entry in entries.flatten() {
-        let id = entry.file_name().to_string_lossy().into_owned();
-        if !stale(&id) {
-            continue;
+    if let Ok(entries) = fs::read_dir(LAB_ROOT) {
+        ids.extend(entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+    }
+    for id in ids {
+        let pid = id.strip_prefix(ID_PREFIX).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| pid != me && !pid_alive(pid)) {
+            tear_down(&id);
         }
-        let frr_dir = entry.path().join("frr");
-        let pids: Vec<(String, u32)> = FRR_DAEMONS
-            .iter()
-            .filter_map(|d| read_pid(&frr_dir.join(format!("{d}.pid"))).map(|p| (d.to_string(), p)))
-            .collect();
-        // Only FRR daemons of that lab: a recycled PID may belong to anything by now.
-        let alive_daemons: Vec<u32> =
-            pids.iter().filter(|(d, p)| process_name(*p).is_some_and(|n| n == *d)).map(|(_, p)| *p).collect();
-        kill_and_wait(&alive_daemons);
-        let startup_pids: Vec<(String, u32)> = fs::read_to_string(entry.path().join(STARTUP_PIDS))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split_once(' ').and_then(|(d, p)| Some((d.to_string(), p.parse().ok()?))))
-            .collect();
-        remove_frr_leftovers(&format!("{id}-frr"), &startup_pids);
-        let _ = fs::remove_dir_all(entry.path());
     }
 }
 
-/// FRR's own files outside the lab directory: its path space under `/var/run/frr` and per-daemon crash-log
-/// directories under `/var/tmp/frr` (left behind by SIGKILL).
-fn remove_frr_leftovers(frr_ns: &str, pids: &[(String, u32)]) {
-    let _ = fs::remove_dir_all(Path::new("/var/run/frr").join(frr_ns));
-    for (daemon, pid) in pids {
-        let _ = fs::remove_dir_all(Path::new("/var/tmp/frr").join(format!("{daemon}.{pid}")));
+/// Removes everything lab `id` created: the processes in its namespaces, the namespaces, FRR's path space under
+/// `/var/run/frr`, the crash-log directories under `/var/tmp/frr` that SIGKILLed daemons leave, and the lab's
+/// directory. Never panics: it runs in `Drop`.
+fn tear_down(id: &str) {
+    let frr_ns = frr_namespace(id);
+    for ns in [frr_ns.clone(), peer_namespace(id)] {
+        kill_and_wait(&netns_pids(&ns));
+        let _ = Command::new("ip").args(["netns", "del", &ns]).stderr(Stdio::null()).status();
     }
+    let _ = fs::remove_dir_all(Path::new("/var/run/frr").join(&frr_ns));
+    let dir = Path::new(LAB_ROOT).join(id);
+    for line in fs::read_to_string(dir.join(STARTUP_PIDS)).unwrap_or_default().lines() {
+        if let Some((daemon, pid)) = line.split_once(' ') {
+            let _ = fs::remove_dir_all(Path::new("/var/tmp/frr").join(format!("{daemon}.{pid}")));
+        }
+    }
+    let _ = fs::remove_dir_all(dir);
 }
 
 fn netns_pids(ns: &str) -> Vec<u32> {
@@ -1087,10 +1048,6 @@ fn pid_alive(pid: u32) -> bool {
         Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
         Err(_) => false,
     }
-}
-
-fn process_name(pid: u32) -> Option<String> {
-    fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim().to_string())
 }
 
 fn read_pid(path: &Path) -> Option<u32> {
