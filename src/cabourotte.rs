@@ -44,6 +44,22 @@ pub fn fetch_all(config: &Config, timeout: Duration) -> Answers {
     })
 }
 
+/// The same result list as the answer of every Cabourotte URL of the config (offline plans: `--health FILE`).
+pub fn answer_everywhere(config: &Config, results: &ResultList) -> Answers {
+    config.checks().map(|(_, check)| (check.url.clone(), Ok(results.clone()))).collect()
+}
+
+/// A result list in which every configured check passes, or fails (offline plans: `--assume`).
+pub fn assumed(config: &Config, healthy: bool) -> ResultList {
+    let message = if healthy { "success (assumed with --assume healthy)" } else { "assumed with --assume unhealthy" };
+    config
+        .checks()
+        .map(|(_, check)| {
+            (check.name.clone(), CheckResult { success: healthy, message: message.to_string(), timestamp: None })
+        })
+        .collect()
+}
+
 /// Fetches and parses the result list of one Cabourotte.
 pub fn fetch(url: &CabourotteUrl, timeout: Duration) -> Result<ResultList, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{DEFAULT_PATH, parse_duration};
+use crate::log::LogFormat;
 
 /// Announce anycast service prefixes through FRRouting only while Cabourotte says the service is healthy.
 ///
@@ -45,6 +46,22 @@ pub struct Cli {
     #[arg(long, value_parser = parse_duration, default_value = "2s", global = true)]
     pub http_timeout: Duration,
 
+    /// How long apply, withdraw-all, resume and each pass of run wait for another anycastd's lock.
+    #[arg(long, value_parser = parse_duration, default_value = "5s", global = true)]
+    pub lock_timeout: Duration,
+
+    /// Write Prometheus metrics to this file after every apply, withdraw-all and run pass.
+    #[arg(long, value_name = "PATH", env = "ANYCASTD_METRICS_FILE", global = true)]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Format of the log lines on stderr (one per change or error).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Print no report on stdout (log lines on stderr remain): for timers and loop mode.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -58,6 +75,15 @@ pub enum Command {
         /// Exit 0 when nothing would change, 2 when changes are pending, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Read FRR's `show running-config` from FILE (`-` for stdin) instead of calling vtysh.
+        #[arg(long, value_name = "FILE")]
+        running_config: Option<PathBuf>,
+        /// Read Cabourotte's `GET /result` answer from FILE instead of asking Cabourotte.
+        #[arg(long, value_name = "FILE", conflicts_with = "assume")]
+        health: Option<PathBuf>,
+        /// Assume every check healthy or unhealthy instead of asking Cabourotte.
+        #[arg(long, value_enum)]
+        assume: Option<Assumption>,
     },
     /// Make FRR announce the prefixes of healthy services and withdraw the others.
     Apply,
@@ -81,6 +107,15 @@ pub enum Command {
         #[arg(long)]
         keep_on_exit: bool,
     },
+}
+
+/// What `plan --assume` takes every check to report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Assumption {
+    /// Every check passes.
+    Healthy,
+    /// Every check fails.
+    Unhealthy,
 }
 
 /// Output formats.

@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cabourotte::{self, Answers};
+use crate::cabourotte::{self, Answers, ResultList};
 use crate::config::Config;
 use crate::frr::{RunningConfig, Vtysh, render_batch};
+use crate::log::LogFormat;
 use crate::maintenance;
 use crate::plan::{Action, FrrStates, Intent, Outcome, Plan};
 
@@ -23,17 +24,36 @@ pub struct Settings {
     pub vtysh_timeout: Duration,
     /// The deadline of every HTTP request.
     pub http_timeout: Duration,
+    /// How long a changing pass waits for another anycastd's run lock.
+    pub lock_timeout: Duration,
+    /// Where to write metrics after each changing pass, if anywhere.
+    pub metrics_file: Option<PathBuf>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+}
+
+/// Inputs given as files instead of asked live, for plans in a user's CI (`plan --running-config/--health/--assume`).
+#[derive(Clone, Debug, Default)]
+pub struct Offline {
+    /// FRR's running config, used for every vtysh path.
+    pub running_config: Option<RunningConfig>,
+    /// Cabourotte's results, used for every URL.
+    pub health: Option<ResultList>,
 }
 
 /// Gathers every input and computes the plan. Fails only when the maintenance marker cannot be read: then it is
 /// unknown whether anything may be announced.
-pub fn gather(config: &Config, settings: &Settings, intent: Intent) -> Result<Plan, String> {
+pub fn gather(config: &Config, settings: &Settings, intent: Intent, offline: &Offline) -> Result<Plan, String> {
     let maintenance = maintenance::read(&settings.state_dir).map_err(|error| error.to_string())?;
-    let answers = match intent {
-        Intent::Reconcile => cabourotte::fetch_all(config, settings.http_timeout),
-        Intent::WithdrawAll => Answers::new(),
+    let answers = match (intent, &offline.health) {
+        (Intent::WithdrawAll, _) => Answers::new(),
+        (Intent::Reconcile, Some(results)) => cabourotte::answer_everywhere(config, results),
+        (Intent::Reconcile, None) => cabourotte::fetch_all(config, settings.http_timeout),
     };
-    let frr = read_all(config, settings.vtysh_timeout);
+    let frr = match &offline.running_config {
+        Some(running) => config.prefixes().map(|(_, prefix)| (prefix.vtysh.clone(), Ok(running.clone()))).collect(),
+        None => read_all(config, settings.vtysh_timeout),
+    };
     Ok(Plan::compute(config, &answers, &frr, maintenance, intent))
 }
 

@@ -10,8 +10,10 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::config::Config;
+use crate::log::{self, Event};
+use crate::pass;
 use crate::plan::{Intent, Plan};
-use crate::reconcile::{self, Settings};
+use crate::reconcile::Settings;
 use crate::render::{self, Tense};
 use crate::{EXIT_ERROR, EXIT_OK, Output};
 
@@ -53,19 +55,14 @@ pub fn run(config: &Config, settings: &Settings, interval: Duration, keep_on_exi
     }
 }
 
-/// One pass: gather, apply, and print the result when something changed or failed.
+/// One pass, printing the report when something changed or failed.
 fn pass(config: &Config, settings: &Settings, intent: Intent, output: &Output) -> Option<Plan> {
-    let plan = match reconcile::gather(config, settings, intent) {
-        Ok(plan) => plan,
-        Err(error) => {
-            eprintln!("anycastd: {error}");
-            return None;
-        }
-    };
-    let applied = reconcile::apply(plan, settings.vtysh_timeout);
+    let command = if intent == Intent::WithdrawAll { "withdraw-all" } else { "run" };
+    let applied = pass::run(config, settings, intent, command)
+        .inspect_err(|reason| log::write(&[Event::pass_failed(command, reason.clone())], settings.log_format))
+        .ok()?;
     let summary = applied.summary();
     if summary.has_changes() || summary.has_errors() {
-        let command = if intent == Intent::WithdrawAll { "withdraw-all" } else { "run" };
         output.plan(&applied, command, Tense::Applied);
     }
     Some(applied)

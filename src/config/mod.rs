@@ -28,6 +28,9 @@ pub const DEFAULT_CABOUROTTE_URL: &str = "http://127.0.0.1:9013";
 /// The check interval used when a check does not set one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How long an `on_change` hook may run when the service does not say.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A validated configuration: the services anycastd manages, sorted by name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -44,6 +47,46 @@ pub struct Service {
     pub prefixes: Vec<ManagedPrefix>,
     /// The checks that must all pass for the service to be healthy, in config order.
     pub checks: Vec<Check>,
+    /// How health turns into announcements: rise/fall counts, what to do when Cabourotte cannot be asked.
+    pub policy: Policy,
+    /// A command run after the service's prefixes were announced or withdrawn.
+    pub on_change: Option<Hook>,
+}
+
+/// How a service's health turns into announcements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Consecutive healthy passes needed before a withdrawn service is announced.
+    pub rise: u32,
+    /// Consecutive unhealthy passes needed before an announced service is withdrawn.
+    pub fall: u32,
+    /// What to do when Cabourotte itself cannot be asked.
+    pub on_checker_error: OnCheckerError,
+}
+
+impl Default for Policy {
+    /// The original anycastd's behaviour: every pass decides alone, and a silent checker means withdraw.
+    fn default() -> Self {
+        Policy { rise: 1, fall: 1, on_checker_error: OnCheckerError::Withdraw }
+    }
+}
+
+/// What to do with a service when its Cabourotte cannot be asked (connection refused, timeout, 5xx, bad JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnCheckerError {
+    /// Withdraw, as if a check failed (the default, the original's behaviour).
+    Withdraw,
+    /// Leave the prefixes as they are in FRR, and say so loudly.
+    Keep,
+}
+
+/// A command run after a service changed, as an argument vector (no shell).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hook {
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+    /// How long it may run before it is killed.
+    pub timeout: Duration,
 }
 
 /// One `network` statement that anycastd owns in FRR.
@@ -66,6 +109,8 @@ pub struct Check {
     pub url: CabourotteUrl,
     /// How often loop mode (`anycastd run`) wants a fresh verdict.
     pub interval: Duration,
+    /// A result older than this is stale, and counts as a failure.
+    pub max_age: Option<Duration>,
 }
 
 impl Config {

@@ -14,7 +14,10 @@ use toml::de::{DeArray, DeString, DeTable, DeValue};
 use super::diagnostics::ConfigProblem;
 use super::duration::{parse_duration, seconds};
 use super::types::{CabourotteUrl, Prefix, PrefixError, Vrf};
-use super::{Check, Config, DEFAULT_CABOUROTTE_URL, DEFAULT_INTERVAL, DEFAULT_VTYSH, ManagedPrefix, Service};
+use super::{
+    Check, Config, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_VTYSH, Hook, ManagedPrefix,
+    OnCheckerError, Policy, Service,
+};
 
 type Key<'i> = Spanned<DeString<'i>>;
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -22,7 +25,9 @@ type Value<'i> = Spanned<DeValue<'i>>;
 const PREFIX_TYPES: &[&str] = &["frrouting"];
 const CHECK_TYPES: &[&str] = &["cabourotte"];
 const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh"];
-const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval"];
+const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval", "max_age"];
+const SERVICE_KEYS: &[&str] =
+    &["prefixes", "checks", "rise", "fall", "max_age", "on_checker_error", "on_change", "on_change_timeout"];
 
 /// Parses and validates configuration text, returning every problem found when it is not valid.
 pub fn parse(text: &str) -> Result<Config, Vec<ConfigProblem>> {
@@ -87,10 +92,15 @@ impl Walker {
             ));
         }
         let table = self.table(body, &format!("service `{}` must be a table", name.get_ref()))?;
-        self.reject_unknown_keys(table, &["prefixes", "checks"], &format!("in service `{}`", name.get_ref()));
+        self.reject_unknown_keys(table, SERVICE_KEYS, &format!("in service `{}`", name.get_ref()));
+        let max_age = self.optional(table, "max_age", |walker, value| walker.duration(value, "max_age").map(Some));
+        let policy = self.policy(table);
+        let on_change = self.hook(table);
         let prefixes = self.typed_lists(table, "prefixes", PREFIX_TYPES, |walker, item| walker.frrouting_prefix(item));
-        let checks = self.typed_lists(table, "checks", CHECK_TYPES, |walker, item| walker.cabourotte_check(item));
-        let (prefixes, checks) = (prefixes?, checks?);
+        let default_max_age = max_age.flatten();
+        let checks = self
+            .typed_lists(table, "checks", CHECK_TYPES, |walker, item| walker.cabourotte_check(item, default_max_age));
+        let (prefixes, checks, policy, on_change) = (prefixes?, checks?, policy?, on_change?);
         if prefixes.is_empty() {
             self.report(
                 ConfigProblem::new(name.span(), format!("service `{}` has no prefixes", name.get_ref()), "no prefixes")
@@ -105,7 +115,107 @@ impl Walker {
         }
         let mut prefixes = self.without_duplicates(prefixes);
         prefixes.sort();
-        Some(Service { name: name.get_ref().to_string(), prefixes, checks })
+        Some(Service { name: name.get_ref().to_string(), prefixes, checks, policy, on_change })
+    }
+
+    /// Reads `key` of `table` with `read`; `Some(None)` when the key is absent, `None` when it is invalid.
+    fn optional<T>(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        read: impl FnOnce(&mut Self, &Value<'_>) -> Option<Option<T>>,
+    ) -> Option<Option<T>> {
+        match field(table, key) {
+            Some((_, value)) => read(self, value),
+            None => Some(None),
+        }
+    }
+
+    fn policy(&mut self, service: &DeTable<'_>) -> Option<Policy> {
+        let defaults = Policy::default();
+        let rise = self.optional(service, "rise", |walker, value| walker.count(value, "rise").map(Some));
+        let fall = self.optional(service, "fall", |walker, value| walker.count(value, "fall").map(Some));
+        let on_checker_error =
+            self.optional(service, "on_checker_error", |walker, value| walker.on_checker_error(value).map(Some));
+        Some(Policy {
+            rise: rise?.unwrap_or(defaults.rise),
+            fall: fall?.unwrap_or(defaults.fall),
+            on_checker_error: on_checker_error?.unwrap_or(defaults.on_checker_error),
+        })
+    }
+
+    /// A count of passes: a whole number from 1 up.
+    fn count(&mut self, value: &Value<'_>, key: &str) -> Option<u32> {
+        let count = match value.get_ref() {
+            DeValue::Integer(integer) => i64::from_str_radix(integer.as_str(), integer.radix()).ok(),
+            _ => None,
+        };
+        match count.and_then(|count| u32::try_from(count).ok()).filter(|count| *count >= 1) {
+            Some(count) => Some(count),
+            None => {
+                self.report(
+                    ConfigProblem::new(
+                        value.span(),
+                        format!("`{key}` must be a whole number of passes, 1 or more"),
+                        "invalid count",
+                    )
+                    .help(format!("e.g. {key} = 3; 1 (the default) decides on every pass alone")),
+                );
+                None
+            }
+        }
+    }
+
+    fn on_checker_error(&mut self, value: &Value<'_>) -> Option<OnCheckerError> {
+        match self.string(value, "`on_checker_error` must be a string")? {
+            "withdraw" => Some(OnCheckerError::Withdraw),
+            "keep" => Some(OnCheckerError::Keep),
+            other => {
+                self.report(
+                    ConfigProblem::new(
+                        value.span(),
+                        format!("unknown on_checker_error policy `{other}`"),
+                        "unknown policy",
+                    )
+                    .help("use \"withdraw\" (the default) or \"keep\""),
+                );
+                None
+            }
+        }
+    }
+
+    fn hook(&mut self, service: &DeTable<'_>) -> Option<Option<Hook>> {
+        let timeout = self.optional(service, "on_change_timeout", |walker, value| {
+            walker.duration(value, "on_change_timeout").map(Some)
+        });
+        let argv = self.optional(service, "on_change", |walker, value| walker.argv(value).map(Some));
+        let (timeout, argv) = (timeout?, argv?);
+        Some(argv.map(|argv| Hook { argv, timeout: timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT) }))
+    }
+
+    /// An argument vector: a non-empty list of strings, the first an absolute path.
+    fn argv(&mut self, value: &Value<'_>) -> Option<Vec<String>> {
+        let help = "e.g. on_change = [\"/usr/local/bin/notify\", \"--channel\", \"noc\"] (no shell is involved)";
+        let array = self.array(value, "`on_change` must be a list: the program and its arguments")?;
+        let words: Option<Vec<String>> = array
+            .iter()
+            .map(|word| self.string(word, "each word of `on_change` must be a string").map(str::to_string))
+            .collect();
+        let words = words?;
+        let valid =
+            words.first().is_some_and(|program| program.starts_with('/')) && !words.iter().any(|w| w.contains('\0'));
+        if !valid {
+            self.report(
+                ConfigProblem::new(
+                    value.span(),
+                    "`on_change` must start with the absolute path of a program",
+                    "invalid command",
+                )
+                .help(help),
+            );
+            return None;
+        }
+        Some(words)
     }
 
     /// Reads `prefixes.<type> = [...]` or `checks.<type> = [...]`: a table of lists keyed by a known type.
@@ -232,7 +342,7 @@ impl Walker {
         Some(PathBuf::from(text))
     }
 
-    fn cabourotte_check(&mut self, item: &Value<'_>) -> Option<Check> {
+    fn cabourotte_check(&mut self, item: &Value<'_>, default_max_age: Option<Duration>) -> Option<Check> {
         let (name_value, table) = match item.get_ref() {
             DeValue::String(_) => (item, None),
             DeValue::Table(table) => {
@@ -257,10 +367,14 @@ impl Walker {
             None => CabourotteUrl::parse(DEFAULT_CABOUROTTE_URL).ok(),
         };
         let interval = match table.and_then(|t| field(t, "interval")) {
-            Some((_, value)) => self.interval(value),
+            Some((_, value)) => self.duration(value, "interval"),
             None => Some(DEFAULT_INTERVAL),
         };
-        Some(Check { name: name?, url: url?, interval: interval? })
+        let max_age = match table.and_then(|t| field(t, "max_age")) {
+            Some((_, value)) => self.duration(value, "max_age").map(Some),
+            None => Some(default_max_age),
+        };
+        Some(Check { name: name?, url: url?, interval: interval?, max_age: max_age? })
     }
 
     fn check_name(&mut self, value: &Value<'_>) -> Option<String> {
@@ -294,7 +408,7 @@ impl Walker {
         }
     }
 
-    fn interval(&mut self, value: &Value<'_>) -> Option<Duration> {
+    fn duration(&mut self, value: &Value<'_>, key: &str) -> Option<Duration> {
         let parsed = match value.get_ref() {
             DeValue::Integer(integer) => i64::from_str_radix(integer.as_str(), integer.radix())
                 .map_err(|_| "is not a valid number".to_string())
@@ -311,9 +425,10 @@ impl Walker {
         parsed
             .map_err(|reason| {
                 self.report(
-                    ConfigProblem::new(value.span(), format!("invalid interval: {reason}"), "invalid interval").help(
-                        "use a positive number of seconds (5, 0.5) or a string such as \"500ms\", \"2s\", \"1m\"",
-                    ),
+                    ConfigProblem::new(value.span(), format!("invalid {key}: {reason}"), format!("invalid {key}"))
+                        .help(
+                            "use a positive number of seconds (5, 0.5) or a string such as \"500ms\", \"2s\", \"1m\"",
+                        ),
                 )
             })
             .ok()

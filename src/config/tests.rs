@@ -247,3 +247,66 @@ fn vtysh_must_be_an_absolute_path() {
     let text = "[services.dns]\nprefixes.frrouting = [{ prefix = \"203.0.113.53\", vtysh = \"vtysh\" }]\nchecks.cabourotte = [\"dns\"]\n";
     assert_eq!(one_problem(text), ("`vtysh` must be an absolute path".into(), "\"vtysh\"".into()));
 }
+
+#[test]
+fn health_policy_keys_have_the_original_defaults() {
+    let config = Config::parse(SEED, "seed").expect("valid");
+    assert_eq!(config.services[0].policy, Policy { rise: 1, fall: 1, on_checker_error: OnCheckerError::Withdraw });
+    assert_eq!(config.services[0].on_change, None);
+    assert_eq!(config.services[0].checks[0].max_age, None);
+}
+
+#[test]
+fn health_policy_keys_are_read_with_service_defaults_for_checks() {
+    let text = r#"
+[services.dns]
+rise = 2
+fall = 3
+max_age = "30s"
+on_checker_error = "keep"
+on_change = ["/usr/local/bin/notify", "--channel", "noc"]
+on_change_timeout = "3s"
+prefixes.frrouting = ["203.0.113.53"]
+checks.cabourotte = ["dns", { name = "dns2", max_age = 10 }]
+"#;
+    let config = Config::parse(text, "t").expect("valid");
+    let dns = &config.services[0];
+    assert_eq!(dns.policy, Policy { rise: 2, fall: 3, on_checker_error: OnCheckerError::Keep });
+    assert_eq!(dns.checks[0].max_age, Some(Duration::from_secs(30)));
+    assert_eq!(dns.checks[1].max_age, Some(Duration::from_secs(10)));
+    let hook = dns.on_change.as_ref().expect("a hook");
+    assert_eq!(hook.argv, ["/usr/local/bin/notify", "--channel", "noc"]);
+    assert_eq!(hook.timeout, Duration::from_secs(3));
+}
+
+#[test]
+fn health_policy_keys_are_validated() {
+    let text = r#"
+[services.dns]
+rise = 0
+fall = 1.5
+on_checker_error = "ignore"
+on_change = "notify --all"
+max_age = "-"
+prefixes.frrouting = ["203.0.113.53"]
+checks.cabourotte = ["dns"]
+"#;
+    assert_eq!(
+        problems(text),
+        [
+            (
+                "invalid max_age: `-` is not a duration (e.g. 5, 0.5, \"500ms\", \"2s\")".to_string(),
+                "\"-\"".to_string()
+            ),
+            ("`rise` must be a whole number of passes, 1 or more".to_string(), "0".to_string()),
+            ("`fall` must be a whole number of passes, 1 or more".to_string(), "1.5".to_string()),
+            ("unknown on_checker_error policy `ignore`".to_string(), "\"ignore\"".to_string()),
+            ("`on_change` must be a list: the program and its arguments".to_string(), "\"notify --all\"".to_string()),
+        ]
+    );
+    let relative = "[services.dns]\non_change = [\"notify\"]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";
+    assert_eq!(
+        one_problem(relative),
+        ("`on_change` must start with the absolute path of a program".into(), "[\"notify\"]".into())
+    );
+}

@@ -1,11 +1,11 @@
 //! Runs vtysh: always with an argument vector (never a shell), always with a deadline.
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::process::{self, RunError};
 
 /// The most bytes of commands put in one `-c` argument; Linux refuses a single argument over 128 KiB.
 const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
@@ -95,15 +95,12 @@ impl Vtysh {
     }
 
     fn run(&self, arguments: &[String]) -> Result<String, VtyshError> {
-        let child = Command::new(&self.path)
-            .args(arguments)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|error| VtyshError::Spawn { path: self.path.clone(), reason: error.to_string() })?;
-        let finished = wait_with_deadline(child, Instant::now() + self.timeout)
-            .ok_or_else(|| VtyshError::Timeout { path: self.path.clone(), timeout: self.timeout })?;
+        let mut command = Command::new(&self.path);
+        command.args(arguments);
+        let finished = process::run_with_deadline(&mut command, self.timeout).map_err(|error| match error {
+            RunError::Spawn(reason) => VtyshError::Spawn { path: self.path.clone(), reason },
+            RunError::Timeout => VtyshError::Timeout { path: self.path.clone(), timeout: self.timeout },
+        })?;
         if finished.success {
             return Ok(finished.stdout);
         }
@@ -132,52 +129,6 @@ fn pack_arguments(lines: &[String]) -> Vec<String> {
         }
     }
     chunks
-}
-
-struct Finished {
-    success: bool,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Collects a child's output and status, killing it if it is not done by `deadline`.
-fn wait_with_deadline(mut child: Child, deadline: Instant) -> Option<Finished> {
-    let stdout = read_in_background(child.stdout.take());
-    let stderr = read_in_background(child.stderr.take());
-    let remaining = || deadline.saturating_duration_since(Instant::now());
-    let stdout = stdout.recv_timeout(remaining()).ok();
-    let stderr = stdout.as_ref().and_then(|_| stderr.recv_timeout(remaining()).ok());
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) if stderr.is_some() => break Some(status),
-            Ok(None) if Instant::now() < deadline && stderr.is_some() => std::thread::sleep(Duration::from_millis(1)),
-            _ => break None,
-        }
-    };
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return None;
-    };
-    Some(Finished {
-        success: status.success(),
-        code: status.code(),
-        stdout: stdout.unwrap_or_default(),
-        stderr: stderr.unwrap_or_default(),
-    })
-}
-
-fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes);
-        }
-        let _ = sender.send(String::from_utf8_lossy(&bytes).into_owned());
-    });
-    receiver
 }
 
 #[cfg(test)]
@@ -210,6 +161,7 @@ mod tests {
 
     #[test]
     fn a_hung_vtysh_is_stopped_at_the_deadline() {
+        use std::time::Instant;
         let started = Instant::now();
         let hung = Vtysh { path: PathBuf::from("/bin/sleep"), timeout: Duration::from_millis(200) };
         let error = hung.run(&["5".to_string()]);

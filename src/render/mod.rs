@@ -6,7 +6,7 @@ mod text;
 use std::time::Duration;
 
 pub use json::{check_json, plan_json};
-pub use text::{Painter, check_text, plan_text};
+pub use text::{Painter, check_text, plan_text, prefix_error};
 
 /// Whether a plan is shown before or after it was applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 
 /// How `GET /result` wraps the list: older releases answer a bare array, newer ones `{"result": [...]}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)]
 pub enum ListShape {
     /// `[ {...}, ... ]`
     Bare,
@@ -50,7 +49,6 @@ pub struct FakeCabourotte {
     thread: Option<JoinHandle<()>>,
 }
 
-#[allow(dead_code)]
 impl FakeCabourotte {
     /// Starts a server with no results.
     pub fn start() -> Self {

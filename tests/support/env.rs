@@ -49,7 +49,6 @@ pub struct Env {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-#[allow(dead_code)]
 impl Env {
     /// A new world with the seed config, FRR holding [`EMPTY_FRR`], and every check healthy.
     pub fn new() -> Env {

@@ -1,5 +1,8 @@
 //! Test support shared by the integration tests: a fake Cabourotte, a fake vtysh, and the real FRR lab.
 
+// Each test crate uses a different part of this support code.
+#![allow(dead_code)]
+
 pub mod cabourotte;
 pub mod env;
 pub mod lab;

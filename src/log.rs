@@ -1,0 +1,161 @@
+//! Log lines on stderr: one line per change, failure and error of a changing pass, for journald or a log shipper.
+//!
+//! Text lines carry no colour and no timestamp (journald adds its own); `--log-format json` prints one JSON object
+//! per line with the same facts.
+
+use serde::Serialize;
+
+use crate::health::CheckStatus;
+use crate::plan::{Action, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
+use crate::render::prefix_error;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `anycastd: announced 203.0.113.53/32 ...`
+    Text,
+    /// `{"level": "info", "event": "announced", ...}`
+    Json,
+}
+
+/// One log event.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Event {
+    /// `info`, `warning` or `error`.
+    pub level: &'static str,
+    /// `announced`, `withdrawn`, `announce-failed`, `withdraw-failed`, `prefix-error`, `checker-unavailable`,
+    /// or `pass-failed`.
+    pub event: &'static str,
+    /// The anycastd command of the pass.
+    pub command: String,
+    /// The service concerned, if any.
+    pub service: Option<String>,
+    /// The prefix concerned, if any.
+    pub prefix: Option<String>,
+    /// Its VRF (`null` for the default VRF).
+    pub vrf: Option<String>,
+    /// The AS number of its BGP instance, when known.
+    pub asn: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+impl Event {
+    /// An event about the whole pass (e.g. the lock could not be taken).
+    pub fn pass_failed(command: &str, reason: String) -> Event {
+        Event {
+            level: "error",
+            event: "pass-failed",
+            command: command.to_string(),
+            service: None,
+            prefix: None,
+            vrf: None,
+            asn: None,
+            reason,
+        }
+    }
+
+    fn about_prefix(
+        level: &'static str,
+        event: &'static str,
+        command: &str,
+        service: &str,
+        prefix: &PrefixPlan,
+        reason: String,
+    ) -> Event {
+        Event {
+            level,
+            event,
+            command: command.to_string(),
+            service: Some(service.to_string()),
+            prefix: Some(prefix.managed.prefix.to_string()),
+            vrf: prefix.managed.vrf.name().map(str::to_string),
+            asn: prefix.asn.as_ref().map(ToString::to_string),
+            reason,
+        }
+    }
+
+    /// The event as one line in `format`.
+    pub fn line(&self, format: LogFormat) -> String {
+        match format {
+            LogFormat::Json => serde_json::to_string(self).unwrap_or_default(),
+            LogFormat::Text => {
+                let mut line = format!("anycastd {}: {}", self.command, self.event);
+                if let Some(prefix) = &self.prefix {
+                    line.push_str(&format!(" {prefix}"));
+                }
+                if let Some(service) = &self.service {
+                    line.push_str(&format!(" for service {service}"));
+                }
+                if self.prefix.is_some() {
+                    let vrf =
+                        self.vrf.as_deref().map_or_else(|| "default VRF".to_string(), |name| format!("VRF {name}"));
+                    let asn = self.asn.as_deref().map(|asn| format!(", AS {asn}")).unwrap_or_default();
+                    line.push_str(&format!(" ({vrf}{asn})"));
+                }
+                format!("{line}: {}", self.reason)
+            }
+        }
+    }
+}
+
+/// The events of an applied plan: every change made or failed, every prefix error, every checker that could not be
+/// asked.
+pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
+    let mut events = Vec::new();
+    for service in &applied.services {
+        for check in service.health.iter().flat_map(|health| health.checks.iter()) {
+            if let CheckStatus::Unavailable(_) = check.status {
+                events.push(Event {
+                    level: "warning",
+                    event: "checker-unavailable",
+                    command: command.to_string(),
+                    service: Some(service.name.clone()),
+                    prefix: None,
+                    vrf: None,
+                    asn: None,
+                    reason: format!("check {}: {}", check.name, check.reason()),
+                });
+            }
+        }
+        events.extend(service.prefixes.iter().filter_map(|prefix| prefix_event(service, prefix, command)));
+    }
+    events
+}
+
+fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str) -> Option<Event> {
+    let event = |level, event, reason| Some(Event::about_prefix(level, event, command, &service.name, prefix, reason));
+    match (&prefix.action, &prefix.outcome) {
+        (Action::Error(error), _) => event("error", "prefix-error", prefix_error(error, prefix)),
+        (Action::Announce, Outcome::Done) => event("info", "announced", why(service)),
+        (Action::Withdraw, Outcome::Done) => event("info", "withdrawn", why(service)),
+        (Action::Announce, Outcome::Failed(reason)) => event("error", "announce-failed", reason.clone()),
+        (Action::Withdraw, Outcome::Failed(reason)) => event("error", "withdraw-failed", reason.clone()),
+        _ => None,
+    }
+}
+
+/// Why a service's prefixes are announced or withdrawn, in one phrase.
+pub fn why(service: &ServicePlan) -> String {
+    match service.verdict {
+        Verdict::Healthy => "every check passes".to_string(),
+        Verdict::Maintenance => "maintenance (anycastd withdraw-all)".to_string(),
+        Verdict::WithdrawAll => "withdrawing every managed prefix".to_string(),
+        Verdict::Unhealthy => {
+            let failures: Vec<String> = service
+                .health
+                .iter()
+                .flat_map(|health| health.failures())
+                .map(|check| format!("check {} failed: {}", check.name, check.reason()))
+                .collect();
+            failures.join("; ")
+        }
+    }
+}
+
+/// Writes `events` to stderr, one line each.
+pub fn write(events: &[Event], format: LogFormat) {
+    for event in events {
+        eprintln!("{}", event.line(format));
+    }
+}

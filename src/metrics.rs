@@ -1,0 +1,168 @@
+//! The metrics file for node_exporter's textfile collector, rewritten atomically after every changing pass.
+//!
+//! Gauges describe the pass that just ended. The error counters must survive between processes in timer mode, so
+//! each write starts from the counts in the previous file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::health::CheckStatus;
+use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan};
+
+/// Error counter kinds, in the order they are written.
+const ERROR_KINDS: [&str; 4] = ["checker_unavailable", "frr_unavailable", "no_bgp_instance", "apply_failed"];
+
+/// What a pass leaves for the metrics file besides the plan.
+#[derive(Clone, Copy, Debug)]
+pub struct PassTiming {
+    /// When the pass ended, in Unix seconds.
+    pub finished_at: f64,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// Writes the metrics of an applied plan to `path`, atomically (temporary file, then rename).
+pub fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> {
+    let previous = fs::read_to_string(path).map(|text| error_counts(&text)).unwrap_or_default();
+    let text = render(applied, timing, &previous);
+    let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{file_name}.{}", std::process::id()));
+    let written = fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .and_then(|()| fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written.map_err(|error| {
+        io::Error::new(error.kind(), format!("cannot write the metrics file {}: {error}", path.display()))
+    })
+}
+
+/// The metrics text of an applied plan, with the error counters carried on from `previous`.
+pub fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<String, u64>) -> String {
+    let mut out = String::new();
+    header(&mut out, "anycastd_service_healthy", "gauge", "1 if every check of the service passed in the last pass.");
+    for service in &applied.services {
+        if let Some(health) = &service.health {
+            let _ = writeln!(
+                out,
+                "anycastd_service_healthy{{service=\"{}\"}} {}",
+                escape(&service.name),
+                u8::from(health.is_healthy())
+            );
+        }
+    }
+    header(&mut out, "anycastd_check_success", "gauge", "1 if the check reported success in the last pass.");
+    for service in &applied.services {
+        for check in service.health.iter().flat_map(|health| health.checks.iter()) {
+            let labels = format!("service=\"{}\",check=\"{}\"", escape(&service.name), escape(&check.name));
+            let _ = writeln!(out, "anycastd_check_success{{{labels}}} {}", u8::from(check.passed()));
+        }
+    }
+    header(
+        &mut out,
+        "anycastd_prefix_announced",
+        "gauge",
+        "1 if FRR has the prefix's network statement after the last pass.",
+    );
+    for service in &applied.services {
+        for prefix in &service.prefixes {
+            let vrf = prefix.managed.vrf.name().unwrap_or("default");
+            let labels = format!(
+                "service=\"{}\",prefix=\"{}\",vrf=\"{}\"",
+                escape(&service.name),
+                prefix.managed.prefix,
+                escape(vrf)
+            );
+            let _ = writeln!(out, "anycastd_prefix_announced{{{labels}}} {}", u8::from(announced_after(prefix)));
+        }
+    }
+    header(&mut out, "anycastd_maintenance", "gauge", "1 while the maintenance marker is set (anycastd withdraw-all).");
+    let _ = writeln!(out, "anycastd_maintenance {}", u8::from(applied.maintenance.is_some()));
+    header(&mut out, "anycastd_last_pass_timestamp_seconds", "gauge", "When the last pass ended, in Unix seconds.");
+    let _ = writeln!(out, "anycastd_last_pass_timestamp_seconds {:.3}", timing.finished_at);
+    header(&mut out, "anycastd_last_pass_duration_seconds", "gauge", "How long the last pass took.");
+    let _ = writeln!(out, "anycastd_last_pass_duration_seconds {:.6}", timing.duration.as_secs_f64());
+    header(&mut out, "anycastd_errors_total", "counter", "Errors seen by passes, by kind.");
+    let now = errors_of(applied);
+    for kind in ERROR_KINDS {
+        let total = previous.get(kind).copied().unwrap_or(0) + now.get(kind).copied().unwrap_or(0);
+        let _ = writeln!(out, "anycastd_errors_total{{kind=\"{kind}\"}} {total}");
+    }
+    out
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Whether FRR has the prefix after the pass, as far as anycastd knows.
+fn announced_after(prefix: &PrefixPlan) -> bool {
+    match (&prefix.action, &prefix.outcome) {
+        (Action::Announce, Outcome::Done) => true,
+        (Action::Withdraw, Outcome::Done) => false,
+        _ => prefix.current == crate::plan::Presence::Announced,
+    }
+}
+
+fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
+    let mut counts = BTreeMap::new();
+    let checks =
+        applied.services.iter().filter_map(|service| service.health.as_ref()).flat_map(|health| health.checks.iter());
+    for check in checks {
+        if let CheckStatus::Unavailable(_) = check.status {
+            *counts.entry("checker_unavailable").or_default() += 1;
+        }
+    }
+    for prefix in applied.prefixes() {
+        let kind = match (&prefix.action, &prefix.outcome) {
+            (Action::Error(PrefixError::FrrUnavailable(_)), _) => "frr_unavailable",
+            (Action::Error(PrefixError::NoBgpInstance), _) => "no_bgp_instance",
+            (_, Outcome::Failed(_)) => "apply_failed",
+            _ => continue,
+        };
+        *counts.entry(kind).or_default() += 1;
+    }
+    counts
+}
+
+/// The error counters of a previous metrics file.
+fn error_counts(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("anycastd_errors_total{kind=\""))
+        .filter_map(|rest| rest.split_once("\"} "))
+        .filter_map(|(kind, value)| value.trim().parse().ok().map(|value| (kind.to_string(), value)))
+        .collect()
+}
+
+/// Escapes a label value as the Prometheus text format requires.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_carry_on_from_the_previous_file() {
+        let previous = "# TYPE anycastd_errors_total counter\nanycastd_errors_total{kind=\"apply_failed\"} 3\n\
+                        anycastd_errors_total{kind=\"checker_unavailable\"} 7\n";
+        let counts = error_counts(previous);
+        assert_eq!(counts.get("apply_failed"), Some(&3));
+        assert_eq!(counts.get("checker_unavailable"), Some(&7));
+        let plan = Plan { maintenance: None, services: Vec::new() };
+        let text = render(&plan, PassTiming { finished_at: 1.0, duration: Duration::from_millis(5) }, &counts);
+        assert!(text.contains("anycastd_errors_total{kind=\"apply_failed\"} 3\n"), "{text}");
+        assert!(text.contains("anycastd_errors_total{kind=\"frr_unavailable\"} 0\n"), "{text}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,109 @@
+//! What an operator relies on in production: the run lock, log lines, the metrics file, quiet mode.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use support::env::Env;
+
+/// Parses a Prometheus text file into `name{labels}` → value, checking that every metric has HELP and TYPE lines.
+fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
+    let mut values = BTreeMap::new();
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').expect("`series value` lines");
+        let name = series.split('{').next().expect("a name");
+        assert!(text.contains(&format!("# HELP {name} ")), "HELP for {name}");
+        assert!(text.contains(&format!("# TYPE {name} ")), "TYPE for {name}");
+        values.insert(series.to_string(), value.parse().expect("a number"));
+    }
+    values
+}
+
+#[test]
+fn a_second_changing_command_waits_for_the_lock_then_names_the_holder() {
+    let env = Env::new();
+    env.hang();
+    let holder = env.command(&["--vtysh-timeout", "3s", "apply"]).spawn().expect("start the holder");
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let second = env.run(&["--lock-timeout", "400ms", "withdraw-all"]);
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_eq!(second.code, 1);
+    let expected = format!("(pid {} running `anycastd apply`); gave up after 400 ms", holder.id());
+    assert!(second.stderr.contains(&expected), "{}", second.stderr);
+    assert!(second.stderr.contains("another anycastd holds the lock [DIR]/state/lock"), "{}", second.stderr);
+    let plan = env.run(&["--vtysh-timeout", "200ms", "plan"]);
+    assert!(!plan.stderr.contains("lock"), "plan does not take the lock: {}", plan.stderr);
+    let output = holder.wait_with_output().expect("holder ends");
+    assert_eq!(output.status.code(), Some(1), "the hung vtysh timed out");
+    assert_eq!(env.run(&["--lock-timeout", "400ms", "resume"]).code, 0, "the lock is free again");
+}
+
+#[test]
+fn every_change_is_one_log_line_on_stderr() {
+    let env = Env::new();
+    let run = env.run(&["apply"]);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "anycastd apply: announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes",
+            "anycastd apply: announced 2001:db8::b19:bad:53/128 for service dns (default VRF, AS 65536): every check passes",
+            "anycastd apply: announced 203.0.113.123/32 for service ntp (VRF 123, AS 65537): every check passes",
+            "anycastd apply: announced 2001:db8::123:7e11:713e/128 for service ntp (VRF 123, AS 65537): every check passes",
+        ]
+    );
+    assert_eq!(env.run(&["apply"]).stderr, "", "no change, no log line");
+    env.cabourotte.failing("ntp_v4", "exit status 1");
+    let run = env.run(&["--log-format", "json", "apply"]);
+    let events: Vec<serde_json::Value> =
+        run.stderr.lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["event"], "withdrawn");
+    assert_eq!(events[0]["service"], "ntp");
+    assert_eq!(events[0]["prefix"], "203.0.113.123/32");
+    assert_eq!(events[0]["vrf"], "123");
+    assert_eq!(events[0]["reason"], "check ntp_v4 failed: exit status 1");
+}
+
+#[test]
+fn the_metrics_file_describes_the_last_pass_and_counts_errors() {
+    let env = Env::new();
+    let path = env.dir.join("anycastd.prom");
+    let metrics = path.display().to_string();
+    env.cabourotte.failing("ntp_v4", "exit status 1");
+    assert_eq!(env.run(&["--metrics-file", &metrics, "apply"]).code, 0);
+    let values = parse_metrics(&std::fs::read_to_string(&path).expect("metrics written"));
+    assert_eq!(values["anycastd_service_healthy{service=\"dns\"}"], 1.0);
+    assert_eq!(values["anycastd_service_healthy{service=\"ntp\"}"], 0.0);
+    assert_eq!(values["anycastd_check_success{service=\"ntp\",check=\"ntp_v4\"}"], 0.0);
+    assert_eq!(values["anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"}"], 1.0);
+    assert_eq!(values["anycastd_prefix_announced{service=\"ntp\",prefix=\"203.0.113.123/32\",vrf=\"123\"}"], 0.0);
+    assert_eq!(values["anycastd_maintenance"], 0.0);
+    assert!(values["anycastd_last_pass_timestamp_seconds"] > 1.7e9);
+    assert!(values["anycastd_last_pass_duration_seconds"] > 0.0);
+    assert_eq!(values["anycastd_errors_total{kind=\"checker_unavailable\"}"], 0.0);
+
+    env.cabourotte.force_answer(500, "down");
+    assert_eq!(env.run(&["--metrics-file", &metrics, "apply"]).code, 1);
+    assert_eq!(env.run(&["--metrics-file", &metrics, "apply"]).code, 1);
+    let values = parse_metrics(&std::fs::read_to_string(&path).expect("metrics written"));
+    assert_eq!(values["anycastd_errors_total{kind=\"checker_unavailable\"}"], 6.0, "3 checks, 2 passes");
+    assert_eq!(values["anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"}"], 0.0);
+    let leftovers: Vec<_> = std::fs::read_dir(&env.dir)
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".anycastd.prom"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left behind");
+}
+
+#[test]
+fn quiet_prints_no_report_but_still_logs() {
+    let env = Env::new();
+    let run = env.run(&["--quiet", "apply"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr.lines().count(), 4);
+}

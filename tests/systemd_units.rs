@@ -1,0 +1,43 @@
+//! The shipped systemd units, checked by systemd itself (`systemd-analyze verify`, Debian package `systemd`).
+
+use std::path::Path;
+use std::process::Command;
+
+const UNITS: [&str; 3] = ["anycastd.service", "anycastd.timer", "anycastd-run.service"];
+
+#[test]
+fn every_unit_passes_systemd_analyze_verify() {
+    let analyze = Command::new("systemd-analyze").arg("--version").output();
+    assert!(
+        analyze.is_ok_and(|output| output.status.success()),
+        "systemd-analyze is missing: install Debian's systemd package (scripts/test does)"
+    );
+    let dir = std::env::temp_dir().join(format!("anycastd-units-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary dir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("timers");
+    for unit in UNITS {
+        let text = std::fs::read_to_string(shipped.join(unit)).expect("a shipped unit");
+        if unit.ends_with(".service") {
+            assert!(text.contains("ExecStart=/usr/local/bin/anycastd --quiet "), "{unit} runs the installed binary");
+        }
+        // verify checks that ExecStart is executable: point it at the binary under test.
+        let text = text.replace("/usr/local/bin/anycastd", env!("CARGO_BIN_EXE_anycastd"));
+        std::fs::write(dir.join(unit), text).expect("write unit");
+    }
+    let output = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(UNITS.map(|unit| dir.join(unit)))
+        .output()
+        .expect("run systemd-analyze");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_timer_really_fires_every_five_seconds() {
+    let timer =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("timers/anycastd.timer")).expect("timer");
+    assert!(timer.contains("\nOnUnitActiveSec=5s\n"));
+    assert!(timer.contains("\nAccuracySec=100ms\n"), "the default one-minute accuracy would defeat a 5 s period");
+}
