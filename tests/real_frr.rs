@@ -5,8 +5,6 @@
 //! here, so VRF prefixes are checked in FRR's running config only). Tests assert what FRR is configured with and
 //! what the peer received, not anycastd's wording. They need root and fail loudly without it.
 
-// The shared support module also holds helpers (fake vtysh environment, snapshots) that this file does not use.
-#[allow(dead_code)]
 mod support;
 
 use std::collections::BTreeSet;
