@@ -4,6 +4,8 @@
 //! check, a check Cabourotte has no result for, and a Cabourotte that could not be asked. Pure: no I/O.
 
 use crate::cabourotte::Answers;
+use std::time::Duration;
+
 use crate::config::{CabourotteUrl, Service};
 
 /// The verdict on one check.
@@ -15,8 +17,26 @@ pub enum CheckStatus {
     Failing(String),
     /// Cabourotte answered but had no result for the check (an unknown check, or one that has not run yet).
     NoResult,
+    /// The result is older than the check's `max_age`.
+    Stale {
+        /// Its age, in seconds.
+        age: u64,
+        /// The allowed age.
+        max_age: Duration,
+    },
     /// Cabourotte could not be asked, for this reason.
     Unavailable(String),
+}
+
+/// What a service's checks say as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Every check passed.
+    Healthy,
+    /// At least one check failed, had no result, or had a stale one.
+    Unhealthy,
+    /// No check failed, but Cabourotte could not be asked for at least one: the service's health is unknown.
+    CheckerUnavailable,
 }
 
 /// One check of a service and its verdict.
@@ -45,6 +65,9 @@ impl CheckVerdict {
                 "Cabourotte at {} has no result for this check (unknown check, or it has not run yet)",
                 self.url
             ),
+            CheckStatus::Stale { age, max_age } => {
+                format!("stale result (age {age} s > max_age {})", crate::render::seconds(*max_age))
+            }
             CheckStatus::Unavailable(reason) => format!("Cabourotte at {} could not be asked: {reason}", self.url),
         }
     }
@@ -63,14 +86,26 @@ impl ServiceHealth {
         self.checks.iter().all(CheckVerdict::passed)
     }
 
+    /// The service's condition: a failing check outweighs a Cabourotte that could not be asked.
+    pub fn condition(&self) -> Condition {
+        let unavailable = |check: &&CheckVerdict| matches!(check.status, CheckStatus::Unavailable(_));
+        match (self.failures().filter(|check| !unavailable(check)).count(), self.failures().filter(unavailable).count())
+        {
+            (0, 0) => Condition::Healthy,
+            (0, _) => Condition::CheckerUnavailable,
+            _ => Condition::Unhealthy,
+        }
+    }
+
     /// The checks that did not pass.
     pub fn failures(&self) -> impl Iterator<Item = &CheckVerdict> {
         self.checks.iter().filter(|check| !check.passed())
     }
 }
 
-/// Judges `service` from the answers of its Cabourotte URLs.
-pub fn evaluate(service: &Service, answers: &Answers) -> ServiceHealth {
+/// Judges `service` from the answers of its Cabourotte URLs. With `now` (Unix seconds), results older than their
+/// check's `max_age` are stale; without it (offline plans), age is not judged.
+pub fn evaluate(service: &Service, answers: &Answers, now: Option<i64>) -> ServiceHealth {
     let checks = service
         .checks
         .iter()
@@ -80,14 +115,25 @@ pub fn evaluate(service: &Service, answers: &Answers) -> ServiceHealth {
                 Some(Err(reason)) => CheckStatus::Unavailable(reason.clone()),
                 Some(Ok(results)) => match results.get(&check.name) {
                     None => CheckStatus::NoResult,
-                    Some(result) if result.success => CheckStatus::Passing,
-                    Some(result) => CheckStatus::Failing(result.message.clone()),
+                    Some(result) if !result.success => CheckStatus::Failing(result.message.clone()),
+                    Some(result) => match staleness(result.timestamp, check.max_age, now) {
+                        Some(age) => CheckStatus::Stale { age, max_age: check.max_age.unwrap_or_default() },
+                        None => CheckStatus::Passing,
+                    },
                 },
             };
             CheckVerdict { name: check.name.clone(), url: check.url.clone(), status }
         })
         .collect();
     ServiceHealth { checks }
+}
+
+/// The age of a result, when it is older than `max_age`. A passing result without a timestamp cannot be judged
+/// and is stale whenever a `max_age` applies.
+fn staleness(timestamp: Option<i64>, max_age: Option<Duration>, now: Option<i64>) -> Option<u64> {
+    let (max_age, now) = (max_age?, now?);
+    let age = timestamp.map_or(u64::MAX, |timestamp| u64::try_from(now.saturating_sub(timestamp)).unwrap_or(0));
+    (age as f64 > max_age.as_secs_f64()).then_some(age)
 }
 
 #[cfg(test)]
@@ -109,9 +155,9 @@ mod tests {
     fn a_service_is_healthy_only_when_every_check_passed() {
         let config = seed();
         let answers = answers(&config, Ok(include_str!("../tests/fixtures/cabourotte-result-list.json")));
-        let dns = evaluate(&config.services[0], &answers);
+        let dns = evaluate(&config.services[0], &answers, None);
         assert!(dns.is_healthy());
-        let ntp = evaluate(&config.services[1], &answers);
+        let ntp = evaluate(&config.services[1], &answers, None);
         assert!(!ntp.is_healthy());
         let failed: Vec<_> = ntp.failures().map(|c| (c.name.as_str(), c.reason())).collect();
         assert_eq!(
@@ -126,14 +172,41 @@ mod tests {
     #[test]
     fn a_missing_result_or_an_unreachable_cabourotte_is_unhealthy() {
         let config = seed();
-        let empty = evaluate(&config.services[0], &answers(&config, Ok("[]")));
+        let empty = evaluate(&config.services[0], &answers(&config, Ok("[]")), None);
         assert_eq!(empty.checks[0].status, CheckStatus::NoResult);
         assert!(!empty.is_healthy());
-        let down = evaluate(&config.services[0], &answers(&config, Err("Connection refused (os error 111)")));
+        let down = evaluate(&config.services[0], &answers(&config, Err("Connection refused (os error 111)")), None);
         assert!(!down.is_healthy());
         assert_eq!(
             down.checks[0].reason(),
             "Cabourotte at http://127.0.0.1:9013 could not be asked: Connection refused (os error 111)"
         );
+    }
+
+    #[test]
+    fn results_older_than_max_age_are_stale() {
+        let mut config = seed();
+        config.services[0].checks[0].max_age = Some(Duration::from_secs(30));
+        let body = r#"[{"name": "dns", "success": true, "healthcheck-timestamp": 1000}]"#;
+        let answers = answers(&config, Ok(body));
+        let fresh = evaluate(&config.services[0], &answers, Some(1030));
+        assert!(fresh.is_healthy());
+        let stale = evaluate(&config.services[0], &answers, Some(1047));
+        assert_eq!(stale.checks[0].reason(), "stale result (age 47 s > max_age 30 s)");
+        assert_eq!(stale.condition(), Condition::Unhealthy);
+        assert!(evaluate(&config.services[0], &answers, None).is_healthy(), "offline plans do not judge age");
+    }
+
+    #[test]
+    fn a_failure_outweighs_an_unreachable_checker() {
+        let mut config = seed();
+        let other = crate::config::CabourotteUrl::parse("http://127.0.0.2:9013").expect("url");
+        config.services[1].checks[1].url = other.clone();
+        let mut answers = answers(&config, Ok(r#"[{"name": "ntp_v6", "success": false, "message": "down"}]"#));
+        answers.insert(other, Err("Connection refused".into()));
+        assert_eq!(evaluate(&config.services[1], &answers, None).condition(), Condition::Unhealthy);
+        let down =
+            |config: &Config| config.checks().map(|(_, c)| (c.url.clone(), Err("refused".to_string()))).collect();
+        assert_eq!(evaluate(&config.services[1], &down(&config), None).condition(), Condition::CheckerUnavailable);
     }
 }

@@ -24,7 +24,7 @@ pub struct Event {
     /// `info`, `warning` or `error`.
     pub level: &'static str,
     /// `announced`, `withdrawn`, `announce-failed`, `withdraw-failed`, `prefix-error`, `checker-unavailable`,
-    /// or `pass-failed`.
+    /// `hook-ran`, `hook-failed`, `warning`, or `pass-failed`.
     pub event: &'static str,
     /// The anycastd command of the pass.
     pub command: String,
@@ -53,6 +53,22 @@ impl Event {
             asn: None,
             reason,
         }
+    }
+
+    /// An event about a service as a whole.
+    pub fn about_service(
+        level: &'static str,
+        event: &'static str,
+        command: &str,
+        service: &str,
+        reason: String,
+    ) -> Event {
+        Event { level, event, service: Some(service.to_string()), ..Event::pass_failed(command, reason) }
+    }
+
+    /// A warning about the whole pass.
+    pub fn warning(command: &str, reason: String) -> Event {
+        Event { level: "warning", event: "warning", ..Event::pass_failed(command, reason) }
     }
 
     fn about_prefix(
@@ -99,23 +115,16 @@ impl Event {
     }
 }
 
-/// The events of an applied plan: every change made or failed, every prefix error, every checker that could not be
-/// asked.
+/// The events of an applied plan: its warnings, every change made or failed, every prefix error, every checker that
+/// could not be asked.
 pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
-    let mut events = Vec::new();
+    let mut events: Vec<Event> =
+        applied.warnings.iter().map(|warning| Event::warning(command, warning.clone())).collect();
     for service in &applied.services {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {
             if let CheckStatus::Unavailable(_) = check.status {
-                events.push(Event {
-                    level: "warning",
-                    event: "checker-unavailable",
-                    command: command.to_string(),
-                    service: Some(service.name.clone()),
-                    prefix: None,
-                    vrf: None,
-                    asn: None,
-                    reason: format!("check {}: {}", check.name, check.reason()),
-                });
+                let reason = format!("check {}: {}", check.name, check.reason());
+                events.push(Event::about_service("warning", "checker-unavailable", command, &service.name, reason));
             }
         }
         events.extend(service.prefixes.iter().filter_map(|prefix| prefix_event(service, prefix, command)));
@@ -141,6 +150,9 @@ pub fn why(service: &ServicePlan) -> String {
         Verdict::Healthy => "every check passes".to_string(),
         Verdict::Maintenance => "maintenance (anycastd withdraw-all)".to_string(),
         Verdict::WithdrawAll => "withdrawing every managed prefix".to_string(),
+        Verdict::Rising { healthy, rise } => format!("healthy {healthy}/{rise}, still withdrawn"),
+        Verdict::Falling { unhealthy, fall } => format!("unhealthy {unhealthy}/{fall}, still announced"),
+        Verdict::KeptOnCheckerError => "Cabourotte could not be asked; prefixes kept as they are".to_string(),
         Verdict::Unhealthy => {
             let failures: Vec<String> = service
                 .health

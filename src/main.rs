@@ -2,11 +2,13 @@
 //!
 //! `main` parses the command line, calls one function per command, and decides the exit code in one place.
 
+mod atomic;
 mod cabourotte;
 mod cli;
 mod config;
 mod frr;
 mod health;
+mod hooks;
 mod lock;
 mod log;
 mod maintenance;
@@ -17,6 +19,7 @@ mod process;
 mod reconcile;
 mod render;
 mod run_loop;
+mod state;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -5,7 +5,7 @@
 //! a marker that cannot be parsed still counts, so a damaged file never re-announces anything by surprise.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -64,16 +64,8 @@ pub fn read(state_dir: &Path) -> io::Result<Option<Maintenance>> {
 pub fn write(state_dir: &Path, maintenance: &Maintenance) -> io::Result<()> {
     fs::create_dir_all(state_dir)
         .map_err(|error| io::Error::new(error.kind(), format!("cannot create {}: {error}", state_dir.display())))?;
-    let path = marker_path(state_dir);
-    let temporary = state_dir.join(format!(".{MARKER_FILE}.{}", std::process::id()));
     let json = serde_json::to_string_pretty(maintenance).map_err(io::Error::other)?;
-    let written = fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(json.as_bytes()).and_then(|()| file.sync_all()))
-        .and_then(|()| fs::rename(&temporary, &path));
-    if written.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    written.map_err(|error| io::Error::new(error.kind(), format!("cannot write {}: {error}", path.display())))
+    crate::atomic::write(&marker_path(state_dir), json.as_bytes())
 }
 
 /// Removes the marker; `false` when there was none.

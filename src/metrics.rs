@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,17 +29,7 @@ pub struct PassTiming {
 pub fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> {
     let previous = fs::read_to_string(path).map(|text| error_counts(&text)).unwrap_or_default();
     let text = render(applied, timing, &previous);
-    let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{file_name}.{}", std::process::id()));
-    let written = fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(text.as_bytes()))
-        .and_then(|()| fs::rename(&temporary, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    written.map_err(|error| {
-        io::Error::new(error.kind(), format!("cannot write the metrics file {}: {error}", path.display()))
-    })
+    crate::atomic::write(path, text.as_bytes())
 }
 
 /// The metrics text of an applied plan, with the error counters carried on from `previous`.
@@ -155,7 +145,7 @@ mod tests {
         let counts = error_counts(previous);
         assert_eq!(counts.get("apply_failed"), Some(&3));
         assert_eq!(counts.get("checker_unavailable"), Some(&7));
-        let plan = Plan { maintenance: None, services: Vec::new() };
+        let plan = Plan { maintenance: None, services: Vec::new(), warnings: Vec::new() };
         let text = render(&plan, PassTiming { finished_at: 1.0, duration: Duration::from_millis(5) }, &counts);
         assert!(text.contains("anycastd_errors_total{kind=\"apply_failed\"} 3\n"), "{text}");
         assert!(text.contains("anycastd_errors_total{kind=\"frr_unavailable\"} 0\n"), "{text}");

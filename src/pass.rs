@@ -4,11 +4,13 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
+use crate::hooks;
 use crate::lock::RunLock;
 use crate::log::{self, Event};
 use crate::metrics::{self, PassTiming};
 use crate::plan::{Intent, Plan};
 use crate::reconcile::{self, Offline, Settings};
+use crate::state;
 
 /// Runs one changing pass for `command` and returns the applied plan. On failure (the lock, the maintenance marker)
 /// nothing was changed and the reason is returned for the caller to report.
@@ -16,9 +18,19 @@ pub fn run(config: &Config, settings: &Settings, intent: Intent, command: &str) 
     let started = Instant::now();
     let applied = RunLock::acquire(&settings.state_dir, command, settings.lock_timeout).and_then(|_lock| {
         let plan = reconcile::gather(config, settings, intent, &Offline::default())?;
-        Ok(reconcile::apply(plan, settings.vtysh_timeout))
+        let applied = reconcile::apply(plan, settings.vtysh_timeout);
+        let saved = match intent {
+            Intent::Reconcile => state::save(&settings.state_dir, &applied.streaks()).err(),
+            Intent::WithdrawAll => None,
+        };
+        Ok((applied, saved))
     })?;
-    log::write(&log::events(&applied, command), settings.log_format);
+    let (applied, state_error) = applied;
+    let mut events = log::events(&applied, command);
+    events
+        .extend(state_error.map(|error| Event::warning(command, format!("cannot save the rise/fall counts: {error}"))));
+    events.extend(hooks::run(config, &applied, command));
+    log::write(&events, settings.log_format);
     if let Some(path) = &settings.metrics_file {
         let finished_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
         let timing = PassTiming { finished_at, duration: started.elapsed() };

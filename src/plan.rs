@@ -7,13 +7,29 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::cabourotte::Answers;
-use crate::config::{Config, ManagedPrefix, Service};
+use crate::config::{Config, ManagedPrefix, OnCheckerError, Policy, Service};
 use crate::frr::{Asn, Change, ChangeKind, RunningConfig};
-use crate::health::{self, ServiceHealth};
+use crate::health::{self, Condition, ServiceHealth};
 use crate::maintenance::Maintenance;
+use crate::state::{Streak, Streaks};
 
 /// What each vtysh path's FRR has, or why it could not be read.
 pub type FrrStates = BTreeMap<PathBuf, Result<RunningConfig, String>>;
+
+/// Everything a plan is computed from, besides the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// What each Cabourotte answered.
+    pub answers: Answers,
+    /// What each FRR has.
+    pub frr: FrrStates,
+    /// The maintenance marker, when set.
+    pub maintenance: Option<Maintenance>,
+    /// The streaks of past passes.
+    pub streaks: Streaks,
+    /// The time of the pass (Unix seconds), to judge results' age; `None` does not judge it (offline plans).
+    pub now: Option<i64>,
+}
 
 /// What the run is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,13 +40,29 @@ pub enum Intent {
     WithdrawAll,
 }
 
-/// Why a service's prefixes should be announced or withdrawn.
+/// Why a service's prefixes should be announced, withdrawn, or left alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Every check passed: announce.
+    /// Healthy (for `rise` passes, or already announced): announce.
     Healthy,
-    /// At least one check did not pass: withdraw.
+    /// Unhealthy (for `fall` passes, or already withdrawn): withdraw.
     Unhealthy,
+    /// Healthy, but not yet for `rise` consecutive passes: stays withdrawn.
+    Rising {
+        /// Consecutive healthy passes, this one included.
+        healthy: u32,
+        /// Passes needed.
+        rise: u32,
+    },
+    /// Unhealthy, but not yet for `fall` consecutive passes: stays announced.
+    Falling {
+        /// Consecutive unhealthy passes, this one included.
+        unhealthy: u32,
+        /// Passes needed.
+        fall: u32,
+    },
+    /// Cabourotte could not be asked and `on_checker_error = "keep"`: the prefixes stay as they are.
+    KeptOnCheckerError,
     /// The maintenance marker is set: withdraw.
     Maintenance,
     /// `withdraw-all` or shutdown: withdraw.
@@ -38,9 +70,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Whether the service's prefixes should be announced.
-    pub fn wants_announced(&self) -> bool {
-        *self == Verdict::Healthy
+    /// Whether the service's prefixes should be announced (`Some(true)`), withdrawn (`Some(false)`), or left as
+    /// they are (`None`).
+    pub fn wants_announced(&self) -> Option<bool> {
+        match self {
+            Verdict::Healthy | Verdict::Falling { .. } => Some(true),
+            Verdict::KeptOnCheckerError => None,
+            Verdict::Unhealthy | Verdict::Rising { .. } | Verdict::Maintenance | Verdict::WithdrawAll => Some(false),
+        }
     }
 }
 
@@ -130,6 +167,10 @@ pub struct ServicePlan {
     pub health: Option<ServiceHealth>,
     /// Whether its prefixes should be announced, and why.
     pub verdict: Verdict,
+    /// Its rise/fall policy.
+    pub policy: Policy,
+    /// Its streak of healthy or unhealthy passes, this pass included (what a changing pass saves).
+    pub streak: Streak,
     /// Its prefixes.
     pub prefixes: Vec<PrefixPlan>,
 }
@@ -141,6 +182,8 @@ pub struct Plan {
     pub maintenance: Option<Maintenance>,
     /// Every service, sorted by name.
     pub services: Vec<ServicePlan>,
+    /// Things the operator should know that are not errors (e.g. a damaged state file).
+    pub warnings: Vec<String>,
 }
 
 /// Counts of what a plan does (or an applied plan did).
@@ -172,19 +215,14 @@ impl Summary {
 
 impl Plan {
     /// Computes the plan from every input of a run.
-    pub fn compute(
-        config: &Config,
-        answers: &Answers,
-        frr: &FrrStates,
-        maintenance: Option<Maintenance>,
-        intent: Intent,
-    ) -> Plan {
-        let services = config
-            .services
-            .iter()
-            .map(|service| plan_service(service, answers, frr, maintenance.is_some(), intent))
-            .collect();
-        Plan { maintenance, services }
+    pub fn compute(config: &Config, inputs: &Inputs, intent: Intent) -> Plan {
+        let services = config.services.iter().map(|service| plan_service(service, inputs, intent)).collect();
+        Plan { maintenance: inputs.maintenance.clone(), services, warnings: Vec::new() }
+    }
+
+    /// The streaks to remember after this pass.
+    pub fn streaks(&self) -> Streaks {
+        Streaks { services: self.services.iter().map(|service| (service.name.clone(), service.streak)).collect() }
     }
 
     /// Every prefix of the plan.
@@ -214,46 +252,90 @@ impl Plan {
     }
 }
 
-fn plan_service(
-    service: &Service,
-    answers: &Answers,
-    frr: &FrrStates,
-    in_maintenance: bool,
-    intent: Intent,
-) -> ServicePlan {
-    let health = (intent == Intent::Reconcile).then(|| health::evaluate(service, answers));
-    let verdict = match (&health, in_maintenance) {
-        (None, _) => Verdict::WithdrawAll,
-        (Some(_), true) => Verdict::Maintenance,
-        (Some(health), false) if health.is_healthy() => Verdict::Healthy,
-        (Some(_), false) => Verdict::Unhealthy,
-    };
-    let prefixes =
-        service.prefixes.iter().map(|managed| plan_prefix(managed, frr, verdict.wants_announced())).collect();
-    ServicePlan { name: service.name.clone(), health, verdict, prefixes }
+fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePlan {
+    let observed: Vec<Observed> = service.prefixes.iter().map(|managed| observe(managed, &inputs.frr)).collect();
+    let announced_now = observed.iter().any(|seen| seen.presence == Presence::Announced);
+    let health = (intent == Intent::Reconcile).then(|| health::evaluate(service, &inputs.answers, inputs.now));
+    let condition = health.as_ref().map(ServiceHealth::condition);
+    let previous = inputs.streaks.of(&service.name);
+    let (verdict, streak) = decide(service.policy, condition, announced_now, previous, inputs.maintenance.is_some());
+    let wanted = verdict.wants_announced();
+    let prefixes = service.prefixes.iter().zip(observed).map(|(managed, seen)| seen.plan(managed, wanted)).collect();
+    ServicePlan { name: service.name.clone(), health, verdict, policy: service.policy, streak, prefixes }
 }
 
-fn plan_prefix(managed: &ManagedPrefix, frr: &FrrStates, announce: bool) -> PrefixPlan {
-    let plan =
-        |asn, current, action| PrefixPlan { managed: managed.clone(), asn, current, action, outcome: Outcome::Pending };
+/// Decides a service's verdict and its streak after this pass. `condition` is `None` when health was not asked.
+pub fn decide(
+    policy: Policy,
+    condition: Option<Condition>,
+    announced_now: bool,
+    previous: Streak,
+    in_maintenance: bool,
+) -> (Verdict, Streak) {
+    let Some(condition) = condition else { return (Verdict::WithdrawAll, previous) };
+    let keep_on_checker_error = policy.on_checker_error == OnCheckerError::Keep;
+    let streak = match condition {
+        Condition::Healthy => previous.after(true),
+        Condition::CheckerUnavailable if keep_on_checker_error => previous,
+        Condition::Unhealthy | Condition::CheckerUnavailable => previous.after(false),
+    };
+    let verdict = match condition {
+        _ if in_maintenance => Verdict::Maintenance,
+        Condition::CheckerUnavailable if keep_on_checker_error => Verdict::KeptOnCheckerError,
+        Condition::Healthy if announced_now || streak.healthy >= policy.rise => Verdict::Healthy,
+        Condition::Healthy => Verdict::Rising { healthy: streak.healthy, rise: policy.rise },
+        _ if !announced_now || streak.unhealthy >= policy.fall => Verdict::Unhealthy,
+        _ => Verdict::Falling { unhealthy: streak.unhealthy, fall: policy.fall },
+    };
+    (verdict, streak)
+}
+
+/// What FRR has of one managed prefix.
+struct Observed {
+    asn: Option<Asn>,
+    presence: Presence,
+    error: Option<PrefixError>,
+}
+
+fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
+    let unavailable = |reason: &str| Observed {
+        asn: None,
+        presence: Presence::Unknown,
+        error: Some(PrefixError::FrrUnavailable(reason.to_string())),
+    };
     let running = match frr.get(&managed.vtysh) {
         Some(Ok(running)) => running,
-        Some(Err(reason)) => {
-            return plan(None, Presence::Unknown, Action::Error(PrefixError::FrrUnavailable(reason.clone())));
+        Some(Err(reason)) => return unavailable(reason),
+        None => return unavailable("not read"),
+    };
+    match running.instance(&managed.vrf) {
+        None => Observed { asn: None, presence: Presence::Withdrawn, error: Some(PrefixError::NoBgpInstance) },
+        Some(instance) => {
+            let present = instance.networks.contains(&managed.prefix);
+            let presence = if present { Presence::Announced } else { Presence::Withdrawn };
+            Observed { asn: Some(instance.asn.clone()), presence, error: None }
         }
-        None => return plan(None, Presence::Unknown, Action::Error(PrefixError::FrrUnavailable("not read".into()))),
-    };
-    let Some(instance) = running.instance(&managed.vrf) else {
-        return plan(None, Presence::Withdrawn, Action::Error(PrefixError::NoBgpInstance));
-    };
-    let present = instance.networks.contains(&managed.prefix);
-    let action = match (announce, present) {
-        (true, false) => Action::Announce,
-        (false, true) => Action::Withdraw,
-        _ => Action::Keep,
-    };
-    let current = if present { Presence::Announced } else { Presence::Withdrawn };
-    plan(Some(instance.asn.clone()), current, action)
+    }
+}
+
+impl Observed {
+    /// The prefix's plan, given whether its service wants it announced (`None`: leave it as it is).
+    fn plan(self, managed: &ManagedPrefix, wanted: Option<bool>) -> PrefixPlan {
+        let present = self.presence == Presence::Announced;
+        let action = match (self.error, wanted) {
+            (Some(error), _) => Action::Error(error),
+            (None, Some(true)) if !present => Action::Announce,
+            (None, Some(false)) if present => Action::Withdraw,
+            (None, _) => Action::Keep,
+        };
+        PrefixPlan {
+            managed: managed.clone(),
+            asn: self.asn,
+            current: self.presence,
+            action,
+            outcome: Outcome::Pending,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +353,17 @@ mod tests {
         config.checks().map(|(_, check)| (check.url.clone(), Ok(list.clone()))).collect()
     }
 
+    fn compute(
+        config: &Config,
+        answers: &Answers,
+        frr: &FrrStates,
+        maintenance: Option<Maintenance>,
+        intent: Intent,
+    ) -> Plan {
+        let inputs = Inputs { answers: answers.clone(), frr: frr.clone(), maintenance, ..Inputs::default() };
+        Plan::compute(config, &inputs, intent)
+    }
+
     fn frr(text: &str) -> FrrStates {
         FrrStates::from([(PathBuf::from("/usr/bin/vtysh"), Ok(RunningConfig::parse(text)))])
     }
@@ -286,7 +379,7 @@ mod tests {
     #[test]
     fn healthy_services_announce_what_frr_lacks() {
         let config = seed();
-        let plan = Plan::compute(&config, &all_answer(&config, ALL_HEALTHY), &frr(EMPTY_FRR), None, Intent::Reconcile);
+        let plan = compute(&config, &all_answer(&config, ALL_HEALTHY), &frr(EMPTY_FRR), None, Intent::Reconcile);
         assert!(plan.prefixes().all(|p| p.action == Action::Announce));
         assert_eq!(plan.summary(), Summary { announce: 4, ..Summary::default() });
         let ntp = plan.prefixes().find(|p| p.managed.vrf == Vrf::Named("123".into())).expect("a vrf prefix");
@@ -298,7 +391,7 @@ mod tests {
         let config = seed();
         let answers = all_answer(&config, include_str!("../tests/fixtures/cabourotte-result-list.json"));
         let running = include_str!("../tests/fixtures/frr-8.4.4-running-config.txt");
-        let plan = Plan::compute(&config, &answers, &frr(running), None, Intent::Reconcile);
+        let plan = compute(&config, &answers, &frr(running), None, Intent::Reconcile);
         assert_eq!(plan.services[1].verdict, Verdict::Unhealthy);
         assert_eq!(
             actions(&plan),
@@ -318,10 +411,10 @@ mod tests {
         let running = include_str!("../tests/fixtures/frr-8.4.4-running-config.txt");
         let marker = Maintenance { since: 0, by: "alice".into(), reason: None };
         let healthy = all_answer(&config, ALL_HEALTHY);
-        let in_maintenance = Plan::compute(&config, &healthy, &frr(running), Some(marker), Intent::Reconcile);
+        let in_maintenance = compute(&config, &healthy, &frr(running), Some(marker), Intent::Reconcile);
         assert!(in_maintenance.services.iter().all(|s| s.verdict == Verdict::Maintenance));
         assert_eq!(in_maintenance.summary().withdraw, 4);
-        let withdraw_all = Plan::compute(&config, &Answers::new(), &frr(running), None, Intent::WithdrawAll);
+        let withdraw_all = compute(&config, &Answers::new(), &frr(running), None, Intent::WithdrawAll);
         assert!(withdraw_all.services.iter().all(|s| s.verdict == Verdict::WithdrawAll && s.health.is_none()));
         assert_eq!(withdraw_all.summary().withdraw, 4);
     }
@@ -330,11 +423,11 @@ mod tests {
     fn a_missing_instance_or_an_unreadable_frr_is_an_error_for_those_prefixes_only() {
         let config = seed();
         let healthy = all_answer(&config, ALL_HEALTHY);
-        let plan = Plan::compute(&config, &healthy, &frr("router bgp 65536\n"), None, Intent::Reconcile);
+        let plan = compute(&config, &healthy, &frr("router bgp 65536\n"), None, Intent::Reconcile);
         assert_eq!(plan.summary(), Summary { announce: 2, errors: 2, ..Summary::default() });
         assert_eq!(plan.services[1].prefixes[0].action, Action::Error(PrefixError::NoBgpInstance));
         let unreadable = FrrStates::from([(PathBuf::from("/usr/bin/vtysh"), Err("connection refused".to_string()))]);
-        let plan = Plan::compute(&config, &healthy, &unreadable, None, Intent::Reconcile);
+        let plan = compute(&config, &healthy, &unreadable, None, Intent::Reconcile);
         assert_eq!(plan.summary(), Summary { errors: 4, ..Summary::default() });
     }
 
@@ -344,8 +437,73 @@ mod tests {
         let down: Answers =
             config.checks().map(|(_, c)| (c.url.clone(), Err("Connection refused".to_string()))).collect();
         let running = include_str!("../tests/fixtures/frr-8.4.4-running-config.txt");
-        let plan = Plan::compute(&config, &down, &frr(running), None, Intent::Reconcile);
+        let plan = compute(&config, &down, &frr(running), None, Intent::Reconcile);
         assert_eq!(plan.summary(), Summary { withdraw: 4, checker_errors: 3, ..Summary::default() });
         assert!(plan.summary().has_errors());
+    }
+
+    const RISE_2_FALL_3: Policy = Policy { rise: 2, fall: 3, on_checker_error: OnCheckerError::Withdraw };
+
+    #[test]
+    fn an_announced_service_is_withdrawn_only_after_fall_unhealthy_passes() {
+        let mut streak = Streak::default();
+        let mut verdicts = Vec::new();
+        for _ in 0..3 {
+            let (verdict, next) = decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, streak, false);
+            verdicts.push(verdict);
+            streak = next;
+        }
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Falling { unhealthy: 1, fall: 3 },
+                Verdict::Falling { unhealthy: 2, fall: 3 },
+                Verdict::Unhealthy
+            ]
+        );
+        assert_eq!(verdicts[0].wants_announced(), Some(true), "still announced while falling");
+    }
+
+    #[test]
+    fn a_withdrawn_service_is_announced_only_after_rise_healthy_passes() {
+        let (first, streak) = decide(RISE_2_FALL_3, Some(Condition::Healthy), false, Streak::default(), false);
+        assert_eq!(first, Verdict::Rising { healthy: 1, rise: 2 });
+        assert_eq!(first.wants_announced(), Some(false));
+        let (second, _) = decide(RISE_2_FALL_3, Some(Condition::Healthy), false, streak, false);
+        assert_eq!(second, Verdict::Healthy);
+        let (already, _) = decide(RISE_2_FALL_3, Some(Condition::Healthy), true, Streak::default(), false);
+        assert_eq!(already, Verdict::Healthy, "an announced healthy service stays announced");
+    }
+
+    #[test]
+    fn one_healthy_pass_resets_the_fall_count() {
+        let (_, streak) = decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, Streak::default(), false);
+        let (_, streak) = decide(RISE_2_FALL_3, Some(Condition::Healthy), true, streak, false);
+        let (verdict, _) = decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, streak, false);
+        assert_eq!(verdict, Verdict::Falling { unhealthy: 1, fall: 3 });
+    }
+
+    #[test]
+    fn keep_on_checker_error_leaves_prefixes_and_counts_alone() {
+        let keep = Policy { on_checker_error: OnCheckerError::Keep, ..RISE_2_FALL_3 };
+        let before = Streak { healthy: 0, unhealthy: 2 };
+        let (verdict, after) = decide(keep, Some(Condition::CheckerUnavailable), true, before, false);
+        assert_eq!((verdict.clone(), after), (Verdict::KeptOnCheckerError, before));
+        assert_eq!(verdict.wants_announced(), None);
+        let (withdraw, _) = decide(Policy::default(), Some(Condition::CheckerUnavailable), true, before, false);
+        assert_eq!(withdraw, Verdict::Unhealthy, "the default withdraws, as the original did");
+    }
+
+    #[test]
+    fn kept_prefixes_are_neither_announced_nor_withdrawn() {
+        let mut config = seed();
+        config.services[1].policy.on_checker_error = OnCheckerError::Keep;
+        let down: Answers =
+            config.checks().map(|(_, c)| (c.url.clone(), Err("Connection refused".to_string()))).collect();
+        let running = include_str!("../tests/fixtures/frr-8.4.4-nothing-announced.txt");
+        let plan = compute(&config, &down, &frr(running), None, Intent::Reconcile);
+        assert_eq!(plan.services[1].verdict, Verdict::KeptOnCheckerError);
+        assert!(plan.services[1].prefixes.iter().all(|p| p.action == Action::Keep));
+        assert!(plan.summary().has_errors(), "a checker that could not be asked is still an error");
     }
 }

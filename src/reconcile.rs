@@ -6,14 +6,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cabourotte::{self, Answers, ResultList};
 use crate::config::Config;
 use crate::frr::{RunningConfig, Vtysh, render_batch};
 use crate::log::LogFormat;
 use crate::maintenance;
-use crate::plan::{Action, FrrStates, Intent, Outcome, Plan};
+use crate::plan::{Action, FrrStates, Inputs, Intent, Outcome, Plan};
+use crate::state;
 
 /// The knobs of a pass that come from the command line.
 #[derive(Clone, Debug)]
@@ -42,19 +43,29 @@ pub struct Offline {
 }
 
 /// Gathers every input and computes the plan. Fails only when the maintenance marker cannot be read: then it is
-/// unknown whether anything may be announced.
+/// unknown whether anything may be announced. A damaged state file is only a warning in the plan.
 pub fn gather(config: &Config, settings: &Settings, intent: Intent, offline: &Offline) -> Result<Plan, String> {
     let maintenance = maintenance::read(&settings.state_dir).map_err(|error| error.to_string())?;
-    let answers = match (intent, &offline.health) {
-        (Intent::WithdrawAll, _) => Answers::new(),
-        (Intent::Reconcile, Some(results)) => cabourotte::answer_everywhere(config, results),
-        (Intent::Reconcile, None) => cabourotte::fetch_all(config, settings.http_timeout),
+    let (streaks, warning) = state::load(&settings.state_dir);
+    let (answers, now) = match (intent, &offline.health) {
+        (Intent::WithdrawAll, _) => (Answers::new(), None),
+        (Intent::Reconcile, Some(results)) => (cabourotte::answer_everywhere(config, results), None),
+        (Intent::Reconcile, None) => (cabourotte::fetch_all(config, settings.http_timeout), Some(unix_now())),
     };
     let frr = match &offline.running_config {
         Some(running) => config.prefixes().map(|(_, prefix)| (prefix.vtysh.clone(), Ok(running.clone()))).collect(),
         None => read_all(config, settings.vtysh_timeout),
     };
-    Ok(Plan::compute(config, &answers, &frr, maintenance, intent))
+    let inputs = Inputs { answers, frr, maintenance, streaks, now };
+    let mut plan = Plan::compute(config, &inputs, intent);
+    plan.warnings.extend(warning);
+    Ok(plan)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Reads the running config of every distinct vtysh path of the config, in parallel.

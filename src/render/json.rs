@@ -21,6 +21,7 @@ struct Report<'a> {
     applied: bool,
     maintenance: Option<MaintenanceJson>,
     services: Vec<ServiceJson>,
+    warnings: Vec<String>,
     summary: SummaryJson,
 }
 
@@ -37,8 +38,17 @@ struct ServiceJson {
     healthy: Option<bool>,
     state: &'static str,
     desired: &'static str,
+    streak: StreakJson,
     checks: Vec<CheckJson>,
     prefixes: Vec<PrefixJson>,
+}
+
+#[derive(Serialize)]
+struct StreakJson {
+    healthy: u32,
+    unhealthy: u32,
+    rise: u32,
+    fall: u32,
 }
 
 #[derive(Serialize)]
@@ -85,21 +95,35 @@ pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
             reason: m.reason.clone(),
         }),
         services: plan.services.iter().map(|service| service_json(service, tense)).collect(),
+        warnings: plan.warnings.clone(),
         summary: summary_json(plan.summary()),
     };
     serde_json::to_string_pretty(&report).unwrap_or_default()
 }
 
 fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
-    let desired = if service.verdict.wants_announced() { "announced" } else { "withdrawn" };
+    let desired = match service.verdict.wants_announced() {
+        Some(true) => "announced",
+        Some(false) => "withdrawn",
+        None => "unchanged",
+    };
     ServiceJson {
         name: service.name.clone(),
         healthy: service.health.as_ref().map(|health| health.is_healthy()),
         state: match service.verdict {
             Verdict::Healthy => "healthy",
             Verdict::Unhealthy => "unhealthy",
+            Verdict::Rising { .. } => "rising",
+            Verdict::Falling { .. } => "falling",
+            Verdict::KeptOnCheckerError => "kept-on-checker-error",
             Verdict::Maintenance => "maintenance",
             Verdict::WithdrawAll => "withdraw-all",
+        },
+        streak: StreakJson {
+            healthy: service.streak.healthy,
+            unhealthy: service.streak.unhealthy,
+            rise: service.policy.rise,
+            fall: service.policy.fall,
         },
         desired,
         checks: service.health.iter().flat_map(|health| health.checks.iter()).map(check_json_entry).collect(),
@@ -115,6 +139,7 @@ fn check_json_entry(check: &CheckVerdict) -> CheckJson {
             CheckStatus::Passing => "passing",
             CheckStatus::Failing(_) => "failing",
             CheckStatus::NoResult => "no-result",
+            CheckStatus::Stale { .. } => "stale",
             CheckStatus::Unavailable(_) => "unavailable",
         },
         passed: check.passed(),

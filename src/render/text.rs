@@ -50,6 +50,9 @@ impl Painter {
 /// The plan (or applied plan) as text.
 pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
     let mut out = String::new();
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "{} {warning}\n", painter.yellow("Warning:"));
+    }
     if let Some(maintenance) = &plan.maintenance {
         let reason = maintenance.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
         let line = format!("Maintenance since {} by {}{reason}", maintenance.since_utc(), maintenance.by);
@@ -73,6 +76,13 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
         }
         (Verdict::Maintenance, _) => painter.yellow("in maintenance (checks unhealthy)"),
         (Verdict::WithdrawAll, _) => painter.yellow("withdrawing all"),
+        (Verdict::Rising { healthy, rise }, _) => painter.yellow(&format!("healthy {healthy}/{rise}, still withdrawn")),
+        (Verdict::Falling { unhealthy, fall }, _) => {
+            painter.yellow(&format!("unhealthy {unhealthy}/{fall}, still announced"))
+        }
+        (Verdict::KeptOnCheckerError, _) => painter.red(
+            "health unknown (Cabourotte could not be asked): prefixes kept as they are (on_checker_error = \"keep\")",
+        ),
     };
     let _ = writeln!(out, "{}: {state}", painter.bold(&service.name));
     for check in service.health.iter().flat_map(|health| health.checks.iter()) {

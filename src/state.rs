@@ -1,0 +1,101 @@
+//! The streaks of healthy and unhealthy passes per service, kept between runs in the state directory.
+//!
+//! rise/fall need memory, and a timer starts every run fresh: the counts live in `state.json`, so separate `apply`
+//! processes count exactly like loop mode. The file is only a memory of past passes, never the truth about FRR: a
+//! missing or damaged one starts every count from zero, and FRR's running config decides what is announced now.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The state file's name inside the state directory.
+const STATE_FILE: &str = "state.json";
+
+/// Consecutive healthy and unhealthy passes of one service; one of them is always zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Streak {
+    /// Consecutive passes in which every check passed.
+    pub healthy: u32,
+    /// Consecutive passes in which the service was unhealthy.
+    pub unhealthy: u32,
+}
+
+impl Streak {
+    /// The streak after one more pass.
+    pub fn after(self, healthy: bool) -> Streak {
+        if healthy {
+            Streak { healthy: self.healthy.saturating_add(1), unhealthy: 0 }
+        } else {
+            Streak { healthy: 0, unhealthy: self.unhealthy.saturating_add(1) }
+        }
+    }
+}
+
+/// The streaks of every service, by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Streaks {
+    /// By service name.
+    pub services: BTreeMap<String, Streak>,
+}
+
+impl Streaks {
+    /// The streak of `service` (zero when unknown).
+    pub fn of(&self, service: &str) -> Streak {
+        self.services.get(service).copied().unwrap_or_default()
+    }
+}
+
+/// Reads the streaks; a missing file is a fresh start, a damaged or unreadable one too, with a warning.
+pub fn load(state_dir: &Path) -> (Streaks, Option<String>) {
+    let path = state_dir.join(STATE_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => match serde_json::from_str(&text) {
+            Ok(streaks) => (streaks, None),
+            Err(error) => (
+                Streaks::default(),
+                Some(format!("ignoring the damaged {} ({error}); counting from zero", path.display())),
+            ),
+        },
+        Err(error) if error.kind() == io::ErrorKind::NotFound => (Streaks::default(), None),
+        Err(error) => {
+            (Streaks::default(), Some(format!("cannot read {} ({error}); counting from zero", path.display())))
+        }
+    }
+}
+
+/// Writes the streaks atomically.
+pub fn save(state_dir: &Path, streaks: &Streaks) -> io::Result<()> {
+    fs::create_dir_all(state_dir)?;
+    let json = serde_json::to_string_pretty(streaks).map_err(io::Error::other)?;
+    crate::atomic::write(&state_dir.join(STATE_FILE), json.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streak_counts_consecutive_passes_only() {
+        let streak = Streak::default().after(true).after(true);
+        assert_eq!(streak, Streak { healthy: 2, unhealthy: 0 });
+        assert_eq!(streak.after(false), Streak { healthy: 0, unhealthy: 1 });
+    }
+
+    #[test]
+    fn saved_streaks_load_back_and_damage_is_only_a_warning() {
+        let dir = std::env::temp_dir().join(format!("anycastd-state-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(load(&dir), (Streaks::default(), None));
+        let streaks = Streaks { services: BTreeMap::from([("dns".to_string(), Streak { healthy: 0, unhealthy: 2 })]) };
+        save(&dir, &streaks).expect("saved");
+        assert_eq!(load(&dir), (streaks, None));
+        fs::write(dir.join(STATE_FILE), "{ broken").expect("damage it");
+        let (fresh, warning) = load(&dir);
+        assert_eq!(fresh, Streaks::default());
+        assert!(warning.is_some_and(|w| w.contains("damaged") && w.contains("counting from zero")));
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

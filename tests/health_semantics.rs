@@ -1,0 +1,189 @@
+//! Health semantics an operator can trust, through the binary: rise/fall across separate `apply` processes (timer
+//! mode) and in loop mode, stale results, a checker that cannot be asked, and on_change hooks.
+
+mod support;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use support::env::{Env, SEED_CONFIG};
+
+const DNS: [&str; 2] = ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"];
+
+fn with_dns_keys(env: &Env, keys: &str) {
+    env.config(&SEED_CONFIG.replace("[services.dns]\n", &format!("[services.dns]\n{keys}\n")));
+}
+
+fn dns_announced(env: &Env) -> bool {
+    let networks = env.networks();
+    DNS.iter().all(|dns| networks.contains(&dns.to_string()))
+}
+
+#[test]
+fn fall_withdraws_only_after_consecutive_unhealthy_timer_runs() {
+    let env = Env::new();
+    with_dns_keys(&env, "fall = 3");
+    env.run(&["apply"]);
+    assert!(dns_announced(&env));
+    env.cabourotte.failing("dns", "timeout");
+    let plan = env.run(&["plan"]);
+    assert!(plan.stdout.contains("dns: unhealthy 1/3, still announced"), "{}", plan.stdout);
+    for pass in 1..=2 {
+        let run = env.run(&["apply"]);
+        assert!(run.stdout.contains(&format!("dns: unhealthy {pass}/3, still announced")), "{}", run.stdout);
+        assert!(dns_announced(&env), "still announced after {pass} unhealthy passes");
+    }
+    env.run(&["apply"]);
+    assert!(!dns_announced(&env), "withdrawn at the third unhealthy pass");
+}
+
+#[test]
+fn one_healthy_run_resets_the_fall_count() {
+    let env = Env::new();
+    with_dns_keys(&env, "fall = 2");
+    env.run(&["apply"]);
+    env.cabourotte.failing("dns", "timeout");
+    env.run(&["apply"]);
+    env.cabourotte.healthy("dns");
+    env.run(&["apply"]);
+    env.cabourotte.failing("dns", "timeout");
+    env.run(&["apply"]);
+    assert!(dns_announced(&env), "the count started again after the healthy pass");
+}
+
+#[test]
+fn rise_announces_only_after_consecutive_healthy_timer_runs() {
+    let env = Env::new();
+    with_dns_keys(&env, "rise = 2");
+    env.cabourotte.failing("dns", "timeout");
+    env.run(&["apply"]);
+    env.cabourotte.healthy("dns");
+    let first = env.run(&["apply"]);
+    assert!(first.stdout.contains("dns: healthy 1/2, still withdrawn"), "{}", first.stdout);
+    assert!(!dns_announced(&env));
+    env.run(&["apply"]);
+    assert!(dns_announced(&env));
+}
+
+#[test]
+fn a_damaged_state_file_warns_and_starts_from_what_frr_has() {
+    let env = Env::new();
+    with_dns_keys(&env, "fall = 2");
+    env.run(&["apply"]);
+    std::fs::write(env.state_dir().join("state.json"), "{ not json").expect("damage");
+    env.cabourotte.failing("dns", "timeout");
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stderr.contains("warning: ignoring the damaged [DIR]/state/state.json"), "{}", run.stderr);
+    assert!(dns_announced(&env), "FRR says announced; the first unhealthy pass of two keeps it");
+}
+
+#[test]
+fn fall_counts_passes_in_loop_mode_too() {
+    let env = Env::new();
+    with_dns_keys(&env, "fall = 3");
+    let mut child = env
+        .command(&["run", "--interval", "300ms"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    wait_until("announced", || dns_announced(&env));
+    env.cabourotte.failing("dns", "timeout");
+    let failed_at = Instant::now();
+    wait_until("withdrawn", || !dns_announced(&env));
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    assert!(
+        failed_at.elapsed() >= Duration::from_millis(600),
+        "three passes of 300 ms, not one: {:?}",
+        failed_at.elapsed()
+    );
+}
+
+#[test]
+fn a_stale_result_is_unhealthy() {
+    let env = Env::new();
+    with_dns_keys(&env, "max_age = \"30s\"");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    env.cabourotte.set_raw_result(
+        json!({"name": "dns", "success": true, "healthcheck-timestamp": now - 47, "message": "success"}),
+    );
+    let run = env.run(&["apply"]);
+    assert!(run.stdout.contains("✗ check dns: stale result (age 47 s > max_age 30 s)"), "{}", run.stdout);
+    assert!(!dns_announced(&env));
+    env.cabourotte
+        .set_raw_result(json!({"name": "dns", "success": true, "healthcheck-timestamp": now, "message": "success"}));
+    env.run(&["apply"]);
+    assert!(dns_announced(&env));
+}
+
+#[test]
+fn keep_on_checker_error_leaves_prefixes_and_says_so() {
+    let env = Env::new();
+    with_dns_keys(&env, "on_checker_error = \"keep\"");
+    env.run(&["apply"]);
+    env.cabourotte.force_answer(503, "restarting");
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 1, "loud in the exit code");
+    assert!(dns_announced(&env), "kept");
+    assert!(env.networks().len() == 2, "the ntp service (default policy) was withdrawn");
+    assert!(
+        run.stdout.contains("dns: health unknown (Cabourotte could not be asked): prefixes kept as they are"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("checker-unavailable for service dns"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failing_check_outweighs_keep() {
+    let env = Env::new();
+    with_dns_keys(&env, "on_checker_error = \"keep\"");
+    env.run(&["apply"]);
+    env.cabourotte.failing("dns", "NXDOMAIN");
+    env.run(&["apply"]);
+    assert!(!dns_announced(&env));
+}
+
+#[test]
+fn the_hook_runs_after_a_change_with_its_environment() {
+    let env = Env::new();
+    let out = env.dir.join("hook.out");
+    let hook = format!(
+        "on_change = [\"/bin/sh\", \"-c\", \"echo \\\"$ANYCASTD_SERVICE $ANYCASTD_STATE $ANYCASTD_PREFIXES\\\" >> {}\"]",
+        out.display()
+    );
+    with_dns_keys(&env, &hook);
+    env.run(&["apply"]);
+    env.run(&["apply"]);
+    env.cabourotte.failing("dns", "timeout");
+    let run = env.run(&["apply"]);
+    assert!(run.stderr.contains("hook-ran for service dns: withdrawn"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("the hook wrote"),
+        "dns announced 203.0.113.53/32 2001:db8::b19:bad:53/128\ndns withdrawn 203.0.113.53/32 2001:db8::b19:bad:53/128\n",
+        "once per change, not on the unchanged pass"
+    );
+}
+
+#[test]
+fn a_failing_or_hanging_hook_is_logged_and_blocks_nothing() {
+    let env = Env::new();
+    with_dns_keys(&env, "on_change = [\"/bin/sleep\", \"30\"]\non_change_timeout = \"300ms\"");
+    let started = Instant::now();
+    let run = env.run(&["apply"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(run.code, 0, "a hook never fails the pass");
+    assert_eq!(env.networks().len(), 4);
+    assert!(run.stderr.contains("hook-failed for service dns: announced"), "{}", run.stderr);
+    assert!(run.stderr.contains("/bin/sleep did not finish within 300 ms and was killed"), "{}", run.stderr);
+}
+
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
