@@ -5,6 +5,7 @@
 
 pub mod cabourotte;
 pub mod env;
+pub mod lab;
 
 /// Asserts an insta snapshot stored in the top-level `snapshots/` folder.
 #[macro_export]

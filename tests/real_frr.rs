@@ -1,0 +1,378 @@
+//! anycastd against a real FRRouting and a real BGP peer (GoBGP), each in its own network namespace.
+//!
+//! Every test starts its own lab (see `support/lab.rs`): FRR with a default-VRF instance `router bgp 65536` that
+//! peers with GoBGP, and an instance `router bgp 65537 vrf 123` without peers (kernel VRF devices are unavailable
+//! here, so VRF prefixes are checked in FRR's running config only). Tests assert what FRR is configured with and
+//! what the peer received, not anycastd's wording. They need root and fail loudly without it.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use support::cabourotte::FakeCabourotte;
+use support::lab::{DNS_V4, DNS_V6, Lab, NTP_V4, NTP_V6, Summary, UNMANAGED, VRF, networks_in};
+
+/// The harness itself: the session comes up, a network added by hand reaches the peer, removed it leaves.
+#[test]
+fn lab_smoke() {
+    let lab = Lab::builder().unmanaged_network(UNMANAGED).start();
+    assert!(lab.session_established());
+    lab.wait_peer_routes(&[UNMANAGED]);
+    lab.add_network(None, DNS_V4);
+    lab.add_network(None, DNS_V6);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.remove_network(None, DNS_V4);
+    lab.remove_network(None, DNS_V6);
+    lab.wait_peer_routes(&[UNMANAGED]);
+    lab.add_network(Some(VRF), NTP_V4);
+    lab.add_network(Some(VRF), NTP_V6);
+    assert_eq!(lab.networks(Some(VRF)), [NTP_V4, NTP_V6].map(String::from).into());
+    assert_eq!(lab.networks(None), [UNMANAGED].map(String::from).into());
+    assert_eq!(lab.bgp_instances(), ["router bgp 65536", "router bgp 65537 vrf 123"]);
+}
+
+/// The seed's three checks, all healthy.
+fn all_healthy() -> FakeCabourotte {
+    let cabourotte = FakeCabourotte::start();
+    cabourotte.healthy("dns").healthy("ntp_v4").healthy("ntp_v6");
+    cabourotte
+}
+
+/// A lab with an operator's own network, configured with the seed example against `cabourotte`.
+fn seed_lab(cabourotte: &FakeCabourotte) -> Lab {
+    let lab = Lab::builder().unmanaged_network(UNMANAGED).start();
+    lab.write_seed_config(&cabourotte.url());
+    lab
+}
+
+fn set(prefixes: &[&str]) -> BTreeSet<String> {
+    prefixes.iter().map(|p| p.to_string()).collect()
+}
+
+fn summary(announce: u64, withdraw: u64, unchanged: u64, errors: u64) -> Summary {
+    Summary { announce, withdraw, unchanged, errors }
+}
+
+/// Asserts FRR's `network` statements: default VRF (besides nothing else) and VRF 123.
+#[track_caller]
+fn assert_networks(lab: &Lab, default_vrf: &[&str], vrf_123: &[&str]) {
+    let config = lab.running_config();
+    assert_eq!(networks_in(&config, None), set(default_vrf), "default-VRF networks\n{config}");
+    assert_eq!(networks_in(&config, Some(VRF)), set(vrf_123), "VRF {VRF} networks\n{config}");
+}
+
+#[test]
+fn apply_announces_every_prefix_of_healthy_services() {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(&cabourotte);
+
+    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+
+    assert_eq!(applied.summary(), summary(4, 0, 0, 0), "{applied}");
+    for prefix in [DNS_V4, DNS_V6, NTP_V4, NTP_V6] {
+        assert_eq!(applied.action(prefix), "announce", "{prefix}\n{applied}");
+    }
+    assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
+    let config = lab.running_config();
+    assert!(
+        config.contains(&format!(" address-family ipv6 unicast\n  network {DNS_V6}\n")),
+        "the IPv6 prefix belongs in the ipv6 address family\n{config}"
+    );
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+}
+
+#[test]
+fn apply_withdraws_the_prefixes_of_a_failing_service_only() {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(&cabourotte);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    cabourotte.failing("dns", "DNS resolver does not answer check.local");
+    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+
+    assert_eq!(applied.summary(), summary(0, 2, 2, 0), "{applied}");
+    assert_networks(&lab, &[UNMANAGED], &[NTP_V4, NTP_V6]);
+    lab.wait_peer_routes(&[UNMANAGED]);
+
+    // One failing check of several is enough to withdraw the whole service.
+    cabourotte.failing("ntp_v6", "Command failed: exit status 1");
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED], &[]);
+}
+
+#[test]
+fn plan_changes_nothing_and_after_apply_reports_no_changes() {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(&cabourotte);
+    let untouched = lab.running_config();
+
+    let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().expect_code(2);
+    assert_eq!(planned.summary(), summary(4, 0, 0, 0), "{planned}");
+    assert_eq!(lab.running_config(), untouched, "plan must not change FRR");
+    lab.anycastd(["plan"]).run().expect_code(0);
+
+    lab.anycastd(["apply"]).run().expect_code(0);
+    let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().expect_code(0);
+    assert_eq!(planned.summary(), summary(0, 0, 4, 0), "{planned}");
+    lab.anycastd(["plan", "--detailed-exitcode"]).run().expect_code(0);
+
+    let before = lab.running_config();
+    let reapplied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    assert_eq!(reapplied.summary(), summary(0, 0, 4, 0), "{reapplied}");
+    assert_eq!(lab.running_config(), before, "a second apply must not touch FRR");
+}
+
+#[test]
+fn apply_restores_the_announcements_after_frr_restarts() {
+    let cabourotte = all_healthy();
+    let mut lab = seed_lab(&cabourotte);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    lab.restart_frr();
+    assert_networks(&lab, &[UNMANAGED], &[]);
+    lab.wait_peer_routes(&[UNMANAGED]);
+
+    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    assert_eq!(applied.summary(), summary(4, 0, 0, 0), "{applied}");
+    assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+}
+
+#[test]
+fn apply_removes_managed_networks_added_by_hand_while_unhealthy() {
+    let cabourotte = all_healthy();
+    cabourotte.failing("dns", "timeout").failing("ntp_v4", "timeout");
+    let lab = seed_lab(&cabourotte);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED], &[]);
+
+    lab.add_network(None, DNS_V4);
+    lab.add_network(Some(VRF), NTP_V6);
+    lab.wait_peer_has(&[DNS_V4]);
+
+    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    assert_eq!(applied.summary(), summary(0, 2, 2, 0), "{applied}");
+    assert_networks(&lab, &[UNMANAGED], &[]);
+    lab.wait_peer_routes(&[UNMANAGED]);
+}
+
+#[test]
+fn apply_restores_managed_networks_removed_by_hand_while_healthy() {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(&cabourotte);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    lab.remove_network(None, DNS_V6);
+    lab.remove_network(Some(VRF), NTP_V4);
+    lab.wait_peer_lacks(&[DNS_V6]);
+
+    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    assert_eq!(applied.summary(), summary(2, 0, 2, 0), "{applied}");
+    assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+}
+
+#[test]
+fn unmanaged_networks_and_bgp_instances_are_left_alone() {
+    const UNMANAGED_V6: &str = "2001:db8:cafe::1/128";
+    const UNMANAGED_IN_VRF: &str = "198.51.100.123/32";
+    let cabourotte = all_healthy();
+    let lab = Lab::builder().unmanaged_network(UNMANAGED).unmanaged_network(UNMANAGED_V6).start();
+    lab.write_seed_config(&cabourotte.url());
+    lab.add_network(Some(VRF), UNMANAGED_IN_VRF);
+    let instances = lab.bgp_instances();
+    assert_eq!(instances, ["router bgp 65536", "router bgp 65537 vrf 123"]);
+
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED, UNMANAGED_V6, DNS_V4, DNS_V6], &[UNMANAGED_IN_VRF, NTP_V4, NTP_V6]);
+    lab.wait_peer_routes(&[UNMANAGED, UNMANAGED_V6, DNS_V4, DNS_V6]);
+
+    cabourotte.failing("ntp_v4", "timeout");
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED, UNMANAGED_V6, DNS_V4, DNS_V6], &[UNMANAGED_IN_VRF]);
+
+    lab.anycastd(["withdraw-all"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED, UNMANAGED_V6], &[UNMANAGED_IN_VRF]);
+    lab.wait_peer_routes(&[UNMANAGED, UNMANAGED_V6]);
+    assert_eq!(lab.bgp_instances(), instances, "anycastd must never create or remove a BGP instance");
+}
+
+#[test]
+fn a_vrf_without_bgp_instance_is_an_error_and_other_services_are_still_reconciled() {
+    let cabourotte = all_healthy();
+    cabourotte.healthy("edge");
+    let lab = Lab::builder().unmanaged_network(UNMANAGED).start();
+    let wrapper = lab.vtysh_wrapper().display().to_string();
+    let url = cabourotte.url();
+    lab.write_config(&format!(
+        r#"[services.edge]
+prefixes.frrouting = [{{ prefix = "203.0.113.99", vrf = "999", vtysh = "{wrapper}" }}]
+checks.cabourotte = [{{ name = "edge", url = "{url}" }}]
+
+[services.dns]
+prefixes.frrouting = [
+    {{ prefix = "203.0.113.53", vtysh = "{wrapper}" }},
+    {{ prefix = "2001:db8::b19:bad:53", vtysh = "{wrapper}" }},
+]
+checks.cabourotte = [{{ name = "dns", url = "{url}" }}]
+"#
+    ));
+
+    let applied = lab.anycastd(["apply"]).run().expect_code(1);
+    assert!(applied.output().contains("999"), "the error must name VRF 999\n{applied}");
+    assert_eq!(lab.bgp_instances(), ["router bgp 65536", "router bgp 65537 vrf 123"]);
+    assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[]);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    let again = lab.anycastd(["apply"]).json().run().expect_code(1);
+    assert_eq!(again.action("203.0.113.99/32"), "error", "{again}");
+    assert_eq!(again.summary(), summary(0, 0, 2, 1), "{again}");
+    assert!(!lab.running_config().contains("vrf 999"), "no instance may appear for VRF 999");
+}
+
+#[test]
+fn withdraw_all_keeps_prefixes_withdrawn_until_resume() {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(&cabourotte);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    lab.anycastd(["withdraw-all", "--reason", "lab maintenance"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED], &[]);
+    lab.wait_peer_routes(&[UNMANAGED]);
+
+    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    assert_eq!(applied.summary().announce, 0, "apply must not announce during maintenance\n{applied}");
+    assert_networks(&lab, &[UNMANAGED], &[]);
+
+    lab.anycastd(["resume"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED], &[]);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+}
+
+#[test]
+fn run_follows_health_and_withdraws_everything_on_sigterm() {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(&cabourotte);
+    let mut running = lab.anycastd(["run", "--interval", "1"]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
+
+    cabourotte.failing("dns", "DNS resolver does not answer check.local");
+    let flipped = Instant::now();
+    lab.wait_peer_routes(&[UNMANAGED]);
+    assert!(flipped.elapsed() < Duration::from_secs(5), "withdrawn only after {:?}", flipped.elapsed());
+
+    cabourotte.healthy("dns");
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    assert!(running.is_running(), "`run` must keep running");
+
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+    assert_networks(&lab, &[UNMANAGED], &[]);
+    lab.wait_peer_routes(&[UNMANAGED]);
+}
+
+#[test]
+fn run_reannounces_after_frr_restarts() {
+    let cabourotte = all_healthy();
+    let mut lab = seed_lab(&cabourotte);
+    let running = lab.anycastd(["run", "--interval", "1"]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    lab.restart_frr();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.wait_until("VRF 123 has the ntp prefixes again", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
+
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+    assert_networks(&lab, &[UNMANAGED], &[]);
+}
+
+#[test]
+fn run_withdraws_everything_on_sigint() {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(&cabourotte);
+    let running = lab.anycastd(["run", "--interval", "1"]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    running.signal("INT");
+    running.wait(Duration::from_secs(15)).expect_code(0);
+    assert_networks(&lab, &[UNMANAGED], &[]);
+    lab.wait_peer_routes(&[UNMANAGED]);
+}
+
+#[test]
+fn run_keep_on_exit_leaves_the_prefixes_announced() {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(&cabourotte);
+    let running = lab.anycastd(["run", "--interval", "1", "--keep-on-exit"]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
+
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+    assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+}
+
+#[test]
+fn a_failing_vtysh_is_reported_and_the_next_apply_converges() {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(&cabourotte);
+
+    lab.fail_vtysh_writes(true);
+    let failed = lab.anycastd(["apply"]).run().expect_code(1);
+    assert!(failed.output().contains("failing on purpose"), "vtysh's own error must be shown\n{failed}");
+    assert_networks(&lab, &[UNMANAGED], &[]);
+
+    lab.fail_vtysh_writes(false);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+}
+
+/// FRR itself rejects a command in the middle of anycastd's batch: someone removed a network between anycastd's
+/// read of the running config and its write, so `no network` fails and FRR skips the rest of a `-c` batch.
+#[test]
+fn a_batch_that_frr_rejects_half_way_is_reported_and_the_next_apply_converges() {
+    let cabourotte = all_healthy();
+    cabourotte.failing("ntp_v4", "timeout");
+    let lab = seed_lab(&cabourotte);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[]);
+
+    cabourotte.failing("dns", "timeout").healthy("ntp_v4");
+    lab.before_next_write(&[
+        "configure terminal",
+        "router bgp 65536",
+        "address-family ipv4 unicast",
+        &format!("no network {DNS_V4}"),
+    ]);
+    let failed = lab.anycastd(["apply"]).run();
+    assert_ne!(failed.code, Some(0), "FRR rejected a command, anycastd must not report success\n{failed}");
+
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED], &[NTP_V4, NTP_V6]);
+    lab.wait_peer_routes(&[UNMANAGED]);
+}
+
+#[test]
+fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back() {
+    let cabourotte = all_healthy();
+    let mut lab = seed_lab(&cabourotte);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    lab.stop_bgpd();
+    lab.anycastd(["apply"]).run().expect_code(1);
+    lab.anycastd(["plan"]).run().expect_code(1);
+
+    lab.restart_frr();
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+}

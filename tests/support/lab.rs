@@ -1,0 +1,1076 @@
+//! A real FRRouting and a real BGP peer (GoBGP), each in its own network namespace, one pair per test.
+//!
+//! The recipe is `../shared/docs/frr-lab.md`: zebra, staticd and bgpd run with `-N <name> --vty_socket <dir>` in one
+//! namespace, GoBGP listens passively in a second one across a veth pair, and anycastd reaches FRR through a tiny
+//! `vtysh` wrapper script (the per-prefix `vtysh` key of its config), so anycastd needs no test-only code.
+//!
+//! Everything a lab creates carries its id `acd-t<pid>-<n>`: the namespaces, `/tmp/anycastd-lab-tests/<id>`, FRR's
+//! path space. `Drop` removes all of it, also when the test panics; a later run removes what a killed run left
+//! behind, recognised by the dead PID in the name. The lab needs root and network namespaces and panics loudly
+//! without them: these tests must never pass by doing nothing.
+
+#![allow(dead_code)]
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The FRR daemons a lab runs, in start order.
+const FRR_DAEMONS: [&str; 3] = ["zebra", "staticd", "bgpd"];
+const FRR_BIN_DIR: &str = "/usr/lib/frr";
+const VTYSH: &str = "/usr/bin/vtysh";
+/// Parent of every lab's directory.
+const LAB_ROOT: &str = "/tmp/anycastd-lab-tests";
+/// File in a lab's directory listing `<daemon> <startup pid>` of every FRR daemon it started.
+const STARTUP_PIDS: &str = "frr-startup-pids";
+/// Every lab id starts with this, followed by the PID of the test process: `acd-t<pid>-<n>`.
+const ID_PREFIX: &str = "acd-t";
+
+/// FRR's side of the veth pair.
+pub const FRR_ADDRESS: &str = "192.0.2.1";
+/// GoBGP's side of the veth pair.
+pub const PEER_ADDRESS: &str = "192.0.2.2";
+const FRR_ADDRESS6: &str = "2001:db8:ff::1";
+const PEER_ADDRESS6: &str = "2001:db8:ff::2";
+/// bgpd's BGP port (not 179, so nothing else on the machine is touched).
+const FRR_BGP_PORT: u16 = 10179;
+/// GoBGP's BGP port.
+const PEER_BGP_PORT: u16 = 11179;
+/// GoBGP's gRPC API, inside the peer namespace.
+const GOBGP_API_PORT: u16 = 50051;
+
+/// AS of the default-VRF BGP instance in the starting config.
+pub const DEFAULT_ASN: u32 = 65536;
+/// AS of the `vrf 123` BGP instance in the starting config.
+pub const VRF_ASN: u32 = 65537;
+/// The VRF that has a BGP instance in the starting config.
+pub const VRF: &str = "123";
+/// GoBGP's AS.
+pub const PEER_ASN: u32 = 65100;
+
+/// Seed example: service `dns`, default VRF, IPv4.
+pub const DNS_V4: &str = "203.0.113.53/32";
+/// Seed example: service `dns`, default VRF, IPv6.
+pub const DNS_V6: &str = "2001:db8::b19:bad:53/128";
+/// Seed example: service `ntp`, VRF 123, IPv4.
+pub const NTP_V4: &str = "203.0.113.123/32";
+/// Seed example: service `ntp`, VRF 123, IPv6.
+pub const NTP_V6: &str = "2001:db8::123:7e11:713e/128";
+/// An operator's own `network` statement that anycastd does not manage (see [`LabBuilder::unmanaged_network`]).
+pub const UNMANAGED: &str = "198.51.100.0/24";
+
+/// How long to wait for BGP to show an effect before a test fails.
+const DEADLINE: Duration = Duration::from_secs(20);
+/// How often to look again while waiting.
+const POLL: Duration = Duration::from_millis(100);
+/// How long one anycastd command may take before the test fails.
+const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
+
+static NEXT_LAB: AtomicUsize = AtomicUsize::new(0);
+static PREFLIGHT: Once = Once::new();
+
+/// Address family of a prefix, to ask GoBGP for the right RIB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Afi {
+    /// `ipv4 unicast`
+    Ipv4,
+    /// `ipv6 unicast`
+    Ipv6,
+}
+
+impl Afi {
+    /// The family of `prefix` (IPv6 when it contains a colon).
+    pub fn of(prefix: &str) -> Afi {
+        if prefix.contains(':') { Afi::Ipv6 } else { Afi::Ipv4 }
+    }
+
+    fn gobgp_name(self) -> &'static str {
+        match self {
+            Afi::Ipv4 => "ipv4",
+            Afi::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// Chooses the starting state of a lab; [`LabBuilder::start`] brings it up.
+#[derive(Clone, Debug)]
+pub struct LabBuilder {
+    unmanaged: Vec<String>,
+    service_addresses: Vec<String>,
+}
+
+impl Default for LabBuilder {
+    fn default() -> Self {
+        LabBuilder { unmanaged: Vec::new(), service_addresses: vec![DNS_V4.to_string(), DNS_V6.to_string()] }
+    }
+}
+
+impl LabBuilder {
+    /// Adds an operator's own `network` statement to the default-VRF instance of the starting config, with a
+    /// matching address on `lo` so that FRR really advertises it. anycastd must leave it alone.
+    pub fn unmanaged_network(mut self, prefix: &str) -> Self {
+        self.unmanaged.push(prefix.to_string());
+        self.service_addresses.push(prefix.to_string());
+        self
+    }
+
+    /// Creates the namespaces, starts GoBGP and FRR, loads the starting config and waits until the BGP session is
+    /// established (and the unmanaged networks reached the peer). Panics with the reason when any step fails.
+    pub fn start(self) -> Lab {
+        preflight();
+        let n = NEXT_LAB.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{ID_PREFIX}{}-{n}", std::process::id());
+        let dir = Path::new(LAB_ROOT).join(&id);
+        // Built before anything exists, so that a panic half-way still runs `Drop` and removes what was created.
+        let mut lab = Lab {
+            frr_ns: frr_namespace(&id),
+            peer_ns: peer_namespace(&id),
+            frr_dir: dir.join("frr"),
+            dir,
+            id,
+            starting_config: String::new(),
+            gobgpd: None,
+            runs: Cell::new(0),
+        };
+        lab.starting_config = starting_config(&self.unmanaged, &lab.frr_dir);
+        lab.create_dirs();
+        lab.create_network(&self.service_addresses);
+        lab.start_gobgpd();
+        lab.start_frr();
+        lab.wait_established();
+        lab.wait_peer_has(&self.unmanaged.iter().map(String::as_str).collect::<Vec<_>>());
+        lab
+    }
+}
+
+/// One running lab. Dropping it tears everything down.
+pub struct Lab {
+    id: String,
+    frr_ns: String,
+    peer_ns: String,
+    /// Everything of this lab that is not FRR's: configs, wrapper, logs, anycastd's state dir and outputs.
+    dir: PathBuf,
+    /// Owned by user `frr`: vty sockets, pid files, zserv socket, FRR's log.
+    frr_dir: PathBuf,
+    starting_config: String,
+    gobgpd: Option<Child>,
+    runs: Cell<usize>,
+}
+
+impl Lab {
+    /// A lab with the default starting state: seed service addresses on `lo`, no unmanaged network.
+    pub fn start() -> Lab {
+        LabBuilder::default().start()
+    }
+
+    /// A builder for a lab with a different starting state.
+    pub fn builder() -> LabBuilder {
+        LabBuilder::default()
+    }
+
+    /// anycastd's `--state-dir` for this lab.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// Path of the `vtysh` wrapper that talks to this lab's FRR only; put it in the config's `vtysh` keys.
+    pub fn vtysh_wrapper(&self) -> PathBuf {
+        self.dir.join("vtysh")
+    }
+
+    /// Path of the anycastd config file that [`Lab::write_config`] writes.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+
+    /// Writes anycastd's config file.
+    pub fn write_config(&self, toml: &str) {
+        fs::write(self.config_path(), toml).expect("write the anycastd config of the lab");
+    }
+
+    /// Writes the seed example's config (services `dns` and `ntp`, checks `dns`, `ntp_v4`, `ntp_v6`), every prefix
+    /// with this lab's vtysh wrapper and every check at `cabourotte_url`.
+    pub fn write_seed_config(&self, cabourotte_url: &str) {
+        self.write_config(&self.seed_config(cabourotte_url));
+    }
+
+    /// The seed example's config text for this lab (see [`Lab::write_seed_config`]).
+    pub fn seed_config(&self, cabourotte_url: &str) -> String {
+        let w = self.vtysh_wrapper().display().to_string();
+        let u = cabourotte_url;
+        format!(
+            r#"[services.dns]
+prefixes.frrouting = [
+    {{ prefix = "203.0.113.53", vtysh = "{w}" }},
+    {{ prefix = "2001:db8::b19:bad:53", vtysh = "{w}" }},
+]
+checks.cabourotte = [{{ name = "dns", url = "{u}" }}]
+
+[services.ntp]
+prefixes.frrouting = [
+    {{ prefix = "203.0.113.123", vrf = "{VRF}", vtysh = "{w}" }},
+    {{ prefix = "2001:db8::123:7e11:713e", vrf = "{VRF}", vtysh = "{w}" }},
+]
+checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url = "{u}" }}]
+"#
+        )
+    }
+
+    /// Runs vtysh against this lab's FRR with one `-c` per command; panics when vtysh fails. Returns stdout.
+    pub fn vtysh<S: AsRef<str> + std::fmt::Debug>(&self, commands: &[S]) -> String {
+        let output = self.try_vtysh(commands);
+        assert!(
+            output.status.success(),
+            "lab {}: vtysh {commands:?} failed ({}):\n{}{}",
+            self.id,
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs vtysh against this lab's FRR with one `-c` per command, whatever the outcome.
+    pub fn try_vtysh<S: AsRef<str>>(&self, commands: &[S]) -> std::process::Output {
+        let mut command = Command::new(VTYSH);
+        command.arg("--vty_socket").arg(&self.frr_dir);
+        for c in commands {
+            command.arg("-c").arg(c.as_ref());
+        }
+        command.output().expect("run vtysh (is FRR installed? /usr/bin/vtysh)")
+    }
+
+    /// FRR's `show running-config`.
+    pub fn running_config(&self) -> String {
+        self.vtysh(&["show running-config"])
+    }
+
+    /// The `network` prefixes of the BGP instance of `vrf` (`None`: the default VRF) in FRR's running config.
+    pub fn networks(&self, vrf: Option<&str>) -> BTreeSet<String> {
+        networks_in(&self.running_config(), vrf)
+    }
+
+    /// The header lines of every BGP instance in FRR's running config (`router bgp 65537 vrf 123`, ...).
+    pub fn bgp_instances(&self) -> Vec<String> {
+        bgp_instances_in(&self.running_config())
+    }
+
+    /// Adds `network <prefix>` to the BGP instance of `vrf` by hand, as an operator would.
+    pub fn add_network(&self, vrf: Option<&str>, prefix: &str) {
+        self.vtysh(&network_commands(vrf, prefix, ""));
+    }
+
+    /// Removes `network <prefix>` from the BGP instance of `vrf` by hand, as an operator would.
+    pub fn remove_network(&self, vrf: Option<&str>, prefix: &str) {
+        self.vtysh(&network_commands(vrf, prefix, "no "));
+    }
+
+    /// Puts `prefix` on `lo` in the FRR namespace, so that FRR's import check lets a `network` for it be advertised.
+    pub fn add_service_address(&self, prefix: &str) {
+        add_address(&self.frr_ns, prefix);
+    }
+
+    /// The prefixes GoBGP received in `afi`.
+    pub fn peer_prefixes(&self, afi: Afi) -> BTreeSet<String> {
+        self.try_peer_prefixes(afi)
+            .unwrap_or_else(|| panic!("lab {}: cannot read GoBGP's {afi:?} RIB\n{}", self.id, self.diagnosis()))
+    }
+
+    fn try_peer_prefixes(&self, afi: Afi) -> Option<BTreeSet<String>> {
+        let out = self.try_gobgp(&["global", "rib", "-a", afi.gobgp_name(), "-j"])?;
+        let rib: Value = serde_json::from_str(out.trim()).ok()?;
+        Some(rib.as_object().map(|routes| routes.keys().cloned().collect()).unwrap_or_default())
+    }
+
+    /// Every prefix GoBGP received, IPv4 and IPv6.
+    pub fn peer_routes(&self) -> BTreeSet<String> {
+        let mut all = self.peer_prefixes(Afi::Ipv4);
+        all.extend(self.peer_prefixes(Afi::Ipv6));
+        all
+    }
+
+    /// Waits until GoBGP has received every one of `prefixes`; panics with a diagnosis after the deadline.
+    #[track_caller]
+    pub fn wait_peer_has(&self, prefixes: &[&str]) {
+        self.wait_until(&format!("the peer has received {prefixes:?}"), || {
+            let routes = self.peer_routes();
+            prefixes.iter().all(|p| routes.contains(*p))
+        });
+    }
+
+    /// Waits until GoBGP has none of `prefixes` (any more); panics with a diagnosis after the deadline.
+    #[track_caller]
+    pub fn wait_peer_lacks(&self, prefixes: &[&str]) {
+        self.wait_until(&format!("the peer has none of {prefixes:?}"), || {
+            let routes = self.peer_routes();
+            prefixes.iter().all(|p| !routes.contains(*p))
+        });
+    }
+
+    /// Waits until GoBGP's received routes are exactly `prefixes`.
+    #[track_caller]
+    pub fn wait_peer_routes(&self, prefixes: &[&str]) {
+        let expected: BTreeSet<String> = prefixes.iter().map(|p| p.to_string()).collect();
+        self.wait_until(&format!("the peer has exactly {expected:?}"), || self.peer_routes() == expected);
+    }
+
+    /// Whether GoBGP reports the session with FRR as established.
+    pub fn session_established(&self) -> bool {
+        let Some(out) = self.try_gobgp(&["neighbor", "-j"]) else { return false };
+        let Ok(neighbors) = serde_json::from_str::<Value>(out.trim()) else { return false };
+        neighbors.as_array().is_some_and(|all| {
+            all.iter().any(|n| {
+                let state = &n["state"]["session_state"];
+                state == 6 || state.as_str().is_some_and(|s| s.eq_ignore_ascii_case("established"))
+            })
+        })
+    }
+
+    /// Waits until the BGP session between FRR and GoBGP is established.
+    #[track_caller]
+    pub fn wait_established(&self) {
+        self.wait_until("the BGP session between FRR and GoBGP is established", || self.session_established());
+    }
+
+    /// Kills zebra, staticd and bgpd and starts them again with the starting config (anything added since is
+    /// gone, as after a reboot), then waits for the BGP session.
+    pub fn restart_frr(&mut self) {
+        self.kill_frr(&FRR_DAEMONS);
+        self.wait_until("GoBGP notices that FRR is gone", || !self.session_established());
+        self.start_frr();
+        self.wait_established();
+    }
+
+    /// Kills bgpd only (zebra and staticd keep running) and waits until GoBGP has noticed. vtysh then shows a
+    /// running config without any `router bgp` block and fails every BGP command; [`Lab::restart_frr`] repairs it.
+    pub fn stop_bgpd(&mut self) {
+        self.kill_frr(&["bgpd"]);
+        self.wait_until("GoBGP notices that bgpd is gone", || !self.session_established());
+    }
+
+    /// Makes the vtysh wrapper fail every call that is not a pure `show` (anycastd's writes), printing an error
+    /// on stderr and exiting 1 without reaching FRR; `false` lets them through again.
+    pub fn fail_vtysh_writes(&self, fail: bool) {
+        let flag = self.dir.join("fail-writes");
+        if fail {
+            fs::write(&flag, "").expect("create the fail-writes flag");
+        } else {
+            let _ = fs::remove_file(&flag);
+        }
+    }
+
+    /// Runs these vtysh commands against FRR once, right before the next write that goes through the wrapper:
+    /// a concurrent change by someone else between anycastd's read of the running config and its batch.
+    pub fn before_next_write(&self, commands: &[&str]) {
+        let mut script = String::from("#!/bin/sh\n");
+        let _ = write!(script, "exec {VTYSH} --vty_socket '{}'", self.frr_dir.display());
+        for c in commands {
+            let _ = write!(script, " -c '{c}'");
+        }
+        script.push_str(" >/dev/null\n");
+        let hook = self.dir.join("before-write");
+        fs::write(&hook, script).expect("write the before-write hook");
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).expect("make the before-write hook executable");
+    }
+
+    /// Starts building an anycastd command with this lab's config and state dir.
+    pub fn anycastd<I, S>(&self, args: I) -> Anycastd<'_>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Anycastd { lab: self, args: args.into_iter().map(Into::into).collect(), json: false }
+    }
+
+    /// Polls `condition` until it holds; after the deadline panics with `what` and the state of FRR and GoBGP.
+    #[track_caller]
+    pub fn wait_until(&self, what: &str, mut condition: impl FnMut() -> bool) {
+        let start = Instant::now();
+        loop {
+            if condition() {
+                return;
+            }
+            if start.elapsed() > DEADLINE {
+                panic!("lab {}: timed out after {DEADLINE:?} waiting until {what}\n{}", self.id, self.diagnosis());
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// FRR's running config, GoBGP's neighbors and RIB and the end of GoBGP's log, for failure messages.
+    pub fn diagnosis(&self) -> String {
+        let config = self.try_vtysh(&["show running-config"]);
+        let log = fs::read_to_string(self.dir.join("gobgpd.log")).unwrap_or_default();
+        let log_tail: Vec<&str> = log.lines().rev().take(10).collect();
+        format!(
+            "--- FRR running config ---\n{}{}--- GoBGP neighbors ---\n{}\n--- GoBGP RIB (IPv4, IPv6) ---\n{:?}\n--- GoBGP log (last lines, newest first) ---\n{}",
+            String::from_utf8_lossy(&config.stdout),
+            String::from_utf8_lossy(&config.stderr),
+            self.try_gobgp(&["neighbor"]).unwrap_or_else(|| "(gobgp failed)".into()),
+            [Afi::Ipv4, Afi::Ipv6].map(|afi| self.try_peer_prefixes(afi)),
+            log_tail.join("\n"),
+        )
+    }
+
+    fn try_gobgp(&self, args: &[&str]) -> Option<String> {
+        let port = GOBGP_API_PORT.to_string();
+        let mut all = vec!["netns", "exec", &self.peer_ns, "gobgp", "-u", "127.0.0.1", "-p", &port];
+        all.extend_from_slice(args);
+        let output = Command::new("ip").args(&all).stdin(Stdio::null()).output().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn create_dirs(&self) {
+        fs::create_dir_all(&self.frr_dir).expect("create the lab directory");
+        fs::create_dir_all(self.state_dir()).expect("create the lab's state dir");
+        run_ok(Command::new("chown").arg("frr:frr").arg(&self.frr_dir));
+        let wrapper = format!(
+            r#"#!/bin/sh
+# vtysh for anycastd lab {id}: reaches this lab's FRR only.
+lab='{dir}'
+case "$*" in
+  *configure*) write=1 ;;
+  *show*) write=0 ;;
+  *) write=1 ;;
+esac
+if [ "$write" = 1 ]; then
+  if [ -e "$lab/fail-writes" ]; then
+    echo "vtysh (lab wrapper): failing on purpose, $lab/fail-writes exists" >&2
+    exit 1
+  fi
+  if [ -x "$lab/before-write" ]; then
+    "$lab/before-write"
+    rm -f "$lab/before-write"
+  fi
+fi
+exec {VTYSH} --vty_socket '{frr}' "$@"
+"#,
+            id = self.id,
+            dir = self.dir.display(),
+            frr = self.frr_dir.display(),
+        );
+        fs::write(self.vtysh_wrapper(), wrapper).expect("write the vtysh wrapper");
+        fs::set_permissions(self.vtysh_wrapper(), fs::Permissions::from_mode(0o755))
+            .expect("make the vtysh wrapper executable");
+    }
+
+    fn create_network(&self, service_addresses: &[String]) {
+        for ns in [&self.frr_ns, &self.peer_ns] {
+            let out = Command::new("ip").args(["netns", "add", ns]).output().expect("run `ip` (iproute2 installed?)");
+            assert!(
+                out.status.success(),
+                "lab {}: cannot create network namespace {ns}: {} (the FRR lab tests need root and network \
+                 namespaces)",
+                self.id,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            ip(ns, &["link", "set", "lo", "up"]);
+        }
+        run_ok(Command::new("ip").args([
+            "link",
+            "add",
+            "to-peer",
+            "netns",
+            &self.frr_ns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "to-frr",
+            "netns",
+            &self.peer_ns,
+        ]));
+        for (ns, dev, v4, v6) in [
+            (&self.frr_ns, "to-peer", FRR_ADDRESS, FRR_ADDRESS6),
+            (&self.peer_ns, "to-frr", PEER_ADDRESS, PEER_ADDRESS6),
+        ] {
+            ip(ns, &["addr", "add", &format!("{v4}/30"), "dev", dev]);
+            ip(ns, &["-6", "addr", "add", &format!("{v6}/64"), "dev", dev, "nodad"]);
+            ip(ns, &["link", "set", dev, "up"]);
+        }
+        for prefix in service_addresses {
+            add_address(&self.frr_ns, prefix);
+        }
+    }
+
+    fn start_gobgpd(&mut self) {
+        let config = format!(
+            r#"[global.config]
+  as = {PEER_ASN}
+  router-id = "{PEER_ADDRESS}"
+  port = {PEER_BGP_PORT}
+  local-address-list = ["{PEER_ADDRESS}"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{FRR_ADDRESS}"
+    peer-as = {DEFAULT_ASN}
+  [neighbors.transport.config]
+    remote-port = {FRR_BGP_PORT}
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+"#
+        );
+        let path = self.dir.join("gobgpd.toml");
+        fs::write(&path, config).expect("write gobgpd.toml");
+        let log = fs::File::create(self.dir.join("gobgpd.log")).expect("create gobgpd.log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.peer_ns, "gobgpd", "--pprof-disable", "-f"])
+            .arg(&path)
+            .arg("--api-hosts")
+            .arg(format!("127.0.0.1:{GOBGP_API_PORT}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start gobgpd (is gobgpd installed?)");
+        let pid = child.id();
+        self.gobgpd = Some(child);
+        // FRR connects right away once its config is loaded: GoBGP must listen by then, or the session waits for
+        // FRR's next connect attempt.
+        self.wait_until("GoBGP's API answers", || {
+            assert!(pid_alive(pid), "lab {}: gobgpd exited\n{}", self.id, self.diagnosis());
+            self.try_gobgp(&["neighbor", "-j"]).is_some()
+        });
+    }
+
+    fn start_frr(&mut self) {
+        for daemon in FRR_DAEMONS {
+            self.start_daemon(daemon);
+        }
+        let path = self.dir.join("frr.conf");
+        fs::write(&path, &self.starting_config).expect("write the starting FRR config");
+        let output = Command::new(VTYSH)
+            .arg("--vty_socket")
+            .arg(&self.frr_dir)
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .expect("run vtysh -f");
+        assert!(
+            output.status.success(),
+            "lab {}: loading the starting config failed:\n{}{}",
+            self.id,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn start_daemon(&mut self, daemon: &str) {
+        for stale in [format!("{daemon}.pid"), format!("{daemon}.vty")] {
+            let _ = fs::remove_file(self.frr_dir.join(stale));
+        }
+        let d = &self.frr_dir;
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &self.frr_ns])
+            .arg(Path::new(FRR_BIN_DIR).join(daemon))
+            .args(["-d", "-N", &self.frr_ns, "-u", "frr", "-g", "frr", "-i"])
+            .arg(d.join(format!("{daemon}.pid")))
+            .arg("--vty_socket")
+            .arg(d)
+            .arg("-z")
+            .arg(d.join("zserv.api"));
+        if daemon == "bgpd" {
+            command.args(["-p", &FRR_BGP_PORT.to_string()]);
+        }
+        // `-d` returns once the daemon is up; its chatter ("-z option overrides -N") is not interesting.
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = command.spawn().expect("start an FRR daemon (is frr installed?)");
+        // `ip netns exec` execs the daemon, so this is the daemon's PID before it forks, which names its crash-log
+        // directory `/var/tmp/frr/<daemon>.<pid>`; SIGKILL leaves that behind. Recorded in a file, which `tear_down`
+        // reads, also in a later run if this one gets killed.
+        let startup_pid = child.id();
+        let mut record = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(STARTUP_PIDS))
+            .expect("open the lab's list of FRR startup PIDs");
+        writeln!(record, "{daemon} {startup_pid}").expect("record an FRR startup PID");
+        let output = child.wait_with_output().expect("wait for an FRR daemon to start");
+        assert!(
+            output.status.success(),
+            "lab {}: starting {daemon} failed: {}",
+            self.id,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        let pid_file = d.join(format!("{daemon}.pid"));
+        let vty = d.join(format!("{daemon}.vty"));
+        self.wait_until(&format!("{daemon} has written {} and {}", pid_file.display(), vty.display()), || {
+            vty.exists() && read_pid(&pid_file).is_some()
+        });
+    }
+
+    fn kill_frr(&mut self, daemons: &[&str]) {
+        let pids: Vec<u32> = daemons.iter().filter_map(|d| read_pid(&self.frr_dir.join(format!("{d}.pid")))).collect();
+        kill_and_wait(&pids);
+    }
+
+    /// The anycastd binary's output files for the next run.
+    fn next_run_files(&self) -> (PathBuf, PathBuf) {
+        let n = self.runs.get();
+        self.runs.set(n + 1);
+        (self.dir.join(format!("run-{n}.stdout")), self.dir.join(format!("run-{n}.stderr")))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.gobgpd.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        tear_down(&self.id);
+    }
+}
+
+/// An anycastd command about to run against a lab (see [`Lab::anycastd`]).
+pub struct Anycastd<'a> {
+    lab: &'a Lab,
+    args: Vec<String>,
+    json: bool,
+}
+
+impl Anycastd<'_> {
+    /// Adds `--format json` (before the command).
+    pub fn json(mut self) -> Self {
+        self.json = true;
+        self
+    }
+
+    fn command(&self) -> (Command, String) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_anycastd"));
+        command.arg("-c").arg(self.lab.config_path()).arg("--state-dir").arg(self.lab.state_dir());
+        if self.json {
+            command.args(["--format", "json"]);
+        }
+        command.args(&self.args).env("NO_COLOR", "1").stdin(Stdio::null());
+        let shown = format!("anycastd{} {}", if self.json { " --format json" } else { "" }, self.args.join(" "));
+        (command, shown)
+    }
+
+    /// Runs it to completion (panics after a minute) and returns what it did.
+    pub fn run(self) -> Outcome {
+        let running = self.spawn();
+        running.wait(COMMAND_DEADLINE)
+    }
+
+    /// Starts it in the background (for `run`); the process is killed if the [`Running`] is dropped first.
+    pub fn spawn(self) -> Running {
+        let (mut command, shown) = self.command();
+        let (stdout, stderr) = self.lab.next_run_files();
+        command.stdout(fs::File::create(&stdout).expect("create a stdout file"));
+        command.stderr(fs::File::create(&stderr).expect("create a stderr file"));
+        let child = command.spawn().expect("start the anycastd binary");
+        Running { child: Some(child), command: shown, stdout, stderr }
+    }
+}
+
+/// An anycastd process started by [`Anycastd::spawn`]; killed when dropped, so a failing test leaves nothing behind.
+pub struct Running {
+    child: Option<Child>,
+    command: String,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Running {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Sends `signal` (`"TERM"`, `"INT"`, ...).
+    pub fn signal(&self, signal: &str) {
+        run_ok(Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()));
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(self, deadline: Duration) -> Outcome {
+        self.signal("TERM");
+        self.wait(deadline)
+    }
+
+    /// Waits for the exit; after `deadline` kills it and panics with what it printed so far.
+    pub fn wait(mut self, deadline: Duration) -> Outcome {
+        let start = Instant::now();
+        let mut child = self.child.take().expect("a running child");
+        let status: ExitStatus = loop {
+            if let Some(status) = child.try_wait().expect("wait for anycastd") {
+                break status;
+            }
+            if start.elapsed() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "`{}` did not exit within {deadline:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    self.command,
+                    fs::read_to_string(&self.stdout).unwrap_or_default(),
+                    fs::read_to_string(&self.stderr).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Outcome {
+            command: self.command.clone(),
+            code: status.code(),
+            stdout: fs::read_to_string(&self.stdout).unwrap_or_default(),
+            stderr: fs::read_to_string(&self.stderr).unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            if std::thread::panicking() {
+                eprintln!(
+                    "`{}` was still running when the test failed; it printed:\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    self.command,
+                    fs::read_to_string(&self.stdout).unwrap_or_default(),
+                    fs::read_to_string(&self.stderr).unwrap_or_default()
+                );
+            }
+        }
+    }
+}
+
+/// What a finished anycastd command did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The command line, for messages.
+    pub command: String,
+    /// Exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+/// The counts of anycastd's JSON `summary` object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Prefixes to announce / announced.
+    pub announce: u64,
+    /// Prefixes to withdraw / withdrawn.
+    pub withdraw: u64,
+    /// Prefixes already as they should be.
+    pub unchanged: u64,
+    /// Prefixes that could not be handled.
+    pub errors: u64,
+}
+
+impl Outcome {
+    /// Panics, showing everything anycastd printed, unless it exited with `code`.
+    #[track_caller]
+    pub fn expect_code(self, code: i32) -> Self {
+        assert_eq!(self.code, Some(code), "`{}` exited with {:?}, expected {code}\n{}", self.command, self.code, self);
+        self
+    }
+
+    /// stdout and stderr together (for "the output names X" assertions).
+    pub fn output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout of `{}` is not JSON ({e})\n{self}", self.command))
+    }
+
+    /// The JSON `summary` counts.
+    #[track_caller]
+    pub fn summary(&self) -> Summary {
+        let json = self.json();
+        let count = |key: &str| {
+            json["summary"][key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("`{}`: no count summary.{key} in the JSON output\n{self}", self.command))
+        };
+        Summary {
+            announce: count("announce"),
+            withdraw: count("withdraw"),
+            unchanged: count("unchanged"),
+            errors: count("errors"),
+        }
+    }
+
+    /// The `action` anycastd reports for `prefix` (in any VRF) in its JSON output, with or without a length.
+    #[track_caller]
+    pub fn action(&self, prefix: &str) -> String {
+        let json = self.json();
+        let bare = prefix.split('/').next().unwrap_or(prefix);
+        json["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["prefixes"].as_array().into_iter().flatten())
+            .find(|p| p["prefix"].as_str().is_some_and(|q| q == prefix || q == bare))
+            .and_then(|p| p["action"].as_str())
+            .unwrap_or_else(|| panic!("`{}`: no action for {prefix} in the JSON output\n{self}", self.command))
+            .to_string()
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "--- stdout ---\n{}\n--- stderr ---\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// The `network` prefixes in the BGP instance of `vrf` (`None`: the default VRF) of a running config, every
+/// address family together, options (`route-map X`, `backdoor`) dropped.
+pub fn networks_in(running_config: &str, vrf: Option<&str>) -> BTreeSet<String> {
+    let mut networks = BTreeSet::new();
+    let mut inside = false;
+    for line in running_config.lines() {
+        if !line.starts_with(' ') {
+            inside = line.strip_prefix("router bgp ").is_some_and(|rest| {
+                let mut words = rest.split_whitespace();
+                let _asn = words.next();
+                match (words.next(), words.next(), vrf) {
+                    (None, _, None) => true,
+                    (Some("vrf"), Some(name), Some(wanted)) => name == wanted,
+                    _ => false,
+                }
+            });
+            continue;
+        }
+        if inside
+            && let Some(rest) = line.trim_start().strip_prefix("network ")
+            && let Some(prefix) = rest.split_whitespace().next()
+        {
+            networks.insert(prefix.to_string());
+        }
+    }
+    networks
+}
+
+/// The header lines of every BGP instance in a running config.
+pub fn bgp_instances_in(running_config: &str) -> Vec<String> {
+    running_config.lines().filter(|l| l.starts_with("router bgp")).map(|l| l.trim_end().to_string()).collect()
+}
+
+/// vtysh commands that add (`no_` empty) or remove (`no_` = `"no "`) a network in the instance of `vrf`.
+fn network_commands(vrf: Option<&str>, prefix: &str, no_: &str) -> Vec<String> {
+    let router = match vrf {
+        None => format!("router bgp {DEFAULT_ASN}"),
+        Some(v) if v == VRF => format!("router bgp {VRF_ASN} vrf {v}"),
+        Some(v) => panic!("the lab has no BGP instance for VRF {v}"),
+    };
+    let af = match Afi::of(prefix) {
+        Afi::Ipv4 => "address-family ipv4 unicast",
+        Afi::Ipv6 => "address-family ipv6 unicast",
+    };
+    vec!["configure terminal".into(), router, af.into(), format!("{no_}network {prefix}")]
+}
+
+/// The FRR config each lab starts with (and returns to on [`Lab::restart_frr`]).
+fn starting_config(unmanaged: &[String], frr_dir: &Path) -> String {
+    let mut ipv4 = String::new();
+    let mut ipv6 = String::new();
+    for prefix in unmanaged {
+        let af = if Afi::of(prefix) == Afi::Ipv4 { &mut ipv4 } else { &mut ipv6 };
+        let _ = writeln!(af, "  network {prefix}");
+    }
+    format!(
+        "frr defaults datacenter
+log file {log}
+!
+router bgp {DEFAULT_ASN}
+ bgp router-id {FRR_ADDRESS}
+ neighbor {PEER_ADDRESS} remote-as {PEER_ASN}
+ neighbor {PEER_ADDRESS} port {PEER_BGP_PORT}
+ neighbor {PEER_ADDRESS} timers connect 1
+ !
+ address-family ipv4 unicast
+{ipv4} exit-address-family
+ !
+ address-family ipv6 unicast
+{ipv6}  neighbor {PEER_ADDRESS} activate
+ exit-address-family
+exit
+!
+router bgp {VRF_ASN} vrf {VRF}
+ bgp router-id {FRR_ADDRESS}
+exit
+!
+",
+        log = frr_dir.join("frr.log").display()
+    )
+}
+
+/// Checks once per test process that the lab can work here, and removes what dead earlier runs left behind.
+fn preflight() {
+    PREFLIGHT.call_once(|| {
+        let uid = fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| l.strip_prefix("Uid:").map(|r| r.split_whitespace().nth(1).map(str::to_string)))
+            })
+            .flatten();
+        if uid.as_deref() != Some("0") {
+            panic!(
+                "the FRR lab tests need root (uid 0, not {}): they create network namespaces and run FRR and GoBGP \
+                 in them. Run them as root (CI does), or run only the other tests with `scripts/test --no-lab`",
+                uid.as_deref().unwrap_or("unknown")
+            );
+        }
+        for tool in [
+            "/usr/sbin/ip",
+            "/usr/bin/vtysh",
+            "/usr/lib/frr/zebra",
+            "/usr/lib/frr/staticd",
+            "/usr/lib/frr/bgpd",
+            "/usr/bin/gobgpd",
+            "/usr/bin/gobgp",
+        ] {
+            assert!(
+                Path::new(tool).exists() || which(tool),
+                "the FRR lab tests need {tool}: install the packages frr, gobgpd and iproute2"
+            );
+        }
+        remove_stale_labs();
+    });
+}
+
+fn which(tool: &str) -> bool {
+    let name = Path::new(tool).file_name().and_then(|n| n.to_str()).unwrap_or(tool);
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The namespace of lab `id` where FRR runs.
+fn frr_namespace(id: &str) -> String {
+    format!("{id}-frr")
+}
+
+/// The namespace of lab `id` where GoBGP runs.
+fn peer_namespace(id: &str) -> String {
+    format!("{id}-peer")
+}
+
+/// Removes the labs of test processes that are gone (killed before `Drop` ran), found by the PID in their id.
+fn remove_stale_labs() {
+    let me = std::process::id();
+    let mut ids = BTreeSet::new();
+    if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let ns = line.split_whitespace().next().unwrap_or_default();
+            if let Some(id) = ns.strip_suffix("-frr").or_else(|| ns.strip_suffix("-peer")) {
+                ids.insert(id.to_string());
+            }
+        }
+    }
+    if let Ok(entries) = fs::read_dir(LAB_ROOT) {
+        ids.extend(entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+    }
+    for id in ids {
+        let pid = id.strip_prefix(ID_PREFIX).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| pid != me && !pid_alive(pid)) {
+            tear_down(&id);
+        }
+    }
+}
+
+/// Removes everything lab `id` created: the processes in its namespaces, the namespaces, FRR's path space under
+/// `/var/run/frr`, the crash-log directories under `/var/tmp/frr` that SIGKILLed daemons leave, and the lab's
+/// directory. Never panics: it runs in `Drop`.
+fn tear_down(id: &str) {
+    let frr_ns = frr_namespace(id);
+    for ns in [frr_ns.clone(), peer_namespace(id)] {
+        kill_and_wait(&netns_pids(&ns));
+        let _ = Command::new("ip").args(["netns", "del", &ns]).stderr(Stdio::null()).status();
+    }
+    let _ = fs::remove_dir_all(Path::new("/var/run/frr").join(&frr_ns));
+    let dir = Path::new(LAB_ROOT).join(id);
+    for line in fs::read_to_string(dir.join(STARTUP_PIDS)).unwrap_or_default().lines() {
+        if let Some((daemon, pid)) = line.split_once(' ') {
+            let _ = fs::remove_dir_all(Path::new("/var/tmp/frr").join(format!("{daemon}.{pid}")));
+        }
+    }
+    let _ = fs::remove_dir_all(dir);
+}
+
+fn netns_pids(ns: &str) -> Vec<u32> {
+    Command::new("ip")
+        .args(["netns", "pids", ns])
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// SIGKILLs `pids` and waits (up to 5 s) until they are gone. Never panics: it runs in `Drop`.
+fn kill_and_wait(pids: &[u32]) {
+    let alive: Vec<String> = pids.iter().filter(|p| pid_alive(**p)).map(u32::to_string).collect();
+    if alive.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill").arg("-KILL").args(&alive).stderr(Stdio::null()).status();
+    let start = Instant::now();
+    while pids.iter().any(|p| pid_alive(*p)) && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether `pid` is a live process (a zombie counts as gone).
+fn pid_alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may itself contain ") ".
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
+        Err(_) => false,
+    }
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn add_address(ns: &str, prefix: &str) {
+    let family = if Afi::of(prefix) == Afi::Ipv6 { "-6" } else { "-4" };
+    ip(ns, &[family, "addr", "add", prefix, "dev", "lo"]);
+}
+
+/// Runs `ip <args>` inside namespace `ns`; panics when it fails.
+fn ip(ns: &str, args: &[&str]) {
+    run_ok(Command::new("ip").args(["-n", ns]).args(args));
+}
+
+fn run_ok(command: &mut Command) {
+    let output = command.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
