@@ -368,7 +368,13 @@ fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back() {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
     lab.stop_bgpd();
-    lab.anycastd(["apply"]).run().expect_code(1);
+    let apply = lab.anycastd(["apply"]).run().expect_code(1);
+    assert!(apply.output().contains("cannot read FRR's running config"), "{}", apply.output());
+    assert!(
+        !apply.output().contains("no BGP instance"),
+        "a stopped bgpd is not a missing instance: {}",
+        apply.output()
+    );
     lab.anycastd(["plan"]).run().expect_code(1);
 
     lab.restart_frr();

@@ -78,9 +78,10 @@ impl Vtysh {
         Vtysh { path: path.to_path_buf(), timeout }
     }
 
-    /// The text of `show running-config`.
+    /// The text of bgpd's `show running-config`. Asking bgpd alone (`-d bgpd`) makes a stopped bgpd an error:
+    /// the plain command still succeeds then, without any `router bgp` block, which would read as "no instance".
     pub fn running_config(&self) -> Result<String, VtyshError> {
-        self.run(&["-c".to_string(), "show running-config".to_string()])
+        self.run(&["-d", "bgpd", "-c", "show running-config"].map(String::from))
     }
 
     /// Runs `show` commands in one vtysh call and returns what they printed, one after the other.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A stand-in for FRR's vtysh that keeps a running config in a file and changes it the way FRR 8.4 does.
 
-Usage: fake_vtysh.py --state DIR [-c COMMANDS]...   (each -c may hold several newline-separated commands)
+Usage: fake_vtysh.py --state DIR [-d DAEMON] [-c COMMANDS]...   (each -c may hold several newline-separated commands)
 
 DIR holds:
   running-config  the configuration, in FRR 8.x layout (read and rewritten)
@@ -30,6 +30,9 @@ def main(argv):
     state, args = argv[1], argv[2:]
     commands = []
     while args:
+        if args[0] == "-d" and len(args) >= 2:
+            args = args[2:]
+            continue
         if args[0] != "-c" or len(args) < 2:
             print(f"% unsupported arguments: {args}", file=sys.stderr)
             return 2
