@@ -3,20 +3,26 @@
 //! The command is an argument vector (no shell), bounded by its timeout, and told what happened through environment
 //! variables. A hook that fails or hangs is logged; it never blocks or undoes the reconciliation.
 
+use std::collections::HashMap;
 use std::process::Command;
 
-use crate::config::Config;
+use crate::config::{Config, Hook};
 use crate::log::Event;
 use crate::plan::{Outcome, Plan, ServicePlan};
 use crate::process::{self, RunError};
 
 /// Runs the hook of every service whose prefixes changed in `applied`, and returns what to log about them.
 pub fn run(config: &Config, applied: &Plan, command: &str) -> Vec<Event> {
+    let hooks: HashMap<&str, &Hook> = config
+        .services
+        .iter()
+        .filter_map(|service| Some((service.name.as_str(), service.on_change.as_ref()?)))
+        .collect();
     applied
         .services
         .iter()
         .filter_map(|service| {
-            let hook = config.services.iter().find(|s| s.name == service.name)?.on_change.as_ref()?;
+            let hook = hooks.get(service.name.as_str())?;
             let changed: Vec<String> = service
                 .prefixes
                 .iter()
