@@ -48,15 +48,20 @@ pub struct Offline {
 pub fn gather(config: &Config, settings: &Settings, intent: Intent, offline: &Offline) -> Result<Plan, String> {
     let maintenance = maintenance::read(&settings.state_dir).map_err(|error| error.to_string())?;
     let (streaks, warning) = state::load(&settings.state_dir);
-    let (answers, now) = match (intent, &offline.health) {
-        (Intent::WithdrawAll, _) => (Answers::new(), None),
-        (Intent::Reconcile, Some(results)) => (cabourotte::answer_everywhere(config, results), None),
-        (Intent::Reconcile, None) => (cabourotte::fetch_all(config, settings.http_timeout), Some(unix_now())),
-    };
-    let frr = match &offline.running_config {
-        Some(running) => config.prefixes().map(|(_, prefix)| (prefix.vtysh.clone(), Ok(running.clone()))).collect(),
-        None => read_all(config, settings.vtysh_timeout),
-    };
+    // Cabourotte and FRR are asked at the same time: a pass waits for the slower of the two, not for both.
+    let (answers, now, frr) = std::thread::scope(|scope| {
+        let health = scope.spawn(|| match (intent, &offline.health) {
+            (Intent::WithdrawAll, _) => (Answers::new(), None),
+            (Intent::Reconcile, Some(results)) => (cabourotte::answer_everywhere(config, results), None),
+            (Intent::Reconcile, None) => (cabourotte::fetch_all(config, settings.http_timeout), Some(unix_now())),
+        });
+        let frr: FrrStates = match &offline.running_config {
+            Some(running) => config.prefixes().map(|(_, prefix)| (prefix.vtysh.clone(), Ok(running.clone()))).collect(),
+            None => read_all(config, settings.vtysh_timeout),
+        };
+        let (answers, now) = health.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (answers, now, frr)
+    });
     let inputs = Inputs { answers, frr, maintenance, streaks, now };
     let mut plan = Plan::compute(config, &inputs, intent);
     plan.warnings.extend(warning);
