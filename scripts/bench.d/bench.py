@@ -12,9 +12,10 @@ check per service, all healthy), then, repeated, measures against the real FRR:
                 floor: `vtysh -f FILE` with anycastd's `no network` batch
 
 Each measurement is one process tree started from here: wall time, CPU time (user + system of the process and of
-the children it waited for: the vtysh calls, not FRR's daemons) and peak RSS as wait4(2) reports them (the largest
-of the tree, like /usr/bin/time), vtysh calls counted by the vtysh wrapper, HTTP requests counted in the fake
-Cabourotte's log. Before each measurement FRR's daemons are left to go idle, so no step pays for the previous one.
+the children it waited for: the vtysh calls, not FRR's daemons; as wait4(2) reports it), peak RSS (anycastd's own,
+read through ptrace(2) at its exit; for the floor, the largest process of the tree: vtysh), vtysh calls counted by
+the vtysh wrapper, HTTP requests counted in the fake Cabourotte's log. Before each measurement FRR's daemons are
+left to go idle, so no step pays for the previous one.
 """
 
 import argparse
