@@ -233,3 +233,24 @@ fn check_frr_verifies_vtysh_instances_and_routes_without_changing_anything() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["subject"], "VRF 123");
 }
+
+#[test]
+fn rise_and_keep_on_checker_error_work_in_loop_mode_too() {
+    let env = Env::new();
+    with_dns_keys(&env, "rise = 3\non_checker_error = \"keep\"");
+    let mut child = env
+        .command(&["run", "--interval", "300ms"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let started = Instant::now();
+    wait_until("announced after three healthy passes", || dns_announced(&env));
+    assert!(started.elapsed() >= Duration::from_millis(600), "not at the first pass: {:?}", started.elapsed());
+    env.cabourotte.force_answer(503, "restarting");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(dns_announced(&env), "kept while Cabourotte cannot be asked");
+    assert_eq!(env.networks().len(), 2, "ntp (default policy) withdrawn meanwhile");
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+}
