@@ -9,13 +9,14 @@ use std::time::Duration;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::commands::Output;
 use crate::config::Config;
 use crate::log::{self, Event};
 use crate::pass;
 use crate::plan::{Intent, Plan};
 use crate::reconcile::Settings;
 use crate::render::{self, Tense};
-use crate::{EXIT_ERROR, EXIT_OK, Output};
+use crate::{EXIT_ERROR, EXIT_OK};
 
 /// Runs apply passes every `interval` until a signal; returns the exit code.
 pub fn run(config: &Config, settings: &Settings, interval: Duration, keep_on_exit: bool, output: &Output) -> u8 {

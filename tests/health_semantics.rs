@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use support::env::{Env, SEED_CONFIG};
+use support::env::{Env, SEED_CONFIG, wait_until};
 
 const DNS: [&str; 2] = ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"];
 
@@ -82,18 +82,12 @@ fn a_damaged_state_file_warns_and_starts_from_what_frr_has() {
 fn fall_counts_passes_in_loop_mode_too() {
     let env = Env::new();
     with_dns_keys(&env, "fall = 3");
-    let mut child = env
-        .command(&["run", "--interval", "300ms"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start");
+    let looping = env.start_loop(&["run", "--interval", "300ms"]);
     wait_until("announced", || dns_announced(&env));
     env.cabourotte.failing("dns", "timeout");
     let failed_at = Instant::now();
     wait_until("withdrawn", || !dns_announced(&env));
-    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+    looping.stop("TERM");
     assert!(
         failed_at.elapsed() >= Duration::from_millis(600),
         "three passes of 300 ms, not one: {:?}",
@@ -180,14 +174,6 @@ fn a_failing_or_hanging_hook_is_logged_and_blocks_nothing() {
     assert!(run.stderr.contains("/bin/sleep did not finish within 300 ms and was killed"), "{}", run.stderr);
 }
 
-fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn plan_warns_when_import_check_would_keep_an_announced_prefix_silent() {
     let env = Env::new();
@@ -232,4 +218,20 @@ fn check_frr_verifies_vtysh_instances_and_routes_without_changing_anything() {
         report["frr"].as_array().expect("findings").iter().filter(|f| f["level"] == "error").collect();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["subject"], "VRF 123");
+}
+
+#[test]
+fn rise_and_keep_on_checker_error_work_in_loop_mode_too() {
+    let env = Env::new();
+    with_dns_keys(&env, "rise = 3\non_checker_error = \"keep\"");
+    let looping = env.start_loop(&["run", "--interval", "300ms"]);
+    let started = Instant::now();
+    wait_until("announced after three healthy passes", || dns_announced(&env));
+    assert!(started.elapsed() >= Duration::from_millis(600), "not at the first pass: {:?}", started.elapsed());
+    env.cabourotte.force_answer(503, "restarting");
+    wait_until("ntp (default policy) withdrawn", || env.networks().len() == 2);
+    let requests = env.cabourotte.request_count();
+    wait_until("two more passes", || env.cabourotte.request_count() >= requests + 2);
+    assert!(dns_announced(&env), "kept while Cabourotte cannot be asked");
+    assert_eq!(looping.stop("TERM").0, Some(0));
 }

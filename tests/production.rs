@@ -5,7 +5,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::env::Env;
+use support::env::{Env, wait_until};
 
 /// Parses a Prometheus text file into `name{labels}` → value, checking that every metric has HELP and TYPE lines.
 fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
@@ -25,7 +25,10 @@ fn a_second_changing_command_waits_for_the_lock_then_names_the_holder() {
     let env = Env::new();
     env.hang();
     let holder = env.command(&["--vtysh-timeout", "3s", "apply"]).spawn().expect("start the holder");
-    std::thread::sleep(Duration::from_millis(500));
+    let holding = format!("pid {} running `anycastd apply`", holder.id());
+    wait_until("the holder has the lock", || {
+        std::fs::read_to_string(env.state_dir().join("lock")).is_ok_and(|text| text == holding)
+    });
     let started = Instant::now();
     let second = env.run(&["--lock-timeout", "400ms", "withdraw-all"]);
     assert!(started.elapsed() >= Duration::from_millis(400));

@@ -382,3 +382,52 @@ fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back() {
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
+
+/// A prefix FRR would keep but not advertise (import-check on, no route in its RIB) is warned about by `plan` and
+/// `check --frr`; once its address is on `lo` the warning goes and the route reaches the peer.
+#[test]
+fn import_check_warning_follows_frr_rib() {
+    const WEB: &str = "203.0.113.80/32";
+    let cabourotte = all_healthy();
+    cabourotte.healthy("web");
+    let lab = seed_lab(&cabourotte);
+    let web = format!(
+        "\n[services.web]\nprefixes.frrouting = [{{ prefix = \"{WEB}\", vtysh = \"{}\" }}]\n\
+         checks.cabourotte = [{{ name = \"web\", url = \"{}\" }}]\n",
+        lab.vtysh_wrapper().display(),
+        cabourotte.url()
+    );
+    lab.write_config(&format!("{}{web}", lab.seed_config(&cabourotte.url())));
+
+    let warning_of = |prefix: &str| {
+        let plan = lab.anycastd(["plan"]).json().run().expect_code(0);
+        let json = plan.json();
+        let found = json["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["prefixes"].as_array().into_iter().flatten())
+            .find(|p| p["prefix"] == prefix)
+            .map(|p| p["warning"].clone());
+        found.unwrap_or_else(|| panic!("{prefix} not in the plan\n{plan}"))
+    };
+    let warning = warning_of(WEB);
+    assert!(
+        warning
+            .as_str()
+            .is_some_and(|w| w.starts_with(&format!("FRR has no route for {WEB} in the RIB of the default VRF"))),
+        "{warning}"
+    );
+    assert_eq!(warning_of(DNS_V4), serde_json::Value::Null, "its address is on lo");
+    let check = lab.anycastd(["check", "--frr"]).run().expect_code(0);
+    assert!(check.stdout.contains(&format!("⚠ {WEB} in the default VRF: no route in FRR's RIB")), "{check}");
+
+    lab.anycastd(["apply"]).run().expect_code(0);
+    assert!(lab.networks(None).contains(WEB), "FRR keeps the network...");
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    assert!(!lab.peer_routes().contains(WEB), "...but does not advertise it");
+
+    lab.add_service_address(WEB);
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6, WEB]);
+    assert_eq!(warning_of(WEB), serde_json::Value::Null);
+}

@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::cabourotte::ListShape;
-use support::env::{EMPTY_FRR, Env};
+use support::env::{EMPTY_FRR, Env, wait_until};
 
 const ALL_ANNOUNCED: [&str; 4] = [
     "123 2001:db8::123:7e11:713e/128",
@@ -263,16 +263,12 @@ fn colour_only_when_asked_or_on_a_terminal() {
 #[test]
 fn run_loop_follows_health_and_withdraws_on_sigterm() {
     let env = Env::new();
-    let child =
-        env.command(&["run", "--interval", "200ms"]).stdout(std::process::Stdio::piped()).spawn().expect("start");
-    let child = KillOnDrop(child);
+    let looping = env.start_loop(&["run", "--interval", "200ms"]);
     wait_until("all announced", || env.networks() == ALL_ANNOUNCED);
     env.cabourotte.failing("dns", "timeout");
     wait_until("dns withdrawn", || env.networks() == ALL_ANNOUNCED[..2]);
-    let status = std::process::Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let output = child.wait();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let (code, stderr) = looping.stop("TERM");
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(env.networks().is_empty(), "SIGTERM withdraws every managed prefix");
     assert!(!env.state_dir().join("maintenance.json").exists(), "stopping is not maintenance");
 }
@@ -280,40 +276,8 @@ fn run_loop_follows_health_and_withdraws_on_sigterm() {
 #[test]
 fn run_loop_keeps_prefixes_on_exit_when_asked() {
     let env = Env::new();
-    let child = env
-        .command(&["run", "--interval", "200ms", "--keep-on-exit"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start");
-    let child = KillOnDrop(child);
+    let looping = env.start_loop(&["run", "--interval", "200ms", "--keep-on-exit"]);
     wait_until("all announced", || env.networks() == ALL_ANNOUNCED);
-    std::process::Command::new("kill").args(["-INT", &child.0.id().to_string()]).status().expect("kill");
-    assert_eq!(child.wait().status.code(), Some(0));
+    assert_eq!(looping.stop("INT").0, Some(0));
     assert_eq!(env.networks(), ALL_ANNOUNCED);
-}
-
-/// Kills the child if the test fails before it exits.
-struct KillOnDrop(std::process::Child);
-
-impl KillOnDrop {
-    fn wait(mut self) -> std::process::Output {
-        let child = std::mem::replace(&mut self.0, std::process::Command::new("true").spawn().expect("placeholder"));
-        child.wait_with_output().expect("wait")
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

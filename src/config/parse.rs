@@ -258,35 +258,48 @@ impl Walker {
     }
 
     fn frrouting_prefix(&mut self, item: &Value<'_>) -> Option<Spanned<ManagedPrefix>> {
-        let (prefix_value, table) = match item.get_ref() {
-            DeValue::String(_) => (item, None),
+        let example = "{ prefix = \"203.0.113.53\", vrf = \"EDGE\" }";
+        let (prefix_value, table) =
+            self.shorthand_or_table(item, ("frrouting prefix", "a prefix string"), FRROUTING_KEYS, "prefix", example)?;
+        let prefix = self.prefix(prefix_value);
+        let vrf = option(table, "vrf").map_or(Some(Vrf::Default), |value| self.vrf(value));
+        let vtysh =
+            option(table, "vtysh").map_or_else(|| Some(PathBuf::from(DEFAULT_VTYSH)), |value| self.vtysh(value));
+        Some(Spanned::new(prefix_value.span(), ManagedPrefix { prefix: prefix?, vrf: vrf?, vtysh: vtysh? }))
+    }
+
+    /// Reads a list item that is either a bare string (the `required` key's value; `shorthand` names it) or a table
+    /// with `keys`. Returns the `required` value and the table, if any; `kind` names the item in messages.
+    fn shorthand_or_table<'a, 'i>(
+        &mut self,
+        item: &'a Value<'i>,
+        (kind, shorthand): (&str, &str),
+        keys: &[&str],
+        required: &str,
+        example: &str,
+    ) -> Option<(&'a Value<'i>, Option<&'a DeTable<'i>>)> {
+        match item.get_ref() {
+            DeValue::String(_) => Some((item, None)),
             DeValue::Table(table) => {
-                self.reject_unknown_keys(table, FRROUTING_KEYS, "in a frrouting prefix");
-                let Some((_, prefix)) = field(table, "prefix") else {
+                self.reject_unknown_keys(table, keys, &format!("in a {kind}"));
+                let Some((_, value)) = field(table, required) else {
                     self.report(
                         ConfigProblem::new(
                             item.span(),
-                            "this frrouting prefix has no `prefix` key",
-                            "missing `prefix`",
+                            format!("this {kind} has no `{required}` key"),
+                            format!("missing `{required}`"),
                         )
-                        .help("e.g. { prefix = \"203.0.113.53\", vrf = \"EDGE\" }"),
+                        .help(format!("e.g. {example}")),
                     );
                     return None;
                 };
-                (prefix, Some(table))
+                Some((value, Some(table)))
             }
             other => {
-                self.type_mismatch(item, "a prefix string or a table such as { prefix = \"203.0.113.53\" }", other);
-                return None;
+                self.type_mismatch(item, &format!("{shorthand} or a table such as {example}"), other);
+                None
             }
-        };
-        let prefix = self.prefix(prefix_value);
-        let vrf = table.and_then(|t| field(t, "vrf")).map(|(_, value)| self.vrf(value)).unwrap_or(Some(Vrf::Default));
-        let vtysh = table
-            .and_then(|t| field(t, "vtysh"))
-            .map(|(_, value)| self.vtysh(value))
-            .unwrap_or_else(|| Some(PathBuf::from(DEFAULT_VTYSH)));
-        Some(Spanned::new(prefix_value.span(), ManagedPrefix { prefix: prefix?, vrf: vrf?, vtysh: vtysh? }))
+        }
     }
 
     fn prefix(&mut self, value: &Value<'_>) -> Option<Prefix> {
@@ -343,37 +356,14 @@ impl Walker {
     }
 
     fn cabourotte_check(&mut self, item: &Value<'_>, default_max_age: Option<Duration>) -> Option<Check> {
-        let (name_value, table) = match item.get_ref() {
-            DeValue::String(_) => (item, None),
-            DeValue::Table(table) => {
-                self.reject_unknown_keys(table, CABOUROTTE_KEYS, "in a cabourotte check");
-                let Some((_, name)) = field(table, "name") else {
-                    self.report(
-                        ConfigProblem::new(item.span(), "this cabourotte check has no `name` key", "missing `name`")
-                            .help("e.g. { name = \"dns\", interval = 1 }"),
-                    );
-                    return None;
-                };
-                (name, Some(table))
-            }
-            other => {
-                self.type_mismatch(item, "a check name or a table such as { name = \"dns\" }", other);
-                return None;
-            }
-        };
+        let example = "{ name = \"dns\", interval = 1 }";
+        let (name_value, table) =
+            self.shorthand_or_table(item, ("cabourotte check", "a check name"), CABOUROTTE_KEYS, "name", example)?;
         let name = self.check_name(name_value);
-        let url = match table.and_then(|t| field(t, "url")) {
-            Some((_, value)) => self.url(value),
-            None => CabourotteUrl::parse(DEFAULT_CABOUROTTE_URL).ok(),
-        };
-        let interval = match table.and_then(|t| field(t, "interval")) {
-            Some((_, value)) => self.duration(value, "interval"),
-            None => Some(DEFAULT_INTERVAL),
-        };
-        let max_age = match table.and_then(|t| field(t, "max_age")) {
-            Some((_, value)) => self.duration(value, "max_age").map(Some),
-            None => Some(default_max_age),
-        };
+        let url =
+            option(table, "url").map_or_else(|| CabourotteUrl::parse(DEFAULT_CABOUROTTE_URL).ok(), |v| self.url(v));
+        let interval = option(table, "interval").map_or(Some(DEFAULT_INTERVAL), |v| self.duration(v, "interval"));
+        let max_age = option(table, "max_age").map_or(Some(default_max_age), |v| self.duration(v, "max_age").map(Some));
         Some(Check { name: name?, url: url?, interval: interval?, max_age: max_age? })
     }
 
@@ -514,6 +504,11 @@ impl Walker {
 
 fn singular(section: &str) -> &str {
     section.strip_suffix("es").filter(|s| s.ends_with('x')).or(section.strip_suffix('s')).unwrap_or(section)
+}
+
+/// The value of `key` in an optional table.
+fn option<'a, 'i>(table: Option<&'a DeTable<'i>>, key: &str) -> Option<&'a Value<'i>> {
+    table.and_then(|table| field(table, key)).map(|(_, value)| value)
 }
 
 /// Looks up `key` in a spanned table.

@@ -231,7 +231,7 @@ checks.cabourotte = [{ name = "dns", url = "gopher://x", interval = 0 }, 42]
             "`a b` is not a VRF name FRR accepts",
             "invalid Cabourotte URL: unsupported scheme `gopher`: only http and https are supported",
             "invalid interval: must be greater than zero",
-            "expected a check name or a table such as { name = \"dns\" }",
+            "expected a check name or a table such as { name = \"dns\", interval = 1 }",
         ]
     );
 }

@@ -43,11 +43,6 @@ impl Prefix {
             IpNet::V6(_) => AddressFamily::Ipv6,
         }
     }
-
-    /// The underlying network.
-    pub fn net(&self) -> IpNet {
-        self.0
-    }
 }
 
 impl fmt::Display for Prefix {

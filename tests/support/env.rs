@@ -2,8 +2,9 @@
 //! running config in a file, a fake Cabourotte, and a state directory. In the spirit of casey/just's `Test`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use super::cabourotte::FakeCabourotte;
 
@@ -167,6 +168,12 @@ impl Env {
         command
     }
 
+    /// Starts `anycastd ARGS` (e.g. `run --interval 200ms`) in the background.
+    pub fn start_loop(&self, args: &[&str]) -> Looping {
+        let child = self.command(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start anycastd");
+        Looping { child: Some(child) }
+    }
+
     /// Runs the binary with `args` and waits for it.
     pub fn run(&self, args: &[&str]) -> Run {
         let output = self.command(args).output().expect("run anycastd");
@@ -185,6 +192,40 @@ impl Env {
     /// Replaces this environment's temporary paths and port with placeholders, for snapshots.
     pub fn normalize(&self, text: &str) -> String {
         text.replace(&self.dir.display().to_string(), "[DIR]").replace(&self.cabourotte.url(), "http://[CABOUROTTE]")
+    }
+}
+
+/// `anycastd run` in the background; killed when dropped, so a failing test leaves nothing running.
+pub struct Looping {
+    child: Option<Child>,
+}
+
+impl Looping {
+    /// Sends `signal` (e.g. `TERM`, `INT`) and waits for the exit; returns the exit code and stderr.
+    pub fn stop(mut self, signal: &str) -> (Option<i32>, String) {
+        let child = self.child.take().expect("still running");
+        let sent = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
+        assert!(sent.is_ok_and(|status| status.success()), "kill -{signal}");
+        let output = child.wait_with_output().expect("wait for anycastd run");
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+impl Drop for Looping {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `condition` every 50 ms for up to 15 s; fails the test naming `what` otherwise.
+pub fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -1,0 +1,150 @@
+//! One function per command: load what it needs, run it, print the result, and return its exit code.
+
+use std::path::Path;
+
+use miette::{IntoDiagnostic, Report, miette};
+
+use crate::cabourotte;
+use crate::cli::{Assumption, Cli, Format};
+use crate::config::Config;
+use crate::frr::RunningConfig;
+use crate::lock::RunLock;
+use crate::maintenance::{self, Maintenance};
+use crate::pass;
+use crate::plan::{Intent, Plan};
+use crate::preflight;
+use crate::reconcile::{self, Offline, Settings};
+use crate::render::{self, Painter, Tense};
+use crate::{EXIT_CHANGES_PENDING, EXIT_ERROR, EXIT_OK};
+
+/// Reads and validates the configuration named on the command line.
+pub fn load(cli: &Cli) -> Result<Config, Report> {
+    Config::load(&cli.configuration).map_err(Report::new)
+}
+
+/// How results are printed.
+pub struct Output {
+    /// Text or JSON.
+    pub format: Format,
+    /// Colours, or none.
+    pub painter: Painter,
+    /// No report at all.
+    pub quiet: bool,
+}
+
+impl Output {
+    /// Prints a plan (or an applied plan) made by `command` to stdout, unless quiet.
+    pub fn plan(&self, plan: &Plan, command: &str, tense: Tense) {
+        if self.quiet {
+            return;
+        }
+        match self.format {
+            Format::Text => print!("{}", render::plan_text(plan, tense, self.painter)),
+            Format::Json => println!("{}", render::plan_json(plan, command, tense)),
+        }
+    }
+}
+
+pub fn check(cli: &Cli, settings: &Settings, output: &Output, frr: bool) -> Result<u8, Report> {
+    let config = load(cli)?;
+    let findings = if frr { preflight::run(&config, settings.vtysh_timeout) } else { Vec::new() };
+    match output.format {
+        Format::Text => {
+            print!("{}", render::check_text(&config, &cli.configuration.display().to_string()));
+            print!("{}", render::preflight_text(&findings, output.painter));
+        }
+        Format::Json => println!("{}", render::check_json(&config, frr.then_some(findings.as_slice()))),
+    }
+    let failed = findings.iter().any(|finding| finding.level == preflight::Level::Error);
+    Ok(if failed { EXIT_ERROR } else { EXIT_OK })
+}
+
+pub fn plan(
+    config: &Config,
+    settings: &Settings,
+    output: &Output,
+    offline: &Offline,
+    detailed_exitcode: bool,
+) -> Result<u8, Report> {
+    let mut plan =
+        reconcile::gather(config, settings, Intent::Reconcile, offline).map_err(|error| miette!("{error}"))?;
+    if offline.running_config.is_none() {
+        reconcile::warn_unrouted(&mut plan, settings.vtysh_timeout);
+    }
+    output.plan(&plan, "plan", Tense::Planned);
+    let summary = plan.summary();
+    Ok(match () {
+        _ if summary.has_errors() => EXIT_ERROR,
+        _ if detailed_exitcode && summary.has_changes() => EXIT_CHANGES_PENDING,
+        _ => EXIT_OK,
+    })
+}
+
+/// Reads the files that replace live inputs in `plan`.
+pub fn offline_inputs(
+    config: &Config,
+    running_config: Option<&Path>,
+    health: Option<&Path>,
+    assume: Option<Assumption>,
+) -> Result<Offline, Report> {
+    let running_config = running_config
+        .map(|path| read_input(path, "--running-config").map(|text| RunningConfig::parse(&text)))
+        .transpose()?;
+    let health = match (health, assume) {
+        (Some(path), _) => {
+            let text = read_input(path, "--health")?;
+            let results = cabourotte::parse_result_list(&text)
+                .map_err(|error| miette!("--health {}: {error}", path.display()))?;
+            Some(results)
+        }
+        (None, Some(assumption)) => Some(cabourotte::assumed(config, assumption == Assumption::Healthy)),
+        (None, None) => None,
+    };
+    Ok(Offline { running_config, health })
+}
+
+/// Reads a file, or stdin for `-`.
+fn read_input(path: &Path, flag: &str) -> Result<String, Report> {
+    let read =
+        if path == Path::new("-") { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(path) };
+    read.map_err(|error| miette!("cannot read {flag} {}: {error}", path.display()))
+}
+
+pub fn apply(config: &Config, settings: &Settings, output: &Output) -> Result<u8, Report> {
+    let applied = pass::run(config, settings, Intent::Reconcile, "apply").map_err(|error| miette!("{error}"))?;
+    output.plan(&applied, "apply", Tense::Applied);
+    Ok(exit_code_of(&applied))
+}
+
+/// Writes the maintenance marker first, so that no pass starting after this moment announces anything, then
+/// withdraws under the lock.
+pub fn withdraw_all(
+    config: &Config,
+    settings: &Settings,
+    output: &Output,
+    reason: Option<String>,
+) -> Result<u8, Report> {
+    if maintenance::read(&settings.state_dir).into_diagnostic()?.is_none() {
+        maintenance::write(&settings.state_dir, &Maintenance::begin(reason)).into_diagnostic()?;
+    }
+    let applied =
+        pass::run(config, settings, Intent::WithdrawAll, "withdraw-all").map_err(|error| miette!("{error}"))?;
+    output.plan(&applied, "withdraw-all", Tense::Applied);
+    Ok(exit_code_of(&applied))
+}
+
+pub fn resume(settings: &Settings) -> Result<u8, Report> {
+    let _lock =
+        RunLock::acquire(&settings.state_dir, "resume", settings.lock_timeout).map_err(|error| miette!("{error}"))?;
+    if maintenance::remove(&settings.state_dir).into_diagnostic()? {
+        println!("Maintenance ended: the next apply announces the prefixes of healthy services again.");
+    } else {
+        println!("Not in maintenance: nothing to resume.");
+    }
+    Ok(EXIT_OK)
+}
+
+/// The exit code of an applied plan.
+fn exit_code_of(applied: &Plan) -> u8 {
+    if applied.summary().has_errors() { EXIT_ERROR } else { EXIT_OK }
+}
