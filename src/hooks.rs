@@ -56,7 +56,7 @@ fn run_one(
         .env("ANYCASTD_STATE", state)
         .env("ANYCASTD_PREFIXES", changed.join(" "))
         .env("ANYCASTD_REASON", &reason);
-    let (level, event, outcome) = match process::run_with_deadline(&mut child, timeout) {
+    let (level, event, outcome) = match process::run_with_deadline(&mut child, &[], timeout) {
         Ok(finished) if finished.success => ("info", "hook-ran", format!("{} exited 0", argv[0])),
         Ok(finished) => {
             let code = finished.code.map_or_else(|| "a signal".to_string(), |code| code.to_string());

@@ -1,6 +1,6 @@
 //! Runs a child process with a deadline, collecting its output: a hung vtysh or hook never hangs anycastd.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -27,14 +27,21 @@ pub enum RunError {
     Timeout,
 }
 
-/// Runs `command` with no stdin, killing it if it has not finished within `timeout`.
-pub fn run_with_deadline(command: &mut Command, timeout: Duration) -> Result<Finished, RunError> {
-    let child = command
-        .stdin(Stdio::null())
+/// Runs `command` with `input` on its stdin (none when empty), killing it if it has not finished within `timeout`.
+pub fn run_with_deadline(command: &mut Command, input: &[u8], timeout: Duration) -> Result<Finished, RunError> {
+    let stdin = if input.is_empty() { Stdio::null() } else { Stdio::piped() };
+    let mut child = command
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|error| RunError::Spawn(error.to_string()))?;
+    if let Some(mut pipe) = child.stdin.take() {
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
     wait_with_deadline(child, Instant::now() + timeout).ok_or(RunError::Timeout)
 }
 

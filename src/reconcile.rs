@@ -129,7 +129,9 @@ pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
     }
 }
 
-/// Applies `plan` and returns it with the outcome of every change filled in.
+/// Applies `plan` and returns it with the outcome of every change filled in. What counts is what FRR has afterwards:
+/// a vtysh error whose changes are all in place anyway (say, someone removed a network by hand a moment before) is
+/// only a warning.
 pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> Plan {
     let mut batches: BTreeMap<PathBuf, Vec<_>> = BTreeMap::new();
     for prefix in plan.prefixes() {
@@ -158,6 +160,12 @@ pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> Plan {
             Ok(_) => Outcome::Failed(mismatch(wanted, batch_error.as_deref())),
             Err(reason) => Outcome::Failed(format!("cannot read FRR's running config after applying: {reason}")),
         };
+    }
+    for (path, (batch_error, _)) in &results {
+        let failed_here = plan.prefixes().any(|p| &p.managed.vtysh == path && matches!(p.outcome, Outcome::Failed(_)));
+        if let (Some(error), false) = (batch_error, failed_here) {
+            plan.warnings.push(format!("vtysh reported an error, yet FRR now has every planned change: {error}"));
+        }
     }
     plan
 }

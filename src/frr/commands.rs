@@ -1,7 +1,7 @@
 //! Renders changes as the vtysh command lines of one batch.
 //!
-//! One batch per FRR: `configure terminal`, then for each BGP instance and address family the `network` and
-//! `no network` lines. The ASN always comes from FRR's own running config, so `router bgp ASN` only ever enters an
+//! One batch per FRR, in the form of a configuration file (vtysh `-f`, which starts in configuration mode): for each
+//! BGP instance and address family the `network` and `no network` lines. The ASN always comes from FRR's own running config, so `router bgp ASN` only ever enters an
 //! existing instance and never creates one.
 
 use std::collections::BTreeMap;
@@ -37,7 +37,7 @@ pub fn render_batch(changes: &[Change]) -> Vec<String> {
     for change in changes {
         grouped.entry((&change.vrf, &change.asn)).or_default().entry(change.prefix.family()).or_default().push(change);
     }
-    let mut lines = vec!["configure terminal".to_string()];
+    let mut lines = Vec::new();
     for ((vrf, asn), families) in grouped {
         lines.push(match vrf {
             Vrf::Default => format!("router bgp {asn}"),
@@ -53,7 +53,6 @@ pub fn render_batch(changes: &[Change]) -> Vec<String> {
         }
         lines.push("exit".to_string());
     }
-    lines.push("end".to_string());
     lines
 }
 
@@ -77,7 +76,6 @@ mod tests {
         assert_eq!(
             render_batch(&changes),
             [
-                "configure terminal",
                 "router bgp 65536",
                 "address-family ipv4 unicast",
                 "no network 203.0.113.53/32",
@@ -94,7 +92,6 @@ mod tests {
                 "no network 2001:db8::123:7e11:713e/128",
                 "exit-address-family",
                 "exit",
-                "end",
             ]
         );
     }

@@ -7,9 +7,6 @@ use std::time::Duration;
 
 use crate::process::{self, RunError};
 
-/// The most bytes of commands put in one `-c` argument; Linux refuses a single argument over 128 KiB.
-const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
-
 /// One FRR, reached through its vtysh binary.
 #[derive(Clone, Debug)]
 pub struct Vtysh {
@@ -81,7 +78,7 @@ impl Vtysh {
     /// The text of bgpd's `show running-config`. Asking bgpd alone (`-d bgpd`) makes a stopped bgpd an error:
     /// the plain command still succeeds then, without any `router bgp` block, which would read as "no instance".
     pub fn running_config(&self) -> Result<String, VtyshError> {
-        self.run(&["-d", "bgpd", "-c", "show running-config"].map(String::from))
+        self.run(&["-d", "bgpd", "-c", "show running-config"].map(String::from), &[])
     }
 
     /// Runs `show` commands in one vtysh call and returns what they printed, one after the other.
@@ -90,37 +87,49 @@ impl Vtysh {
             return Err(VtyshError::UnsafeCommand(command.clone()));
         }
         let arguments: Vec<String> = commands.iter().flat_map(|command| ["-c".to_string(), command.clone()]).collect();
-        self.run(&arguments)
+        self.run(&arguments, &[])
     }
 
-    /// Runs command `lines` in one vtysh call. vtysh stops at the first failing line, so on error the caller must
-    /// read the running config again to learn what was applied.
+    /// Runs configuration `lines` in one vtysh call, fed on stdin as a configuration file (`-f`): no argument
+    /// length limit, and a failing line does not stop the ones after it (vtysh then exits non-zero). Either way the
+    /// caller must read the running config again to learn what was applied.
     pub fn configure(&self, lines: &[String]) -> Result<(), VtyshError> {
         if let Some(line) = lines.iter().find(|line| !is_safe_command(line)) {
             return Err(VtyshError::UnsafeCommand(line.clone()));
         }
-        let arguments: Vec<String> =
-            pack_arguments(lines).into_iter().flat_map(|chunk| ["-c".to_string(), chunk]).collect();
-        self.run(&arguments).map(drop)
+        let mut input = lines.join("\n");
+        input.push('\n');
+        self.run(&["-f".to_string(), "/proc/self/fd/0".to_string()], input.as_bytes()).map(drop)
     }
 
-    fn run(&self, arguments: &[String]) -> Result<String, VtyshError> {
+    fn run(&self, arguments: &[String], input: &[u8]) -> Result<String, VtyshError> {
         let mut command = Command::new(&self.path);
         // vtysh appends every `-c` line to $HOME/.history_frr (open, write, chown, close per line) and then cuts the
         // file to its last 1,000 lines: 10,000 changes cost 50,000 system calls, and the operator's own history is
         // gone. Under a HOME that cannot hold the file, each append fails at once and the file is left alone.
         command.env("HOME", "/dev/null");
         command.args(arguments);
-        let finished = process::run_with_deadline(&mut command, self.timeout).map_err(|error| match error {
+        let finished = process::run_with_deadline(&mut command, input, self.timeout).map_err(|error| match error {
             RunError::Spawn(reason) => VtyshError::Spawn { path: self.path.clone(), reason },
             RunError::Timeout => VtyshError::Timeout { path: self.path.clone(), timeout: self.timeout },
         })?;
         if finished.success {
             return Ok(finished.stdout);
         }
-        let output = if finished.stderr.trim().is_empty() { finished.stdout } else { finished.stderr };
-        Err(VtyshError::Failed { path: self.path.clone(), code: finished.code, output: output.trim().to_string() })
+        Err(VtyshError::Failed { path: self.path.clone(), code: finished.code, output: failure_text(&finished) })
     }
+}
+
+/// What vtysh said about a failure: its stderr and stdout lines, each once, on one line. FRR prints its `% ...`
+/// error on stdout (and, in 8.4, on stderr too); with `-f`, stderr also names the failing line.
+fn failure_text(finished: &process::Finished) -> String {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in finished.stderr.lines().chain(finished.stdout.lines()).map(str::trim) {
+        if !line.is_empty() && !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines.join(" / ")
 }
 
 /// Only the characters FRR commands of ours are made of: no newline, quote, `;`, `|` or anything shell-ish.
@@ -129,34 +138,9 @@ fn is_safe_command(line: &str) -> bool {
         && line.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '/' | ':' | '-' | '_'))
 }
 
-/// Joins lines with newlines into as few `-c` arguments as the kernel's per-argument limit allows.
-/// vtysh runs each line of each argument in order, in one session, so context (`router bgp`) carries over.
-fn pack_arguments(lines: &[String]) -> Vec<String> {
-    let mut chunks: Vec<String> = Vec::new();
-    for line in lines {
-        match chunks.last_mut() {
-            Some(chunk) if chunk.len() + 1 + line.len() <= MAX_ARGUMENT_BYTES => {
-                chunk.push('\n');
-                chunk.push_str(line);
-            }
-            _ => chunks.push(line.clone()),
-        }
-    }
-    chunks
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_batches_are_split_under_the_argument_limit() {
-        let lines: Vec<String> = (0..20_000).map(|i| format!("network 10.{}.{}.0/24", i / 256, i % 256)).collect();
-        let chunks = pack_arguments(&lines);
-        assert!(chunks.len() > 1);
-        assert!(chunks.iter().all(|chunk| chunk.len() <= MAX_ARGUMENT_BYTES));
-        assert_eq!(chunks.join("\n").lines().collect::<Vec<_>>(), lines);
-    }
 
     #[test]
     fn unsafe_lines_never_reach_vtysh() {
@@ -178,7 +162,7 @@ mod tests {
         use std::time::Instant;
         let started = Instant::now();
         let hung = Vtysh { path: PathBuf::from("/bin/sleep"), timeout: Duration::from_millis(200) };
-        let error = hung.run(&["5".to_string()]);
+        let error = hung.run(&["5".to_string()], &[]);
         assert!(matches!(error, Err(VtyshError::Timeout { .. })), "{error:?}");
         assert!(started.elapsed() < Duration::from_secs(2));
     }
@@ -186,13 +170,13 @@ mod tests {
     #[test]
     fn vtysh_keeps_no_history_of_our_commands() {
         let shell = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
-        assert_eq!(shell.run(&["-c".into(), "echo $HOME".into()]), Ok("/dev/null\n".to_string()));
+        assert_eq!(shell.run(&["-c".into(), "echo $HOME".into()], &[]), Ok("/dev/null\n".to_string()));
     }
 
     #[test]
     fn failures_carry_what_vtysh_printed() {
         let failing = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
-        let error = failing.run(&["-c".into(), "echo '% Unknown command: network x' >&2; exit 1".into()]);
+        let error = failing.run(&["-c".into(), "echo '% Unknown command: network x' >&2; exit 1".into()], &[]);
         assert_eq!(
             error.map_err(|e| e.to_string()),
             Err("/bin/sh exited with 1: % Unknown command: network x".to_string())

@@ -2,6 +2,7 @@
 """A stand-in for FRR's vtysh that keeps a running config in a file and changes it the way FRR 8.4 does.
 
 Usage: fake_vtysh.py --state DIR [-d DAEMON] [-c COMMANDS]...   (each -c may hold several newline-separated commands)
+       fake_vtysh.py --state DIR -f FILE                      (a configuration file, e.g. /proc/self/fd/0)
 
 DIR holds:
   running-config  the configuration, in FRR 8.x layout (read and rewritten)
@@ -13,8 +14,9 @@ DIR holds:
 
 Behaviours copied from FRR (see frr-lab.md): `router bgp ASN` creates an instance when none exists for that VRF, and
 fails with "BGP is already running; AS is X" when the default instance has another ASN; host bits of a network are
-masked; a prefix of the wrong family is an unknown command; `no network X` for an absent network fails; a batch
-stops at the first failing command; errors go to stdout and stderr and the exit code is 1.
+masked; a prefix of the wrong family is an unknown command; `no network X` for an absent network fails; a `-c`
+batch stops at the first failing command (errors on stdout and stderr, exit code 1), while `-f` goes on with the
+next lines (the error on stdout, the failing line on stderr, exit code 13).
 """
 import ipaddress
 import json
@@ -28,7 +30,10 @@ def main(argv):
         print("usage: fake_vtysh.py --state DIR [-c CMD]...", file=sys.stderr)
         return 2
     state, args = argv[1], argv[2:]
-    commands = []
+    commands, from_file = [], False
+    if len(args) == 2 and args[0] == "-f":
+        with open(args[1]) as f:
+            commands, from_file, args = f.read().splitlines(), True, []
     while args:
         if args[0] == "-d" and len(args) >= 2:
             args = args[2:]
@@ -48,20 +53,23 @@ def main(argv):
     fail_on = read_optional(os.path.join(state, "fail-on"))
     rib = read_optional(os.path.join(state, "rib"))
     session = Session(config, fail_on, None if rib is None else set(rib.splitlines()))
-    for command in commands:
+    if from_file:
+        session.mode = "config"
+    for number, command in enumerate(commands, start=1):
         error = session.run(command.strip())
-        if error:
+        if error and from_file:
+            print(error)
+            print(f"line {number}: Failure to communicate[13] to bgpd, line: {command.strip()}", file=sys.stderr)
+        elif error:
             print(error)
             print(error, file=sys.stderr)
             break
     if session.changed:
         with open(path, "w") as f:
             f.write(render(config))
-    return 1 if error_happened(session) else 0
-
-
-def error_happened(session):
-    return session.failed
+    if session.failed:
+        return 13 if from_file else 1
+    return 0
 
 
 def read_optional(path):
