@@ -31,7 +31,7 @@ pub type Answers = HashMap<CabourotteUrl, Result<ResultList, String>>;
 
 /// Asks every distinct Cabourotte URL of the config for its result list, in parallel, each bounded by `timeout`.
 pub fn fetch_all(config: &Config, timeout: Duration) -> Answers {
-    let urls: BTreeSet<&CabourotteUrl> = config.checks().map(|(_, check)| &check.url).collect();
+    let urls = distinct_urls(config);
     std::thread::scope(|scope| {
         let pending: Vec<_> = urls.into_iter().map(|url| (url, scope.spawn(move || fetch(url, timeout)))).collect();
         pending
@@ -46,7 +46,12 @@ pub fn fetch_all(config: &Config, timeout: Duration) -> Answers {
 
 /// The same result list as the answer of every Cabourotte URL of the config (offline plans: `--health FILE`).
 pub fn answer_everywhere(config: &Config, results: &ResultList) -> Answers {
-    config.checks().map(|(_, check)| (check.url.clone(), Ok(results.clone()))).collect()
+    distinct_urls(config).into_iter().map(|url| (url.clone(), Ok(results.clone()))).collect()
+}
+
+/// The distinct Cabourotte URLs of the config.
+fn distinct_urls(config: &Config) -> BTreeSet<&CabourotteUrl> {
+    config.checks().map(|(_, check)| &check.url).collect()
 }
 
 /// A result list in which every configured check passes, or fails (offline plans: `--assume`).

@@ -1,5 +1,6 @@
 //! One function per command: load what it needs, run it, print the result, and return its exit code.
 
+use std::io::Write;
 use std::path::Path;
 
 use miette::{IntoDiagnostic, Report, miette};
@@ -16,6 +17,12 @@ use crate::preflight;
 use crate::reconcile::{self, Offline, Settings};
 use crate::render::{self, Painter, Tense};
 use crate::{EXIT_CHANGES_PENDING, EXIT_ERROR, EXIT_OK};
+
+/// Writes to stdout. A reader that went away (`anycastd plan | head`) is not an error worth a panic: what it did
+/// not read is dropped; the exit code still tells the outcome.
+fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
 
 /// Reads and validates the configuration named on the command line.
 pub fn load(cli: &Cli) -> Result<Config, Report> {
@@ -39,8 +46,8 @@ impl Output {
             return;
         }
         match self.format {
-            Format::Text => print!("{}", render::plan_text(plan, tense, self.painter)),
-            Format::Json => println!("{}", render::plan_json(plan, command, tense)),
+            Format::Text => emit(&render::plan_text(plan, tense, self.painter)),
+            Format::Json => emit(&format!("{}\n", render::plan_json(plan, command, tense))),
         }
     }
 }
@@ -50,10 +57,10 @@ pub fn check(cli: &Cli, settings: &Settings, output: &Output, frr: bool) -> Resu
     let findings = if frr { preflight::run(&config, settings.vtysh_timeout) } else { Vec::new() };
     match output.format {
         Format::Text => {
-            print!("{}", render::check_text(&config, &cli.configuration.display().to_string()));
-            print!("{}", render::preflight_text(&findings, output.painter));
+            emit(&render::check_text(&config, &cli.configuration.display().to_string()));
+            emit(&render::preflight_text(&findings, output.painter));
         }
-        Format::Json => println!("{}", render::check_json(&config, frr.then_some(findings.as_slice()))),
+        Format::Json => emit(&format!("{}\n", render::check_json(&config, frr.then_some(findings.as_slice())))),
     }
     let failed = findings.iter().any(|finding| finding.level == preflight::Level::Error);
     Ok(if failed { EXIT_ERROR } else { EXIT_OK })
@@ -137,9 +144,9 @@ pub fn resume(settings: &Settings) -> Result<u8, Report> {
     let _lock =
         RunLock::acquire(&settings.state_dir, "resume", settings.lock_timeout).map_err(|error| miette!("{error}"))?;
     if maintenance::remove(&settings.state_dir).into_diagnostic()? {
-        println!("Maintenance ended: the next apply announces the prefixes of healthy services again.");
+        emit("Maintenance ended: the next apply announces the prefixes of healthy services again.\n");
     } else {
-        println!("Not in maintenance: nothing to resume.");
+        emit("Not in maintenance: nothing to resume.\n");
     }
     Ok(EXIT_OK)
 }

@@ -56,7 +56,9 @@ pub fn gather(config: &Config, settings: &Settings, intent: Intent, offline: &Of
             (Intent::Reconcile, None) => (cabourotte::fetch_all(config, settings.http_timeout), Some(unix_now())),
         });
         let frr: FrrStates = match &offline.running_config {
-            Some(running) => config.prefixes().map(|(_, prefix)| (prefix.vtysh.clone(), Ok(running.clone()))).collect(),
+            Some(running) => {
+                vtysh_paths(config).into_iter().map(|path| (path.to_path_buf(), Ok(running.clone()))).collect()
+            }
             None => read_all(config, settings.vtysh_timeout),
         };
         let (answers, now) = health.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -74,9 +76,14 @@ fn unix_now() -> i64 {
         .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The distinct vtysh paths of the config.
+fn vtysh_paths(config: &Config) -> BTreeSet<&Path> {
+    config.prefixes().map(|(_, prefix)| prefix.vtysh.as_path()).collect()
+}
+
 /// Reads the running config of every distinct vtysh path of the config, in parallel.
 fn read_all(config: &Config, timeout: Duration) -> FrrStates {
-    let paths: BTreeSet<&Path> = config.prefixes().map(|(_, prefix)| prefix.vtysh.as_path()).collect();
+    let paths = vtysh_paths(config);
     std::thread::scope(|scope| {
         let reads: Vec<_> =
             paths.into_iter().map(|path| (path, scope.spawn(move || read_one(path, timeout)))).collect();

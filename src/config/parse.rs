@@ -38,6 +38,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<ConfigProblem>> {
     let mut walker = Walker::default();
     let mut services = walker.document(&document);
     if !walker.problems.is_empty() {
+        walker.problems.sort_by_key(|problem| (problem.span.start, problem.span.end));
         return Err(walker.problems);
     }
     services.sort_by(|a, b| a.name.cmp(&b.name));
@@ -53,7 +54,7 @@ fn syntax_problem(error: &toml::de::Error) -> ConfigProblem {
 struct Walker {
     problems: Vec<ConfigProblem>,
     /// Where each managed prefix was first defined, to catch duplicates across services.
-    first_definition: HashMap<ManagedPrefix, Range<usize>>,
+    first_definition: HashMap<DuplicateKey, Range<usize>>,
 }
 
 impl Walker {
@@ -63,7 +64,7 @@ impl Walker {
 
     fn document(&mut self, document: &Spanned<DeTable<'_>>) -> Vec<Service> {
         let table = document.get_ref();
-        self.reject_unknown_keys(table, &["services"], "at the top level");
+        self.reject_unknown_keys(table, &["services"], || "at the top level".to_string());
         let Some((key, services)) = field(table, "services") else {
             self.report(
                 ConfigProblem::new(0..0, "the configuration defines no services", "no [services] table")
@@ -92,7 +93,7 @@ impl Walker {
             ));
         }
         let table = self.table(body, &format!("service `{}` must be a table", name.get_ref()))?;
-        self.reject_unknown_keys(table, SERVICE_KEYS, &format!("in service `{}`", name.get_ref()));
+        self.reject_unknown_keys(table, SERVICE_KEYS, || format!("in service `{}`", name.get_ref()));
         let max_age = self.optional(table, "max_age", |walker, value| walker.duration(value, "max_age").map(Some));
         let policy = self.policy(table);
         let on_change = self.hook(table);
@@ -281,7 +282,7 @@ impl Walker {
         match item.get_ref() {
             DeValue::String(_) => Some((item, None)),
             DeValue::Table(table) => {
-                self.reject_unknown_keys(table, keys, &format!("in a {kind}"));
+                self.reject_unknown_keys(table, keys, || format!("in a {kind}"));
                 let Some((_, value)) = field(table, required) else {
                     self.report(
                         ConfigProblem::new(
@@ -429,7 +430,8 @@ impl Walker {
         let mut unique = Vec::with_capacity(prefixes.len());
         for prefix in prefixes {
             let (span, prefix) = (prefix.span(), prefix.into_inner());
-            if let Some(first) = self.first_definition.get(&prefix) {
+            let key = DuplicateKey::of(&prefix);
+            if let Some(first) = self.first_definition.get(&key) {
                 let problem = ConfigProblem::new(
                     span.clone(),
                     format!("prefix {} is defined twice in {}", prefix.prefix, prefix.vrf.described()),
@@ -440,13 +442,13 @@ impl Walker {
                 self.report(problem);
                 continue;
             }
-            self.first_definition.insert(prefix.clone(), span);
+            self.first_definition.insert(key, span);
             unique.push(prefix);
         }
         unique
     }
 
-    fn reject_unknown_keys(&mut self, table: &DeTable<'_>, known: &[&str], place: &str) {
+    fn reject_unknown_keys(&mut self, table: &DeTable<'_>, known: &[&str], place: impl Fn() -> String) {
         for (key, _) in table.iter() {
             let name = key.get_ref().as_ref();
             if known.contains(&name) {
@@ -457,7 +459,7 @@ impl Walker {
                 None => format!("valid keys: {}", known.join(", ")),
             };
             self.report(
-                ConfigProblem::new(key.span(), format!("unknown key `{name}` {place}"), "unknown key").help(help),
+                ConfigProblem::new(key.span(), format!("unknown key `{name}` {}", place()), "unknown key").help(help),
             );
         }
     }
@@ -509,6 +511,22 @@ fn singular(section: &str) -> &str {
 /// The value of `key` in an optional table.
 fn option<'a, 'i>(table: Option<&'a DeTable<'i>>, key: &str) -> Option<&'a Value<'i>> {
     table.and_then(|table| field(table, key)).map(|(_, value)| value)
+}
+
+/// What makes two managed prefixes the same `network` statement. The vtysh path is kept as raw bytes: hashing a
+/// `Path` walks its components, which made this check the costliest part of reading a 10,000-prefix config.
+#[derive(PartialEq, Eq, Hash)]
+struct DuplicateKey {
+    prefix: Prefix,
+    vrf: Vrf,
+    vtysh: Vec<u8>,
+}
+
+impl DuplicateKey {
+    fn of(managed: &ManagedPrefix) -> Self {
+        let vtysh = managed.vtysh.as_os_str().as_encoded_bytes().to_vec();
+        DuplicateKey { prefix: managed.prefix, vrf: managed.vrf.clone(), vtysh }
+    }
 }
 
 /// Looks up `key` in a spanned table.

@@ -115,8 +115,6 @@ fn unknown_prefix_and_check_types_list_the_supported_ones() {
     assert_eq!(
         found,
         [
-            ("unknown prefix type `bird`", Some("supported prefix types: frrouting")),
-            ("unknown check type `consul`", Some("supported check types: cabourotte")),
             (
                 "service `dns` has no prefixes",
                 Some("add the prefixes to announce while healthy, e.g. prefixes.frrouting = [\"203.0.113.53\"]")
@@ -125,6 +123,8 @@ fn unknown_prefix_and_check_types_list_the_supported_ones() {
                 "service `dns` has no checks",
                 Some("add the checks that decide its health, e.g. checks.cabourotte = [\"dns\"]")
             ),
+            ("unknown prefix type `bird`", Some("supported prefix types: frrouting")),
+            ("unknown check type `consul`", Some("supported check types: cabourotte")),
         ]
     );
 }
@@ -294,14 +294,14 @@ checks.cabourotte = ["dns"]
     assert_eq!(
         problems(text),
         [
-            (
-                "invalid max_age: `-` is not a duration (e.g. 5, 0.5, \"500ms\", \"2s\")".to_string(),
-                "\"-\"".to_string()
-            ),
             ("`rise` must be a whole number of passes, 1 or more".to_string(), "0".to_string()),
             ("`fall` must be a whole number of passes, 1 or more".to_string(), "1.5".to_string()),
             ("unknown on_checker_error policy `ignore`".to_string(), "\"ignore\"".to_string()),
             ("`on_change` must be a list: the program and its arguments".to_string(), "\"notify --all\"".to_string()),
+            (
+                "invalid max_age: `-` is not a duration (e.g. 5, 0.5, \"500ms\", \"2s\")".to_string(),
+                "\"-\"".to_string()
+            ),
         ]
     );
     let relative = "[services.dns]\non_change = [\"notify\"]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";

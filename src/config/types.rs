@@ -24,10 +24,9 @@ pub enum PrefixError {
 impl Prefix {
     /// Parses `203.0.113.53`, `203.0.113.0/24` or `2001:db8::53`; a bare address means /32 or /128.
     pub fn parse(text: &str) -> Result<Prefix, PrefixError> {
-        let net = match text.parse::<IpNet>() {
-            Ok(net) => net,
-            Err(_) => text.parse::<IpAddr>().map(IpNet::from).map_err(|_| PrefixError::NotAPrefix)?,
-        };
+        let net =
+            if text.contains('/') { text.parse::<IpNet>().ok() } else { text.parse::<IpAddr>().ok().map(IpNet::from) };
+        let net = net.ok_or(PrefixError::NotAPrefix)?;
         if net.trunc() == net { Ok(Prefix(net)) } else { Err(PrefixError::HostBitsSet(Prefix(net.trunc()))) }
     }
 

@@ -68,20 +68,22 @@ impl RunningConfig {
                 continue;
             }
             let Some(instance) = current.as_mut() else { continue };
-            let words: Vec<&str> = line.split_whitespace().collect();
-            match words.as_slice() {
-                ["address-family", afi, rest @ ..] => {
-                    family = Family::parse(afi, rest);
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("network"), Some(prefix)) if family.is_unicast() => {
+                    if let Ok(net) = prefix.parse::<IpNet>() {
+                        instance.networks.insert(Prefix::from_frr(net));
+                    }
+                }
+                (Some("address-family"), Some(afi)) => {
+                    family = Family::parse(afi, words.next());
                     if family == Family::Unicast {
                         instance.families.extend(AddressFamily::from_afi(afi));
                     }
                 }
-                ["exit-address-family"] => family = Family::Implicit,
-                ["no", "bgp", "network", "import-check"] => instance.import_check = false,
-                ["network", prefix, ..] if family.is_unicast() => {
-                    if let Ok(net) = prefix.parse::<IpNet>() {
-                        instance.networks.insert(Prefix::from_frr(net));
-                    }
+                (Some("exit-address-family"), None) => family = Family::Implicit,
+                (Some("no"), Some("bgp")) if line.trim() == "no bgp network import-check" => {
+                    instance.import_check = false
                 }
                 _ => {}
             }
@@ -113,8 +115,8 @@ enum Family {
 }
 
 impl Family {
-    fn parse(afi: &str, rest: &[&str]) -> Family {
-        let unicast = matches!(afi, "ipv4" | "ipv6") && matches!(rest, [] | ["unicast", ..]);
+    fn parse(afi: &str, safi: Option<&str>) -> Family {
+        let unicast = matches!(afi, "ipv4" | "ipv6") && matches!(safi, None | Some("unicast"));
         if unicast { Family::Unicast } else { Family::Other }
     }
 
