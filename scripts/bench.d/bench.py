@@ -186,21 +186,19 @@ class Bench:
             fail(f"{' '.join(argv)} exited with {done.returncode}:\n{done.stdout}{done.stderr}")
 
     def capture(self, command, tag):
-        """Runs anycastd `command` with the wrapper keeping vtysh's arguments; returns the batch as a vtysh -f file."""
+        """Runs anycastd `command` with the wrapper keeping the batch it feeds to vtysh; returns it as a vtysh -f file."""
         prefix = os.path.join(self.dir, f"capture-{tag}")
         self.run(self.anycastd(command), env={**os.environ, "ACD_BENCH_CAPTURE": prefix})
         batches = []
         for name in sorted(os.listdir(self.dir)):
             path = os.path.join(self.dir, name)
-            if name.startswith(f"capture-{tag}."):
+            if name.startswith(f"capture-{tag}.") and name.endswith(".batch"):
                 with open(path) as f:
-                    lines = f.read().splitlines()
+                    batches.append(f.read().splitlines())
                 os.remove(path)
-                if "configure terminal" in lines:
-                    batches.append(lines)
         if len(batches) != 1:
             fail(f"expected one configuring vtysh call from anycastd {command}, found {len(batches)}")
-        lines = [line for line in batches[0] if line not in ("-c", "configure terminal", "end")]
+        lines = batches[0]
         floor_file = os.path.join(self.dir, f"floor-{tag}.conf")
         write(floor_file, "\n".join(lines) + "\n")
         return floor_file
