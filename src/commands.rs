@@ -25,8 +25,24 @@ fn emit(text: &str) {
 }
 
 /// Reads and validates the configuration named on the command line.
-pub fn load(cli: &Cli) -> Result<Config, Report> {
-    Config::load(&cli.configuration).map_err(Report::new)
+pub fn load(cli: &Cli, cache: CacheUse) -> Result<Config, Report> {
+    let loaded = match cache {
+        CacheUse::None => Config::load(&cli.configuration),
+        CacheUse::Read => Config::load_cached(&cli.configuration, &cli.state_dir, false),
+        CacheUse::ReadAndRefresh => Config::load_cached(&cli.configuration, &cli.state_dir, true),
+    };
+    loaded.map_err(Report::new)
+}
+
+/// How a command uses the configuration cache of the state directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Always read the file (`check`: its job is to validate the file itself).
+    None,
+    /// Use the cache when it matches the file, but write nothing (`plan`).
+    Read,
+    /// Use the cache when it matches, refresh it when not (commands that write the state directory anyway).
+    ReadAndRefresh,
 }
 
 /// How results are printed.
@@ -53,7 +69,7 @@ impl Output {
 }
 
 pub fn check(cli: &Cli, settings: &Settings, output: &Output, frr: bool) -> Result<u8, Report> {
-    let config = load(cli)?;
+    let config = load(cli, CacheUse::None)?;
     let findings = if frr { preflight::run(&config, settings.vtysh_timeout) } else { Vec::new() };
     match output.format {
         Format::Text => {

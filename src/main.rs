@@ -30,6 +30,7 @@ use clap::Parser;
 use miette::{MietteHandlerOpts, Report};
 
 use cli::{Cli, ColorChoice, Command};
+use commands::CacheUse;
 use reconcile::Settings;
 use render::Painter;
 
@@ -80,16 +81,16 @@ fn run(cli: &Cli, colour: bool) -> Result<u8, Report> {
         Command::Resume => commands::resume(&settings),
         Command::Check { frr } => commands::check(cli, &settings, &output, *frr),
         Command::Plan { detailed_exitcode, running_config, health, assume } => {
-            let config = commands::load(cli)?;
+            let config = commands::load(cli, CacheUse::Read)?;
             let offline = commands::offline_inputs(&config, running_config.as_deref(), health.as_deref(), *assume)?;
             commands::plan(&config, &settings, &output, &offline, *detailed_exitcode)
         }
-        Command::Apply => commands::apply(&commands::load(cli)?, &settings, &output),
+        Command::Apply => commands::apply(&commands::load(cli, CacheUse::ReadAndRefresh)?, &settings, &output),
         Command::WithdrawAll { reason } => {
-            commands::withdraw_all(&commands::load(cli)?, &settings, &output, reason.clone())
+            commands::withdraw_all(&commands::load(cli, CacheUse::ReadAndRefresh)?, &settings, &output, reason.clone())
         }
         Command::Run { interval, keep_on_exit } => {
-            let config = commands::load(cli)?;
+            let config = commands::load(cli, CacheUse::ReadAndRefresh)?;
             let interval = interval.unwrap_or_else(|| config.shortest_interval());
             Ok(run_loop::run(&config, &settings, interval, *keep_on_exit, &output))
         }

@@ -110,3 +110,27 @@ fn quiet_prints_no_report_but_still_logs() {
     assert_eq!(run.stdout, "");
     assert_eq!(run.stderr.lines().count(), 4);
 }
+
+#[test]
+fn the_config_cache_never_hides_an_edit() {
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert!(env.state_dir().join("config-cache.json").exists(), "apply caches the validated config");
+    assert_eq!(env.networks().len(), 4);
+
+    // The same length, one character different: ntp's IPv4 prefix moves from .123 to .124.
+    let text = std::fs::read_to_string(env.config_path()).expect("config");
+    std::fs::write(env.config_path(), text.replace("203.0.113.123", "203.0.113.124")).expect("edit");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert!(env.running_config().contains("network 203.0.113.124/32"), "the edit is applied at once");
+
+    std::fs::write(env.config_path(), "[services.dns]\nprefixes.frrouting = [\"192.0.2.241/28\"]\n").expect("break it");
+    let broken = env.run(&["apply"]);
+    assert_eq!(broken.code, 1);
+    assert!(broken.stderr.contains("host bits set"), "a broken edit is reported, not hidden by the cache");
+
+    std::fs::write(env.state_dir().join("config-cache.json"), "{ damaged").expect("damage the cache");
+    std::fs::write(env.config_path(), text).expect("restore");
+    assert_eq!(env.run(&["apply"]).code, 0, "a damaged cache is ignored");
+    assert!(env.running_config().contains("network 203.0.113.123/32"), "the restored config is applied");
+}

@@ -4,6 +4,7 @@
 //! with values that cannot be wrong: a [`Prefix`] has no host bits, a [`Vrf`] name is safe to hand to vtysh, a
 //! [`CabourotteUrl`] is http or https. The format is the original anycastd's (see the README).
 
+mod cache;
 mod diagnostics;
 mod duration;
 mod parse;
@@ -11,6 +12,8 @@ mod types;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 pub use diagnostics::ConfigError;
 pub use duration::parse_duration;
@@ -32,14 +35,14 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A validated configuration: the services anycastd manages, sorted by name.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Every service, sorted by name.
     pub services: Vec<Service>,
 }
 
 /// A service: prefixes announced while all of its checks pass.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Service {
     /// The name under `[services.NAME]`.
     pub name: String,
@@ -54,7 +57,7 @@ pub struct Service {
 }
 
 /// How a service's health turns into announcements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// Consecutive healthy passes needed before a withdrawn service is announced.
     pub rise: u32,
@@ -72,7 +75,7 @@ impl Default for Policy {
 }
 
 /// What to do with a service when its Cabourotte cannot be asked (connection refused, timeout, 5xx, bad JSON).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OnCheckerError {
     /// Withdraw, as if a check failed (the default, the original's behaviour).
     Withdraw,
@@ -81,7 +84,7 @@ pub enum OnCheckerError {
 }
 
 /// A command run after a service changed, as an argument vector (no shell).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hook {
     /// The program and its arguments.
     pub argv: Vec<String>,
@@ -90,7 +93,7 @@ pub struct Hook {
 }
 
 /// One `network` statement that anycastd owns in FRR.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ManagedPrefix {
     /// The VRF of the BGP instance that announces it.
     pub vrf: Vrf,
@@ -101,7 +104,7 @@ pub struct ManagedPrefix {
 }
 
 /// One Cabourotte health check.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     /// The check's name in Cabourotte's config.
     pub name: String,
@@ -118,6 +121,20 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::unreadable(path, &error))?;
         Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Like [`Config::load`], but first tries the cache in `state_dir` (see `config/cache.rs`); with `refresh`, a
+    /// configuration read from the file is stored there for the next run.
+    pub fn load_cached(path: &Path, state_dir: &Path, refresh: bool) -> Result<Config, ConfigError> {
+        let stamp = cache::FileStamp::of(path);
+        if let Some(config) = stamp.as_ref().and_then(|stamp| cache::load(state_dir, stamp)) {
+            return Ok(config);
+        }
+        let config = Config::load(path)?;
+        if let (Some(stamp), true) = (stamp, refresh) {
+            cache::store(state_dir, stamp, &config);
+        }
+        Ok(config)
     }
 
     /// Validates configuration `text`; `origin` names it in diagnostics.

@@ -4,12 +4,14 @@ use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 
 /// A network prefix with no host bits set: exactly what FRR will show in its running config.
 ///
 /// FRR silently masks host bits (`network 192.0.2.241/28` is stored as `192.0.2.240/28`), so a prefix with host
 /// bits could never be found in the running config and the diff would never converge. Such input is rejected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Prefix(IpNet);
 
 /// Why a text is not a [`Prefix`].
@@ -41,6 +43,21 @@ impl Prefix {
             IpNet::V4(_) => AddressFamily::Ipv4,
             IpNet::V6(_) => AddressFamily::Ipv6,
         }
+    }
+}
+
+/// Read back from the configuration cache, validated again.
+impl TryFrom<String> for Prefix {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Prefix::parse(&text).map_err(|_| format!("`{text}` is not a valid prefix"))
+    }
+}
+
+impl From<Prefix> for String {
+    fn from(prefix: Prefix) -> String {
+        prefix.to_string()
     }
 }
 
@@ -79,7 +96,8 @@ impl AddressFamily {
 }
 
 /// The VRF of a BGP instance: the default one, or a named one.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Vrf {
     /// The default VRF: `router bgp ASN`.
     Default,
@@ -121,6 +139,21 @@ impl Vrf {
     }
 }
 
+/// Read back from the configuration cache, validated again (`default` is the default VRF).
+impl TryFrom<String> for Vrf {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Vrf::parse(&name).ok_or_else(|| format!("`{name}` is not a valid VRF name"))
+    }
+}
+
+impl From<Vrf> for String {
+    fn from(vrf: Vrf) -> String {
+        vrf.name().unwrap_or("default").to_string()
+    }
+}
+
 impl fmt::Display for Vrf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -133,7 +166,7 @@ impl fmt::Display for Vrf {
 /// The base URL of a Cabourotte API, http or https, with optional basic-auth credentials.
 ///
 /// Credentials are kept apart from the URL so they are sent as a header and never printed.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CabourotteUrl {
     base: String,
     credentials: Option<(String, String)>,
