@@ -120,7 +120,8 @@ pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
             (path, lookup)
         })
         .collect();
-    for prefix in plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut()) {
+    let checked = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
+    for prefix in checked.filter(|prefix| prefix.will_be_announced() && prefix.import_check) {
         let managed = &prefix.managed;
         let Some(lookup) = lookups.get(&managed.vtysh).and_then(|lookup| lookup.get(&managed.vrf)) else { continue };
         prefix.warning = match lookup {

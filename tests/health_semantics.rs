@@ -235,3 +235,13 @@ fn rise_and_keep_on_checker_error_work_in_loop_mode_too() {
     assert!(dns_announced(&env), "kept while Cabourotte cannot be asked");
     assert_eq!(looping.stop("TERM").0, Some(0));
 }
+
+#[test]
+fn no_import_check_warning_for_prefixes_that_stay_withdrawn() {
+    let env = Env::new();
+    env.rib(&[]);
+    env.cabourotte.failing("ntp_v4", "timeout");
+    let plan = env.run(&["plan"]);
+    assert_eq!(plan.stdout.matches('⚠').count(), 2, "only dns's two prefixes will be announced\n{}", plan.stdout);
+    assert!(!plan.stdout.contains("no route for 203.0.113.123/32"), "{}", plan.stdout);
+}

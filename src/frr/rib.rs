@@ -42,8 +42,12 @@ fn show_route(vrf: &Vrf, prefix: &Prefix) -> String {
     }
 }
 
-/// Reads the JSON objects vtysh printed one after the other: a non-empty object means a route exists.
+/// Reads the JSON objects vtysh printed one after the other: a non-empty object means a route exists. FRR answers
+/// some errors with a `% ...` line and a success status (`% VRF blue not found`): that line is the reason.
 fn parse_answers(output: &str) -> Result<Vec<bool>, String> {
+    if let Some(frr_error) = output.lines().map(str::trim).find(|line| line.starts_with('%')) {
+        return Err(frr_error.to_string());
+    }
     serde_json::Deserializer::from_str(output)
         .into_iter::<serde_json::Map<String, serde_json::Value>>()
         .map(|answer| {
@@ -60,7 +64,8 @@ mod tests {
     fn one_answer_per_query_in_order() {
         let output = "{\n  \"203.0.113.53/32\":[{\"protocol\":\"connected\"}]\n}\n{}\n{\"2001:db8::53/128\":[]}\n";
         assert_eq!(parse_answers(output), Ok(vec![true, false, true]));
-        assert!(parse_answers("% VRF 123 not found\n").is_err());
+        assert_eq!(parse_answers("% VRF 123 not found\n"), Err("% VRF 123 not found".to_string()));
+        assert!(parse_answers("<html>").is_err());
     }
 
     #[test]
