@@ -239,9 +239,12 @@ fn rise_and_keep_on_checker_error_work_in_loop_mode_too() {
 #[test]
 fn no_import_check_warning_for_prefixes_that_stay_withdrawn() {
     let env = Env::new();
+    let web = "\n[services.web]\nprefixes.frrouting = [{ prefix = \"203.0.113.80\", vtysh = \"{vtysh}\" }]\n\
+               checks.cabourotte = [{ name = \"web\", url = \"{url}\" }]\n";
+    env.config(&format!("{SEED_CONFIG}{web}"));
+    env.cabourotte.failing("web", "timeout");
     env.rib(&[]);
-    env.cabourotte.failing("ntp_v4", "timeout");
     let plan = env.run(&["plan"]);
-    assert_eq!(plan.stdout.matches('⚠').count(), 2, "only dns's two prefixes will be announced\n{}", plan.stdout);
-    assert!(!plan.stdout.contains("no route for 203.0.113.123/32"), "{}", plan.stdout);
+    assert_eq!(plan.stdout.matches('⚠').count(), 4, "the four seed prefixes will be announced\n{}", plan.stdout);
+    assert!(!plan.stdout.contains("no route for 203.0.113.80/32"), "web stays withdrawn\n{}", plan.stdout);
 }
