@@ -1,13 +1,13 @@
 //! A cache of the validated configuration, so that a timer firing every few seconds does not parse and validate an
 //! unchanged TOML file every time (at 10,000 prefixes that was half the cost of a pass that changes nothing).
 //!
-//! The cache is keyed on the file's identity and change times (path, device, inode, size, modification and status
-//! change times to the nanosecond) and on anycastd's version. Anything that does not match exactly, or cannot be
-//! read, falls back to reading the TOML file: the cache can make a pass faster, never make it use another
-//! configuration. Prefixes and VRF names are validated again when read back.
+//! The file is still read on every run; the cache is keyed on its path, its length and a hash of its exact content,
+//! and on anycastd's version. File times are not trusted: two writes within one clock tick leave them unchanged.
+//! Anything that does not match exactly, or cannot be read, falls back to parsing the TOML: the cache can make a pass
+//! faster, never make it use another configuration. Prefixes and VRF names are validated again when read back.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -17,50 +17,66 @@ use super::Config;
 /// The cache's file name inside the state directory.
 const CACHE_FILE: &str = "config-cache.json";
 
-/// What the cached configuration was read from.
+/// What the cached configuration was made from: the file and a hash of its exact content.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileStamp {
+pub struct Fingerprint {
     path: PathBuf,
-    device: u64,
-    inode: u64,
-    len: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
+    len: usize,
+    hash: u64,
 }
 
-impl FileStamp {
-    /// The stamp of the file at `path` now; taken before reading it, so a change while reading shows next time.
-    pub fn of(path: &Path) -> Option<FileStamp> {
-        let meta = fs::metadata(path).ok()?;
-        Some(FileStamp {
-            path: fs::canonicalize(path).ok()?,
-            device: meta.dev(),
-            inode: meta.ino(),
-            len: meta.len(),
-            modified: (meta.mtime(), meta.mtime_nsec()),
-            changed: (meta.ctime(), meta.ctime_nsec()),
-        })
+impl Fingerprint {
+    /// The fingerprint of configuration `text` read from `path`.
+    pub fn of(path: &Path, text: &str) -> Fingerprint {
+        let mut hasher = DefaultHasher::new();
+        text.hash(&mut hasher);
+        let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        Fingerprint { path, len: text.len(), hash: hasher.finish() }
     }
 }
 
 #[derive(Serialize, Deserialize)]
 struct Cached {
     anycastd: String,
-    source: FileStamp,
+    source: Fingerprint,
     config: Config,
 }
 
 /// The cached configuration, if it was made from exactly this file by this version of anycastd.
-pub fn load(state_dir: &Path, stamp: &FileStamp) -> Option<Config> {
+pub fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
     let text = fs::read(state_dir.join(CACHE_FILE)).ok()?;
     let cached: Cached = serde_json::from_slice(&text).ok()?;
-    (cached.anycastd == env!("CARGO_PKG_VERSION") && &cached.source == stamp).then_some(cached.config)
+    (cached.anycastd == env!("CARGO_PKG_VERSION") && &cached.source == fingerprint).then_some(cached.config)
 }
 
-/// Stores `config`, read from the file of `stamp`; failing to store it only costs speed next time.
-pub fn store(state_dir: &Path, stamp: FileStamp, config: &Config) {
-    let cached = Cached { anycastd: env!("CARGO_PKG_VERSION").to_string(), source: stamp, config: config.clone() };
+/// Stores `config`, made from the file of `fingerprint`; failing to store it only costs speed next time.
+pub fn store(state_dir: &Path, fingerprint: Fingerprint, config: &Config) {
+    let cached =
+        Cached { anycastd: env!("CARGO_PKG_VERSION").to_string(), source: fingerprint, config: config.clone() };
     if let Ok(json) = serde_json::to_vec(&cached) {
         let _ = fs::create_dir_all(state_dir).and_then(|()| crate::atomic::write(&state_dir.join(CACHE_FILE), &json));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    #[test]
+    fn an_edit_within_the_same_clock_tick_is_seen() {
+        let dir = std::env::temp_dir().join(format!("anycastd-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("config.toml");
+        let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";
+        std::fs::write(&path, text).expect("write");
+        let first = Config::load_cached(&path, &dir, true).expect("valid");
+        assert!(dir.join("config-cache.json").exists());
+        std::fs::write(&path, text.replace(".53", ".54")).expect("same length, written at once");
+        let second = Config::load_cached(&path, &dir, true).expect("valid");
+        assert_ne!(first, second);
+        assert_eq!(second.services[0].prefixes[0].prefix.to_string(), "203.0.113.54/32");
+        assert_eq!(Config::load_cached(&path, &dir, true).expect("cached"), second, "the cache now holds the edit");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

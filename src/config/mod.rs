@@ -119,20 +119,20 @@ pub struct Check {
 impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::unreadable(path, &error))?;
-        Config::parse(&text, &path.display().to_string())
+        Config::parse(&read(path)?, &path.display().to_string())
     }
 
     /// Like [`Config::load`], but first tries the cache in `state_dir` (see `config/cache.rs`); with `refresh`, a
     /// configuration read from the file is stored there for the next run.
     pub fn load_cached(path: &Path, state_dir: &Path, refresh: bool) -> Result<Config, ConfigError> {
-        let stamp = cache::FileStamp::of(path);
-        if let Some(config) = stamp.as_ref().and_then(|stamp| cache::load(state_dir, stamp)) {
+        let text = read(path)?;
+        let fingerprint = cache::Fingerprint::of(path, &text);
+        if let Some(config) = cache::load(state_dir, &fingerprint) {
             return Ok(config);
         }
-        let config = Config::load(path)?;
-        if let (Some(stamp), true) = (stamp, refresh) {
-            cache::store(state_dir, stamp, &config);
+        let config = Config::parse(&text, &path.display().to_string())?;
+        if refresh {
+            cache::store(state_dir, fingerprint, &config);
         }
         Ok(config)
     }
@@ -156,6 +156,11 @@ impl Config {
     pub fn shortest_interval(&self) -> Duration {
         self.checks().map(|(_, check)| check.interval).min().unwrap_or(DEFAULT_INTERVAL)
     }
+}
+
+/// The text of the configuration file at `path`.
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|error| ConfigError::unreadable(path, &error))
 }
 
 #[cfg(test)]
