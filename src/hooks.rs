@@ -32,43 +32,40 @@ pub fn run(config: &Config, applied: &Plan, command: &str) -> Vec<Event> {
             if changed.is_empty() {
                 return None;
             }
-            Some(run_one(service, &hook.argv, hook.timeout, &changed, command))
+            Some(run_one(service, hook, &changed, command))
         })
         .collect()
 }
 
-fn run_one(
-    service: &ServicePlan,
-    argv: &[String],
-    timeout: std::time::Duration,
-    changed: &[String],
-    command: &str,
-) -> Event {
+fn run_one(service: &ServicePlan, hook: &Hook, changed: &[String], command: &str) -> Event {
     let state = match service.verdict.wants_announced() {
         Some(true) => "announced",
         _ => "withdrawn",
     };
-    let reason = crate::log::why(service);
-    let mut child = Command::new(&argv[0]);
+    let Some((program, arguments)) = hook.argv.split_first() else {
+        return Event::about_service("error", "hook-failed", command, &service.name, "the hook is empty".into());
+    };
+    let mut child = Command::new(program);
     child
-        .args(&argv[1..])
+        .args(arguments)
         .env("ANYCASTD_SERVICE", &service.name)
         .env("ANYCASTD_STATE", state)
         .env("ANYCASTD_PREFIXES", changed.join(" "))
-        .env("ANYCASTD_REASON", &reason);
+        .env("ANYCASTD_REASON", crate::log::why(service));
+    let timeout = hook.timeout;
     let (level, event, outcome) = match process::run_with_deadline(&mut child, &[], timeout) {
-        Ok(finished) if finished.success => ("info", "hook-ran", format!("{} exited 0", argv[0])),
+        Ok(finished) if finished.success => ("info", "hook-ran", format!("{program} exited 0")),
         Ok(finished) => {
             let code = finished.code.map_or_else(|| "a signal".to_string(), |code| code.to_string());
             let stderr = finished.stderr.trim().to_string();
-            ("error", "hook-failed", format!("{} exited with {code}: {stderr}", argv[0]))
+            ("error", "hook-failed", format!("{program} exited with {code}: {stderr}"))
         }
         Err(RunError::Timeout) => (
             "error",
             "hook-failed",
-            format!("{} did not finish within {} and was killed", argv[0], crate::render::seconds(timeout)),
+            format!("{program} did not finish within {} and was killed", crate::render::seconds(timeout)),
         ),
-        Err(RunError::Spawn(error)) => ("error", "hook-failed", format!("cannot run {}: {error}", argv[0])),
+        Err(RunError::Spawn(error)) => ("error", "hook-failed", format!("cannot run {program}: {error}")),
     };
     Event::about_service(level, event, command, &service.name, format!("{state} {}: {outcome}", changed.join(" ")))
 }

@@ -1,7 +1,7 @@
 //! One pass at the edges: gather the inputs of a plan (Cabourotte, FRR, the marker), and apply a plan to FRR.
 //!
-//! Applying is one vtysh call per FRR, followed by a fresh read of its running config: vtysh stops at the first
-//! failing command of a batch, so only FRR itself can say what was applied. Every planned change is then checked
+//! Applying is one vtysh call per FRR, followed by a fresh read of its running config: FRR may reject some lines of
+//! a batch and take the others, so only FRR itself can say what was applied. Every planned change is then checked
 //! against what FRR has, and any difference is reported as a failure of that prefix.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cabourotte::{self, Answers, ResultList};
-use crate::config::Config;
-use crate::config::{Prefix, Vrf};
+use crate::config::{Config, Prefix, Vrf};
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, render_batch, routes_present};
 use crate::log::LogFormat;
 use crate::maintenance;
@@ -20,7 +19,7 @@ use crate::state;
 /// The knobs of a pass that come from the command line.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Where the maintenance marker lives.
+    /// Where the maintenance marker, the run lock, the rise/fall counts and the config cache live.
     pub state_dir: PathBuf,
     /// The deadline of every vtysh call.
     pub vtysh_timeout: Duration,
