@@ -53,7 +53,7 @@ fn run_one(service: &ServicePlan, hook: &Hook, changed: &[String], command: &str
         .env("ANYCASTD_PREFIXES", changed.join(" "))
         .env("ANYCASTD_REASON", crate::log::why(service));
     let timeout = hook.timeout;
-    let (level, event, outcome) = match process::run_with_deadline(&mut child, &[], timeout) {
+    let (level, event, outcome) = match process::run_with_deadline(&mut child, None, timeout) {
         Ok(finished) if finished.success => ("info", "hook-ran", format!("{program} exited 0")),
         Ok(finished) => {
             let code = finished.code.map_or_else(|| "a signal".to_string(), |code| code.to_string());

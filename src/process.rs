@@ -1,6 +1,7 @@
 //! Runs a child process with a deadline, collecting its output: a hung vtysh or hook never hangs anycastd.
 
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -27,21 +28,15 @@ pub enum RunError {
     Timeout,
 }
 
-/// Runs `command` with `input` on its stdin (none when empty), killing it if it has not finished within `timeout`.
-pub fn run_with_deadline(command: &mut Command, input: &[u8], timeout: Duration) -> Result<Finished, RunError> {
-    let stdin = if input.is_empty() { Stdio::null() } else { Stdio::piped() };
-    let mut child = command
+/// Runs `command` with `stdin` (`/dev/null` when `None`), killing it if it has not finished within `timeout`.
+pub fn run_with_deadline(command: &mut Command, stdin: Option<File>, timeout: Duration) -> Result<Finished, RunError> {
+    let stdin = stdin.map_or_else(Stdio::null, Stdio::from);
+    let child = command
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|error| RunError::Spawn(error.to_string()))?;
-    if let Some(mut pipe) = child.stdin.take() {
-        let input = input.to_vec();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        });
-    }
     wait_with_deadline(child, Instant::now() + timeout).ok_or(RunError::Timeout)
 }
 

@@ -1,6 +1,9 @@
 //! Runs vtysh: always with an argument vector (never a shell), always with a deadline.
 
 use std::fmt;
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -42,6 +45,8 @@ pub enum VtyshError {
     },
     /// A command line held a character that has no business in an FRR command; nothing was run.
     UnsafeCommand(String),
+    /// The in-memory file holding a batch could not be made; nothing was run.
+    Batch(String),
 }
 
 impl fmt::Display for VtyshError {
@@ -63,6 +68,7 @@ impl fmt::Display for VtyshError {
                 write!(f, "{} {status}{output}", path.display())
             }
             VtyshError::UnsafeCommand(line) => write!(f, "refusing to pass {line:?} to vtysh"),
+            VtyshError::Batch(reason) => write!(f, "cannot prepare the batch for vtysh in memory: {reason}"),
         }
     }
 }
@@ -78,7 +84,7 @@ impl Vtysh {
     /// The text of bgpd's `show running-config`. Asking bgpd alone (`-d bgpd`) makes a stopped bgpd an error:
     /// the plain command still succeeds then, without any `router bgp` block, which would read as "no instance".
     pub fn running_config(&self) -> Result<String, VtyshError> {
-        self.run(&["-d", "bgpd", "-c", "show running-config"].map(String::from), &[])
+        self.run(&["-d", "bgpd", "-c", "show running-config"].map(String::from), None)
     }
 
     /// Runs `show` commands in one vtysh call and returns what they printed, one after the other.
@@ -87,29 +93,38 @@ impl Vtysh {
             return Err(VtyshError::UnsafeCommand(command.clone()));
         }
         let arguments: Vec<String> = commands.iter().flat_map(|command| ["-c".to_string(), command.clone()]).collect();
-        self.run(&arguments, &[])
+        self.run(&arguments, None)
     }
 
-    /// Runs configuration `lines` in one vtysh call, fed on stdin as a configuration file (`-f`): no argument
-    /// length limit, and a failing line does not stop the ones after it (vtysh then exits non-zero). Either way the
-    /// caller must read the running config again to learn what was applied.
+    /// Runs configuration `lines` in one vtysh call, as a configuration file (`-f`): no argument length limit, and a
+    /// failing line does not stop the ones after it (vtysh then exits non-zero; with `-c` it would skip the rest).
+    /// Either way the caller must read the running config again to learn what was applied.
+    ///
+    /// The file is an in-memory file (memfd) on vtysh's stdin, named `/proc/self/fd/0`. vtysh opens `-f FILE` by
+    /// name, and FRR 10 opens it once more in each of the children it forks, one per daemon, to apply the file in
+    /// parallel. A pipe would be drained by the first child: bgpd would get nothing while vtysh still exits 0, so
+    /// nothing could be announced or withdrawn. Each open of `/proc/self/fd/0` on a memfd starts at offset 0 of the
+    /// same content, so every child reads every line, on FRR 7.5 and 8.4 alike. Being in memory, it needs no
+    /// writable directory (a full or read-only disk must never block a withdrawal) and has no name another user
+    /// could replace. Being stdin, it also passes through wrappers that close other descriptors (sudo, chroot).
     pub fn configure(&self, lines: &[String]) -> Result<(), VtyshError> {
         if let Some(line) = lines.iter().find(|line| !is_safe_command(line)) {
             return Err(VtyshError::UnsafeCommand(line.clone()));
         }
-        let mut input = lines.join("\n");
-        input.push('\n');
-        self.run(&["-f".to_string(), "/proc/self/fd/0".to_string()], input.as_bytes()).map(drop)
+        let mut text = lines.join("\n");
+        text.push('\n');
+        let batch = in_memory_file(text.as_bytes()).map_err(|error| VtyshError::Batch(error.to_string()))?;
+        self.run(&["-f".to_string(), "/proc/self/fd/0".to_string()], Some(batch)).map(drop)
     }
 
-    fn run(&self, arguments: &[String], input: &[u8]) -> Result<String, VtyshError> {
+    fn run(&self, arguments: &[String], stdin: Option<File>) -> Result<String, VtyshError> {
         let mut command = Command::new(&self.path);
         // vtysh appends every `-c` line to $HOME/.history_frr (open, write, chown, close per line) and then cuts the
         // file to its last 1,000 lines: 10,000 changes cost 50,000 system calls, and the operator's own history is
         // gone. Under a HOME that cannot hold the file, each append fails at once and the file is left alone.
         command.env("HOME", "/dev/null");
         command.args(arguments);
-        let finished = process::run_with_deadline(&mut command, input, self.timeout).map_err(|error| match error {
+        let finished = process::run_with_deadline(&mut command, stdin, self.timeout).map_err(|error| match error {
             RunError::Spawn(reason) => VtyshError::Spawn { path: self.path.clone(), reason },
             RunError::Timeout => VtyshError::Timeout { path: self.path.clone(), timeout: self.timeout },
         })?;
@@ -120,16 +135,50 @@ impl Vtysh {
     }
 }
 
-/// What vtysh said about a failure: its stderr and stdout lines, each once, on one line. FRR prints its `% ...`
-/// error on stdout (and, in 8.4, on stderr too); with `-f`, stderr also names the failing line.
+/// A file in memory only, holding `contents`, positioned at its start.
+fn in_memory_file(contents: &[u8]) -> io::Result<File> {
+    // SAFETY: memfd_create takes a NUL-terminated name and flags and returns a new descriptor or -1; nothing else
+    // owns the descriptor, so the File may take it.
+    let fd = unsafe { libc::memfd_create(c"anycastd-batch".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh, valid descriptor that nothing else refers to.
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    file.write_all(contents)?;
+    file.rewind()?;
+    Ok(file)
+}
+
+/// What vtysh said about a failure: its stderr and stdout lines, each once, on one line, without FRR 10's progress
+/// lines. FRR prints its `% ...` error on stdout (and, in 8.4, on stderr too); with `-f`, stderr also names the
+/// failing line.
 fn failure_text(finished: &process::Finished) -> String {
     let mut lines: Vec<&str> = Vec::new();
     for line in finished.stderr.lines().chain(finished.stdout.lines()).map(str::trim) {
-        if !line.is_empty() && !lines.contains(&line) {
+        if !line.is_empty() && !is_progress(line) && !lines.contains(&line) {
             lines.push(line);
         }
     }
     lines.join(" / ")
+}
+
+/// FRR 10's `vtysh -f` narrates its parallel apply: `[1234|bgpd] sending configuration`, `Waiting for children to
+/// finish applying config...`, `[1234|bgpd] done`, and on a failed line `[1234|bgpd] Configuration file[/etc/frr/
+/// frr.conf] processing failure: 13`, which names FRR's default file rather than the batch. None of it says what
+/// went wrong: the `% ...` answer and the `line N: ...` that come with it do.
+fn is_progress(line: &str) -> bool {
+    if line == "Waiting for children to finish applying config..." {
+        return true;
+    }
+    let Some((tag, message)) = line.strip_prefix('[').and_then(|rest| rest.split_once("] ")) else { return false };
+    let is_child_tag = tag
+        .split_once('|')
+        .is_some_and(|(pid, daemon)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && !daemon.is_empty());
+    is_child_tag
+        && (message == "sending configuration"
+            || message == "done"
+            || message.starts_with("Configuration file[") && message.contains("] processing failure"))
 }
 
 /// Only the characters FRR commands of ours are made of: no newline, quote, `;`, `|` or anything shell-ish.
@@ -162,7 +211,7 @@ mod tests {
         use std::time::Instant;
         let started = Instant::now();
         let hung = Vtysh { path: PathBuf::from("/bin/sleep"), timeout: Duration::from_millis(200) };
-        let error = hung.run(&["5".to_string()], &[]);
+        let error = hung.run(&["5".to_string()], None);
         assert!(matches!(error, Err(VtyshError::Timeout { .. })), "{error:?}");
         assert!(started.elapsed() < Duration::from_secs(2));
     }
@@ -170,16 +219,51 @@ mod tests {
     #[test]
     fn vtysh_keeps_no_history_of_our_commands() {
         let shell = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
-        assert_eq!(shell.run(&["-c".into(), "echo $HOME".into()], &[]), Ok("/dev/null\n".to_string()));
+        assert_eq!(shell.run(&["-c".into(), "echo $HOME".into()], None), Ok("/dev/null\n".to_string()));
     }
 
     #[test]
     fn failures_carry_what_vtysh_printed() {
         let failing = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
-        let error = failing.run(&["-c".into(), "echo '% Unknown command: network x' >&2; exit 1".into()], &[]);
+        let error = failing.run(&["-c".into(), "echo '% Unknown command: network x' >&2; exit 1".into()], None);
         assert_eq!(
             error.map_err(|e| e.to_string()),
             Err("/bin/sh exited with 1: % Unknown command: network x".to_string())
+        );
+    }
+
+    /// What FRR 10's `vtysh -f` does: one child per daemon, each opening the file again by name.
+    #[test]
+    fn every_reopen_of_the_batch_reads_every_line() {
+        let script = "for daemon in zebra bgpd; do cat /proc/self/fd/0 | sed \"s/^/$daemon: /\"; done";
+        let shell = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
+        let batch = in_memory_file(b"router bgp 1\n network 192.0.2.0/24\n").expect("a memfd");
+        assert_eq!(
+            shell.run(&["-c".into(), script.into()], Some(batch)),
+            Ok("zebra: router bgp 1\nzebra:  network 192.0.2.0/24\nbgpd: router bgp 1\nbgpd:  network 192.0.2.0/24\n"
+                .to_string())
+        );
+    }
+
+    /// FRR 10.3's own output of a batch with one failing line (captured in the lab).
+    #[test]
+    fn frr_10_progress_lines_are_not_part_of_the_error() {
+        let finished = process::Finished {
+            success: false,
+            code: Some(13),
+            stdout: "[16647|mgmtd] sending configuration\n[16648|zebra] sending configuration\n[16654|bgpd] sending \
+                     configuration\n% Can't find static route specified\n[16664|staticd] sending configuration\n\
+                     Waiting for children to finish applying config...\n"
+                .into(),
+            stderr: "[16647|mgmtd] done\n[16648|zebra] done\nline 4: Failure to communicate[13] to bgpd, line:   no \
+                     network 203.0.113.99/32\n\n[16654|bgpd] Configuration file[/etc/frr/frr.conf] processing failure: \
+                     13\n[16664|staticd] done\n"
+                .into(),
+        };
+        assert_eq!(
+            failure_text(&finished),
+            "line 4: Failure to communicate[13] to bgpd, line:   no network 203.0.113.99/32 / % Can't find static \
+             route specified"
         );
     }
 }
