@@ -90,15 +90,19 @@ fn maintenance_on() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
+/// FRR 7.5.1 and 10.3 (real outputs from the lab), the pre-8.2 layout and both list shapes of Cabourotte.
 #[test]
-fn the_old_layout_and_both_list_shapes_give_the_same_plan() {
+fn every_frr_release_layout_and_both_list_shapes_give_the_same_plan() {
     let state = state_dir("layouts");
     let render = |running: &str, health: &str| {
         let (running, health) = (fixture(running), fixture(health));
         plan(&["--running-config", &running, "--health", &health, "--format", "json"], &state).stdout
     };
     let reference = render("frr-8.4.4-running-config.txt", "cabourotte-result-list.json");
+    assert!(String::from_utf8_lossy(&reference).contains(r#""action": "withdraw""#), "a plan with changes");
     assert_eq!(render("frr-7.x-layout-running-config.txt", "cabourotte-result-list.json"), reference);
+    assert_eq!(render("frr-7.5.1-bgpd-running-config.txt", "cabourotte-result-list.json"), reference);
+    assert_eq!(render("frr-10.3-bgpd-running-config.txt", "cabourotte-result-list.json"), reference);
     assert_eq!(render("frr-8.4.4-running-config.txt", "cabourotte-result-list-wrapped.json"), reference);
 }
 

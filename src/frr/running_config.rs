@@ -125,10 +125,16 @@ impl Family {
     }
 }
 
-/// Reads `router bgp ASN` or `router bgp ASN vrf NAME`; views and other blocks are not instances we manage.
+/// Reads `router bgp ASN [vrf NAME] [as-notation dot|dot+|plain]`; views and other blocks are not instances we
+/// manage. FRR 9.1 and later print `as-notation` when it was configured; it only changes how FRR writes the AS
+/// number, and `router bgp ASN [vrf NAME]` with the number as printed enters the instance again.
 fn parse_router_bgp(line: &str) -> Option<BgpInstance> {
     let words: Vec<&str> = line.split_whitespace().collect();
-    let (asn, vrf) = match words.as_slice() {
+    let words = match words.as_slice() {
+        [head @ .., "as-notation", "dot" | "dot+" | "plain"] => head,
+        all => all,
+    };
+    let (asn, vrf) = match words {
         ["router", "bgp", asn] => (asn, Vrf::Default),
         ["router", "bgp", asn, "vrf", name] => (asn, Vrf::parse(name)?),
         _ => return None,
@@ -148,6 +154,9 @@ mod tests {
 
     const FRR_8: &str = include_str!("../../tests/fixtures/frr-8.4.4-running-config.txt");
     const FRR_7: &str = include_str!("../../tests/fixtures/frr-7.x-layout-running-config.txt");
+    const FRR_7_5_1: &str = include_str!("../../tests/fixtures/frr-7.5.1-bgpd-running-config.txt");
+    const FRR_10_3: &str = include_str!("../../tests/fixtures/frr-10.3-bgpd-running-config.txt");
+    const FRR_10_3_AS_NOTATION: &str = include_str!("../../tests/fixtures/frr-10.3-as-notation.txt");
 
     fn prefixes(instance: &BgpInstance) -> Vec<String> {
         instance.networks.iter().map(ToString::to_string).collect()
@@ -172,6 +181,36 @@ mod tests {
     #[test]
     fn the_layout_without_exit_lines_reads_the_same() {
         assert_eq!(RunningConfig::parse(FRR_7), RunningConfig::parse(FRR_8));
+    }
+
+    /// FRR 7.5.1 (no `exit` lines, `!` between blocks) and FRR 10.3 (`exit` lines, a `route-map` block before the
+    /// instances), captured from the same configuration in the lab, read exactly like FRR 8.4.4.
+    #[test]
+    fn real_outputs_of_frr_7_5_and_10_3_read_like_frr_8_4() {
+        let frr_8 = RunningConfig::parse(FRR_8);
+        assert_eq!(RunningConfig::parse(FRR_7_5_1), frr_8);
+        assert_eq!(RunningConfig::parse(FRR_10_3), frr_8);
+    }
+
+    /// FRR 10.3's `router bgp ASN vrf NAME as-notation dot|dot+|plain`, captured in the lab.
+    #[test]
+    fn instances_with_an_as_notation_are_instances() {
+        let config = RunningConfig::parse(FRR_10_3_AS_NOTATION);
+        let found: Vec<(String, String)> =
+            config.instances.iter().map(|instance| (instance.vrf.described(), instance.asn.to_string())).collect();
+        assert_eq!(
+            found,
+            [
+                ("the default VRF", "65536"),
+                ("VRF 123", "65537"),
+                ("VRF blue", "4200000001"),
+                ("VRF red", "65538"),
+                ("VRF green", "1.5"),
+            ]
+            .map(|(vrf, asn)| (vrf.to_string(), asn.to_string()))
+        );
+        let green = config.instance(&Vrf::Named("green".into())).expect("vrf green");
+        assert_eq!(prefixes(green), ["192.0.2.0/24"]);
     }
 
     #[test]
