@@ -1,9 +1,10 @@
 //! anycastd against a real FRRouting and a real BGP peer (GoBGP), each in its own network namespace.
 //!
-//! Every test starts its own lab (see `support/lab.rs`): FRR with a default-VRF instance `router bgp 65536` that
-//! peers with GoBGP, and an instance `router bgp 65537 vrf 123` without peers (kernel VRF devices are unavailable
-//! here, so VRF prefixes are checked in FRR's running config only). Tests assert what FRR is configured with and
-//! what the peer received, not anycastd's wording. They need root and fail loudly without it.
+//! Every test runs on every FRR release the lab supports (7.5.1, 8.4.4, 10.3: `name::frr_7_5`, ...), each in its own
+//! lab (see `support/lab.rs` and `scripts/lab`): FRR with a default-VRF instance `router bgp 65536` that peers with
+//! GoBGP, and an instance `router bgp 65537 vrf 123` without peers (kernel VRF devices are unavailable here, so VRF
+//! prefixes are checked in FRR's running config only). Tests assert what FRR is configured with and what the peer
+//! received, not anycastd's wording. They need root and fail loudly without it.
 
 mod support;
 
@@ -11,12 +12,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use support::cabourotte::FakeCabourotte;
-use support::lab::{DNS_V4, DNS_V6, Lab, NTP_V4, NTP_V6, Summary, UNMANAGED, VRF, networks_in};
+use support::lab::{DNS_V4, DNS_V6, Frr, Lab, NTP_V4, NTP_V6, Summary, UNMANAGED, VRF, networks_in};
 
 /// The harness itself: the session comes up, a network added by hand reaches the peer, removed it leaves.
-#[test]
-fn lab_smoke() {
-    let lab = Lab::builder().unmanaged_network(UNMANAGED).start();
+fn lab_smoke(frr: Frr) {
+    let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
     assert!(lab.session_established());
     lab.wait_peer_routes(&[UNMANAGED]);
     lab.add_network(None, DNS_V4);
@@ -40,8 +40,8 @@ fn all_healthy() -> FakeCabourotte {
 }
 
 /// A lab with an operator's own network, configured with the seed example against `cabourotte`.
-fn seed_lab(cabourotte: &FakeCabourotte) -> Lab {
-    let lab = Lab::builder().unmanaged_network(UNMANAGED).start();
+fn seed_lab(frr: Frr, cabourotte: &FakeCabourotte) -> Lab {
+    let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
     lab.write_seed_config(&cabourotte.url());
     lab
 }
@@ -62,10 +62,9 @@ fn assert_networks(lab: &Lab, default_vrf: &[&str], vrf_123: &[&str]) {
     assert_eq!(networks_in(&config, Some(VRF)), set(vrf_123), "VRF {VRF} networks\n{config}");
 }
 
-#[test]
-fn apply_announces_every_prefix_of_healthy_services() {
+fn apply_announces_every_prefix_of_healthy_services(frr: Frr) {
     let cabourotte = all_healthy();
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
 
     let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
 
@@ -82,10 +81,9 @@ fn apply_announces_every_prefix_of_healthy_services() {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
 
-#[test]
-fn apply_withdraws_the_prefixes_of_a_failing_service_only() {
+fn apply_withdraws_the_prefixes_of_a_failing_service_only(frr: Frr) {
     let cabourotte = all_healthy();
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -102,10 +100,9 @@ fn apply_withdraws_the_prefixes_of_a_failing_service_only() {
     assert_networks(&lab, &[UNMANAGED], &[]);
 }
 
-#[test]
-fn plan_changes_nothing_and_after_apply_reports_no_changes() {
+fn plan_changes_nothing_and_after_apply_reports_no_changes(frr: Frr) {
     let cabourotte = all_healthy();
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     let untouched = lab.running_config();
 
     let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().expect_code(2);
@@ -124,10 +121,9 @@ fn plan_changes_nothing_and_after_apply_reports_no_changes() {
     assert_eq!(lab.running_config(), before, "a second apply must not touch FRR");
 }
 
-#[test]
-fn apply_restores_the_announcements_after_frr_restarts() {
+fn apply_restores_the_announcements_after_frr_restarts(frr: Frr) {
     let cabourotte = all_healthy();
-    let mut lab = seed_lab(&cabourotte);
+    let mut lab = seed_lab(frr, &cabourotte);
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -141,11 +137,10 @@ fn apply_restores_the_announcements_after_frr_restarts() {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
 
-#[test]
-fn apply_removes_managed_networks_added_by_hand_while_unhealthy() {
+fn apply_removes_managed_networks_added_by_hand_while_unhealthy(frr: Frr) {
     let cabourotte = all_healthy();
     cabourotte.failing("dns", "timeout").failing("ntp_v4", "timeout");
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     lab.anycastd(["apply"]).run().expect_code(0);
     assert_networks(&lab, &[UNMANAGED], &[]);
 
@@ -159,10 +154,9 @@ fn apply_removes_managed_networks_added_by_hand_while_unhealthy() {
     lab.wait_peer_routes(&[UNMANAGED]);
 }
 
-#[test]
-fn apply_restores_managed_networks_removed_by_hand_while_healthy() {
+fn apply_restores_managed_networks_removed_by_hand_while_healthy(frr: Frr) {
     let cabourotte = all_healthy();
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -176,12 +170,11 @@ fn apply_restores_managed_networks_removed_by_hand_while_healthy() {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
 
-#[test]
-fn unmanaged_networks_and_bgp_instances_are_left_alone() {
+fn unmanaged_networks_and_bgp_instances_are_left_alone(frr: Frr) {
     const UNMANAGED_V6: &str = "2001:db8:cafe::1/128";
     const UNMANAGED_IN_VRF: &str = "198.51.100.123/32";
     let cabourotte = all_healthy();
-    let lab = Lab::builder().unmanaged_network(UNMANAGED).unmanaged_network(UNMANAGED_V6).start();
+    let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).unmanaged_network(UNMANAGED_V6).start();
     lab.write_seed_config(&cabourotte.url());
     lab.add_network(Some(VRF), UNMANAGED_IN_VRF);
     let instances = lab.bgp_instances();
@@ -201,11 +194,10 @@ fn unmanaged_networks_and_bgp_instances_are_left_alone() {
     assert_eq!(lab.bgp_instances(), instances, "anycastd must never create or remove a BGP instance");
 }
 
-#[test]
-fn a_vrf_without_bgp_instance_is_an_error_and_other_services_are_still_reconciled() {
+fn a_vrf_without_bgp_instance_is_an_error_and_other_services_are_still_reconciled(frr: Frr) {
     let cabourotte = all_healthy();
     cabourotte.healthy("edge");
-    let lab = Lab::builder().unmanaged_network(UNMANAGED).start();
+    let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
     let wrapper = lab.vtysh_wrapper().display().to_string();
     let url = cabourotte.url();
     lab.write_config(&format!(
@@ -234,10 +226,9 @@ checks.cabourotte = [{{ name = "dns", url = "{url}" }}]
     assert!(!lab.running_config().contains("vrf 999"), "no instance may appear for VRF 999");
 }
 
-#[test]
-fn withdraw_all_keeps_prefixes_withdrawn_until_resume() {
+fn withdraw_all_keeps_prefixes_withdrawn_until_resume(frr: Frr) {
     let cabourotte = all_healthy();
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -256,10 +247,9 @@ fn withdraw_all_keeps_prefixes_withdrawn_until_resume() {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
 
-#[test]
-fn run_follows_health_and_withdraws_everything_on_sigterm() {
+fn run_follows_health_and_withdraws_everything_on_sigterm(frr: Frr) {
     let cabourotte = all_healthy();
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     let mut running = lab.anycastd(["run", "--interval", "1"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
@@ -278,10 +268,9 @@ fn run_follows_health_and_withdraws_everything_on_sigterm() {
     lab.wait_peer_routes(&[UNMANAGED]);
 }
 
-#[test]
-fn run_reannounces_after_frr_restarts() {
+fn run_reannounces_after_frr_restarts(frr: Frr) {
     let cabourotte = all_healthy();
-    let mut lab = seed_lab(&cabourotte);
+    let mut lab = seed_lab(frr, &cabourotte);
     let running = lab.anycastd(["run", "--interval", "1"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -293,10 +282,9 @@ fn run_reannounces_after_frr_restarts() {
     assert_networks(&lab, &[UNMANAGED], &[]);
 }
 
-#[test]
-fn run_withdraws_everything_on_sigint() {
+fn run_withdraws_everything_on_sigint(frr: Frr) {
     let cabourotte = all_healthy();
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     let running = lab.anycastd(["run", "--interval", "1"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -306,10 +294,9 @@ fn run_withdraws_everything_on_sigint() {
     lab.wait_peer_routes(&[UNMANAGED]);
 }
 
-#[test]
-fn run_keep_on_exit_leaves_the_prefixes_announced() {
+fn run_keep_on_exit_leaves_the_prefixes_announced(frr: Frr) {
     let cabourotte = all_healthy();
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     let running = lab.anycastd(["run", "--interval", "1", "--keep-on-exit"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
@@ -319,10 +306,9 @@ fn run_keep_on_exit_leaves_the_prefixes_announced() {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
 
-#[test]
-fn a_failing_vtysh_is_reported_and_the_next_apply_converges() {
+fn a_failing_vtysh_is_reported_and_the_next_apply_converges(frr: Frr) {
     let cabourotte = all_healthy();
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
 
     lab.fail_vtysh_writes(true);
     let failed = lab.anycastd(["apply"]).run().expect_code(1);
@@ -338,11 +324,10 @@ fn a_failing_vtysh_is_reported_and_the_next_apply_converges() {
 /// FRR itself rejects a command in the middle of anycastd's batch: someone removed a network between anycastd's
 /// read of the running config and its write, so `no network` fails. FRR goes on with the rest of the batch (`-f`),
 /// every change is in place, and anycastd says what FRR rejected without failing.
-#[test]
-fn a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned() {
+fn a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned(frr: Frr) {
     let cabourotte = all_healthy();
     cabourotte.failing("ntp_v4", "timeout");
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     lab.anycastd(["apply"]).run().expect_code(0);
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[]);
 
@@ -366,10 +351,9 @@ fn a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned() {
     lab.wait_peer_routes(&[UNMANAGED]);
 }
 
-#[test]
-fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back() {
+fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back(frr: Frr) {
     let cabourotte = all_healthy();
-    let mut lab = seed_lab(&cabourotte);
+    let mut lab = seed_lab(frr, &cabourotte);
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -391,12 +375,11 @@ fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back() {
 
 /// A prefix FRR would keep but not advertise (import-check on, no route in its RIB) is warned about by `plan` and
 /// `check --frr`; once its address is on `lo` the warning goes and the route reaches the peer.
-#[test]
-fn import_check_warning_follows_frr_rib() {
+fn import_check_warning_follows_frr_rib(frr: Frr) {
     const WEB: &str = "203.0.113.80/32";
     let cabourotte = all_healthy();
     cabourotte.healthy("web");
-    let lab = seed_lab(&cabourotte);
+    let lab = seed_lab(frr, &cabourotte);
     let web = format!(
         "\n[services.web]\nprefixes.frrouting = [{{ prefix = \"{WEB}\", vtysh = \"{}\" }}]\n\
          checks.cabourotte = [{{ name = \"web\", url = \"{}\" }}]\n",
@@ -437,3 +420,54 @@ fn import_check_warning_follows_frr_rib() {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6, WEB]);
     assert_eq!(warning_of(WEB), serde_json::Value::Null);
 }
+
+/// The FRR pre-flight reads the real running config: both instances found, a VRF without one is an error, and
+/// nothing in FRR changes.
+fn check_frr_reports_instances_and_a_missing_one(frr: Frr) {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(frr, &cabourotte);
+    let edge = format!(
+        "\n[services.edge]\nprefixes.frrouting = [{{ prefix = \"203.0.113.99\", vrf = \"999\", vtysh = \"{}\" }}]\n\
+         checks.cabourotte = [{{ name = \"edge\", url = \"{}\" }}]\n",
+        lab.vtysh_wrapper().display(),
+        cabourotte.url()
+    );
+    lab.write_config(&format!("{}{edge}", lab.seed_config(&cabourotte.url())));
+    let before = lab.running_config();
+
+    let check = lab.anycastd(["check", "--frr"]).run().expect_code(1);
+    for expected in [
+        format!("✓ {}: vtysh reads FRR's running config", lab.vtysh_wrapper().display()),
+        "✓ AS 65536, default VRF: BGP instance found, bgp network import-check on".to_string(),
+        "✓ AS 65537, VRF 123: BGP instance found, bgp network import-check on".to_string(),
+        "✗ VRF 999: FRR has no BGP instance here; anycastd never creates one: add `router bgp <ASN> vrf 999` to FRR's \
+         configuration"
+            .to_string(),
+    ] {
+        assert!(check.stdout.contains(&expected), "expected {expected:?}\n{check}");
+    }
+    assert_eq!(lab.running_config(), before, "check --frr must not change FRR");
+    assert_eq!(cabourotte.request_count(), 0, "check --frr does not ask Cabourotte");
+}
+
+on_every_frr!(
+    check_frr_reports_instances_and_a_missing_one,
+    lab_smoke,
+    apply_announces_every_prefix_of_healthy_services,
+    apply_withdraws_the_prefixes_of_a_failing_service_only,
+    plan_changes_nothing_and_after_apply_reports_no_changes,
+    apply_restores_the_announcements_after_frr_restarts,
+    apply_removes_managed_networks_added_by_hand_while_unhealthy,
+    apply_restores_managed_networks_removed_by_hand_while_healthy,
+    unmanaged_networks_and_bgp_instances_are_left_alone,
+    a_vrf_without_bgp_instance_is_an_error_and_other_services_are_still_reconciled,
+    withdraw_all_keeps_prefixes_withdrawn_until_resume,
+    run_follows_health_and_withdraws_everything_on_sigterm,
+    run_reannounces_after_frr_restarts,
+    run_withdraws_everything_on_sigint,
+    run_keep_on_exit_leaves_the_prefixes_announced,
+    a_failing_vtysh_is_reported_and_the_next_apply_converges,
+    a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned,
+    bgpd_down_is_an_error_and_apply_converges_after_frr_is_back,
+    import_check_warning_follows_frr_rib,
+);

@@ -40,15 +40,16 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.dir = args.dir
-        self.wrapper = os.path.join(self.dir, "vtysh")
+        self.wrapper = os.path.join(self.dir, "bench-vtysh")
         self.config = os.path.join(self.dir, "config.toml")
         self.state = os.path.join(self.dir, "state")
         self.vtysh_calls = os.path.join(self.dir, "vtysh-calls")
         self.cabourotte_log = os.path.join(self.dir, "cabourotte.log")
-        self.daemon_pids = []
-        for daemon in ("zebra", "staticd", "bgpd"):
-            with open(os.path.join(args.frr_dir, f"{daemon}.pid")) as f:
-                self.daemon_pids.append(int(f.read().strip()))
+        # Every process of the lab's FRR namespace is one of FRR's daemons (the bench lab has no peer).
+        pids = subprocess.run(["ip", "netns", "pids", args.netns], capture_output=True, text=True, check=True)
+        self.daemon_pids = [int(pid) for pid in pids.stdout.split()]
+        if not self.daemon_pids:
+            fail(f"no FRR daemon runs in the network namespace {args.netns}")
 
     # ---- inputs ---------------------------------------------------------------------------------------------------
 
@@ -95,7 +96,7 @@ class Bench:
     def vtysh(self, *arguments):
         """vtysh against the bench FRR, not through the counting wrapper (for checks, not measured)."""
         return subprocess.run(
-            ["/usr/bin/vtysh", "--vty_socket", self.args.frr_dir, *arguments], capture_output=True, text=True
+            [os.path.join(self.dir, "frr-vtysh"), *arguments], capture_output=True, text=True
         )
 
     def networks(self):
@@ -143,9 +144,10 @@ class Bench:
         with open(self.cabourotte_log) as f:
             return sum(1 for line in f if '"GET /result' in line)
 
-    def measure(self, *commands, own_memory=False):
+    def measure(self, *commands, own_memory=False, stdin=None):
         """Runs `commands` one after the other (each must succeed) and returns what they cost together. With
-        `own_memory` (one command), the peak RSS is the process's own, without its children's."""
+        `own_memory` (one command), the peak RSS is the process's own, without its children's. `stdin` is a file
+        given to every command on its standard input (anycastd's batches reach vtysh that way)."""
         self.settle()
         vtysh_before, http_before = self.count_vtysh(), self.count_http()
         wall = cpu = 0.0
@@ -156,9 +158,12 @@ class Bench:
                 if own_memory:
                     status, usage, own = traced(argv, stderr)
                 else:
-                    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+                    source = open(stdin, "rb") if stdin else subprocess.DEVNULL
+                    child = subprocess.Popen(argv, stdin=source, stdout=subprocess.DEVNULL, stderr=stderr)
                     _, status, usage = os.wait4(child.pid, 0)
                     child.returncode, own = status, None
+                    if stdin:
+                        source.close()
                 wall += time.perf_counter() - started
                 code = os.waitstatus_to_exitcode(status)
                 if code != 0:
@@ -232,10 +237,10 @@ class Bench:
             add("withdraw-all", "anycastd", self.measure(self.anycastd("withdraw-all"), own_memory=True))
             self.run(self.anycastd("resume"))
             self.expect_networks(0, "anycastd withdraw-all")
-            add("apply", "floor", self.measure(vtysh + ["-f", apply_file]))
-            self.expect_networks(size, f"vtysh -f {apply_file}")
-            add("withdraw-all", "floor", self.measure(vtysh + ["-f", withdraw_file]))
-            self.expect_networks(0, f"vtysh -f {withdraw_file}")
+            add("apply", "floor", self.measure(vtysh + ["-f", "/proc/self/fd/0"], stdin=apply_file))
+            self.expect_networks(size, f"vtysh -f /proc/self/fd/0 < {apply_file}")
+            add("withdraw-all", "floor", self.measure(vtysh + ["-f", "/proc/self/fd/0"], stdin=withdraw_file))
+            self.expect_networks(0, f"vtysh -f /proc/self/fd/0 < {withdraw_file}")
         return services, {key: summarize(values) for key, values in samples.items()}
 
 
@@ -357,7 +362,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--anycastd", required=True)
     parser.add_argument("--dir", required=True)
-    parser.add_argument("--frr-dir", required=True)
+    parser.add_argument("--netns", default="acd-bench-frr", help="the network namespace of the bench FRR")
     parser.add_argument("--cabourotte", required=True, help="the fake Cabourotte's base URL")
     parser.add_argument("--sizes", default="10,100,1000,10000", help="comma-separated prefix counts")
     parser.add_argument("--repeat", type=int, default=5, help="measurements per pass and size (the median is shown)")

@@ -1,11 +1,13 @@
-//! A real FRRouting and a real BGP peer (GoBGP), each in its own network namespace, one pair per test.
+//! A real FRRouting and a real BGP peer (GoBGP), each in its own network namespace, one pair per test, on every FRR
+//! release the lab supports.
 //!
-//! The recipe is `../shared/docs/frr-lab.md`: zebra, staticd and bgpd run with `-N <name> --vty_socket <dir>` in one
-//! namespace, GoBGP listens passively in a second one across a veth pair, and anycastd reaches FRR through a tiny
-//! `vtysh` wrapper script (the per-prefix `vtysh` key of its config), so anycastd needs no test-only code.
+//! The recipe is `scripts/lab`, the same one a person runs by hand and the benchmark uses: it starts FRR (the
+//! host's, or one from a cached Debian root) with `-N <name> --vty_socket <dir>` in one namespace, GoBGP listening
+//! passively in a second one across a veth pair, and writes a `vtysh` wrapper that anycastd's config names (the
+//! per-prefix `vtysh` key), so anycastd needs no test-only code. This file drives it and asserts on its results.
 //!
 //! Everything a lab creates carries its id `acd-t<pid>-<n>`: the namespaces, `/tmp/anycastd-lab-tests/<id>`, FRR's
-//! path space. `Drop` removes all of it, also when the test panics; a later run removes what a killed run left
+//! path space. `Drop` runs `scripts/lab down`, also when the test panics; a later run removes what a killed run left
 //! behind, recognised by the dead PID in the name. The lab needs root and network namespaces and panics loudly
 //! without them: these tests must never pass by doing nothing.
 
@@ -15,7 +17,6 @@ use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -25,27 +26,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The FRR daemons a lab runs, in start order.
-const FRR_DAEMONS: [&str; 3] = ["zebra", "staticd", "bgpd"];
-const FRR_BIN_DIR: &str = "/usr/lib/frr";
-const VTYSH: &str = "/usr/bin/vtysh";
+/// The one lab recipe.
+const LAB_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab");
 /// Parent of every lab's directory.
 const LAB_ROOT: &str = "/tmp/anycastd-lab-tests";
-/// File in a lab's directory listing `<daemon> <startup pid>` of every FRR daemon it started.
-const STARTUP_PIDS: &str = "frr-startup-pids";
 /// Every lab id starts with this, followed by the PID of the test process: `acd-t<pid>-<n>`.
 const ID_PREFIX: &str = "acd-t";
 
-/// FRR's side of the veth pair.
-pub const FRR_ADDRESS: &str = "192.0.2.1";
-/// GoBGP's side of the veth pair.
-pub const PEER_ADDRESS: &str = "192.0.2.2";
-const FRR_ADDRESS6: &str = "2001:db8:ff::1";
-const PEER_ADDRESS6: &str = "2001:db8:ff::2";
-/// bgpd's BGP port (not 179, so nothing else on the machine is touched).
-const FRR_BGP_PORT: u16 = 10179;
-/// GoBGP's BGP port.
-const PEER_BGP_PORT: u16 = 11179;
 /// GoBGP's gRPC API, inside the peer namespace.
 const GOBGP_API_PORT: u16 = 50051;
 
@@ -55,8 +42,6 @@ pub const DEFAULT_ASN: u32 = 65536;
 pub const VRF_ASN: u32 = 65537;
 /// The VRF that has a BGP instance in the starting config.
 pub const VRF: &str = "123";
-/// GoBGP's AS.
-pub const PEER_ASN: u32 = 65100;
 
 /// Seed example: service `dns`, default VRF, IPv4.
 pub const DNS_V4: &str = "203.0.113.53/32";
@@ -78,6 +63,56 @@ const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
 
 static NEXT_LAB: AtomicUsize = AtomicUsize::new(0);
 static PREFLIGHT: Once = Once::new();
+
+/// The FRR releases the lab supports: Debian 11's, 12's and 13's `frr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frr {
+    /// FRR 7.5.1 (Debian 11, bullseye): no `exit` lines in the running config.
+    V7_5,
+    /// FRR 8.4.4 (Debian 12, bookworm): the host's.
+    V8_4,
+    /// FRR 10.3 (Debian 13, trixie): `vtysh -f` applies in parallel, one child per daemon; mgmtd.
+    V10_3,
+}
+
+impl Frr {
+    /// The version as `scripts/lab --frr` takes it.
+    pub fn version(self) -> &'static str {
+        match self {
+            Frr::V7_5 => "7.5",
+            Frr::V8_4 => "8.4",
+            Frr::V10_3 => "10.3",
+        }
+    }
+}
+
+/// Generates one `#[test]` per supported FRR release for each named function `fn name(frr: Frr)`: the tests are
+/// `name::frr_7_5`, `name::frr_8_4` and `name::frr_10_3`.
+#[macro_export]
+macro_rules! on_every_frr {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::support::lab::Frr;
+
+                #[test]
+                fn frr_7_5() {
+                    super::$name(Frr::V7_5)
+                }
+
+                #[test]
+                fn frr_8_4() {
+                    super::$name(Frr::V8_4)
+                }
+
+                #[test]
+                fn frr_10_3() {
+                    super::$name(Frr::V10_3)
+                }
+            }
+        )*
+    };
+}
 
 /// Address family of a prefix, to ask GoBGP for the right RIB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,14 +140,8 @@ impl Afi {
 /// Chooses the starting state of a lab; [`LabBuilder::start`] brings it up.
 #[derive(Clone, Debug)]
 pub struct LabBuilder {
+    frr: Frr,
     unmanaged: Vec<String>,
-    service_addresses: Vec<String>,
-}
-
-impl Default for LabBuilder {
-    fn default() -> Self {
-        LabBuilder { unmanaged: Vec::new(), service_addresses: vec![DNS_V4.to_string(), DNS_V6.to_string()] }
-    }
 }
 
 impl LabBuilder {
@@ -120,34 +149,31 @@ impl LabBuilder {
     /// matching address on `lo` so that FRR really advertises it. anycastd must leave it alone.
     pub fn unmanaged_network(mut self, prefix: &str) -> Self {
         self.unmanaged.push(prefix.to_string());
-        self.service_addresses.push(prefix.to_string());
         self
     }
 
-    /// Creates the namespaces, starts GoBGP and FRR, loads the starting config and waits until the BGP session is
-    /// established (and the unmanaged networks reached the peer). Panics with the reason when any step fails.
+    /// Runs `scripts/lab up`: creates the namespaces, starts GoBGP and FRR, loads the starting config and waits
+    /// until the BGP session is established and the unmanaged IPv4 networks reached the peer. Panics with the
+    /// script's reason when any step fails.
     pub fn start(self) -> Lab {
         preflight();
         let n = NEXT_LAB.fetch_add(1, Ordering::SeqCst);
         let id = format!("{ID_PREFIX}{}-{n}", std::process::id());
-        let dir = Path::new(LAB_ROOT).join(&id);
         // Built before anything exists, so that a panic half-way still runs `Drop` and removes what was created.
-        let mut lab = Lab {
-            frr_ns: frr_namespace(&id),
-            peer_ns: peer_namespace(&id),
-            frr_dir: dir.join("frr"),
-            dir,
+        let lab = Lab {
+            frr_ns: format!("{id}-frr"),
+            peer_ns: format!("{id}-peer"),
+            dir: Path::new(LAB_ROOT).join(&id),
             id,
-            starting_config: String::new(),
-            gobgpd: None,
+            frr: self.frr,
             runs: Cell::new(0),
         };
-        lab.starting_config = starting_config(&self.unmanaged, &lab.frr_dir);
-        lab.create_dirs();
-        lab.create_network(&self.service_addresses);
-        lab.start_gobgpd();
-        lab.start_frr();
-        lab.wait_established();
+        let mut up = lab.script();
+        up.args(["--frr", self.frr.version(), "up", "--no-cabourotte"]);
+        for prefix in &self.unmanaged {
+            up.args(["--unmanaged", prefix]);
+        }
+        lab.run_script(&mut up, "up");
         lab.wait_peer_has(&self.unmanaged.iter().map(String::as_str).collect::<Vec<_>>());
         lab
     }
@@ -156,26 +182,28 @@ impl LabBuilder {
 /// One running lab. Dropping it tears everything down.
 pub struct Lab {
     id: String,
+    frr: Frr,
     frr_ns: String,
     peer_ns: String,
-    /// Everything of this lab that is not FRR's: configs, wrapper, logs, anycastd's state dir and outputs.
+    /// The lab's directory (`scripts/lab --dir`): configs, wrappers, logs, anycastd's state dir and outputs.
     dir: PathBuf,
-    /// Owned by user `frr`: vty sockets, pid files, zserv socket, FRR's log.
-    frr_dir: PathBuf,
-    starting_config: String,
-    gobgpd: Option<Child>,
     runs: Cell<usize>,
 }
 
 impl Lab {
-    /// A lab with the default starting state: seed service addresses on `lo`, no unmanaged network.
-    pub fn start() -> Lab {
-        LabBuilder::default().start()
+    /// A lab on `frr` with the default starting state: seed service addresses on `lo`, no unmanaged network.
+    pub fn start(frr: Frr) -> Lab {
+        Lab::builder(frr).start()
     }
 
-    /// A builder for a lab with a different starting state.
-    pub fn builder() -> LabBuilder {
-        LabBuilder::default()
+    /// A builder for a lab on `frr` with a different starting state.
+    pub fn builder(frr: Frr) -> LabBuilder {
+        LabBuilder { frr, unmanaged: Vec::new() }
+    }
+
+    /// The FRR release of this lab.
+    pub fn frr(&self) -> Frr {
+        self.frr
     }
 
     /// anycastd's `--state-dir` for this lab.
@@ -231,8 +259,9 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
         let output = self.try_vtysh(commands);
         assert!(
             output.status.success(),
-            "lab {}: vtysh {commands:?} failed ({}):\n{}{}",
+            "lab {} (FRR {}): vtysh {commands:?} failed ({}):\n{}{}",
             self.id,
+            self.frr.version(),
             output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
@@ -242,12 +271,11 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
 
     /// Runs vtysh against this lab's FRR with one `-c` per command, whatever the outcome.
     pub fn try_vtysh<S: AsRef<str>>(&self, commands: &[S]) -> std::process::Output {
-        let mut command = Command::new(VTYSH);
-        command.arg("--vty_socket").arg(&self.frr_dir);
+        let mut command = Command::new(self.dir.join("frr-vtysh"));
         for c in commands {
             command.arg("-c").arg(c.as_ref());
         }
-        command.output().expect("run vtysh (is FRR installed? /usr/bin/vtysh)")
+        command.stdin(Stdio::null()).output().expect("run the lab's frr-vtysh")
     }
 
     /// FRR's `show running-config`.
@@ -277,7 +305,8 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
 
     /// Puts `prefix` on `lo` in the FRR namespace, so that FRR's import check lets a `network` for it be advertised.
     pub fn add_service_address(&self, prefix: &str) {
-        add_address(&self.frr_ns, prefix);
+        let family = if Afi::of(prefix) == Afi::Ipv6 { "-6" } else { "-4" };
+        run_ok(Command::new("ip").args(["-n", &self.frr_ns, family, "addr", "add", prefix, "dev", "lo"]));
     }
 
     /// The prefixes GoBGP received in `afi`.
@@ -336,26 +365,16 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
         })
     }
 
-    /// Waits until the BGP session between FRR and GoBGP is established.
-    #[track_caller]
-    pub fn wait_established(&self) {
-        self.wait_until("the BGP session between FRR and GoBGP is established", || self.session_established());
-    }
-
-    /// Kills zebra, staticd and bgpd and starts them again with the starting config (anything added since is
-    /// gone, as after a reboot), then waits for the BGP session.
+    /// Kills FRR's daemons and starts them again with the starting config (anything added since is gone, as after
+    /// a reboot); returns once the BGP session is established again.
     pub fn restart_frr(&mut self) {
-        self.kill_frr(&FRR_DAEMONS);
-        self.wait_until("GoBGP notices that FRR is gone", || !self.session_established());
-        self.start_frr();
-        self.wait_established();
+        self.run_script(self.script().arg("frr-restart"), "frr-restart");
     }
 
-    /// Kills bgpd only (zebra and staticd keep running) and waits until GoBGP has noticed. vtysh then shows a
+    /// Kills bgpd only (the other daemons keep running) and returns once GoBGP has noticed. vtysh then shows a
     /// running config without any `router bgp` block and fails every BGP command; [`Lab::restart_frr`] repairs it.
     pub fn stop_bgpd(&mut self) {
-        self.kill_frr(&["bgpd"]);
-        self.wait_until("GoBGP notices that bgpd is gone", || !self.session_established());
+        self.run_script(self.script().args(["frr-stop", "bgpd"]), "frr-stop bgpd");
     }
 
     /// Makes the vtysh wrapper fail every call that is not a pure `show` (anycastd's writes), printing an error
@@ -373,7 +392,7 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
     /// a concurrent change by someone else between anycastd's read of the running config and its batch.
     pub fn before_next_write(&self, commands: &[&str]) {
         let mut script = String::from("#!/bin/sh\n");
-        let _ = write!(script, "exec {VTYSH} --vty_socket '{}'", self.frr_dir.display());
+        let _ = write!(script, "exec '{}'", self.dir.join("frr-vtysh").display());
         for c in commands {
             let _ = write!(script, " -c '{c}'");
         }
@@ -401,7 +420,12 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
                 return;
             }
             if start.elapsed() > DEADLINE {
-                panic!("lab {}: timed out after {DEADLINE:?} waiting until {what}\n{}", self.id, self.diagnosis());
+                panic!(
+                    "lab {} (FRR {}): timed out after {DEADLINE:?} waiting until {what}\n{}",
+                    self.id,
+                    self.frr.version(),
+                    self.diagnosis()
+                );
             }
             std::thread::sleep(POLL);
         }
@@ -430,194 +454,23 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
         output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
-    fn create_dirs(&self) {
-        fs::create_dir_all(&self.frr_dir).expect("create the lab directory");
-        fs::create_dir_all(self.state_dir()).expect("create the lab's state dir");
-        run_ok(Command::new("chown").arg("frr:frr").arg(&self.frr_dir));
-        let wrapper = format!(
-            r#"#!/bin/sh
-# vtysh for anycastd lab {id}: reaches this lab's FRR only.
-lab='{dir}'
-case "$*" in
-  *configure*) write=1 ;;
-  *show*) write=0 ;;
-  *) write=1 ;;
-esac
-if [ "$write" = 1 ]; then
-  if [ -e "$lab/fail-writes" ]; then
-    echo "vtysh (lab wrapper): failing on purpose, $lab/fail-writes exists" >&2
-    exit 1
-  fi
-  if [ -x "$lab/before-write" ]; then
-    "$lab/before-write"
-    rm -f "$lab/before-write"
-  fi
-fi
-exec {VTYSH} --vty_socket '{frr}' "$@"
-"#,
-            id = self.id,
-            dir = self.dir.display(),
-            frr = self.frr_dir.display(),
-        );
-        fs::write(self.vtysh_wrapper(), wrapper).expect("write the vtysh wrapper");
-        fs::set_permissions(self.vtysh_wrapper(), fs::Permissions::from_mode(0o755))
-            .expect("make the vtysh wrapper executable");
+    /// `scripts/lab` for this lab (its directory and namespace names), ready for a command.
+    fn script(&self) -> Command {
+        script_for(&self.dir, &self.id)
     }
 
-    fn create_network(&self, service_addresses: &[String]) {
-        for ns in [&self.frr_ns, &self.peer_ns] {
-            let out = Command::new("ip").args(["netns", "add", ns]).output().expect("run `ip` (iproute2 installed?)");
-            assert!(
-                out.status.success(),
-                "lab {}: cannot create network namespace {ns}: {} (the FRR lab tests need root and network \
-                 namespaces)",
-                self.id,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            ip(ns, &["link", "set", "lo", "up"]);
-        }
-        run_ok(Command::new("ip").args([
-            "link",
-            "add",
-            "to-peer",
-            "netns",
-            &self.frr_ns,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "to-frr",
-            "netns",
-            &self.peer_ns,
-        ]));
-        for (ns, dev, v4, v6) in [
-            (&self.frr_ns, "to-peer", FRR_ADDRESS, FRR_ADDRESS6),
-            (&self.peer_ns, "to-frr", PEER_ADDRESS, PEER_ADDRESS6),
-        ] {
-            ip(ns, &["addr", "add", &format!("{v4}/30"), "dev", dev]);
-            ip(ns, &["-6", "addr", "add", &format!("{v6}/64"), "dev", dev, "nodad"]);
-            ip(ns, &["link", "set", dev, "up"]);
-        }
-        for prefix in service_addresses {
-            add_address(&self.frr_ns, prefix);
-        }
-    }
-
-    fn start_gobgpd(&mut self) {
-        let config = format!(
-            r#"[global.config]
-  as = {PEER_ASN}
-  router-id = "{PEER_ADDRESS}"
-  port = {PEER_BGP_PORT}
-  local-address-list = ["{PEER_ADDRESS}"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{FRR_ADDRESS}"
-    peer-as = {DEFAULT_ASN}
-  [neighbors.transport.config]
-    remote-port = {FRR_BGP_PORT}
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-"#
-        );
-        let path = self.dir.join("gobgpd.toml");
-        fs::write(&path, config).expect("write gobgpd.toml");
-        let log = fs::File::create(self.dir.join("gobgpd.log")).expect("create gobgpd.log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.peer_ns, "gobgpd", "--pprof-disable", "-f"])
-            .arg(&path)
-            .arg("--api-hosts")
-            .arg(format!("127.0.0.1:{GOBGP_API_PORT}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("start gobgpd (is gobgpd installed?)");
-        let pid = child.id();
-        self.gobgpd = Some(child);
-        // FRR connects right away once its config is loaded: GoBGP must listen by then, or the session waits for
-        // FRR's next connect attempt.
-        self.wait_until("GoBGP's API answers", || {
-            assert!(pid_alive(pid), "lab {}: gobgpd exited\n{}", self.id, self.diagnosis());
-            self.try_gobgp(&["neighbor", "-j"]).is_some()
-        });
-    }
-
-    fn start_frr(&mut self) {
-        for daemon in FRR_DAEMONS {
-            self.start_daemon(daemon);
-        }
-        let path = self.dir.join("frr.conf");
-        fs::write(&path, &self.starting_config).expect("write the starting FRR config");
-        let output = Command::new(VTYSH)
-            .arg("--vty_socket")
-            .arg(&self.frr_dir)
-            .arg("-f")
-            .arg(&path)
-            .output()
-            .expect("run vtysh -f");
+    /// Runs a `scripts/lab` command of this lab; panics with what it printed when it fails.
+    fn run_script(&self, command: &mut Command, what: &str) {
+        let output = command.stdin(Stdio::null()).output().expect("run scripts/lab");
         assert!(
             output.status.success(),
-            "lab {}: loading the starting config failed:\n{}{}",
+            "lab {} (FRR {}): scripts/lab {what} failed ({}):\n{}{}",
             self.id,
+            self.frr.version(),
+            output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-    }
-
-    fn start_daemon(&mut self, daemon: &str) {
-        for stale in [format!("{daemon}.pid"), format!("{daemon}.vty")] {
-            let _ = fs::remove_file(self.frr_dir.join(stale));
-        }
-        let d = &self.frr_dir;
-        let mut command = Command::new("ip");
-        command
-            .args(["netns", "exec", &self.frr_ns])
-            .arg(Path::new(FRR_BIN_DIR).join(daemon))
-            .args(["-d", "-N", &self.frr_ns, "-u", "frr", "-g", "frr", "-i"])
-            .arg(d.join(format!("{daemon}.pid")))
-            .arg("--vty_socket")
-            .arg(d)
-            .arg("-z")
-            .arg(d.join("zserv.api"));
-        if daemon == "bgpd" {
-            command.args(["-p", &FRR_BGP_PORT.to_string()]);
-        }
-        // `-d` returns once the daemon is up; its chatter ("-z option overrides -N") is not interesting.
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let child = command.spawn().expect("start an FRR daemon (is frr installed?)");
-        // `ip netns exec` execs the daemon, so this is the daemon's PID before it forks, which names its crash-log
-        // directory `/var/tmp/frr/<daemon>.<pid>`; SIGKILL leaves that behind. Recorded in a file, which `tear_down`
-        // reads, also in a later run if this one gets killed.
-        let startup_pid = child.id();
-        let mut record = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(STARTUP_PIDS))
-            .expect("open the lab's list of FRR startup PIDs");
-        writeln!(record, "{daemon} {startup_pid}").expect("record an FRR startup PID");
-        let output = child.wait_with_output().expect("wait for an FRR daemon to start");
-        assert!(
-            output.status.success(),
-            "lab {}: starting {daemon} failed: {}",
-            self.id,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-        let pid_file = d.join(format!("{daemon}.pid"));
-        let vty = d.join(format!("{daemon}.vty"));
-        self.wait_until(&format!("{daemon} has written {} and {}", pid_file.display(), vty.display()), || {
-            vty.exists() && read_pid(&pid_file).is_some()
-        });
-    }
-
-    fn kill_frr(&mut self, daemons: &[&str]) {
-        let pids: Vec<u32> = daemons.iter().filter_map(|d| read_pid(&self.frr_dir.join(format!("{d}.pid")))).collect();
-        kill_and_wait(&pids);
     }
 
     /// The anycastd binary's output files for the next run.
@@ -630,11 +483,7 @@ exec {VTYSH} --vty_socket '{frr}' "$@"
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if let Some(mut child) = self.gobgpd.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        tear_down(&self.id);
+        tear_down(&self.dir, &self.id);
     }
 }
 
@@ -889,39 +738,16 @@ fn network_commands(vrf: Option<&str>, prefix: &str, no_: &str) -> Vec<String> {
     vec!["configure terminal".into(), router, af.into(), format!("{no_}network {prefix}")]
 }
 
-/// The FRR config each lab starts with (and returns to on [`Lab::restart_frr`]).
-fn starting_config(unmanaged: &[String], frr_dir: &Path) -> String {
-    let mut ipv4 = String::new();
-    let mut ipv6 = String::new();
-    for prefix in unmanaged {
-        let af = if Afi::of(prefix) == Afi::Ipv4 { &mut ipv4 } else { &mut ipv6 };
-        let _ = writeln!(af, "  network {prefix}");
-    }
-    format!(
-        "frr defaults datacenter
-log file {log}
-!
-router bgp {DEFAULT_ASN}
- bgp router-id {FRR_ADDRESS}
- neighbor {PEER_ADDRESS} remote-as {PEER_ASN}
- neighbor {PEER_ADDRESS} port {PEER_BGP_PORT}
- neighbor {PEER_ADDRESS} timers connect 1
- !
- address-family ipv4 unicast
-{ipv4} exit-address-family
- !
- address-family ipv6 unicast
-{ipv6}  neighbor {PEER_ADDRESS} activate
- exit-address-family
-exit
-!
-router bgp {VRF_ASN} vrf {VRF}
- bgp router-id {FRR_ADDRESS}
-exit
-!
-",
-        log = frr_dir.join("frr.log").display()
-    )
+/// `scripts/lab --dir DIR --name ID`, ready for a command.
+fn script_for(dir: &Path, id: &str) -> Command {
+    let mut command = Command::new("bash");
+    command.arg(LAB_SCRIPT).arg("--dir").arg(dir).args(["--name", id]);
+    command
+}
+
+/// Removes everything lab `id` created (`scripts/lab down`). Never panics: it runs in `Drop`.
+fn tear_down(dir: &Path, id: &str) {
+    let _ = script_for(dir, id).arg("down").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
 }
 
 /// Checks once per test process that the lab can work here, and removes what dead earlier runs left behind.
@@ -940,41 +766,8 @@ fn preflight() {
                 uid.as_deref().unwrap_or("unknown")
             );
         }
-        for tool in [
-            "/usr/sbin/ip",
-            "/usr/bin/vtysh",
-            "/usr/lib/frr/zebra",
-            "/usr/lib/frr/staticd",
-            "/usr/lib/frr/bgpd",
-            "/usr/bin/gobgpd",
-            "/usr/bin/gobgp",
-        ] {
-            assert!(
-                Path::new(tool).exists() || which(tool),
-                "the FRR lab tests need {tool}: install the packages frr, gobgpd and iproute2"
-            );
-        }
         remove_stale_labs();
     });
-}
-
-fn which(tool: &str) -> bool {
-    let name = Path::new(tool).file_name().and_then(|n| n.to_str()).unwrap_or(tool);
-    Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The namespace of lab `id` where FRR runs.
-fn frr_namespace(id: &str) -> String {
-    format!("{id}-frr")
-}
-
-/// The namespace of lab `id` where GoBGP runs.
-fn peer_namespace(id: &str) -> String {
-    format!("{id}-peer")
 }
 
 /// Removes the labs of test processes that are gone (killed before `Drop` ran), found by the PID in their id.
@@ -995,49 +788,8 @@ fn remove_stale_labs() {
     for id in ids {
         let pid = id.strip_prefix(ID_PREFIX).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
         if pid.is_some_and(|pid| pid != me && !pid_alive(pid)) {
-            tear_down(&id);
+            tear_down(&Path::new(LAB_ROOT).join(&id), &id);
         }
-    }
-}
-
-/// Removes everything lab `id` created: the processes in its namespaces, the namespaces, FRR's path space under
-/// `/var/run/frr`, the crash-log directories under `/var/tmp/frr` that SIGKILLed daemons leave, and the lab's
-/// directory. Never panics: it runs in `Drop`.
-fn tear_down(id: &str) {
-    let frr_ns = frr_namespace(id);
-    for ns in [frr_ns.clone(), peer_namespace(id)] {
-        kill_and_wait(&netns_pids(&ns));
-        let _ = Command::new("ip").args(["netns", "del", &ns]).stderr(Stdio::null()).status();
-    }
-    let _ = fs::remove_dir_all(Path::new("/var/run/frr").join(&frr_ns));
-    let dir = Path::new(LAB_ROOT).join(id);
-    for line in fs::read_to_string(dir.join(STARTUP_PIDS)).unwrap_or_default().lines() {
-        if let Some((daemon, pid)) = line.split_once(' ') {
-            let _ = fs::remove_dir_all(Path::new("/var/tmp/frr").join(format!("{daemon}.{pid}")));
-        }
-    }
-    let _ = fs::remove_dir_all(dir);
-}
-
-fn netns_pids(ns: &str) -> Vec<u32> {
-    Command::new("ip")
-        .args(["netns", "pids", ns])
-        .stderr(Stdio::null())
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_default()
-}
-
-/// SIGKILLs `pids` and waits (up to 5 s) until they are gone. Never panics: it runs in `Drop`.
-fn kill_and_wait(pids: &[u32]) {
-    let alive: Vec<String> = pids.iter().filter(|p| pid_alive(**p)).map(u32::to_string).collect();
-    if alive.is_empty() {
-        return;
-    }
-    let _ = Command::new("kill").arg("-KILL").args(&alive).stderr(Stdio::null()).status();
-    let start = Instant::now();
-    while pids.iter().any(|p| pid_alive(*p)) && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -1048,20 +800,6 @@ fn pid_alive(pid: u32) -> bool {
         Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
         Err(_) => false,
     }
-}
-
-fn read_pid(path: &Path) -> Option<u32> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-fn add_address(ns: &str, prefix: &str) {
-    let family = if Afi::of(prefix) == Afi::Ipv6 { "-6" } else { "-4" };
-    ip(ns, &[family, "addr", "add", prefix, "dev", "lo"]);
-}
-
-/// Runs `ip <args>` inside namespace `ns`; panics when it fails.
-fn ip(ns: &str, args: &[&str]) {
-    run_ok(Command::new("ip").args(["-n", ns]).args(args));
 }
 
 fn run_ok(command: &mut Command) {
