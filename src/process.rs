@@ -1,7 +1,12 @@
 //! Runs a child process with a deadline, collecting its output: a hung vtysh or hook never hangs anycastd.
+//!
+//! Each child leads a process group of its own, and a deadline kills the whole group: a `vtysh` wrapper that does
+//! not `exec` (or a hook that starts helpers) would otherwise leave its own children running, and a vtysh batch that
+//! lands after anycastd gave up on it could undo what a later pass did.
 
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -26,55 +31,110 @@ pub enum RunError {
     Spawn(String),
     /// It was still running at the deadline and was killed.
     Timeout,
+    /// It printed more than [`OUTPUT_LIMIT`] bytes on stdout or stderr and was killed.
+    OutputTooLarge,
 }
 
-/// Runs `command` with `stdin` (`/dev/null` when `None`), killing it if it has not finished within `timeout`.
+/// The most a child may print on stdout, and on stderr. FRR's running config with 10,000 networks is about 300 KB;
+/// a child that prints more than this is broken or hostile, and reading on would only fill anycastd's memory.
+pub const OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Runs `command` with `stdin` (`/dev/null` when `None`) in a process group of its own, killing the group if it
+/// has not finished within `timeout` or prints more than [`OUTPUT_LIMIT`].
 pub fn run_with_deadline(command: &mut Command, stdin: Option<File>, timeout: Duration) -> Result<Finished, RunError> {
     let stdin = stdin.map_or_else(Stdio::null, Stdio::from);
-    let child = command
+    let mut child = command
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|error| RunError::Spawn(error.to_string()))?;
-    wait_with_deadline(child, Instant::now() + timeout).ok_or(RunError::Timeout)
+    let finished = wait_with_deadline(&mut child, Instant::now() + timeout);
+    if finished.is_err() {
+        kill_group(&mut child);
+    }
+    finished
 }
 
-/// Collects a child's output and status, killing it if it is not done by `deadline`.
-fn wait_with_deadline(mut child: Child, deadline: Instant) -> Option<Finished> {
+/// Collects a child's output and status, or says why it must be killed: it is not done by `deadline`, or it printed
+/// too much.
+fn wait_with_deadline(child: &mut Child, deadline: Instant) -> Result<Finished, RunError> {
     let stdout = read_in_background(child.stdout.take());
     let stderr = read_in_background(child.stderr.take());
     let remaining = || deadline.saturating_duration_since(Instant::now());
-    let stdout = stdout.recv_timeout(remaining()).ok();
-    let stderr = stdout.as_ref().and_then(|_| stderr.recv_timeout(remaining()).ok());
+    let stdout = stdout.recv_timeout(remaining()).map_err(|_| RunError::Timeout)??;
+    let stderr = stderr.recv_timeout(remaining()).map_err(|_| RunError::Timeout)??;
     let status = loop {
         match child.try_wait() {
-            Ok(Some(status)) if stderr.is_some() => break Some(status),
-            Ok(None) if Instant::now() < deadline && stderr.is_some() => std::thread::sleep(Duration::from_millis(1)),
-            _ => break None,
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            _ => return Err(RunError::Timeout),
         }
     };
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return None;
-    };
-    Some(Finished {
-        success: status.success(),
-        code: status.code(),
-        stdout: stdout.unwrap_or_default(),
-        stderr: stderr.unwrap_or_default(),
-    })
+    Ok(Finished { success: status.success(), code: status.code(), stdout, stderr })
 }
 
-fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
+/// Kills the child's whole process group, then reaps the child.
+fn kill_group(child: &mut Child) {
+    if let Ok(group) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) only sends a signal. The child leads its own group (`process_group(0)`) and is not reaped
+        // yet, so its id still names that group and no other.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Reads a pipe to its end in a thread of its own, up to [`OUTPUT_LIMIT`] bytes.
+fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Result<String, RunError>> {
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes);
+        if let Some(pipe) = pipe {
+            let _ = pipe.take(OUTPUT_LIMIT as u64 + 1).read_to_end(&mut bytes);
         }
-        let _ = sender.send(String::from_utf8_lossy(&bytes).into_owned());
+        let read = if bytes.len() > OUTPUT_LIMIT {
+            Err(RunError::OutputTooLarge)
+        } else {
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        let _ = sender.send(read);
     });
     receiver
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The processes whose command line holds `marker`.
+    fn processes_with(marker: &str) -> usize {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+            .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(marker))
+            .count()
+    }
+
+    #[test]
+    fn a_deadline_kills_what_the_child_started_too() {
+        // A wrapper that does not `exec`: its `sleep` is a grandchild of anycastd.
+        let marker = format!("31.{}", std::process::id());
+        let mut wrapper = Command::new("/bin/sh");
+        wrapper.args(["-c", &format!("sleep {marker}; echo late")]);
+        let outcome = run_with_deadline(&mut wrapper, None, Duration::from_millis(300));
+        assert!(matches!(outcome, Err(RunError::Timeout)), "{outcome:?}");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(processes_with(&format!("sleep {marker}")), 0, "the grandchild must be gone");
+    }
+
+    #[test]
+    fn a_child_that_prints_without_end_is_stopped() {
+        let mut yes = Command::new("/usr/bin/yes");
+        let outcome = run_with_deadline(&mut yes, None, Duration::from_secs(30));
+        assert!(matches!(outcome, Err(RunError::OutputTooLarge)), "{outcome:?}");
+    }
 }

@@ -5,11 +5,11 @@ For every size it generates a config (services of 1 to 10 prefixes, IPv4 and IPv
 check per service, all healthy), then, repeated, measures against the real FRR:
 
   apply         anycastd `apply` from nothing announced to all announced
-                floor: `vtysh -f FILE`, FILE holding exactly the lines of anycastd's batch (captured from its vtysh)
+                floor: `vtysh -f /proc/self/fd/0` with exactly the lines of anycastd's batch (captured from its vtysh) on stdin
   no-op         anycastd `apply` when FRR already matches
                 floor: `vtysh -c "show running-config"`, then one `curl` GET of Cabourotte's result list
   withdraw-all  anycastd `withdraw-all` from all announced to nothing (then `resume`, not measured)
-                floor: `vtysh -f FILE` with anycastd's `no network` batch
+                floor: the same with anycastd's `no network` batch
 
 Each measurement is one process tree started from here: wall time, CPU time (user + system of the process and of
 the children it waited for: the vtysh calls, not FRR's daemons; as wait4(2) reports it), peak RSS (anycastd's own,

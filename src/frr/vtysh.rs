@@ -34,6 +34,11 @@ pub enum VtyshError {
         /// The deadline.
         timeout: Duration,
     },
+    /// It printed more than [`process::OUTPUT_LIMIT`] and was stopped.
+    OutputTooLarge {
+        /// The vtysh path.
+        path: PathBuf,
+    },
     /// It exited unsuccessfully; `output` is what it printed about it.
     Failed {
         /// The vtysh path.
@@ -60,6 +65,9 @@ impl fmt::Display for VtyshError {
                     path.display(),
                     crate::render::seconds(*timeout)
                 )
+            }
+            VtyshError::OutputTooLarge { path } => {
+                write!(f, "{} printed more than {} MiB and was stopped", path.display(), process::OUTPUT_LIMIT >> 20)
             }
             VtyshError::Failed { path, code, output } => {
                 let status =
@@ -127,6 +135,7 @@ impl Vtysh {
         let finished = process::run_with_deadline(&mut command, stdin, self.timeout).map_err(|error| match error {
             RunError::Spawn(reason) => VtyshError::Spawn { path: self.path.clone(), reason },
             RunError::Timeout => VtyshError::Timeout { path: self.path.clone(), timeout: self.timeout },
+            RunError::OutputTooLarge => VtyshError::OutputTooLarge { path: self.path.clone() },
         })?;
         if finished.success {
             return Ok(finished.stdout);
