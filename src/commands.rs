@@ -111,7 +111,10 @@ pub fn offline_inputs(
     assume: Option<Assumption>,
 ) -> Result<Offline, Report> {
     let running_config = running_config
-        .map(|path| read_input(path, "--running-config").map(|text| RunningConfig::parse(&text)))
+        .map(|path| {
+            let text = read_input(path, "--running-config")?;
+            RunningConfig::parse(&text).map_err(|error| miette!("--running-config {}: {error}", path.display()))
+        })
         .transpose()?;
     let health = match (health, assume) {
         (Some(path), _) => {

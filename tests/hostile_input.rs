@@ -1,0 +1,53 @@
+//! Hostile or broken input from outside the TOML file (Cabourotte's answers, vtysh's output, input files, absurd
+//! values on the command line): each gets a clear error naming the place, changes nothing, and never panics.
+
+mod support;
+
+use support::env::Env;
+
+/// Replaces the fake vtysh with a script that prints `output` for `show running-config` and records nothing else:
+/// an FRR whose answer anycastd must not trust.
+fn vtysh_printing(env: &Env, output: &str) {
+    let file = env.dir.join("frr/printed");
+    std::fs::write(&file, output).expect("write the output");
+    let script = format!("#!/bin/sh\necho \"$@\" >> {}\ncat {}\n", env.dir.join("frr/args").display(), file.display());
+    std::fs::write(env.vtysh(), script).expect("replace the fake vtysh");
+}
+
+#[test]
+fn a_running_config_cut_before_its_end_line_is_an_error_and_nothing_is_announced() {
+    let env = Env::new();
+    let cut = support::env::EMPTY_FRR.strip_suffix("end\n").expect("ends with end");
+    vtysh_printing(&env, cut);
+    let run = env.run(&["--color", "never", "apply"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "! 203.0.113.53/32              error (default VRF): cannot read FRR's running config: FRR's running \
+             config ended before its `end` line: vtysh output was cut short"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.ends_with("Applied: 0 announced, 0 withdrawn, 0 unchanged, 4 errors.\n"), "{}", run.stdout);
+    let calls = std::fs::read_to_string(env.dir.join("frr/args")).expect("vtysh was called");
+    assert!(!calls.contains("-f"), "no configuration batch was sent: {calls}");
+}
+
+#[test]
+fn an_offline_running_config_without_its_end_line_is_refused() {
+    let env = Env::new();
+    let file = env.dir.join("cut.txt");
+    std::fs::write(&file, "router bgp 65536\n address-family ipv4 unicast\n").expect("write");
+    let run =
+        env.run(&["--color", "never", "plan", "--running-config", &file.display().to_string(), "--assume", "healthy"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains(
+            "--running-config [DIR]/cut.txt: FRR's running config ended before its `end` line: vtysh output was cut short"
+        ),
+        "{}",
+        run.stderr
+    );
+}
