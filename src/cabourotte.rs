@@ -5,6 +5,7 @@
 //! both are accepted. Only `name`, `success`, `healthcheck-timestamp` and `message` are read: the rest (`summary`
 //! can be any JSON value) is ignored.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -112,14 +113,38 @@ pub fn parse_result_list(body: &str) -> Result<ResultList, String> {
         Ok(Shape::Bare(entries) | Shape::Wrapped { result: entries }) => entries,
         Err(_) => return Err(format!("unexpected answer, not a Cabourotte result list: {}", excerpt(body))),
     };
-    Ok(entries
-        .into_iter()
-        .filter_map(|entry| serde_json::from_value::<Entry>(entry).ok())
-        .map(|entry| {
-            let message = entry.message.unwrap_or_default();
-            (entry.name, CheckResult { success: entry.success, message, timestamp: entry.timestamp })
-        })
-        .collect())
+    let mut results = ResultList::new();
+    for entry in entries.into_iter().filter_map(|entry| serde_json::from_value::<Entry>(entry).ok()) {
+        let message = entry.message.unwrap_or_default();
+        keep_the_worse(
+            &mut results,
+            entry.name,
+            CheckResult { success: entry.success, message, timestamp: entry.timestamp },
+        );
+    }
+    Ok(results)
+}
+
+/// Records `result` for check `name`, unless the list already holds a worse one for it. A check listed twice in one
+/// answer fails closed: a failure wins over a success, and of two successes the older one is kept (a missing
+/// timestamp counts as the oldest), so `max_age` judges the least fresh.
+fn keep_the_worse(results: &mut ResultList, name: String, result: CheckResult) {
+    match results.entry(name) {
+        Entry::Vacant(slot) => {
+            slot.insert(result);
+        }
+        Entry::Occupied(mut slot) => {
+            let kept = slot.get();
+            let worse = match (kept.success, result.success) {
+                (true, false) => true,
+                (true, true) => result.timestamp.unwrap_or(i64::MIN) < kept.timestamp.unwrap_or(i64::MIN),
+                (false, _) => false,
+            };
+            if worse {
+                slot.insert(result);
+            }
+        }
+    }
 }
 
 fn status_error(status: u16, body: &str) -> String {
@@ -191,6 +216,21 @@ mod tests {
     fn entries_without_name_or_success_are_skipped() {
         let list = parse_result_list(r#"[{"name": "a", "success": true}, {"success": true}, {"name": "b"}]"#);
         assert_eq!(list.map(|l| l.len()), Ok(1));
+    }
+
+    #[test]
+    fn a_check_listed_twice_fails_if_either_entry_fails() {
+        for body in [
+            r#"[{"name": "dns", "success": false, "message": "timeout"}, {"name": "dns", "success": true}]"#,
+            r#"[{"name": "dns", "success": true}, {"name": "dns", "success": false, "message": "timeout"}]"#,
+        ] {
+            let list = parse_result_list(body).expect("a list");
+            assert_eq!(
+                list["dns"],
+                CheckResult { success: false, message: "timeout".into(), timestamp: None },
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -51,3 +51,17 @@ fn an_offline_running_config_without_its_end_line_is_refused() {
         run.stderr
     );
 }
+
+#[test]
+fn a_check_listed_twice_in_one_answer_counts_as_failing_if_either_entry_fails() {
+    let env = Env::new();
+    env.cabourotte.force_answer(
+        200,
+        r#"[{"name": "dns", "success": false, "message": "timeout"}, {"name": "dns", "success": true, "message": "success"},
+            {"name": "ntp_v4", "success": true}, {"name": "ntp_v6", "success": true}]"#,
+    );
+    let run = env.run(&["--color", "never", "apply"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.starts_with("dns: unhealthy\n  ✗ check dns: timeout\n"), "{}", run.stdout);
+    assert_eq!(env.networks(), ["123 2001:db8::123:7e11:713e/128", "123 203.0.113.123/32"]);
+}

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use toml::Spanned;
@@ -344,6 +344,9 @@ impl Walker {
         vrf
     }
 
+    /// An absolute path, normalised without looking at the file system (`//`, `.` and a trailing `/` dropped), so
+    /// that two spellings of one vtysh are one FRR: the same prefix under `/usr/bin/vtysh` and `/usr/bin//vtysh` is a
+    /// duplicate, not two owners that undo each other's changes.
     fn vtysh(&mut self, value: &Value<'_>) -> Option<PathBuf> {
         let text = self.string(value, "`vtysh` must be a string")?;
         if !text.starts_with('/') || text.chars().any(char::is_control) {
@@ -353,7 +356,15 @@ impl Walker {
             );
             return None;
         }
-        Some(PathBuf::from(text))
+        let path = Path::new(text);
+        if path.components().any(|component| component == Component::ParentDir) {
+            self.report(ConfigProblem::new(value.span(), "`vtysh` cannot contain `..`", "`..` in the path").help(
+                "after a symbolic link, `..` is not the folder before it, so two paths could name one vtysh \
+                     unnoticed: write the path without it, e.g. \"/usr/bin/vtysh\"",
+            ));
+            return None;
+        }
+        Some(path.components().collect())
     }
 
     fn cabourotte_check(&mut self, item: &Value<'_>, default_max_age: Option<Duration>) -> Option<Check> {
@@ -514,7 +525,8 @@ fn option<'a, 'i>(table: Option<&'a DeTable<'i>>, key: &str) -> Option<&'a Value
 }
 
 /// What makes two managed prefixes the same `network` statement. The vtysh path is kept as raw bytes: hashing a
-/// `Path` walks its components, which made this check the costliest part of reading a 10,000-prefix config.
+/// `Path` walks its components, which made this check the costliest part of reading a 10,000-prefix config. The
+/// bytes compare equal for every spelling of one path, since [`Walker::vtysh`] normalises it.
 #[derive(PartialEq, Eq, Hash)]
 struct DuplicateKey {
     prefix: Prefix,

@@ -310,3 +310,32 @@ checks.cabourotte = ["dns"]
         ("`on_change` must start with the absolute path of a program".into(), "[\"notify\"]".into())
     );
 }
+
+#[test]
+fn vtysh_paths_that_name_the_same_file_are_the_same_frr() {
+    let text = r#"
+[services.a]
+prefixes.frrouting = [{ prefix = "203.0.113.53", vtysh = "/usr/bin/vtysh" }]
+checks.cabourotte = ["a"]
+[services.b]
+prefixes.frrouting = [{ prefix = "203.0.113.53", vtysh = "/usr/bin//vtysh" }, { prefix = "203.0.113.54", vtysh = "/usr/./bin/vtysh/" }]
+checks.cabourotte = ["b"]
+"#;
+    assert_eq!(
+        one_problem(text),
+        ("prefix 203.0.113.53/32 is defined twice in the default VRF".into(), "\"203.0.113.53\"".into())
+    );
+    let valid = text.replace(
+        "prefix = \"203.0.113.53\", vtysh = \"/usr/bin//vtysh\"",
+        "prefix = \"203.0.113.55\", vtysh = \"/usr/bin//vtysh\"",
+    );
+    let config = Config::parse(&valid, "t").expect("valid");
+    let paths: Vec<_> = config.prefixes().map(|(_, p)| p.vtysh.display().to_string()).collect();
+    assert_eq!(paths, ["/usr/bin/vtysh", "/usr/bin/vtysh", "/usr/bin/vtysh"]);
+}
+
+#[test]
+fn vtysh_paths_with_parent_components_are_rejected() {
+    let text = "[services.dns]\nprefixes.frrouting = [{ prefix = \"203.0.113.53\", vtysh = \"/usr/lib/../bin/vtysh\" }]\nchecks.cabourotte = [\"dns\"]\n";
+    assert_eq!(one_problem(text), ("`vtysh` cannot contain `..`".into(), "\"/usr/lib/../bin/vtysh\"".into()));
+}
