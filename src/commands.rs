@@ -1,5 +1,6 @@
 //! One function per command: load what it needs, run it, print the result, and return its exit code.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -119,7 +120,8 @@ pub fn offline_inputs(
     let health = match (health, assume) {
         (Some(path), _) => {
             let text = read_input(path, "--health")?;
-            let results = cabourotte::parse_result_list(&text)
+            let names: BTreeSet<&str> = config.checks().map(|(_, check)| check.name.as_str()).collect();
+            let results = cabourotte::parse_result_list(&text, &|name| names.contains(name))
                 .map_err(|error| miette!("--health {}: {error}", path.display()))?;
             Some(results)
         }

@@ -371,7 +371,7 @@ mod tests {
     }
 
     fn all_answer(config: &Config, body: &str) -> Answers {
-        let list = parse_result_list(body).expect("valid list");
+        let list = parse_result_list(body, &|_| true).expect("valid list");
         config.checks().map(|(_, check)| (check.url.clone(), Ok(list.clone()))).collect()
     }
 

@@ -65,3 +65,46 @@ fn a_check_listed_twice_in_one_answer_counts_as_failing_if_either_entry_fails() 
     assert!(run.stdout.starts_with("dns: unhealthy\n  ✗ check dns: timeout\n"), "{}", run.stdout);
     assert_eq!(env.networks(), ["123 2001:db8::123:7e11:713e/128", "123 203.0.113.123/32"]);
 }
+
+const OTHER_CHECKS: &str = r#"{"name": "ntp_v4", "success": true}, {"name": "ntp_v6", "success": true}"#;
+
+#[test]
+fn a_malformed_result_fails_its_check_naming_the_entry_and_the_field() {
+    let env = Env::new();
+    env.cabourotte.force_answer(200, &format!(r#"[{{"name": "dns", "success": "true"}}, {OTHER_CHECKS}]"#));
+    let run = env.run(&["--color", "never", "plan"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.starts_with(
+            "dns: unhealthy\n  ✗ check dns: Cabourotte's result for dns is malformed: field \"success\" is a string, \
+             expected true or false\n"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn entries_without_a_readable_name_are_described_under_a_check_with_no_result() {
+    let env = Env::new();
+    env.cabourotte.force_answer(200, &format!(r#"[{{"name": 53, "success": true}}, {OTHER_CHECKS}]"#));
+    let run = env.run(&["--color", "never", "plan"]);
+    assert!(
+        run.stdout.contains(
+            "✗ check dns: Cabourotte at http://[CABOUROTTE] has no result for this check; some entries of its answer \
+             have no readable name, and one may be this check's: entry 1: field \"name\" is a number, expected a string\n"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_summary_nested_127_levels_deep_does_not_reject_the_list() {
+    let env = Env::new();
+    let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    env.cabourotte
+        .force_answer(200, &format!(r#"[{{"name": "dns", "summary": {deep}, "success": true}}, {OTHER_CHECKS}]"#));
+    let run = env.run(&["--color", "never", "plan"]);
+    assert!(run.stdout.starts_with("dns: healthy\n  ✓ check dns: success\n"), "{}", run.stdout);
+}
