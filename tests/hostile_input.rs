@@ -108,3 +108,29 @@ fn a_summary_nested_127_levels_deep_does_not_reject_the_list() {
     let run = env.run(&["--color", "never", "plan"]);
     assert!(run.stdout.starts_with("dns: healthy\n  ✓ check dns: success\n"), "{}", run.stdout);
 }
+
+#[test]
+fn out_of_range_durations_on_the_command_line_are_usage_errors_not_panics() {
+    let env = Env::new();
+    for (args, message) in [
+        (
+            ["--lock-timeout", "18000000000000000000", "resume"],
+            "invalid value '18000000000000000000' for '--lock-timeout <LOCK_TIMEOUT>': must be at most 1 h",
+        ),
+        (
+            ["--http-timeout", "18000000000000000000", "apply"],
+            "invalid value '18000000000000000000' for '--http-timeout <HTTP_TIMEOUT>': must be at most 1 h",
+        ),
+        (
+            ["--vtysh-timeout", "0.0001ms", "apply"],
+            "invalid value '0.0001ms' for '--vtysh-timeout <VTYSH_TIMEOUT>': must be at least 100 ms",
+        ),
+        (["--lock-timeout", "1e-10", "resume"], "invalid value '1e-10' for '--lock-timeout <LOCK_TIMEOUT>': "),
+        (["run", "--interval", "1ms"], "invalid value '1ms' for '--interval <INTERVAL>': must be at least 100 ms"),
+    ] {
+        let run = env.run(&args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+    assert!(env.networks().is_empty(), "nothing was applied");
+}

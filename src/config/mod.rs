@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use diagnostics::ConfigError;
-pub use duration::parse_duration;
+pub use duration::{HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, VTYSH_TIMEOUT};
 pub use types::{AddressFamily, CabourotteUrl, Prefix, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.
