@@ -134,3 +134,31 @@ fn out_of_range_durations_on_the_command_line_are_usage_errors_not_panics() {
     }
     assert!(env.networks().is_empty(), "nothing was applied");
 }
+
+/// A config whose prefixes are `prefixes` on one line, as a generator might write it.
+fn one_line_of_prefixes(prefixes: &[String]) -> String {
+    format!("[services.dns]\nprefixes.frrouting = [{}]\nchecks.cabourotte = [\"dns\"]\n", prefixes.join(", "))
+}
+
+#[test]
+fn an_error_at_the_end_of_a_very_long_line_is_shown_in_a_window_of_it() {
+    let env = Env::new();
+    let mut prefixes: Vec<String> =
+        (0..6000).map(|i| format!("\"10.{}.{}.{}\"", i / 65536, i / 256 % 256, i % 256)).collect();
+    prefixes.push("\"192.0.2.300\"".to_string());
+    env.config(&one_line_of_prefixes(&prefixes));
+    let run = env.run(&["--color", "never", "check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    snapshot!("config-error-long-line", run.stderr);
+}
+
+#[test]
+fn a_syntax_error_after_a_65600_character_string_is_reported_not_a_panic() {
+    let env = Env::new();
+    env.config(&format!("[services.dns]\nname = \"{}\" ]\n", "a".repeat(65_600)));
+    let run = env.run(&["--color", "never", "check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("× invalid TOML: unexpected key or value, expected newline, `#`"), "{}", run.stderr);
+    assert!(run.stderr.contains("[[DIR]/config.toml:2:65611]"), "{}", run.stderr);
+    assert!(run.stderr.len() < 2_000, "the excerpt is a window of the line: {} bytes", run.stderr.len());
+}

@@ -1,10 +1,15 @@
 //! Configuration errors as miette diagnostics that point at the offending part of the file.
+//!
+//! The problems keep their spans in the file; what miette renders is a [`Shown`] problem per problem, built once with
+//! its own small [`Excerpt`] of the file (see `excerpt.rs` for why miette never sees the whole file).
 
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+use miette::{Diagnostic, LabeledSpan, SourceCode};
+
+use super::excerpt::{Excerpt, LineIndex};
 
 /// One thing wrong in the configuration, with the span of the file it is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,16 +53,56 @@ impl fmt::Display for ConfigProblem {
 
 impl std::error::Error for ConfigProblem {}
 
-impl Diagnostic for ConfigProblem {
+/// A problem as miette renders it: its labels translated into its own excerpt of the file.
+#[derive(Debug)]
+pub struct Shown {
+    message: String,
+    help: Option<String>,
+    labels: Vec<LabeledSpan>,
+    excerpt: Excerpt,
+}
+
+impl Shown {
+    fn new(problem: &ConfigProblem, name: &str, index: &LineIndex<'_>, text: &str) -> Shown {
+        let mut places = vec![(problem.span.clone(), problem.label.clone())];
+        places.extend(problem.related.clone());
+        let spans: Vec<Range<usize>> = places.iter().map(|(span, _)| span.clone()).collect();
+        let (excerpt, spans) = Excerpt::new(name, index, text, &spans);
+        let labels = places
+            .into_iter()
+            .zip(spans)
+            .enumerate()
+            .map(|(i, ((_, label), span))| {
+                if i == 0 {
+                    LabeledSpan::new_primary_with_span(Some(label), span)
+                } else {
+                    LabeledSpan::new_with_span(Some(label), span)
+                }
+            })
+            .collect();
+        Shown { message: problem.message.clone(), help: problem.help.clone(), labels, excerpt }
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Shown {}
+
+impl Diagnostic for Shown {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help.as_ref().map(|help| Box::new(help) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let main = LabeledSpan::new_primary_with_span(Some(self.label.clone()), self.span.clone());
-        let related =
-            self.related.iter().map(|(span, label)| LabeledSpan::new_with_span(Some(label.clone()), span.clone()));
-        Some(Box::new(std::iter::once(main).chain(related)))
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.excerpt)
     }
 }
 
@@ -73,10 +118,12 @@ pub enum ConfigError {
     },
     /// The file was read but is not a valid configuration; every problem found is listed.
     Invalid {
-        /// The file's text, named by its path, for the diagnostics.
-        source: NamedSource<String>,
+        /// The file, as named in messages.
+        name: String,
         /// Every problem found, in file order.
         problems: Vec<ConfigProblem>,
+        /// The same problems as rendered, each with its excerpt of the file.
+        shown: Vec<Shown>,
     },
 }
 
@@ -86,12 +133,16 @@ impl ConfigError {
         ConfigError::Unreadable { path: path.display().to_string(), reason: error.to_string() }
     }
 
-    /// `text` from `origin` has `problems`.
+    /// `text` from `origin` has `problems`. Each excerpt is found through one line index of the text, so the cost
+    /// is the text's length once plus a small part of it per problem.
     pub fn invalid(origin: &str, text: &str, problems: Vec<ConfigProblem>) -> Self {
-        ConfigError::Invalid { source: NamedSource::new(origin, text.to_string()), problems }
+        let index = LineIndex::new(text);
+        let shown = problems.iter().map(|problem| Shown::new(problem, origin, &index, text)).collect();
+        ConfigError::Invalid { name: origin.to_string(), problems, shown }
     }
 
     /// The problems found in the file (none when it could not be read).
+    #[cfg(test)]
     pub fn problems(&self) -> &[ConfigProblem] {
         match self {
             ConfigError::Unreadable { .. } => &[],
@@ -104,10 +155,10 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Unreadable { path, reason } => write!(f, "cannot read the configuration {path}: {reason}"),
-            ConfigError::Invalid { source, problems } => {
+            ConfigError::Invalid { name, problems, .. } => {
                 let count = problems.len();
                 let plural = if count == 1 { "" } else { "s" };
-                write!(f, "the configuration {} has {count} error{plural}", source.name())
+                write!(f, "the configuration {name} has {count} error{plural}")
             }
         }
     }
@@ -125,14 +176,10 @@ impl Diagnostic for ConfigError {
         }
     }
 
-    fn source_code(&self) -> Option<&dyn SourceCode> {
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
         match self {
             ConfigError::Unreadable { .. } => None,
-            ConfigError::Invalid { source, .. } => Some(source),
+            ConfigError::Invalid { shown, .. } => Some(Box::new(shown.iter().map(|shown| shown as &dyn Diagnostic))),
         }
-    }
-
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        Some(Box::new(self.problems().iter().map(|problem| problem as &dyn Diagnostic)))
     }
 }

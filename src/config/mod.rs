@@ -7,6 +7,7 @@
 mod cache;
 mod diagnostics;
 mod duration;
+mod excerpt;
 mod parse;
 mod types;
 
