@@ -162,3 +162,51 @@ fn a_syntax_error_after_a_65600_character_string_is_reported_not_a_panic() {
     assert!(run.stderr.contains("[[DIR]/config.toml:2:65611]"), "{}", run.stderr);
     assert!(run.stderr.len() < 2_000, "the excerpt is a window of the line: {} bytes", run.stderr.len());
 }
+
+/// The seed config with the dns check at `url`.
+fn with_dns_url(env: &Env, url: &str) {
+    env.config(&support::env::SEED_CONFIG.replace(
+        "checks.cabourotte = [{ name = \"dns\", url = \"{url}\" }]",
+        &format!("checks.cabourotte = [{{ name = \"dns\", url = \"{url}\" }}]"),
+    ));
+}
+
+#[test]
+fn a_password_is_masked_in_the_excerpt_of_a_config_error() {
+    let env = Env::new();
+    with_dns_url(&env, "https://anycast:s3cr3t@healthz.local:99999");
+    let run = env.run(&["--color", "never", "check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("× invalid Cabourotte URL: the port must be a number from 0 to 65535\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("url = \"https://anycast:******@healthz.local:99999\" }]\n"), "{}", run.stderr);
+}
+
+#[test]
+fn a_password_holding_a_slash_is_never_quoted_as_a_port() {
+    let env = Env::new();
+    with_dns_url(&env, "https://anycast:s3/cr3t@healthz.local");
+    let run = env.run(&["--color", "never", "check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stderr.contains("s3"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "× invalid Cabourotte URL: an `@` after the host: write a `/` of the user name or password as %2F\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_password_is_masked_in_the_excerpt_of_a_syntax_error_on_its_line() {
+    let env = Env::new();
+    env.config("[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [{ name = \"dns\", url = 'http://u:p\"w@d@h' ]\n");
+    let run = env.run(&["--color", "never", "check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("url = 'http://u:*****@h' ]\n"), "{}", run.stderr);
+}

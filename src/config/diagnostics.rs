@@ -106,6 +106,50 @@ impl Diagnostic for Shown {
     }
 }
 
+/// `text` with the password of every `scheme://user:password@` replaced by as many `*` as it has bytes, so that the
+/// excerpt of an error never shows one, while every byte offset (and so every span) stays where it was. The password
+/// is taken to run from the first `:` after `://` to the last `@` before the end of its TOML string (or, outside a
+/// string, of the word), so an unencoded `/` or `@` in it is masked too; masking a little more than a password is
+/// harmless.
+fn without_passwords(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for (scheme_end, _) in text.match_indices("://") {
+        let line_start = text[..scheme_end].rfind('\n').map_or(0, |newline| newline + 1);
+        let quote = text[line_start..scheme_end].chars().rev().find(|c| matches!(c, '"' | '\''));
+        let rest = &text[scheme_end + 3..];
+        let token = &rest[..string_end(rest, quote)];
+        let at_sign = ["@", "\\u0040", "\\U00000040"].iter().filter_map(|at| token.rfind(at)).max();
+        if let (Some(colon), Some(at_sign)) = (token.find(':'), at_sign)
+            && colon < at_sign
+        {
+            let start = scheme_end + 3 + colon + 1;
+            bytes[start..start + (at_sign - colon - 1)].fill(b'*');
+        }
+    }
+    // Only whole characters were replaced, each byte by an ASCII `*`: the text is still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
+/// Where the string that `rest` is in ends: at its closing quote (a `\` escapes the next character of a `"` string),
+/// at the end of the line, or outside any string at white space.
+fn string_end(rest: &str, quote: Option<char>) -> usize {
+    let mut escaped = false;
+    for (at, c) in rest.char_indices() {
+        let ends = match quote {
+            _ if c == '\n' => true,
+            Some('"') if escaped => false,
+            Some('"') => c == '"',
+            Some(_) => c == '\'',
+            None => c.is_whitespace() || matches!(c, '"' | '\''),
+        };
+        if ends {
+            return at;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    rest.len()
+}
+
 /// Why the configuration could not be used.
 #[derive(Debug)]
 pub enum ConfigError {
@@ -136,8 +180,9 @@ impl ConfigError {
     /// `text` from `origin` has `problems`. Each excerpt is found through one line index of the text, so the cost
     /// is the text's length once plus a small part of it per problem.
     pub fn invalid(origin: &str, text: &str, problems: Vec<ConfigProblem>) -> Self {
-        let index = LineIndex::new(text);
-        let shown = problems.iter().map(|problem| Shown::new(problem, origin, &index, text)).collect();
+        let text = without_passwords(text);
+        let index = LineIndex::new(&text);
+        let shown = problems.iter().map(|problem| Shown::new(problem, origin, &index, &text)).collect();
         ConfigError::Invalid { name: origin.to_string(), problems, shown }
     }
 
@@ -180,6 +225,25 @@ impl Diagnostic for ConfigError {
         match self {
             ConfigError::Unreadable { .. } => None,
             ConfigError::Invalid { shown, .. } => Some(Box::new(shown.iter().map(|shown| shown as &dyn Diagnostic))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_passwords;
+
+    #[test]
+    fn passwords_are_masked_byte_for_byte_wherever_a_url_is() {
+        for (text, masked) in [
+            (r#"url = "https://anycast:s3cr3t@h:1""#, r#"url = "https://anycast:******@h:1""#),
+            (r#"url = "http://u:p\"w@rd@h" x"#, r#"url = "http://u:*******@h" x"#),
+            (r#"url = "http://u:pw\u0040h""#, r#"url = "http://u:**\u0040h""#),
+            ("url = 'http://u:p\"é@h'", "url = 'http://u:****@h'"),
+            ("# http://u:pw@h and \"http://u@h:80\"\n", "# http://u:**@h and \"http://u@h:80\"\n"),
+        ] {
+            assert_eq!(without_passwords(text), masked);
+            assert_eq!(without_passwords(text).len(), text.len());
         }
     }
 }
