@@ -210,3 +210,71 @@ fn a_password_is_masked_in_the_excerpt_of_a_syntax_error_on_its_line() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("url = 'http://u:*****@h' ]\n"), "{}", run.stderr);
 }
+
+const FORGED: &str = "timeout\nanycastd apply: announced 198.18.0.0/15 for service dns (default VRF, AS 65536): every check \
+                      passes\u{1b}[2K\u{1b}]0;pwned\u{7}";
+
+#[test]
+fn control_characters_from_cabourotte_are_escaped_in_the_plan_and_the_log() {
+    let env = Env::new();
+    env.run(&["apply"]);
+    env.cabourotte.failing("ntp_v4", FORGED);
+    let run = env.run(&["--color", "never", "apply"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for output in [&run.stdout, &run.stderr] {
+        assert!(!output.contains('\u{1b}') && !output.contains('\u{7}'), "{output:?}");
+        assert!(!output.lines().any(|line| line.starts_with("anycastd apply: announced 198.18")), "{output}");
+    }
+    let escaped = "timeout\\nanycastd apply: announced 198.18.0.0/15 for service dns (default VRF, AS 65536): every check \
+                   passes\\u{1b}[2K\\u{1b}]0;pwned\\u{7}";
+    assert!(run.stdout.contains(&format!("  ✗ check ntp_v4: {escaped}\n")), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!(
+            "anycastd apply: withdrawn 203.0.113.123/32 for service ntp (VRF 123, AS 65537): check ntp_v4 failed: {escaped}\n"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn control_characters_in_vtysh_output_are_escaped() {
+    let env = Env::new();
+    let script = "#!/bin/sh\nprintf '%% no\\033[2J\\n+ 198.18.0.0/15 announce\\n' >&2\nexit 1\n";
+    std::fs::write(env.vtysh(), script).expect("replace the fake vtysh");
+    let run = env.run(&["--color", "never", "apply"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    for output in [&run.stdout, &run.stderr] {
+        assert!(!output.contains('\u{1b}'), "{output:?}");
+        assert!(!output.lines().any(|line| line.starts_with("+ 198.18")), "{output}");
+    }
+    assert!(run.stdout.contains("exited with 1: % no\\u{1b}[2J / + 198.18.0.0/15 announce\n"), "{}", run.stdout);
+}
+
+#[test]
+fn control_characters_are_escaped_in_configuration_errors() {
+    let env = Env::new();
+    env.config("[services.dns]\nprefixes.frrouting = [\"\\u001b]0;x\\u0007\"]\nchecks.cabourotte = [\"dns\"]\n");
+    let run = env.run(&["--color", "never", "check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{7}'), "{:?}", run.stderr);
+    assert!(run.stderr.contains("× `\\u{1b}]0;x\\u{7}` is not an IP address or prefix\n"), "{}", run.stderr);
+    env.config("[services.dns]\n# a comment with \u{1b}[2J in it\n");
+    let run = env.run(&["--color", "never", "check"]);
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(run.stderr.contains(" 2 │ # a comment with ?[2J in it\n"), "{}", run.stderr);
+}
+
+#[test]
+fn control_characters_are_escaped_in_other_errors() {
+    let env = Env::new();
+    let run =
+        env.run(&["--color", "never", "plan", "--running-config", "/nonexistent/\u{1b}[2J", "--assume", "healthy"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot read --running-config /nonexistent/\\u{1b}[2J: No such file or directory"),
+        "{}",
+        run.stderr
+    );
+}

@@ -10,6 +10,7 @@ use std::path::Path;
 use miette::{Diagnostic, LabeledSpan, SourceCode};
 
 use super::excerpt::{Excerpt, LineIndex};
+use crate::escape::{self, escape};
 
 /// One thing wrong in the configuration, with the span of the file it is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,8 +69,8 @@ impl Shown {
         places.extend(problem.related.clone());
         let spans: Vec<Range<usize>> = places.iter().map(|(span, _)| span.clone()).collect();
         let (excerpt, spans) = Excerpt::new(name, index, text, &spans);
+        let places = places.into_iter().map(|(span, label)| (span, escape(&label).into_owned()));
         let labels = places
-            .into_iter()
             .zip(spans)
             .enumerate()
             .map(|(i, ((_, label), span))| {
@@ -80,7 +81,9 @@ impl Shown {
                 }
             })
             .collect();
-        Shown { message: problem.message.clone(), help: problem.help.clone(), labels, excerpt }
+        let message = escape(&problem.message).into_owned();
+        let help = problem.help.as_deref().map(|help| escape(help).into_owned());
+        Shown { message, help, labels, excerpt }
     }
 }
 
@@ -174,16 +177,20 @@ pub enum ConfigError {
 impl ConfigError {
     /// The file at `path` could not be read.
     pub fn unreadable(path: &Path, error: &std::io::Error) -> Self {
-        ConfigError::Unreadable { path: path.display().to_string(), reason: error.to_string() }
+        let path = escape(&path.display().to_string()).into_owned();
+        ConfigError::Unreadable { path, reason: escape(&error.to_string()).into_owned() }
     }
 
     /// `text` from `origin` has `problems`. Each excerpt is found through one line index of the text, so the cost
     /// is the text's length once plus a small part of it per problem.
+    /// What is shown is escaped (messages) or masked (the file's text, byte for byte): see `escape.rs`.
     pub fn invalid(origin: &str, text: &str, problems: Vec<ConfigProblem>) -> Self {
         let text = without_passwords(text);
+        let text = escape::mask(&text);
+        let name = escape(origin).into_owned();
         let index = LineIndex::new(&text);
-        let shown = problems.iter().map(|problem| Shown::new(problem, origin, &index, &text)).collect();
-        ConfigError::Invalid { name: origin.to_string(), problems, shown }
+        let shown = problems.iter().map(|problem| Shown::new(problem, &name, &index, &text)).collect();
+        ConfigError::Invalid { name, problems, shown }
     }
 
     /// The problems found in the file (none when it could not be read).
