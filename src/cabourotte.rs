@@ -9,6 +9,7 @@ mod answer;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
+use crate::bounded;
 use crate::config::{CabourotteUrl, Config};
 
 use answer::excerpt;
@@ -74,7 +75,7 @@ pub fn fetch(url: &CabourotteUrl, names: &BTreeSet<&str>, timeout: Duration) -> 
     let body = response
         .body_mut()
         .with_config()
-        .limit(64 * 1024 * 1024)
+        .limit(bounded::HEALTH.0)
         .read_to_string()
         .map_err(|error| describe(&error, timeout))?;
     if status != 200 {
@@ -99,6 +100,7 @@ fn status_error(status: u16, body: &str) -> String {
 fn describe(error: &ureq::Error, timeout: Duration) -> String {
     match error {
         ureq::Error::Timeout(_) => format!("no answer within {}", crate::render::seconds(timeout)),
+        ureq::Error::BodyExceedsLimit(_) => bounded::HEALTH.exceeded("its answer"),
         ureq::Error::Io(io) => io.to_string(),
         other => other.to_string(),
     }

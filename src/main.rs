@@ -3,6 +3,7 @@
 //! `main` parses the command line, calls one function per command, and decides the exit code in one place.
 
 mod atomic;
+mod bounded;
 mod cabourotte;
 mod cli;
 mod commands;

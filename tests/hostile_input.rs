@@ -278,3 +278,51 @@ fn control_characters_are_escaped_in_other_errors() {
         run.stderr
     );
 }
+
+#[test]
+fn inputs_without_end_are_cut_at_their_size_limit_with_a_clear_error() {
+    let env = Env::new();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_anycastd"))
+        .args(["--color", "never", "-c", "/dev/zero", "check"])
+        .output()
+        .expect("run anycastd");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the configuration /dev/zero: it is larger than 16 MiB, the most anycastd reads"),
+        "{stderr}"
+    );
+    let running = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/frr-8.4.4-running-config.txt");
+    for (flag, limit, other) in
+        [("--health", "16 MiB", ["--running-config", running]), ("--running-config", "64 MiB", ["--assume", "healthy"])]
+    {
+        let mut args = vec!["--color", "never", "plan", flag, "/dev/zero"];
+        args.extend(other);
+        let run = env.run(&args);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(
+            run.stderr
+                .contains(&format!("cannot read {flag} /dev/zero: it is larger than {limit}, the most anycastd reads")),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_cabourotte_answer_over_16_mib_is_refused() {
+    let env = Env::new();
+    let padding = "x".repeat(17 * 1024 * 1024);
+    env.cabourotte
+        .force_answer(200, &format!(r#"[{{"name": "dns", "success": true, "summary": "{padding}"}}, {OTHER_CHECKS}]"#));
+    let run = env.run(&["--color", "never", "plan"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "✗ check dns: Cabourotte at http://[CABOUROTTE] could not be asked: its answer is larger than 16 MiB, the most \
+             anycastd reads\n"
+        ),
+        "{}",
+        run.stdout
+    );
+}

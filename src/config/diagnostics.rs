@@ -176,9 +176,9 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// The file at `path` could not be read.
-    pub fn unreadable(path: &Path, error: &std::io::Error) -> Self {
+    pub fn unreadable(path: &Path, reason: &str) -> Self {
         let path = escape(&path.display().to_string()).into_owned();
-        ConfigError::Unreadable { path, reason: escape(&error.to_string()).into_owned() }
+        ConfigError::Unreadable { path, reason: escape(reason).into_owned() }
     }
 
     /// `text` from `origin` has `problems`. Each excerpt is found through one line index of the text, so the cost

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounded;
+
 pub use diagnostics::ConfigError;
 pub use duration::{HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, VTYSH_TIMEOUT};
 pub use types::{AddressFamily, CabourotteUrl, Prefix, Vrf};
@@ -159,9 +161,10 @@ impl Config {
     }
 }
 
-/// The text of the configuration file at `path`.
+/// The text of the configuration file at `path`, at most [`bounded::CONFIG`] of it.
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|error| ConfigError::unreadable(path, &error))
+    let file = std::fs::File::open(path).map_err(|error| ConfigError::unreadable(path, &error.to_string()))?;
+    bounded::CONFIG.read_to_string(file).map_err(|reason| ConfigError::unreadable(path, &reason))
 }
 
 #[cfg(test)]
