@@ -20,6 +20,8 @@ mod pass;
 mod plan;
 mod preflight;
 mod process;
+#[cfg(test)]
+mod properties;
 mod reconcile;
 mod render;
 mod run_loop;
