@@ -138,7 +138,7 @@ fn rendered(error: &crate::config::ConfigError) -> String {
 }
 
 proptest! {
-    #![proptest_config(cases(200))]
+    #![proptest_config(cases(150))]
 
     #[test]
     fn any_configuration_is_accepted_or_refused_naming_each_place(text in a_config()) {

@@ -326,3 +326,17 @@ fn a_cabourotte_answer_over_16_mib_is_refused() {
         run.stdout
     );
 }
+
+#[test]
+fn a_password_is_masked_in_a_message_quoting_a_misplaced_url() {
+    let env = Env::new();
+    env.config("[services.dns]\nprefixes.frrouting = [\"https://anycast:s3cr3t@healthz.local\"]\nchecks.cabourotte = [\"dns\"]\n");
+    let run = env.run(&["--color", "never", "check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("× `https://anycast:******@healthz.local` is not an IP address or prefix\n"),
+        "{}",
+        run.stderr
+    );
+}

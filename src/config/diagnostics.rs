@@ -69,7 +69,8 @@ impl Shown {
         places.extend(problem.related.clone());
         let spans: Vec<Range<usize>> = places.iter().map(|(span, _)| span.clone()).collect();
         let (excerpt, spans) = Excerpt::new(name, index, text, &spans);
-        let places = places.into_iter().map(|(span, label)| (span, escape(&label).into_owned()));
+        let printable = |text: &str| escape(&without_passwords(text)).into_owned();
+        let places = places.into_iter().map(|(span, label)| (span, printable(&label)));
         let labels = places
             .zip(spans)
             .enumerate()
@@ -81,8 +82,9 @@ impl Shown {
                 }
             })
             .collect();
-        let message = escape(&problem.message).into_owned();
-        let help = problem.help.as_deref().map(|help| escape(help).into_owned());
+        // A message quotes the value it is about, and a URL with a password may be where a prefix was expected.
+        let message = printable(&problem.message);
+        let help = problem.help.as_deref().map(printable);
         Shown { message, help, labels, excerpt }
     }
 }
