@@ -2,38 +2,33 @@
 //!
 //! Cabourotte keeps the latest result of every check in memory and serves them all from its list endpoint, so one
 //! request answers every check at that URL. Older releases answer a bare JSON array, newer ones `{"result": [...]}`;
-//! both are accepted. Only `name`, `success`, `healthcheck-timestamp` and `message` are read: the rest (`summary`
-//! can be any JSON value) is ignored.
+//! both are accepted (see `answer.rs` for how an answer is read).
 
-use std::collections::{BTreeSet, HashMap};
+mod answer;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use serde::Deserialize;
-
+use crate::bounded;
 use crate::config::{CabourotteUrl, Config};
 
-/// The latest result of one check, as Cabourotte reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckResult {
-    /// The latest execution succeeded.
-    pub success: bool,
-    /// `"success"`, or the error text of the failure.
-    pub message: String,
-    /// When the latest execution ran (Unix seconds), if Cabourotte said.
-    pub timestamp: Option<i64>,
-}
-
-/// Every result one Cabourotte knows, by check name.
-pub type ResultList = HashMap<String, CheckResult>;
+use answer::excerpt;
+pub use answer::{CheckResult, ResultList, Unreadable, parse_result_list};
 
 /// What each Cabourotte URL answered in one pass: its results, or why there are none.
 pub type Answers = HashMap<CabourotteUrl, Result<ResultList, String>>;
 
 /// Asks every distinct Cabourotte URL of the config for its result list, in parallel, each bounded by `timeout`.
 pub fn fetch_all(config: &Config, timeout: Duration) -> Answers {
-    let urls = distinct_urls(config);
+    let mut checks_by_url: BTreeMap<&CabourotteUrl, BTreeSet<&str>> = BTreeMap::new();
+    for (_, check) in config.checks() {
+        checks_by_url.entry(&check.url).or_default().insert(&check.name);
+    }
     std::thread::scope(|scope| {
-        let pending: Vec<_> = urls.into_iter().map(|url| (url, scope.spawn(move || fetch(url, timeout)))).collect();
+        let pending: Vec<_> = checks_by_url
+            .into_iter()
+            .map(|(url, names)| (url, scope.spawn(move || fetch(url, &names, timeout))))
+            .collect();
         pending
             .into_iter()
             .map(|(url, thread)| {
@@ -57,16 +52,13 @@ fn distinct_urls(config: &Config) -> BTreeSet<&CabourotteUrl> {
 /// A result list in which every configured check passes, or fails (offline plans: `--assume`).
 pub fn assumed(config: &Config, healthy: bool) -> ResultList {
     let message = if healthy { "success (assumed with --assume healthy)" } else { "assumed with --assume unhealthy" };
-    config
-        .checks()
-        .map(|(_, check)| {
-            (check.name.clone(), CheckResult { success: healthy, message: message.to_string(), timestamp: None })
-        })
-        .collect()
+    ResultList::from_results(config.checks().map(|(_, check)| {
+        (check.name.clone(), CheckResult { success: healthy, message: message.to_string(), timestamp: None })
+    }))
 }
 
-/// Fetches and parses the result list of one Cabourotte.
-pub fn fetch(url: &CabourotteUrl, timeout: Duration) -> Result<ResultList, String> {
+/// Fetches the result list of one Cabourotte, keeping the results of the checks `names`.
+pub fn fetch(url: &CabourotteUrl, names: &BTreeSet<&str>, timeout: Duration) -> Result<ResultList, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
@@ -83,43 +75,13 @@ pub fn fetch(url: &CabourotteUrl, timeout: Duration) -> Result<ResultList, Strin
     let body = response
         .body_mut()
         .with_config()
-        .limit(64 * 1024 * 1024)
+        .limit(bounded::HEALTH.0)
         .read_to_string()
         .map_err(|error| describe(&error, timeout))?;
     if status != 200 {
         return Err(status_error(status, &body));
     }
-    parse_result_list(&body)
-}
-
-/// Parses Cabourotte's `GET /result` answer in either shape. Entries without a `name` and a `success` are skipped.
-pub fn parse_result_list(body: &str) -> Result<ResultList, String> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Shape {
-        Bare(Vec<serde_json::Value>),
-        Wrapped { result: Vec<serde_json::Value> },
-    }
-    #[derive(Deserialize)]
-    struct Entry {
-        name: String,
-        success: bool,
-        #[serde(rename = "healthcheck-timestamp")]
-        timestamp: Option<i64>,
-        message: Option<String>,
-    }
-    let entries = match serde_json::from_str::<Shape>(body) {
-        Ok(Shape::Bare(entries) | Shape::Wrapped { result: entries }) => entries,
-        Err(_) => return Err(format!("unexpected answer, not a Cabourotte result list: {}", excerpt(body))),
-    };
-    Ok(entries
-        .into_iter()
-        .filter_map(|entry| serde_json::from_value::<Entry>(entry).ok())
-        .map(|entry| {
-            let message = entry.message.unwrap_or_default();
-            (entry.name, CheckResult { success: entry.success, message, timestamp: entry.timestamp })
-        })
-        .collect())
+    parse_result_list(&body, &|name| names.contains(name))
 }
 
 fn status_error(status: u16, body: &str) -> String {
@@ -138,15 +100,10 @@ fn status_error(status: u16, body: &str) -> String {
 fn describe(error: &ureq::Error, timeout: Duration) -> String {
     match error {
         ureq::Error::Timeout(_) => format!("no answer within {}", crate::render::seconds(timeout)),
+        ureq::Error::BodyExceedsLimit(_) => bounded::HEALTH.exceeded("its answer"),
         ureq::Error::Io(io) => io.to_string(),
         other => other.to_string(),
     }
-}
-
-/// The start of a body, on one line, for error messages.
-fn excerpt(body: &str) -> String {
-    let line: String = body.chars().take(80).map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if body.chars().count() > 80 { format!("{}…", line.trim()) } else { line.trim().to_string() }
 }
 
 /// Standard base64 with padding, for the basic-auth header.
@@ -167,40 +124,6 @@ fn base64(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const BARE: &str = include_str!("../tests/fixtures/cabourotte-result-list.json");
-    const WRAPPED: &str = include_str!("../tests/fixtures/cabourotte-result-list-wrapped.json");
-
-    #[test]
-    fn both_list_shapes_parse_to_the_same_results() {
-        let bare = parse_result_list(BARE).expect("bare array");
-        assert_eq!(bare, parse_result_list(WRAPPED).expect("wrapped list"));
-        assert_eq!(bare.len(), 3);
-        assert_eq!(
-            bare["ntp_v4"],
-            CheckResult {
-                success: false,
-                message: "Command failed: exit status 1, output: no server suitable for synchronization found".into(),
-                timestamp: Some(1764030001),
-            }
-        );
-        assert!(bare["ntp_v6"].success, "a summary that is an object does not matter");
-    }
-
-    #[test]
-    fn entries_without_name_or_success_are_skipped() {
-        let list = parse_result_list(r#"[{"name": "a", "success": true}, {"success": true}, {"name": "b"}]"#);
-        assert_eq!(list.map(|l| l.len()), Ok(1));
-    }
-
-    #[test]
-    fn other_json_is_an_error_quoting_the_body() {
-        assert_eq!(
-            parse_result_list(r#"{"message": "not found"}"#),
-            Err(r#"unexpected answer, not a Cabourotte result list: {"message": "not found"}"#.into())
-        );
-        assert!(parse_result_list("<html>").is_err());
-    }
 
     #[test]
     fn status_errors_quote_cabourotte_and_hint_at_the_fix() {

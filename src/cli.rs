@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{DEFAULT_PATH, parse_duration};
+use crate::config::{self, DEFAULT_PATH};
 use crate::log::LogFormat;
 
 /// Announce anycast service prefixes through FRRouting only while Cabourotte says the service is healthy.
@@ -38,16 +38,16 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
-    /// Deadline of each vtysh call (seconds, or e.g. "500ms", "10s").
-    #[arg(long, value_parser = parse_duration, default_value = "10s", global = true)]
+    /// Deadline of each vtysh call (seconds, or e.g. "500ms", "10s"; 100 ms to 1 h).
+    #[arg(long, value_parser = vtysh_timeout, default_value = "10s", global = true)]
     pub vtysh_timeout: Duration,
 
-    /// Deadline of each HTTP request to Cabourotte (seconds, or e.g. "500ms", "2s").
-    #[arg(long, value_parser = parse_duration, default_value = "2s", global = true)]
+    /// Deadline of each HTTP request to Cabourotte (seconds, or e.g. "500ms", "2s"; 10 ms to 1 h).
+    #[arg(long, value_parser = http_timeout, default_value = "2s", global = true)]
     pub http_timeout: Duration,
 
-    /// How long apply, withdraw-all, resume and each pass of run wait for another anycastd's lock.
-    #[arg(long, value_parser = parse_duration, default_value = "5s", global = true)]
+    /// How long apply, withdraw-all, resume and each pass of run wait for another anycastd's lock (10 ms to 1 h).
+    #[arg(long, value_parser = lock_timeout, default_value = "5s", global = true)]
     pub lock_timeout: Duration,
 
     /// Write Prometheus metrics to this file after every apply, withdraw-all and run pass.
@@ -105,8 +105,8 @@ pub enum Command {
     },
     /// Loop mode: run an apply pass every interval; withdraw everything on SIGINT/SIGTERM.
     Run {
-        /// Time between passes (default: the shortest check interval).
-        #[arg(long, value_parser = parse_duration)]
+        /// Time between passes (default: the shortest check interval; 100 ms to 1 day).
+        #[arg(long, value_parser = interval)]
         interval: Option<Duration>,
         /// On SIGINT/SIGTERM, leave the prefixes as they are instead of withdrawing them.
         #[arg(long)]
@@ -141,4 +141,24 @@ pub enum ColorChoice {
     Always,
     /// Never colour.
     Never,
+}
+
+/// `--vtysh-timeout`, within its bounds (see `config/duration.rs`, why each bound is what it is).
+fn vtysh_timeout(text: &str) -> Result<Duration, String> {
+    config::VTYSH_TIMEOUT.parse(text)
+}
+
+/// `--http-timeout`, within its bounds.
+fn http_timeout(text: &str) -> Result<Duration, String> {
+    config::HTTP_TIMEOUT.parse(text)
+}
+
+/// `--lock-timeout`, within its bounds.
+fn lock_timeout(text: &str) -> Result<Duration, String> {
+    config::LOCK_TIMEOUT.parse(text)
+}
+
+/// `run --interval`, within the bounds of a check's `interval`.
+fn interval(text: &str) -> Result<Duration, String> {
+    config::INTERVAL.parse(text)
 }

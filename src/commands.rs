@@ -1,10 +1,12 @@
 //! One function per command: load what it needs, run it, print the result, and return its exit code.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
 use miette::{IntoDiagnostic, Report, miette};
 
+use crate::bounded;
 use crate::cabourotte;
 use crate::cli::{Assumption, Cli, Format};
 use crate::config::Config;
@@ -111,12 +113,16 @@ pub fn offline_inputs(
     assume: Option<Assumption>,
 ) -> Result<Offline, Report> {
     let running_config = running_config
-        .map(|path| read_input(path, "--running-config").map(|text| RunningConfig::parse(&text)))
+        .map(|path| {
+            let text = read_input(path, "--running-config", bounded::RUNNING_CONFIG)?;
+            RunningConfig::parse(&text).map_err(|error| miette!("--running-config {}: {error}", path.display()))
+        })
         .transpose()?;
     let health = match (health, assume) {
         (Some(path), _) => {
-            let text = read_input(path, "--health")?;
-            let results = cabourotte::parse_result_list(&text)
+            let text = read_input(path, "--health", bounded::HEALTH)?;
+            let names: BTreeSet<&str> = config.checks().map(|(_, check)| check.name.as_str()).collect();
+            let results = cabourotte::parse_result_list(&text, &|name| names.contains(name))
                 .map_err(|error| miette!("--health {}: {error}", path.display()))?;
             Some(results)
         }
@@ -126,10 +132,13 @@ pub fn offline_inputs(
     Ok(Offline { running_config, health })
 }
 
-/// Reads a file, or stdin for `-`.
-fn read_input(path: &Path, flag: &str) -> Result<String, Report> {
-    let read =
-        if path == Path::new("-") { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(path) };
+/// Reads a file, or stdin for `-`, up to `limit`.
+fn read_input(path: &Path, flag: &str, limit: bounded::Limit) -> Result<String, Report> {
+    let read = if path == Path::new("-") {
+        limit.read_to_string(std::io::stdin())
+    } else {
+        std::fs::File::open(path).map_err(|error| error.to_string()).and_then(|file| limit.read_to_string(file))
+    };
     read.map_err(|error| miette!("cannot read {flag} {}: {error}", path.display()))
 }
 

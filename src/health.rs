@@ -3,7 +3,7 @@
 //! Anything short of a reported success counts against the service, as in the original anycastd: a failing
 //! check, a check Cabourotte has no result for, and a Cabourotte that could not be asked. Pure: no I/O.
 
-use crate::cabourotte::Answers;
+use crate::cabourotte::{Answers, Unreadable};
 use std::time::Duration;
 
 use crate::config::{CabourotteUrl, Service};
@@ -15,8 +15,9 @@ pub enum CheckStatus {
     Passing,
     /// Cabourotte reported a failure with this message.
     Failing(String),
-    /// Cabourotte answered but had no result for the check (an unknown check, or one that has not run yet).
-    NoResult,
+    /// Cabourotte answered but had no result for the check (an unknown check, or one that has not run yet). The
+    /// entries of its answer whose name could not be read are described: one of them may be this check's.
+    NoResult(Unreadable),
     /// The result is older than the check's `max_age`.
     Stale {
         /// Its age, in seconds.
@@ -61,8 +62,13 @@ impl CheckVerdict {
         match &self.status {
             CheckStatus::Passing => "success".to_string(),
             CheckStatus::Failing(message) => message.clone(),
-            CheckStatus::NoResult => format!(
+            CheckStatus::NoResult(unreadable) if unreadable.is_empty() => format!(
                 "Cabourotte at {} has no result for this check (unknown check, or it has not run yet)",
+                self.url
+            ),
+            CheckStatus::NoResult(unreadable) => format!(
+                "Cabourotte at {} has no result for this check; some entries of its answer have no readable name, and \
+                 one may be this check's: {unreadable}",
                 self.url
             ),
             CheckStatus::Stale { age, max_age } => {
@@ -114,7 +120,7 @@ pub fn evaluate(service: &Service, answers: &Answers, now: Option<i64>) -> Servi
                 None => CheckStatus::Unavailable("it was not asked".into()),
                 Some(Err(reason)) => CheckStatus::Unavailable(reason.clone()),
                 Some(Ok(results)) => match results.get(&check.name) {
-                    None => CheckStatus::NoResult,
+                    None => CheckStatus::NoResult(results.unreadable().clone()),
                     Some(result) if !result.success => CheckStatus::Failing(result.message.clone()),
                     Some(result) => match staleness(result.timestamp, check.max_age, now) {
                         Some(age) => CheckStatus::Stale { age, max_age: check.max_age.unwrap_or_default() },
@@ -147,7 +153,7 @@ mod tests {
     }
 
     fn answers(config: &Config, answer: Result<&str, &str>) -> Answers {
-        let answer = answer.map(|body| parse_result_list(body).expect("valid list")).map_err(str::to_string);
+        let answer = answer.map(|body| parse_result_list(body, &|_| true).expect("valid list")).map_err(str::to_string);
         config.checks().map(|(_, check)| (check.url.clone(), answer.clone())).collect()
     }
 
@@ -173,7 +179,7 @@ mod tests {
     fn a_missing_result_or_an_unreachable_cabourotte_is_unhealthy() {
         let config = seed();
         let empty = evaluate(&config.services[0], &answers(&config, Ok("[]")), None);
-        assert_eq!(empty.checks[0].status, CheckStatus::NoResult);
+        assert_eq!(empty.checks[0].status, CheckStatus::NoResult(Unreadable::default()));
         assert!(!empty.is_healthy());
         let down = evaluate(&config.services[0], &answers(&config, Err("Connection refused (os error 111)")), None);
         assert!(!down.is_healthy());

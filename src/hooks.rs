@@ -66,11 +66,9 @@ fn run_one(service: &ServicePlan, hook: &Hook, changed: &[String], command: &str
             format!("{program} did not finish within {} and was killed", crate::render::seconds(timeout)),
         ),
         Err(RunError::Spawn(error)) => ("error", "hook-failed", format!("cannot run {program}: {error}")),
-        Err(RunError::OutputTooLarge) => (
-            "error",
-            "hook-failed",
-            format!("{program} printed more than {} MiB and was killed", process::OUTPUT_LIMIT >> 20),
-        ),
+        Err(RunError::OutputTooLarge) => {
+            ("error", "hook-failed", format!("{program}: {}", RunError::output_too_large()))
+        }
     };
     Event::about_service(level, event, command, &service.name, format!("{state} {}: {outcome}", changed.join(" ")))
 }

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::escape::escape;
 use crate::health::CheckStatus;
 use crate::plan::{Action, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
 use crate::render::prefix_error;
@@ -91,25 +92,28 @@ impl Event {
         }
     }
 
-    /// The event as one line in `format`.
+    /// The event as one line in `format`. Every field is escaped in text: a reason may quote Cabourotte or vtysh,
+    /// and a newline in it must not start a forged log line.
     pub fn line(&self, format: LogFormat) -> String {
         match format {
             LogFormat::Json => serde_json::to_string(self).unwrap_or_default(),
             LogFormat::Text => {
-                let mut line = format!("anycastd {}: {}", self.command, self.event);
+                let mut line = format!("anycastd {}: {}", escape(&self.command), self.event);
                 if let Some(prefix) = &self.prefix {
-                    line.push_str(&format!(" {prefix}"));
+                    line.push_str(&format!(" {}", escape(prefix)));
                 }
                 if let Some(service) = &self.service {
-                    line.push_str(&format!(" for service {service}"));
+                    line.push_str(&format!(" for service {}", escape(service)));
                 }
                 if self.prefix.is_some() {
-                    let vrf =
-                        self.vrf.as_deref().map_or_else(|| "default VRF".to_string(), |name| format!("VRF {name}"));
-                    let asn = self.asn.as_deref().map(|asn| format!(", AS {asn}")).unwrap_or_default();
+                    let vrf = self
+                        .vrf
+                        .as_deref()
+                        .map_or_else(|| "default VRF".to_string(), |name| format!("VRF {}", escape(name)));
+                    let asn = self.asn.as_deref().map(|asn| format!(", AS {}", escape(asn))).unwrap_or_default();
                     line.push_str(&format!(" ({vrf}{asn})"));
                 }
-                format!("{line}: {}", self.reason)
+                format!("{line}: {}", escape(&self.reason))
             }
         }
     }

@@ -3,10 +3,12 @@
 //! `main` parses the command line, calls one function per command, and decides the exit code in one place.
 
 mod atomic;
+mod bounded;
 mod cabourotte;
 mod cli;
 mod commands;
 mod config;
+mod escape;
 mod frr;
 mod health;
 mod hooks;
@@ -18,6 +20,8 @@ mod pass;
 mod plan;
 mod preflight;
 mod process;
+#[cfg(test)]
+mod properties;
 mod reconcile;
 mod render;
 mod run_loop;
@@ -50,9 +54,22 @@ fn main() -> ExitCode {
     match run(&cli, colour) {
         Ok(code) => ExitCode::from(code),
         Err(report) => {
-            eprintln!("{report:?}");
+            eprintln!("{:?}", printable(report));
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+/// The report with its text escaped (see `escape.rs`): an error may quote vtysh, a file of the state directory or a
+/// path. A configuration error escapes its own text, keeping its excerpts and labels.
+fn printable(report: Report) -> Report {
+    if report.downcast_ref::<config::ConfigError>().is_some() {
+        return report;
+    }
+    let message = escape::escape(&report.to_string()).into_owned();
+    match report.help().map(|help| escape::escape(&help.to_string()).into_owned()) {
+        Some(help) => miette::miette!(help = help, "{message}"),
+        None => miette::miette!("{message}"),
     }
 }
 

@@ -371,7 +371,7 @@ mod tests {
     }
 
     fn all_answer(config: &Config, body: &str) -> Answers {
-        let list = parse_result_list(body).expect("valid list");
+        let list = parse_result_list(body, &|_| true).expect("valid list");
         config.checks().map(|(_, check)| (check.url.clone(), Ok(list.clone()))).collect()
     }
 
@@ -387,10 +387,10 @@ mod tests {
     }
 
     fn frr(text: &str) -> FrrStates {
-        FrrStates::from([(PathBuf::from("/usr/bin/vtysh"), Ok(RunningConfig::parse(text)))])
+        FrrStates::from([(PathBuf::from("/usr/bin/vtysh"), Ok(RunningConfig::parse(text).expect("complete")))])
     }
 
-    const EMPTY_FRR: &str = "router bgp 65536\n!\nrouter bgp 65537 vrf 123\n!\n";
+    const EMPTY_FRR: &str = "router bgp 65536\n!\nrouter bgp 65537 vrf 123\n!\nend\n";
     const ALL_HEALTHY: &str =
         r#"[{"name":"dns","success":true},{"name":"ntp_v4","success":true},{"name":"ntp_v6","success":true}]"#;
 
@@ -445,7 +445,7 @@ mod tests {
     fn a_missing_instance_or_an_unreadable_frr_is_an_error_for_those_prefixes_only() {
         let config = seed();
         let healthy = all_answer(&config, ALL_HEALTHY);
-        let plan = compute(&config, &healthy, &frr("router bgp 65536\n"), None, Intent::Reconcile);
+        let plan = compute(&config, &healthy, &frr("router bgp 65536\nend\n"), None, Intent::Reconcile);
         assert_eq!(plan.summary(), Summary { announce: 2, errors: 2, ..Summary::default() });
         assert_eq!(plan.services[1].prefixes[0].action, Action::Error(PrefixError::NoBgpInstance));
         let unreadable = FrrStates::from([(PathBuf::from("/usr/bin/vtysh"), Err("connection refused".to_string()))]);

@@ -47,8 +47,12 @@ pub fn run(config: &Config, vtysh_timeout: Duration) -> Vec<Finding> {
 
 fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Finding> {
     let finding = |level, subject: String, message: String| Finding { level, subject, message };
-    let running = match vtysh.running_config() {
-        Ok(text) => RunningConfig::parse(&text),
+    let running = match vtysh
+        .running_config()
+        .map_err(|e| e.to_string())
+        .and_then(|text| RunningConfig::parse(&text).map_err(|e| e.to_string()))
+    {
+        Ok(running) => running,
         Err(error) => {
             return vec![finding(
                 Level::Error,

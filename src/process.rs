@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::bounded;
+
 /// A process that ran to its end.
 #[derive(Debug)]
 pub struct Finished {
@@ -31,16 +33,20 @@ pub enum RunError {
     Spawn(String),
     /// It was still running at the deadline and was killed.
     Timeout,
-    /// It printed more than [`OUTPUT_LIMIT`] bytes on stdout or stderr and was killed.
+    /// It printed more than [`bounded::CHILD_OUTPUT`] on stdout or stderr and was killed: a child that prints more
+    /// is broken or hostile, and reading on would only fill anycastd's memory.
     OutputTooLarge,
 }
 
-/// The most a child may print on stdout, and on stderr. FRR's running config with 10,000 networks is about 300 KB;
-/// a child that prints more than this is broken or hostile, and reading on would only fill anycastd's memory.
-pub const OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
+impl RunError {
+    /// The reason for [`RunError::OutputTooLarge`], in the words of every input over its limit.
+    pub fn output_too_large() -> String {
+        format!("{}; it was stopped", bounded::CHILD_OUTPUT.exceeded("what it printed"))
+    }
+}
 
 /// Runs `command` with `stdin` (`/dev/null` when `None`) in a process group of its own, killing the group if it
-/// has not finished within `timeout` or prints more than [`OUTPUT_LIMIT`].
+/// has not finished within `timeout` or prints more than [`bounded::CHILD_OUTPUT`].
 pub fn run_with_deadline(command: &mut Command, stdin: Option<File>, timeout: Duration) -> Result<Finished, RunError> {
     let stdin = stdin.map_or_else(Stdio::null, Stdio::from);
     let mut child = command
@@ -86,15 +92,15 @@ fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Reads a pipe to its end in a thread of its own, up to [`OUTPUT_LIMIT`] bytes.
+/// Reads a pipe to its end in a thread of its own, up to [`bounded::CHILD_OUTPUT`].
 fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Result<String, RunError>> {
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
         if let Some(pipe) = pipe {
-            let _ = pipe.take(OUTPUT_LIMIT as u64 + 1).read_to_end(&mut bytes);
+            let _ = pipe.take(bounded::CHILD_OUTPUT.0 + 1).read_to_end(&mut bytes);
         }
-        let read = if bytes.len() > OUTPUT_LIMIT {
+        let read = if bytes.len() as u64 > bounded::CHILD_OUTPUT.0 {
             Err(RunError::OutputTooLarge)
         } else {
             Ok(String::from_utf8_lossy(&bytes).into_owned())

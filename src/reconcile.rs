@@ -96,10 +96,8 @@ fn read_all(config: &Config, timeout: Duration) -> FrrStates {
 }
 
 fn read_one(path: &Path, timeout: Duration) -> Result<RunningConfig, String> {
-    Vtysh::new(path, timeout)
-        .running_config()
-        .map(|text| RunningConfig::parse(&text))
-        .map_err(|error| error.to_string())
+    let text = Vtysh::new(path, timeout).running_config().map_err(|error| error.to_string())?;
+    RunningConfig::parse(&text).map_err(|error| error.to_string())
 }
 
 /// Warns about every prefix that FRR will have but not advertise: `bgp network import-check` is on and its RIB has

@@ -7,6 +7,7 @@
 mod cache;
 mod diagnostics;
 mod duration;
+mod excerpt;
 mod parse;
 mod types;
 
@@ -15,8 +16,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounded;
+
 pub use diagnostics::ConfigError;
-pub use duration::parse_duration;
+pub use duration::{HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, VTYSH_TIMEOUT};
 pub use types::{AddressFamily, CabourotteUrl, Prefix, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.
@@ -158,9 +161,10 @@ impl Config {
     }
 }
 
-/// The text of the configuration file at `path`.
+/// The text of the configuration file at `path`, at most [`bounded::CONFIG`] of it.
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|error| ConfigError::unreadable(path, &error))
+    let file = std::fs::File::open(path).map_err(|error| ConfigError::unreadable(path, &error.to_string()))?;
+    bounded::CONFIG.read_to_string(file).map_err(|reason| ConfigError::unreadable(path, &reason))
 }
 
 #[cfg(test)]

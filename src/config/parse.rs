@@ -5,14 +5,14 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use toml::Spanned;
 use toml::de::{DeArray, DeString, DeTable, DeValue};
 
 use super::diagnostics::ConfigProblem;
-use super::duration::{parse_duration, seconds};
+use super::duration::{self, Bounds, parse_seconds};
 use super::types::{CabourotteUrl, Prefix, PrefixError, Vrf};
 use super::{
     Check, Config, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_VTYSH, Hook, ManagedPrefix,
@@ -94,7 +94,8 @@ impl Walker {
         }
         let table = self.table(body, &format!("service `{}` must be a table", name.get_ref()))?;
         self.reject_unknown_keys(table, SERVICE_KEYS, || format!("in service `{}`", name.get_ref()));
-        let max_age = self.optional(table, "max_age", |walker, value| walker.duration(value, "max_age").map(Some));
+        let max_age = self
+            .optional(table, "max_age", |walker, value| walker.duration(value, "max_age", duration::MAX_AGE).map(Some));
         let policy = self.policy(table);
         let on_change = self.hook(table);
         let prefixes = self.typed_lists(table, "prefixes", PREFIX_TYPES, |walker, item| walker.frrouting_prefix(item));
@@ -187,7 +188,7 @@ impl Walker {
 
     fn hook(&mut self, service: &DeTable<'_>) -> Option<Option<Hook>> {
         let timeout = self.optional(service, "on_change_timeout", |walker, value| {
-            walker.duration(value, "on_change_timeout").map(Some)
+            walker.duration(value, "on_change_timeout", duration::HOOK_TIMEOUT).map(Some)
         });
         let argv = self.optional(service, "on_change", |walker, value| walker.argv(value).map(Some));
         let (timeout, argv) = (timeout?, argv?);
@@ -344,6 +345,9 @@ impl Walker {
         vrf
     }
 
+    /// An absolute path, normalised without looking at the file system (`//`, `.` and a trailing `/` dropped), so
+    /// that two spellings of one vtysh are one FRR: the same prefix under `/usr/bin/vtysh` and `/usr/bin//vtysh` is a
+    /// duplicate, not two owners that undo each other's changes.
     fn vtysh(&mut self, value: &Value<'_>) -> Option<PathBuf> {
         let text = self.string(value, "`vtysh` must be a string")?;
         if !text.starts_with('/') || text.chars().any(char::is_control) {
@@ -353,7 +357,15 @@ impl Walker {
             );
             return None;
         }
-        Some(PathBuf::from(text))
+        let path = Path::new(text);
+        if path.components().any(|component| component == Component::ParentDir) {
+            self.report(ConfigProblem::new(value.span(), "`vtysh` cannot contain `..`", "`..` in the path").help(
+                "after a symbolic link, `..` is not the folder before it, so two paths could name one vtysh \
+                     unnoticed: write the path without it, e.g. \"/usr/bin/vtysh\"",
+            ));
+            return None;
+        }
+        Some(path.components().collect())
     }
 
     fn cabourotte_check(&mut self, item: &Value<'_>, default_max_age: Option<Duration>) -> Option<Check> {
@@ -363,8 +375,10 @@ impl Walker {
         let name = self.check_name(name_value);
         let url =
             option(table, "url").map_or_else(|| CabourotteUrl::parse(DEFAULT_CABOUROTTE_URL).ok(), |v| self.url(v));
-        let interval = option(table, "interval").map_or(Some(DEFAULT_INTERVAL), |v| self.duration(v, "interval"));
-        let max_age = option(table, "max_age").map_or(Some(default_max_age), |v| self.duration(v, "max_age").map(Some));
+        let interval = option(table, "interval")
+            .map_or(Some(DEFAULT_INTERVAL), |v| self.duration(v, "interval", duration::INTERVAL));
+        let max_age = option(table, "max_age")
+            .map_or(Some(default_max_age), |v| self.duration(v, "max_age", duration::MAX_AGE).map(Some));
         Some(Check { name: name?, url: url?, interval: interval?, max_age: max_age? })
     }
 
@@ -399,27 +413,28 @@ impl Walker {
         }
     }
 
-    fn duration(&mut self, value: &Value<'_>, key: &str) -> Option<Duration> {
-        let parsed = match value.get_ref() {
+    /// A duration for `key`, within `bounds`.
+    fn duration(&mut self, value: &Value<'_>, key: &str, bounds: Bounds) -> Option<Duration> {
+        let seconds = match value.get_ref() {
             DeValue::Integer(integer) => i64::from_str_radix(integer.as_str(), integer.radix())
-                .map_err(|_| "is not a valid number".to_string())
-                .and_then(|n| seconds(n as f64)),
-            DeValue::Float(float) => {
-                float.as_str().parse::<f64>().map_err(|_| "is not a valid number".to_string()).and_then(seconds)
-            }
-            DeValue::String(text) => parse_duration(text),
+                .map(|n| n as f64)
+                .map_err(|_| "is not a valid number".to_string()),
+            DeValue::Float(float) => float.as_str().parse::<f64>().map_err(|_| "is not a valid number".to_string()),
+            DeValue::String(text) => parse_seconds(text),
             other => {
                 self.type_mismatch(value, "a number of seconds or a duration string such as \"500ms\"", other);
                 return None;
             }
         };
-        parsed
+        seconds
+            .and_then(|seconds| bounds.seconds(seconds))
             .map_err(|reason| {
                 self.report(
                     ConfigProblem::new(value.span(), format!("invalid {key}: {reason}"), format!("invalid {key}"))
-                        .help(
-                            "use a positive number of seconds (5, 0.5) or a string such as \"500ms\", \"2s\", \"1m\"",
-                        ),
+                        .help(format!(
+                            "{key} takes {}: a number of seconds (5, 0.5) or a string such as \"500ms\", \"2s\", \"1m\"",
+                            bounds.range()
+                        )),
                 )
             })
             .ok()
@@ -514,7 +529,8 @@ fn option<'a, 'i>(table: Option<&'a DeTable<'i>>, key: &str) -> Option<&'a Value
 }
 
 /// What makes two managed prefixes the same `network` statement. The vtysh path is kept as raw bytes: hashing a
-/// `Path` walks its components, which made this check the costliest part of reading a 10,000-prefix config.
+/// `Path` walks its components, which made this check the costliest part of reading a 10,000-prefix config. The
+/// bytes compare equal for every spelling of one path, since [`Walker::vtysh`] normalises it.
 #[derive(PartialEq, Eq, Hash)]
 struct DuplicateKey {
     prefix: Prefix,

@@ -184,10 +184,10 @@ fn urls_must_be_http_or_https() {
 #[test]
 fn intervals_must_be_positive() {
     for (interval, message) in [
-        ("0", "invalid interval: must be greater than zero"),
-        ("-2", "invalid interval: must be greater than zero"),
-        ("0.0", "invalid interval: must be greater than zero"),
-        ("\"0s\"", "invalid interval: must be greater than zero"),
+        ("0", "invalid interval: must be at least 100 ms"),
+        ("-2", "invalid interval: must be at least 100 ms"),
+        ("0.0", "invalid interval: must be at least 100 ms"),
+        ("\"0s\"", "invalid interval: must be at least 100 ms"),
         ("\"soon\"", "invalid interval: `soon` is not a duration (e.g. 5, 0.5, \"500ms\", \"2s\")"),
         ("true", "expected a number of seconds or a duration string such as \"500ms\""),
     ] {
@@ -196,6 +196,58 @@ fn intervals_must_be_positive() {
         );
         assert_eq!(one_problem(&text), (message.to_string(), interval.to_string()), "interval {interval}");
     }
+}
+
+/// A config whose `dns` service has `keys` and whose check is `check`.
+fn with_durations(keys: &str, check: &str) -> String {
+    format!("[services.dns]\n{keys}\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [{check}]\n")
+}
+
+#[test]
+fn durations_outside_their_range_are_rejected_at_their_span() {
+    for (keys, check, message, span) in [
+        (
+            "",
+            "{ name = \"dns\", interval = \"0.0001ms\" }",
+            "invalid interval: must be at least 100 ms",
+            "\"0.0001ms\"",
+        ),
+        ("", "{ name = \"dns\", interval = 1e-10 }", "invalid interval: must be at least 100 ms", "1e-10"),
+        ("", "{ name = \"dns\", interval = 86401 }", "invalid interval: must be at most 1 day", "86401"),
+        ("", "{ name = \"dns\", interval = 1e300 }", "invalid interval: must be at most 1 day", "1e300"),
+        ("", "{ name = \"dns\", max_age = 0.5 }", "invalid max_age: must be at least 1 s", "0.5"),
+        ("max_age = \"25h\"", "\"dns\"", "invalid max_age: must be at most 1 day", "\"25h\""),
+        ("on_change_timeout = \"1ms\"", "\"dns\"", "invalid on_change_timeout: must be at least 100 ms", "\"1ms\""),
+        ("on_change_timeout = \"61m\"", "\"dns\"", "invalid on_change_timeout: must be at most 1 h", "\"61m\""),
+    ] {
+        assert_eq!(
+            one_problem(&with_durations(keys, check)),
+            (message.to_string(), span.to_string()),
+            "{keys} {check}"
+        );
+    }
+    let error = Config::parse(&with_durations("", "{ name = \"dns\", interval = 1e-10 }"), "t").unwrap_err();
+    assert_eq!(
+        error.problems()[0].help.as_deref(),
+        Some(
+            "interval takes 100 ms to 1 day: a number of seconds (5, 0.5) or a string such as \"500ms\", \"2s\", \"1m\""
+        )
+    );
+}
+
+#[test]
+fn durations_at_the_ends_of_their_range_are_accepted() {
+    let text = with_durations(
+        "max_age = 86400\non_change_timeout = \"1h\"\non_change = [\"/bin/true\"]",
+        "{ name = \"dns\", interval = \"100ms\" }, { name = \"b\", interval = \"1h\", max_age = \"1s\" }, { name = \"c\", interval = 0.1 }",
+    );
+    let config = Config::parse(&text, "t").expect("valid");
+    let dns = &config.services[0];
+    let intervals: Vec<_> = dns.checks.iter().map(|c| c.interval).collect();
+    assert_eq!(intervals, [Duration::from_millis(100), Duration::from_secs(3600), Duration::from_millis(100)]);
+    assert_eq!(dns.checks[0].max_age, Some(Duration::from_secs(86400)));
+    assert_eq!(dns.checks[1].max_age, Some(Duration::from_secs(1)));
+    assert_eq!(dns.on_change.as_ref().map(|hook| hook.timeout), Some(Duration::from_secs(3600)));
 }
 
 #[test]
@@ -230,7 +282,7 @@ checks.cabourotte = [{ name = "dns", url = "gopher://x", interval = 0 }, 42]
             "prefix `2001:db8::1/64` has host bits set",
             "`a b` is not a VRF name FRR accepts",
             "invalid Cabourotte URL: unsupported scheme `gopher`: only http and https are supported",
-            "invalid interval: must be greater than zero",
+            "invalid interval: must be at least 100 ms",
             "expected a check name or a table such as { name = \"dns\", interval = 1 }",
         ]
     );
@@ -309,4 +361,33 @@ checks.cabourotte = ["dns"]
         one_problem(relative),
         ("`on_change` must start with the absolute path of a program".into(), "[\"notify\"]".into())
     );
+}
+
+#[test]
+fn vtysh_paths_that_name_the_same_file_are_the_same_frr() {
+    let text = r#"
+[services.a]
+prefixes.frrouting = [{ prefix = "203.0.113.53", vtysh = "/usr/bin/vtysh" }]
+checks.cabourotte = ["a"]
+[services.b]
+prefixes.frrouting = [{ prefix = "203.0.113.53", vtysh = "/usr/bin//vtysh" }, { prefix = "203.0.113.54", vtysh = "/usr/./bin/vtysh/" }]
+checks.cabourotte = ["b"]
+"#;
+    assert_eq!(
+        one_problem(text),
+        ("prefix 203.0.113.53/32 is defined twice in the default VRF".into(), "\"203.0.113.53\"".into())
+    );
+    let valid = text.replace(
+        "prefix = \"203.0.113.53\", vtysh = \"/usr/bin//vtysh\"",
+        "prefix = \"203.0.113.55\", vtysh = \"/usr/bin//vtysh\"",
+    );
+    let config = Config::parse(&valid, "t").expect("valid");
+    let paths: Vec<_> = config.prefixes().map(|(_, p)| p.vtysh.display().to_string()).collect();
+    assert_eq!(paths, ["/usr/bin/vtysh", "/usr/bin/vtysh", "/usr/bin/vtysh"]);
+}
+
+#[test]
+fn vtysh_paths_with_parent_components_are_rejected() {
+    let text = "[services.dns]\nprefixes.frrouting = [{ prefix = \"203.0.113.53\", vtysh = \"/usr/lib/../bin/vtysh\" }]\nchecks.cabourotte = [\"dns\"]\n";
+    assert_eq!(one_problem(text), ("`vtysh` cannot contain `..`".into(), "\"/usr/lib/../bin/vtysh\"".into()));
 }

@@ -166,24 +166,31 @@ impl fmt::Display for Vrf {
 /// The base URL of a Cabourotte API, http or https, with optional basic-auth credentials.
 ///
 /// Credentials are kept apart from the URL so they are sent as a header and never printed.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CabourotteUrl {
     base: String,
     credentials: Option<(String, String)>,
 }
 
 impl CabourotteUrl {
-    /// Parses `scheme://[user[:password]@]host[:port][/path]`; the scheme must be http or https.
+    /// Parses `scheme://[user[:password]@]host[:port][/path]`; the scheme must be http or https. No error quotes
+    /// any part of the URL after `://`: it may hold a password, even where the URL is malformed.
     pub fn parse(text: &str) -> Result<CabourotteUrl, String> {
         if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err("a URL cannot contain spaces or control characters".into());
         }
         let (scheme, rest) = text.split_once("://").ok_or("expected a URL such as `http://127.0.0.1:9013`")?;
         let scheme = scheme.to_ascii_lowercase();
+        if !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
+            return Err("the URL must start with http:// or https://".into());
+        }
         if scheme != "http" && scheme != "https" {
             return Err(format!("unsupported scheme `{scheme}`: only http and https are supported"));
         }
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if path.contains('@') {
+            return Err("an `@` after the host: write a `/` of the user name or password as %2F".into());
+        }
         if path.contains(['?', '#']) {
             return Err("the URL cannot have a query or a fragment".into());
         }
@@ -217,6 +224,13 @@ impl fmt::Display for CabourotteUrl {
     }
 }
 
+/// Like [`fmt::Display`]: a `{:?}` in a test failure or a panic message must not show the password either.
+impl fmt::Debug for CabourotteUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CabourotteUrl({self})")
+    }
+}
+
 fn split_userinfo(userinfo: &str) -> (String, String) {
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     (percent_decode(user), percent_decode(password))
@@ -237,7 +251,7 @@ fn check_host_port(host_port: &str) -> Result<(), String> {
         return Err("the URL has no host".into());
     }
     if let Some(port) = port {
-        port.parse::<u16>().map_err(|_| format!("`{port}` is not a valid port"))?;
+        port.parse::<u16>().map_err(|_| "the port must be a number from 0 to 65535".to_string())?;
     }
     Ok(())
 }
@@ -300,6 +314,7 @@ mod tests {
         assert_eq!(url.result_list(), "https://healthz.local:9013/api/v1/result");
         assert_eq!(url.credentials(), Some(("anycast", "s@cret")));
         assert_eq!(url.to_string(), "https://anycast:***@healthz.local:9013/api/v1");
+        assert_eq!(format!("{url:?}"), "CabourotteUrl(https://anycast:***@healthz.local:9013/api/v1)");
     }
 
     #[test]
@@ -307,7 +322,11 @@ mod tests {
         assert!(CabourotteUrl::parse("http://[::1]:9013").is_ok());
         assert!(CabourotteUrl::parse("ftp://host").unwrap_err().contains("only http and https"));
         assert!(CabourotteUrl::parse("http://").unwrap_err().contains("no host"));
-        assert!(CabourotteUrl::parse("http://host:99999").unwrap_err().contains("not a valid port"));
+        assert_eq!(CabourotteUrl::parse("http://host:99999"), Err("the port must be a number from 0 to 65535".into()));
+        assert_eq!(
+            CabourotteUrl::parse("u:s3cr3t@host://x"),
+            Err("the URL must start with http:// or https://".into())
+        );
         assert!(CabourotteUrl::parse("127.0.0.1:9013").is_err());
     }
 }

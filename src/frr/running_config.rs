@@ -1,7 +1,9 @@
 //! Parses `show running-config` into the BGP instances and their unicast `network` statements.
 //!
 //! It reads by keywords and indentation, never by `exit` lines: FRR before 8.2 did not print `exit` after a
-//! top-level block. Any line at column zero other than `router bgp` ends the current instance.
+//! top-level block. Any line at column zero other than `router bgp` ends the current instance; blank lines mean
+//! nothing. The output must end with FRR's `end` line: without it, it was cut short, and a missing part could hold a
+//! network that must be withdrawn.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -54,42 +56,53 @@ pub struct RunningConfig {
     pub instances: Vec<BgpInstance>,
 }
 
+/// Why a text is not one complete `show running-config`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// No `end` line: the output stopped early (a killed vtysh, a closed pipe, a size limit). What is missing could
+    /// hold the very networks that must be withdrawn, so this is never read as "nothing announced".
+    CutShort,
+    /// Something followed the `end` line (at this line number, from 1): not one running config.
+    TextAfterEnd(usize),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::CutShort => {
+                f.write_str("FRR's running config ended before its `end` line: vtysh output was cut short")
+            }
+            ParseError::TextAfterEnd(line) => write!(
+                f,
+                "FRR's running config goes on after its `end` line (at line {line}): it is not one complete running \
+                 config"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
 impl RunningConfig {
-    /// Parses the text of `show running-config`.
-    pub fn parse(text: &str) -> RunningConfig {
-        let mut instances = Vec::new();
-        let mut current: Option<BgpInstance> = None;
-        let mut family = Family::Implicit;
-        for line in text.lines() {
-            if !line.starts_with(char::is_whitespace) {
-                instances.extend(current.take());
-                current = parse_router_bgp(line);
-                family = Family::Implicit;
+    /// Parses the text of `show running-config`. FRR ends it with an `end` line; output without one was cut short and
+    /// is an error. Blank lines carry no meaning anywhere (FRR prints some before `Current configuration:`).
+    pub fn parse(text: &str) -> Result<RunningConfig, ParseError> {
+        let mut reader = Reader::default();
+        let mut ended = false;
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
                 continue;
             }
-            let Some(instance) = current.as_mut() else { continue };
-            let mut words = line.split_whitespace();
-            match (words.next(), words.next()) {
-                (Some("network"), Some(prefix)) if family.is_unicast() => {
-                    if let Ok(net) = prefix.parse::<IpNet>() {
-                        instance.networks.insert(Prefix::from_frr(net));
-                    }
-                }
-                (Some("address-family"), Some(afi)) => {
-                    family = Family::parse(afi, words.next());
-                    if family == Family::Unicast {
-                        instance.families.extend(AddressFamily::from_afi(afi));
-                    }
-                }
-                (Some("exit-address-family"), None) => family = Family::Implicit,
-                (Some("no"), Some("bgp")) if line.trim() == "no bgp network import-check" => {
-                    instance.import_check = false
-                }
-                _ => {}
+            if ended {
+                return Err(ParseError::TextAfterEnd(index + 1));
             }
+            ended = line.trim_end() == "end";
+            reader.line(line);
         }
-        instances.extend(current);
-        RunningConfig { instances }
+        if !ended {
+            return Err(ParseError::CutShort);
+        }
+        Ok(reader.finish())
     }
 
     /// The BGP instance of `vrf`, if FRR has one.
@@ -103,10 +116,54 @@ impl RunningConfig {
     }
 }
 
+/// Reads a running config line by line: the instance being read and the address family it is in.
+#[derive(Default)]
+struct Reader {
+    instances: Vec<BgpInstance>,
+    current: Option<BgpInstance>,
+    family: Family,
+}
+
+impl Reader {
+    /// Reads one line that is not blank.
+    fn line(&mut self, line: &str) {
+        if !line.starts_with(char::is_whitespace) {
+            self.instances.extend(self.current.take());
+            self.current = parse_router_bgp(line);
+            self.family = Family::Implicit;
+            return;
+        }
+        let Some(instance) = self.current.as_mut() else { return };
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("network"), Some(prefix)) if self.family.is_unicast() => {
+                if let Ok(net) = prefix.parse::<IpNet>() {
+                    instance.networks.insert(Prefix::from_frr(net));
+                }
+            }
+            (Some("address-family"), Some(afi)) => {
+                self.family = Family::parse(afi, words.next());
+                if self.family == Family::Unicast {
+                    instance.families.extend(AddressFamily::from_afi(afi));
+                }
+            }
+            (Some("exit-address-family"), None) => self.family = Family::Implicit,
+            (Some("no"), Some("bgp")) if line.trim() == "no bgp network import-check" => instance.import_check = false,
+            _ => {}
+        }
+    }
+
+    fn finish(mut self) -> RunningConfig {
+        self.instances.extend(self.current);
+        RunningConfig { instances: self.instances }
+    }
+}
+
 /// The address family a `network` line is in.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 enum Family {
     /// Directly under `router bgp` (old layouts put IPv4 unicast networks there).
+    #[default]
     Implicit,
     /// `address-family ipv4 [unicast]` or `address-family ipv6 [unicast]`.
     Unicast,
@@ -158,13 +215,17 @@ mod tests {
     const FRR_10_3: &str = include_str!("../../tests/fixtures/frr-10.3-bgpd-running-config.txt");
     const FRR_10_3_AS_NOTATION: &str = include_str!("../../tests/fixtures/frr-10.3-as-notation.txt");
 
+    fn parse(text: &str) -> RunningConfig {
+        RunningConfig::parse(text).expect("a complete running config")
+    }
+
     fn prefixes(instance: &BgpInstance) -> Vec<String> {
         instance.networks.iter().map(ToString::to_string).collect()
     }
 
     #[test]
     fn reads_instances_and_unicast_networks_of_frr_8() {
-        let config = RunningConfig::parse(FRR_8);
+        let config = parse(FRR_8);
         assert_eq!(config.instances.len(), 2);
         let default = config.instance(&Vrf::Default).expect("default instance");
         assert_eq!(default.asn.to_string(), "65536");
@@ -180,22 +241,22 @@ mod tests {
 
     #[test]
     fn the_layout_without_exit_lines_reads_the_same() {
-        assert_eq!(RunningConfig::parse(FRR_7), RunningConfig::parse(FRR_8));
+        assert_eq!(parse(FRR_7), parse(FRR_8));
     }
 
     /// FRR 7.5.1 (no `exit` lines, `!` between blocks) and FRR 10.3 (`exit` lines, a `route-map` block before the
     /// instances), captured from the same configuration in the lab, read exactly like FRR 8.4.4.
     #[test]
     fn real_outputs_of_frr_7_5_and_10_3_read_like_frr_8_4() {
-        let frr_8 = RunningConfig::parse(FRR_8);
-        assert_eq!(RunningConfig::parse(FRR_7_5_1), frr_8);
-        assert_eq!(RunningConfig::parse(FRR_10_3), frr_8);
+        let frr_8 = parse(FRR_8);
+        assert_eq!(parse(FRR_7_5_1), frr_8);
+        assert_eq!(parse(FRR_10_3), frr_8);
     }
 
     /// FRR 10.3's `router bgp ASN vrf NAME as-notation dot|dot+|plain`, captured in the lab.
     #[test]
     fn instances_with_an_as_notation_are_instances() {
-        let config = RunningConfig::parse(FRR_10_3_AS_NOTATION);
+        let config = parse(FRR_10_3_AS_NOTATION);
         let found: Vec<(String, String)> =
             config.instances.iter().map(|instance| (instance.vrf.described(), instance.asn.to_string())).collect();
         assert_eq!(
@@ -217,24 +278,52 @@ mod tests {
     fn other_families_views_and_blocks_are_ignored() {
         let text = "router bgp 65536\n address-family ipv4 multicast\n  network 192.0.2.0/24\n exit-address-family\n \
                     address-family ipv4 unicast\n  network 198.51.100.0/24\n exit-address-family\n!\n\
-                    router bgp 65001 view V\n network 203.0.113.0/24\n!\ninterface lo\n network 203.0.113.1/32\n";
-        let config = RunningConfig::parse(text);
+                    router bgp 65001 view V\n network 203.0.113.0/24\n!\ninterface lo\n network 203.0.113.1/32\nend\n";
+        let config = parse(text);
         assert_eq!(config.instances.len(), 1);
         assert_eq!(prefixes(&config.instances[0]), ["198.51.100.0/24"]);
     }
 
     #[test]
     fn networks_directly_under_router_bgp_count_as_unicast() {
-        let config = RunningConfig::parse("router bgp 1.10\n network 192.0.2.0/24\n");
+        let config = parse("router bgp 1.10\n network 192.0.2.0/24\nend\n");
         assert_eq!(config.instances[0].asn.to_string(), "1.10");
         assert!(config.has_network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")));
     }
 
     #[test]
     fn import_check_is_on_unless_disabled() {
-        let config = RunningConfig::parse("router bgp 1\n no bgp network import-check\n!\nrouter bgp 2 vrf x\n!\n");
+        let config = parse("router bgp 1\n no bgp network import-check\n!\nrouter bgp 2 vrf x\n!\nend\n");
         assert!(!config.instances[0].import_check);
         assert!(config.instances[1].import_check);
+    }
+
+    #[test]
+    fn a_blank_line_inside_router_bgp_does_not_end_it() {
+        let config = parse(
+            "router bgp 65536\n\n address-family ipv4 unicast\n\n  network 192.0.2.0/24\n exit-address-family\nexit\n!\nend\n",
+        );
+        assert!(config.has_network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")));
+    }
+
+    #[test]
+    fn output_cut_before_its_end_line_is_an_error() {
+        let cut = FRR_8.trim_end().strip_suffix("end").expect("the fixture ends with `end`");
+        assert_eq!(
+            RunningConfig::parse(cut).map_err(|error| error.to_string()),
+            Err("FRR's running config ended before its `end` line: vtysh output was cut short".to_string())
+        );
+        assert!(RunningConfig::parse("").is_err(), "empty output is cut short too");
+    }
+
+    #[test]
+    fn text_after_the_end_line_is_an_error() {
+        assert_eq!(
+            RunningConfig::parse("router bgp 1\nend\nrouter bgp 2 vrf x\n network 192.0.2.0/24\n")
+                .map_err(|e| e.to_string()),
+            Err("FRR's running config goes on after its `end` line (at line 3): it is not one complete running config"
+                .to_string())
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub enum VtyshError {
         /// The deadline.
         timeout: Duration,
     },
-    /// It printed more than [`process::OUTPUT_LIMIT`] and was stopped.
+    /// It printed more than [`crate::bounded::CHILD_OUTPUT`] and was stopped.
     OutputTooLarge {
         /// The vtysh path.
         path: PathBuf,
@@ -66,9 +66,7 @@ impl fmt::Display for VtyshError {
                     crate::render::seconds(*timeout)
                 )
             }
-            VtyshError::OutputTooLarge { path } => {
-                write!(f, "{} printed more than {} MiB and was stopped", path.display(), process::OUTPUT_LIMIT >> 20)
-            }
+            VtyshError::OutputTooLarge { path } => write!(f, "{}: {}", path.display(), RunError::output_too_large()),
             VtyshError::Failed { path, code, output } => {
                 let status =
                     code.map_or_else(|| "was killed by a signal".to_string(), |code| format!("exited with {code}"));

@@ -140,7 +140,7 @@ fn check_json_entry(check: &CheckVerdict) -> CheckJson {
         status: match check.status {
             CheckStatus::Passing => "passing",
             CheckStatus::Failing(_) => "failing",
-            CheckStatus::NoResult => "no-result",
+            CheckStatus::NoResult(_) => "no-result",
             CheckStatus::Stale { .. } => "stale",
             CheckStatus::Unavailable(_) => "unavailable",
         },

@@ -1,5 +1,9 @@
 //! The text report: per service, healthy or not and why; per prefix, what happens, in which BGP instance and VRF;
 //! then a one-line summary.
+//!
+//! Every string that did not come from anycastd itself (a check's reason, vtysh's words, a warning, the maintenance
+//! marker's fields, names and paths) goes through [`escape`] where it is written, so that it can neither forge a
+//! line of the report nor drive the terminal.
 
 use std::fmt::Write;
 
@@ -7,6 +11,7 @@ use owo_colors::OwoColorize;
 
 use super::Tense;
 use crate::config::Config;
+use crate::escape::escape;
 use crate::health::CheckStatus;
 use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
 use crate::preflight::{Finding, Level};
@@ -52,11 +57,11 @@ impl Painter {
 pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
     let mut out = String::new();
     for warning in &plan.warnings {
-        let _ = writeln!(out, "{} {warning}\n", painter.yellow("Warning:"));
+        let _ = writeln!(out, "{} {}\n", painter.yellow("Warning:"), escape(warning));
     }
     if let Some(maintenance) = &plan.maintenance {
-        let reason = maintenance.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-        let line = format!("Maintenance since {} by {}{reason}", maintenance.since_utc(), maintenance.by);
+        let reason = maintenance.reason.as_deref().map(|r| format!(": {}", escape(r))).unwrap_or_default();
+        let line = format!("Maintenance since {} by {}{reason}", maintenance.since_utc(), escape(&maintenance.by));
         let _ = writeln!(out, "{}", painter.yellow(&line));
         let _ = writeln!(out, "  Every managed prefix stays withdrawn until `anycastd resume`.\n");
     }
@@ -85,18 +90,18 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
             "health unknown (Cabourotte could not be asked): prefixes kept as they are (on_checker_error = \"keep\")",
         ),
     };
-    let _ = writeln!(out, "{}: {state}", painter.bold(&service.name));
+    let _ = writeln!(out, "{}: {state}", painter.bold(&escape(&service.name)));
     for check in service.health.iter().flat_map(|health| health.checks.iter()) {
         let mark = match check.status {
             CheckStatus::Passing => painter.green("✓"),
             _ => painter.red("✗"),
         };
-        let _ = writeln!(out, "  {mark} check {}: {}", check.name, check.reason());
+        let _ = writeln!(out, "  {mark} check {}: {}", escape(&check.name), escape(&check.reason()));
     }
     for prefix in &service.prefixes {
         let _ = writeln!(out, "  {}", prefix_line(prefix, tense, width, painter));
         if let Some(warning) = &prefix.warning {
-            let _ = writeln!(out, "    {} {warning}", painter.yellow("⚠"));
+            let _ = writeln!(out, "    {} {}", painter.yellow("⚠"), escape(warning));
         }
     }
     out.push('\n');
@@ -109,7 +114,7 @@ fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter
         None => prefix.managed.vrf.to_string(),
     };
     if let Outcome::Failed(reason) = &prefix.outcome {
-        return format!("{} {name}  {} ({place}): {reason}", painter.red("!"), painter.red("failed"));
+        return format!("{} {name}  {} ({place}): {}", painter.red("!"), painter.red("failed"), escape(reason));
     }
     let (mark, word) = match (&prefix.action, tense) {
         (Action::Announce, Tense::Planned) => (painter.green("+"), painter.green("announce ")),
@@ -122,7 +127,7 @@ fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter
                 "{} {name}  {} ({place}): {}",
                 painter.red("!"),
                 painter.red("error"),
-                prefix_error(error, prefix)
+                escape(&prefix_error(error, prefix))
             );
         }
     };
@@ -185,26 +190,32 @@ pub fn check_text(config: &Config, origin: &str) -> String {
     let prefixes = config.prefixes().count();
     let checks = config.checks().count();
     let mut out = format!(
-        "{origin} is valid: {} {}, {prefixes} {}, {checks} {}.\n",
+        "{} is valid: {} {}, {prefixes} {}, {checks} {}.\n",
+        escape(origin),
         config.services.len(),
         plural(config.services.len(), "service", "services"),
         plural(prefixes, "prefix", "prefixes"),
         plural(checks, "check", "checks"),
     );
     for service in &config.services {
-        let _ = writeln!(out, "  {}:", service.name);
+        let _ = writeln!(out, "  {}:", escape(&service.name));
         for prefix in &service.prefixes {
             let _ = writeln!(
                 out,
                 "    prefix {} in {} via {}",
                 prefix.prefix,
                 prefix.vrf.described(),
-                prefix.vtysh.display()
+                escape(&prefix.vtysh.display().to_string())
             );
         }
         for check in &service.checks {
             let interval = super::seconds(check.interval);
-            let _ = writeln!(out, "    check {} at {} every {interval}", check.name, check.url);
+            let _ = writeln!(
+                out,
+                "    check {} at {} every {interval}",
+                escape(&check.name),
+                escape(&check.url.to_string())
+            );
         }
     }
     out
@@ -222,7 +233,7 @@ pub fn preflight_text(findings: &[Finding], painter: Painter) -> String {
             Level::Warning => painter.yellow("⚠"),
             Level::Error => painter.red("✗"),
         };
-        let _ = writeln!(out, "  {mark} {}: {}", finding.subject, finding.message);
+        let _ = writeln!(out, "  {mark} {}: {}", escape(&finding.subject), escape(&finding.message));
     }
     let count = |level| findings.iter().filter(|finding| finding.level == level).count();
     let (errors, warnings) = (count(Level::Error), count(Level::Warning));

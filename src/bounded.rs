@@ -1,0 +1,61 @@
+//! Reading an input whose size anycastd does not control (a file named on the command line, stdin, an HTTP body)
+//! up to a limit: a file such as `/dev/zero` must end in a clear error, not in reading until memory runs out.
+//!
+//! Each limit is far above any real input (at 10,000 prefixes a configuration is about 1 MB, Cabourotte's answer and
+//! FRR's running config a few hundred KB) and far below what would hurt the host.
+
+use std::fmt;
+use std::io::Read;
+
+/// The configuration file (`-c`).
+pub const CONFIG: Limit = Limit(16 * MIB);
+/// A Cabourotte answer, over HTTP or from `plan --health`.
+pub const HEALTH: Limit = Limit(16 * MIB);
+/// FRR's running config from `plan --running-config`; real ones with large prefix lists reach several MB.
+pub const RUNNING_CONFIG: Limit = Limit(64 * MIB);
+/// What a child (vtysh, a hook) prints on stdout, and on stderr: vtysh's running config is the largest of it.
+pub const CHILD_OUTPUT: Limit = RUNNING_CONFIG;
+
+const MIB: u64 = 1024 * 1024;
+
+/// The most bytes anycastd reads of one input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit(pub u64);
+
+/// `16 MiB`.
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} MiB", self.0 / MIB)
+    }
+}
+
+impl Limit {
+    /// Why `what` (an input over the limit) is refused, in the words of every such error.
+    pub fn exceeded(&self, what: &str) -> String {
+        format!("{what} is larger than {self}, the most anycastd reads")
+    }
+
+    /// Reads all of `input` as UTF-8 text, or fails once it is over the limit (reading one byte more to know).
+    pub fn read_to_string(&self, input: impl Read) -> Result<String, String> {
+        let mut bytes = Vec::new();
+        input.take(self.0 + 1).read_to_end(&mut bytes).map_err(|error| error.to_string())?;
+        if bytes.len() as u64 > self.0 {
+            return Err(self.exceeded("it"));
+        }
+        String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_up_to_the_limit_and_refuses_one_byte_more() {
+        let limit = Limit(4);
+        assert_eq!(limit.read_to_string(&b"abcd"[..]), Ok("abcd".to_string()));
+        assert_eq!(limit.read_to_string(&b"abcde"[..]), Err("it is larger than 0 MiB, the most anycastd reads".into()));
+        assert_eq!(limit.read_to_string(&b"\xff"[..]), Err("it is not UTF-8 text".into()));
+        assert_eq!(HEALTH.to_string(), "16 MiB");
+    }
+}
