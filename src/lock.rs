@@ -4,8 +4,9 @@
 //! read-diff-apply pass, so a timer-driven `apply` and a human's `withdraw-all` never interleave their reads and
 //! writes. The holder writes its PID and command into the file, so a process that gives up can name it.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,8 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the lock of `state_dir` for `command`, waiting up to `timeout` for another holder to finish.
     pub fn acquire(state_dir: &Path, command: &str, timeout: Duration) -> Result<RunLock, String> {
-        fs::create_dir_all(state_dir).map_err(|error| format!("cannot create {}: {error}", state_dir.display()))?;
+        crate::atomic::create_private_dir(state_dir)
+            .map_err(|error| format!("cannot create {}: {error}", state_dir.display()))?;
         let path = state_dir.join(LOCK_FILE);
         let mut file =
             open_lock_file(&path).map_err(|error| format!("cannot open the lock {}: {error}", path.display()))?;
@@ -53,7 +55,8 @@ impl RunLock {
 /// Opens (or creates) the lock file. One created by another user (root's `withdraw-all` beside the service's user)
 /// may be read-only for us: a lock needs no write access, only the note about the holder is then skipped.
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
-    match OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path) {
+    match OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(crate::atomic::PRIVATE).open(path)
+    {
         Err(error) if error.kind() == ErrorKind::PermissionDenied => File::open(path),
         opened => opened,
     }
@@ -81,6 +84,6 @@ mod tests {
         assert!(error.ends_with("gave up after 200 ms"), "{error}");
         drop(held);
         assert!(RunLock::acquire(&dir, "resume", Duration::from_millis(200)).is_ok());
-        let _ = fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -62,10 +62,10 @@ pub fn read(state_dir: &Path) -> io::Result<Option<Maintenance>> {
 
 /// Writes the marker atomically (a temporary file renamed over it), creating the state directory if needed.
 pub fn write(state_dir: &Path, maintenance: &Maintenance) -> io::Result<()> {
-    fs::create_dir_all(state_dir)
+    crate::atomic::create_private_dir(state_dir)
         .map_err(|error| io::Error::new(error.kind(), format!("cannot create {}: {error}", state_dir.display())))?;
     let json = serde_json::to_string_pretty(maintenance).map_err(io::Error::other)?;
-    crate::atomic::write(&marker_path(state_dir), json.as_bytes())
+    crate::atomic::write(&marker_path(state_dir), json.as_bytes(), crate::atomic::PRIVATE)
 }
 
 /// Removes the marker; `false` when there was none.

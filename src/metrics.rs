@@ -16,6 +16,9 @@ use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan};
 /// Error counter kinds, in the order they are written.
 const ERROR_KINDS: [&str; 4] = ["checker_unavailable", "frr_unavailable", "no_bgp_instance", "apply_failed"];
 
+/// The metrics file's mode: node_exporter, another user, reads it.
+const READABLE: u32 = 0o644;
+
 /// What a pass leaves for the metrics file besides the plan.
 #[derive(Clone, Copy, Debug)]
 pub struct PassTiming {
@@ -29,7 +32,7 @@ pub struct PassTiming {
 pub fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> {
     let previous = fs::read_to_string(path).map(|text| error_counts(&text)).unwrap_or_default();
     let text = render(applied, timing, &previous);
-    crate::atomic::write(path, text.as_bytes())
+    crate::atomic::write(path, text.as_bytes(), READABLE)
 }
 
 /// The metrics text of an applied plan, with the error counters carried on from `previous`.

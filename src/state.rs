@@ -68,9 +68,9 @@ pub fn load(state_dir: &Path) -> (Streaks, Option<String>) {
 
 /// Writes the streaks atomically.
 pub fn save(state_dir: &Path, streaks: &Streaks) -> io::Result<()> {
-    fs::create_dir_all(state_dir)?;
+    crate::atomic::create_private_dir(state_dir)?;
     let json = serde_json::to_string_pretty(streaks).map_err(io::Error::other)?;
-    crate::atomic::write(&state_dir.join(STATE_FILE), json.as_bytes())
+    crate::atomic::write(&state_dir.join(STATE_FILE), json.as_bytes(), crate::atomic::PRIVATE)
 }
 
 #[cfg(test)]

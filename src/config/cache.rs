@@ -50,11 +50,20 @@ pub fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
 }
 
 /// Stores `config`, made from the file of `fingerprint`; failing to store it only costs speed next time.
+///
+/// A configuration with a password in a check's URL is not cached: the cache would hold the password in plain
+/// text. A cache left by an older anycastd, which did hold it, is removed instead.
 pub fn store(state_dir: &Path, fingerprint: Fingerprint, config: &Config) {
+    let path = state_dir.join(CACHE_FILE);
+    if config.checks().any(|(_, check)| check.url.credentials().is_some()) {
+        let _ = fs::remove_file(&path);
+        return;
+    }
     let cached =
         Cached { anycastd: env!("CARGO_PKG_VERSION").to_string(), source: fingerprint, config: config.clone() };
     if let Ok(json) = serde_json::to_vec(&cached) {
-        let _ = fs::create_dir_all(state_dir).and_then(|()| crate::atomic::write(&state_dir.join(CACHE_FILE), &json));
+        let _ = crate::atomic::create_private_dir(state_dir)
+            .and_then(|()| crate::atomic::write(&path, &json, crate::atomic::PRIVATE));
     }
 }
 
