@@ -16,6 +16,7 @@ use crate::plan::{Intent, Plan};
 use crate::preflight;
 use crate::reconcile::{self, Offline, Settings};
 use crate::render::{self, Painter, Tense};
+use crate::state_dir::StateDir;
 use crate::{EXIT_CHANGES_PENDING, EXIT_ERROR, EXIT_OK};
 
 /// Writes to stdout. A reader that went away (`anycastd plan | head`) is not an error worth a panic: what it did
@@ -89,8 +90,9 @@ pub fn plan(
     offline: &Offline,
     detailed_exitcode: bool,
 ) -> Result<u8, Report> {
-    let mut plan =
-        reconcile::gather(config, settings, Intent::Reconcile, offline).map_err(|error| miette!("{error}"))?;
+    let state_dir = StateDir::open(&settings.state_dir).map_err(|error| miette!("{error}"))?;
+    let mut plan = reconcile::gather(config, settings, Intent::Reconcile, offline, state_dir.as_ref())
+        .map_err(|error| miette!("{error}"))?;
     if offline.running_config.is_none() {
         reconcile::warn_unrouted(&mut plan, settings.vtysh_timeout);
     }
@@ -147,8 +149,9 @@ pub fn withdraw_all(
     output: &Output,
     reason: Option<String>,
 ) -> Result<u8, Report> {
-    if maintenance::read(&settings.state_dir).into_diagnostic()?.is_none() {
-        maintenance::write(&settings.state_dir, &Maintenance::begin(reason)).into_diagnostic()?;
+    let state_dir = StateDir::create(&settings.state_dir).map_err(|error| miette!("{error}"))?;
+    if maintenance::read(Some(&state_dir)).map_err(|error| miette!("{error}"))?.is_none() {
+        maintenance::write(&state_dir, &Maintenance::begin(reason)).into_diagnostic()?;
     }
     let applied =
         pass::run(config, settings, Intent::WithdrawAll, "withdraw-all").map_err(|error| miette!("{error}"))?;
@@ -157,9 +160,13 @@ pub fn withdraw_all(
 }
 
 pub fn resume(settings: &Settings) -> Result<u8, Report> {
-    let _lock =
-        RunLock::acquire(&settings.state_dir, "resume", settings.lock_timeout).map_err(|error| miette!("{error}"))?;
-    if maintenance::remove(&settings.state_dir).into_diagnostic()? {
+    let state_dir = StateDir::open(&settings.state_dir).map_err(|error| miette!("{error}"))?;
+    let Some(state_dir) = state_dir else {
+        emit("Not in maintenance: nothing to resume.\n");
+        return Ok(EXIT_OK);
+    };
+    let _lock = RunLock::acquire(&state_dir, "resume", settings.lock_timeout).map_err(|error| miette!("{error}"))?;
+    if maintenance::remove(&state_dir).into_diagnostic()? {
         emit("Maintenance ended: the next apply announces the prefixes of healthy services again.\n");
     } else {
         emit("Not in maintenance: nothing to resume.\n");

@@ -5,19 +5,22 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::health::CheckStatus;
 use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan};
+use crate::state_dir;
 
 /// Error counter kinds, in the order they are written.
 const ERROR_KINDS: [&str; 4] = ["checker_unavailable", "frr_unavailable", "no_bgp_instance", "apply_failed"];
 
 /// The metrics file's mode: node_exporter, another user, reads it.
 const READABLE: u32 = 0o644;
+
+/// The most of the previous metrics file read for its counters: about 150 bytes per prefix.
+const PREVIOUS_LIMIT: u64 = 64 << 20;
 
 /// What a pass leaves for the metrics file besides the plan.
 #[derive(Clone, Copy, Debug)]
@@ -30,9 +33,12 @@ pub struct PassTiming {
 
 /// Writes the metrics of an applied plan to `path`, atomically (temporary file, then rename).
 pub fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> {
-    let previous = fs::read_to_string(path).map(|text| error_counts(&text)).unwrap_or_default();
+    let previous = match state_dir::read_file(path, PREVIOUS_LIMIT) {
+        Ok(Some(text)) => error_counts(&String::from_utf8_lossy(&text)),
+        _ => BTreeMap::new(),
+    };
     let text = render(applied, timing, &previous);
-    crate::atomic::write(path, text.as_bytes(), READABLE)
+    state_dir::replace_file(path, text.as_bytes(), READABLE)
 }
 
 /// The metrics text of an applied plan, with the error counters carried on from `previous`.

@@ -11,16 +11,18 @@ use crate::metrics::{self, PassTiming};
 use crate::plan::{Intent, Plan};
 use crate::reconcile::{self, Offline, Settings};
 use crate::state;
+use crate::state_dir::StateDir;
 
 /// Runs one changing pass for `command` and returns the applied plan. On failure (the lock, the maintenance marker)
 /// nothing was changed and the reason is returned for the caller to report.
 pub fn run(config: &Config, settings: &Settings, intent: Intent, command: &str) -> Result<Plan, String> {
     let started = Instant::now();
-    let applied = RunLock::acquire(&settings.state_dir, command, settings.lock_timeout).and_then(|_lock| {
-        let plan = reconcile::gather(config, settings, intent, &Offline::default())?;
+    let state_dir = StateDir::create(&settings.state_dir)?;
+    let applied = RunLock::acquire(&state_dir, command, settings.lock_timeout).and_then(|_lock| {
+        let plan = reconcile::gather(config, settings, intent, &Offline::default(), Some(&state_dir))?;
         let applied = reconcile::apply(plan, settings.vtysh_timeout);
         let saved = match intent {
-            Intent::Reconcile => state::save(&settings.state_dir, &applied.streaks()).err(),
+            Intent::Reconcile => state::save(&state_dir, &applied.streaks()).err(),
             Intent::WithdrawAll => None,
         };
         Ok((applied, saved))

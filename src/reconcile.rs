@@ -15,6 +15,7 @@ use crate::log::LogFormat;
 use crate::maintenance;
 use crate::plan::{Action, FrrStates, Inputs, Intent, Outcome, Plan};
 use crate::state;
+use crate::state_dir::StateDir;
 
 /// The knobs of a pass that come from the command line.
 #[derive(Clone, Debug)]
@@ -42,11 +43,18 @@ pub struct Offline {
     pub health: Option<ResultList>,
 }
 
-/// Gathers every input and computes the plan. Fails only when the maintenance marker cannot be read: then it is
-/// unknown whether anything may be announced. A damaged state file is only a warning in the plan.
-pub fn gather(config: &Config, settings: &Settings, intent: Intent, offline: &Offline) -> Result<Plan, String> {
-    let maintenance = maintenance::read(&settings.state_dir).map_err(|error| error.to_string())?;
-    let (streaks, warning) = state::load(&settings.state_dir);
+/// Gathers every input and computes the plan; `state_dir` is `None` when it does not exist yet. Fails only when the
+/// maintenance marker cannot be read: then it is unknown whether anything may be announced. A damaged state file is
+/// only a warning in the plan.
+pub fn gather(
+    config: &Config,
+    settings: &Settings,
+    intent: Intent,
+    offline: &Offline,
+    state_dir: Option<&StateDir>,
+) -> Result<Plan, String> {
+    let maintenance = maintenance::read(state_dir)?;
+    let (streaks, warning) = state::load(state_dir);
     // Cabourotte and FRR are asked at the same time: a pass waits for the slower of the two, not for both.
     let (answers, now, frr) = std::thread::scope(|scope| {
         let health = scope.spawn(|| match (intent, &offline.health) {

@@ -5,14 +5,17 @@
 //! missing or damaged one starts every count from zero, and FRR's running config decides what is announced now.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::state_dir::StateDir;
+
 /// The state file's name inside the state directory.
 const STATE_FILE: &str = "state.json";
+
+/// The largest state file read: about 60 bytes per service, so room for a hundred thousand services.
+const STATE_LIMIT: u64 = 8 << 20;
 
 /// Consecutive healthy and unhealthy passes of one service; one of them is always zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,29 +51,28 @@ impl Streaks {
     }
 }
 
-/// Reads the streaks; a missing file is a fresh start, a damaged or unreadable one too, with a warning.
-pub fn load(state_dir: &Path) -> (Streaks, Option<String>) {
-    let path = state_dir.join(STATE_FILE);
-    match fs::read_to_string(&path) {
-        Ok(text) => match serde_json::from_str(&text) {
+/// Reads the streaks; a missing file (or state directory) is a fresh start, a damaged or unreadable one too, with a
+/// warning.
+pub fn load(state_dir: Option<&StateDir>) -> (Streaks, Option<String>) {
+    let Some(state_dir) = state_dir else { return (Streaks::default(), None) };
+    let path = state_dir.file(STATE_FILE);
+    match state_dir.read(STATE_FILE, STATE_LIMIT) {
+        Ok(Some(text)) => match serde_json::from_slice(&text) {
             Ok(streaks) => (streaks, None),
             Err(error) => (
                 Streaks::default(),
                 Some(format!("ignoring the damaged {} ({error}); counting from zero", path.display())),
             ),
         },
-        Err(error) if error.kind() == io::ErrorKind::NotFound => (Streaks::default(), None),
-        Err(error) => {
-            (Streaks::default(), Some(format!("cannot read {} ({error}); counting from zero", path.display())))
-        }
+        Ok(None) => (Streaks::default(), None),
+        Err(error) => (Streaks::default(), Some(format!("{error}; counting from zero"))),
     }
 }
 
 /// Writes the streaks atomically.
-pub fn save(state_dir: &Path, streaks: &Streaks) -> io::Result<()> {
-    crate::atomic::create_private_dir(state_dir)?;
+pub fn save(state_dir: &StateDir, streaks: &Streaks) -> io::Result<()> {
     let json = serde_json::to_string_pretty(streaks).map_err(io::Error::other)?;
-    crate::atomic::write(&state_dir.join(STATE_FILE), json.as_bytes(), crate::atomic::PRIVATE)
+    state_dir.write(STATE_FILE, json.as_bytes())
 }
 
 #[cfg(test)]
@@ -87,15 +89,17 @@ mod tests {
     #[test]
     fn saved_streaks_load_back_and_damage_is_only_a_warning() {
         let dir = std::env::temp_dir().join(format!("anycastd-state-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        assert_eq!(load(&dir), (Streaks::default(), None));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(load(None), (Streaks::default(), None));
+        let state_dir = StateDir::create(&dir).expect("state dir");
+        assert_eq!(load(Some(&state_dir)), (Streaks::default(), None));
         let streaks = Streaks { services: BTreeMap::from([("dns".to_string(), Streak { healthy: 0, unhealthy: 2 })]) };
-        save(&dir, &streaks).expect("saved");
-        assert_eq!(load(&dir), (streaks, None));
-        fs::write(dir.join(STATE_FILE), "{ broken").expect("damage it");
-        let (fresh, warning) = load(&dir);
+        save(&state_dir, &streaks).expect("saved");
+        assert_eq!(load(Some(&state_dir)), (streaks, None));
+        std::fs::write(dir.join(STATE_FILE), "{ broken").expect("damage it");
+        let (fresh, warning) = load(Some(&state_dir));
         assert_eq!(fresh, Streaks::default());
         assert!(warning.is_some_and(|w| w.contains("damaged") && w.contains("counting from zero")));
-        let _ = fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -63,3 +63,228 @@ fn the_state_directory_is_created_0700_and_its_files_0600() {
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }
 }
+
+/// Whether the tests run as root: ownership, other users and mounts need it.
+fn root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// The user `nobody`, who owns the service's directory in the tests of systemd's `DynamicUser=yes` layout.
+const NOBODY: u32 = 65534;
+
+/// `command` run as `nobody` (as root, through setpriv), like the service's dynamic user.
+fn as_nobody(command: &std::process::Command) -> std::process::Command {
+    let mut wrapped = std::process::Command::new("setpriv");
+    wrapped
+        .arg(format!("--reuid={NOBODY}"))
+        .arg(format!("--regid={NOBODY}"))
+        .arg("--clear-groups")
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+/// `anycastd ARGS` with the environment's config and `state_dir` as the state directory.
+fn with_state_dir(env: &Env, state_dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_anycastd"));
+    command
+        .arg("--configuration")
+        .arg(env.config_path())
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(args)
+        .env_remove("ANYCASTD_CONFIG")
+        .env_remove("ANYCASTD_STATE_DIR")
+        .env_remove("NO_COLOR");
+    command
+}
+
+/// Runs `command` and waits for it.
+fn run(env: &Env, mut command: std::process::Command) -> support::env::Run {
+    env.finish(command.output().expect("run anycastd"))
+}
+
+/// The state directory of systemd's `DynamicUser=yes`: `lib/anycastd`, a root-owned link to `private/anycastd`,
+/// which `nobody` owns; `private` is root's, mode 0700. Returns the link.
+fn dynamic_user_layout(env: &Env) -> std::path::PathBuf {
+    let private = env.dir.join("lib/private");
+    std::fs::create_dir_all(private.join("anycastd")).expect("dirs");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::set_permissions(private.join("anycastd"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::os::unix::fs::chown(private.join("anycastd"), Some(NOBODY), Some(NOBODY)).expect("chown");
+    let link = env.dir.join("lib/anycastd");
+    std::os::unix::fs::symlink("private/anycastd", &link).expect("link");
+    link
+}
+
+#[test]
+fn a_symlink_planted_as_the_lock_is_not_followed() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(env.dir.join("victim"), "precious\n").expect("victim");
+    std::os::unix::fs::symlink(env.dir.join("victim"), env.state_dir().join("lock")).expect("planted");
+    let run = env.run(&["apply"]);
+    assert_eq!(std::fs::read_to_string(env.dir.join("victim")).expect("victim"), "precious\n");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "cannot open the lock [DIR]/state/lock: [DIR]/state/lock is a symbolic link: anycastd follows none in its \
+             state directory; remove it"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(env.networks().is_empty(), "nothing announced without the lock");
+}
+
+#[test]
+fn temporary_files_planted_under_predictable_names_are_not_written_through() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(env.dir.join("victim"), "precious\n").expect("victim");
+    // The names anycastd used to write through: `.NAME.PID`, for the next few thousand PIDs.
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(1000);
+    for pid in last..last + 3000 {
+        for name in ["state.json", "config-cache.json", "maintenance.json"] {
+            let planted = env.state_dir().join(format!(".{name}.{pid}"));
+            std::os::unix::fs::symlink(env.dir.join("victim"), planted).expect("planted");
+        }
+    }
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.run(&["withdraw-all"]).code, 0);
+    assert_eq!(std::fs::read_to_string(env.dir.join("victim")).expect("victim"), "precious\n");
+    for name in ["state.json", "config-cache.json", "maintenance.json"] {
+        let metadata = std::fs::symlink_metadata(env.state_dir().join(name)).expect(name);
+        assert!(metadata.is_file(), "{name} is a regular file of its own");
+    }
+}
+
+#[test]
+fn a_state_directory_others_can_write_is_refused() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o775)).expect("chmod");
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "the state directory [DIR]/state has mode 0775: its group or others can write it, and so plant files that \
+             anycastd would read; make it writable by its owner only: chmod go-w [DIR]/state"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(env.networks().is_empty(), "nothing announced");
+}
+
+#[test]
+fn a_fifo_planted_as_the_marker_cannot_hang_a_pass_and_keeps_maintenance_on() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let made = std::process::Command::new("mkfifo").arg(env.state_dir().join("maintenance.json")).status();
+    assert!(made.is_ok_and(|status| status.success()), "mkfifo");
+    let mut child = env.command(&["apply"]).stdout(std::process::Stdio::piped()).spawn().expect("start apply");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("apply hangs on a FIFO planted as the maintenance marker");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = env.finish(child.wait_with_output().expect("apply ended"));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("the marker [DIR]/state/maintenance.json cannot be read ([DIR]/state/maintenance.json is not a regular file); maintenance stays on"),
+        "{}",
+        run.stdout
+    );
+    assert!(env.networks().is_empty(), "nothing announced in maintenance");
+}
+
+#[test]
+fn a_lock_hard_linked_to_another_file_is_not_written() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(env.dir.join("victim"), "precious\n").expect("victim");
+    std::fs::hard_link(env.dir.join("victim"), env.state_dir().join("lock")).expect("linked");
+    let run = env.run(&["apply"]);
+    assert_eq!(std::fs::read_to_string(env.dir.join("victim")).expect("victim"), "precious\n");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "cannot open the lock [DIR]/state/lock: [DIR]/state/lock has other names (hard links), whose content \
+             anycastd would overwrite; remove it"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn systemds_dynamic_user_layout_works_and_roots_files_go_to_the_service_user() {
+    if !root() {
+        eprintln!("skipped: needs root (chown, setpriv)");
+        return;
+    }
+    let env = Env::new();
+    let link = dynamic_user_layout(&env);
+    assert_eq!(run(&env, with_state_dir(&env, &link, &["apply"])).code, 0);
+    let withdrawn = run(&env, with_state_dir(&env, &link, &["withdraw-all", "--reason", "kernel upgrade"]));
+    assert_eq!(withdrawn.code, 0, "{withdrawn:?}");
+    assert!(env.networks().is_empty());
+    for file in files_below(&env.dir.join("lib/private/anycastd")) {
+        let metadata = std::fs::metadata(&file).expect("stat");
+        assert_eq!((metadata.uid(), metadata.gid()), (NOBODY, NOBODY), "{} is the service's", file.display());
+    }
+    // The service reads root's marker, and can end the maintenance. (systemd's mount namespace lets the service
+    // through `private`; here it may search it.)
+    let private = env.dir.join("lib/private");
+    std::fs::set_permissions(private, std::fs::Permissions::from_mode(0o711)).expect("chmod");
+    std::fs::write(env.dir.join("running-config"), support::env::EMPTY_FRR).expect("running config");
+    let running = env.dir.join("running-config").display().to_string();
+    let plan = with_state_dir(&env, &link, &["plan", "--running-config", &running, "--assume", "healthy"]);
+    let plan = run(&env, as_nobody(&plan));
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let marker = plan.stdout.lines().next().unwrap_or_default();
+    assert!(marker.starts_with("Maintenance since ") && marker.ends_with(": kernel upgrade"), "{}", plan.stdout);
+    let resume = run(&env, as_nobody(&with_state_dir(&env, &link, &["resume"])));
+    assert_eq!(resume.code, 0, "{resume:?}");
+    assert_eq!(resume.stdout, "Maintenance ended: the next apply announces the prefixes of healthy services again.\n");
+}
+
+#[test]
+fn a_symlink_to_the_state_directory_owned_by_someone_else_is_refused() {
+    if !root() {
+        eprintln!("skipped: needs root (lchown)");
+        return;
+    }
+    let env = Env::new();
+    let link = dynamic_user_layout(&env);
+    std::os::unix::fs::lchown(&link, Some(NOBODY), Some(NOBODY)).expect("lchown");
+    let refused = run(&env, with_state_dir(&env, &link, &["apply"]));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains(
+            "the state directory [DIR]/lib/anycastd goes through the symbolic link [DIR]/lib/anycastd, which belongs \
+             to uid 65534: anycastd follows only links that belong to root or to itself (uid 0); replace the link, or \
+             give the real directory"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(env.networks().is_empty(), "nothing announced");
+}

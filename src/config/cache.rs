@@ -13,9 +13,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Config;
+use crate::state_dir::StateDir;
 
 /// The cache's file name inside the state directory.
 const CACHE_FILE: &str = "config-cache.json";
+
+/// The largest cache read: a cache is about one and a half times the size of its TOML file.
+const CACHE_LIMIT: u64 = 64 << 20;
 
 /// What the cached configuration was made from: the file and a hash of its exact content.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +48,7 @@ struct Cached {
 
 /// The cached configuration, if it was made from exactly this file by this version of anycastd.
 pub fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
-    let text = fs::read(state_dir.join(CACHE_FILE)).ok()?;
+    let text = StateDir::open(state_dir).ok()??.read(CACHE_FILE, CACHE_LIMIT).ok()??;
     let cached: Cached = serde_json::from_slice(&text).ok()?;
     (cached.anycastd == env!("CARGO_PKG_VERSION") && &cached.source == fingerprint).then_some(cached.config)
 }
@@ -54,16 +58,15 @@ pub fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
 /// A configuration with a password in a check's URL is not cached: the cache would hold the password in plain
 /// text. A cache left by an older anycastd, which did hold it, is removed instead.
 pub fn store(state_dir: &Path, fingerprint: Fingerprint, config: &Config) {
-    let path = state_dir.join(CACHE_FILE);
+    let Ok(state_dir) = StateDir::create(state_dir) else { return };
     if config.checks().any(|(_, check)| check.url.credentials().is_some()) {
-        let _ = fs::remove_file(&path);
+        let _ = state_dir.remove(CACHE_FILE);
         return;
     }
     let cached =
         Cached { anycastd: env!("CARGO_PKG_VERSION").to_string(), source: fingerprint, config: config.clone() };
     if let Ok(json) = serde_json::to_vec(&cached) {
-        let _ = crate::atomic::create_private_dir(state_dir)
-            .and_then(|()| crate::atomic::write(&path, &json, crate::atomic::PRIVATE));
+        let _ = state_dir.write(CACHE_FILE, &json);
     }
 }
 
