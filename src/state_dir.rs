@@ -106,6 +106,46 @@ impl StateDir {
         }
     }
 
+    /// Reads file `name` only if nobody but the running user (or root) can have written it: the directory and the
+    /// file belong to the running user, the file has mode 0600 (or less) and no other name. `None` when there is
+    /// none; an error says why the file is not trusted.
+    ///
+    /// Trust follows from who can have written the file. The directory is writable by its owner alone (checked
+    /// when opened). In a directory that belongs to the running user, only that user and root can create, rename or
+    /// remove entries, so a file there that belongs to the running user, and that neither its group nor others can
+    /// write, was written by this user or by root: by anycastd itself, or by someone who could do anything anyway.
+    /// In a directory that belongs to someone else (root's `apply` or `withdraw-all` in the service's `DynamicUser`
+    /// directory), the owner can put anything there, remove any file, or rename one of the running user's own files
+    /// to another name: nothing there is trusted, not even the absence of a file. Root hands the files it creates in
+    /// the service's directory to the service's user ([`StateDir::prepare`]), so the service trusts what root
+    /// wrote, and root trusts nothing the service could have changed. The link count refuses a hard link to some
+    /// other file of the running user.
+    pub fn read_trusted(&self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
+        let me = euid();
+        if self.uid != me {
+            return Err(format!(
+                "the state directory {} belongs to uid {}, not to this user (uid {me}): its owner can change what it holds",
+                self.shown.display(),
+                self.uid
+            ));
+        }
+        let shown = self.file(name);
+        let Some((file, metadata)) = open_regular(&self.real.join(name), &shown).map_err(|error| error.to_string())?
+        else {
+            return Ok(None);
+        };
+        if metadata.uid() != me {
+            return Err(format!("{} belongs to uid {}, not to this user (uid {me})", shown.display(), metadata.uid()));
+        }
+        if metadata.mode() & 0o077 != 0 {
+            return Err(format!("{} has mode {:04o}, not 0600", shown.display(), metadata.mode() & 0o7777));
+        }
+        if metadata.nlink() != 1 {
+            return Err(format!("{} has other names (hard links)", shown.display()));
+        }
+        read_bounded(file, &metadata, &shown, limit).map(Some).map_err(|error| error.to_string())
+    }
+
     /// Starts replacing file `name`: creates its temporary file now, so a directory that cannot be written is known
     /// before anything else is done. [`Replacement::commit`] then writes and renames it.
     pub fn prepare(&self, name: &str) -> io::Result<Replacement> {
@@ -509,6 +549,22 @@ mod tests {
         let leftovers: Vec<_> =
             fs::read_dir(dir.join("state")).expect("list").flatten().map(|e| e.file_name()).collect();
         assert_eq!(leftovers.len(), 2, "no temporary file left: {leftovers:?}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_others_could_have_changed_is_not_trusted() {
+        let dir = scratch("trust");
+        let state = StateDir::create(&dir).expect("opened");
+        fs::write(dir.join("loose.json"), "{}").expect("written");
+        fs::set_permissions(dir.join("loose.json"), fs::Permissions::from_mode(0o644)).expect("chmod");
+        let error = state.read_trusted("loose.json", 16).expect_err("not trusted");
+        assert!(error.ends_with("loose.json has mode 0644, not 0600"), "{error}");
+        state.write("kept.json", b"{}").expect("written");
+        fs::hard_link(dir.join("kept.json"), dir.join("other-name")).expect("linked");
+        let error = state.read_trusted("kept.json", 16).expect_err("not trusted");
+        assert!(error.ends_with("kept.json has other names (hard links)"), "{error}");
+        assert_eq!(state.read_trusted("missing.json", 16), Ok(None));
         let _ = fs::remove_dir_all(&dir);
     }
 

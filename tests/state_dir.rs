@@ -288,3 +288,54 @@ fn a_symlink_to_the_state_directory_owned_by_someone_else_is_refused() {
     );
     assert!(env.networks().is_empty(), "nothing announced");
 }
+
+#[test]
+fn a_cache_forged_by_the_state_directorys_owner_never_reaches_root() {
+    if !root() {
+        eprintln!("skipped: needs root (another user owning the state directory)");
+        return;
+    }
+    let env = Env::new();
+    let state_dir = env.dir.join("service-state");
+    std::fs::create_dir_all(&state_dir).expect("state dir");
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::os::unix::fs::chown(&state_dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["apply"])).code, 0);
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["withdraw-all"])).code, 0);
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["resume"])).code, 0);
+
+    // The directory's owner edits the cache and keeps its `source`: a hook, 0.0.0.0/0, no checks.
+    let cache = state_dir.join("config-cache.json");
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cache).expect("apply cached the config")).expect("JSON");
+    let pwned = env.dir.join("pwned");
+    let dns = &mut forged["config"]["services"][0];
+    dns["checks"] = serde_json::json!([]);
+    dns["on_change"] = serde_json::json!({
+        "argv": ["/bin/sh", "-c", format!("touch {}", pwned.display())],
+        "timeout": {"secs": 5, "nanos": 0}
+    });
+    let vtysh = env.vtysh().display().to_string();
+    dns["prefixes"].as_array_mut().expect("prefixes").push(serde_json::json!(
+        {"vrf": "default", "prefix": "0.0.0.0/0", "vtysh": vtysh}
+    ));
+    std::fs::write(&cache, serde_json::to_vec(&forged).expect("JSON")).expect("forge");
+    std::os::unix::fs::chown(&cache, Some(NOBODY), Some(NOBODY)).expect("chown");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+
+    let plan = run(&env, with_state_dir(&env, &state_dir, &["plan"]));
+    assert!(!plan.stdout.contains("0.0.0.0/0"), "{}", plan.stdout);
+    let applied = run(&env, with_state_dir(&env, &state_dir, &["apply"]));
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert_eq!(
+        env.networks(),
+        [
+            "123 2001:db8::123:7e11:713e/128",
+            "123 203.0.113.123/32",
+            "default 2001:db8::b19:bad:53/128",
+            "default 203.0.113.53/32",
+        ],
+        "exactly what the TOML says"
+    );
+    assert!(!pwned.exists(), "the forged hook ran as root");
+}
