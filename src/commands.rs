@@ -90,9 +90,12 @@ pub fn plan(
     offline: &Offline,
     detailed_exitcode: bool,
 ) -> Result<u8, Report> {
-    let state_dir = StateDir::open(&settings.state_dir).map_err(|error| miette!("{error}"))?;
-    let mut plan = reconcile::gather(config, settings, Intent::Reconcile, offline, state_dir.as_ref())
-        .map_err(|error| miette!("{error}"))?;
+    // What a pass would be refused for; plan writes nothing, so it cannot know whether the counts could be saved.
+    let (state_dir, problems) = match StateDir::open(&settings.state_dir) {
+        Ok(state_dir) => (state_dir, Vec::new()),
+        Err(problem) => (None, vec![problem]),
+    };
+    let mut plan = reconcile::gather(config, settings, Intent::Reconcile, offline, state_dir.as_ref(), problems);
     if offline.running_config.is_none() {
         reconcile::warn_unrouted(&mut plan, settings.vtysh_timeout);
     }
@@ -136,27 +139,41 @@ fn read_input(path: &Path, flag: &str) -> Result<String, Report> {
 }
 
 pub fn apply(config: &Config, settings: &Settings, output: &Output) -> Result<u8, Report> {
-    let applied = pass::run(config, settings, Intent::Reconcile, "apply").map_err(|error| miette!("{error}"))?;
+    let applied = pass::run(config, settings, Intent::Reconcile, "apply", Vec::new());
     output.plan(&applied, "apply", Tense::Applied);
     Ok(exit_code_of(&applied))
 }
 
 /// Writes the maintenance marker first, so that no pass starting after this moment announces anything, then
-/// withdraws under the lock.
+/// withdraws under the lock. A marker that cannot be written does not stop the withdrawal: it is an error, and the
+/// operator is told that the next pass may announce again.
 pub fn withdraw_all(
     config: &Config,
     settings: &Settings,
     output: &Output,
     reason: Option<String>,
 ) -> Result<u8, Report> {
-    let state_dir = StateDir::create(&settings.state_dir).map_err(|error| miette!("{error}"))?;
-    if maintenance::read(Some(&state_dir)).map_err(|error| miette!("{error}"))?.is_none() {
-        maintenance::write(&state_dir, &Maintenance::begin(reason)).into_diagnostic()?;
-    }
-    let applied =
-        pass::run(config, settings, Intent::WithdrawAll, "withdraw-all").map_err(|error| miette!("{error}"))?;
+    let marked = StateDir::create(&settings.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason));
+    let unmarked = marked.err().map(|error| {
+        format!(
+            "{error}: withdrawing anyway, but without the maintenance marker the next apply or run pass may announce \
+             the prefixes again; stop the timer or the loop, or make the state directory writable and run `anycastd \
+             withdraw-all` again"
+        )
+    });
+    let applied = pass::run(config, settings, Intent::WithdrawAll, "withdraw-all", unmarked.into_iter().collect());
     output.plan(&applied, "withdraw-all", Tense::Applied);
     Ok(exit_code_of(&applied))
+}
+
+/// Writes the maintenance marker, unless one is there already (its who, when and why are kept).
+fn begin_maintenance(state_dir: &StateDir, reason: Option<String>) -> Result<(), String> {
+    match maintenance::read(Some(state_dir)) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) | Err(_) => {
+            maintenance::write(state_dir, &Maintenance::begin(reason)).map_err(|error| error.to_string())
+        }
+    }
 }
 
 pub fn resume(settings: &Settings) -> Result<u8, Report> {

@@ -14,7 +14,8 @@ use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan};
 use crate::state_dir;
 
 /// Error counter kinds, in the order they are written.
-const ERROR_KINDS: [&str; 4] = ["checker_unavailable", "frr_unavailable", "no_bgp_instance", "apply_failed"];
+const ERROR_KINDS: [&str; 5] =
+    ["checker_unavailable", "frr_unavailable", "no_bgp_instance", "apply_failed", "state_unavailable"];
 
 /// The metrics file's mode: node_exporter, another user, reads it.
 const READABLE: u32 = 0o644;
@@ -117,6 +118,9 @@ fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
             *counts.entry("checker_unavailable").or_default() += 1;
         }
     }
+    if !applied.errors.is_empty() {
+        counts.insert("state_unavailable", applied.errors.len() as u64);
+    }
     for prefix in applied.prefixes() {
         let kind = match (&prefix.action, &prefix.outcome) {
             (Action::Error(PrefixError::FrrUnavailable(_)), _) => "frr_unavailable",
@@ -154,7 +158,7 @@ mod tests {
         let counts = error_counts(previous);
         assert_eq!(counts.get("apply_failed"), Some(&3));
         assert_eq!(counts.get("checker_unavailable"), Some(&7));
-        let plan = Plan { maintenance: None, services: Vec::new(), warnings: Vec::new() };
+        let plan = Plan { maintenance: None, services: Vec::new(), warnings: Vec::new(), errors: Vec::new() };
         let text = render(&plan, PassTiming { finished_at: 1.0, duration: Duration::from_millis(5) }, &counts);
         assert!(text.contains("anycastd_errors_total{kind=\"apply_failed\"} 3\n"), "{text}");
         assert!(text.contains("anycastd_errors_total{kind=\"frr_unavailable\"} 0\n"), "{text}");

@@ -1,5 +1,5 @@
 //! A changing pass (`apply`, `withdraw-all`, each pass of `run`): under the run lock, gather the inputs, apply the
-//! plan, log every change, and write the metrics file.
+//! plan, log every change, and write the metrics file. Without the lock or the state file it still withdraws.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,21 +13,33 @@ use crate::reconcile::{self, Offline, Settings};
 use crate::state;
 use crate::state_dir::StateDir;
 
-/// Runs one changing pass for `command` and returns the applied plan. On failure (the lock, the maintenance marker)
-/// nothing was changed and the reason is returned for the caller to report.
-pub fn run(config: &Config, settings: &Settings, intent: Intent, command: &str) -> Result<Plan, String> {
+/// Runs one changing pass for `command` and returns the applied plan; `earlier` are errors the caller met before
+/// it (withdraw-all's marker), reported with the pass's own.
+///
+/// A state directory that cannot be used never stops a withdrawal. Without the lock (it cannot be opened, or
+/// another anycastd holds it past the timeout), or without a way to save the rise/fall counts, the pass still
+/// plans as usual and withdraws what must be withdrawn, but announces nothing: each announcement becomes an error
+/// naming the reason, and the exit code is 1.
+pub fn run(config: &Config, settings: &Settings, intent: Intent, command: &str, earlier: Vec<String>) -> Plan {
     let started = Instant::now();
-    let state_dir = StateDir::create(&settings.state_dir)?;
-    let applied = RunLock::acquire(&state_dir, command, settings.lock_timeout).and_then(|_lock| {
-        let plan = reconcile::gather(config, settings, intent, &Offline::default(), Some(&state_dir))?;
-        let applied = reconcile::apply(plan, settings.vtysh_timeout);
-        let saved = match intent {
-            Intent::Reconcile => state::save(&state_dir, &applied.streaks()).err(),
-            Intent::WithdrawAll => None,
-        };
-        Ok((applied, saved))
-    })?;
-    let (applied, state_error) = applied;
+    let mut problems = Vec::new();
+    let state_dir = StateDir::create(&settings.state_dir).map_err(|error| problems.push(error)).ok();
+    let lock = state_dir.as_ref().and_then(|state_dir| {
+        RunLock::acquire(state_dir, command, settings.lock_timeout).map_err(|error| problems.push(error)).ok()
+    });
+    // The counts' file is created before anything is decided, so that a directory that cannot be written is known
+    // in time; they are saved only under the lock.
+    let counts = match (intent, &state_dir, &lock) {
+        (Intent::Reconcile, Some(state_dir), Some(_)) => {
+            state::prepare_save(state_dir).map_err(|error| problems.push(error.to_string())).ok()
+        }
+        _ => None,
+    };
+    let plan = reconcile::gather(config, settings, intent, &Offline::default(), state_dir.as_ref(), problems);
+    let mut applied = reconcile::apply(plan, settings.vtysh_timeout);
+    let state_error = counts.and_then(|counts| state::save(counts, &applied.streaks()).err());
+    drop(lock);
+    applied.errors.splice(0..0, earlier);
     let mut events = log::events(&applied, command);
     events
         .extend(state_error.map(|error| Event::warning(command, format!("cannot save the rise/fall counts: {error}"))));
@@ -40,5 +52,5 @@ pub fn run(config: &Config, settings: &Settings, intent: Intent, command: &str) 
             log::write(&[Event::pass_failed(command, error.to_string())], settings.log_format);
         }
     }
-    Ok(applied)
+    applied
 }

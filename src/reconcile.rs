@@ -43,17 +43,22 @@ pub struct Offline {
     pub health: Option<ResultList>,
 }
 
-/// Gathers every input and computes the plan; `state_dir` is `None` when it does not exist yet. Fails only when the
-/// maintenance marker cannot be read: then it is unknown whether anything may be announced. A damaged state file is
-/// only a warning in the plan.
+/// Gathers every input and computes the plan. `state_dir` is `None` when it does not exist or cannot be used;
+/// `problems` are what already keeps this pass from announcing (the state directory, the lock, the counts). A
+/// maintenance marker that cannot be read is one more: it is unknown whether anything may be announced, but
+/// withdrawals go on. A damaged state file is only a warning.
 pub fn gather(
     config: &Config,
     settings: &Settings,
     intent: Intent,
     offline: &Offline,
     state_dir: Option<&StateDir>,
-) -> Result<Plan, String> {
-    let maintenance = maintenance::read(state_dir)?;
+    mut problems: Vec<String>,
+) -> Plan {
+    let maintenance = maintenance::read(state_dir).unwrap_or_else(|error| {
+        problems.push(error);
+        None
+    });
     let (streaks, warning) = state::load(state_dir);
     // Cabourotte and FRR are asked at the same time: a pass waits for the slower of the two, not for both.
     let (answers, now, frr) = std::thread::scope(|scope| {
@@ -71,10 +76,14 @@ pub fn gather(
         let (answers, now) = health.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (answers, now, frr)
     });
-    let inputs = Inputs { answers, frr, maintenance, streaks, now };
+    // Every problem is reported; the first one is the reason given for each announcement refused.
+    let withdraw_only = problems.first().cloned();
+    let inputs = Inputs { answers, frr, maintenance, streaks, now, withdraw_only };
     let mut plan = Plan::compute(config, &inputs, intent);
+    plan.errors =
+        problems.iter().map(|problem| format!("{problem}; this pass withdraws but announces nothing")).collect();
     plan.warnings.extend(warning);
-    Ok(plan)
+    plan
 }
 
 fn unix_now() -> i64 {

@@ -9,7 +9,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use crate::state_dir::StateDir;
+use crate::state_dir::{Replacement, StateDir};
 
 /// The state file's name inside the state directory.
 const STATE_FILE: &str = "state.json";
@@ -69,10 +69,16 @@ pub fn load(state_dir: Option<&StateDir>) -> (Streaks, Option<String>) {
     }
 }
 
-/// Writes the streaks atomically.
-pub fn save(state_dir: &StateDir, streaks: &Streaks) -> io::Result<()> {
+/// Starts saving the streaks: their new file is created now, so that a state directory that cannot be written is
+/// known before the pass decides anything.
+pub fn prepare_save(state_dir: &StateDir) -> io::Result<Replacement> {
+    state_dir.prepare(STATE_FILE)
+}
+
+/// Writes the streaks into the file prepared, atomically.
+pub fn save(file: Replacement, streaks: &Streaks) -> io::Result<()> {
     let json = serde_json::to_string_pretty(streaks).map_err(io::Error::other)?;
-    state_dir.write(STATE_FILE, json.as_bytes())
+    file.commit(json.as_bytes())
 }
 
 #[cfg(test)]
@@ -94,7 +100,7 @@ mod tests {
         let state_dir = StateDir::create(&dir).expect("state dir");
         assert_eq!(load(Some(&state_dir)), (Streaks::default(), None));
         let streaks = Streaks { services: BTreeMap::from([("dns".to_string(), Streak { healthy: 0, unhealthy: 2 })]) };
-        save(&state_dir, &streaks).expect("saved");
+        save(prepare_save(&state_dir).expect("prepared"), &streaks).expect("saved");
         assert_eq!(load(Some(&state_dir)), (streaks, None));
         std::fs::write(dir.join(STATE_FILE), "{ broken").expect("damage it");
         let (fresh, warning) = load(Some(&state_dir));

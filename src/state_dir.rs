@@ -189,7 +189,7 @@ impl StateDir {
                     Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
                     Err(error) => return Err(error),
                 },
-                Err(error) => return Err(explain(error, &shown)),
+                Err(error) => return Err(refuse_link(error, &shown)),
             };
             let metadata = file.metadata()?;
             if !metadata.is_file() {
@@ -215,11 +215,11 @@ impl StateDir {
             .mode(PRIVATE)
             .custom_flags(libc::O_NOFOLLOW)
             .open(path)
-            .map_err(|error| explain(error, shown))?;
+            .map_err(|error| refuse_link(error, shown))?;
         let owner = (self.uid != euid()).then_some((self.uid, self.gid));
         if let Err(error) = settle(&file, PRIVATE, owner) {
             let _ = fs::remove_file(path);
-            return Err(io::Error::new(error.kind(), format!("cannot create {}: {error}", shown.display())));
+            return Err(error);
         }
         Ok(file)
     }
@@ -360,12 +360,20 @@ fn size(bytes: u64) -> String {
 /// An open error with the file's name, and what to do when it is a symbolic link.
 fn explain(error: io::Error, shown: &Path) -> io::Error {
     if error.raw_os_error() == Some(libc::ELOOP) {
-        return io::Error::other(format!(
-            "{} is a symbolic link: anycastd follows none in its state directory; remove it",
-            shown.display()
-        ));
+        return refuse_link(error, shown);
     }
     io::Error::new(error.kind(), format!("cannot open {}: {error}", shown.display()))
+}
+
+/// What to do about a file that `O_NOFOLLOW` refused to open; any other error as it is.
+fn refuse_link(error: io::Error, shown: &Path) -> io::Error {
+    if error.raw_os_error() != Some(libc::ELOOP) {
+        return error;
+    }
+    io::Error::other(format!(
+        "{} is a symbolic link: anycastd follows none in its state directory; remove it",
+        shown.display()
+    ))
 }
 
 fn is_read_only_fs(error: &io::Error) -> bool {

@@ -339,3 +339,193 @@ fn a_cache_forged_by_the_state_directorys_owner_never_reaches_root() {
     );
     assert!(!pwned.exists(), "the forged hook ran as root");
 }
+
+const NTP: [&str; 2] = ["123 2001:db8::123:7e11:713e/128", "123 203.0.113.123/32"];
+const DNS: [&str; 2] = ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"];
+
+/// `command` in a private mount namespace (nothing leaks to the host) in which `state_dir` is read-only: bound onto
+/// itself and remounted read-only, keeping its files, or, when `empty`, a fresh read-only tmpfs.
+fn on_read_only(command: &std::process::Command, state_dir: &Path, empty: bool) -> std::process::Command {
+    let mount = if empty {
+        r#"mount -t tmpfs -o ro,mode=0700 anycastd-test "$0""#
+    } else {
+        r#"mount --bind "$0" "$0" && mount -o remount,bind,ro "$0""#
+    };
+    let mut wrapped = std::process::Command::new("unshare");
+    wrapped
+        .args(["--mount", "--propagation", "private", "sh", "-c", &format!("{mount} && exec \"$@\"")])
+        .arg(state_dir)
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+/// The stderr lines of a run.
+fn lines(run: &support::env::Run) -> Vec<&str> {
+    run.stderr.lines().collect()
+}
+
+#[test]
+fn on_a_read_only_state_directory_apply_withdraws_and_announces_nothing() {
+    if !root() {
+        eprintln!("skipped: needs root (mount)");
+        return;
+    }
+    let env = Env::new();
+    env.cabourotte.failing("dns", "timeout");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks(), NTP);
+    env.cabourotte.healthy("dns").failing("ntp_v4", "exit status 1");
+    let applied = run(&env, on_read_only(&env.command(&["apply"]), &env.state_dir(), false));
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert!(env.networks().is_empty(), "ntp withdrawn, dns not announced");
+    let refused = "cannot write [DIR]/state/state.json: Read-only file system (os error 30)";
+    assert_eq!(
+        lines(&applied),
+        [
+            format!("anycastd apply: state-error: {refused}; this pass withdraws but announces nothing"),
+            format!(
+                "anycastd apply: prefix-error 203.0.113.53/32 for service dns (default VRF, AS 65536): not announced: \
+                 {refused}"
+            ),
+            format!(
+                "anycastd apply: prefix-error 2001:db8::b19:bad:53/128 for service dns (default VRF, AS 65536): not \
+                 announced: {refused}"
+            ),
+            "anycastd apply: withdrawn 203.0.113.123/32 for service ntp (VRF 123, AS 65537): check ntp_v4 failed: exit \
+             status 1"
+                .to_string(),
+            "anycastd apply: withdrawn 2001:db8::123:7e11:713e/128 for service ntp (VRF 123, AS 65537): check ntp_v4 \
+             failed: exit status 1"
+                .to_string(),
+        ]
+    );
+    assert!(applied.stdout.starts_with(&format!("Error: {refused}; this pass withdraws but announces nothing\n")));
+}
+
+#[test]
+fn on_a_read_only_state_directory_withdraw_all_still_withdraws_and_warns() {
+    if !root() {
+        eprintln!("skipped: needs root (mount)");
+        return;
+    }
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks().len(), 4);
+    let withdrawn = run(&env, on_read_only(&env.command(&["withdraw-all"]), &env.state_dir(), false));
+    assert_eq!(withdrawn.code, 1, "{withdrawn:?}");
+    assert!(env.networks().is_empty());
+    assert_eq!(
+        lines(&withdrawn)[0],
+        "anycastd withdraw-all: state-error: cannot write [DIR]/state/maintenance.json: Read-only file system (os \
+         error 30): withdrawing anyway, but without the maintenance marker the next apply or run pass may announce \
+         the prefixes again; stop the timer or the loop, or make the state directory writable and run `anycastd \
+         withdraw-all` again"
+    );
+    assert_eq!(lines(&withdrawn).len(), 5, "the warning and 4 withdrawals: {}", withdrawn.stderr);
+}
+
+#[test]
+fn on_a_read_only_state_directory_run_still_withdraws_on_sigterm() {
+    if !root() {
+        eprintln!("skipped: needs root (mount)");
+        return;
+    }
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    env.clear_vtysh_calls();
+    let looping = on_read_only(&env.command(&["run", "--interval", "200ms"]), &env.state_dir(), true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start anycastd run");
+    support::env::wait_until("two passes", || env.vtysh_calls().len() >= 2);
+    assert_eq!(env.networks().len(), 4, "nothing to withdraw while healthy");
+    let sent = std::process::Command::new("kill").arg("-TERM").arg(looping.id().to_string()).status();
+    assert!(sent.is_ok_and(|status| status.success()), "kill -TERM");
+    let output = looping.wait_with_output().expect("run ends");
+    let stderr = env.normalize(&String::from_utf8_lossy(&output.stderr));
+    assert!(env.networks().is_empty(), "withdrawn on SIGTERM: {stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "anycastd withdraw-all: state-error: cannot open the lock [DIR]/state/lock: Read-only file system (os \
+             error 30); this pass withdraws but announces nothing\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_state_directory_this_user_cannot_write_never_stops_a_withdrawal() {
+    let env = Env::new();
+    env.cabourotte.failing("dns", "timeout");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks(), NTP);
+    env.cabourotte.healthy("dns").failing("ntp_v4", "exit status 1");
+    let applied = if root() {
+        // As `nobody`, in root's directory (0755, its files 0600): nothing there can be written or even opened.
+        std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        for path in [env.dir.join("frr")].into_iter().chain(files_below(&env.dir.join("frr"))) {
+            let mode = if path.is_dir() { 0o777 } else { 0o666 };
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("the fake FRR is shared");
+        }
+        run(&env, as_nobody(&env.command(&["apply"])))
+    } else {
+        std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o555)).expect("chmod");
+        env.run(&["apply"])
+    };
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert!(env.networks().is_empty(), "ntp withdrawn, dns not announced: {applied:?}");
+    assert!(applied.stderr.contains("Permission denied (os error 13); this pass withdraws but announces nothing"));
+    assert!(
+        applied
+            .stderr
+            .contains("prefix-error 203.0.113.53/32 for service dns (default VRF, AS 65536): not announced: ")
+    );
+    let _ = std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700));
+}
+
+#[test]
+fn a_lock_held_too_long_never_stops_a_withdrawal() {
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    env.cabourotte.failing("ntp_v4", "exit status 1");
+    let lock = std::fs::OpenOptions::new().write(true).open(env.state_dir().join("lock")).expect("the lock");
+    lock.set_len(0).expect("no holder's note");
+    lock.lock().expect("held by the test");
+    let applied = env.run(&["--lock-timeout", "300ms", "apply"]);
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert_eq!(env.networks(), DNS, "ntp withdrawn");
+    assert_eq!(
+        lines(&applied)[0],
+        "anycastd apply: state-error: another anycastd holds the lock [DIR]/state/lock (holder unknown); gave up \
+         after 300 ms; this pass withdraws but announces nothing"
+    );
+    let withdrawn = env.run(&["--lock-timeout", "300ms", "withdraw-all"]);
+    assert_eq!(withdrawn.code, 1, "{withdrawn:?}");
+    assert!(env.networks().is_empty());
+    drop(lock);
+}
+
+#[test]
+fn on_a_read_only_state_directory_fall_cannot_hold_back_a_withdrawal() {
+    if !root() {
+        eprintln!("skipped: needs root (mount)");
+        return;
+    }
+    let env = Env::new();
+    env.config(&SEED_CONFIG.replace("[services.dns]\n", "[services.dns]\nfall = 3\n"));
+    assert_eq!(env.run(&["apply"]).code, 0);
+    env.cabourotte.failing("dns", "timeout");
+    let applied = run(&env, on_read_only(&env.command(&["apply"]), &env.state_dir(), false));
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert_eq!(env.networks(), NTP, "dns withdrawn at its first unhealthy pass: the count could not be kept");
+    assert!(applied.stdout.contains("dns: unhealthy\n"), "{}", applied.stdout);
+}
