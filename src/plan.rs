@@ -33,6 +33,9 @@ pub struct Inputs {
     /// the rise/fall counts, or cannot tell whether anycastd is in maintenance. A local problem never stops a
     /// withdrawal, and nothing but a passing check, in a pass that can keep its state, announces.
     pub withdraw_only: Option<String>,
+    /// Whether someone else could have written the streaks (they were not used): `fall` cannot hold back a
+    /// withdrawal then either.
+    pub counts_forgeable: bool,
 }
 
 /// What the run is for.
@@ -282,11 +285,11 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
     let health = (intent == Intent::Reconcile).then(|| health::evaluate(service, &inputs.answers, inputs.now));
     let condition = health.as_ref().map(ServiceHealth::condition);
     let previous = inputs.streaks.of(&service.name);
-    // A pass that cannot keep the counts would count the same unhealthy pass again and again: `fall` cannot hold
-    // back a withdrawal then.
-    let policy = match inputs.withdraw_only {
-        Some(_) => Policy { fall: 1, ..service.policy },
-        None => service.policy,
+    // A pass that cannot keep the counts would count the same unhealthy pass again and again, and counts someone
+    // else may have written could say anything: `fall` cannot hold back a withdrawal then.
+    let policy = match (&inputs.withdraw_only, inputs.counts_forgeable) {
+        (None, false) => service.policy,
+        _ => Policy { fall: 1, ..service.policy },
     };
     let (verdict, streak) = decide(policy, condition, announced_now, previous, inputs.maintenance.is_some());
     let wanted = verdict.wants_announced();

@@ -59,7 +59,7 @@ pub fn gather(
         problems.push(error);
         None
     });
-    let (streaks, warning) = state::load(state_dir);
+    let recalled = state::load(state_dir);
     // Cabourotte and FRR are asked at the same time: a pass waits for the slower of the two, not for both.
     let (answers, now, frr) = std::thread::scope(|scope| {
         let health = scope.spawn(|| match (intent, &offline.health) {
@@ -78,11 +78,12 @@ pub fn gather(
     });
     // Every problem is reported; the first one is the reason given for each announcement refused.
     let withdraw_only = problems.first().cloned();
-    let inputs = Inputs { answers, frr, maintenance, streaks, now, withdraw_only };
+    let counts_forgeable = recalled.forgeable;
+    let inputs = Inputs { answers, frr, maintenance, streaks: recalled.streaks, now, withdraw_only, counts_forgeable };
     let mut plan = Plan::compute(config, &inputs, intent);
     plan.errors =
         problems.iter().map(|problem| format!("{problem}; this pass withdraws but announces nothing")).collect();
-    plan.warnings.extend(warning);
+    plan.warnings.extend(recalled.warning);
     plan
 }
 

@@ -51,21 +51,37 @@ impl Streaks {
     }
 }
 
-/// Reads the streaks; a missing file (or state directory) is a fresh start, a damaged or unreadable one too, with a
-/// warning.
-pub fn load(state_dir: Option<&StateDir>) -> (Streaks, Option<String>) {
-    let Some(state_dir) = state_dir else { return (Streaks::default(), None) };
+/// The streaks read back from the state directory.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Recalled {
+    /// The streaks of past passes; zero where unknown.
+    pub streaks: Streaks,
+    /// Whether someone other than this user could have written (or removed) the file. Such counts are not used:
+    /// whoever can write them could keep `fall` from ever withdrawing an unhealthy service, or skip `rise`.
+    pub forgeable: bool,
+    /// What the operator should know about the file.
+    pub warning: Option<String>,
+}
+
+/// Reads the streaks; a missing file (or state directory) is a fresh start, a damaged one too, with a warning. Only a
+/// file nobody else can have written is used ([`StateDir::read_trusted`]); any other is ignored, with a warning, and
+/// marked forgeable.
+pub fn load(state_dir: Option<&StateDir>) -> Recalled {
+    let Some(state_dir) = state_dir else { return Recalled::default() };
     let path = state_dir.file(STATE_FILE);
-    match state_dir.read(STATE_FILE, STATE_LIMIT) {
+    let fresh = |warning: String| Recalled { warning: Some(warning), ..Recalled::default() };
+    match state_dir.read_trusted(STATE_FILE, STATE_LIMIT) {
         Ok(Some(text)) => match serde_json::from_slice(&text) {
-            Ok(streaks) => (streaks, None),
-            Err(error) => (
-                Streaks::default(),
-                Some(format!("ignoring the damaged {} ({error}); counting from zero", path.display())),
-            ),
+            Ok(streaks) => Recalled { streaks, ..Recalled::default() },
+            Err(error) => fresh(format!("ignoring the damaged {} ({error}); counting from zero", path.display())),
         },
-        Ok(None) => (Streaks::default(), None),
-        Err(error) => (Streaks::default(), Some(format!("{error}; counting from zero"))),
+        Ok(None) => Recalled::default(),
+        Err(why) => Recalled {
+            forgeable: true,
+            ..fresh(format!(
+                "not using the rise/fall counts: {why}; counting from zero, and `fall` cannot hold back a withdrawal"
+            ))
+        },
     }
 }
 
@@ -96,16 +112,20 @@ mod tests {
     fn saved_streaks_load_back_and_damage_is_only_a_warning() {
         let dir = std::env::temp_dir().join(format!("anycastd-state-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(load(None), (Streaks::default(), None));
+        assert_eq!(load(None), Recalled::default());
         let state_dir = StateDir::create(&dir).expect("state dir");
-        assert_eq!(load(Some(&state_dir)), (Streaks::default(), None));
+        assert_eq!(load(Some(&state_dir)), Recalled::default());
         let streaks = Streaks { services: BTreeMap::from([("dns".to_string(), Streak { healthy: 0, unhealthy: 2 })]) };
         save(prepare_save(&state_dir).expect("prepared"), &streaks).expect("saved");
-        assert_eq!(load(Some(&state_dir)), (streaks, None));
+        assert_eq!(load(Some(&state_dir)), Recalled { streaks, ..Recalled::default() });
         std::fs::write(dir.join(STATE_FILE), "{ broken").expect("damage it");
-        let (fresh, warning) = load(Some(&state_dir));
-        assert_eq!(fresh, Streaks::default());
-        assert!(warning.is_some_and(|w| w.contains("damaged") && w.contains("counting from zero")));
+        let damaged = load(Some(&state_dir));
+        assert_eq!((damaged.streaks, damaged.forgeable), (Streaks::default(), false));
+        assert!(damaged.warning.is_some_and(|w| w.contains("damaged") && w.contains("counting from zero")));
+        std::fs::set_permissions(dir.join(STATE_FILE), std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .expect("chmod");
+        let loose = load(Some(&state_dir));
+        assert!(loose.forgeable, "others could have written it");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

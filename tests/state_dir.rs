@@ -529,3 +529,43 @@ fn on_a_read_only_state_directory_fall_cannot_hold_back_a_withdrawal() {
     assert_eq!(env.networks(), NTP, "dns withdrawn at its first unhealthy pass: the count could not be kept");
     assert!(applied.stdout.contains("dns: unhealthy\n"), "{}", applied.stdout);
 }
+
+#[test]
+fn counts_someone_else_can_write_neither_hold_back_a_withdrawal_nor_hasten_an_announcement() {
+    if !root() {
+        eprintln!("skipped: needs root (another user owning the state directory)");
+        return;
+    }
+    let env = Env::new();
+    env.config(
+        &SEED_CONFIG
+            .replace("[services.dns]\n", "[services.dns]\nfall = 3\n")
+            .replace("[services.ntp]\n", "[services.ntp]\nrise = 3\n"),
+    );
+    let state_dir = env.dir.join("service-state");
+    std::fs::create_dir_all(&state_dir).expect("state dir");
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::os::unix::fs::chown(&state_dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    env.cabourotte.failing("ntp_v4", "exit status 1");
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["apply"])).code, 0);
+    assert_eq!(env.networks(), DNS);
+
+    // The directory's owner rewrites the counts: dns has never failed, ntp has passed a hundred times.
+    let counts = state_dir.join("state.json");
+    let forged = r#"{"services": {"dns": {"healthy": 0, "unhealthy": 0}, "ntp": {"healthy": 100, "unhealthy": 0}}}"#;
+    std::fs::write(&counts, forged).expect("forge");
+    std::os::unix::fs::chown(&counts, Some(NOBODY), Some(NOBODY)).expect("chown");
+    env.cabourotte.failing("dns", "timeout").healthy("ntp_v4");
+    let applied = run(&env, with_state_dir(&env, &state_dir, &["apply"]));
+    assert!(env.networks().is_empty(), "dns withdrawn at once, ntp not announced early: {}", applied.stdout);
+    assert!(applied.stdout.contains("ntp: healthy 1/3, still withdrawn\n"), "{}", applied.stdout);
+    assert!(
+        applied.stderr.contains(
+            "anycastd apply: warning: not using the rise/fall counts: the state directory [DIR]/service-state belongs \
+             to uid 65534, not to this user (uid 0): its owner can change what it holds; counting from zero, and \
+             `fall` cannot hold back a withdrawal"
+        ),
+        "{}",
+        applied.stderr
+    );
+}
