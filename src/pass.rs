@@ -1,6 +1,8 @@
 //! A changing pass (`apply`, `withdraw-all`, each pass of `run`): under the run lock, gather the inputs, apply the
-//! plan, log every change, and write the metrics file. Without the lock or the state file it still withdraws.
+//! plan, save the counts and write the metrics file; then log every change and run the hooks. Without the lock or
+//! the state file it still withdraws.
 
+use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
@@ -37,20 +39,23 @@ pub fn run(config: &Config, settings: &Settings, intent: Intent, command: &str, 
     };
     let plan = reconcile::gather(config, settings, intent, &Offline::default(), state_dir.as_ref(), problems);
     let mut applied = reconcile::apply(plan, settings.vtysh_timeout);
-    let state_error = counts.and_then(|counts| state::save(counts, &applied.streaks()).err());
-    drop(lock);
     applied.errors.splice(0..0, earlier);
+    let state_error = counts.and_then(|counts| state::save(counts, &applied.streaks()).err());
+    // The metrics file is read, updated and rewritten under the lock too: two passes doing it at once would lose
+    // increments of the error counters.
+    let metrics_error = settings.metrics_file.as_deref().and_then(|path| write_metrics(path, &applied, started).err());
+    drop(lock);
     let mut events = log::events(&applied, command);
     events
         .extend(state_error.map(|error| Event::warning(command, format!("cannot save the rise/fall counts: {error}"))));
+    events.extend(metrics_error.map(|error| Event::pass_failed(command, error.to_string())));
     events.extend(hooks::run(config, &applied, command));
     log::write(&events, settings.log_format);
-    if let Some(path) = &settings.metrics_file {
-        let finished_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
-        let timing = PassTiming { finished_at, duration: started.elapsed() };
-        if let Err(error) = metrics::write(path, &applied, timing) {
-            log::write(&[Event::pass_failed(command, error.to_string())], settings.log_format);
-        }
-    }
     applied
+}
+
+/// Writes the metrics of the pass that started at `started`.
+fn write_metrics(path: &Path, applied: &Plan, started: Instant) -> std::io::Result<()> {
+    let finished_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
+    metrics::write(path, applied, PassTiming { finished_at, duration: started.elapsed() })
 }
