@@ -26,7 +26,8 @@ pub struct Cli {
     )]
     pub configuration: PathBuf,
 
-    /// Where the maintenance marker lives.
+    /// Where the maintenance marker, the run lock, the rise/fall counts and the configuration cache live; created
+    /// 0700 when missing, refused when its group or others can write it.
     #[arg(long, env = "ANYCASTD_STATE_DIR", default_value = "/var/lib/anycastd", global = true)]
     pub state_dir: PathBuf,
 

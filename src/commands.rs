@@ -18,6 +18,7 @@ use crate::plan::{Intent, Plan};
 use crate::preflight;
 use crate::reconcile::{self, Offline, Settings};
 use crate::render::{self, Painter, Tense};
+use crate::state_dir::StateDir;
 use crate::{EXIT_CHANGES_PENDING, EXIT_ERROR, EXIT_OK};
 
 /// Writes to stdout. A reader that went away (`anycastd plan | head`) is not an error worth a panic: what it did
@@ -91,8 +92,12 @@ pub fn plan(
     offline: &Offline,
     detailed_exitcode: bool,
 ) -> Result<u8, Report> {
-    let mut plan =
-        reconcile::gather(config, settings, Intent::Reconcile, offline).map_err(|error| miette!("{error}"))?;
+    // What a pass would be refused for; plan writes nothing, so it cannot know whether the counts could be saved.
+    let (state_dir, problems) = match StateDir::open(&settings.state_dir) {
+        Ok(state_dir) => (state_dir, Vec::new()),
+        Err(problem) => (None, vec![problem]),
+    };
+    let mut plan = reconcile::gather(config, settings, Intent::Reconcile, offline, state_dir.as_ref(), problems);
     if offline.running_config.is_none() {
         reconcile::warn_unrouted(&mut plan, settings.vtysh_timeout);
     }
@@ -143,32 +148,51 @@ fn read_input(path: &Path, flag: &str, limit: bounded::Limit) -> Result<String, 
 }
 
 pub fn apply(config: &Config, settings: &Settings, output: &Output) -> Result<u8, Report> {
-    let applied = pass::run(config, settings, Intent::Reconcile, "apply").map_err(|error| miette!("{error}"))?;
+    let applied = pass::run(config, settings, Intent::Reconcile, "apply", Vec::new());
     output.plan(&applied, "apply", Tense::Applied);
     Ok(exit_code_of(&applied))
 }
 
 /// Writes the maintenance marker first, so that no pass starting after this moment announces anything, then
-/// withdraws under the lock.
+/// withdraws under the lock. A marker that cannot be written does not stop the withdrawal: it is an error, and the
+/// operator is told that the next pass may announce again.
 pub fn withdraw_all(
     config: &Config,
     settings: &Settings,
     output: &Output,
     reason: Option<String>,
 ) -> Result<u8, Report> {
-    if maintenance::read(&settings.state_dir).into_diagnostic()?.is_none() {
-        maintenance::write(&settings.state_dir, &Maintenance::begin(reason)).into_diagnostic()?;
-    }
-    let applied =
-        pass::run(config, settings, Intent::WithdrawAll, "withdraw-all").map_err(|error| miette!("{error}"))?;
+    let marked = StateDir::create(&settings.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason));
+    let unmarked = marked.err().map(|error| {
+        format!(
+            "{error}: withdrawing anyway, but without the maintenance marker the next apply or run pass may announce \
+             the prefixes again; stop the timer or the loop, or make the state directory writable and run `anycastd \
+             withdraw-all` again"
+        )
+    });
+    let applied = pass::run(config, settings, Intent::WithdrawAll, "withdraw-all", unmarked.into_iter().collect());
     output.plan(&applied, "withdraw-all", Tense::Applied);
     Ok(exit_code_of(&applied))
 }
 
+/// Writes the maintenance marker, unless one is there already (its who, when and why are kept).
+fn begin_maintenance(state_dir: &StateDir, reason: Option<String>) -> Result<(), String> {
+    match maintenance::read(Some(state_dir)) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) | Err(_) => {
+            maintenance::write(state_dir, &Maintenance::begin(reason)).map_err(|error| error.to_string())
+        }
+    }
+}
+
 pub fn resume(settings: &Settings) -> Result<u8, Report> {
-    let _lock =
-        RunLock::acquire(&settings.state_dir, "resume", settings.lock_timeout).map_err(|error| miette!("{error}"))?;
-    if maintenance::remove(&settings.state_dir).into_diagnostic()? {
+    let state_dir = StateDir::open(&settings.state_dir).map_err(|error| miette!("{error}"))?;
+    let Some(state_dir) = state_dir else {
+        emit("Not in maintenance: nothing to resume.\n");
+        return Ok(EXIT_OK);
+    };
+    let _lock = RunLock::acquire(&state_dir, "resume", settings.lock_timeout).map_err(|error| miette!("{error}"))?;
+    if maintenance::remove(&state_dir).into_diagnostic()? {
         emit("Maintenance ended: the next apply announces the prefixes of healthy services again.\n");
     } else {
         emit("Not in maintenance: nothing to resume.\n");

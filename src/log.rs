@@ -25,7 +25,7 @@ pub struct Event {
     /// `info`, `warning` or `error`.
     pub level: &'static str,
     /// `announced`, `withdrawn`, `announce-failed`, `withdraw-failed`, `prefix-error`, `checker-unavailable`,
-    /// `hook-ran`, `hook-failed`, `warning`, or `pass-failed`.
+    /// `hook-ran`, `hook-failed`, `warning`, `state-error`, or `pass-failed`.
     pub event: &'static str,
     /// The anycastd command of the pass.
     pub command: String,
@@ -70,6 +70,11 @@ impl Event {
     /// A warning about the whole pass.
     pub fn warning(command: &str, reason: String) -> Event {
         Event { level: "warning", event: "warning", ..Event::pass_failed(command, reason) }
+    }
+
+    /// An error of the state directory (the lock, the counts, the marker) in a pass that went on.
+    pub fn state_error(command: &str, reason: String) -> Event {
+        Event { event: "state-error", ..Event::pass_failed(command, reason) }
     }
 
     fn about_prefix(
@@ -119,11 +124,12 @@ impl Event {
     }
 }
 
-/// The events of an applied plan: its warnings, every change made or failed, every prefix error, every checker that
-/// could not be asked.
+/// The events of an applied plan: its errors and warnings, every change made or failed, every prefix error, every
+/// checker that could not be asked.
 pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
     let mut events: Vec<Event> =
-        applied.warnings.iter().map(|warning| Event::warning(command, warning.clone())).collect();
+        applied.errors.iter().map(|error| Event::state_error(command, error.clone())).collect();
+    events.extend(applied.warnings.iter().map(|warning| Event::warning(command, warning.clone())));
     for service in &applied.services {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {
             if let CheckStatus::Unavailable(_) = check.status {

@@ -2,7 +2,6 @@
 //!
 //! `main` parses the command line, calls one function per command, and decides the exit code in one place.
 
-mod atomic;
 mod bounded;
 mod cabourotte;
 mod cli;
@@ -26,6 +25,7 @@ mod reconcile;
 mod render;
 mod run_loop;
 mod state;
+mod state_dir;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

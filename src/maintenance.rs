@@ -4,16 +4,19 @@
 //! the prefixes again; `resume` removes it. While the file exists, anycastd is in maintenance, whatever it says:
 //! a marker that cannot be parsed still counts, so a damaged file never re-announces anything by surprise.
 
-use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::state_dir::StateDir;
+
 /// The marker's file name inside the state directory.
 const MARKER_FILE: &str = "maintenance.json";
+
+/// The largest marker read: who, when and why fit in far less.
+const MARKER_LIMIT: u64 = 1 << 20;
 
 /// Who put anycastd in maintenance, when, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,43 +42,40 @@ impl Maintenance {
     }
 }
 
-/// The marker file of a state directory.
-pub fn marker_path(state_dir: &Path) -> PathBuf {
-    state_dir.join(MARKER_FILE)
-}
-
-/// Reads the marker: `None` when there is none. An unreadable directory is an error: it is unknown whether
-/// anycastd is in maintenance.
-pub fn read(state_dir: &Path) -> io::Result<Option<Maintenance>> {
-    let path = marker_path(state_dir);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(io::Error::new(error.kind(), format!("cannot read {}: {error}", path.display()))),
-    };
-    Ok(Some(serde_json::from_str(&text).unwrap_or_else(|error| Maintenance {
+/// Reads the marker: `None` when there is none (or no state directory). Whatever exists under the marker's name
+/// means maintenance, even when it cannot be read or parsed (a symbolic link, a FIFO, a file too large): nothing is
+/// re-announced by surprise. A directory that cannot be looked into is an error: it is unknown whether anycastd is
+/// in maintenance.
+pub fn read(state_dir: Option<&StateDir>) -> Result<Option<Maintenance>, String> {
+    let Some(state_dir) = state_dir else { return Ok(None) };
+    let path = state_dir.file(MARKER_FILE);
+    let damaged = |why: String| Maintenance {
         since: 0,
         by: "unknown".into(),
-        reason: Some(format!("the marker {} is damaged ({error}); maintenance stays on", path.display())),
-    })))
+        reason: Some(format!("the marker {} {why}; maintenance stays on", path.display())),
+    };
+    match state_dir.read(MARKER_FILE, MARKER_LIMIT) {
+        Ok(Some(text)) => {
+            Ok(Some(serde_json::from_slice(&text).unwrap_or_else(|error| damaged(format!("is damaged ({error})")))))
+        }
+        Ok(None) => Ok(None),
+        Err(error) => match state_dir.exists(MARKER_FILE) {
+            Ok(true) => Ok(Some(damaged(format!("cannot be read ({error})")))),
+            Ok(false) => Ok(None),
+            Err(_) => Err(format!("cannot read the maintenance marker: {error}")),
+        },
+    }
 }
 
-/// Writes the marker atomically (a temporary file renamed over it), creating the state directory if needed.
-pub fn write(state_dir: &Path, maintenance: &Maintenance) -> io::Result<()> {
-    fs::create_dir_all(state_dir)
-        .map_err(|error| io::Error::new(error.kind(), format!("cannot create {}: {error}", state_dir.display())))?;
+/// Writes the marker atomically (a temporary file renamed over it).
+pub fn write(state_dir: &StateDir, maintenance: &Maintenance) -> io::Result<()> {
     let json = serde_json::to_string_pretty(maintenance).map_err(io::Error::other)?;
-    crate::atomic::write(&marker_path(state_dir), json.as_bytes())
+    state_dir.write(MARKER_FILE, json.as_bytes())
 }
 
 /// Removes the marker; `false` when there was none.
-pub fn remove(state_dir: &Path) -> io::Result<bool> {
-    let path = marker_path(state_dir);
-    match fs::remove_file(&path) {
-        Ok(()) => Ok(true),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(error) => Err(io::Error::new(error.kind(), format!("cannot remove {}: {error}", path.display()))),
-    }
+pub fn remove(state_dir: &StateDir) -> io::Result<bool> {
+    state_dir.remove(MARKER_FILE)
 }
 
 /// The human behind the command: the sudo caller if any, else the login name, else the numeric user.
@@ -84,7 +84,7 @@ fn invoking_user() -> String {
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
         .unwrap_or_else(|| {
-            fs::metadata("/proc/self").map_or_else(|_| "unknown".into(), |meta| format!("uid {}", meta.uid()))
+            std::fs::metadata("/proc/self").map_or_else(|_| "unknown".into(), |meta| format!("uid {}", meta.uid()))
         })
 }
 
@@ -109,33 +109,37 @@ pub fn utc_timestamp(unix_seconds: u64) -> String {
 mod tests {
     use super::*;
 
-    fn temporary_dir(name: &str) -> PathBuf {
+    fn temporary_dir(name: &str) -> (std::path::PathBuf, StateDir) {
         let dir = std::env::temp_dir().join(format!("anycastd-maintenance-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        dir
+        let _ = std::fs::remove_dir_all(&dir);
+        let state_dir = StateDir::create(&dir).expect("state dir");
+        (dir, state_dir)
     }
 
     #[test]
     fn a_written_marker_reads_back_and_resume_removes_it() {
-        let dir = temporary_dir("roundtrip");
-        assert_eq!(read(&dir).expect("readable"), None);
+        let (dir, state_dir) = temporary_dir("roundtrip");
+        assert_eq!(read(Some(&state_dir)).expect("readable"), None);
         let maintenance =
             Maintenance { since: 1_764_067_200, by: "alice".into(), reason: Some("kernel upgrade".into()) };
-        write(&dir, &maintenance).expect("written");
-        assert_eq!(read(&dir).expect("readable"), Some(maintenance));
-        assert!(remove(&dir).expect("removed"));
-        assert!(!remove(&dir).expect("nothing to remove"));
-        let _ = fs::remove_dir_all(&dir);
+        write(&state_dir, &maintenance).expect("written");
+        assert_eq!(read(Some(&state_dir)).expect("readable"), Some(maintenance));
+        assert!(remove(&state_dir).expect("removed"));
+        assert!(!remove(&state_dir).expect("nothing to remove"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
-    fn a_damaged_marker_keeps_maintenance_on() {
-        let dir = temporary_dir("damaged");
-        fs::create_dir_all(&dir).expect("dir");
-        fs::write(marker_path(&dir), "{ not json").expect("written");
-        let maintenance = read(&dir).expect("readable").expect("still in maintenance");
+    fn a_damaged_or_unreadable_marker_keeps_maintenance_on() {
+        let (dir, state_dir) = temporary_dir("damaged");
+        std::fs::write(dir.join(MARKER_FILE), "{ not json").expect("written");
+        let maintenance = read(Some(&state_dir)).expect("readable").expect("still in maintenance");
         assert!(maintenance.reason.is_some_and(|reason| reason.contains("damaged")));
-        let _ = fs::remove_dir_all(&dir);
+        std::fs::remove_file(dir.join(MARKER_FILE)).expect("removed");
+        std::os::unix::fs::symlink("/dev/zero", dir.join(MARKER_FILE)).expect("planted");
+        let maintenance = read(Some(&state_dir)).expect("readable").expect("still in maintenance");
+        assert!(maintenance.reason.is_some_and(|reason| reason.contains("is a symbolic link")));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

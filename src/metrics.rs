@@ -5,16 +5,23 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::health::CheckStatus;
 use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan};
+use crate::state_dir;
 
 /// Error counter kinds, in the order they are written.
-const ERROR_KINDS: [&str; 4] = ["checker_unavailable", "frr_unavailable", "no_bgp_instance", "apply_failed"];
+const ERROR_KINDS: [&str; 5] =
+    ["checker_unavailable", "frr_unavailable", "no_bgp_instance", "apply_failed", "state_unavailable"];
+
+/// The metrics file's mode: node_exporter, another user, reads it.
+const READABLE: u32 = 0o644;
+
+/// The most of the previous metrics file read for its counters: about 150 bytes per prefix.
+const PREVIOUS_LIMIT: u64 = 64 << 20;
 
 /// What a pass leaves for the metrics file besides the plan.
 #[derive(Clone, Copy, Debug)]
@@ -27,9 +34,12 @@ pub struct PassTiming {
 
 /// Writes the metrics of an applied plan to `path`, atomically (temporary file, then rename).
 pub fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> {
-    let previous = fs::read_to_string(path).map(|text| error_counts(&text)).unwrap_or_default();
+    let previous = match state_dir::read_file(path, PREVIOUS_LIMIT) {
+        Ok(Some(text)) => error_counts(&String::from_utf8_lossy(&text)),
+        _ => BTreeMap::new(),
+    };
     let text = render(applied, timing, &previous);
-    crate::atomic::write(path, text.as_bytes())
+    state_dir::replace_file(path, text.as_bytes(), READABLE)
 }
 
 /// The metrics text of an applied plan, with the error counters carried on from `previous`.
@@ -108,6 +118,9 @@ fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
             *counts.entry("checker_unavailable").or_default() += 1;
         }
     }
+    if !applied.errors.is_empty() {
+        counts.insert("state_unavailable", applied.errors.len() as u64);
+    }
     for prefix in applied.prefixes() {
         let kind = match (&prefix.action, &prefix.outcome) {
             (Action::Error(PrefixError::FrrUnavailable(_)), _) => "frr_unavailable",
@@ -145,7 +158,7 @@ mod tests {
         let counts = error_counts(previous);
         assert_eq!(counts.get("apply_failed"), Some(&3));
         assert_eq!(counts.get("checker_unavailable"), Some(&7));
-        let plan = Plan { maintenance: None, services: Vec::new(), warnings: Vec::new() };
+        let plan = Plan { maintenance: None, services: Vec::new(), warnings: Vec::new(), errors: Vec::new() };
         let text = render(&plan, PassTiming { finished_at: 1.0, duration: Duration::from_millis(5) }, &counts);
         assert!(text.contains("anycastd_errors_total{kind=\"apply_failed\"} 3\n"), "{text}");
         assert!(text.contains("anycastd_errors_total{kind=\"frr_unavailable\"} 0\n"), "{text}");

@@ -29,6 +29,13 @@ pub struct Inputs {
     pub streaks: Streaks,
     /// The time of the pass (Unix seconds), to judge results' age; `None` does not judge it (offline plans).
     pub now: Option<i64>,
+    /// Why this pass may withdraw but not announce, if it may not: it could not take the run lock, or cannot save
+    /// the rise/fall counts, or cannot tell whether anycastd is in maintenance. A local problem never stops a
+    /// withdrawal, and nothing but a passing check, in a pass that can keep its state, announces.
+    pub withdraw_only: Option<String>,
+    /// Whether someone else could have written the streaks (they were not used): `fall` cannot hold back a
+    /// withdrawal then either.
+    pub counts_forgeable: bool,
 }
 
 /// What the run is for.
@@ -99,6 +106,8 @@ pub enum PrefixError {
     FrrUnavailable(String),
     /// FRR has no BGP instance in the prefix's VRF; anycastd never creates one.
     NoBgpInstance,
+    /// The prefix should be announced, but this pass may only withdraw, for this reason.
+    AnnounceRefused(String),
 }
 
 /// What to do with one prefix.
@@ -197,6 +206,8 @@ pub struct Plan {
     pub services: Vec<ServicePlan>,
     /// Things the operator should know that are not errors (e.g. a damaged state file).
     pub warnings: Vec<String>,
+    /// Errors of the pass as a whole, not of one prefix (the state directory, the lock, the marker).
+    pub errors: Vec<String>,
 }
 
 /// Counts of what a plan does (or an applied plan did).
@@ -212,6 +223,8 @@ pub struct Summary {
     pub errors: usize,
     /// Checks whose Cabourotte could not be asked.
     pub checker_errors: usize,
+    /// Errors of the pass as a whole.
+    pub pass_errors: usize,
 }
 
 impl Summary {
@@ -220,9 +233,9 @@ impl Summary {
         self.announce + self.withdraw > 0
     }
 
-    /// Whether anything went wrong (a prefix error, or a Cabourotte that could not be asked).
+    /// Whether anything went wrong (a prefix error, a Cabourotte that could not be asked, an error of the pass).
     pub fn has_errors(&self) -> bool {
-        self.errors + self.checker_errors > 0
+        self.errors + self.checker_errors + self.pass_errors > 0
     }
 }
 
@@ -230,7 +243,7 @@ impl Plan {
     /// Computes the plan from every input of a run.
     pub fn compute(config: &Config, inputs: &Inputs, intent: Intent) -> Plan {
         let services = config.services.iter().map(|service| plan_service(service, inputs, intent)).collect();
-        Plan { maintenance: inputs.maintenance.clone(), services, warnings: Vec::new() }
+        Plan { maintenance: inputs.maintenance.clone(), services, warnings: Vec::new(), errors: Vec::new() }
     }
 
     /// The streaks to remember after this pass.
@@ -261,6 +274,7 @@ impl Plan {
             .flat_map(|health| health.checks.iter())
             .filter(|check| matches!(check.status, health::CheckStatus::Unavailable(_)))
             .count();
+        summary.pass_errors = self.errors.len();
         summary
     }
 }
@@ -271,9 +285,17 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
     let health = (intent == Intent::Reconcile).then(|| health::evaluate(service, &inputs.answers, inputs.now));
     let condition = health.as_ref().map(ServiceHealth::condition);
     let previous = inputs.streaks.of(&service.name);
-    let (verdict, streak) = decide(service.policy, condition, announced_now, previous, inputs.maintenance.is_some());
+    // A pass that cannot keep the counts would count the same unhealthy pass again and again, and counts someone
+    // else may have written could say anything: `fall` cannot hold back a withdrawal then.
+    let policy = match (&inputs.withdraw_only, inputs.counts_forgeable) {
+        (None, false) => service.policy,
+        _ => Policy { fall: 1, ..service.policy },
+    };
+    let (verdict, streak) = decide(policy, condition, announced_now, previous, inputs.maintenance.is_some());
     let wanted = verdict.wants_announced();
-    let prefixes = service.prefixes.iter().zip(observed).map(|(managed, seen)| seen.plan(managed, wanted)).collect();
+    let refusal = inputs.withdraw_only.as_deref();
+    let prefixes =
+        service.prefixes.iter().zip(observed).map(|(managed, seen)| seen.plan(managed, wanted, refusal)).collect();
     ServicePlan { name: service.name.clone(), health, verdict, policy: service.policy, streak, prefixes }
 }
 
@@ -339,12 +361,16 @@ fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
 }
 
 impl Observed {
-    /// The prefix's plan, given whether its service wants it announced (`None`: leave it as it is).
-    fn plan(self, managed: &ManagedPrefix, wanted: Option<bool>) -> PrefixPlan {
+    /// The prefix's plan, given whether its service wants it announced (`None`: leave it as it is), and why it may
+    /// not be announced in this pass, if it may not.
+    fn plan(self, managed: &ManagedPrefix, wanted: Option<bool>, refusal: Option<&str>) -> PrefixPlan {
         let present = self.presence == Presence::Announced;
         let action = match (self.error, wanted) {
             (Some(error), _) => Action::Error(error),
-            (None, Some(true)) if !present => Action::Announce,
+            (None, Some(true)) if !present => match refusal {
+                Some(reason) => Action::Error(PrefixError::AnnounceRefused(reason.to_string())),
+                None => Action::Announce,
+            },
             (None, Some(false)) if present => Action::Withdraw,
             (None, _) => Action::Keep,
         };
@@ -514,6 +540,32 @@ mod tests {
         assert_eq!(verdict.wants_announced(), None);
         let (withdraw, _) = decide(Policy::default(), Some(Condition::CheckerUnavailable), true, before, false);
         assert_eq!(withdraw, Verdict::Unhealthy, "the default withdraws, as the original did");
+    }
+
+    #[test]
+    fn a_withdraw_only_pass_withdraws_at_once_and_refuses_every_announcement() {
+        let mut config = seed();
+        config.services[1].policy.fall = 3;
+        let answers = all_answer(
+            &config,
+            r#"[{"name":"dns","success":true},{"name":"ntp_v4","success":false},{"name":"ntp_v6","success":true}]"#,
+        );
+        let running =
+            include_str!("../tests/fixtures/frr-8.4.4-running-config.txt").replace(" network 203.0.113.53/32\n", "");
+        let inputs =
+            Inputs { answers, frr: frr(&running), withdraw_only: Some("the lock is gone".into()), ..Inputs::default() };
+        let plan = Plan::compute(&config, &inputs, Intent::Reconcile);
+        let refused = Action::Error(PrefixError::AnnounceRefused("the lock is gone".into()));
+        assert_eq!(
+            actions(&plan),
+            [
+                ("203.0.113.53/32".into(), refused),
+                ("2001:db8::b19:bad:53/128".into(), Action::Keep),
+                ("203.0.113.123/32".into(), Action::Withdraw),
+                ("2001:db8::123:7e11:713e/128".into(), Action::Withdraw),
+            ],
+            "fall = 3 cannot keep an unhealthy service announced when the count cannot be kept"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::log::LogFormat;
 use crate::maintenance;
 use crate::plan::{Action, FrrStates, Inputs, Intent, Outcome, Plan};
 use crate::state;
+use crate::state_dir::StateDir;
 
 /// The knobs of a pass that come from the command line.
 #[derive(Clone, Debug)]
@@ -42,11 +43,23 @@ pub struct Offline {
     pub health: Option<ResultList>,
 }
 
-/// Gathers every input and computes the plan. Fails only when the maintenance marker cannot be read: then it is
-/// unknown whether anything may be announced. A damaged state file is only a warning in the plan.
-pub fn gather(config: &Config, settings: &Settings, intent: Intent, offline: &Offline) -> Result<Plan, String> {
-    let maintenance = maintenance::read(&settings.state_dir).map_err(|error| error.to_string())?;
-    let (streaks, warning) = state::load(&settings.state_dir);
+/// Gathers every input and computes the plan. `state_dir` is `None` when it does not exist or cannot be used;
+/// `problems` are what already keeps this pass from announcing (the state directory, the lock, the counts). A
+/// maintenance marker that cannot be read is one more: it is unknown whether anything may be announced, but
+/// withdrawals go on. A damaged state file is only a warning.
+pub fn gather(
+    config: &Config,
+    settings: &Settings,
+    intent: Intent,
+    offline: &Offline,
+    state_dir: Option<&StateDir>,
+    mut problems: Vec<String>,
+) -> Plan {
+    let maintenance = maintenance::read(state_dir).unwrap_or_else(|error| {
+        problems.push(error);
+        None
+    });
+    let recalled = state::load(state_dir);
     // Cabourotte and FRR are asked at the same time: a pass waits for the slower of the two, not for both.
     let (answers, now, frr) = std::thread::scope(|scope| {
         let health = scope.spawn(|| match (intent, &offline.health) {
@@ -63,10 +76,15 @@ pub fn gather(config: &Config, settings: &Settings, intent: Intent, offline: &Of
         let (answers, now) = health.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (answers, now, frr)
     });
-    let inputs = Inputs { answers, frr, maintenance, streaks, now };
+    // Every problem is reported; the first one is the reason given for each announcement refused.
+    let withdraw_only = problems.first().cloned();
+    let counts_forgeable = recalled.forgeable;
+    let inputs = Inputs { answers, frr, maintenance, streaks: recalled.streaks, now, withdraw_only, counts_forgeable };
     let mut plan = Plan::compute(config, &inputs, intent);
-    plan.warnings.extend(warning);
-    Ok(plan)
+    plan.errors =
+        problems.iter().map(|problem| format!("{problem}; this pass withdraws but announces nothing")).collect();
+    plan.warnings.extend(recalled.warning);
+    plan
 }
 
 fn unix_now() -> i64 {

@@ -11,7 +11,6 @@ use signal_hook::iterator::Signals;
 
 use crate::commands::Output;
 use crate::config::Config;
-use crate::log::{self, Event};
 use crate::pass;
 use crate::plan::{Intent, Plan};
 use crate::reconcile::Settings;
@@ -50,23 +49,18 @@ pub fn run(config: &Config, settings: &Settings, interval: Duration, keep_on_exi
         return EXIT_OK;
     }
     eprintln!("anycastd: received {signal}, withdrawing every managed prefix.");
-    match pass(config, settings, Intent::WithdrawAll, output) {
-        Some(applied) if !applied.summary().has_errors() => EXIT_OK,
-        _ => EXIT_ERROR,
-    }
+    if pass(config, settings, Intent::WithdrawAll, output).summary().has_errors() { EXIT_ERROR } else { EXIT_OK }
 }
 
 /// One pass, printing the report when something changed or failed.
-fn pass(config: &Config, settings: &Settings, intent: Intent, output: &Output) -> Option<Plan> {
+fn pass(config: &Config, settings: &Settings, intent: Intent, output: &Output) -> Plan {
     let command = if intent == Intent::WithdrawAll { "withdraw-all" } else { "run" };
-    let applied = pass::run(config, settings, intent, command)
-        .inspect_err(|reason| log::write(&[Event::pass_failed(command, reason.clone())], settings.log_format))
-        .ok()?;
+    let applied = pass::run(config, settings, intent, command, Vec::new());
     let summary = applied.summary();
     if summary.has_changes() || summary.has_errors() {
         output.plan(&applied, command, Tense::Applied);
     }
-    Some(applied)
+    applied
 }
 
 /// A channel that receives the name of the first SIGINT or SIGTERM.

@@ -5,14 +5,17 @@
 //! missing or damaged one starts every count from zero, and FRR's running config decides what is announced now.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::state_dir::{Replacement, StateDir};
+
 /// The state file's name inside the state directory.
 const STATE_FILE: &str = "state.json";
+
+/// The largest state file read: about 60 bytes per service, so room for a hundred thousand services.
+const STATE_LIMIT: u64 = 8 << 20;
 
 /// Consecutive healthy and unhealthy passes of one service; one of them is always zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,29 +51,50 @@ impl Streaks {
     }
 }
 
-/// Reads the streaks; a missing file is a fresh start, a damaged or unreadable one too, with a warning.
-pub fn load(state_dir: &Path) -> (Streaks, Option<String>) {
-    let path = state_dir.join(STATE_FILE);
-    match fs::read_to_string(&path) {
-        Ok(text) => match serde_json::from_str(&text) {
-            Ok(streaks) => (streaks, None),
-            Err(error) => (
-                Streaks::default(),
-                Some(format!("ignoring the damaged {} ({error}); counting from zero", path.display())),
-            ),
+/// The streaks read back from the state directory.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Recalled {
+    /// The streaks of past passes; zero where unknown.
+    pub streaks: Streaks,
+    /// Whether someone other than this user could have written (or removed) the file. Such counts are not used:
+    /// whoever can write them could keep `fall` from ever withdrawing an unhealthy service, or skip `rise`.
+    pub forgeable: bool,
+    /// What the operator should know about the file.
+    pub warning: Option<String>,
+}
+
+/// Reads the streaks; a missing file (or state directory) is a fresh start, a damaged one too, with a warning. Only a
+/// file nobody else can have written is used ([`StateDir::read_trusted`]); any other is ignored, with a warning, and
+/// marked forgeable.
+pub fn load(state_dir: Option<&StateDir>) -> Recalled {
+    let Some(state_dir) = state_dir else { return Recalled::default() };
+    let path = state_dir.file(STATE_FILE);
+    let fresh = |warning: String| Recalled { warning: Some(warning), ..Recalled::default() };
+    match state_dir.read_trusted(STATE_FILE, STATE_LIMIT) {
+        Ok(Some(text)) => match serde_json::from_slice(&text) {
+            Ok(streaks) => Recalled { streaks, ..Recalled::default() },
+            Err(error) => fresh(format!("ignoring the damaged {} ({error}); counting from zero", path.display())),
         },
-        Err(error) if error.kind() == io::ErrorKind::NotFound => (Streaks::default(), None),
-        Err(error) => {
-            (Streaks::default(), Some(format!("cannot read {} ({error}); counting from zero", path.display())))
-        }
+        Ok(None) => Recalled::default(),
+        Err(why) => Recalled {
+            forgeable: true,
+            ..fresh(format!(
+                "not using the rise/fall counts: {why}; counting from zero, and `fall` cannot hold back a withdrawal"
+            ))
+        },
     }
 }
 
-/// Writes the streaks atomically.
-pub fn save(state_dir: &Path, streaks: &Streaks) -> io::Result<()> {
-    fs::create_dir_all(state_dir)?;
+/// Starts saving the streaks: their new file is created now, so that a state directory that cannot be written is
+/// known before the pass decides anything.
+pub fn prepare_save(state_dir: &StateDir) -> io::Result<Replacement> {
+    state_dir.prepare(STATE_FILE)
+}
+
+/// Writes the streaks into the file prepared, atomically.
+pub fn save(file: Replacement, streaks: &Streaks) -> io::Result<()> {
     let json = serde_json::to_string_pretty(streaks).map_err(io::Error::other)?;
-    crate::atomic::write(&state_dir.join(STATE_FILE), json.as_bytes())
+    file.commit(json.as_bytes())
 }
 
 #[cfg(test)]
@@ -87,15 +111,21 @@ mod tests {
     #[test]
     fn saved_streaks_load_back_and_damage_is_only_a_warning() {
         let dir = std::env::temp_dir().join(format!("anycastd-state-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        assert_eq!(load(&dir), (Streaks::default(), None));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(load(None), Recalled::default());
+        let state_dir = StateDir::create(&dir).expect("state dir");
+        assert_eq!(load(Some(&state_dir)), Recalled::default());
         let streaks = Streaks { services: BTreeMap::from([("dns".to_string(), Streak { healthy: 0, unhealthy: 2 })]) };
-        save(&dir, &streaks).expect("saved");
-        assert_eq!(load(&dir), (streaks, None));
-        fs::write(dir.join(STATE_FILE), "{ broken").expect("damage it");
-        let (fresh, warning) = load(&dir);
-        assert_eq!(fresh, Streaks::default());
-        assert!(warning.is_some_and(|w| w.contains("damaged") && w.contains("counting from zero")));
-        let _ = fs::remove_dir_all(&dir);
+        save(prepare_save(&state_dir).expect("prepared"), &streaks).expect("saved");
+        assert_eq!(load(Some(&state_dir)), Recalled { streaks, ..Recalled::default() });
+        std::fs::write(dir.join(STATE_FILE), "{ broken").expect("damage it");
+        let damaged = load(Some(&state_dir));
+        assert_eq!((damaged.streaks, damaged.forgeable), (Streaks::default(), false));
+        assert!(damaged.warning.is_some_and(|w| w.contains("damaged") && w.contains("counting from zero")));
+        std::fs::set_permissions(dir.join(STATE_FILE), std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .expect("chmod");
+        let loose = load(Some(&state_dir));
+        assert!(loose.forgeable, "others could have written it");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

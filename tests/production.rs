@@ -30,10 +30,14 @@ fn a_second_changing_command_waits_for_the_lock_then_names_the_holder() {
         std::fs::read_to_string(env.state_dir().join("lock")).is_ok_and(|text| text == holding)
     });
     let started = Instant::now();
-    let second = env.run(&["--lock-timeout", "400ms", "withdraw-all"]);
+    // It then withdraws without the lock, through the same hung vtysh: cut that short.
+    let second = env.run(&["--lock-timeout", "400ms", "--vtysh-timeout", "300ms", "withdraw-all"]);
     assert!(started.elapsed() >= Duration::from_millis(400));
     assert_eq!(second.code, 1);
-    let expected = format!("(pid {} running `anycastd apply`); gave up after 400 ms", holder.id());
+    let expected = format!(
+        "(pid {} running `anycastd apply`); gave up after 400 ms; this pass withdraws but announces nothing",
+        holder.id()
+    );
     assert!(second.stderr.contains(&expected), "{}", second.stderr);
     assert!(second.stderr.contains("another anycastd holds the lock [DIR]/state/lock"), "{}", second.stderr);
     let plan = env.run(&["--vtysh-timeout", "200ms", "plan"]);
@@ -133,4 +137,55 @@ fn the_config_cache_never_hides_an_edit() {
     std::fs::write(env.config_path(), text).expect("restore");
     assert_eq!(env.run(&["apply"]).code, 0, "a damaged cache is ignored");
     assert!(env.running_config().contains("network 203.0.113.123/32"), "the restored config is applied");
+}
+
+#[test]
+fn the_metrics_file_is_written_before_the_run_lock_is_released() {
+    let env = Env::new();
+    let metrics = env.dir.join("anycastd.prom");
+    let seen = env.dir.join("seen");
+    std::fs::create_dir_all(&seen).expect("seen dir");
+    // A vtysh that first keeps a copy of the metrics file as it is when called: what a pass sees under the lock.
+    let spy = env.dir.join("vtysh-spy");
+    let script = format!(
+        "#!/bin/sh\nn=$(ls {seen} | wc -l)\ncp {metrics} {seen}/$n 2>/dev/null || : > {seen}/$n\nexec {vtysh} \"$@\"\n",
+        seen = seen.display(),
+        metrics = metrics.display(),
+        vtysh = env.vtysh().display()
+    );
+    std::fs::write(&spy, script).expect("spy");
+    std::fs::set_permissions(&spy, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    // dns's hook, run after the lock is released, holds its pass until the test lets it go.
+    let release = env.dir.join("release");
+    let hook = format!(
+        "on_change = [\"/bin/sh\", \"-c\", \"while [ ! -e {} ]; do sleep 0.05; done\"]\non_change_timeout = \"60s\"\n",
+        release.display()
+    );
+    let template = support::env::SEED_CONFIG.replace("[services.dns]\n", &format!("[services.dns]\n{hook}"));
+    env.config(&template.replace("{vtysh}", &spy.display().to_string()));
+    let metrics_arg = metrics.display().to_string();
+    let quiet = |mut command: std::process::Command| {
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        command
+    };
+    let first = quiet(env.command(&["--metrics-file", &metrics_arg, "apply"])).spawn().expect("first apply");
+    wait_until("the first pass read, applied and verified", || {
+        std::fs::read_dir(&seen).map(|dir| dir.count()).unwrap_or(0) >= 3
+    });
+    let second = quiet(env.command(&["--metrics-file", &metrics_arg, "--lock-timeout", "30s", "apply"]))
+        .spawn()
+        .expect("second apply");
+    wait_until("the second pass reads FRR under the lock", || {
+        std::fs::read_dir(&seen).map(|dir| dir.count()).unwrap_or(0) >= 4
+    });
+    let seen_by_second = std::fs::read_to_string(seen.join("3")).expect("the copy");
+    std::fs::write(&release, "").expect("release the hook");
+    let (first, second) = (first.wait_with_output().expect("first"), second.wait_with_output().expect("second"));
+    assert_eq!((first.status.code(), second.status.code()), (Some(0), Some(0)));
+    let values = if seen_by_second.is_empty() { BTreeMap::new() } else { parse_metrics(&seen_by_second) };
+    assert_eq!(
+        values.get("anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"}"),
+        Some(&1.0),
+        "the second pass found the first one's metrics when it took the lock: {seen_by_second:?}"
+    );
 }

@@ -4,7 +4,23 @@
 //! The file is still read on every run; the cache is keyed on its path, its length and a hash of its exact content,
 //! and on anycastd's version. File times are not trusted: two writes within one clock tick leave them unchanged.
 //! Anything that does not match exactly, or cannot be read, falls back to parsing the TOML: the cache can make a pass
-//! faster, never make it use another configuration. Prefixes and VRF names are validated again when read back.
+//! faster, never make it use another configuration.
+//!
+//! The configuration that takes effect must be exactly what the TOML file says, as written by whoever can write the
+//! TOML; the cache sits in the state directory, which someone else may be able to write. The cache holds everything
+//! that matters (prefixes, hooks, checks) and keeps the TOML's fingerprint, so whoever can rewrite it, keeping the
+//! fingerprint, decides what root announces and which hook it runs. Two ways out were weighed: no cache, with a
+//! parse fast enough for the benchmark's no-op target at 10,000 prefixes (1.5 times the floor; a pass that parses
+//! and validates the 1 MB file costs 2.0 times), or a cache trusted only when nobody but the running user can have
+//! written it. This is the
+//! second: the cache is read with [`StateDir::read_trusted`], so it is used only when the state directory and the
+//! file belong to the running user and the file has mode 0600 and one name. In such a directory, only this user
+//! and root can write; a process of the same user can already do everything anycastd can (run vtysh, run its own
+//! hooks), so trusting it gives nothing away. Root running in the service's `DynamicUser` directory, which the
+//! service's user owns, never trusts a cache there and pays the full parse; the cache it writes there is handed to
+//! the service, which may trust root's work. The content is validated again when read back (prefixes, VRF names,
+//! URLs): the cache may come from another build of the same version. It never holds a password (see [`store`]).
+//! What remains is a collision of the 64-bit content hash, which only whoever writes the TOML could aim for.
 
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -13,9 +29,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Config;
+use crate::state_dir::StateDir;
 
 /// The cache's file name inside the state directory.
 const CACHE_FILE: &str = "config-cache.json";
+
+/// The largest cache read: a cache is about one and a half times the size of its TOML file.
+const CACHE_LIMIT: u64 = 64 << 20;
 
 /// What the cached configuration was made from: the file and a hash of its exact content.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,17 +64,25 @@ struct Cached {
 
 /// The cached configuration, if it was made from exactly this file by this version of anycastd.
 pub fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
-    let text = fs::read(state_dir.join(CACHE_FILE)).ok()?;
+    let text = StateDir::open(state_dir).ok()??.read_trusted(CACHE_FILE, CACHE_LIMIT).ok()??;
     let cached: Cached = serde_json::from_slice(&text).ok()?;
     (cached.anycastd == env!("CARGO_PKG_VERSION") && &cached.source == fingerprint).then_some(cached.config)
 }
 
 /// Stores `config`, made from the file of `fingerprint`; failing to store it only costs speed next time.
+///
+/// A configuration with a password in a check's URL is not cached: the cache would hold the password in plain
+/// text. A cache left by an older anycastd, which did hold it, is removed instead.
 pub fn store(state_dir: &Path, fingerprint: Fingerprint, config: &Config) {
+    let Ok(state_dir) = StateDir::create(state_dir) else { return };
+    if config.checks().any(|(_, check)| check.url.credentials().is_some()) {
+        let _ = state_dir.remove(CACHE_FILE);
+        return;
+    }
     let cached =
         Cached { anycastd: env!("CARGO_PKG_VERSION").to_string(), source: fingerprint, config: config.clone() };
     if let Ok(json) = serde_json::to_vec(&cached) {
-        let _ = fs::create_dir_all(state_dir).and_then(|()| crate::atomic::write(&state_dir.join(CACHE_FILE), &json));
+        let _ = state_dir.write(CACHE_FILE, &json);
     }
 }
 
@@ -77,6 +105,23 @@ mod tests {
         assert_ne!(first, second);
         assert_eq!(second.services[0].prefixes[0].prefix.to_string(), "203.0.113.54/32");
         assert_eq!(Config::load_cached(&path, &dir, true).expect("cached"), second, "the cache now holds the edit");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn only_a_cache_nobody_else_can_have_written_is_used() {
+        let dir = std::env::temp_dir().join(format!("anycastd-cache-trust-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("config.toml");
+        let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";
+        std::fs::write(&path, text).expect("write");
+        let config = Config::load_cached(&path, &dir, true).expect("valid");
+        let fingerprint = super::Fingerprint::of(&path, text);
+        assert_eq!(super::load(&dir, &fingerprint), Some(config), "the running user's own cache is used");
+        let cache = dir.join(super::CACHE_FILE);
+        std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+        assert_eq!(super::load(&dir, &fingerprint), None, "a cache with mode 0644 is not");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

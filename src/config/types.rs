@@ -166,7 +166,8 @@ impl fmt::Display for Vrf {
 /// The base URL of a Cabourotte API, http or https, with optional basic-auth credentials.
 ///
 /// Credentials are kept apart from the URL so they are sent as a header and never printed.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct CabourotteUrl {
     base: String,
     credentials: Option<(String, String)>,
@@ -228,6 +229,26 @@ impl fmt::Display for CabourotteUrl {
 impl fmt::Debug for CabourotteUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CabourotteUrl({self})")
+    }
+}
+
+/// Read back from the configuration cache, validated again.
+impl TryFrom<String> for CabourotteUrl {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        CabourotteUrl::parse(&text)
+    }
+}
+
+/// Written into the configuration cache as the bare URL. A URL with credentials is never serialized: the password
+/// would land in plain text in the state directory, so the configuration holding it is not cached at all.
+impl Serialize for CabourotteUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.credentials {
+            Some(_) => Err(serde::ser::Error::custom("a URL with credentials is never serialized")),
+            None => serializer.serialize_str(&self.base),
+        }
     }
 }
 
@@ -315,6 +336,17 @@ mod tests {
         assert_eq!(url.credentials(), Some(("anycast", "s@cret")));
         assert_eq!(url.to_string(), "https://anycast:***@healthz.local:9013/api/v1");
         assert_eq!(format!("{url:?}"), "CabourotteUrl(https://anycast:***@healthz.local:9013/api/v1)");
+    }
+
+    #[test]
+    fn urls_serialize_without_credentials_or_not_at_all() {
+        let plain = CabourotteUrl::parse("http://127.0.0.1:9013/api/").expect("valid");
+        assert_eq!(serde_json::to_string(&plain).expect("serialized"), r#""http://127.0.0.1:9013/api""#);
+        assert_eq!(serde_json::from_str::<CabourotteUrl>(r#""http://127.0.0.1:9013/api""#).expect("read"), plain);
+        assert!(serde_json::from_str::<CabourotteUrl>(r#""ftp://host""#).is_err(), "validated again when read");
+        let secret = CabourotteUrl::parse("http://anycast:s3cr3t@127.0.0.1:9013").expect("valid");
+        let refused = serde_json::to_string(&secret).expect_err("never serialized");
+        assert!(!refused.to_string().contains("s3cr3t"), "{refused}");
     }
 
     #[test]

@@ -23,6 +23,8 @@ struct Report<'a> {
     maintenance: Option<MaintenanceJson>,
     services: Vec<ServiceJson>,
     warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<String>,
     summary: SummaryJson,
 }
 
@@ -98,6 +100,7 @@ pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
         }),
         services: plan.services.iter().map(|service| service_json(service, tense)).collect(),
         warnings: plan.warnings.clone(),
+        errors: plan.errors.clone(),
         summary: summary_json(plan.summary()),
     };
     serde_json::to_string_pretty(&report).unwrap_or_default()

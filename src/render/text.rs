@@ -56,6 +56,9 @@ impl Painter {
 /// The plan (or applied plan) as text.
 pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
     let mut out = String::new();
+    for error in &plan.errors {
+        let _ = writeln!(out, "{} {error}\n", painter.red("Error:"));
+    }
     for warning in &plan.warnings {
         let _ = writeln!(out, "{} {}\n", painter.yellow("Warning:"), escape(warning));
     }
@@ -156,6 +159,7 @@ pub fn prefix_error(error: &PrefixError, prefix: &PrefixPlan) -> String {
                 prefix.managed.vrf.described()
             )
         }
+        PrefixError::AnnounceRefused(reason) => format!("not announced: {reason}"),
     }
 }
 

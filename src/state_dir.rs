@@ -1,0 +1,585 @@
+//! Safe file operations in the state directory: the only code that opens, creates, replaces or removes its files.
+//!
+//! The state directory is not necessarily anycastd's own. With systemd's `DynamicUser=yes` it belongs to the
+//! service's temporary user, while an operator runs `anycastd withdraw-all` as root against the same directory; so
+//! everything found there is input from another user, and root must not be tricked into writing elsewhere:
+//!
+//! - The directory is resolved once. Every symbolic link on the way must belong to root or to the running user (a
+//!   link belonging to someone else is refused): systemd's layout, `/var/lib/anycastd` → `private/anycastd`, is a
+//!   root-owned link. The directory itself may belong to anyone, but its group and others must not be able to write
+//!   it: anyone who can write it can plant files there.
+//! - Files are opened with `O_NOFOLLOW` (and `O_CLOEXEC`, std's default), so a planted symbolic link is refused,
+//!   not followed, and with `O_NONBLOCK`, so a planted FIFO cannot hang a pass. Only regular files are read, each
+//!   up to a size limit.
+//! - A file is replaced by writing a temporary file, created with `O_EXCL` under an unpredictable name, and renaming
+//!   it over the old one: readers see the old or the new content, never half of it, and a name planted in advance is
+//!   never written through.
+//! - Files are created with mode 0600, the directory with mode 0700. When the running user is not the directory's
+//!   owner (root's `withdraw-all` in the service's directory), every file it creates is handed to the owner
+//!   (`fchown`), so that the service can still read the marker and take the lock afterwards.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+/// The mode of every file in the state directory: the maintenance reason, the rise/fall counts and the
+/// configuration cache are nobody else's business.
+pub const PRIVATE: u32 = 0o600;
+
+/// The mode of the state directory when anycastd creates it.
+const PRIVATE_DIR: u32 = 0o700;
+
+/// Flags of every open of an existing file: never through a symbolic link, never blocked by a FIFO.
+const NO_FOLLOW: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK;
+
+/// How many symbolic links resolving the directory may go through (the kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+/// How many unpredictable names to try for a temporary file before giving up.
+const NAME_ATTEMPTS: usize = 8;
+
+/// The effective user ID of this process: whose files it may trust.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions, cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// A state directory that was checked: resolved through trusted links only, writable by its owner only.
+#[derive(Debug)]
+pub struct StateDir {
+    /// The directory as the user named it, for messages.
+    shown: PathBuf,
+    /// The directory itself, every symbolic link on the way resolved.
+    real: PathBuf,
+    /// Its owner and group: files created here by another user are handed to them.
+    uid: u32,
+    gid: u32,
+}
+
+impl StateDir {
+    /// Opens the state directory at `path`; `None` when it does not exist (there is nothing in it to read).
+    pub fn open(path: &Path) -> Result<Option<StateDir>, String> {
+        match resolve(path)? {
+            Resolution::Found(real) => inspect(path, real).map(Some),
+            Resolution::Missing { .. } => Ok(None),
+        }
+    }
+
+    /// Opens the state directory at `path`, creating it (and its missing parents) with mode 0700.
+    pub fn create(path: &Path) -> Result<StateDir, String> {
+        if let Resolution::Missing { existing, rest } = resolve(path)? {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(PRIVATE_DIR)
+                .create(existing.join(rest))
+                .map_err(|error| format!("cannot create the state directory {}: {error}", path.display()))?;
+        }
+        match resolve(path)? {
+            Resolution::Found(real) => inspect(path, real),
+            Resolution::Missing { .. } => Err(format!("cannot create the state directory {}", path.display())),
+        }
+    }
+
+    /// The path of file `name`, as the user would write it.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.shown.join(name)
+    }
+
+    /// Whether something (of any type) exists under `name`.
+    pub fn exists(&self, name: &str) -> io::Result<bool> {
+        match fs::symlink_metadata(self.real.join(name)) {
+            Ok(_) => Ok(true),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads file `name` (at most `limit` bytes); `None` when there is none.
+    pub fn read(&self, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        let shown = self.file(name);
+        match open_regular(&self.real.join(name), &shown)? {
+            Some((file, metadata)) => read_bounded(file, &metadata, &shown, limit).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads file `name` only if nobody but the running user (or root) can have written it: the directory and the
+    /// file belong to the running user, the file has mode 0600 (or less) and no other name. `None` when there is
+    /// none; an error says why the file is not trusted.
+    ///
+    /// Trust follows from who can have written the file. The directory is writable by its owner alone (checked
+    /// when opened). In a directory that belongs to the running user, only that user and root can create, rename or
+    /// remove entries, so a file there that belongs to the running user, and that neither its group nor others can
+    /// write, was written by this user or by root: by anycastd itself, or by someone who could do anything anyway.
+    /// In a directory that belongs to someone else (root's `apply` or `withdraw-all` in the service's `DynamicUser`
+    /// directory), the owner can put anything there, remove any file, or rename one of the running user's own files
+    /// to another name: nothing there is trusted, not even the absence of a file. Root hands the files it creates in
+    /// the service's directory to the service's user ([`StateDir::prepare`]), so the service trusts what root
+    /// wrote, and root trusts nothing the service could have changed. The link count refuses a hard link to some
+    /// other file of the running user.
+    pub fn read_trusted(&self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
+        let me = euid();
+        if self.uid != me {
+            return Err(format!(
+                "the state directory {} belongs to uid {}, not to this user (uid {me}): its owner can change what it holds",
+                self.shown.display(),
+                self.uid
+            ));
+        }
+        let shown = self.file(name);
+        let Some((file, metadata)) = open_regular(&self.real.join(name), &shown).map_err(|error| error.to_string())?
+        else {
+            return Ok(None);
+        };
+        if metadata.uid() != me {
+            return Err(format!("{} belongs to uid {}, not to this user (uid {me})", shown.display(), metadata.uid()));
+        }
+        if metadata.mode() & 0o077 != 0 {
+            return Err(format!("{} has mode {:04o}, not 0600", shown.display(), metadata.mode() & 0o7777));
+        }
+        if metadata.nlink() != 1 {
+            return Err(format!("{} has other names (hard links)", shown.display()));
+        }
+        read_bounded(file, &metadata, &shown, limit).map(Some).map_err(|error| error.to_string())
+    }
+
+    /// Starts replacing file `name`: creates its temporary file now, so a directory that cannot be written is known
+    /// before anything else is done. [`Replacement::commit`] then writes and renames it.
+    pub fn prepare(&self, name: &str) -> io::Result<Replacement> {
+        let owner = (self.uid != euid()).then_some((self.uid, self.gid));
+        Replacement::create(&self.real, name, PRIVATE, owner, self.file(name))
+    }
+
+    /// Replaces file `name` with `contents` atomically.
+    pub fn write(&self, name: &str, contents: &[u8]) -> io::Result<()> {
+        self.prepare(name)?.commit(contents)
+    }
+
+    /// Removes file `name` (a symbolic link itself, never its target); `false` when there was none.
+    pub fn remove(&self, name: &str) -> io::Result<bool> {
+        match fs::remove_file(self.real.join(name)) {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
+            Err(error) => {
+                Err(io::Error::new(error.kind(), format!("cannot remove {}: {error}", self.file(name).display())))
+            }
+        }
+    }
+
+    /// Opens file `name` for locking, creating it when missing. It is opened for writing when possible (the holder
+    /// notes who it is); read-only when it belongs to someone else or the file system is read-only, as a lock needs
+    /// no write access. It must be a regular file with no other name, since the holder truncates and writes it.
+    pub fn open_lock(&self, name: &str) -> io::Result<File> {
+        let path = self.real.join(name);
+        let shown = self.file(name);
+        for _ in 0..NAME_ATTEMPTS {
+            let opened = match OpenOptions::new().read(true).write(true).custom_flags(NO_FOLLOW).open(&path) {
+                Err(error) if error.kind() == ErrorKind::PermissionDenied || is_read_only_fs(&error) => {
+                    OpenOptions::new().read(true).custom_flags(NO_FOLLOW).open(&path)
+                }
+                opened => opened,
+            };
+            let file = match opened {
+                Ok(file) => file,
+                Err(error) if error.kind() == ErrorKind::NotFound => match self.create_new(&path, &shown) {
+                    Ok(file) => file,
+                    Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+                    Err(error) => return Err(error),
+                },
+                Err(error) => return Err(refuse_link(error, &shown)),
+            };
+            let metadata = file.metadata()?;
+            if !metadata.is_file() {
+                return Err(io::Error::other(format!("{} is not a regular file; remove it", shown.display())));
+            }
+            if metadata.nlink() != 1 {
+                return Err(io::Error::other(format!(
+                    "{} has other names (hard links), whose content anycastd would overwrite; remove it",
+                    shown.display()
+                )));
+            }
+            return Ok(file);
+        }
+        Err(io::Error::other(format!("cannot create {}: it keeps appearing and disappearing", shown.display())))
+    }
+
+    /// Creates file `path` with mode 0600, failing if anything exists there, and hands it to the directory's owner.
+    fn create_new(&self, path: &Path, shown: &Path) -> io::Result<File> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(PRIVATE)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|error| refuse_link(error, shown))?;
+        let owner = (self.uid != euid()).then_some((self.uid, self.gid));
+        if let Err(error) = settle(&file, PRIVATE, owner) {
+            let _ = fs::remove_file(path);
+            return Err(error);
+        }
+        Ok(file)
+    }
+}
+
+/// A file being replaced: its temporary file exists; [`Replacement::commit`] fills it and renames it into place.
+/// Dropped without a commit, the temporary file is removed.
+#[derive(Debug)]
+pub struct Replacement {
+    file: File,
+    temporary: PathBuf,
+    target: PathBuf,
+    shown: PathBuf,
+    committed: bool,
+}
+
+impl Replacement {
+    /// Creates the temporary file for `name` in `dir` with exactly `mode`, handed to `owner` when given.
+    fn create(dir: &Path, name: &str, mode: u32, owner: Option<(u32, u32)>, shown: PathBuf) -> io::Result<Self> {
+        for _ in 0..NAME_ATTEMPTS {
+            let temporary = dir.join(format!(".{name}.{}", unpredictable_suffix()));
+            let file = match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&temporary)
+            {
+                Ok(file) => file,
+                Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(cannot_write(&shown, error)),
+            };
+            let replacement = Replacement { file, temporary, target: dir.join(name), shown, committed: false };
+            return match settle(&replacement.file, mode, owner) {
+                Ok(()) => Ok(replacement),
+                Err(error) => Err(cannot_write(&replacement.shown, error)),
+            };
+        }
+        Err(cannot_write(&shown, io::Error::new(ErrorKind::AlreadyExists, "every temporary name tried was taken")))
+    }
+
+    /// Writes `contents`, flushes them to disk, and renames the file over its target.
+    pub fn commit(mut self, contents: &[u8]) -> io::Result<()> {
+        let written = self
+            .file
+            .write_all(contents)
+            .and_then(|()| self.file.sync_all())
+            .and_then(|()| fs::rename(&self.temporary, &self.target));
+        self.committed = written.is_ok();
+        written.map_err(|error| cannot_write(&self.shown, error))
+    }
+}
+
+impl Drop for Replacement {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temporary);
+        }
+    }
+}
+
+/// Replaces the file at `path` (outside the state directory, e.g. the metrics file) with `contents` atomically,
+/// with mode `mode`, the same way as [`StateDir::write`].
+pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().and_then(|name| name.to_str()).ok_or_else(|| {
+        io::Error::new(ErrorKind::InvalidInput, format!("cannot write {}: not a file name", path.display()))
+    })?;
+    Replacement::create(dir, name, mode, None, path.to_path_buf())?.commit(contents)
+}
+
+/// Reads the regular file at `path` (at most `limit` bytes), never through a symbolic link; `None` when missing.
+pub fn read_file(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    match open_regular(path, path)? {
+        Some((file, metadata)) => read_bounded(file, &metadata, path, limit).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn cannot_write(shown: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("cannot write {}: {error}", shown.display()))
+}
+
+/// Sets a new file's exact mode (the umask may have taken bits away) and hands it to `owner`.
+fn settle(file: &File, mode: u32, owner: Option<(u32, u32)>) -> io::Result<()> {
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(file, Some(uid), Some(gid))?;
+    }
+    Ok(())
+}
+
+/// Opens an existing regular file without following a symbolic link; `None` when missing.
+fn open_regular(path: &Path, shown: &Path) -> io::Result<Option<(File, Metadata)>> {
+    let file = match OpenOptions::new().read(true).custom_flags(NO_FOLLOW).open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(explain(error, shown)),
+    };
+    let metadata = file.metadata().map_err(|error| explain(error, shown))?;
+    if !metadata.is_file() {
+        return Err(io::Error::other(format!("{} is not a regular file", shown.display())));
+    }
+    Ok(Some((file, metadata)))
+}
+
+/// Reads an opened file, refusing one larger than `limit` bytes (it is no file anycastd wrote).
+fn read_bounded(file: File, metadata: &Metadata, shown: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let too_large = || {
+        io::Error::new(
+            ErrorKind::InvalidData,
+            format!("{} is larger than {}: no file anycastd writes is that large", shown.display(), size(limit)),
+        )
+    };
+    if metadata.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|error| explain(error, shown))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// A size limit as a person writes it.
+fn size(bytes: u64) -> String {
+    match bytes {
+        _ if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) => format!("{} MiB", bytes >> 20),
+        _ if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) => format!("{} KiB", bytes >> 10),
+        _ => format!("{bytes} bytes"),
+    }
+}
+
+/// An open error with the file's name, and what to do when it is a symbolic link.
+fn explain(error: io::Error, shown: &Path) -> io::Error {
+    if error.raw_os_error() == Some(libc::ELOOP) {
+        return refuse_link(error, shown);
+    }
+    io::Error::new(error.kind(), format!("cannot open {}: {error}", shown.display()))
+}
+
+/// What to do about a file that `O_NOFOLLOW` refused to open; any other error as it is.
+fn refuse_link(error: io::Error, shown: &Path) -> io::Error {
+    if error.raw_os_error() != Some(libc::ELOOP) {
+        return error;
+    }
+    io::Error::other(format!(
+        "{} is a symbolic link: anycastd follows none in its state directory; remove it",
+        shown.display()
+    ))
+}
+
+fn is_read_only_fs(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EROFS)
+}
+
+/// 64 random bits in hex, from the kernel's random source. Should it be unreadable (no /dev in a chroot), the
+/// per-process random keys of std's hasher stand in: `O_EXCL` already makes a planted name harmless, randomness only
+/// keeps it from blocking every attempt.
+fn unpredictable_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    let random = File::open("/dev/urandom").and_then(|mut urandom| urandom.read_exact(&mut bytes));
+    let value = match random {
+        Ok(()) => u64::from_ne_bytes(bytes),
+        Err(_) => {
+            use std::hash::{BuildHasher, Hasher};
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u32(std::process::id());
+            hasher.finish()
+        }
+    };
+    format!("{value:016x}")
+}
+
+/// Where resolving a path ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Resolution {
+    /// The directory exists at this path, with no symbolic link left in it.
+    Found(PathBuf),
+    /// `existing` exists; `rest` below it does not.
+    Missing { existing: PathBuf, rest: PathBuf },
+}
+
+/// Resolves `path` component by component, following only symbolic links that belong to root or to the running
+/// user: a link that belongs to anyone else could be pointed anywhere by them.
+fn resolve(path: &Path) -> Result<Resolution, String> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        let here = std::env::current_dir().map_err(|error| format!("cannot find the current directory: {error}"))?;
+        here.join(path)
+    };
+    let mut pending: VecDeque<OsString> = names(&absolute).collect();
+    let mut real = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            real.pop();
+            continue;
+        }
+        let next = real.join(&name);
+        let metadata = match fs::symlink_metadata(&next) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == ErrorKind::NotFound => {
+                let rest = std::iter::once(name).chain(pending).collect();
+                return Ok(Resolution::Missing { existing: real, rest });
+            }
+            Err(error) => return Err(format!("cannot look up {}: {error}", next.display())),
+        };
+        if !metadata.file_type().is_symlink() {
+            real = next;
+            continue;
+        }
+        let me = euid();
+        if metadata.uid() != 0 && metadata.uid() != me {
+            return Err(format!(
+                "the state directory {} goes through the symbolic link {}, which belongs to uid {}: anycastd follows \
+                 only links that belong to root or to itself (uid {me}); replace the link, or give the real directory",
+                path.display(),
+                next.display(),
+                metadata.uid()
+            ));
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(format!("the state directory {} goes through too many symbolic links", path.display()));
+        }
+        let target =
+            fs::read_link(&next).map_err(|error| format!("cannot read the link {}: {error}", next.display()))?;
+        if target.is_absolute() {
+            real = PathBuf::from("/");
+        }
+        for name in names(&target).collect::<Vec<_>>().into_iter().rev() {
+            pending.push_front(name);
+        }
+    }
+    Ok(Resolution::Found(real))
+}
+
+/// The names of a path's components, `..` included, without the root and `.`.
+fn names(path: &Path) -> impl Iterator<Item = OsString> + '_ {
+    path.components().filter_map(|component| match component {
+        Component::Normal(name) => Some(name.to_os_string()),
+        Component::ParentDir => Some(OsString::from("..")),
+        Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+    })
+}
+
+/// Checks the resolved directory: really a directory (opened without following a link swapped in meanwhile), and
+/// writable by its owner only.
+fn inspect(shown: &Path, real: PathBuf) -> Result<StateDir, String> {
+    let named = || {
+        if real == shown { shown.display().to_string() } else { format!("{} ({})", shown.display(), real.display()) }
+    };
+    let opened = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW).open(&real);
+    let metadata = opened
+        .and_then(|dir| dir.metadata())
+        .map_err(|error| format!("cannot open the state directory {}: {error}", named()))?;
+    let mode = metadata.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "the state directory {} has mode {mode:04o}: its group or others can write it, and so plant files that \
+             anycastd would read; make it writable by its owner only: chmod go-w {}",
+            named(),
+            real.display()
+        ));
+    }
+    Ok(StateDir { shown: shown.to_path_buf(), real, uid: metadata.uid(), gid: metadata.gid() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("anycastd-state-dir-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        DirBuilder::new().recursive(true).mode(0o700).create(&dir).expect("scratch dir");
+        dir
+    }
+
+    #[test]
+    fn links_of_root_or_the_running_user_are_followed_relative_to_where_they_are() {
+        let dir = scratch("links");
+        fs::create_dir_all(dir.join("private/anycastd/sub")).expect("dirs");
+        symlink("private/anycastd", dir.join("anycastd")).expect("link");
+        let resolved = resolve(&dir.join("anycastd/./sub/..")).expect("resolved");
+        assert_eq!(resolved, Resolution::Found(dir.join("private/anycastd")));
+        let missing = resolve(&dir.join("anycastd/new/deeper")).expect("resolved");
+        assert_eq!(missing, Resolution::Missing { existing: dir.join("private/anycastd"), rest: "new/deeper".into() });
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_refused_with_what_to_do() {
+        let dir = scratch("mode");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+        let error = StateDir::open(&dir).expect_err("refused");
+        assert_eq!(
+            error,
+            format!(
+                "the state directory {0} has mode 0777: its group or others can write it, and so plant files that \
+                 anycastd would read; make it writable by its owner only: chmod go-w {0}",
+                dir.display()
+            )
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn files_are_replaced_through_new_private_files_and_never_through_links() {
+        let dir = scratch("files");
+        let state = StateDir::create(&dir.join("state")).expect("created");
+        assert_eq!(fs::metadata(dir.join("state")).expect("stat").mode() & 0o777, 0o700);
+        state.write("a.json", b"one").expect("written");
+        assert_eq!(state.read("a.json", 16).expect("read"), Some(b"one".to_vec()));
+        assert_eq!(fs::metadata(dir.join("state/a.json")).expect("stat").mode() & 0o777, 0o600);
+        let error = state.read("a.json", 2).expect_err("over the limit");
+        assert!(error.to_string().ends_with("is larger than 2 bytes: no file anycastd writes is that large"));
+        symlink(dir.join("victim"), dir.join("state/b.json")).expect("planted");
+        let error = state.read("b.json", 16).expect_err("not followed");
+        assert!(
+            error
+                .to_string()
+                .ends_with("b.json is a symbolic link: anycastd follows none in its state directory; remove it")
+        );
+        state.write("b.json", b"two").expect("the link is replaced, not followed");
+        assert!(!dir.join("victim").exists());
+        assert_eq!(state.read("b.json", 16).expect("read"), Some(b"two".to_vec()));
+        let leftovers: Vec<_> =
+            fs::read_dir(dir.join("state")).expect("list").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(leftovers.len(), 2, "no temporary file left: {leftovers:?}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_others_could_have_changed_is_not_trusted() {
+        let dir = scratch("trust");
+        let state = StateDir::create(&dir).expect("opened");
+        fs::write(dir.join("loose.json"), "{}").expect("written");
+        fs::set_permissions(dir.join("loose.json"), fs::Permissions::from_mode(0o644)).expect("chmod");
+        let error = state.read_trusted("loose.json", 16).expect_err("not trusted");
+        assert!(error.ends_with("loose.json has mode 0644, not 0600"), "{error}");
+        state.write("kept.json", b"{}").expect("written");
+        fs::hard_link(dir.join("kept.json"), dir.join("other-name")).expect("linked");
+        let error = state.read_trusted("kept.json", 16).expect_err("not trusted");
+        assert!(error.ends_with("kept.json has other names (hard links)"), "{error}");
+        assert_eq!(state.read_trusted("missing.json", 16), Ok(None));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(size(1 << 20), "1 MiB");
+        assert_eq!(size(64 << 10), "64 KiB");
+        assert_eq!(size(100), "100 bytes");
+    }
+}

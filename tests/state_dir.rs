@@ -1,0 +1,571 @@
+//! The state directory as an attacker or an unlucky operator meets it (issue 11): what anycastd writes there and
+//! with which mode, what it trusts of what it finds there, and what it still does when it cannot use it.
+
+mod support;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use support::env::{Env, SEED_CONFIG};
+
+/// Every file below `dir`, with its path.
+fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read the state directory").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_below(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).expect("stat").mode() & 0o7777
+}
+
+#[test]
+fn a_check_password_never_lands_in_the_state_directory() {
+    let env = Env::new();
+    env.cabourotte.require_basic_auth("anycast", "s3cr3t-pw");
+    let with_auth = format!("http://anycast:s3cr3t-pw@127.0.0.1:{}", env.cabourotte.port());
+    env.config(&SEED_CONFIG.replace("{url}", &with_auth));
+    // The cache an older anycastd left behind, with the password in plain text.
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::write(env.state_dir().join("config-cache.json"), format!(r#"{{"url": "{with_auth}"}}"#))
+        .expect("an old cache");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.run(&["withdraw-all", "--reason", "test"]).code, 0);
+    assert!(env.networks().is_empty());
+    let files = files_below(&env.state_dir());
+    assert!(files.iter().any(|file| file.ends_with("maintenance.json")), "{files:?}");
+    for file in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).expect("read")).into_owned();
+        assert!(!text.contains("s3cr3t-pw"), "{} holds the password: {text}", file.display());
+    }
+}
+
+#[test]
+fn the_state_directory_is_created_0700_and_its_files_0600() {
+    let env = Env::new();
+    std::fs::set_permissions(&env.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.run(&["withdraw-all"]).code, 0);
+    assert_eq!(mode(&env.state_dir()), 0o700, "the state directory");
+    let files = files_below(&env.state_dir());
+    let names: Vec<_> = files.iter().filter_map(|file| file.file_name()?.to_str()).collect();
+    assert_eq!(names, ["config-cache.json", "lock", "maintenance.json", "state.json"]);
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+}
+
+/// Whether the tests run as root: ownership, other users and mounts need it.
+fn root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// The user `nobody`, who owns the service's directory in the tests of systemd's `DynamicUser=yes` layout.
+const NOBODY: u32 = 65534;
+
+/// `command` run as `nobody` (as root, through setpriv), like the service's dynamic user.
+fn as_nobody(command: &std::process::Command) -> std::process::Command {
+    let mut wrapped = std::process::Command::new("setpriv");
+    wrapped
+        .arg(format!("--reuid={NOBODY}"))
+        .arg(format!("--regid={NOBODY}"))
+        .arg("--clear-groups")
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+/// `anycastd ARGS` with the environment's config and `state_dir` as the state directory.
+fn with_state_dir(env: &Env, state_dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_anycastd"));
+    command
+        .arg("--configuration")
+        .arg(env.config_path())
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(args)
+        .env_remove("ANYCASTD_CONFIG")
+        .env_remove("ANYCASTD_STATE_DIR")
+        .env_remove("NO_COLOR");
+    command
+}
+
+/// Runs `command` and waits for it.
+fn run(env: &Env, mut command: std::process::Command) -> support::env::Run {
+    env.finish(command.output().expect("run anycastd"))
+}
+
+/// The state directory of systemd's `DynamicUser=yes`: `lib/anycastd`, a root-owned link to `private/anycastd`,
+/// which `nobody` owns; `private` is root's, mode 0700. Returns the link.
+fn dynamic_user_layout(env: &Env) -> std::path::PathBuf {
+    let private = env.dir.join("lib/private");
+    std::fs::create_dir_all(private.join("anycastd")).expect("dirs");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::set_permissions(private.join("anycastd"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::os::unix::fs::chown(private.join("anycastd"), Some(NOBODY), Some(NOBODY)).expect("chown");
+    let link = env.dir.join("lib/anycastd");
+    std::os::unix::fs::symlink("private/anycastd", &link).expect("link");
+    link
+}
+
+#[test]
+fn a_symlink_planted_as_the_lock_is_not_followed() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(env.dir.join("victim"), "precious\n").expect("victim");
+    std::os::unix::fs::symlink(env.dir.join("victim"), env.state_dir().join("lock")).expect("planted");
+    let run = env.run(&["apply"]);
+    assert_eq!(std::fs::read_to_string(env.dir.join("victim")).expect("victim"), "precious\n");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "cannot open the lock [DIR]/state/lock: [DIR]/state/lock is a symbolic link: anycastd follows none in its \
+             state directory; remove it"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(env.networks().is_empty(), "nothing announced without the lock");
+}
+
+#[test]
+fn temporary_files_planted_under_predictable_names_are_not_written_through() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(env.dir.join("victim"), "precious\n").expect("victim");
+    // The names anycastd used to write through: `.NAME.PID`, for the next few thousand PIDs.
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(1000);
+    for pid in last..last + 3000 {
+        for name in ["state.json", "config-cache.json", "maintenance.json"] {
+            let planted = env.state_dir().join(format!(".{name}.{pid}"));
+            std::os::unix::fs::symlink(env.dir.join("victim"), planted).expect("planted");
+        }
+    }
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.run(&["withdraw-all"]).code, 0);
+    assert_eq!(std::fs::read_to_string(env.dir.join("victim")).expect("victim"), "precious\n");
+    for name in ["state.json", "config-cache.json", "maintenance.json"] {
+        let metadata = std::fs::symlink_metadata(env.state_dir().join(name)).expect(name);
+        assert!(metadata.is_file(), "{name} is a regular file of its own");
+    }
+}
+
+#[test]
+fn a_state_directory_others_can_write_is_refused() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o775)).expect("chmod");
+    let run = env.run(&["apply"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "the state directory [DIR]/state has mode 0775: its group or others can write it, and so plant files that \
+             anycastd would read; make it writable by its owner only: chmod go-w [DIR]/state"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(env.networks().is_empty(), "nothing announced");
+}
+
+#[test]
+fn a_fifo_planted_as_the_marker_cannot_hang_a_pass_and_keeps_maintenance_on() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let made = std::process::Command::new("mkfifo").arg(env.state_dir().join("maintenance.json")).status();
+    assert!(made.is_ok_and(|status| status.success()), "mkfifo");
+    let mut child = env.command(&["apply"]).stdout(std::process::Stdio::piped()).spawn().expect("start apply");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("apply hangs on a FIFO planted as the maintenance marker");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = env.finish(child.wait_with_output().expect("apply ended"));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("the marker [DIR]/state/maintenance.json cannot be read ([DIR]/state/maintenance.json is not a regular file); maintenance stays on"),
+        "{}",
+        run.stdout
+    );
+    assert!(env.networks().is_empty(), "nothing announced in maintenance");
+}
+
+#[test]
+fn a_lock_hard_linked_to_another_file_is_not_written() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(env.dir.join("victim"), "precious\n").expect("victim");
+    std::fs::hard_link(env.dir.join("victim"), env.state_dir().join("lock")).expect("linked");
+    let run = env.run(&["apply"]);
+    assert_eq!(std::fs::read_to_string(env.dir.join("victim")).expect("victim"), "precious\n");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "cannot open the lock [DIR]/state/lock: [DIR]/state/lock has other names (hard links), whose content \
+             anycastd would overwrite; remove it"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn systemds_dynamic_user_layout_works_and_roots_files_go_to_the_service_user() {
+    if !root() {
+        eprintln!("skipped: needs root (chown, setpriv)");
+        return;
+    }
+    let env = Env::new();
+    let link = dynamic_user_layout(&env);
+    assert_eq!(run(&env, with_state_dir(&env, &link, &["apply"])).code, 0);
+    let withdrawn = run(&env, with_state_dir(&env, &link, &["withdraw-all", "--reason", "kernel upgrade"]));
+    assert_eq!(withdrawn.code, 0, "{withdrawn:?}");
+    assert!(env.networks().is_empty());
+    for file in files_below(&env.dir.join("lib/private/anycastd")) {
+        let metadata = std::fs::metadata(&file).expect("stat");
+        assert_eq!((metadata.uid(), metadata.gid()), (NOBODY, NOBODY), "{} is the service's", file.display());
+    }
+    // The service reads root's marker, and can end the maintenance. (systemd's mount namespace lets the service
+    // through `private`; here it may search it.)
+    let private = env.dir.join("lib/private");
+    std::fs::set_permissions(private, std::fs::Permissions::from_mode(0o711)).expect("chmod");
+    std::fs::write(env.dir.join("running-config"), support::env::EMPTY_FRR).expect("running config");
+    let running = env.dir.join("running-config").display().to_string();
+    let plan = with_state_dir(&env, &link, &["plan", "--running-config", &running, "--assume", "healthy"]);
+    let plan = run(&env, as_nobody(&plan));
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let marker = plan.stdout.lines().next().unwrap_or_default();
+    assert!(marker.starts_with("Maintenance since ") && marker.ends_with(": kernel upgrade"), "{}", plan.stdout);
+    let resume = run(&env, as_nobody(&with_state_dir(&env, &link, &["resume"])));
+    assert_eq!(resume.code, 0, "{resume:?}");
+    assert_eq!(resume.stdout, "Maintenance ended: the next apply announces the prefixes of healthy services again.\n");
+}
+
+#[test]
+fn a_symlink_to_the_state_directory_owned_by_someone_else_is_refused() {
+    if !root() {
+        eprintln!("skipped: needs root (lchown)");
+        return;
+    }
+    let env = Env::new();
+    let link = dynamic_user_layout(&env);
+    std::os::unix::fs::lchown(&link, Some(NOBODY), Some(NOBODY)).expect("lchown");
+    let refused = run(&env, with_state_dir(&env, &link, &["apply"]));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains(
+            "the state directory [DIR]/lib/anycastd goes through the symbolic link [DIR]/lib/anycastd, which belongs \
+             to uid 65534: anycastd follows only links that belong to root or to itself (uid 0); replace the link, or \
+             give the real directory"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(env.networks().is_empty(), "nothing announced");
+}
+
+#[test]
+fn a_cache_forged_by_the_state_directorys_owner_never_reaches_root() {
+    if !root() {
+        eprintln!("skipped: needs root (another user owning the state directory)");
+        return;
+    }
+    let env = Env::new();
+    let state_dir = env.dir.join("service-state");
+    std::fs::create_dir_all(&state_dir).expect("state dir");
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::os::unix::fs::chown(&state_dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["apply"])).code, 0);
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["withdraw-all"])).code, 0);
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["resume"])).code, 0);
+
+    // The directory's owner edits the cache and keeps its `source`: a hook, 0.0.0.0/0, no checks.
+    let cache = state_dir.join("config-cache.json");
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cache).expect("apply cached the config")).expect("JSON");
+    let pwned = env.dir.join("pwned");
+    let dns = &mut forged["config"]["services"][0];
+    dns["checks"] = serde_json::json!([]);
+    dns["on_change"] = serde_json::json!({
+        "argv": ["/bin/sh", "-c", format!("touch {}", pwned.display())],
+        "timeout": {"secs": 5, "nanos": 0}
+    });
+    let vtysh = env.vtysh().display().to_string();
+    dns["prefixes"].as_array_mut().expect("prefixes").push(serde_json::json!(
+        {"vrf": "default", "prefix": "0.0.0.0/0", "vtysh": vtysh}
+    ));
+    std::fs::write(&cache, serde_json::to_vec(&forged).expect("JSON")).expect("forge");
+    std::os::unix::fs::chown(&cache, Some(NOBODY), Some(NOBODY)).expect("chown");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+
+    let plan = run(&env, with_state_dir(&env, &state_dir, &["plan"]));
+    assert!(!plan.stdout.contains("0.0.0.0/0"), "{}", plan.stdout);
+    let applied = run(&env, with_state_dir(&env, &state_dir, &["apply"]));
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert_eq!(
+        env.networks(),
+        [
+            "123 2001:db8::123:7e11:713e/128",
+            "123 203.0.113.123/32",
+            "default 2001:db8::b19:bad:53/128",
+            "default 203.0.113.53/32",
+        ],
+        "exactly what the TOML says"
+    );
+    assert!(!pwned.exists(), "the forged hook ran as root");
+}
+
+const NTP: [&str; 2] = ["123 2001:db8::123:7e11:713e/128", "123 203.0.113.123/32"];
+const DNS: [&str; 2] = ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"];
+
+/// `command` in a private mount namespace (nothing leaks to the host) in which `state_dir` is read-only: bound onto
+/// itself and remounted read-only, keeping its files, or, when `empty`, a fresh read-only tmpfs.
+fn on_read_only(command: &std::process::Command, state_dir: &Path, empty: bool) -> std::process::Command {
+    let mount = if empty {
+        r#"mount -t tmpfs -o ro,mode=0700 anycastd-test "$0""#
+    } else {
+        r#"mount --bind "$0" "$0" && mount -o remount,bind,ro "$0""#
+    };
+    let mut wrapped = std::process::Command::new("unshare");
+    wrapped
+        .args(["--mount", "--propagation", "private", "sh", "-c", &format!("{mount} && exec \"$@\"")])
+        .arg(state_dir)
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+/// The stderr lines of a run.
+fn lines(run: &support::env::Run) -> Vec<&str> {
+    run.stderr.lines().collect()
+}
+
+#[test]
+fn on_a_read_only_state_directory_apply_withdraws_and_announces_nothing() {
+    if !root() {
+        eprintln!("skipped: needs root (mount)");
+        return;
+    }
+    let env = Env::new();
+    env.cabourotte.failing("dns", "timeout");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks(), NTP);
+    env.cabourotte.healthy("dns").failing("ntp_v4", "exit status 1");
+    let applied = run(&env, on_read_only(&env.command(&["apply"]), &env.state_dir(), false));
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert!(env.networks().is_empty(), "ntp withdrawn, dns not announced");
+    let refused = "cannot write [DIR]/state/state.json: Read-only file system (os error 30)";
+    assert_eq!(
+        lines(&applied),
+        [
+            format!("anycastd apply: state-error: {refused}; this pass withdraws but announces nothing"),
+            format!(
+                "anycastd apply: prefix-error 203.0.113.53/32 for service dns (default VRF, AS 65536): not announced: \
+                 {refused}"
+            ),
+            format!(
+                "anycastd apply: prefix-error 2001:db8::b19:bad:53/128 for service dns (default VRF, AS 65536): not \
+                 announced: {refused}"
+            ),
+            "anycastd apply: withdrawn 203.0.113.123/32 for service ntp (VRF 123, AS 65537): check ntp_v4 failed: exit \
+             status 1"
+                .to_string(),
+            "anycastd apply: withdrawn 2001:db8::123:7e11:713e/128 for service ntp (VRF 123, AS 65537): check ntp_v4 \
+             failed: exit status 1"
+                .to_string(),
+        ]
+    );
+    assert!(applied.stdout.starts_with(&format!("Error: {refused}; this pass withdraws but announces nothing\n")));
+}
+
+#[test]
+fn on_a_read_only_state_directory_withdraw_all_still_withdraws_and_warns() {
+    if !root() {
+        eprintln!("skipped: needs root (mount)");
+        return;
+    }
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks().len(), 4);
+    let withdrawn = run(&env, on_read_only(&env.command(&["withdraw-all"]), &env.state_dir(), false));
+    assert_eq!(withdrawn.code, 1, "{withdrawn:?}");
+    assert!(env.networks().is_empty());
+    assert_eq!(
+        lines(&withdrawn)[0],
+        "anycastd withdraw-all: state-error: cannot write [DIR]/state/maintenance.json: Read-only file system (os \
+         error 30): withdrawing anyway, but without the maintenance marker the next apply or run pass may announce \
+         the prefixes again; stop the timer or the loop, or make the state directory writable and run `anycastd \
+         withdraw-all` again"
+    );
+    assert_eq!(lines(&withdrawn).len(), 5, "the warning and 4 withdrawals: {}", withdrawn.stderr);
+}
+
+#[test]
+fn on_a_read_only_state_directory_run_still_withdraws_on_sigterm() {
+    if !root() {
+        eprintln!("skipped: needs root (mount)");
+        return;
+    }
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    env.clear_vtysh_calls();
+    let looping = on_read_only(&env.command(&["run", "--interval", "200ms"]), &env.state_dir(), true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start anycastd run");
+    support::env::wait_until("two passes", || env.vtysh_calls().len() >= 2);
+    assert_eq!(env.networks().len(), 4, "nothing to withdraw while healthy");
+    let sent = std::process::Command::new("kill").arg("-TERM").arg(looping.id().to_string()).status();
+    assert!(sent.is_ok_and(|status| status.success()), "kill -TERM");
+    let output = looping.wait_with_output().expect("run ends");
+    let stderr = env.normalize(&String::from_utf8_lossy(&output.stderr));
+    assert!(env.networks().is_empty(), "withdrawn on SIGTERM: {stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "anycastd withdraw-all: state-error: cannot open the lock [DIR]/state/lock: Read-only file system (os \
+             error 30); this pass withdraws but announces nothing\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_state_directory_this_user_cannot_write_never_stops_a_withdrawal() {
+    let env = Env::new();
+    env.cabourotte.failing("dns", "timeout");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks(), NTP);
+    env.cabourotte.healthy("dns").failing("ntp_v4", "exit status 1");
+    let applied = if root() {
+        // As `nobody`, in root's directory (0755, its files 0600): nothing there can be written or even opened.
+        std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        for path in [env.dir.join("frr")].into_iter().chain(files_below(&env.dir.join("frr"))) {
+            let mode = if path.is_dir() { 0o777 } else { 0o666 };
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("the fake FRR is shared");
+        }
+        run(&env, as_nobody(&env.command(&["apply"])))
+    } else {
+        std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o555)).expect("chmod");
+        env.run(&["apply"])
+    };
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert!(env.networks().is_empty(), "ntp withdrawn, dns not announced: {applied:?}");
+    assert!(applied.stderr.contains("Permission denied (os error 13); this pass withdraws but announces nothing"));
+    assert!(
+        applied
+            .stderr
+            .contains("prefix-error 203.0.113.53/32 for service dns (default VRF, AS 65536): not announced: ")
+    );
+    let _ = std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700));
+}
+
+#[test]
+fn a_lock_held_too_long_never_stops_a_withdrawal() {
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    env.cabourotte.failing("ntp_v4", "exit status 1");
+    let lock = std::fs::OpenOptions::new().write(true).open(env.state_dir().join("lock")).expect("the lock");
+    lock.set_len(0).expect("no holder's note");
+    lock.lock().expect("held by the test");
+    let applied = env.run(&["--lock-timeout", "300ms", "apply"]);
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert_eq!(env.networks(), DNS, "ntp withdrawn");
+    assert_eq!(
+        lines(&applied)[0],
+        "anycastd apply: state-error: another anycastd holds the lock [DIR]/state/lock (holder unknown); gave up \
+         after 300 ms; this pass withdraws but announces nothing"
+    );
+    let withdrawn = env.run(&["--lock-timeout", "300ms", "withdraw-all"]);
+    assert_eq!(withdrawn.code, 1, "{withdrawn:?}");
+    assert!(env.networks().is_empty());
+    drop(lock);
+}
+
+#[test]
+fn on_a_read_only_state_directory_fall_cannot_hold_back_a_withdrawal() {
+    if !root() {
+        eprintln!("skipped: needs root (mount)");
+        return;
+    }
+    let env = Env::new();
+    env.config(&SEED_CONFIG.replace("[services.dns]\n", "[services.dns]\nfall = 3\n"));
+    assert_eq!(env.run(&["apply"]).code, 0);
+    env.cabourotte.failing("dns", "timeout");
+    let applied = run(&env, on_read_only(&env.command(&["apply"]), &env.state_dir(), false));
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert_eq!(env.networks(), NTP, "dns withdrawn at its first unhealthy pass: the count could not be kept");
+    assert!(applied.stdout.contains("dns: unhealthy\n"), "{}", applied.stdout);
+}
+
+#[test]
+fn counts_someone_else_can_write_neither_hold_back_a_withdrawal_nor_hasten_an_announcement() {
+    if !root() {
+        eprintln!("skipped: needs root (another user owning the state directory)");
+        return;
+    }
+    let env = Env::new();
+    env.config(
+        &SEED_CONFIG
+            .replace("[services.dns]\n", "[services.dns]\nfall = 3\n")
+            .replace("[services.ntp]\n", "[services.ntp]\nrise = 3\n"),
+    );
+    let state_dir = env.dir.join("service-state");
+    std::fs::create_dir_all(&state_dir).expect("state dir");
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::os::unix::fs::chown(&state_dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    env.cabourotte.failing("ntp_v4", "exit status 1");
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["apply"])).code, 0);
+    assert_eq!(env.networks(), DNS);
+
+    // The directory's owner rewrites the counts: dns has never failed, ntp has passed a hundred times.
+    let counts = state_dir.join("state.json");
+    let forged = r#"{"services": {"dns": {"healthy": 0, "unhealthy": 0}, "ntp": {"healthy": 100, "unhealthy": 0}}}"#;
+    std::fs::write(&counts, forged).expect("forge");
+    std::os::unix::fs::chown(&counts, Some(NOBODY), Some(NOBODY)).expect("chown");
+    env.cabourotte.failing("dns", "timeout").healthy("ntp_v4");
+    let applied = run(&env, with_state_dir(&env, &state_dir, &["apply"]));
+    assert!(env.networks().is_empty(), "dns withdrawn at once, ntp not announced early: {}", applied.stdout);
+    assert!(applied.stdout.contains("ntp: healthy 1/3, still withdrawn\n"), "{}", applied.stdout);
+    assert!(
+        applied.stderr.contains(
+            "anycastd apply: warning: not using the rise/fall counts: the state directory [DIR]/service-state belongs \
+             to uid 65534, not to this user (uid 0): its owner can change what it holds; counting from zero, and \
+             `fall` cannot hold back a withdrawal"
+        ),
+        "{}",
+        applied.stderr
+    );
+}
