@@ -103,6 +103,10 @@ pub enum Command {
         /// has a route in FRR's RIB where import-check requires one.
         #[arg(long)]
         frr: bool,
+        /// With --frr: FRR's startup config, searched for managed networks saved by `write memory` (FRR would
+        /// announce them at boot, before any check).
+        #[arg(long, value_name = "PATH", default_value = "/etc/frr/frr.conf", requires = "frr")]
+        frr_conf: PathBuf,
     },
     /// Loop mode: run an apply pass every interval; withdraw everything on SIGINT/SIGTERM.
     Run {

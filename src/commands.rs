@@ -71,15 +71,16 @@ impl Output {
     }
 }
 
-pub fn check(cli: &Cli, settings: &Settings, output: &Output, frr: bool) -> Result<u8, Report> {
+/// `check`, and with `frr` (FRR's startup config) the FRR pre-flight too.
+pub fn check(cli: &Cli, settings: &Settings, output: &Output, frr: Option<&Path>) -> Result<u8, Report> {
     let config = load(cli, CacheUse::None)?;
-    let findings = if frr { preflight::run(&config, settings.vtysh_timeout) } else { Vec::new() };
+    let findings = frr.map(|startup| preflight::run(&config, settings.vtysh_timeout, startup)).unwrap_or_default();
     match output.format {
         Format::Text => {
             emit(&render::check_text(&config, &cli.configuration.display().to_string()));
             emit(&render::preflight_text(&findings, output.painter));
         }
-        Format::Json => emit(&format!("{}\n", render::check_json(&config, frr.then_some(findings.as_slice())))),
+        Format::Json => emit(&format!("{}\n", render::check_json(&config, frr.map(|_| findings.as_slice())))),
     }
     let failed = findings.iter().any(|finding| finding.level == preflight::Level::Error);
     Ok(if failed { EXIT_ERROR } else { EXIT_OK })

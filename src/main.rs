@@ -96,7 +96,7 @@ fn run(cli: &Cli, colour: bool) -> Result<u8, Report> {
     let output = commands::Output { format: cli.format, painter: Painter::new(colour), quiet: cli.quiet };
     match &cli.command {
         Command::Resume => commands::resume(&settings),
-        Command::Check { frr } => commands::check(cli, &settings, &output, *frr),
+        Command::Check { frr, frr_conf } => commands::check(cli, &settings, &output, frr.then_some(frr_conf.as_path())),
         Command::Plan { detailed_exitcode, running_config, health, assume } => {
             let config = commands::load(cli, CacheUse::Read)?;
             let offline = commands::offline_inputs(&config, running_config.as_deref(), health.as_deref(), *assume)?;

@@ -1,5 +1,6 @@
 //! `anycastd check --frr`: verifies, changing nothing, that FRR is ready for the configuration: each vtysh works,
-//! each needed BGP instance exists, and each prefix has a route in FRR's RIB where import-check requires one.
+//! each needed BGP instance exists, each prefix has a route in FRR's RIB where import-check requires one, and FRR's
+//! startup config holds no managed network (FRR would announce it at boot, before any check has run).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -7,8 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::bounded;
 use crate::config::{AddressFamily, Config, ManagedPrefix, Prefix, Vrf};
-use crate::frr::{RunningConfig, Vtysh, routes_present};
+use crate::frr::{RunningConfig, Vtysh, bgp_networks, routes_present};
 
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -33,16 +35,81 @@ pub struct Finding {
     pub message: String,
 }
 
-/// Checks every FRR of the configuration.
-pub fn run(config: &Config, vtysh_timeout: Duration) -> Vec<Finding> {
+/// Checks every FRR of the configuration, and FRR's startup config at `startup_config`.
+pub fn run(config: &Config, vtysh_timeout: Duration, startup_config: &Path) -> Vec<Finding> {
     let mut by_vtysh: BTreeMap<&Path, Vec<&ManagedPrefix>> = BTreeMap::new();
     for (_, prefix) in config.prefixes() {
         by_vtysh.entry(prefix.vtysh.as_path()).or_default().push(prefix);
     }
-    by_vtysh
+    let mut findings: Vec<Finding> = by_vtysh
         .into_iter()
         .flat_map(|(path, prefixes)| check_frr(&Vtysh::new(path, vtysh_timeout), path, &prefixes))
-        .collect()
+        .collect();
+    findings.extend(startup_findings(config, startup_config, read_startup_config(startup_config)));
+    findings
+}
+
+/// What FRR's startup config is: its text, absent, or unreadable (with the reason).
+enum StartupConfig {
+    Text(String),
+    Absent,
+    Unreadable(String),
+}
+
+fn read_startup_config(path: &Path) -> StartupConfig {
+    match std::fs::File::open(path) {
+        Ok(file) => match bounded::RUNNING_CONFIG.read_to_string(file) {
+            Ok(text) => StartupConfig::Text(text),
+            Err(reason) => StartupConfig::Unreadable(reason),
+        },
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => StartupConfig::Absent,
+        Err(error) => StartupConfig::Unreadable(error.to_string()),
+    }
+}
+
+/// An error for every managed prefix that FRR's startup config has as a `network`: `write memory` saved it, FRR
+/// announces it at boot before any check has run, and `systemctl reload frr` puts it back after a withdrawal.
+fn startup_findings(config: &Config, path: &Path, startup: StartupConfig) -> Vec<Finding> {
+    let subject = path.display().to_string();
+    let text = match startup {
+        StartupConfig::Text(text) => text,
+        StartupConfig::Absent => {
+            return vec![Finding { level: Level::Ok, subject, message: "no startup config here".into() }];
+        }
+        StartupConfig::Unreadable(reason) => {
+            return vec![Finding {
+                level: Level::Warning,
+                subject,
+                message: format!(
+                    "cannot read FRR's startup config ({reason}), so cannot tell whether it holds managed networks"
+                ),
+            }];
+        }
+    };
+    let managed: BTreeSet<(&Vrf, &Prefix)> = config.prefixes().map(|(_, p)| (&p.vrf, &p.prefix)).collect();
+    let saved: Vec<Finding> = bgp_networks(&text)
+        .into_iter()
+        .filter(|network| managed.contains(&(&network.vrf, &network.prefix)))
+        .map(|network| Finding {
+            level: Level::Error,
+            subject: format!("{} in {}", network.prefix, network.vrf.described()),
+            message: format!(
+                "FRR's startup config {} has it as a network (line {}): FRR announces it at boot, before any check \
+                 has run, and `systemctl reload frr` announces it again after anycastd withdrew it; remove the line \
+                 (`write memory` saves anycastd's networks with the rest of the running config)",
+                path.display(),
+                network.line
+            ),
+        })
+        .collect();
+    if saved.is_empty() {
+        return vec![Finding {
+            level: Level::Ok,
+            subject,
+            message: "FRR's startup config holds no managed network".into(),
+        }];
+    }
+    saved
 }
 
 fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Finding> {

@@ -211,20 +211,45 @@ fn check_frr_verifies_vtysh_instances_and_routes_without_changing_anything() {
     let env = Env::new();
     env.rib(&["default 203.0.113.53/32", "default 2001:db8::b19:bad:53/128", "123 203.0.113.123/32"]);
     let before = env.running_config();
-    let run = env.run(&["check", "--frr"]);
+    let absent = env.state_dir().join("no-frr.conf").display().to_string();
+    let run = env.run(&["check", "--frr", "--frr-conf", &absent]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     snapshot!("check-frr-text", run.stdout);
     assert_eq!(env.running_config(), before);
     assert!(env.vtysh_calls().iter().all(|call| call.iter().all(|c| c.starts_with("show "))), "only show commands");
 
     env.frr(&support::env::EMPTY_FRR.replace("router bgp 65537 vrf 123", "router bgp 65537 vrf 456"));
-    let run = env.run(&["--format", "json", "check", "--frr"]);
+    let run = env.run(&["--format", "json", "check", "--frr", "--frr-conf", &absent]);
     assert_eq!(run.code, 1, "a missing BGP instance fails the pre-flight");
     let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
     let errors: Vec<&serde_json::Value> =
         report["frr"].as_array().expect("findings").iter().filter(|f| f["level"] == "error").collect();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["subject"], "VRF 123");
+}
+
+/// `write memory` saved the managed networks into FRR's startup config (real FRR 10.3 output): FRR would announce
+/// them at boot, before any check. The operator's own network in the same file is not anycastd's business.
+#[test]
+fn check_frr_flags_managed_networks_saved_in_the_startup_config() {
+    let env = Env::new();
+    let saved = env.state_dir().join("frr.conf");
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/frr-10.3-write-memory.conf"), &saved)
+        .expect("copy the fixture");
+    let run = env.run(&["check", "--frr", "--frr-conf", &saved.display().to_string()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let flagged: Vec<&str> = run.stdout.lines().filter(|line| line.contains("FRR's startup config")).collect();
+    assert_eq!(flagged.len(), 4, "{}", run.stdout);
+    assert!(
+        flagged[0].starts_with(
+            "  ✗ 203.0.113.53/32 in the default VRF: FRR's startup config [DIR]/state/frr.conf has it as a network \
+             (line 17): FRR announces it at boot, before any check has run"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("198.51.100.0/24"), "not a managed prefix\n{}", run.stdout);
 }
 
 #[test]

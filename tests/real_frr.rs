@@ -450,7 +450,33 @@ fn check_frr_reports_instances_and_a_missing_one(frr: Frr) {
     assert_eq!(cabourotte.request_count(), 0, "check --frr does not ask Cabourotte");
 }
 
+/// An operator saves the running config (`write memory`) while anycastd's networks are announced: FRR's startup
+/// config now holds them, and FRR would announce them at its next start before any check has run. `check --frr`
+/// names each of them; the operator's own network saved beside them is not its business.
+fn check_frr_flags_managed_networks_saved_by_write_memory(frr: Frr) {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(frr, &cabourotte);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    let startup = lab.startup_config().display().to_string();
+    let clean = lab.anycastd(["check", "--frr", "--frr-conf", &startup]).run();
+    assert!(clean.stdout.contains(&format!("✓ {startup}: no startup config here")), "{clean}");
+
+    lab.vtysh(&["write memory"]);
+    let check = lab.anycastd(["check", "--frr", "--frr-conf", &startup]).run().expect_code(1);
+    for prefix in [DNS_V4, DNS_V6, NTP_V4, NTP_V6] {
+        let vrf = if prefix.starts_with("203.0.113.123") || prefix.starts_with("2001:db8::123") {
+            "VRF 123"
+        } else {
+            "the default VRF"
+        };
+        let expected = format!("✗ {prefix} in {vrf}: FRR's startup config {startup} has it as a network (line ");
+        assert!(check.stdout.contains(&expected), "expected {expected:?}\n{check}");
+    }
+    assert!(!check.stdout.contains(UNMANAGED), "{check}");
+}
+
 on_every_frr!(
+    check_frr_flags_managed_networks_saved_by_write_memory,
     check_frr_reports_instances_and_a_missing_one,
     lab_smoke,
     apply_announces_every_prefix_of_healthy_services,

@@ -216,6 +216,17 @@ impl Lab {
         self.dir.join("vtysh")
     }
 
+    /// Where `write memory` in this lab saves FRR's configuration (its `/etc/frr/<name>/frr.conf`, as the host sees
+    /// it), read from the lab's settings.
+    pub fn startup_config(&self) -> PathBuf {
+        let settings = fs::read_to_string(self.dir.join("lab.env")).expect("read the lab's lab.env");
+        let path = settings
+            .lines()
+            .find_map(|line| line.strip_prefix("FRR_STARTUP_CONFIG="))
+            .expect("FRR_STARTUP_CONFIG in lab.env");
+        PathBuf::from(path.trim_matches('\''))
+    }
+
     /// Path of the anycastd config file that [`Lab::write_config`] writes.
     pub fn config_path(&self) -> PathBuf {
         self.dir.join("config.toml")
