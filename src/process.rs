@@ -2,10 +2,12 @@
 //!
 //! Each child leads a process group of its own, and a deadline kills the whole group: a `vtysh` wrapper that does
 //! not `exec` (or a hook that starts helpers) would otherwise leave its own children running, and a vtysh batch that
-//! lands after anycastd gave up on it could undo what a later pass did.
+//! lands after anycastd gave up on it could undo what a later pass did. For the same reason a child dies with
+//! anycastd (`PR_SET_PDEATHSIG`): an `apply` killed by SIGKILL or the OOM killer leaves no vtysh behind that would
+//! apply its batch after a newer pass decided otherwise.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -49,6 +51,12 @@ impl RunError {
 /// has not finished within `timeout` or prints more than [`bounded::CHILD_OUTPUT`].
 pub fn run_with_deadline(command: &mut Command, stdin: Option<File>, timeout: Duration) -> Result<Finished, RunError> {
     let stdin = stdin.map_or_else(Stdio::null, Stdio::from);
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the child between fork and exec and calls only async-signal-safe functions
+    // (prctl, getppid), touching no memory of the parent.
+    unsafe {
+        command.pre_exec(move || die_with_parent(parent));
+    }
     let mut child = command
         .stdin(stdin)
         .stdout(Stdio::piped())
@@ -79,6 +87,20 @@ fn wait_with_deadline(child: &mut Child, deadline: Instant) -> Result<Finished, 
         }
     };
     Ok(Finished { success: status.success(), code: status.code(), stdout, stderr })
+}
+
+/// Makes the child (about to exec) receive SIGKILL when anycastd dies, and fails if it is already gone: a child whose
+/// parent died between fork and this call would not be told. (Run between fork and exec: async-signal-safe only.)
+fn die_with_parent(parent: u32) -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid take no pointers and only act on the calling process.
+    let (set, now) = unsafe { (libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL), libc::getppid()) };
+    if set != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if u32::try_from(now).ok() != Some(parent) {
+        return Err(io::Error::other("anycastd ended before its child started"));
+    }
+    Ok(())
 }
 
 /// Kills the child's whole process group, then reaps the child.

@@ -475,7 +475,30 @@ fn check_frr_flags_managed_networks_saved_by_write_memory(frr: Frr) {
     assert!(!check.stdout.contains(UNMANAGED), "{check}");
 }
 
+/// `apply` is killed (SIGKILL) while its vtysh batch is still on its way to FRR, and a newer `apply` finds every
+/// check failing. The killed pass's batch must never land afterwards: nothing may be announced without a passing
+/// check.
+fn a_killed_apply_leaves_no_batch_behind_to_announce_later(frr: Frr) {
+    const DELAY: Duration = Duration::from_millis(2500);
+    let cabourotte = all_healthy();
+    let lab = seed_lab(frr, &cabourotte);
+    lab.slow_next_write(DELAY);
+    let killed = lab.anycastd(["apply"]).spawn();
+    lab.wait_until("the killed apply's vtysh has started its batch", || lab.write_started());
+    killed.signal("KILL");
+    killed.wait(Duration::from_secs(5));
+
+    cabourotte.failing("dns", "timeout").failing("ntp_v4", "timeout");
+    let newer = lab.anycastd(["apply"]).json().run().expect_code(0);
+    assert_eq!(newer.summary().announce, 0, "{newer}");
+    // Longer than the slow write would have taken: a batch left running would have landed by now.
+    std::thread::sleep(DELAY + Duration::from_secs(1));
+    assert_networks(&lab, &[UNMANAGED], &[]);
+    lab.wait_peer_routes(&[UNMANAGED]);
+}
+
 on_every_frr!(
+    a_killed_apply_leaves_no_batch_behind_to_announce_later,
     check_frr_flags_managed_networks_saved_by_write_memory,
     check_frr_reports_instances_and_a_missing_one,
     lab_smoke,

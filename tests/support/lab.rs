@@ -413,6 +413,22 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
         fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).expect("make the before-write hook executable");
     }
 
+    /// Makes the next write through the wrapper slow: it marks that it started (see [`Lab::write_started`]), then
+    /// waits `delay` before reaching FRR, like a vtysh stuck behind a busy bgpd.
+    pub fn slow_next_write(&self, delay: Duration) {
+        let started = self.dir.join("write-started");
+        let _ = fs::remove_file(&started);
+        let script = format!("#!/bin/sh\ntouch '{}'\nsleep {}\n", started.display(), delay.as_secs_f64());
+        let hook = self.dir.join("before-write");
+        fs::write(&hook, script).expect("write the before-write hook");
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).expect("make the before-write hook executable");
+    }
+
+    /// Whether the slow write of [`Lab::slow_next_write`] has started.
+    pub fn write_started(&self) -> bool {
+        self.dir.join("write-started").exists()
+    }
+
     /// Starts building an anycastd command with this lab's config and state dir.
     pub fn anycastd<I, S>(&self, args: I) -> Anycastd<'_>
     where
