@@ -23,6 +23,12 @@ fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Creates the environment's state directory as anycastd would: writable by its owner only.
+fn owner_only_state_dir(env: &Env) {
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).expect("stat").mode() & 0o7777
 }
@@ -126,8 +132,7 @@ fn dynamic_user_layout(env: &Env) -> std::path::PathBuf {
 #[test]
 fn a_symlink_planted_as_the_lock_is_not_followed() {
     let env = Env::new();
-    std::fs::create_dir_all(env.state_dir()).expect("state dir");
-    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    owner_only_state_dir(&env);
     std::fs::write(env.dir.join("victim"), "precious\n").expect("victim");
     std::os::unix::fs::symlink(env.dir.join("victim"), env.state_dir().join("lock")).expect("planted");
     let run = env.run(&["apply"]);
@@ -147,8 +152,7 @@ fn a_symlink_planted_as_the_lock_is_not_followed() {
 #[test]
 fn temporary_files_planted_under_predictable_names_are_not_written_through() {
     let env = Env::new();
-    std::fs::create_dir_all(env.state_dir()).expect("state dir");
-    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    owner_only_state_dir(&env);
     std::fs::write(env.dir.join("victim"), "precious\n").expect("victim");
     // The names anycastd used to write through: `.NAME.PID`, for the next few thousand PIDs.
     let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
@@ -191,8 +195,7 @@ fn a_state_directory_others_can_write_is_refused() {
 #[test]
 fn a_fifo_planted_as_the_marker_cannot_hang_a_pass_and_keeps_maintenance_on() {
     let env = Env::new();
-    std::fs::create_dir_all(env.state_dir()).expect("state dir");
-    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    owner_only_state_dir(&env);
     let made = std::process::Command::new("mkfifo").arg(env.state_dir().join("maintenance.json")).status();
     assert!(made.is_ok_and(|status| status.success()), "mkfifo");
     let mut child = env.command(&["apply"]).stdout(std::process::Stdio::piped()).spawn().expect("start apply");
@@ -217,8 +220,7 @@ fn a_fifo_planted_as_the_marker_cannot_hang_a_pass_and_keeps_maintenance_on() {
 #[test]
 fn a_lock_hard_linked_to_another_file_is_not_written() {
     let env = Env::new();
-    std::fs::create_dir_all(env.state_dir()).expect("state dir");
-    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    owner_only_state_dir(&env);
     std::fs::write(env.dir.join("victim"), "precious\n").expect("victim");
     std::fs::hard_link(env.dir.join("victim"), env.state_dir().join("lock")).expect("linked");
     let run = env.run(&["apply"]);
