@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{self, DEFAULT_PATH};
-use crate::log::LogFormat;
+use anycastd::config::{self, DEFAULT_PATH};
+use anycastd::observe::log;
+use anycastd::render;
 
 /// Announce anycast service prefixes through FRRouting only while Cabourotte says the service is healthy.
 ///
@@ -135,6 +136,47 @@ pub enum Format {
     Text,
     /// For programs: a stable, versioned schema.
     Json,
+}
+
+/// Formats of the log lines on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `anycastd apply: announced 203.0.113.53/32 ...`
+    Text,
+    /// `{"level": "info", "event": "announced", ...}`
+    Json,
+}
+
+impl From<Format> for render::Format {
+    fn from(format: Format) -> render::Format {
+        match format {
+            Format::Text => render::Format::Text,
+            Format::Json => render::Format::Json,
+        }
+    }
+}
+
+impl From<LogFormat> for log::LogFormat {
+    fn from(format: LogFormat) -> log::LogFormat {
+        match format {
+            LogFormat::Text => log::LogFormat::Text,
+            LogFormat::Json => log::LogFormat::Json,
+        }
+    }
+}
+
+impl Command {
+    /// The command's name as typed, for log events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Plan { .. } => "plan",
+            Command::Apply => "apply",
+            Command::WithdrawAll { .. } => "withdraw-all",
+            Command::Resume => "resume",
+            Command::Check { .. } => "check",
+            Command::Run { .. } => "run",
+        }
+    }
 }
 
 /// Colour choices.

@@ -1,115 +1,107 @@
-//! anycastd: announce a service's anycast prefixes through FRRouting only while Cabourotte says it is healthy.
-//!
-//! `main` parses the command line, calls one function per command, and decides the exit code in one place.
+//! The `anycastd` binary: parse the command line, build the [`Context`] once, run one command, and render a fatal
+//! error once (miette's report, or a JSON log event under `--log-format json`).
 
-mod bounded;
-mod cabourotte;
 mod cli;
-mod commands;
-mod config;
-mod escape;
-mod frr;
-mod health;
-mod hooks;
-mod lock;
-mod log;
-mod maintenance;
-mod metrics;
-mod pass;
-mod plan;
-mod preflight;
-mod process;
-#[cfg(test)]
-mod properties;
-mod reconcile;
-mod render;
-mod run_loop;
-mod state;
-mod state_dir;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use miette::{MietteHandlerOpts, Report};
+use miette::{Diagnostic, MietteHandlerOpts, NarratableReportHandler, Report};
 
+use anycastd::commands::{self, Exit};
+use anycastd::context::Context;
+use anycastd::error::Error;
+use anycastd::escape::escape;
+use anycastd::observe::log::{Event, LogFormat};
+use anycastd::render::{Output, Painter};
 use cli::{Cli, ColorChoice, Command};
-use commands::CacheUse;
-use reconcile::Settings;
-use render::Painter;
-
-/// Everything went as asked.
-const EXIT_OK: u8 = 0;
-/// Something failed: a bad configuration, an unreachable FRR or Cabourotte, a change FRR did not take.
-const EXIT_ERROR: u8 = 1;
-/// `plan --detailed-exitcode` only: changes are pending.
-const EXIT_CHANGES_PENDING: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let colour = wants_colour(cli.color);
-    let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(MietteHandlerOpts::new().color(colour).terminal_links(false).wrap_lines(false).build())
-    }));
-    match run(&cli, colour) {
-        Ok(code) => ExitCode::from(code),
-        Err(report) => {
-            eprintln!("{:?}", printable(report));
-            ExitCode::from(EXIT_ERROR)
+    let context = context_of(&cli);
+    match dispatch(&cli.command, &context) {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            report(error, cli.command.name(), context.log_format, wants_colour(cli.color, std::io::stderr()));
+            Exit::Failed.into()
+        }
+    }
+}
+
+/// The settings of this invocation, for every command.
+fn context_of(cli: &Cli) -> Context {
+    let output = Output {
+        format: cli.format.into(),
+        painter: Painter::new(wants_colour(cli.color, std::io::stdout())),
+        quiet: cli.quiet,
+    };
+    Context {
+        config_path: cli.configuration.clone(),
+        state_dir: cli.state_dir.clone(),
+        vtysh_timeout: cli.vtysh_timeout,
+        http_timeout: cli.http_timeout,
+        lock_timeout: cli.lock_timeout,
+        metrics_file: cli.metrics_file.clone(),
+        log_format: cli.log_format.into(),
+        output,
+    }
+}
+
+/// Runs the command.
+fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
+    match command {
+        Command::Plan { detailed_exitcode, running_config, health, assume } => {
+            let given = commands::plan::Given {
+                running_config: running_config.clone(),
+                health: health.clone(),
+                assume_healthy: assume.map(|assumption| assumption == cli::Assumption::Healthy),
+            };
+            commands::plan::plan(context, &given, *detailed_exitcode)
+        }
+        Command::Apply => commands::apply::apply(context),
+        Command::WithdrawAll { reason } => commands::withdraw_all::withdraw_all(context, reason.clone()),
+        Command::Resume => commands::resume::resume(context),
+        Command::Check { frr, frr_conf } => commands::check::check(context, frr.then_some(frr_conf.as_path())),
+        Command::Run { interval, keep_on_exit } => commands::run::run_loop(context, *interval, *keep_on_exit),
+    }
+}
+
+/// Renders a fatal error on stderr, once: miette's report (coloured when stderr is a terminal), or one JSON event.
+fn report(error: Error, command: &str, format: LogFormat, colour: bool) {
+    match format {
+        LogFormat::Text => {
+            let _ = miette::set_hook(Box::new(move |_| {
+                Box::new(MietteHandlerOpts::new().color(colour).terminal_links(false).wrap_lines(false).build())
+            }));
+            eprintln!("{:?}", printable(error));
+        }
+        LogFormat::Json => {
+            let mut text = String::new();
+            let _ = NarratableReportHandler::new().render_report(&mut text, &error as &dyn Diagnostic);
+            eprintln!("{}", Event::pass_failed(command, text.trim().to_string()).line(LogFormat::Json));
         }
     }
 }
 
 /// The report with its text escaped (see `escape.rs`): an error may quote vtysh, a file of the state directory or a
 /// path. A configuration error escapes its own text, keeping its excerpts and labels.
-fn printable(report: Report) -> Report {
-    if report.downcast_ref::<config::ConfigError>().is_some() {
-        return report;
+fn printable(error: Error) -> Report {
+    if let Error::Config(_) = error {
+        return Report::new(error);
     }
-    let message = escape::escape(&report.to_string()).into_owned();
-    match report.help().map(|help| escape::escape(&help.to_string()).into_owned()) {
+    let message = escape(&error.to_string()).into_owned();
+    match error.help().map(|help| escape(&help.to_string()).into_owned()) {
         Some(help) => miette::miette!(help = help, "{message}"),
         None => miette::miette!("{message}"),
     }
 }
 
-/// Colour on a terminal unless NO_COLOR is set, or as forced by `--color`.
-fn wants_colour(choice: ColorChoice) -> bool {
+/// Colour when `stream` is a terminal unless NO_COLOR is set, or as forced by `--color`.
+fn wants_colour(choice: ColorChoice, stream: impl IsTerminal) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
-        }
-    }
-}
-
-fn run(cli: &Cli, colour: bool) -> Result<u8, Report> {
-    let settings = Settings {
-        state_dir: cli.state_dir.clone(),
-        vtysh_timeout: cli.vtysh_timeout,
-        http_timeout: cli.http_timeout,
-        lock_timeout: cli.lock_timeout,
-        metrics_file: cli.metrics_file.clone(),
-        log_format: cli.log_format,
-    };
-    let output = commands::Output { format: cli.format, painter: Painter::new(colour), quiet: cli.quiet };
-    match &cli.command {
-        Command::Resume => commands::resume(&settings),
-        Command::Check { frr, frr_conf } => commands::check(cli, &settings, &output, frr.then_some(frr_conf.as_path())),
-        Command::Plan { detailed_exitcode, running_config, health, assume } => {
-            let config = commands::load(cli, CacheUse::Read)?;
-            let offline = commands::offline_inputs(&config, running_config.as_deref(), health.as_deref(), *assume)?;
-            commands::plan(&config, &settings, &output, &offline, *detailed_exitcode)
-        }
-        Command::Apply => commands::apply(&commands::load(cli, CacheUse::ReadAndRefresh)?, &settings, &output),
-        Command::WithdrawAll { reason } => {
-            commands::withdraw_all(&commands::load(cli, CacheUse::ReadAndRefresh)?, &settings, &output, reason.clone())
-        }
-        Command::Run { interval, keep_on_exit } => {
-            let config = commands::load(cli, CacheUse::ReadAndRefresh)?;
-            let interval = interval.unwrap_or_else(|| config.shortest_interval());
-            Ok(run_loop::run(&config, &settings, interval, *keep_on_exit, &output))
-        }
+        ColorChoice::Auto => stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
     }
 }

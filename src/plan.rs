@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::cabourotte::Answers;
-use crate::config::{Config, ManagedPrefix, OnCheckerError, Policy, Service};
+use crate::config::{Config, ManagedPrefix, OnCheckerError, Policy, Service, Vrf};
 use crate::frr::{Asn, Change, ChangeKind, RunningConfig};
+use crate::health::cabourotte::Answers;
 use crate::health::{self, Condition, ServiceHealth};
-use crate::maintenance::Maintenance;
-use crate::state::{Streak, Streaks};
+use crate::state::maintenance::Maintenance;
+use crate::state::streaks::{Streak, Streaks};
 
 /// What each vtysh path's FRR has, or why it could not be read.
 pub type FrrStates = BTreeMap<PathBuf, Result<RunningConfig, String>>;
@@ -108,6 +108,26 @@ pub enum PrefixError {
     NoBgpInstance,
     /// The prefix should be announced, but this pass may only withdraw, for this reason.
     AnnounceRefused(String),
+}
+
+impl PrefixError {
+    /// What went wrong for a prefix in `vrf`, and how to fix it.
+    pub fn explain(&self, vrf: &Vrf) -> String {
+        match self {
+            PrefixError::FrrUnavailable(reason) => format!("cannot read FRR's running config: {reason}"),
+            PrefixError::NoBgpInstance => {
+                let block = match vrf.name() {
+                    Some(name) => format!("router bgp <ASN> vrf {name}"),
+                    None => "router bgp <ASN>".to_string(),
+                };
+                format!(
+                    "FRR has no BGP instance in {}; anycastd never creates one: add `{block}` to FRR's configuration",
+                    vrf.described()
+                )
+            }
+            PrefixError::AnnounceRefused(reason) => format!("not announced: {reason}"),
+        }
+    }
 }
 
 /// What to do with one prefix.
@@ -389,8 +409,8 @@ impl Observed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cabourotte::parse_result_list;
     use crate::config::Vrf;
+    use crate::health::cabourotte::parse_result_list;
 
     fn seed() -> Config {
         Config::parse(include_str!("../examples/config.toml"), "seed").expect("valid seed")

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use crate::cabourotte::{self, parse_result_list};
 use crate::config::Config;
 use crate::frr::RunningConfig;
+use crate::health::cabourotte::{self, parse_result_list};
 use crate::plan::{Action, FrrStates, Inputs, Intent, Plan};
 use crate::render::{self, Painter, Tense};
 
@@ -146,7 +146,7 @@ proptest! {
         match Config::parse(&text, "t.toml") {
             Ok(config) => {
                 for (_, check) in config.checks() {
-                    prop_assert!(crate::config::INTERVAL.seconds(check.interval.as_secs_f64()).is_ok());
+                    prop_assert!(crate::config::INTERVAL.checked(check.interval.as_secs_f64()).is_ok());
                 }
             }
             Err(error) => {

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Config;
-use crate::state_dir::StateDir;
+use crate::state::StateDir;
 
 /// The cache's file name inside the state directory.
 const CACHE_FILE: &str = "config-cache.json";

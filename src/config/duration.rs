@@ -44,12 +44,12 @@ pub const LOCK_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(10), max: D
 impl Bounds {
     /// Parses `text` (see [`parse_seconds`]) and checks it is within the bounds.
     pub fn parse(&self, text: &str) -> Result<Duration, String> {
-        self.seconds(parse_seconds(text)?)
+        self.checked(parse_seconds(text)?)
     }
 
     /// A number of seconds as a duration, if it is within the bounds. Checked as a number first, so that no value,
     /// however large, small or odd (NaN, infinity), is turned into a duration that could overflow or round to zero.
-    pub fn seconds(&self, value: f64) -> Result<Duration, String> {
+    pub fn checked(&self, value: f64) -> Result<Duration, String> {
         if value.is_nan() || value < self.min.as_secs_f64() {
             return Err(format!("must be at least {}", spoken(self.min)));
         }
@@ -84,6 +84,16 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
 }
 
 /// A bound as a person says it: `100 ms`, `1 s`, `1 h`, `1 day`.
+/// A measured or configured duration as a person writes it, for messages and reports: `2 s`, `500 ms`, `1.5 s`.
+/// (The reverse of [`parse_seconds`]; bounds are spoken in larger units, see `spoken`.)
+pub fn describe(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{} ms", duration.as_millis())
+    } else {
+        format!("{} s", duration.as_secs_f64())
+    }
+}
+
 fn spoken(duration: Duration) -> String {
     let seconds = duration.as_secs();
     match () {
@@ -123,11 +133,18 @@ mod tests {
         assert_eq!(INTERVAL.parse("24h"), Ok(Duration::from_secs(DAY)));
         assert_eq!(INTERVAL.parse("86400.001"), Err("must be at most 1 day".into()));
         assert_eq!(LOCK_TIMEOUT.parse("18000000000000000000"), Err("must be at most 1 h".into()));
-        assert_eq!(INTERVAL.seconds(f64::NAN), Err("must be at least 100 ms".into()));
-        assert_eq!(INTERVAL.seconds(f64::INFINITY), Err("must be at most 1 day".into()));
+        assert_eq!(INTERVAL.checked(f64::NAN), Err("must be at least 100 ms".into()));
+        assert_eq!(INTERVAL.checked(f64::INFINITY), Err("must be at most 1 day".into()));
         assert!(INTERVAL.parse("-1").unwrap_err().contains("is not a duration"));
         assert!(INTERVAL.parse("2 weeks").unwrap_err().contains("unknown unit"));
         assert!(INTERVAL.parse("").is_err());
         assert_eq!(MAX_AGE.range(), "1 s to 1 day");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(describe(Duration::from_millis(500)), "500 ms");
+        assert_eq!(describe(Duration::from_secs(2)), "2 s");
+        assert_eq!(describe(Duration::from_millis(1500)), "1.5 s");
     }
 }

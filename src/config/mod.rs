@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::bounded;
 
 pub use diagnostics::ConfigError;
-pub use duration::{HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, VTYSH_TIMEOUT};
+pub use duration::{HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, VTYSH_TIMEOUT, describe};
 pub use types::{AddressFamily, CabourotteUrl, Prefix, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.

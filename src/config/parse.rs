@@ -427,7 +427,7 @@ impl Walker {
             }
         };
         seconds
-            .and_then(|seconds| bounds.seconds(seconds))
+            .and_then(|seconds| bounds.checked(seconds))
             .map_err(|reason| {
                 self.report(
                     ConfigProblem::new(value.span(), format!("invalid {key}: {reason}"), format!("invalid {key}"))

@@ -1,12 +1,13 @@
 //! FRRouting: what its running config (and its startup config) says, the commands that change it, and the vtysh process that runs them.
 
-mod commands;
+mod batch;
+pub mod preflight;
 mod rib;
 mod running_config;
 mod startup_config;
 mod vtysh;
 
-pub use commands::{Change, ChangeKind, render_batch};
+pub use batch::{Change, ChangeKind, render_batch};
 pub use rib::{RouteLookup, routes_present};
 pub use running_config::{Asn, RunningConfig};
 pub use startup_config::bgp_networks;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use super::RunningConfig;
 use crate::process::{self, RunError};
 
 /// One FRR, reached through its vtysh binary.
@@ -63,7 +64,7 @@ impl fmt::Display for VtyshError {
                     f,
                     "{} did not finish within {} and was stopped",
                     path.display(),
-                    crate::render::seconds(*timeout)
+                    crate::config::describe(*timeout)
                 )
             }
             VtyshError::OutputTooLarge { path } => write!(f, "{}: {}", path.display(), RunError::output_too_large()),
@@ -91,6 +92,12 @@ impl Vtysh {
     /// the plain command still succeeds then, without any `router bgp` block, which would read as "no instance".
     pub fn running_config(&self) -> Result<String, VtyshError> {
         self.run(&["-d", "bgpd", "-c", "show running-config"].map(String::from), None)
+    }
+
+    /// bgpd's running config, parsed; the reason in words when it cannot be read or is cut short.
+    pub fn read_running_config(&self) -> Result<RunningConfig, String> {
+        let text = self.running_config().map_err(|error| error.to_string())?;
+        RunningConfig::parse(&text).map_err(|error| error.to_string())
     }
 
     /// Runs `show` commands in one vtysh call and returns what they printed, one after the other.

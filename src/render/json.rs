@@ -6,11 +6,10 @@
 use serde::Serialize;
 
 use super::Tense;
-use super::text::prefix_error;
 use crate::config::Config;
+use crate::frr::preflight::Finding;
 use crate::health::{CheckStatus, CheckVerdict};
 use crate::plan::{Action, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
-use crate::preflight::Finding;
 
 /// The version of the JSON schema; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -157,7 +156,7 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         Action::Announce => ("announce", None),
         Action::Withdraw => ("withdraw", None),
         Action::Keep => ("none", None),
-        Action::Error(error) => ("error", Some(prefix_error(error, prefix))),
+        Action::Error(error) => ("error", Some(error.explain(&prefix.managed.vrf))),
     };
     let (result, error) = match (&prefix.outcome, tense) {
         (Outcome::Failed(reason), _) => (Some("failed"), Some(reason.clone())),

@@ -3,10 +3,51 @@
 mod json;
 mod text;
 
-use std::time::Duration;
+use std::io::Write;
 
 pub use json::{check_json, plan_json};
-pub use text::{Painter, check_text, plan_text, prefix_error, preflight_text};
+pub use text::{Painter, check_text, plan_text, preflight_text};
+
+use crate::plan::Plan;
+
+/// Output formats of the reports on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For programs: a stable, versioned schema.
+    Json,
+}
+
+/// Where and how reports are printed: stdout, as text or JSON, or not at all (`--quiet`).
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    /// Text or JSON.
+    pub format: Format,
+    /// Colours, or none.
+    pub painter: Painter,
+    /// No report at all.
+    pub quiet: bool,
+}
+
+impl Output {
+    /// Prints a plan (or an applied plan) made by `command` to stdout, unless quiet.
+    pub fn plan(&self, plan: &Plan, command: &str, tense: Tense) {
+        if self.quiet {
+            return;
+        }
+        match self.format {
+            Format::Text => emit(&plan_text(plan, tense, self.painter)),
+            Format::Json => emit(&format!("{}\n", plan_json(plan, command, tense))),
+        }
+    }
+}
+
+/// Writes to stdout. A reader that went away (`anycastd plan | head`) is not an error worth a panic: what it did
+/// not read is dropped; the exit code still tells the outcome.
+pub fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
 
 /// Whether a plan is shown before or after it was applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,25 +56,4 @@ pub enum Tense {
     Planned,
     /// `apply`, `withdraw-all`, `run`: what was done.
     Applied,
-}
-
-/// A duration as a person writes it: `2 s`, `500 ms`, `1.5 s`.
-pub fn seconds(duration: Duration) -> String {
-    if duration < Duration::from_secs(1) {
-        format!("{} ms", duration.as_millis())
-    } else {
-        format!("{} s", duration.as_secs_f64())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(seconds(Duration::from_millis(500)), "500 ms");
-        assert_eq!(seconds(Duration::from_secs(2)), "2 s");
-        assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
-    }
 }

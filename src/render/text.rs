@@ -12,9 +12,9 @@ use owo_colors::OwoColorize;
 use super::Tense;
 use crate::config::Config;
 use crate::escape::escape;
+use crate::frr::preflight::{Finding, Level};
 use crate::health::CheckStatus;
-use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
-use crate::preflight::{Finding, Level};
+use crate::plan::{Action, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
 
 /// Colours text when enabled (on a terminal, or when asked), and passes it through otherwise.
 #[derive(Clone, Copy, Debug)]
@@ -130,7 +130,7 @@ fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter
                 "{} {name}  {} ({place}): {}",
                 painter.red("!"),
                 painter.red("error"),
-                escape(&prefix_error(error, prefix))
+                escape(&error.explain(&prefix.managed.vrf))
             );
         }
     };
@@ -142,24 +142,6 @@ fn presence(current: Presence) -> &'static str {
         Presence::Announced => "announced",
         Presence::Withdrawn => "withdrawn",
         Presence::Unknown => "unknown  ",
-    }
-}
-
-/// Explains a prefix error and how to fix it.
-pub fn prefix_error(error: &PrefixError, prefix: &PrefixPlan) -> String {
-    match error {
-        PrefixError::FrrUnavailable(reason) => format!("cannot read FRR's running config: {reason}"),
-        PrefixError::NoBgpInstance => {
-            let block = match prefix.managed.vrf.name() {
-                Some(name) => format!("router bgp <ASN> vrf {name}"),
-                None => "router bgp <ASN>".to_string(),
-            };
-            format!(
-                "FRR has no BGP instance in {}; anycastd never creates one: add `{block}` to FRR's configuration",
-                prefix.managed.vrf.described()
-            )
-        }
-        PrefixError::AnnounceRefused(reason) => format!("not announced: {reason}"),
     }
 }
 
@@ -213,7 +195,7 @@ pub fn check_text(config: &Config, origin: &str) -> String {
             );
         }
         for check in &service.checks {
-            let interval = super::seconds(check.interval);
+            let interval = crate::config::describe(check.interval);
             let _ = writeln!(
                 out,
                 "    check {} at {} every {interval}",

@@ -18,6 +18,10 @@
 //!   owner (root's `withdraw-all` in the service's directory), every file it creates is handed to the owner
 //!   (`fchown`), so that the service can still read the marker and take the lock afterwards.
 
+pub mod lock;
+pub mod maintenance;
+pub mod streaks;
+
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use crate::config::{Config, Hook};
-use crate::log::Event;
+use crate::observe::log::Event;
 use crate::plan::{Outcome, Plan, ServicePlan};
 use crate::process::{self, RunError};
 
 /// Runs the hook of every service whose prefixes changed in `applied`, and returns what to log about them.
-pub fn run(config: &Config, applied: &Plan, command: &str) -> Vec<Event> {
+pub fn run_changed(config: &Config, applied: &Plan, command: &str) -> Vec<Event> {
     let hooks: HashMap<&str, &Hook> = config
         .services
         .iter()
@@ -51,7 +51,7 @@ fn run_one(service: &ServicePlan, hook: &Hook, changed: &[String], command: &str
         .env("ANYCASTD_SERVICE", &service.name)
         .env("ANYCASTD_STATE", state)
         .env("ANYCASTD_PREFIXES", changed.join(" "))
-        .env("ANYCASTD_REASON", crate::log::why(service));
+        .env("ANYCASTD_REASON", crate::observe::log::why(service));
     let timeout = hook.timeout;
     let (level, event, outcome) = match process::run_with_deadline(&mut child, None, timeout) {
         Ok(finished) if finished.success => ("info", "hook-ran", format!("{program} exited 0")),
@@ -63,7 +63,7 @@ fn run_one(service: &ServicePlan, hook: &Hook, changed: &[String], command: &str
         Err(RunError::Timeout) => (
             "error",
             "hook-failed",
-            format!("{program} did not finish within {} and was killed", crate::render::seconds(timeout)),
+            format!("{program} did not finish within {} and was killed", crate::config::describe(timeout)),
         ),
         Err(RunError::Spawn(error)) => ("error", "hook-failed", format!("cannot run {program}: {error}")),
         Err(RunError::OutputTooLarge) => {

@@ -81,7 +81,7 @@ impl ResultList {
 
     /// How many checks have a result.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub fn checks_with_results(&self) -> usize {
         self.results.len()
     }
 
@@ -468,8 +468,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
 mod tests {
     use super::*;
 
-    const BARE: &str = include_str!("../../tests/fixtures/cabourotte-result-list.json");
-    const WRAPPED: &str = include_str!("../../tests/fixtures/cabourotte-result-list-wrapped.json");
+    const BARE: &str = include_str!("../../../tests/fixtures/cabourotte-result-list.json");
+    const WRAPPED: &str = include_str!("../../../tests/fixtures/cabourotte-result-list-wrapped.json");
 
     fn parse(body: &str) -> Result<ResultList, String> {
         parse_result_list(body, &|_| true)
@@ -483,7 +483,7 @@ mod tests {
     fn both_list_shapes_parse_to_the_same_results() {
         let bare = parse(BARE).expect("bare array");
         assert_eq!(bare, parse(WRAPPED).expect("wrapped list"));
-        assert_eq!(bare.len(), 3);
+        assert_eq!(bare.checks_with_results(), 3);
         assert_eq!(
             bare["ntp_v4"],
             CheckResult {
@@ -498,7 +498,7 @@ mod tests {
     #[test]
     fn only_the_checks_asked_for_are_kept() {
         let list = parse_result_list(BARE, &|name| name == "dns").expect("a list");
-        assert_eq!((list.len(), list.get("dns").map(|r| r.success)), (1, Some(true)));
+        assert_eq!((list.checks_with_results(), list.get("dns").map(|r| r.success)), (1, Some(true)));
     }
 
     #[test]
@@ -555,7 +555,7 @@ mod tests {
     fn entries_without_a_readable_name_are_described_by_position() {
         let list =
             parse(r#"[{"success": true}, {"name": 7}, 3, [1], {"name": "a", "success": true}, {}]"#).expect("a list");
-        assert_eq!(list.len(), 1);
+        assert_eq!(list.checks_with_results(), 1);
         assert_eq!(
             list.unreadable().to_string(),
             r#"entry 1 has no field "name"; entry 2: field "name" is a number, expected a string; entry 3 is a number, expected an object (and 2 more)"#

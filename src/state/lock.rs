@@ -8,7 +8,7 @@ use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
-use crate::state_dir::StateDir;
+use crate::state::StateDir;
 
 /// The lock file's name inside the state directory.
 const LOCK_FILE: &str = "lock";
@@ -42,7 +42,7 @@ impl RunLock {
                         "another anycastd holds the lock {} ({}); gave up after {}",
                         path.display(),
                         holder(&mut file),
-                        crate::render::seconds(timeout)
+                        crate::config::describe(timeout)
                     ));
                 }
                 Err(TryLockError::Error(error)) => return Err(format!("cannot lock {}: {error}", path.display())),

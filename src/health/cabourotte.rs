@@ -99,7 +99,7 @@ fn status_error(status: u16, body: &str) -> String {
 
 fn describe(error: &ureq::Error, timeout: Duration) -> String {
     match error {
-        ureq::Error::Timeout(_) => format!("no answer within {}", crate::render::seconds(timeout)),
+        ureq::Error::Timeout(_) => format!("no answer within {}", crate::config::describe(timeout)),
         ureq::Error::BodyExceedsLimit(_) => bounded::HEALTH.exceeded("its answer"),
         ureq::Error::Io(io) => io.to_string(),
         other => other.to_string(),

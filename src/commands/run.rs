@@ -1,4 +1,5 @@
-//! Loop mode (`anycastd run`): an apply pass every interval until SIGINT or SIGTERM, then withdraw everything.
+//! Loop mode (`anycastd run`): the same changing pass as `apply`, every interval, until SIGINT or SIGTERM; then one
+//! more pass that withdraws everything (unless `--keep-on-exit`).
 //!
 //! Between passes the loop blocks on a channel fed by a signal thread, so it sleeps without spinning and still
 //! wakes at once when asked to stop.
@@ -9,26 +10,22 @@ use std::time::Duration;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::commands::Output;
-use crate::config::Config;
+use super::{CacheUse, Exit, load_config};
+use crate::config::{Config, describe};
+use crate::context::Context;
+use crate::error::Error;
 use crate::pass;
 use crate::plan::{Intent, Plan};
-use crate::reconcile::Settings;
-use crate::render::{self, Tense};
-use crate::{EXIT_ERROR, EXIT_OK};
+use crate::render::Tense;
 
-/// Runs apply passes every `interval` until a signal; returns the exit code.
-pub fn run(config: &Config, settings: &Settings, interval: Duration, keep_on_exit: bool, output: &Output) -> u8 {
-    let stop = match stop_signals() {
-        Ok(stop) => stop,
-        Err(error) => {
-            eprintln!("anycastd: cannot listen for SIGINT/SIGTERM: {error}");
-            return EXIT_ERROR;
-        }
-    };
+/// Runs a pass every `interval` (default: the shortest check interval) until a signal.
+pub fn run_loop(context: &Context, interval: Option<Duration>, keep_on_exit: bool) -> Result<Exit, Error> {
+    let config = load_config(context, CacheUse::ReadAndRefresh)?;
+    let interval = interval.unwrap_or_else(|| config.shortest_interval());
+    let stop = stop_signals().map_err(Error::Signals)?;
     eprintln!(
         "anycastd: running an apply pass every {} for {} services; SIGINT or SIGTERM {}.",
-        render::seconds(interval),
+        describe(interval),
         config.services.len(),
         if keep_on_exit {
             "stops and leaves the prefixes as they are"
@@ -37,7 +34,7 @@ pub fn run(config: &Config, settings: &Settings, interval: Duration, keep_on_exi
         }
     );
     let signal = loop {
-        pass(config, settings, Intent::Reconcile, output);
+        loop_pass(&config, context, Intent::Reconcile);
         match stop.recv_timeout(interval) {
             Ok(signal) => break signal,
             Err(RecvTimeoutError::Timeout) => continue,
@@ -46,19 +43,19 @@ pub fn run(config: &Config, settings: &Settings, interval: Duration, keep_on_exi
     };
     if keep_on_exit {
         eprintln!("anycastd: received {signal}, stopping; prefixes left as they are.");
-        return EXIT_OK;
+        return Ok(Exit::Done);
     }
     eprintln!("anycastd: received {signal}, withdrawing every managed prefix.");
-    if pass(config, settings, Intent::WithdrawAll, output).summary().has_errors() { EXIT_ERROR } else { EXIT_OK }
+    Ok(Exit::of(&loop_pass(&config, context, Intent::WithdrawAll)))
 }
 
-/// One pass, printing the report when something changed or failed.
-fn pass(config: &Config, settings: &Settings, intent: Intent, output: &Output) -> Plan {
+/// One changing pass of the loop, printing the report only when something changed or failed.
+fn loop_pass(config: &Config, context: &Context, intent: Intent) -> Plan {
     let command = if intent == Intent::WithdrawAll { "withdraw-all" } else { "run" };
-    let applied = pass::run(config, settings, intent, command, Vec::new());
+    let applied = pass::changing_pass(config, context, intent, command, Vec::new());
     let summary = applied.summary();
     if summary.has_changes() || summary.has_errors() {
-        output.plan(&applied, command, Tense::Applied);
+        context.output.plan(&applied, command, Tense::Applied);
     }
     applied
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::{Vtysh, bgp_networks, routes_present};
 use crate::bounded;
 use crate::config::{AddressFamily, Config, ManagedPrefix, Prefix, Vrf};
-use crate::frr::{RunningConfig, Vtysh, bgp_networks, routes_present};
 
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -36,7 +36,7 @@ pub struct Finding {
 }
 
 /// Checks every FRR of the configuration, and FRR's startup config at `startup_config`.
-pub fn run(config: &Config, vtysh_timeout: Duration, startup_config: &Path) -> Vec<Finding> {
+pub fn check_all(config: &Config, vtysh_timeout: Duration, startup_config: &Path) -> Vec<Finding> {
     let mut by_vtysh: BTreeMap<&Path, Vec<&ManagedPrefix>> = BTreeMap::new();
     for (_, prefix) in config.prefixes() {
         by_vtysh.entry(prefix.vtysh.as_path()).or_default().push(prefix);
@@ -114,11 +114,7 @@ fn startup_findings(config: &Config, path: &Path, startup: StartupConfig) -> Vec
 
 fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Finding> {
     let finding = |level, subject: String, message: String| Finding { level, subject, message };
-    let running = match vtysh
-        .running_config()
-        .map_err(|e| e.to_string())
-        .and_then(|text| RunningConfig::parse(&text).map_err(|e| e.to_string()))
-    {
+    let running = match vtysh.read_running_config() {
         Ok(running) => running,
         Err(error) => {
             return vec![finding(

@@ -8,10 +8,9 @@ use serde::Serialize;
 use crate::escape::escape;
 use crate::health::CheckStatus;
 use crate::plan::{Action, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
-use crate::render::prefix_error;
 
 /// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     /// `anycastd: announced 203.0.113.53/32 ...`
     Text,
@@ -145,7 +144,7 @@ pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
 fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str) -> Option<Event> {
     let event = |level, event, reason| Some(Event::about_prefix(level, event, command, &service.name, prefix, reason));
     match (&prefix.action, &prefix.outcome) {
-        (Action::Error(error), _) => event("error", "prefix-error", prefix_error(error, prefix)),
+        (Action::Error(error), _) => event("error", "prefix-error", error.explain(&prefix.managed.vrf)),
         (Action::Announce, Outcome::Done) => event("info", "announced", why(service)),
         (Action::Withdraw, Outcome::Done) => event("info", "withdrawn", why(service)),
         (Action::Announce, Outcome::Failed(reason)) => event("error", "announce-failed", reason.clone()),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::health::CheckStatus;
 use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan};
-use crate::state_dir;
+use crate::state;
 
 /// Error counter kinds, in the order they are written.
 const ERROR_KINDS: [&str; 5] =
@@ -34,12 +34,12 @@ pub struct PassTiming {
 
 /// Writes the metrics of an applied plan to `path`, atomically (temporary file, then rename).
 pub fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> {
-    let previous = match state_dir::read_file(path, PREVIOUS_LIMIT) {
+    let previous = match state::read_file(path, PREVIOUS_LIMIT) {
         Ok(Some(text)) => error_counts(&String::from_utf8_lossy(&text)),
         _ => BTreeMap::new(),
     };
     let text = render(applied, timing, &previous);
-    state_dir::replace_file(path, text.as_bytes(), READABLE)
+    state::replace_file(path, text.as_bytes(), READABLE)
 }
 
 /// The metrics text of an applied plan, with the error counters carried on from `previous`.

@@ -3,7 +3,9 @@
 //! Anything short of a reported success counts against the service, as in the original anycastd: a failing
 //! check, a check Cabourotte has no result for, and a Cabourotte that could not be asked. Pure: no I/O.
 
-use crate::cabourotte::{Answers, Unreadable};
+pub mod cabourotte;
+
+use crate::health::cabourotte::{Answers, Unreadable};
 use std::time::Duration;
 
 use crate::config::{CabourotteUrl, Service};
@@ -72,7 +74,7 @@ impl CheckVerdict {
                 self.url
             ),
             CheckStatus::Stale { age, max_age } => {
-                format!("stale result (age {age} s > max_age {})", crate::render::seconds(*max_age))
+                format!("stale result (age {age} s > max_age {})", crate::config::describe(*max_age))
             }
             CheckStatus::Unavailable(reason) => format!("Cabourotte at {} could not be asked: {reason}", self.url),
         }
@@ -145,11 +147,11 @@ fn staleness(timestamp: Option<i64>, max_age: Option<Duration>, now: Option<i64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cabourotte::parse_result_list;
     use crate::config::Config;
+    use crate::health::cabourotte::parse_result_list;
 
     fn seed() -> Config {
-        Config::parse(include_str!("../examples/config.toml"), "seed").expect("valid seed")
+        Config::parse(include_str!("../../examples/config.toml"), "seed").expect("valid seed")
     }
 
     fn answers(config: &Config, answer: Result<&str, &str>) -> Answers {
@@ -160,7 +162,7 @@ mod tests {
     #[test]
     fn a_service_is_healthy_only_when_every_check_passed() {
         let config = seed();
-        let answers = answers(&config, Ok(include_str!("../tests/fixtures/cabourotte-result-list.json")));
+        let answers = answers(&config, Ok(include_str!("../../tests/fixtures/cabourotte-result-list.json")));
         let dns = evaluate(&config.services[0], &answers, None);
         assert!(dns.is_healthy());
         let ntp = evaluate(&config.services[1], &answers, None);

@@ -9,7 +9,7 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use crate::state_dir::{Replacement, StateDir};
+use crate::state::{Replacement, StateDir};
 
 /// The state file's name inside the state directory.
 const STATE_FILE: &str = "state.json";

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::state_dir::StateDir;
+use crate::state::StateDir;
 
 /// The marker's file name inside the state directory.
 const MARKER_FILE: &str = "maintenance.json";

@@ -1,0 +1,79 @@
+//! `anycastd plan`: the plan of a pass, printed; nothing changed, nothing written. Its inputs may come from files
+//! instead of FRR and Cabourotte (`--running-config`, `--health`, `--assume`), for plans in a user's CI.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::{CacheUse, Exit, load_config};
+use crate::bounded;
+use crate::config::Config;
+use crate::context::Context;
+use crate::error::Error;
+use crate::frr::RunningConfig;
+use crate::health::cabourotte;
+use crate::pass::{self, Sources};
+use crate::render::Tense;
+
+/// The files (or assumption) that replace live inputs.
+#[derive(Clone, Debug, Default)]
+pub struct Given {
+    /// FRR's running config (`-` for stdin), for every vtysh.
+    pub running_config: Option<PathBuf>,
+    /// Cabourotte's result list, for every URL.
+    pub health: Option<PathBuf>,
+    /// Every check passes (`Some(true)`) or fails (`Some(false)`), without asking.
+    pub assume_healthy: Option<bool>,
+}
+
+/// Prints the plan; with `detailed_exitcode`, pending changes make the exit code 2.
+pub fn plan(context: &Context, given: &Given, detailed_exitcode: bool) -> Result<Exit, Error> {
+    let config = load_config(context, CacheUse::ReadOnly)?;
+    let sources = sources(&config, given)?;
+    let plan = pass::plan_only(&config, context, &sources);
+    context.output.plan(&plan, "plan", Tense::Planned);
+    let summary = plan.summary();
+    Ok(match () {
+        _ if summary.has_errors() => Exit::Failed,
+        _ if detailed_exitcode && summary.has_changes() => Exit::ChangesPending,
+        _ => Exit::Done,
+    })
+}
+
+/// Reads the files that replace live inputs.
+fn sources(config: &Config, given: &Given) -> Result<Sources, Error> {
+    let running_config = given
+        .running_config
+        .as_deref()
+        .map(|path| {
+            let flag = "--running-config";
+            let text = read_input(path, flag, bounded::RUNNING_CONFIG)?;
+            RunningConfig::parse(&text).map_err(|error| invalid(flag, path, error.to_string()))
+        })
+        .transpose()?;
+    let health = match (&given.health, given.assume_healthy) {
+        (Some(path), _) => {
+            let text = read_input(path, "--health", bounded::HEALTH)?;
+            let names: BTreeSet<&str> = config.checks().map(|(_, check)| check.name.as_str()).collect();
+            let results = cabourotte::parse_result_list(&text, &|name| names.contains(name))
+                .map_err(|error| invalid("--health", path, error.to_string()))?;
+            Some(results)
+        }
+        (None, Some(healthy)) => Some(cabourotte::assumed(config, healthy)),
+        (None, None) => None,
+    };
+    Ok(Sources { running_config, health })
+}
+
+fn invalid(flag: &'static str, path: &Path, reason: String) -> Error {
+    Error::InvalidInput { flag, path: path.to_path_buf(), reason }
+}
+
+/// Reads a file, or stdin for `-`, up to `limit`.
+fn read_input(path: &Path, flag: &'static str, limit: bounded::Limit) -> Result<String, Error> {
+    let read = if path == Path::new("-") {
+        limit.read_to_string(std::io::stdin())
+    } else {
+        std::fs::File::open(path).map_err(|error| error.to_string()).and_then(|file| limit.read_to_string(file))
+    };
+    read.map_err(|reason| Error::UnreadableInput { flag, path: path.to_path_buf(), reason })
+}

@@ -1,0 +1,25 @@
+//! anycastd: announce a service's anycast prefixes through FRRouting only while Cabourotte says it is healthy.
+//!
+//! The modules follow one pass (see ARCHITECTURE.md): `config` (the TOML file) → `pass` (hold, gather, compute,
+//! apply, record) over `health` (Cabourotte), `frr` (vtysh), `state` (the state directory) and the pure `plan`;
+//! `render` prints it and `observe` logs it; `commands` holds one function per command, built on a `context` from
+//! the command line. Lower modules never import higher ones. The binary (`main.rs`) only parses, dispatches and
+//! renders a fatal error; the library exists so that the tests can use the crate's own parsers.
+
+pub mod bounded;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod escape;
+pub mod frr;
+pub mod health;
+pub mod observe;
+pub mod pass;
+pub mod plan;
+pub mod process;
+pub mod render;
+pub mod state;
+
+#[cfg(test)]
+mod properties;

@@ -1,0 +1,122 @@
+//! The gather stage: every input of a plan, from the outside world. Cabourotte's results and FRR's running configs
+//! are asked at the same time, so a pass waits for the slower of the two, not for both; the maintenance marker and
+//! the rise/fall counts come from the state directory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::Sources;
+use crate::config::{Config, Prefix, Vrf};
+use crate::context::Context;
+use crate::frr::{RouteLookup, Vtysh, routes_present};
+use crate::health::cabourotte::{self, Answers};
+use crate::plan::{FrrStates, Intent, Plan};
+use crate::state::StateDir;
+use crate::state::maintenance::{self, Maintenance};
+use crate::state::streaks::{self, Recalled};
+
+/// What the outside world said, before anything is decided.
+pub struct Gathered {
+    /// Cabourotte's answer for every check (none for `withdraw-all`, which does not ask).
+    pub answers: Answers,
+    /// When Cabourotte was asked, to judge the age of its results; `None` for answers from a file.
+    pub now: Option<i64>,
+    /// FRR's running config, or why it could not be read, per vtysh path.
+    pub frr: FrrStates,
+    /// The maintenance marker, or why it could not be read.
+    pub maintenance: Result<Option<Maintenance>, String>,
+    /// The rise/fall counts of earlier passes.
+    pub recalled: Recalled,
+}
+
+/// Gathers every input of a pass with `intent`, from `sources` or live. `state_dir` is `None` when it does not exist
+/// or cannot be used: then there is no marker and no count.
+pub fn gather(
+    config: &Config,
+    context: &Context,
+    intent: Intent,
+    sources: &Sources,
+    state_dir: Option<&StateDir>,
+) -> Gathered {
+    let maintenance = maintenance::read(state_dir);
+    let recalled = streaks::load(state_dir);
+    let (answers, now, frr) = std::thread::scope(|scope| {
+        let health = scope.spawn(|| match (intent, &sources.health) {
+            (Intent::WithdrawAll, _) => (Answers::new(), None),
+            (Intent::Reconcile, Some(results)) => (cabourotte::answer_everywhere(config, results), None),
+            (Intent::Reconcile, None) => (cabourotte::fetch_all(config, context.http_timeout), Some(unix_now())),
+        });
+        let frr: FrrStates = match &sources.running_config {
+            Some(running) => {
+                vtysh_paths(config).into_iter().map(|path| (path.to_path_buf(), Ok(running.clone()))).collect()
+            }
+            None => read_all(config, context.vtysh_timeout),
+        };
+        let (answers, now) = health.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (answers, now, frr)
+    });
+    Gathered { answers, now, frr, maintenance, recalled }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The distinct vtysh paths of the config.
+fn vtysh_paths(config: &Config) -> BTreeSet<&Path> {
+    config.prefixes().map(|(_, prefix)| prefix.vtysh.as_path()).collect()
+}
+
+/// Reads the running config of every distinct vtysh path of the config, in parallel.
+fn read_all(config: &Config, timeout: Duration) -> FrrStates {
+    let paths = vtysh_paths(config);
+    std::thread::scope(|scope| {
+        let reads: Vec<_> = paths
+            .into_iter()
+            .map(|path| (path, scope.spawn(move || Vtysh::new(path, timeout).read_running_config())))
+            .collect();
+        reads
+            .into_iter()
+            .map(|(path, read)| {
+                (path.to_path_buf(), read.join().unwrap_or_else(|_| Err("reading FRR failed unexpectedly".into())))
+            })
+            .collect()
+    })
+}
+
+/// Warns about every prefix that FRR will have but not advertise: `bgp network import-check` is on and its RIB has
+/// no route for the prefix. Costs one vtysh call per FRR and VRF, so only `plan` asks (not every pass of `apply`).
+pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
+    let mut wanted: BTreeMap<PathBuf, BTreeSet<(Vrf, Prefix)>> = BTreeMap::new();
+    for prefix in plan.prefixes().filter(|prefix| prefix.will_be_announced() && prefix.import_check) {
+        wanted
+            .entry(prefix.managed.vtysh.clone())
+            .or_default()
+            .insert((prefix.managed.vrf.clone(), prefix.managed.prefix));
+    }
+    let lookups: BTreeMap<PathBuf, RouteLookup> = wanted
+        .into_iter()
+        .map(|(path, prefixes)| {
+            let lookup = routes_present(&Vtysh::new(&path, vtysh_timeout), &prefixes);
+            (path, lookup)
+        })
+        .collect();
+    let checked = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
+    for prefix in checked.filter(|prefix| prefix.will_be_announced() && prefix.import_check) {
+        let managed = &prefix.managed;
+        let Some(lookup) = lookups.get(&managed.vtysh).and_then(|lookup| lookup.get(&managed.vrf)) else { continue };
+        prefix.warning = match lookup {
+            Ok(routed) if routed.contains(&managed.prefix) => None,
+            Ok(_) => Some(format!(
+                "FRR has no route for {} in the RIB of {} and `bgp network import-check` is on: it keeps the network \
+                 but does not advertise it; put the address on an interface (e.g. lo)",
+                managed.prefix,
+                managed.vrf.described()
+            )),
+            Err(reason) => Some(format!("cannot check FRR's RIB of {}: {reason}", managed.vrf.described())),
+        };
+    }
+}
