@@ -1,7 +1,8 @@
 //! The plan: for every managed prefix, what FRR has, what it should have, and what to do about it.
 //!
 //! Pure: configuration, health answers, FRR's running configs and the maintenance marker in, a [`Plan`] out. No
-//! I/O and no clock, so `plan` prints exactly the value that `apply` then carries out.
+//! I/O and no clock: `plan` and `apply` compute it by the same function, so given the same inputs `apply` does what
+//! `plan` printed. `apply` gathers fresh inputs and computes it again, so what it does is right for that moment.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -77,26 +78,39 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Whether the service's prefixes should be announced (`Some(true)`), withdrawn (`Some(false)`), or left as
-    /// they are (`None`).
-    pub fn wants_announced(&self) -> Option<bool> {
+    /// What the verdict wants for the service's prefixes.
+    pub fn desired(&self) -> Desired {
         match self {
-            Verdict::Healthy | Verdict::Falling { .. } => Some(true),
-            Verdict::KeptOnCheckerError => None,
-            Verdict::Unhealthy | Verdict::Rising { .. } | Verdict::Maintenance | Verdict::WithdrawAll => Some(false),
+            Verdict::Healthy | Verdict::Falling { .. } => Desired::Announced,
+            Verdict::KeptOnCheckerError => Desired::Unchanged,
+            Verdict::Unhealthy | Verdict::Rising { .. } | Verdict::Maintenance | Verdict::WithdrawAll => {
+                Desired::Withdrawn
+            }
         }
     }
 }
 
-/// Whether FRR has a managed `network` statement.
+/// Whether FRR's running config has a managed `network` statement. Configured is what anycastd can see and change;
+/// whether FRR advertises it also depends on its RIB (`bgp network import-check`), which only `plan` looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Presence {
-    /// FRR has it: the prefix is announced.
-    Announced,
-    /// FRR does not have it.
-    Withdrawn,
+    /// FRR's running config has the `network` line (shown as "announced").
+    Configured,
+    /// It does not (shown as "withdrawn").
+    Absent,
     /// FRR could not be read.
     Unknown,
+}
+
+/// What a service's verdict wants for its prefixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Desired {
+    /// Every prefix announced.
+    Announced,
+    /// Every prefix withdrawn.
+    Withdrawn,
+    /// Left as they are in FRR (`on_checker_error = "keep"`).
+    Unchanged,
 }
 
 /// Why a prefix cannot be reconciled.
@@ -190,7 +204,7 @@ impl PrefixPlan {
         match self.action {
             Action::Announce => true,
             Action::Withdraw | Action::Error(_) => false,
-            Action::Keep => self.current == Presence::Announced,
+            Action::Keep => self.current == Presence::Configured,
         }
     }
 
@@ -301,7 +315,7 @@ impl Plan {
 
 fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePlan {
     let observed: Vec<Observed> = service.prefixes.iter().map(|managed| observe(managed, &inputs.frr)).collect();
-    let announced_now = observed.iter().any(|seen| seen.presence == Presence::Announced);
+    let announced_now = observed.iter().any(|seen| seen.presence == Presence::Configured);
     let health = (intent == Intent::Reconcile).then(|| health::evaluate(service, &inputs.answers, inputs.now));
     let condition = health.as_ref().map(ServiceHealth::condition);
     let previous = inputs.streaks.of(&service.name);
@@ -312,10 +326,10 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
         _ => Policy { fall: 1, ..service.policy },
     };
     let (verdict, streak) = decide(policy, condition, announced_now, previous, inputs.maintenance.is_some());
-    let wanted = verdict.wants_announced();
+    let desired = verdict.desired();
     let refusal = inputs.withdraw_only.as_deref();
     let prefixes =
-        service.prefixes.iter().zip(observed).map(|(managed, seen)| seen.plan(managed, wanted, refusal)).collect();
+        service.prefixes.iter().zip(observed).map(|(managed, seen)| seen.plan(managed, desired, refusal)).collect();
     ServicePlan { name: service.name.clone(), health, verdict, policy: service.policy, streak, prefixes }
 }
 
@@ -368,30 +382,30 @@ fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
     match running.instance(&managed.vrf) {
         None => Observed {
             asn: None,
-            presence: Presence::Withdrawn,
+            presence: Presence::Absent,
             error: Some(PrefixError::NoBgpInstance),
             import_check: false,
         },
         Some(instance) => {
             let present = instance.networks.contains(&managed.prefix);
-            let presence = if present { Presence::Announced } else { Presence::Withdrawn };
+            let presence = if present { Presence::Configured } else { Presence::Absent };
             Observed { asn: Some(instance.asn.clone()), presence, error: None, import_check: instance.import_check }
         }
     }
 }
 
 impl Observed {
-    /// The prefix's plan, given whether its service wants it announced (`None`: leave it as it is), and why it may
-    /// not be announced in this pass, if it may not.
-    fn plan(self, managed: &ManagedPrefix, wanted: Option<bool>, refusal: Option<&str>) -> PrefixPlan {
-        let present = self.presence == Presence::Announced;
-        let action = match (self.error, wanted) {
+    /// The prefix's plan, given what its service wants for it, and why it may not be announced in this pass, if it
+    /// may not.
+    fn plan(self, managed: &ManagedPrefix, desired: Desired, refusal: Option<&str>) -> PrefixPlan {
+        let present = self.presence == Presence::Configured;
+        let action = match (self.error, desired) {
             (Some(error), _) => Action::Error(error),
-            (None, Some(true)) if !present => match refusal {
+            (None, Desired::Announced) if !present => match refusal {
                 Some(reason) => Action::Error(PrefixError::AnnounceRefused(reason.to_string())),
                 None => Action::Announce,
             },
-            (None, Some(false)) if present => Action::Withdraw,
+            (None, Desired::Withdrawn) if present => Action::Withdraw,
             (None, _) => Action::Keep,
         };
         PrefixPlan {
@@ -529,14 +543,14 @@ mod tests {
                 Verdict::Unhealthy
             ]
         );
-        assert_eq!(verdicts[0].wants_announced(), Some(true), "still announced while falling");
+        assert_eq!(verdicts[0].desired(), Desired::Announced, "still announced while falling");
     }
 
     #[test]
     fn a_withdrawn_service_is_announced_only_after_rise_healthy_passes() {
         let (first, streak) = decide(RISE_2_FALL_3, Some(Condition::Healthy), false, Streak::default(), false);
         assert_eq!(first, Verdict::Rising { healthy: 1, rise: 2 });
-        assert_eq!(first.wants_announced(), Some(false));
+        assert_eq!(first.desired(), Desired::Withdrawn);
         let (second, _) = decide(RISE_2_FALL_3, Some(Condition::Healthy), false, streak, false);
         assert_eq!(second, Verdict::Healthy);
         let (already, _) = decide(RISE_2_FALL_3, Some(Condition::Healthy), true, Streak::default(), false);
@@ -557,7 +571,7 @@ mod tests {
         let before = Streak { healthy: 0, unhealthy: 2 };
         let (verdict, after) = decide(keep, Some(Condition::CheckerUnavailable), true, before, false);
         assert_eq!((verdict.clone(), after), (Verdict::KeptOnCheckerError, before));
-        assert_eq!(verdict.wants_announced(), None);
+        assert_eq!(verdict.desired(), Desired::Unchanged);
         let (withdraw, _) = decide(Policy::default(), Some(Condition::CheckerUnavailable), true, before, false);
         assert_eq!(withdraw, Verdict::Unhealthy, "the default withdraws, as the original did");
     }

@@ -91,7 +91,7 @@ impl Vtysh {
     /// The text of bgpd's `show running-config`. Asking bgpd alone (`-d bgpd`) makes a stopped bgpd an error:
     /// the plain command still succeeds then, without any `router bgp` block, which would read as "no instance".
     pub fn running_config(&self) -> Result<String, VtyshError> {
-        self.run(&["-d", "bgpd", "-c", "show running-config"].map(String::from), None)
+        self.call(&["-d", "bgpd", "-c", "show running-config"].map(String::from), None)
     }
 
     /// bgpd's running config, parsed; the reason in words when it cannot be read or is cut short.
@@ -106,7 +106,7 @@ impl Vtysh {
             return Err(VtyshError::UnsafeCommand(command.clone()));
         }
         let arguments: Vec<String> = commands.iter().flat_map(|command| ["-c".to_string(), command.clone()]).collect();
-        self.run(&arguments, None)
+        self.call(&arguments, None)
     }
 
     /// Runs configuration `lines` in one vtysh call, as a configuration file (`-f`): no argument length limit, and a
@@ -127,10 +127,10 @@ impl Vtysh {
         let mut text = lines.join("\n");
         text.push('\n');
         let batch = in_memory_file(text.as_bytes()).map_err(|error| VtyshError::Batch(error.to_string()))?;
-        self.run(&["-f".to_string(), "/proc/self/fd/0".to_string()], Some(batch)).map(drop)
+        self.call(&["-f".to_string(), "/proc/self/fd/0".to_string()], Some(batch)).map(drop)
     }
 
-    fn run(&self, arguments: &[String], stdin: Option<File>) -> Result<String, VtyshError> {
+    fn call(&self, arguments: &[String], stdin: Option<File>) -> Result<String, VtyshError> {
         let mut command = Command::new(&self.path);
         // vtysh appends every `-c` line to $HOME/.history_frr (open, write, chown, close per line) and then cuts the
         // file to its last 1,000 lines: 10,000 changes cost 50,000 system calls, and the operator's own history is
@@ -225,7 +225,7 @@ mod tests {
         use std::time::Instant;
         let started = Instant::now();
         let hung = Vtysh { path: PathBuf::from("/bin/sleep"), timeout: Duration::from_millis(200) };
-        let error = hung.run(&["5".to_string()], None);
+        let error = hung.call(&["5".to_string()], None);
         assert!(matches!(error, Err(VtyshError::Timeout { .. })), "{error:?}");
         assert!(started.elapsed() < Duration::from_secs(2));
     }
@@ -233,13 +233,13 @@ mod tests {
     #[test]
     fn vtysh_keeps_no_history_of_our_commands() {
         let shell = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
-        assert_eq!(shell.run(&["-c".into(), "echo $HOME".into()], None), Ok("/dev/null\n".to_string()));
+        assert_eq!(shell.call(&["-c".into(), "echo $HOME".into()], None), Ok("/dev/null\n".to_string()));
     }
 
     #[test]
     fn failures_carry_what_vtysh_printed() {
         let failing = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
-        let error = failing.run(&["-c".into(), "echo '% Unknown command: network x' >&2; exit 1".into()], None);
+        let error = failing.call(&["-c".into(), "echo '% Unknown command: network x' >&2; exit 1".into()], None);
         assert_eq!(
             error.map_err(|e| e.to_string()),
             Err("/bin/sh exited with 1: % Unknown command: network x".to_string())
@@ -253,7 +253,7 @@ mod tests {
         let shell = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
         let batch = in_memory_file(b"router bgp 1\n network 192.0.2.0/24\n").expect("a memfd");
         assert_eq!(
-            shell.run(&["-c".into(), script.into()], Some(batch)),
+            shell.call(&["-c".into(), script.into()], Some(batch)),
             Ok("zebra: router bgp 1\nzebra:  network 192.0.2.0/24\nbgpd: router bgp 1\nbgpd:  network 192.0.2.0/24\n"
                 .to_string())
         );

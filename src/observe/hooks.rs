@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::config::{Config, Hook};
 use crate::observe::log::Event;
-use crate::plan::{Outcome, Plan, ServicePlan};
+use crate::plan::{Desired, Outcome, Plan, ServicePlan};
 use crate::process::{self, RunError};
 
 /// Runs the hook of every service whose prefixes changed in `applied`, and returns what to log about them.
@@ -32,15 +32,15 @@ pub fn run_changed(config: &Config, applied: &Plan, command: &str) -> Vec<Event>
             if changed.is_empty() {
                 return None;
             }
-            Some(run_one(service, hook, &changed, command))
+            Some(run_hook(service, hook, &changed, command))
         })
         .collect()
 }
 
-fn run_one(service: &ServicePlan, hook: &Hook, changed: &[String], command: &str) -> Event {
-    let state = match service.verdict.wants_announced() {
-        Some(true) => "announced",
-        _ => "withdrawn",
+fn run_hook(service: &ServicePlan, hook: &Hook, changed: &[String], command: &str) -> Event {
+    let state = match service.verdict.desired() {
+        Desired::Announced => "announced",
+        Desired::Withdrawn | Desired::Unchanged => "withdrawn",
     };
     let Some((program, arguments)) = hook.argv.split_first() else {
         return Event::about_service("error", "hook-failed", command, &service.name, "the hook is empty".into());

@@ -105,7 +105,7 @@ fn announced_after(prefix: &PrefixPlan) -> bool {
     match (&prefix.action, &prefix.outcome) {
         (Action::Announce, Outcome::Done) => true,
         (Action::Withdraw, Outcome::Done) => false,
-        _ => prefix.current == crate::plan::Presence::Announced,
+        _ => prefix.current == crate::plan::Presence::Configured,
     }
 }
 

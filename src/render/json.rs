@@ -9,7 +9,7 @@ use super::Tense;
 use crate::config::Config;
 use crate::frr::preflight::Finding;
 use crate::health::{CheckStatus, CheckVerdict};
-use crate::plan::{Action, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
+use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
 
 /// The version of the JSON schema; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -106,10 +106,10 @@ pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
 }
 
 fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
-    let desired = match service.verdict.wants_announced() {
-        Some(true) => "announced",
-        Some(false) => "withdrawn",
-        None => "unchanged",
+    let desired = match service.verdict.desired() {
+        Desired::Announced => "announced",
+        Desired::Withdrawn => "withdrawn",
+        Desired::Unchanged => "unchanged",
     };
     ServiceJson {
         name: service.name.clone(),
@@ -171,8 +171,8 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         asn: prefix.asn.as_ref().map(ToString::to_string),
         vtysh: prefix.managed.vtysh.display().to_string(),
         current: match prefix.current {
-            Presence::Announced => "announced",
-            Presence::Withdrawn => "withdrawn",
+            Presence::Configured => "announced",
+            Presence::Absent => "withdrawn",
             Presence::Unknown => "unknown",
         },
         desired,

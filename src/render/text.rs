@@ -139,8 +139,8 @@ fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter
 
 fn presence(current: Presence) -> &'static str {
     match current {
-        Presence::Announced => "announced",
-        Presence::Withdrawn => "withdrawn",
+        Presence::Configured => "announced",
+        Presence::Absent => "withdrawn",
         Presence::Unknown => "unknown  ",
     }
 }
