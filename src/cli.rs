@@ -36,7 +36,7 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     pub format: Format,
 
-    /// When to colour text output (auto: on a terminal, unless NO_COLOR is set).
+    /// When to colour text output (auto: on a terminal, unless NO_COLOR is set or TERM=dumb).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 

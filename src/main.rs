@@ -3,11 +3,11 @@
 
 mod cli;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use miette::{Diagnostic, MietteHandlerOpts, NarratableReportHandler, Report};
+use supports_color::Stream;
 
 use anycastd::commands::{self, Exit};
 use anycastd::context::Context;
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     match dispatch(&cli.command, &context) {
         Ok(exit) => exit.into(),
         Err(error) => {
-            report(error, cli.command.name(), context.log_format, wants_colour(cli.color, std::io::stderr()));
+            report(error, cli.command.name(), context.log_format, wants_colour(cli.color, Stream::Stderr));
             Exit::Failed.into()
         }
     }
@@ -33,7 +33,7 @@ fn main() -> ExitCode {
 fn context_of(cli: &Cli) -> Context {
     let output = Output {
         format: cli.format.into(),
-        painter: Painter::new(wants_colour(cli.color, std::io::stdout())),
+        painter: Painter::new(wants_colour(cli.color, Stream::Stdout)),
         quiet: cli.quiet,
     };
     Context {
@@ -97,11 +97,12 @@ fn printable(error: Error) -> Report {
     }
 }
 
-/// Colour when `stream` is a terminal unless NO_COLOR is set, or as forced by `--color`.
-fn wants_colour(choice: ColorChoice, stream: impl IsTerminal) -> bool {
+/// Colour as forced by `--color`, or (auto) as the `supports-color` crate decides for `stream`: a terminal, unless
+/// `NO_COLOR` is set or `TERM=dumb`; `FORCE_COLOR` forces it.
+fn wants_colour(choice: ColorChoice, stream: Stream) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+        ColorChoice::Auto => supports_color::on(stream).is_some(),
     }
 }

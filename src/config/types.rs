@@ -277,33 +277,20 @@ fn check_host_port(host_port: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Decodes `%XX` escapes in URL credentials; malformed escapes are kept as they are.
+/// Decodes `%XX` escapes in URL credentials; malformed escapes (`%+5`, `%4`) are kept as they are.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_well_formed_percent_escapes_are_decoded() {
+        assert_eq!(percent_decode("s%2Fcr%40t"), "s/cr@t");
+        assert_eq!(percent_decode("a%+5b%4"), "a%+5b%4", "`%+5` is not an escape, whatever from_str_radix thinks");
+    }
 
     #[test]
     fn bare_addresses_are_host_prefixes() {

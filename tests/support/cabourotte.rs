@@ -4,6 +4,7 @@
 //! the list of latest results, `GET /result/<name>` one of them or a 404 with `{"message": ...}`, `/health` answers
 //! `"ok"`, anything else 404 `{"message": "not found"}`. Tests flip checks between healthy and failing while it runs.
 
+use base64::Engine as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -136,7 +137,7 @@ impl FakeCabourotte {
 
     /// Requires HTTP basic auth with these credentials.
     pub fn require_basic_auth(&self, user: &str, password: &str) -> &Self {
-        let token = base64(format!("{user}:{password}").as_bytes());
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         self.shared.behaviour.lock().expect("behaviour lock").basic_auth = Some(token);
         self
     }
@@ -247,22 +248,4 @@ fn route(path: &str, behaviour: &Behaviour, authorization: Option<&str>, shared:
         ListShape::Wrapped => json!({ "result": list }),
     };
     (200, body.to_string())
-}
-
-/// Standard base64 with padding, enough for a basic-auth token.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
