@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::plan::Plan;
+use crate::state::config_cache;
 
 /// How a command ended, as its exit code says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,8 +60,8 @@ pub fn load_config(context: &Context, cache: CacheUse) -> Result<Config, Error> 
     let (path, state_dir) = (&context.config_path, &context.state_dir);
     let loaded = match cache {
         CacheUse::Never => Config::load(path),
-        CacheUse::ReadOnly => Config::load_cached(path, state_dir, false),
-        CacheUse::ReadAndRefresh => Config::load_cached(path, state_dir, true),
+        CacheUse::ReadOnly => config_cache::load_config(path, state_dir, false),
+        CacheUse::ReadAndRefresh => config_cache::load_config(path, state_dir, true),
     };
     Ok(loaded?)
 }

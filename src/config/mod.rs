@@ -4,7 +4,6 @@
 //! with values that cannot be wrong: a [`Prefix`] has no host bits, a [`Vrf`] name is safe to hand to vtysh, a
 //! [`CabourotteUrl`] is http or https. The format is the original anycastd's (see the README).
 
-mod cache;
 mod diagnostics;
 mod duration;
 mod excerpt;
@@ -125,19 +124,9 @@ impl Config {
         Config::parse(&read(path)?, &path.display().to_string())
     }
 
-    /// Like [`Config::load`], but first tries the cache in `state_dir` (see `config/cache.rs`); with `refresh`, a
-    /// configuration read from the file is stored there for the next run.
-    pub fn load_cached(path: &Path, state_dir: &Path, refresh: bool) -> Result<Config, ConfigError> {
-        let text = read(path)?;
-        let fingerprint = cache::Fingerprint::of(path, &text);
-        if let Some(config) = cache::load(state_dir, &fingerprint) {
-            return Ok(config);
-        }
-        let config = Config::parse(&text, &path.display().to_string())?;
-        if refresh {
-            cache::store(state_dir, fingerprint, &config);
-        }
-        Ok(config)
+    /// The text of the configuration file at `path`, bounded in size (see `bounded.rs`).
+    pub fn read_file(path: &Path) -> Result<String, ConfigError> {
+        read(path)
     }
 
     /// Validates configuration `text`; `origin` names it in diagnostics.

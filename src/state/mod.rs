@@ -18,6 +18,7 @@
 //!   owner (root's `withdraw-all` in the service's directory), every file it creates is handed to the owner
 //!   (`fchown`), so that the service can still read the marker and take the lock afterwards.
 
+pub mod config_cache;
 pub mod lock;
 pub mod maintenance;
 pub mod streaks;

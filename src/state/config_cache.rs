@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Config;
-use crate::state::StateDir;
+use super::StateDir;
+use crate::config::{Config, ConfigError};
 
 /// The cache's file name inside the state directory.
 const CACHE_FILE: &str = "config-cache.json";
@@ -38,6 +38,22 @@ const CACHE_FILE: &str = "config-cache.json";
 const CACHE_LIMIT: u64 = 64 << 20;
 
 /// What the cached configuration was made from: the file and a hash of its exact content.
+/// Reads the configuration file at `path`, and takes its validated form from the cache in `state_dir` when the
+/// cache matches the file's exact content and can be trusted; otherwise parses and validates it, and with `refresh`
+/// stores it there for the next run.
+pub fn load_config(path: &Path, state_dir: &Path, refresh: bool) -> Result<Config, ConfigError> {
+    let text = Config::read_file(path)?;
+    let fingerprint = Fingerprint::of(path, &text);
+    if let Some(config) = load(state_dir, &fingerprint) {
+        return Ok(config);
+    }
+    let config = Config::parse(&text, &path.display().to_string())?;
+    if refresh {
+        store(state_dir, fingerprint, &config);
+    }
+    Ok(config)
+}
+
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     path: PathBuf,
@@ -88,7 +104,6 @@ pub fn store(state_dir: &Path, fingerprint: Fingerprint, config: &Config) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Config;
 
     #[test]
     fn an_edit_within_the_same_clock_tick_is_seen() {
@@ -98,13 +113,13 @@ mod tests {
         let path = dir.join("config.toml");
         let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";
         std::fs::write(&path, text).expect("write");
-        let first = Config::load_cached(&path, &dir, true).expect("valid");
+        let first = super::load_config(&path, &dir, true).expect("valid");
         assert!(dir.join("config-cache.json").exists());
         std::fs::write(&path, text.replace(".53", ".54")).expect("same length, written at once");
-        let second = Config::load_cached(&path, &dir, true).expect("valid");
+        let second = super::load_config(&path, &dir, true).expect("valid");
         assert_ne!(first, second);
         assert_eq!(second.services[0].prefixes[0].prefix.to_string(), "203.0.113.54/32");
-        assert_eq!(Config::load_cached(&path, &dir, true).expect("cached"), second, "the cache now holds the edit");
+        assert_eq!(super::load_config(&path, &dir, true).expect("cached"), second, "the cache now holds the edit");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -116,7 +131,7 @@ mod tests {
         let path = dir.join("config.toml");
         let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";
         std::fs::write(&path, text).expect("write");
-        let config = Config::load_cached(&path, &dir, true).expect("valid");
+        let config = super::load_config(&path, &dir, true).expect("valid");
         let fingerprint = super::Fingerprint::of(&path, text);
         assert_eq!(super::load(&dir, &fingerprint), Some(config), "the running user's own cache is used");
         let cache = dir.join(super::CACHE_FILE);
