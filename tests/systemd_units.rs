@@ -35,7 +35,7 @@ fn every_unit_passes_systemd_analyze_verify() {
 }
 
 #[test]
-fn the_timer_really_fires_every_five_seconds() {
+fn the_timer_asks_for_a_five_second_period_with_100_ms_accuracy() {
     let timer =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("timers/anycastd.timer")).expect("timer");
     assert!(timer.contains("\nOnUnitActiveSec=5s\n"));

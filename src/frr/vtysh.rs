@@ -231,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn vtysh_keeps_no_history_of_our_commands() {
+    fn vtysh_runs_with_home_set_to_dev_null() {
         let shell = Vtysh { path: PathBuf::from("/bin/sh"), timeout: Duration::from_secs(5) };
         assert_eq!(shell.call(&["-c".into(), "echo $HOME".into()], None), Ok("/dev/null\n".to_string()));
     }

@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use anycastd::frr::RunningConfig;
+
 use super::cabourotte::FakeCabourotte;
 
 /// FRR's running config with the seed's two BGP instances and nothing announced.
@@ -103,17 +105,17 @@ impl Env {
 
     /// The networks FRR has now, as `VRF PREFIX` lines (`default` for the default VRF), sorted.
     pub fn networks(&self) -> Vec<String> {
-        let mut networks = Vec::new();
-        let mut vrf = None;
-        for line in self.running_config().lines() {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            match words.as_slice() {
-                ["router", "bgp", _] => vrf = Some("default".to_string()),
-                ["router", "bgp", _, "vrf", name] => vrf = Some(name.to_string()),
-                ["network", prefix, ..] => networks.push(format!("{} {prefix}", vrf.clone().unwrap_or_default())),
-                _ => {}
-            }
-        }
+        let running = self.running_config();
+        let parsed = RunningConfig::parse(&running)
+            .unwrap_or_else(|error| panic!("the fake FRR's running config does not parse ({error}):\n{running}"));
+        let mut networks: Vec<String> = parsed
+            .instances
+            .iter()
+            .flat_map(|instance| {
+                let vrf = instance.vrf.name().unwrap_or("default").to_string();
+                instance.networks.iter().map(move |prefix| format!("{vrf} {prefix}"))
+            })
+            .collect();
         networks.sort();
         networks
     }

@@ -24,6 +24,8 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use anycastd::config::Vrf;
+use anycastd::frr::RunningConfig;
 use serde_json::Value;
 
 /// The one lab recipe.
@@ -718,32 +720,16 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// The `network` prefixes in the BGP instance of `vrf` (`None`: the default VRF) of a running config, every
-/// address family together, options (`route-map X`, `backdoor`) dropped.
+/// The `network` prefixes (IPv4 and IPv6 unicast) in the BGP instance of `vrf` (`None`: the default VRF) of a running
+/// config, read by anycastd's own parser.
 pub fn networks_in(running_config: &str, vrf: Option<&str>) -> BTreeSet<String> {
-    let mut networks = BTreeSet::new();
-    let mut inside = false;
-    for line in running_config.lines() {
-        if !line.starts_with(' ') {
-            inside = line.strip_prefix("router bgp ").is_some_and(|rest| {
-                let mut words = rest.split_whitespace();
-                let _asn = words.next();
-                match (words.next(), words.next(), vrf) {
-                    (None, _, None) => true,
-                    (Some("vrf"), Some(name), Some(wanted)) => name == wanted,
-                    _ => false,
-                }
-            });
-            continue;
-        }
-        if inside
-            && let Some(rest) = line.trim_start().strip_prefix("network ")
-            && let Some(prefix) = rest.split_whitespace().next()
-        {
-            networks.insert(prefix.to_string());
-        }
-    }
-    networks
+    let parsed = RunningConfig::parse(running_config)
+        .unwrap_or_else(|error| panic!("FRR's running config does not parse ({error}):\n{running_config}"));
+    let vrf = vrf.map_or(Some(Vrf::Default), Vrf::parse).expect("a valid VRF name");
+    parsed
+        .instance(&vrf)
+        .map(|instance| instance.networks.iter().map(ToString::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// The header lines of every BGP instance in a running config.
