@@ -1,18 +1,23 @@
-//! A stand-in for Cabourotte's HTTP API, served from the test process.
+//! The fake Cabourotte of the tests: `scripts/fake-cabourotte` (the same one the lab and the benchmark run), started
+//! per test on a free port of `127.0.0.1` and driven through its files.
 //!
-//! It speaks exactly what `../shared/docs/cabourotte-api.md` describes: `GET /result` (and `/api/v1/result`) answer
-//! the list of latest results, `GET /result/<name>` one of them or a 404 with `{"message": ...}`, `/health` answers
-//! `"ok"`, anything else 404 `{"message": "not found"}`. Tests flip checks between healthy and failing while it runs.
+//! It speaks exactly what Cabourotte's API does: `GET /result` (and `/api/v1/result`) answer the list of latest
+//! results, `GET /result/<name>` one of them or a 404 with `{"message": ...}`, `/health` answers `"ok"`, anything else
+//! 404 `{"message": "not found"}`. Tests flip checks between healthy and failing while it runs: it re-reads its
+//! results and its behaviour on every request.
 
 use base64::Engine as _;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fake-cabourotte");
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// How `GET /result` wraps the list: older releases answer a bare array, newer ones `{"result": [...]}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,53 +28,47 @@ pub enum ListShape {
     Wrapped,
 }
 
-/// What the server answers besides the results themselves.
-#[derive(Clone, Debug)]
-struct Behaviour {
-    shape: ListShape,
-    /// When set, every `/result` request answers this status and body instead.
-    forced: Option<(u16, String)>,
-    /// Requires `Authorization: Basic <this>` when set.
-    basic_auth: Option<String>,
-    /// Waits this long before answering (to trigger client timeouts).
-    delay: Duration,
-}
-
-struct Shared {
-    results: Mutex<Vec<Value>>,
-    behaviour: Mutex<Behaviour>,
-    requests: AtomicUsize,
-    paths: Mutex<Vec<String>>,
-    stop: AtomicBool,
-}
-
-/// A running fake Cabourotte on `127.0.0.1` with a random port; stops when dropped.
+/// A running fake Cabourotte; stops when dropped.
 pub struct FakeCabourotte {
-    shared: Arc<Shared>,
+    dir: PathBuf,
     port: u16,
-    thread: Option<JoinHandle<()>>,
+    child: Child,
+    results: Mutex<Vec<Value>>,
+    behaviour: Mutex<serde_json::Map<String, Value>>,
 }
 
 impl FakeCabourotte {
-    /// Starts a server with no results.
+    /// Starts a server with no results, and waits until it listens.
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Cabourotte");
-        let port = listener.local_addr().expect("local address").port();
-        let shared = Arc::new(Shared {
-            results: Mutex::new(Vec::new()),
-            behaviour: Mutex::new(Behaviour {
-                shape: ListShape::Bare,
-                forced: None,
-                basic_auth: None,
-                delay: Duration::ZERO,
-            }),
-            requests: AtomicUsize::new(0),
-            paths: Mutex::new(Vec::new()),
-            stop: AtomicBool::new(false),
-        });
-        let for_thread = Arc::clone(&shared);
-        let thread = std::thread::spawn(move || serve(listener, for_thread));
-        FakeCabourotte { shared, port, thread: Some(thread) }
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("anycastd-cabourotte-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the fake Cabourotte's directory");
+        std::fs::write(dir.join("results.json"), "[]").expect("write no results");
+        let child = Command::new("python3")
+            .arg(SCRIPT)
+            .arg("--results")
+            .arg(dir.join("results.json"))
+            .arg("--behaviour")
+            .arg(dir.join("behaviour.json"))
+            .arg("--requests")
+            .arg(dir.join("requests.log"))
+            .args(["--port", "0", "--port-file"])
+            .arg(dir.join("port"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start scripts/fake-cabourotte (python3)");
+        let started = Instant::now();
+        let port = loop {
+            if let Some(port) = std::fs::read_to_string(dir.join("port")).ok().and_then(|p| p.trim().parse().ok()) {
+                break port;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "the fake Cabourotte did not start listening");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        FakeCabourotte { dir, port, child, results: Mutex::new(Vec::new()), behaviour: Mutex::new(Default::default()) }
     }
 
     /// The base URL to put in anycastd's config (`url = ...`).
@@ -109,143 +108,72 @@ impl FakeCabourotte {
 
     /// Sets (or replaces, by its `name`) one raw result object.
     pub fn set_raw_result(&self, result: Value) -> &Self {
-        let mut results = self.shared.results.lock().expect("results lock");
+        let mut results = self.results.lock().expect("results lock");
         let name = result.get("name").cloned();
         results.retain(|r| r.get("name") != name.as_ref());
         results.push(result);
+        self.write("results.json", &Value::Array(results.clone()));
         self
     }
 
     /// Forgets the result of check `name` (as if it never ran).
     pub fn remove(&self, name: &str) -> &Self {
-        let mut results = self.shared.results.lock().expect("results lock");
+        let mut results = self.results.lock().expect("results lock");
         results.retain(|r| r.get("name").and_then(Value::as_str) != Some(name));
+        self.write("results.json", &Value::Array(results.clone()));
         self
     }
 
     /// Chooses the list shape of `GET /result`.
     pub fn shape(&self, shape: ListShape) -> &Self {
-        self.shared.behaviour.lock().expect("behaviour lock").shape = shape;
-        self
+        self.behave("shape", json!(if shape == ListShape::Wrapped { "wrapped" } else { "bare" }))
     }
 
     /// Makes every `/result` request answer `status` with `body`.
     pub fn force_answer(&self, status: u16, body: &str) -> &Self {
-        self.shared.behaviour.lock().expect("behaviour lock").forced = Some((status, body.to_string()));
-        self
+        self.behave("forced", json!([status, body]))
     }
 
     /// Requires HTTP basic auth with these credentials.
     pub fn require_basic_auth(&self, user: &str, password: &str) -> &Self {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        self.shared.behaviour.lock().expect("behaviour lock").basic_auth = Some(token);
-        self
+        self.behave("basic_auth", json!(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))))
     }
 
     /// Delays every answer by `delay`.
     pub fn delay(&self, delay: Duration) -> &Self {
-        self.shared.behaviour.lock().expect("behaviour lock").delay = delay;
-        self
+        self.behave("delay", json!(delay.as_secs_f64()))
     }
 
-    /// How many HTTP requests it has answered so far.
+    /// How many HTTP requests it has received so far.
     pub fn request_count(&self) -> usize {
-        self.shared.requests.load(Ordering::SeqCst)
+        self.paths().len()
     }
 
     /// The request paths it has seen, in order.
     pub fn paths(&self) -> Vec<String> {
-        self.shared.paths.lock().expect("paths lock").clone()
+        let log = std::fs::read_to_string(self.dir.join("requests.log")).unwrap_or_default();
+        log.lines().map(str::to_string).collect()
+    }
+
+    fn behave(&self, key: &str, value: Value) -> &Self {
+        let mut behaviour = self.behaviour.lock().expect("behaviour lock");
+        behaviour.insert(key.to_string(), value);
+        self.write("behaviour.json", &Value::Object(behaviour.clone()));
+        self
+    }
+
+    /// Replaces one of its files at once (a rename), so that a request never reads half of it.
+    fn write(&self, name: &str, value: &Value) {
+        let temporary = self.dir.join(format!(".{name}"));
+        std::fs::write(&temporary, value.to_string()).expect("write the fake Cabourotte's file");
+        std::fs::rename(&temporary, self.dir.join(name)).expect("replace the fake Cabourotte's file");
     }
 }
 
 impl Drop for FakeCabourotte {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        let shared = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            let _ = answer(stream, &shared);
-        });
-    }
-}
-
-fn answer(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut authorization = None;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
-            break;
-        }
-        if let Some((key, value)) = header.split_once(':')
-            && key.eq_ignore_ascii_case("authorization")
-        {
-            authorization = Some(value.trim().to_string());
-        }
-    }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    shared.requests.fetch_add(1, Ordering::SeqCst);
-    shared.paths.lock().expect("paths lock").push(path.clone());
-    let behaviour = shared.behaviour.lock().expect("behaviour lock").clone();
-    std::thread::sleep(behaviour.delay);
-    let (status, body) = route(&path, &behaviour, authorization.as_deref(), shared);
-    let reason = match status {
-        200 => "OK",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        500 => "Internal Server Error",
-        _ => "Status",
-    };
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes())
-}
-
-fn route(path: &str, behaviour: &Behaviour, authorization: Option<&str>, shared: &Shared) -> (u16, String) {
-    if let Some(token) = &behaviour.basic_auth
-        && authorization != Some(format!("Basic {token}").as_str())
-    {
-        return (401, json!({"message": "Unauthorized"}).to_string());
-    }
-    let path = path.strip_prefix("/api/v1").unwrap_or(path);
-    if path == "/health" || path == "/healthz" {
-        return (200, "\"ok\"".to_string());
-    }
-    if path != "/result" && !path.starts_with("/result/") {
-        return (404, json!({"message": "not found"}).to_string());
-    }
-    if let Some(forced) = &behaviour.forced {
-        return forced.clone();
-    }
-    let results = shared.results.lock().expect("results lock").clone();
-    if let Some(name) = path.strip_prefix("/result/") {
-        return match results.iter().find(|r| r.get("name").and_then(Value::as_str) == Some(name)) {
-            Some(result) => (200, result.to_string()),
-            None => (404, json!({"message": format!("result not found for {name}")}).to_string()),
-        };
-    }
-    let list = Value::Array(results);
-    let body = match behaviour.shape {
-        ListShape::Bare => list,
-        ListShape::Wrapped => json!({ "result": list }),
-    };
-    (200, body.to_string())
 }
