@@ -36,9 +36,9 @@ pub enum Error {
         reason: String,
     },
     /// The state directory cannot be used (a command that needs it, such as `resume`).
-    StateDir(String),
+    StateDir(io::Error),
     /// Another anycastd holds the run lock, or it cannot be taken.
-    Lock(String),
+    Lock(io::Error),
     /// The maintenance marker cannot be removed.
     Marker(io::Error),
     /// `run` cannot listen for SIGINT and SIGTERM, so it could never withdraw on stop: it does not start.
@@ -53,8 +53,7 @@ impl fmt::Display for Error {
                 write!(f, "cannot read {flag} {}: {reason}", path.display())
             }
             Error::InvalidInput { flag, path, reason } => write!(f, "{flag} {}: {reason}", path.display()),
-            Error::StateDir(reason) | Error::Lock(reason) => f.write_str(reason),
-            Error::Marker(error) => error.fmt(f),
+            Error::StateDir(error) | Error::Lock(error) | Error::Marker(error) => error.fmt(f),
             Error::Signals(error) => write!(f, "cannot listen for SIGINT/SIGTERM: {error}"),
         }
     }

@@ -5,6 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use support::cabourotte::ListShape;
 use support::env::{EMPTY_FRR, Env, wait_until};
 
@@ -228,6 +229,27 @@ fn a_broken_config_changes_nothing_and_points_at_the_error() {
     snapshot!("config-error-host-bits", run.stderr);
     assert!(env.vtysh_calls().is_empty(), "vtysh was not called");
     assert_eq!(env.cabourotte.request_count(), 0, "Cabourotte was not asked");
+}
+
+/// Under `--log-format json`, a fatal error is one JSON event on stderr like every other log line, not miette's
+/// report: a log shipper reads it as it reads the rest.
+#[test]
+fn a_broken_config_under_json_logs_is_one_json_event_naming_the_problem() {
+    let env = Env::new();
+    env.config("[services.dns]\nprefixes.frrouting = [\"192.0.2.241/28\"]\nchecks.cabourotte = [\"dns\"]\n");
+    let run = env.run(&["--log-format", "json", "apply"]);
+    assert_eq!(run.code, 1);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {}", run.stderr);
+    let event: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON event");
+    assert_eq!(
+        (&event["level"], &event["event"], &event["command"]),
+        (&json!("error"), &json!("pass-failed"), &json!("apply"))
+    );
+    let reason = event["reason"].as_str().expect("a reason");
+    assert!(reason.starts_with("the configuration [DIR]/config.toml has 1 error"), "{reason}");
+    assert!(reason.contains("prefix `192.0.2.241/28` has host bits set"), "{reason}");
+    assert!(env.vtysh_calls().is_empty(), "vtysh was not called");
 }
 
 #[test]

@@ -29,11 +29,9 @@ pub fn withdraw_all(context: &Context, reason: Option<String>) -> Result<Exit, E
 }
 
 /// Writes the maintenance marker, unless one is there already (its who, when and why are kept).
-fn begin_maintenance(state_dir: &StateDir, reason: Option<String>) -> Result<(), String> {
+fn begin_maintenance(state_dir: &StateDir, reason: Option<String>) -> std::io::Result<()> {
     match maintenance::read(Some(state_dir)) {
         Ok(Some(_)) => Ok(()),
-        Ok(None) | Err(_) => {
-            maintenance::write(state_dir, &Maintenance::begin(reason)).map_err(|error| error.to_string())
-        }
+        Ok(None) | Err(_) => maintenance::write(state_dir, &Maintenance::begin(reason)),
     }
 }

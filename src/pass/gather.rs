@@ -25,7 +25,7 @@ pub struct Gathered {
     /// FRR's running config, or why it could not be read, per vtysh path.
     pub frr: FrrStates,
     /// The maintenance marker, or why it could not be read.
-    pub maintenance: Result<Option<Maintenance>, String>,
+    pub maintenance: std::io::Result<Option<Maintenance>>,
     /// The rise/fall counts of earlier passes.
     pub recalled: Recalled,
 }

@@ -57,9 +57,11 @@ struct Held {
 /// The hold stage of a changing pass for `command`.
 fn hold(context: &Context, intent: Intent, command: &str) -> Held {
     let mut problems = Vec::new();
-    let state_dir = StateDir::create(&context.state_dir).map_err(|error| problems.push(error)).ok();
+    let state_dir = StateDir::create(&context.state_dir).map_err(|error| problems.push(error.to_string())).ok();
     let lock = state_dir.as_ref().and_then(|state_dir| {
-        RunLock::acquire(state_dir, command, context.lock_timeout).map_err(|error| problems.push(error)).ok()
+        RunLock::acquire(state_dir, command, context.lock_timeout)
+            .map_err(|error| problems.push(error.to_string()))
+            .ok()
     });
     let counts = match (intent, &state_dir, &lock) {
         (Intent::Reconcile, Some(state_dir), Some(_)) => {
@@ -75,7 +77,7 @@ fn hold(context: &Context, intent: Intent, command: &str) -> Held {
 pub fn plan_only(config: &Config, context: &Context, sources: &Sources) -> Plan {
     let (state_dir, problems) = match StateDir::open(&context.state_dir) {
         Ok(state_dir) => (state_dir, Vec::new()),
-        Err(problem) => (None, vec![problem]),
+        Err(problem) => (None, vec![problem.to_string()]),
     };
     let gathered = gather::gather(config, context, Intent::Reconcile, sources, state_dir.as_ref());
     let mut plan = compute(config, gathered, Intent::Reconcile, problems);
@@ -103,7 +105,7 @@ pub fn changing_pass(config: &Config, context: &Context, intent: Intent, command
 /// A damaged counts file is only a warning.
 fn compute(config: &Config, gathered: Gathered, intent: Intent, mut problems: Vec<String>) -> Plan {
     let maintenance = gathered.maintenance.unwrap_or_else(|error| {
-        problems.push(error);
+        problems.push(error.to_string());
         None
     });
     let recalled = gathered.recalled;

@@ -5,7 +5,7 @@
 //! writes. The holder writes its PID and command into the file, so a process that gives up can name it.
 
 use std::fs::{File, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
 use crate::state::StateDir;
@@ -27,25 +27,27 @@ pub struct RunLock {
 
 impl RunLock {
     /// Takes the lock of `state_dir` for `command`, waiting up to `timeout` for another holder to finish.
-    pub fn acquire(state_dir: &StateDir, command: &str, timeout: Duration) -> Result<RunLock, String> {
+    pub fn acquire(state_dir: &StateDir, command: &str, timeout: Duration) -> io::Result<RunLock> {
         let path = state_dir.file(LOCK_FILE);
         let mut file = state_dir
             .open_lock(LOCK_FILE)
-            .map_err(|error| format!("cannot open the lock {}: {error}", path.display()))?;
+            .map_err(|error| io::Error::other(format!("cannot open the lock {}: {error}", path.display())))?;
         let deadline = Instant::now() + timeout;
         loop {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => std::thread::sleep(RETRY_EVERY),
                 Err(TryLockError::WouldBlock) => {
-                    return Err(format!(
+                    return Err(io::Error::other(format!(
                         "another anycastd holds the lock {} ({}); gave up after {}",
                         path.display(),
                         holder(&mut file),
                         crate::config::describe(timeout)
-                    ));
+                    )));
                 }
-                Err(TryLockError::Error(error)) => return Err(format!("cannot lock {}: {error}", path.display())),
+                Err(TryLockError::Error(error)) => {
+                    return Err(io::Error::other(format!("cannot lock {}: {error}", path.display())));
+                }
             }
         }
         // A lock opened read-only (another user's file, a read-only file system) gets no note; locking needs none.
@@ -74,6 +76,7 @@ mod tests {
         let started = Instant::now();
         let error = RunLock::acquire(&state_dir, "withdraw-all", Duration::from_millis(200)).expect_err("second lock");
         assert!(started.elapsed() >= Duration::from_millis(200));
+        let error = error.to_string();
         assert!(error.contains(&format!("(pid {} running `anycastd apply`)", std::process::id())), "{error}");
         assert!(error.ends_with("gave up after 200 ms"), "{error}");
         drop(held);

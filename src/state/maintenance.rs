@@ -46,7 +46,7 @@ impl Maintenance {
 /// means maintenance, even when it cannot be read or parsed (a symbolic link, a FIFO, a file too large): nothing is
 /// re-announced by surprise. A directory that cannot be looked into is an error: it is unknown whether anycastd is
 /// in maintenance.
-pub fn read(state_dir: Option<&StateDir>) -> Result<Option<Maintenance>, String> {
+pub fn read(state_dir: Option<&StateDir>) -> io::Result<Option<Maintenance>> {
     let Some(state_dir) = state_dir else { return Ok(None) };
     let path = state_dir.file(MARKER_FILE);
     let damaged = |why: String| Maintenance {
@@ -62,7 +62,7 @@ pub fn read(state_dir: Option<&StateDir>) -> Result<Option<Maintenance>, String>
         Err(error) => match state_dir.exists(MARKER_FILE) {
             Ok(true) => Ok(Some(damaged(format!("cannot be read ({error})")))),
             Ok(false) => Ok(None),
-            Err(_) => Err(format!("cannot read the maintenance marker: {error}")),
+            Err(_) => Err(io::Error::other(format!("cannot read the maintenance marker: {error}"))),
         },
     }
 }

@@ -66,7 +66,7 @@ pub struct StateDir {
 
 impl StateDir {
     /// Opens the state directory at `path`; `None` when it does not exist (there is nothing in it to read).
-    pub fn open(path: &Path) -> Result<Option<StateDir>, String> {
+    pub fn open(path: &Path) -> io::Result<Option<StateDir>> {
         match resolve(path)? {
             Resolution::Found(real) => inspect(path, real).map(Some),
             Resolution::Missing { .. } => Ok(None),
@@ -74,17 +74,17 @@ impl StateDir {
     }
 
     /// Opens the state directory at `path`, creating it (and its missing parents) with mode 0700.
-    pub fn create(path: &Path) -> Result<StateDir, String> {
+    pub fn create(path: &Path) -> io::Result<StateDir> {
         if let Resolution::Missing { existing, rest } = resolve(path)? {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(PRIVATE_DIR)
-                .create(existing.join(rest))
-                .map_err(|error| format!("cannot create the state directory {}: {error}", path.display()))?;
+            DirBuilder::new().recursive(true).mode(PRIVATE_DIR).create(existing.join(rest)).map_err(|error| {
+                io::Error::other(format!("cannot create the state directory {}: {error}", path.display()))
+            })?;
         }
         match resolve(path)? {
             Resolution::Found(real) => inspect(path, real),
-            Resolution::Missing { .. } => Err(format!("cannot create the state directory {}", path.display())),
+            Resolution::Missing { .. } => {
+                Err(io::Error::other(format!("cannot create the state directory {}", path.display())))
+            }
         }
     }
 
@@ -125,30 +125,37 @@ impl StateDir {
     /// the service's directory to the service's user ([`StateDir::prepare`]), so the service trusts what root
     /// wrote, and root trusts nothing the service could have changed. The link count refuses a hard link to some
     /// other file of the running user.
-    pub fn read_trusted(&self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, String> {
+    pub fn read_trusted(&self, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
         let me = euid();
         if self.uid != me {
-            return Err(format!(
+            return Err(io::Error::other(format!(
                 "the state directory {} belongs to uid {}, not to this user (uid {me}): its owner can change what it holds",
                 self.shown.display(),
                 self.uid
-            ));
+            )));
         }
         let shown = self.file(name);
-        let Some((file, metadata)) = open_regular(&self.real.join(name), &shown).map_err(|error| error.to_string())?
-        else {
+        let Some((file, metadata)) = open_regular(&self.real.join(name), &shown)? else {
             return Ok(None);
         };
         if metadata.uid() != me {
-            return Err(format!("{} belongs to uid {}, not to this user (uid {me})", shown.display(), metadata.uid()));
+            return Err(io::Error::other(format!(
+                "{} belongs to uid {}, not to this user (uid {me})",
+                shown.display(),
+                metadata.uid()
+            )));
         }
         if metadata.mode() & 0o077 != 0 {
-            return Err(format!("{} has mode {:04o}, not 0600", shown.display(), metadata.mode() & 0o7777));
+            return Err(io::Error::other(format!(
+                "{} has mode {:04o}, not 0600",
+                shown.display(),
+                metadata.mode() & 0o7777
+            )));
         }
         if metadata.nlink() != 1 {
-            return Err(format!("{} has other names (hard links)", shown.display()));
+            return Err(io::Error::other(format!("{} has other names (hard links)", shown.display())));
         }
-        read_bounded(file, &metadata, &shown, limit).map(Some).map_err(|error| error.to_string())
+        read_bounded(file, &metadata, &shown, limit).map(Some)
     }
 
     /// Starts replacing file `name`: creates its temporary file now, so a directory that cannot be written is known
@@ -414,11 +421,12 @@ enum Resolution {
 
 /// Resolves `path` component by component, following only symbolic links that belong to root or to the running
 /// user: a link that belongs to anyone else could be pointed anywhere by them.
-fn resolve(path: &Path) -> Result<Resolution, String> {
+fn resolve(path: &Path) -> io::Result<Resolution> {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        let here = std::env::current_dir().map_err(|error| format!("cannot find the current directory: {error}"))?;
+        let here = std::env::current_dir()
+            .map_err(|error| io::Error::other(format!("cannot find the current directory: {error}")))?;
         here.join(path)
     };
     let mut pending: VecDeque<OsString> = names(&absolute).collect();
@@ -436,7 +444,7 @@ fn resolve(path: &Path) -> Result<Resolution, String> {
                 let rest = std::iter::once(name).chain(pending).collect();
                 return Ok(Resolution::Missing { existing: real, rest });
             }
-            Err(error) => return Err(format!("cannot look up {}: {error}", next.display())),
+            Err(error) => return Err(io::Error::other(format!("cannot look up {}: {error}", next.display()))),
         };
         if !metadata.file_type().is_symlink() {
             real = next;
@@ -444,20 +452,23 @@ fn resolve(path: &Path) -> Result<Resolution, String> {
         }
         let me = euid();
         if metadata.uid() != 0 && metadata.uid() != me {
-            return Err(format!(
+            return Err(io::Error::other(format!(
                 "the state directory {} goes through the symbolic link {}, which belongs to uid {}: anycastd follows \
                  only links that belong to root or to itself (uid {me}); replace the link, or give the real directory",
                 path.display(),
                 next.display(),
                 metadata.uid()
-            ));
+            )));
         }
         links += 1;
         if links > MAX_LINKS {
-            return Err(format!("the state directory {} goes through too many symbolic links", path.display()));
+            return Err(io::Error::other(format!(
+                "the state directory {} goes through too many symbolic links",
+                path.display()
+            )));
         }
-        let target =
-            fs::read_link(&next).map_err(|error| format!("cannot read the link {}: {error}", next.display()))?;
+        let target = fs::read_link(&next)
+            .map_err(|error| io::Error::other(format!("cannot read the link {}: {error}", next.display())))?;
         if target.is_absolute() {
             real = PathBuf::from("/");
         }
@@ -479,22 +490,22 @@ fn names(path: &Path) -> impl Iterator<Item = OsString> + '_ {
 
 /// Checks the resolved directory: really a directory (opened without following a link swapped in meanwhile), and
 /// writable by its owner only.
-fn inspect(shown: &Path, real: PathBuf) -> Result<StateDir, String> {
+fn inspect(shown: &Path, real: PathBuf) -> io::Result<StateDir> {
     let named = || {
         if real == shown { shown.display().to_string() } else { format!("{} ({})", shown.display(), real.display()) }
     };
     let opened = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW).open(&real);
     let metadata = opened
         .and_then(|dir| dir.metadata())
-        .map_err(|error| format!("cannot open the state directory {}: {error}", named()))?;
+        .map_err(|error| io::Error::other(format!("cannot open the state directory {}: {error}", named())))?;
     let mode = metadata.mode() & 0o7777;
     if mode & 0o022 != 0 {
-        return Err(format!(
+        return Err(io::Error::other(format!(
             "the state directory {} has mode {mode:04o}: its group or others can write it, and so plant files that \
              anycastd would read; make it writable by its owner only: chmod go-w {}",
             named(),
             real.display()
-        ));
+        )));
     }
     Ok(StateDir { shown: shown.to_path_buf(), real, uid: metadata.uid(), gid: metadata.gid() })
 }
@@ -529,7 +540,7 @@ mod tests {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod");
         let error = StateDir::open(&dir).expect_err("refused");
         assert_eq!(
-            error,
+            error.to_string(),
             format!(
                 "the state directory {0} has mode 0777: its group or others can write it, and so plant files that \
                  anycastd would read; make it writable by its owner only: chmod go-w {0}",
@@ -572,12 +583,12 @@ mod tests {
         fs::write(dir.join("loose.json"), "{}").expect("written");
         fs::set_permissions(dir.join("loose.json"), fs::Permissions::from_mode(0o644)).expect("chmod");
         let error = state.read_trusted("loose.json", 16).expect_err("not trusted");
-        assert!(error.ends_with("loose.json has mode 0644, not 0600"), "{error}");
+        assert!(error.to_string().ends_with("loose.json has mode 0644, not 0600"), "{error}");
         state.write("kept.json", b"{}").expect("written");
         fs::hard_link(dir.join("kept.json"), dir.join("other-name")).expect("linked");
         let error = state.read_trusted("kept.json", 16).expect_err("not trusted");
-        assert!(error.ends_with("kept.json has other names (hard links)"), "{error}");
-        assert_eq!(state.read_trusted("missing.json", 16), Ok(None));
+        assert!(error.to_string().ends_with("kept.json has other names (hard links)"), "{error}");
+        assert_eq!(state.read_trusted("missing.json", 16).ok(), Some(None));
         let _ = fs::remove_dir_all(&dir);
     }
 

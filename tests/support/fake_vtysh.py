@@ -65,8 +65,10 @@ def main(argv):
             print(error, file=sys.stderr)
             break
     if session.changed:
-        with open(path, "w") as f:
+        # Replaced at once, as FRR's own state changes: a reader never sees half a running config.
+        with open(path + ".new", "w") as f:
             f.write(render(config))
+        os.replace(path + ".new", path)
     if session.failed:
         return 13 if from_file else 1
     return 0
