@@ -26,6 +26,8 @@ pub const DEFAULT_PATH: &str = "/etc/anycastd/config.toml";
 
 /// The vtysh binary used when a prefix does not name one.
 pub const DEFAULT_VTYSH: &str = "/usr/bin/vtysh";
+/// Debian's bgpd pid file, watched for `/usr/bin/vtysh` when no `bgpd_pid_file` is given.
+pub const DEFAULT_BGPD_PID_FILE: &str = "/run/frr/bgpd.pid";
 
 /// The Cabourotte API used when a check does not name one.
 pub const DEFAULT_CABOUROTTE_URL: &str = "http://127.0.0.1:9013";
@@ -103,6 +105,9 @@ pub struct ManagedPrefix {
     pub prefix: Prefix,
     /// The vtysh binary that talks to the FRR holding it.
     pub vtysh: PathBuf,
+    /// The pid file of that FRR's bgpd, watched by `run` to notice a restart without asking vtysh; `None` when it
+    /// cannot be watched (then `run` reads the running config on every pass).
+    pub bgpd_pid_file: Option<PathBuf>,
 }
 
 /// One Cabourotte health check.

@@ -15,8 +15,8 @@ use super::diagnostics::ConfigProblem;
 use super::duration::{self, Bounds, parse_seconds};
 use super::types::{CabourotteUrl, Prefix, PrefixError, Vrf};
 use super::{
-    Check, Config, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_VTYSH, Hook, ManagedPrefix,
-    OnCheckerError, Policy, Service,
+    Check, Config, DEFAULT_BGPD_PID_FILE, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL,
+    DEFAULT_VTYSH, Hook, ManagedPrefix, OnCheckerError, Policy, Service,
 };
 
 type Key<'i> = Spanned<DeString<'i>>;
@@ -24,7 +24,7 @@ type Value<'i> = Spanned<DeValue<'i>>;
 
 const PREFIX_TYPES: &[&str] = &["frrouting"];
 const CHECK_TYPES: &[&str] = &["cabourotte"];
-const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh"];
+const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh", "bgpd_pid_file"];
 const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval", "max_age"];
 const SERVICE_KEYS: &[&str] =
     &["prefixes", "checks", "rise", "fall", "max_age", "on_checker_error", "on_change", "on_change_timeout"];
@@ -55,6 +55,8 @@ struct Walker {
     problems: Vec<ConfigProblem>,
     /// Where each managed prefix was first defined, to catch duplicates across services.
     first_definition: HashMap<DuplicateKey, Range<usize>>,
+    /// The bgpd pid file of each vtysh, and where it was first given.
+    bgpd_pid_files: HashMap<PathBuf, (Option<PathBuf>, Range<usize>)>,
 }
 
 impl Walker {
@@ -265,9 +267,17 @@ impl Walker {
             self.shorthand_or_table(item, ("frrouting prefix", "a prefix string"), FRROUTING_KEYS, "prefix", example)?;
         let prefix = self.prefix(prefix_value);
         let vrf = option(table, "vrf").map_or(Some(Vrf::Default), |value| self.vrf(value));
-        let vtysh =
-            option(table, "vtysh").map_or_else(|| Some(PathBuf::from(DEFAULT_VTYSH)), |value| self.vtysh(value));
-        Some(Spanned::new(prefix_value.span(), ManagedPrefix { prefix: prefix?, vrf: vrf?, vtysh: vtysh? }))
+        let vtysh = option(table, "vtysh")
+            .map_or_else(|| Some(PathBuf::from(DEFAULT_VTYSH)), |value| self.absolute_path(value, "vtysh"));
+        let bgpd_pid_file = match option(table, "bgpd_pid_file") {
+            Some(value) => Some(self.absolute_path(value, "bgpd_pid_file")?),
+            None => vtysh
+                .as_deref()
+                .filter(|path| *path == Path::new(DEFAULT_VTYSH))
+                .map(|_| PathBuf::from(DEFAULT_BGPD_PID_FILE)),
+        };
+        let managed = ManagedPrefix { prefix: prefix?, vrf: vrf?, vtysh: vtysh?, bgpd_pid_file };
+        Some(Spanned::new(prefix_value.span(), managed))
     }
 
     /// Reads a list item that is either a bare string (the `required` key's value; `shorthand` names it) or a table
@@ -345,24 +355,29 @@ impl Walker {
         vrf
     }
 
-    /// An absolute path, normalised without looking at the file system (`//`, `.` and a trailing `/` dropped), so
-    /// that two spellings of one vtysh are one FRR: the same prefix under `/usr/bin/vtysh` and `/usr/bin//vtysh` is a
-    /// duplicate, not two owners that undo each other's changes.
-    fn vtysh(&mut self, value: &Value<'_>) -> Option<PathBuf> {
-        let text = self.string(value, "`vtysh` must be a string")?;
+    /// An absolute path (`vtysh`, `bgpd_pid_file`), normalised without looking at the file system (`//`, `.` and a
+    /// trailing `/` dropped), so that two spellings of one vtysh are one FRR: the same prefix under `/usr/bin/vtysh`
+    /// and `/usr/bin//vtysh` is a duplicate, not two owners that undo each other's changes.
+    fn absolute_path(&mut self, value: &Value<'_>, key: &str) -> Option<PathBuf> {
+        let text = self.string(value, &format!("`{key}` must be a string"))?;
+        let example = if key == "vtysh" { DEFAULT_VTYSH } else { DEFAULT_BGPD_PID_FILE };
         if !text.starts_with('/') || text.chars().any(char::is_control) {
             self.report(
-                ConfigProblem::new(value.span(), "`vtysh` must be an absolute path", "not an absolute path")
-                    .help(format!("e.g. \"{DEFAULT_VTYSH}\"")),
+                ConfigProblem::new(value.span(), format!("`{key}` must be an absolute path"), "not an absolute path")
+                    .help(format!("e.g. \"{example}\"")),
             );
             return None;
         }
         let path = Path::new(text);
         if path.components().any(|component| component == Component::ParentDir) {
-            self.report(ConfigProblem::new(value.span(), "`vtysh` cannot contain `..`", "`..` in the path").help(
-                "after a symbolic link, `..` is not the folder before it, so two paths could name one vtysh \
-                     unnoticed: write the path without it, e.g. \"/usr/bin/vtysh\"",
-            ));
+            self.report(
+                ConfigProblem::new(value.span(), format!("`{key}` cannot contain `..`"), "`..` in the path").help(
+                    format!(
+                        "after a symbolic link, `..` is not the folder before it, so two paths could name one file \
+                         unnoticed: write the path without it, e.g. \"{example}\""
+                    ),
+                ),
+            );
             return None;
         }
         Some(path.components().collect())
@@ -440,11 +455,29 @@ impl Walker {
             .ok()
     }
 
-    /// Drops (and reports) a prefix defined twice in the same VRF of the same FRR.
+    /// Drops (and reports) a prefix defined twice in the same VRF of the same FRR, and reports one FRR (vtysh) given
+    /// two different bgpd pid files: it has one bgpd.
     fn without_duplicates(&mut self, prefixes: Vec<Spanned<ManagedPrefix>>) -> Vec<ManagedPrefix> {
         let mut unique = Vec::with_capacity(prefixes.len());
         for prefix in prefixes {
             let (span, prefix) = (prefix.span(), prefix.into_inner());
+            match self.bgpd_pid_files.get(&prefix.vtysh) {
+                Some((first, at)) if *first != prefix.bgpd_pid_file => {
+                    let problem = ConfigProblem::new(
+                        span.clone(),
+                        format!("{} is given two different `bgpd_pid_file`s", prefix.vtysh.display()),
+                        "a different bgpd_pid_file (or none) here",
+                    )
+                    .also_at(at.clone(), "first given here")
+                    .help("one vtysh talks to one bgpd: give every prefix of this vtysh the same bgpd_pid_file");
+                    self.report(problem);
+                    continue;
+                }
+                Some(_) => {}
+                None => {
+                    self.bgpd_pid_files.insert(prefix.vtysh.clone(), (prefix.bgpd_pid_file.clone(), span.clone()));
+                }
+            }
             let key = DuplicateKey::of(&prefix);
             if let Some(first) = self.first_definition.get(&key) {
                 let problem = ConfigProblem::new(

@@ -38,12 +38,14 @@ fn the_seed_example_parses_with_its_defaults() {
             ManagedPrefix {
                 vrf: Vrf::Default,
                 prefix: prefix("203.0.113.53/32"),
-                vtysh: PathBuf::from("/usr/bin/vtysh")
+                vtysh: PathBuf::from("/usr/bin/vtysh"),
+                bgpd_pid_file: Some(PathBuf::from("/run/frr/bgpd.pid")),
             },
             ManagedPrefix {
                 vrf: Vrf::Default,
                 prefix: prefix("2001:db8::b19:bad:53/128"),
-                vtysh: PathBuf::from("/usr/bin/vtysh")
+                vtysh: PathBuf::from("/usr/bin/vtysh"),
+                bgpd_pid_file: Some(PathBuf::from("/run/frr/bgpd.pid")),
             },
         ]
     );
@@ -104,7 +106,10 @@ checks.cabourotte = [{ name = "dns", intervall = 3 }]
         ]
     );
     let error = Config::parse(text, "t").unwrap_err();
-    assert_eq!(error.problems()[2].help.as_deref(), Some("did you mean `vrf`? Valid keys: prefix, vrf, vtysh"));
+    assert_eq!(
+        error.problems()[2].help.as_deref(),
+        Some("did you mean `vrf`? Valid keys: prefix, vrf, vtysh, bgpd_pid_file")
+    );
 }
 
 #[test]
@@ -390,4 +395,27 @@ checks.cabourotte = ["b"]
 fn vtysh_paths_with_parent_components_are_rejected() {
     let text = "[services.dns]\nprefixes.frrouting = [{ prefix = \"203.0.113.53\", vtysh = \"/usr/lib/../bin/vtysh\" }]\nchecks.cabourotte = [\"dns\"]\n";
     assert_eq!(one_problem(text), ("`vtysh` cannot contain `..`".into(), "\"/usr/lib/../bin/vtysh\"".into()));
+}
+
+#[test]
+fn the_bgpd_pid_file_is_debians_for_the_default_vtysh_and_none_for_others() {
+    let config = Config::parse(
+        "[services.a]\nprefixes.frrouting = [\"192.0.2.1\", { prefix = \"192.0.2.2\", vtysh = \"/opt/lab/vtysh\" }, \
+         { prefix = \"192.0.2.3\", vtysh = \"/opt/b/vtysh\", bgpd_pid_file = \"/opt/b/bgpd.pid\" }]\n\
+         checks.cabourotte = [\"a\"]\n",
+        "t",
+    )
+    .expect("valid");
+    let files: Vec<_> = config.services[0].prefixes.iter().map(|p| p.bgpd_pid_file.clone()).collect();
+    assert_eq!(files, [Some(PathBuf::from("/run/frr/bgpd.pid")), None, Some(PathBuf::from("/opt/b/bgpd.pid"))]);
+}
+
+#[test]
+fn one_vtysh_with_two_bgpd_pid_files_is_an_error() {
+    let text = "[services.a]\nprefixes.frrouting = [{ prefix = \"192.0.2.1\", vtysh = \"/opt/v\", bgpd_pid_file = \"/a\" }, \
+                { prefix = \"192.0.2.2\", vtysh = \"/opt/v\", bgpd_pid_file = \"/b\" }]\nchecks.cabourotte = [\"a\"]\n";
+    assert_eq!(
+        one_problem(text),
+        ("/opt/v is given two different `bgpd_pid_file`s".to_string(), "\"192.0.2.2\"".to_string())
+    );
 }
