@@ -1,5 +1,6 @@
 //! The command line, as clap definitions only.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -40,6 +41,10 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
+    /// Never colour (the original anycastd's flag; the same as --color never).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
     /// Deadline of each vtysh call (seconds, or e.g. "500ms", "10s"; 100 ms to 1 h).
     #[arg(long, value_parser = vtysh_timeout, default_value = "10s", global = true)]
     pub vtysh_timeout: Duration,
@@ -56,9 +61,13 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", env = "ANYCASTD_METRICS_FILE", global = true)]
     pub metrics_file: Option<PathBuf>,
 
-    /// Format of the log lines on stderr (one per change or error).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    /// Format of the log lines on stderr (one per change or error); human is text, as in the original anycastd.
+    #[arg(long, value_enum, env = "LOG_FORMAT", ignore_case = true, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+
+    /// The least serious log lines written on stderr (the original anycastd's flag).
+    #[arg(long, value_enum, env = "LOG_LEVEL", ignore_case = true, default_value_t = LogLevel::Info, global = true)]
+    pub log_level: LogLevel,
 
     /// Print no report on stdout (log lines on stderr remain): for timers and loop mode.
     #[arg(short, long, global = true)]
@@ -109,7 +118,7 @@ pub enum Command {
         #[arg(long, value_name = "PATH", default_value = "/etc/frr/frr.conf", requires = "frr")]
         frr_conf: PathBuf,
     },
-    /// Loop mode: run an apply pass every interval; withdraw everything on SIGINT/SIGTERM.
+    /// Loop mode: run an apply pass every interval; withdraw everything on SIGINT/SIGTERM; SIGHUP reloads.
     Run {
         /// Time between passes (default: the shortest check interval; 100 ms to 1 day).
         #[arg(long, value_parser = interval)]
@@ -117,6 +126,20 @@ pub enum Command {
         /// On SIGINT/SIGTERM, leave the prefixes as they are instead of withdrawing them.
         #[arg(long)]
         keep_on_exit: bool,
+        /// Read FRR's running config in full at least this often, to catch hand edits; between resyncs a pass that
+        /// changes nothing does not call vtysh. 0: on every pass (1 s to 1 day, or 0).
+        #[arg(long, value_parser = resync, default_value = "30s")]
+        resync: Duration,
+        /// Accept Cabourotte's HTTP exporter at POST /push, and serve GET /metrics and GET /healthz, on ADDR:PORT.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
+        /// A file holding the shared secret that pushes must carry (`Authorization: Bearer SECRET`); required when
+        /// --listen is not a loopback address.
+        #[arg(long, value_name = "PATH")]
+        push_secret_file: Option<PathBuf>,
+        /// Serve GET /metrics and GET /healthz here instead of on --listen.
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<SocketAddr>,
     },
 }
 
@@ -142,9 +165,37 @@ pub enum Format {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// `anycastd apply: announced 203.0.113.53/32 ...`
+    #[value(alias = "human")]
     Text,
     /// `{"level": "info", "event": "announced", ...}`
     Json,
+    /// `level=info event=announced command=apply ...`
+    Logfmt,
+}
+
+/// The least serious log lines written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Everything.
+    Debug,
+    /// Changes and everything more serious.
+    Info,
+    /// Warnings and errors.
+    #[value(alias = "warn")]
+    Warning,
+    /// Errors only.
+    Error,
+}
+
+impl From<LogLevel> for log::LogLevel {
+    fn from(level: LogLevel) -> log::LogLevel {
+        match level {
+            LogLevel::Debug => log::LogLevel::Debug,
+            LogLevel::Info => log::LogLevel::Info,
+            LogLevel::Warning => log::LogLevel::Warning,
+            LogLevel::Error => log::LogLevel::Error,
+        }
+    }
 }
 
 impl From<Format> for render::Format {
@@ -161,6 +212,7 @@ impl From<LogFormat> for log::LogFormat {
         match format {
             LogFormat::Text => log::LogFormat::Text,
             LogFormat::Json => log::LogFormat::Json,
+            LogFormat::Logfmt => log::LogFormat::Logfmt,
         }
     }
 }
@@ -203,6 +255,14 @@ fn http_timeout(text: &str) -> Result<Duration, String> {
 /// `--lock-timeout`, within its bounds.
 fn lock_timeout(text: &str) -> Result<Duration, String> {
     config::LOCK_TIMEOUT.parse(text)
+}
+
+/// `run --resync`: 0 (every pass, the one sentinel below the floor), else 1 s to 1 day.
+fn resync(text: &str) -> Result<Duration, String> {
+    match config::parse_seconds(text)? {
+        0.0 => Ok(Duration::ZERO),
+        _ => config::RESYNC.parse(text),
+    }
 }
 
 /// `run --interval`, within the bounds of a check's `interval`.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::observe::log::LogFormat;
+use crate::observe::log::Logging;
 use crate::render::Output;
 
 /// The command line's settings for one invocation.
@@ -22,8 +22,8 @@ pub struct Context {
     pub lock_timeout: Duration,
     /// Where to write metrics after each changing pass, if anywhere.
     pub metrics_file: Option<PathBuf>,
-    /// How log lines (and a fatal error) are written on stderr.
-    pub log_format: LogFormat,
+    /// How log lines (and a fatal error) are written on stderr, and which.
+    pub logging: Logging,
     /// How reports are printed on stdout.
     pub output: Output,
 }

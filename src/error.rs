@@ -43,6 +43,8 @@ pub enum Error {
     Marker(io::Error),
     /// `run` cannot listen for SIGINT and SIGTERM, so it could never withdraw on stop: it does not start.
     Signals(io::Error),
+    /// `run --listen` or `--metrics-listen` cannot serve (the address, the push secret).
+    Listen(String),
 }
 
 impl fmt::Display for Error {
@@ -55,6 +57,7 @@ impl fmt::Display for Error {
             Error::InvalidInput { flag, path, reason } => write!(f, "{flag} {}: {reason}", path.display()),
             Error::StateDir(error) | Error::Lock(error) | Error::Marker(error) => error.fmt(f),
             Error::Signals(error) => write!(f, "cannot listen for SIGINT/SIGTERM: {error}"),
+            Error::Listen(reason) => f.write_str(reason),
         }
     }
 }
@@ -75,7 +78,7 @@ impl Diagnostic for Error {
             Error::UnreadableInput { .. } => Some(Box::new("name a readable file, or `-` to read standard input")),
             Error::Lock(_) => Some(Box::new("wait for the other anycastd to finish, or raise --lock-timeout")),
             Error::Signals(_) => Some(Box::new("anycastd run must be able to withdraw when it is stopped")),
-            Error::InvalidInput { .. } | Error::StateDir(_) | Error::Marker(_) => None,
+            Error::InvalidInput { .. } | Error::StateDir(_) | Error::Marker(_) | Error::Listen(_) => None,
         }
     }
 

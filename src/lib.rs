@@ -14,6 +14,7 @@ pub mod error;
 pub mod escape;
 pub mod frr;
 pub mod health;
+pub mod listener;
 pub mod observe;
 pub mod pass;
 pub mod plan;

@@ -13,7 +13,7 @@ use anycastd::commands::{self, Exit};
 use anycastd::context::Context;
 use anycastd::error::Error;
 use anycastd::escape::escape;
-use anycastd::observe::log::{Event, LogFormat};
+use anycastd::observe::log::{Event, LogFormat, Logging};
 use anycastd::render::{Output, Painter};
 use cli::{Cli, ColorChoice, Command};
 
@@ -23,7 +23,8 @@ fn main() -> ExitCode {
     match dispatch(&cli.command, &context) {
         Ok(exit) => exit.into(),
         Err(error) => {
-            report(error, cli.command.name(), context.log_format, wants_colour(cli.color, Stream::Stderr));
+            let colour = wants_colour(colour_choice(&cli), Stream::Stderr);
+            report(error, cli.command.name(), context.logging.format, colour);
             Exit::Failed.into()
         }
     }
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
 fn context_of(cli: &Cli) -> Context {
     let output = Output {
         format: cli.format.into(),
-        painter: Painter::new(wants_colour(cli.color, Stream::Stdout)),
+        painter: Painter::new(wants_colour(colour_choice(cli), Stream::Stdout)),
         quiet: cli.quiet,
     };
     Context {
@@ -43,7 +44,7 @@ fn context_of(cli: &Cli) -> Context {
         http_timeout: cli.http_timeout,
         lock_timeout: cli.lock_timeout,
         metrics_file: cli.metrics_file.clone(),
-        log_format: cli.log_format.into(),
+        logging: Logging { format: cli.log_format.into(), level: cli.log_level.into() },
         output,
     }
 }
@@ -63,7 +64,17 @@ fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
         Command::WithdrawAll { reason } => commands::withdraw_all::withdraw_all(context, reason.clone()),
         Command::Resume => commands::resume::resume(context),
         Command::Check { frr, frr_conf } => commands::check::check(context, frr.then_some(frr_conf.as_path())),
-        Command::Run { interval, keep_on_exit } => commands::run::run_loop(context, *interval, *keep_on_exit),
+        Command::Run { interval, keep_on_exit, resync, listen, push_secret_file, metrics_listen } => {
+            let options = commands::run::Options {
+                interval: *interval,
+                keep_on_exit: *keep_on_exit,
+                resync: *resync,
+                listen: *listen,
+                push_secret_file: push_secret_file.clone(),
+                metrics_listen: *metrics_listen,
+            };
+            commands::run::run_loop(context, &options)
+        }
     }
 }
 
@@ -76,10 +87,10 @@ fn report(error: Error, command: &str, format: LogFormat, colour: bool) {
             }));
             eprintln!("{:?}", printable(error));
         }
-        LogFormat::Json => {
+        LogFormat::Json | LogFormat::Logfmt => {
             let mut text = String::new();
             let _ = NarratableReportHandler::new().render_report(&mut text, &error as &dyn Diagnostic);
-            eprintln!("{}", Event::pass_failed(command, text.trim().to_string()).line(LogFormat::Json));
+            eprintln!("{}", Event::pass_failed(command, text.trim().to_string()).line(format));
         }
     }
 }
@@ -95,6 +106,11 @@ fn printable(error: Error) -> Report {
         Some(help) => miette::miette!(help = help, "{message}"),
         None => miette::miette!("{message}"),
     }
+}
+
+/// `--color`, or never with `--no-color` (the original's flag).
+fn colour_choice(cli: &Cli) -> ColorChoice {
+    if cli.no_color { ColorChoice::Never } else { cli.color }
 }
 
 /// Colour as forced by `--color`, or (auto) as the `supports-color` crate decides for `stream`: a terminal, unless

@@ -242,6 +242,9 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Errors of the pass as a whole, not of one prefix (the state directory, the lock, the marker).
     pub errors: Vec<String>,
+    /// Why this pass withdraws every managed prefix, when it is not withdraw-all's own reason: the signal that
+    /// stopped `run`, or a reload that removed the prefixes from the configuration.
+    pub reason: Option<String>,
 }
 
 /// Counts of what a plan does (or an applied plan did).
@@ -277,7 +280,13 @@ impl Plan {
     /// Computes the plan from every input of a run.
     pub fn compute(config: &Config, inputs: &Inputs, intent: Intent) -> Plan {
         let services = config.services.iter().map(|service| plan_service(service, inputs, intent)).collect();
-        Plan { maintenance: inputs.maintenance.clone(), services, warnings: Vec::new(), errors: Vec::new() }
+        Plan {
+            maintenance: inputs.maintenance.clone(),
+            services,
+            warnings: Vec::new(),
+            errors: Vec::new(),
+            reason: None,
+        }
     }
 
     /// The streaks to remember after this pass.
@@ -344,9 +353,9 @@ pub fn decide(
     let Some(condition) = condition else { return (Verdict::WithdrawAll, previous) };
     let keep_on_checker_error = policy.on_checker_error == OnCheckerError::Keep;
     let streak = match condition {
-        Condition::Healthy => previous.after(true),
+        Condition::Healthy => previous.after(true).capped(policy.rise, policy.fall),
         Condition::CheckerUnavailable if keep_on_checker_error => previous,
-        Condition::Unhealthy | Condition::CheckerUnavailable => previous.after(false),
+        Condition::Unhealthy | Condition::CheckerUnavailable => previous.after(false).capped(policy.rise, policy.fall),
     };
     let verdict = match condition {
         _ if in_maintenance => Verdict::Maintenance,

@@ -381,9 +381,9 @@ fn import_check_warning_follows_frr_rib(frr: Frr) {
     cabourotte.healthy("web");
     let lab = seed_lab(frr, &cabourotte);
     let web = format!(
-        "\n[services.web]\nprefixes.frrouting = [{{ prefix = \"{WEB}\", vtysh = \"{}\" }}]\n\
+        "\n[services.web]\nprefixes.frrouting = [{{ prefix = \"{WEB}\", {} }}]\n\
          checks.cabourotte = [{{ name = \"web\", url = \"{}\" }}]\n",
-        lab.vtysh_wrapper().display(),
+        lab.vtysh_keys(),
         cabourotte.url()
     );
     lab.write_config(&format!("{}{web}", lab.seed_config(&cabourotte.url())));
@@ -427,9 +427,9 @@ fn check_frr_reports_instances_and_a_missing_one(frr: Frr) {
     let cabourotte = all_healthy();
     let lab = seed_lab(frr, &cabourotte);
     let edge = format!(
-        "\n[services.edge]\nprefixes.frrouting = [{{ prefix = \"203.0.113.99\", vrf = \"999\", vtysh = \"{}\" }}]\n\
+        "\n[services.edge]\nprefixes.frrouting = [{{ prefix = \"203.0.113.99\", vrf = \"999\", {} }}]\n\
          checks.cabourotte = [{{ name = \"edge\", url = \"{}\" }}]\n",
-        lab.vtysh_wrapper().display(),
+        lab.vtysh_keys(),
         cabourotte.url()
     );
     lab.write_config(&format!("{}{edge}", lab.seed_config(&cabourotte.url())));

@@ -61,7 +61,7 @@ fn sources(config: &Config, given: &Given) -> Result<Sources, Error> {
         (None, Some(healthy)) => Some(cabourotte::assumed(config, healthy)),
         (None, None) => None,
     };
-    Ok(Sources { running_config, health })
+    Ok(Sources { running_config, health, ..Sources::live() })
 }
 
 fn invalid(flag: &'static str, path: &Path, reason: String) -> Error {

@@ -1,76 +1,327 @@
 //! Loop mode (`anycastd run`): the same changing pass as `apply`, every interval, until SIGINT or SIGTERM; then one
-//! more pass that withdraws everything (unless `--keep-on-exit`).
+//! more pass that withdraws everything (unless `--keep-on-exit`). SIGHUP reads the configuration again.
 //!
-//! Between passes the loop blocks on a channel fed by a signal thread, so it sleeps without spinning and still
-//! wakes at once when asked to stop.
+//! Cheap when nothing happens: every interval Cabourotte is asked (one request per URL), but FRR only when something
+//! must change, when the resync is due, after an error, or when bgpd restarted (see `pass/memory.rs`). Quick when
+//! something does: a failure pushed by Cabourotte's exporter (`--listen`) withdraws at once, without waiting for the
+//! next poll; a pushed success waits for the poll to confirm it. Between passes the loop blocks on one channel, fed
+//! by the signal thread and the listener, so it sleeps without spinning and wakes at once.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use miette::{Diagnostic, NarratableReportHandler};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::{CacheUse, Exit, load_config};
 use crate::config::{Config, describe};
 use crate::context::Context;
 use crate::error::Error;
-use crate::pass;
+use crate::health::cabourotte::CheckResult;
+use crate::listener::{self, Routes, SharedStatus, Status, Wake};
+use crate::observe::log::Event;
+use crate::observe::metrics;
+use crate::pass::memory::Memory;
+use crate::pass::{self, Pass, record};
 use crate::plan::{Intent, Plan};
 use crate::render::Tense;
 
-/// Runs a pass every `interval` (default: the shortest check interval) until a signal.
-pub fn run_loop(context: &Context, interval: Option<Duration>, keep_on_exit: bool) -> Result<Exit, Error> {
+/// The options of `run`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Time between polls (default: the shortest check interval).
+    pub interval: Option<Duration>,
+    /// Leave the prefixes as they are on SIGINT/SIGTERM.
+    pub keep_on_exit: bool,
+    /// How often FRR is read in full (`0`: on every pass).
+    pub resync: Duration,
+    /// Where to accept pushes (and serve metrics, unless `metrics_listen`).
+    pub listen: Option<SocketAddr>,
+    /// The file holding the pushes' shared secret.
+    pub push_secret_file: Option<PathBuf>,
+    /// Where to serve metrics and liveness instead of `listen`.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// The command all of loop mode's log lines and reports carry.
+const COMMAND: &str = "run";
+
+/// Runs passes every interval until a signal.
+pub fn run_loop(context: &Context, options: &Options) -> Result<Exit, Error> {
     let config = load_config(context, CacheUse::ReadAndRefresh)?;
-    let interval = interval.unwrap_or_else(|| config.shortest_interval());
-    let stop = stop_signals().map_err(Error::Signals)?;
-    eprintln!(
-        "anycastd: running an apply pass every {} for {} services; SIGINT or SIGTERM {}.",
-        describe(interval),
-        config.services.len(),
-        if keep_on_exit {
-            "stops and leaves the prefixes as they are"
-        } else {
-            "withdraws every managed prefix and stops"
-        }
-    );
-    let signal = loop {
-        loop_pass(&config, context, Intent::Reconcile);
-        match stop.recv_timeout(interval) {
-            Ok(signal) => break signal,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => break "signal listener ended",
-        }
+    let interval = options.interval.unwrap_or_else(|| config.shortest_interval());
+    let (wake, woken) = mpsc::channel();
+    listen_for_signals(wake.clone()).map_err(Error::Signals)?;
+    let status = Arc::new(Mutex::new(Status { patience: 3 * interval + Duration::from_secs(10), ..Status::default() }));
+    start_listeners(options, &wake, &status).map_err(Error::Listen)?;
+    let mut daemon = Daemon {
+        config,
+        context,
+        interval,
+        resync: options.resync,
+        memory: Memory::with_resync(options.resync),
+        pushed: BTreeMap::new(),
+        pushed_at: HashMap::new(),
+        config_errors: 0,
+        counters: BTreeMap::new(),
+        status,
     };
-    if keep_on_exit {
-        eprintln!("anycastd: received {signal}, stopping; prefixes left as they are.");
+    daemon.notice("started", daemon.banner(options.keep_on_exit));
+    let signal = daemon.serve(&woken);
+    if options.keep_on_exit {
+        daemon.notice("stopping", format!("received {signal}, stopping; prefixes left as they are"));
         return Ok(Exit::Done);
     }
-    eprintln!("anycastd: received {signal}, withdrawing every managed prefix.");
-    Ok(Exit::of(&loop_pass(&config, context, Intent::WithdrawAll)))
+    daemon.notice("stopping", format!("received {signal}, withdrawing every managed prefix"));
+    let pass = Pass { reason: Some(format!("received {signal}")), ..Pass::new(Intent::WithdrawAll, COMMAND) };
+    let stopped = daemon.pass(&pass);
+    Ok(Exit::of(&stopped))
 }
 
-/// One changing pass of the loop, printing the report only when something changed or failed.
-fn loop_pass(config: &Config, context: &Context, intent: Intent) -> Plan {
-    let command = if intent == Intent::WithdrawAll { "withdraw-all" } else { "run" };
-    let applied = pass::changing_pass(config, context, intent, command, Vec::new());
-    let summary = applied.summary();
-    if summary.has_changes() || summary.has_errors() {
-        context.output.plan(&applied, command, Tense::Applied);
+/// The loop's state between passes.
+struct Daemon<'a> {
+    config: Config,
+    context: &'a Context,
+    interval: Duration,
+    resync: Duration,
+    memory: Memory,
+    /// Failures pushed by Cabourotte, by check name, until a poll returns something as new.
+    pushed: BTreeMap<String, CheckResult>,
+    /// When each service last had a pass made by a push: at most one per interval.
+    pushed_at: HashMap<String, Instant>,
+    /// Configurations refused since the last pass.
+    config_errors: u64,
+    /// The error counters of the metrics served on `/metrics`.
+    counters: BTreeMap<String, u64>,
+    status: SharedStatus,
+}
+
+impl Daemon<'_> {
+    /// Polls every interval and answers what wakes the loop, until a stop signal; returns its name.
+    fn serve(&mut self, woken: &Receiver<Wake>) -> &'static str {
+        let mut next_poll = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now >= next_poll {
+                self.poll();
+                next_poll = now + self.interval;
+                continue;
+            }
+            match woken.recv_timeout(next_poll - now) {
+                Ok(Wake::Stop(signal)) => return signal,
+                Ok(Wake::Reload) => self.reload(),
+                Ok(Wake::Push(results)) => self.pushed(results),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return "the end of the signal listener",
+            }
+        }
     }
-    applied
+
+    /// A pass with fresh answers from Cabourotte (pushed failures newer than them swapped in).
+    fn poll(&mut self) {
+        let mut pass = Pass::new(Intent::Reconcile, COMMAND);
+        pass.sources.pushed = self.pushed.clone();
+        self.pass(&pass);
+        self.forget_confirmed_pushes();
+    }
+
+    /// Takes in pushed results: a failure newer than what is known may withdraw at once; a success waits for the
+    /// poll, so that nobody who can reach the port can announce anything.
+    fn pushed(&mut self, results: Vec<(String, CheckResult)>) {
+        let configured: BTreeSet<&str> = self.config.checks().map(|(_, check)| check.name.as_str()).collect();
+        let mut fresh_failures = BTreeSet::new();
+        for (name, result) in results {
+            if result.success || !configured.contains(name.as_str()) || !self.is_news(&name, &result) {
+                continue;
+            }
+            self.pushed.insert(name.clone(), result);
+            fresh_failures.insert(name);
+        }
+        let now = Instant::now();
+        let affected: Vec<String> = self
+            .config
+            .services
+            .iter()
+            .filter(|service| service.checks.iter().any(|check| fresh_failures.contains(&check.name)))
+            .filter(|service| {
+                self.pushed_at.get(&service.name).is_none_or(|at| now.duration_since(*at) >= self.interval)
+            })
+            .map(|service| service.name.clone())
+            .collect();
+        let Some(answers) = self.memory.answers.clone() else { return };
+        if affected.is_empty() {
+            return;
+        }
+        for service in affected {
+            self.pushed_at.insert(service, now);
+        }
+        let mut pass = Pass::new(Intent::Reconcile, COMMAND);
+        pass.sources.remembered_answers = Some(answers);
+        pass.sources.pushed = self.pushed.clone();
+        self.pass(&pass);
+    }
+
+    /// Whether a pushed `result` of check `name` is newer than the polled and pushed ones known.
+    fn is_news(&self, name: &str, result: &CheckResult) -> bool {
+        let polled = self
+            .memory
+            .answers
+            .iter()
+            .flat_map(|answers| answers.values())
+            .filter_map(|answer| answer.as_ref().ok().and_then(|list| list.get(name)).map(|known| known.timestamp));
+        let pushed = self.pushed.get(name).map(|known| known.timestamp);
+        polled.chain(pushed).all(|known| result.timestamp > known)
+    }
+
+    /// Drops the pushed failures that a poll has caught up with: Cabourotte's list is the truth again.
+    fn forget_confirmed_pushes(&mut self) {
+        let Some(answers) = &self.memory.answers else { return };
+        self.pushed.retain(|name, pushed| {
+            !answers.values().any(|answer| {
+                answer
+                    .as_ref()
+                    .ok()
+                    .and_then(|list| list.get(name))
+                    .is_some_and(|polled| polled.timestamp >= pushed.timestamp)
+            })
+        });
+    }
+
+    /// SIGHUP: the new configuration takes effect, and the prefixes it no longer has are withdrawn; an invalid one is
+    /// logged and counted, and the old one stays.
+    fn reload(&mut self) {
+        let new = match load_config(self.context, CacheUse::ReadAndRefresh) {
+            Ok(new) => new,
+            Err(error) => {
+                self.config_errors += 1;
+                let reason = format!("{}; the configuration in force stays", narrated(&error));
+                self.log(vec![Event { level: "error", ..Event::notice(COMMAND, "reload-failed", reason) }]);
+                return;
+            }
+        };
+        let removed = removed_prefixes(&self.config, &new);
+        let count = removed.services.iter().map(|service| service.prefixes.len()).sum::<usize>();
+        if count > 0 {
+            let pass = Pass {
+                reason: Some("removed from the configuration by a reload".into()),
+                ..Pass::new(Intent::WithdrawAll, COMMAND)
+            };
+            let old = std::mem::replace(&mut self.config, removed);
+            self.pass(&pass);
+            self.config = old;
+        }
+        self.config = new;
+        self.memory = Memory::with_resync(self.resync);
+        self.notice(
+            "reloaded",
+            format!("the configuration is read again; {count} prefixes it no longer has withdrawn"),
+        );
+    }
+
+    /// One changing pass, printing the report when something changed or failed, and updating what the listener serves.
+    fn pass(&mut self, pass: &Pass<'_>) -> Plan {
+        let started = Instant::now();
+        let pass = Pass { config_errors: std::mem::take(&mut self.config_errors), ..pass.clone() };
+        let applied = pass::remembering_pass(&self.config, self.context, &pass, &mut self.memory);
+        let summary = applied.summary();
+        if summary.has_changes() || summary.has_errors() {
+            self.context.output.plan(&applied, COMMAND, Tense::Applied);
+        }
+        self.serve_status(&applied, started, pass.config_errors);
+        applied
+    }
+
+    /// What `/metrics` and `/healthz` answer after `applied`.
+    fn serve_status(&mut self, applied: &Plan, started: Instant, config_errors: u64) {
+        let text = metrics::render(applied, record::timing(started, config_errors), &self.counters);
+        self.counters = metrics::error_counts(&text);
+        if let Ok(mut status) = self.status.lock() {
+            status.metrics = Some(text);
+            status.last_pass = Some((Instant::now(), !applied.summary().has_errors()));
+        }
+    }
+
+    fn banner(&self, keep_on_exit: bool) -> String {
+        format!(
+            "running an apply pass every {} for {} services; SIGINT or SIGTERM {}; SIGHUP reloads",
+            describe(self.interval),
+            self.config.services.len(),
+            if keep_on_exit {
+                "stops and leaves the prefixes as they are"
+            } else {
+                "withdraws every managed prefix and stops"
+            }
+        )
+    }
+
+    fn notice(&self, event: &'static str, reason: String) {
+        self.log(vec![Event::notice(COMMAND, event, reason)]);
+    }
+
+    fn log(&self, events: Vec<Event>) {
+        self.context.logging.write(&events);
+    }
 }
 
-/// A channel that receives the name of the first SIGINT or SIGTERM.
-fn stop_signals() -> std::io::Result<mpsc::Receiver<&'static str>> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    let (sender, receiver) = mpsc::channel();
+/// The part of `old` whose prefixes `new` no longer has (the same prefix, VRF and vtysh), service by service.
+fn removed_prefixes(old: &Config, new: &Config) -> Config {
+    let kept: BTreeSet<_> = new.prefixes().map(|(_, p)| (p.prefix, p.vrf.clone(), p.vtysh.clone())).collect();
+    let mut removed = old.clone();
+    for service in &mut removed.services {
+        service.prefixes.retain(|p| !kept.contains(&(p.prefix, p.vrf.clone(), p.vtysh.clone())));
+    }
+    removed.services.retain(|service| !service.prefixes.is_empty());
+    removed
+}
+
+/// An error in plain words, with its details (a configuration's problems, each at its line), for one log line.
+fn narrated(error: &Error) -> String {
+    let mut text = String::new();
+    let _ = NarratableReportHandler::new().render_report(&mut text, error as &dyn Diagnostic);
+    text.trim().to_string()
+}
+
+/// Starts the listeners `options` ask for: pushes (with metrics, unless elsewhere) and metrics.
+fn start_listeners(options: &Options, wake: &Sender<Wake>, status: &SharedStatus) -> Result<(), String> {
+    if let Some(address) = options.listen {
+        let secret = match &options.push_secret_file {
+            Some(path) => Some(listener::read_secret(path)?),
+            None if address.ip().is_loopback() => None,
+            None => {
+                return Err(format!(
+                    "--listen {address} is not a loopback address: give --push-secret-file, so that only Cabourotte \
+                     can push"
+                ));
+            }
+        };
+        let status = options.metrics_listen.is_none().then(|| Arc::clone(status));
+        listener::start(address, Routes { push: Some((wake.clone(), secret)), status })?;
+    }
+    if let Some(address) = options.metrics_listen {
+        listener::start(address, Routes { push: None, status: Some(Arc::clone(status)) })?;
+    }
+    Ok(())
+}
+
+/// Sends SIGINT and SIGTERM (as a stop) and SIGHUP (as a reload) to the loop.
+fn listen_for_signals(wake: Sender<Wake>) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::spawn(move || {
         for signal in signals.forever() {
-            let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
-            if sender.send(name).is_err() {
+            let woken = match signal {
+                SIGHUP => Wake::Reload,
+                SIGINT => Wake::Stop("SIGINT"),
+                _ => Wake::Stop("SIGTERM"),
+            };
+            if wake.send(woken).is_err() {
                 return;
             }
         }
     });
-    Ok(receiver)
+    Ok(())
 }

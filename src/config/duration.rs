@@ -38,6 +38,10 @@ pub const VTYSH_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(100), max:
 /// `--http-timeout`: Cabourotte usually answers on the loopback within milliseconds.
 pub const HTTP_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(10), max: Duration::from_secs(HOUR) };
 
+/// `run --resync`: a full read of FRR takes tens of milliseconds, so under a second it is every pass (write 0 for
+/// that); a hand edit left alone for more than a day is not caught in time. `0` is the one value outside.
+pub const RESYNC: Bounds = Bounds { min: Duration::from_secs(1), max: Duration::from_secs(DAY) };
+
 /// `--lock-timeout`: a lock holder is one pass of anycastd, seconds at most.
 pub const LOCK_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(10), max: Duration::from_secs(HOUR) };
 

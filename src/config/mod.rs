@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::bounded;
 
 pub use diagnostics::ConfigError;
-pub use duration::{HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, VTYSH_TIMEOUT, describe};
+pub use duration::{HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds};
 pub use types::{AddressFamily, CabourotteUrl, Prefix, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.

@@ -12,10 +12,54 @@ use crate::plan::{Action, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
-    /// `anycastd: announced 203.0.113.53/32 ...`
+    /// `anycastd apply: announced 203.0.113.53/32 ...`
     Text,
     /// `{"level": "info", "event": "announced", ...}`
     Json,
+    /// `level=info event=announced command=apply ...` (the original anycastd's third format)
+    Logfmt,
+}
+
+/// The least serious log lines written (`--log-level`, the original's flag): `debug` and `info` write everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Everything (anycastd has no debug lines of its own).
+    Debug,
+    /// Changes, hooks, and everything more serious.
+    Info,
+    /// Warnings and errors.
+    Warning,
+    /// Errors only.
+    Error,
+}
+
+impl LogLevel {
+    fn of(level: &str) -> LogLevel {
+        match level {
+            "error" => LogLevel::Error,
+            "warning" => LogLevel::Warning,
+            "info" => LogLevel::Info,
+            _ => LogLevel::Debug,
+        }
+    }
+}
+
+/// Where log lines go and which: stderr, in a format, from a level up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Logging {
+    /// The format of each line.
+    pub format: LogFormat,
+    /// The least serious level written.
+    pub level: LogLevel,
+}
+
+impl Logging {
+    /// Writes `events` to stderr, one line each, unless below the level.
+    pub fn write(&self, events: &[Event]) {
+        for event in events.iter().filter(|event| LogLevel::of(event.level) >= self.level) {
+            eprintln!("{}", event.line(self.format));
+        }
+    }
 }
 
 /// One log event.
@@ -66,6 +110,11 @@ impl Event {
         Event { level, event, service: Some(service.to_string()), ..Event::pass_failed(command, reason) }
     }
 
+    /// Something loop mode tells about itself (`started`, `stopping`, `reloaded`).
+    pub fn notice(command: &str, event: &'static str, reason: String) -> Event {
+        Event { level: "info", event, ..Event::pass_failed(command, reason) }
+    }
+
     /// A warning about the whole pass.
     pub fn warning(command: &str, reason: String) -> Event {
         Event { level: "warning", event: "warning", ..Event::pass_failed(command, reason) }
@@ -101,6 +150,7 @@ impl Event {
     pub fn line(&self, format: LogFormat) -> String {
         match format {
             LogFormat::Json => serde_json::to_string(self).unwrap_or_default(),
+            LogFormat::Logfmt => self.logfmt(),
             LogFormat::Text => {
                 let mut line = format!("anycastd {}: {}", escape(&self.command), self.event);
                 if let Some(prefix) = &self.prefix {
@@ -123,6 +173,33 @@ impl Event {
     }
 }
 
+impl Event {
+    /// `key=value` pairs, a value quoted (with `\\` and `\"` escaped) when it is empty or holds a space, `=` or `"`;
+    /// control characters escaped as everywhere else. Absent fields are left out; the default VRF is `vrf=default`.
+    fn logfmt(&self) -> String {
+        let mut fields = vec![("level", self.level.to_string()), ("event", self.event.to_string())];
+        fields.push(("command", self.command.clone()));
+        fields.extend(self.service.clone().map(|service| ("service", service)));
+        if let Some(prefix) = &self.prefix {
+            fields.push(("prefix", prefix.clone()));
+            fields.push(("vrf", self.vrf.clone().unwrap_or_else(|| "default".to_string())));
+        }
+        fields.extend(self.asn.clone().map(|asn| ("asn", asn)));
+        fields.push(("reason", self.reason.clone()));
+        let pairs: Vec<String> =
+            fields.into_iter().map(|(key, value)| format!("{key}={}", logfmt_value(&value))).collect();
+        pairs.join(" ")
+    }
+}
+
+fn logfmt_value(value: &str) -> String {
+    let value = escape(value);
+    if !value.is_empty() && !value.contains([' ', '=', '"']) {
+        return value.into_owned();
+    }
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// The events of an applied plan: its errors and warnings, every change made or failed, every prefix error, every
 /// checker that could not be asked.
 pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
@@ -136,17 +213,21 @@ pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
                 events.push(Event::about_service("warning", "checker-unavailable", command, &service.name, reason));
             }
         }
-        events.extend(service.prefixes.iter().filter_map(|prefix| prefix_event(service, prefix, command)));
+        let why = match (&service.verdict, &applied.reason) {
+            (Verdict::WithdrawAll, Some(reason)) => reason.clone(),
+            _ => why(service),
+        };
+        events.extend(service.prefixes.iter().filter_map(|prefix| prefix_event(service, prefix, command, &why)));
     }
     events
 }
 
-fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str) -> Option<Event> {
+fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: &str) -> Option<Event> {
     let event = |level, event, reason| Some(Event::about_prefix(level, event, command, &service.name, prefix, reason));
     match (&prefix.action, &prefix.outcome) {
         (Action::Error(error), _) => event("error", "prefix-error", error.explain(&prefix.managed.vrf)),
-        (Action::Announce, Outcome::Done) => event("info", "announced", why(service)),
-        (Action::Withdraw, Outcome::Done) => event("info", "withdrawn", why(service)),
+        (Action::Announce, Outcome::Done) => event("info", "announced", why.to_string()),
+        (Action::Withdraw, Outcome::Done) => event("info", "withdrawn", why.to_string()),
         (Action::Announce, Outcome::Failed(reason)) => event("error", "announce-failed", reason.clone()),
         (Action::Withdraw, Outcome::Failed(reason)) => event("error", "withdraw-failed", reason.clone()),
         _ => None,
@@ -171,12 +252,5 @@ pub fn why(service: &ServicePlan) -> String {
                 .collect();
             failures.join("; ")
         }
-    }
-}
-
-/// Writes `events` to stderr, one line each.
-pub fn write(events: &[Event], format: LogFormat) {
-    for event in events {
-        eprintln!("{}", event.line(format));
     }
 }

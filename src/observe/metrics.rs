@@ -14,8 +14,14 @@ use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan};
 use crate::state;
 
 /// Error counter kinds, in the order they are written.
-const ERROR_KINDS: [&str; 5] =
-    ["checker_unavailable", "frr_unavailable", "no_bgp_instance", "apply_failed", "state_unavailable"];
+const ERROR_KINDS: [&str; 6] = [
+    "checker_unavailable",
+    "frr_unavailable",
+    "no_bgp_instance",
+    "apply_failed",
+    "state_unavailable",
+    "config_invalid",
+];
 
 /// The metrics file's mode: node_exporter, another user, reads it.
 const READABLE: u32 = 0o644;
@@ -30,6 +36,8 @@ pub struct PassTiming {
     pub finished_at: f64,
     /// How long it took.
     pub duration: Duration,
+    /// New configurations refused since the last pass (a reload of `run` that found the file invalid).
+    pub config_errors: u64,
 }
 
 /// Writes the metrics of an applied plan to `path`, atomically (temporary file, then rename).
@@ -88,7 +96,10 @@ pub fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<String, u6
     header(&mut out, "anycastd_last_pass_duration_seconds", "gauge", "How long the last pass took.");
     let _ = writeln!(out, "anycastd_last_pass_duration_seconds {:.6}", timing.duration.as_secs_f64());
     header(&mut out, "anycastd_errors_total", "counter", "Errors seen by passes, by kind.");
-    let now = errors_of(applied);
+    let mut now = errors_of(applied);
+    if timing.config_errors > 0 {
+        now.insert("config_invalid", timing.config_errors);
+    }
     for kind in ERROR_KINDS {
         let total = previous.get(kind).copied().unwrap_or(0) + now.get(kind).copied().unwrap_or(0);
         let _ = writeln!(out, "anycastd_errors_total{{kind=\"{kind}\"}} {total}");
@@ -133,8 +144,8 @@ fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
     counts
 }
 
-/// The error counters of a previous metrics file.
-fn error_counts(text: &str) -> BTreeMap<String, u64> {
+/// The error counters of a previous metrics file (or text).
+pub fn error_counts(text: &str) -> BTreeMap<String, u64> {
     text.lines()
         .filter_map(|line| line.strip_prefix("anycastd_errors_total{kind=\""))
         .filter_map(|rest| rest.split_once("\"} "))
@@ -158,8 +169,13 @@ mod tests {
         let counts = error_counts(previous);
         assert_eq!(counts.get("apply_failed"), Some(&3));
         assert_eq!(counts.get("checker_unavailable"), Some(&7));
-        let plan = Plan { maintenance: None, services: Vec::new(), warnings: Vec::new(), errors: Vec::new() };
-        let text = render(&plan, PassTiming { finished_at: 1.0, duration: Duration::from_millis(5) }, &counts);
+        let plan =
+            Plan { maintenance: None, services: Vec::new(), warnings: Vec::new(), errors: Vec::new(), reason: None };
+        let text = render(
+            &plan,
+            PassTiming { finished_at: 1.0, duration: Duration::from_millis(5), config_errors: 0 },
+            &counts,
+        );
         assert!(text.contains("anycastd_errors_total{kind=\"apply_failed\"} 3\n"), "{text}");
         assert!(text.contains("anycastd_errors_total{kind=\"frr_unavailable\"} 0\n"), "{text}");
     }

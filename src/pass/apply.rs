@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::frr::{RunningConfig, Vtysh, render_batch};
-use crate::plan::{Action, Outcome, Plan};
+use crate::plan::{Action, FrrStates, Outcome, Plan};
 
-/// Applies `plan` and returns it with the outcome of every change filled in.
-pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> Plan {
+/// Applies `plan` and returns it with the outcome of every change filled in, and the running configs read to verify
+/// it (of the FRRs that had changes).
+pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> (Plan, FrrStates) {
     let mut batches: BTreeMap<PathBuf, Vec<_>> = BTreeMap::new();
     for prefix in plan.prefixes() {
         if let Some(change) = prefix.change() {
@@ -46,7 +47,8 @@ pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> Plan {
             plan.warnings.push(format!("vtysh reported an error, yet FRR now has every planned change: {error}"));
         }
     }
-    plan
+    let verified = results.into_iter().map(|(path, (_, after))| (path, after)).collect();
+    (plan, verified)
 }
 
 fn mismatch(wanted: bool, batch_error: Option<&str>) -> String {

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::Sources;
 use crate::config::{Config, Prefix, Vrf};
 use crate::context::Context;
-use crate::frr::{RouteLookup, Vtysh, routes_present};
-use crate::health::cabourotte::{self, Answers};
+use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
+use crate::health::cabourotte::{self, Answers, CheckResult};
 use crate::plan::{FrrStates, Intent, Plan};
 use crate::state::StateDir;
 use crate::state::maintenance::{self, Maintenance};
@@ -42,19 +42,20 @@ pub fn gather(
     let maintenance = maintenance::read(state_dir);
     let recalled = streaks::load(state_dir);
     let (answers, now, frr) = std::thread::scope(|scope| {
-        let health = scope.spawn(|| match (intent, &sources.health) {
-            (Intent::WithdrawAll, _) => (Answers::new(), None),
-            (Intent::Reconcile, Some(results)) => (cabourotte::answer_everywhere(config, results), None),
-            (Intent::Reconcile, None) => (cabourotte::fetch_all(config, context.http_timeout), Some(unix_now())),
+        let health = scope.spawn(|| match (intent, &sources.health, &sources.remembered_answers) {
+            (Intent::WithdrawAll, _, _) => (Answers::new(), None),
+            (Intent::Reconcile, Some(results), _) => (cabourotte::answer_everywhere(config, results), None),
+            (Intent::Reconcile, None, Some(answers)) => (answers.clone(), Some(unix_now())),
+            (Intent::Reconcile, None, None) => (cabourotte::fetch_all(config, context.http_timeout), Some(unix_now())),
         });
         let frr: FrrStates = match &sources.running_config {
             Some(running) => {
                 vtysh_paths(config).into_iter().map(|path| (path.to_path_buf(), Ok(running.clone()))).collect()
             }
-            None => read_all(config, context.vtysh_timeout),
+            None => read_all(config, context.vtysh_timeout, &sources.remembered_frr),
         };
         let (answers, now) = health.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (answers, now, frr)
+        (with_pushed(answers, &sources.pushed), now, frr)
     });
     Gathered { answers, now, frr, maintenance, recalled }
 }
@@ -70,21 +71,38 @@ fn vtysh_paths(config: &Config) -> BTreeSet<&Path> {
     config.prefixes().map(|(_, prefix)| prefix.vtysh.as_path()).collect()
 }
 
-/// Reads the running config of every distinct vtysh path of the config, in parallel.
-fn read_all(config: &Config, timeout: Duration) -> FrrStates {
-    let paths = vtysh_paths(config);
+/// The running config of every distinct vtysh path of the config: `remembered` where it is, else read, in parallel.
+fn read_all(config: &Config, timeout: Duration, remembered: &BTreeMap<PathBuf, RunningConfig>) -> FrrStates {
+    let (known, unknown): (BTreeSet<&Path>, BTreeSet<&Path>) =
+        vtysh_paths(config).into_iter().partition(|path| remembered.contains_key(*path));
+    let mut states: FrrStates =
+        known.into_iter().map(|path| (path.to_path_buf(), Ok(remembered[path].clone()))).collect();
     std::thread::scope(|scope| {
-        let reads: Vec<_> = paths
+        let reads: Vec<_> = unknown
             .into_iter()
             .map(|path| (path, scope.spawn(move || Vtysh::new(path, timeout).read_running_config())))
             .collect();
-        reads
-            .into_iter()
-            .map(|(path, read)| {
-                (path.to_path_buf(), read.join().unwrap_or_else(|_| Err("reading FRR failed unexpectedly".into())))
-            })
-            .collect()
-    })
+        states.extend(reads.into_iter().map(|(path, read)| {
+            (path.to_path_buf(), read.join().unwrap_or_else(|_| Err("reading FRR failed unexpectedly".into())))
+        }));
+    });
+    states
+}
+
+/// The answers with every pushed result swapped in where it is newer than the polled one (see
+/// [`crate::health::cabourotte::ResultList::with_newer`]).
+fn with_pushed(mut answers: Answers, pushed: &BTreeMap<String, CheckResult>) -> Answers {
+    if pushed.is_empty() {
+        return answers;
+    }
+    for list in answers.values_mut().flatten() {
+        let mut updated = std::mem::take(list);
+        for (name, result) in pushed {
+            updated = updated.with_newer(name, result);
+        }
+        *list = updated;
+    }
+    answers
 }
 
 /// Warns about every prefix that FRR will have but not advertise: `bgp network import-check` is on and its RIB has

@@ -12,28 +12,38 @@
 
 pub mod apply;
 pub mod gather;
-mod record;
+pub mod memory;
+pub mod record;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::config::Config;
 use crate::context::Context;
 use crate::frr::RunningConfig;
-use crate::health::cabourotte::ResultList;
+use crate::health::cabourotte::{Answers, CheckResult, ResultList};
 use crate::plan::{Inputs, Intent, Plan};
 use crate::state::lock::RunLock;
 use crate::state::streaks;
 use crate::state::{Replacement, StateDir};
 use gather::Gathered;
+use memory::Memory;
 
 /// Where a pass takes its inputs from: each one asked live, unless given (for `plan --running-config/--health/
-/// --assume` in a user's CI).
+/// --assume` in a user's CI) or remembered (loop mode).
 #[derive(Clone, Debug, Default)]
 pub struct Sources {
     /// FRR's running config, used for every vtysh path instead of asking vtysh.
     pub running_config: Option<RunningConfig>,
     /// Cabourotte's results, used for every URL instead of asking Cabourotte.
     pub health: Option<ResultList>,
+    /// Running configs trusted as FRR's state now, per vtysh path (see [`memory::Memory::trusted`]).
+    pub remembered_frr: BTreeMap<PathBuf, RunningConfig>,
+    /// Cabourotte's answers of the last poll, used instead of asking again (a pass made by a push).
+    pub remembered_answers: Option<Answers>,
+    /// Results pushed by Cabourotte's exporter, each swapped in where it is newer than the polled one.
+    pub pushed: BTreeMap<String, CheckResult>,
 }
 
 impl Sources {
@@ -90,13 +100,62 @@ pub fn plan_only(config: &Config, context: &Context, sources: &Sources) -> Plan 
 /// A changing pass (`apply`, `withdraw-all`, each pass of `run`) for `command`: every stage, live. `earlier` are
 /// errors the caller met before it (withdraw-all's marker), reported with the pass's own. Returns the applied plan.
 pub fn changing_pass(config: &Config, context: &Context, intent: Intent, command: &str, earlier: Vec<String>) -> Plan {
+    let pass = Pass { intent, command, earlier, ..Pass::new(intent, command) };
+    remembering_pass(config, context, &pass, &mut Memory::none())
+}
+
+/// What a pass is for: its intent, the command it logs as, the errors met before it, and what it takes from outside
+/// the memory (pushed results, the last poll's answers for a pass made by a push).
+#[derive(Clone, Debug)]
+pub struct Pass<'a> {
+    /// Reconcile, or withdraw every managed prefix.
+    pub intent: Intent,
+    /// The command the pass logs as.
+    pub command: &'a str,
+    /// Errors the caller met before the pass, reported with its own.
+    pub earlier: Vec<String>,
+    /// Inputs given instead of asked (pushes).
+    pub sources: Sources,
+    /// Why it withdraws every managed prefix, when not withdraw-all's own reason (see [`Plan::reason`]).
+    pub reason: Option<String>,
+    /// Configurations refused since the last pass, for the metrics.
+    pub config_errors: u64,
+}
+
+impl<'a> Pass<'a> {
+    /// A pass with `intent` for `command`, asking everything live.
+    pub fn new(intent: Intent, command: &'a str) -> Pass<'a> {
+        Pass { intent, command, earlier: Vec::new(), sources: Sources::live(), reason: None, config_errors: 0 }
+    }
+}
+
+/// A changing pass that trusts what `memory` remembers of FRR where it can, so that a pass that changes nothing
+/// makes no vtysh call, and teaches it what this pass read and verified.
+pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, memory: &mut Memory) -> Plan {
     let started = Instant::now();
-    let mut held = hold(context, intent, command);
-    let gathered = gather::gather(config, context, intent, &Sources::live(), held.state_dir.as_ref());
-    let plan = compute(config, gathered, intent, std::mem::take(&mut held.problems));
-    let mut applied = apply::apply(plan, context.vtysh_timeout);
-    applied.errors.splice(0..0, earlier);
-    record::record(config, context, &applied, held, command, started);
+    let mut held = hold(context, pass.intent, pass.command);
+    let mut sources = pass.sources.clone();
+    sources.remembered_frr = memory.trusted(config, Instant::now());
+    let bgpd_before = Memory::bgpd_identities(config);
+    let gathered = gather::gather(config, context, pass.intent, &sources, held.state_dir.as_ref());
+    if sources.remembered_answers.is_none() && pass.intent == Intent::Reconcile {
+        memory.answers = Some(gathered.answers.clone());
+    }
+    memory.learn(config, &gathered.frr, &bgpd_before);
+    let recalled = &gathered.recalled;
+    let (previous_counts, rewrite_counts) =
+        (recalled.streaks.clone(), recalled.warning.is_some() || recalled.forgeable);
+    let plan = compute(config, gathered, pass.intent, std::mem::take(&mut held.problems));
+    let (mut applied, verified) = apply::apply(plan, context.vtysh_timeout);
+    memory.learn(config, &verified, &bgpd_before);
+    applied.errors.splice(0..0, pass.earlier.iter().cloned());
+    applied.reason.clone_from(&pass.reason);
+    // The counts are written only when they change (or the file must be rewritten): an idle loop writes nothing.
+    if applied.streaks() == previous_counts && !rewrite_counts {
+        held.counts = None;
+    }
+    memory.ended(applied.summary().has_errors());
+    record::record(config, context, &applied, held, pass, started);
     applied
 }
 

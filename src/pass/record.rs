@@ -2,10 +2,9 @@
 //! file are written under the run lock (two passes updating the metrics at once would lose counter increments);
 //! the log lines and the hooks come after the lock is released, so a slow hook never holds up another pass.
 
-use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::Held;
+use super::{Held, Pass};
 use crate::config::Config;
 use crate::context::Context;
 use crate::observe::hooks;
@@ -14,21 +13,30 @@ use crate::observe::metrics::{self, PassTiming};
 use crate::plan::Plan;
 use crate::state::streaks;
 
-/// Records the `applied` plan of the pass for `command` that started at `started`, then lets go of what it held.
-pub(super) fn record(config: &Config, context: &Context, applied: &Plan, held: Held, command: &str, started: Instant) {
+/// Records the `applied` plan of `pass`, which started at `started`, then lets go of what it held.
+pub(super) fn record(
+    config: &Config,
+    context: &Context,
+    applied: &Plan,
+    held: Held,
+    pass: &Pass<'_>,
+    started: Instant,
+) {
+    let command = pass.command;
     let state_error = held.counts.and_then(|counts| streaks::save(counts, &applied.streaks()).err());
-    let metrics_error = context.metrics_file.as_deref().and_then(|path| write_metrics(path, applied, started).err());
+    let timing = timing(started, pass.config_errors);
+    let metrics_error = context.metrics_file.as_deref().and_then(|path| metrics::write(path, applied, timing).err());
     drop(held.lock);
     let mut events = log::events(applied, command);
     events
         .extend(state_error.map(|error| Event::warning(command, format!("cannot save the rise/fall counts: {error}"))));
     events.extend(metrics_error.map(|error| Event::pass_failed(command, error.to_string())));
     events.extend(hooks::run_changed(config, applied, command));
-    log::write(&events, context.log_format);
+    context.logging.write(&events);
 }
 
-/// Writes the metrics of the pass that started at `started`.
-fn write_metrics(path: &Path, applied: &Plan, started: Instant) -> std::io::Result<()> {
+/// The timing of the pass that started at `started`, ending now.
+pub fn timing(started: Instant, config_errors: u64) -> PassTiming {
     let finished_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
-    metrics::write(path, applied, PassTiming { finished_at, duration: started.elapsed() })
+    PassTiming { finished_at, duration: started.elapsed(), config_errors }
 }

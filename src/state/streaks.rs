@@ -27,6 +27,13 @@ pub struct Streak {
 }
 
 impl Streak {
+    /// The streak with each count held at what decides anything: `rise` healthy passes, `fall` unhealthy ones.
+    /// Counting further would change the file on every pass of a steady service, and loop mode writes it only when a
+    /// count changes.
+    pub fn capped(self, rise: u32, fall: u32) -> Streak {
+        Streak { healthy: self.healthy.min(rise.max(1)), unhealthy: self.unhealthy.min(fall.max(1)) }
+    }
+
     /// The streak after one more pass.
     pub fn after(self, healthy: bool) -> Streak {
         if healthy {
@@ -103,6 +110,10 @@ mod tests {
 
     #[test]
     fn a_streak_counts_consecutive_passes_only() {
+        assert_eq!(
+            Streak::default().after(true).after(true).after(true).capped(2, 3),
+            Streak { healthy: 2, unhealthy: 0 }
+        );
         let streak = Streak::default().after(true).after(true);
         assert_eq!(streak, Streak { healthy: 2, unhealthy: 0 });
         assert_eq!(streak.after(false), Streak { healthy: 0, unhealthy: 1 });

@@ -221,11 +221,30 @@ impl Lab {
     /// Where `write memory` in this lab saves FRR's configuration (its `/etc/frr/<name>/frr.conf`, as the host sees
     /// it), read from the lab's settings.
     pub fn startup_config(&self) -> PathBuf {
+        self.setting("FRR_STARTUP_CONFIG")
+    }
+
+    /// bgpd's pid file, as the host sees it: the `bgpd_pid_file` of the seed config.
+    pub fn bgpd_pid_file(&self) -> PathBuf {
+        self.setting("BGPD_PID_FILE")
+    }
+
+    /// The keys that put a prefix behind this lab's FRR: `vtysh = "..."`, and the `bgpd_pid_file` that `run` watches.
+    pub fn vtysh_keys(&self) -> String {
+        format!(
+            "vtysh = \"{}\", bgpd_pid_file = \"{}\"",
+            self.vtysh_wrapper().display(),
+            self.bgpd_pid_file().display()
+        )
+    }
+
+    /// A path setting of the lab, from its `lab.env`.
+    fn setting(&self, key: &str) -> PathBuf {
         let settings = fs::read_to_string(self.dir.join("lab.env")).expect("read the lab's lab.env");
         let path = settings
             .lines()
-            .find_map(|line| line.strip_prefix("FRR_STARTUP_CONFIG="))
-            .expect("FRR_STARTUP_CONFIG in lab.env");
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("{key} in lab.env"));
         PathBuf::from(path.trim_matches('\''))
     }
 
@@ -247,20 +266,20 @@ impl Lab {
 
     /// The seed example's config text for this lab (see [`Lab::write_seed_config`]).
     pub fn seed_config(&self, cabourotte_url: &str) -> String {
-        let w = self.vtysh_wrapper().display().to_string();
+        let k = self.vtysh_keys();
         let u = cabourotte_url;
         format!(
             r#"[services.dns]
 prefixes.frrouting = [
-    {{ prefix = "203.0.113.53", vtysh = "{w}" }},
-    {{ prefix = "2001:db8::b19:bad:53", vtysh = "{w}" }},
+    {{ prefix = "203.0.113.53", {k} }},
+    {{ prefix = "2001:db8::b19:bad:53", {k} }},
 ]
 checks.cabourotte = [{{ name = "dns", url = "{u}" }}]
 
 [services.ntp]
 prefixes.frrouting = [
-    {{ prefix = "203.0.113.123", vrf = "{VRF}", vtysh = "{w}" }},
-    {{ prefix = "2001:db8::123:7e11:713e", vrf = "{VRF}", vtysh = "{w}" }},
+    {{ prefix = "203.0.113.123", vrf = "{VRF}", {k} }},
+    {{ prefix = "2001:db8::123:7e11:713e", vrf = "{VRF}", {k} }},
 ]
 checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url = "{u}" }}]
 "#

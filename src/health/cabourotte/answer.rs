@@ -79,6 +79,24 @@ impl ResultList {
         self.results.get(name)
     }
 
+    /// The list with `result` as the latest of check `name`, if it is newer than the one there (or there is none).
+    /// A push from Cabourotte's exporter may be newer than the last poll; an older one changes nothing.
+    pub fn with_newer(mut self, name: &str, result: &CheckResult) -> ResultList {
+        let newer = match self.results.get(name) {
+            Some(polled) => result.timestamp > polled.timestamp,
+            None => true,
+        };
+        if newer {
+            self.results.insert(name.to_string(), result.clone());
+        }
+        self
+    }
+
+    /// Every check's result, by name.
+    pub fn results(&self) -> impl Iterator<Item = (&str, &CheckResult)> {
+        self.results.iter().map(|(name, result)| (name.as_str(), result))
+    }
+
     /// How many checks have a result.
     #[cfg(test)]
     pub fn checks_with_results(&self) -> usize {

@@ -1,0 +1,110 @@
+//! What loop mode remembers between its passes, so that a pass that changes nothing costs no vtysh call: the running
+//! config of each FRR as last read or verified, and who its bgpd was then.
+//!
+//! A remembered running config is trusted only while nothing says it is stale: the same bgpd runs (a restarted bgpd
+//! comes back without anycastd's networks), the last pass had no error, and the periodic resync (`run --resync`)
+//! is not due (it catches hand edits, which nothing else reveals). A vtysh whose bgpd cannot be watched (no
+//! `bgpd_pid_file`, or one that cannot be read) is read on every pass. A one-shot `apply` remembers nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::frr::RunningConfig;
+use crate::frr::bgpd::{self, BgpdIdentity};
+use crate::health::cabourotte::Answers;
+use crate::plan::FrrStates;
+
+/// The memory of loop mode, or none (`apply`, `withdraw-all`).
+#[derive(Debug, Default)]
+pub struct Memory {
+    /// How long a running config read in full stays trusted; `None` remembers nothing.
+    resync: Option<Duration>,
+    frr: BTreeMap<PathBuf, Remembered>,
+    /// When every FRR was last read in full.
+    resynced: Option<Instant>,
+    /// The last pass had an error: read everything again.
+    failed: bool,
+    /// The answers of the last poll of Cabourotte, for a pass made by a push.
+    pub answers: Option<Answers>,
+}
+
+#[derive(Debug)]
+struct Remembered {
+    running: RunningConfig,
+    bgpd: BgpdIdentity,
+}
+
+impl Memory {
+    /// No memory: every pass reads every FRR.
+    pub fn none() -> Memory {
+        Memory::default()
+    }
+
+    /// Loop mode's memory: a full read at least every `resync` (`0`: on every pass).
+    pub fn with_resync(resync: Duration) -> Memory {
+        Memory { resync: Some(resync), ..Memory::default() }
+    }
+
+    /// The running configs that can be trusted now, per vtysh path; every other vtysh of `config` must be read.
+    pub fn trusted(&mut self, config: &Config, now: Instant) -> BTreeMap<PathBuf, RunningConfig> {
+        let due = match (self.resync, self.resynced) {
+            (Some(resync), Some(resynced)) => now.duration_since(resynced) >= resync,
+            _ => true,
+        };
+        if due || self.failed {
+            self.frr.clear();
+            self.resynced = Some(now);
+            return BTreeMap::new();
+        }
+        let watched = watched_pid_files(config);
+        self.frr.retain(|path, remembered| {
+            let pid_file = watched.get(path.as_path()).copied().flatten();
+            pid_file.and_then(bgpd::identity) == Some(remembered.bgpd)
+        });
+        self.frr.iter().map(|(path, remembered)| (path.clone(), remembered.running.clone())).collect()
+    }
+
+    /// Learns FRR's running configs as just read or verified (`frr`), with who their bgpd is now. `bgpd_before` is
+    /// who it was just before the read: a bgpd that restarted meanwhile is not taken for the one that answered.
+    pub fn learn(&mut self, config: &Config, frr: &FrrStates, bgpd_before: &BTreeMap<PathBuf, Option<BgpdIdentity>>) {
+        if self.resync.is_none() {
+            return;
+        }
+        let watched = watched_pid_files(config);
+        for (path, state) in frr {
+            let Ok(running) = state else {
+                self.frr.remove(path);
+                continue;
+            };
+            let now = watched.get(path.as_path()).copied().flatten().and_then(bgpd::identity);
+            match (now, bgpd_before.get(path).copied().flatten()) {
+                (Some(now), Some(before)) if now == before => {
+                    self.frr.insert(path.clone(), Remembered { running: running.clone(), bgpd: now });
+                }
+                _ => {
+                    self.frr.remove(path);
+                }
+            }
+        }
+    }
+
+    /// Who each watched bgpd of `config` is now (read before a vtysh read, see [`Memory::learn`]).
+    pub fn bgpd_identities(config: &Config) -> BTreeMap<PathBuf, Option<BgpdIdentity>> {
+        watched_pid_files(config)
+            .into_iter()
+            .map(|(path, pid_file)| (path.to_path_buf(), pid_file.and_then(bgpd::identity)))
+            .collect()
+    }
+
+    /// Whether the pass that just ended had an error (then the next one reads everything again).
+    pub fn ended(&mut self, failed: bool) {
+        self.failed = failed;
+    }
+}
+
+/// The bgpd pid file of each vtysh path of `config` (`None`: not watchable).
+fn watched_pid_files(config: &Config) -> BTreeMap<&Path, Option<&Path>> {
+    config.prefixes().map(|(_, prefix)| (prefix.vtysh.as_path(), prefix.bgpd_pid_file.as_deref())).collect()
+}
