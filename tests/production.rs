@@ -189,3 +189,53 @@ fn the_metrics_file_is_written_before_the_run_lock_is_released() {
         "the second pass found the first one's metrics when it took the lock: {seen_by_second:?}"
     );
 }
+
+/// The original anycastd's `run` command line starts ours unchanged; with `--log-format json` every stderr line of
+/// the loop is JSON, the start-up and signal lines too, and the withdrawal on SIGTERM is logged as `run`.
+#[test]
+fn the_originals_run_flags_work_and_json_logs_are_json_throughout() {
+    let env = Env::new();
+    let looping = env.start_loop(&["run", "--log-level", "info", "--log-format", "human", "--no-color"]);
+    wait_until("announced", || env.networks().len() == 4);
+    let (code, stderr) = looping.stop("TERM");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("anycastd run: stopping: received SIGTERM, withdrawing every managed prefix\n"),
+        "{stderr}"
+    );
+
+    let looping = env.start_loop(&["run", "--interval", "200ms", "--log-format", "json"]);
+    wait_until("announced again", || env.networks().len() == 4);
+    let (code, stderr) = looping.stop("TERM");
+    assert_eq!(code, Some(0), "{stderr}");
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|event| event["event"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"started"), "{stderr}");
+    assert!(kinds.contains(&"stopping"), "{stderr}");
+    let withdrawn: Vec<_> = events.iter().filter(|event| event["event"] == "withdrawn").collect();
+    assert_eq!(withdrawn.len(), 4, "{stderr}");
+    assert!(withdrawn.iter().all(|e| e["command"] == "run" && e["reason"] == "received SIGTERM"), "{stderr}");
+}
+
+/// `--log-format logfmt` (the original's third format) and `--log-level` (here: only errors).
+#[test]
+fn logfmt_lines_and_the_log_level() {
+    let env = Env::new();
+    let run = env.run(&["--log-format", "logfmt", "apply"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.lines().any(|line| line
+            == "level=info event=announced command=apply service=dns prefix=203.0.113.53/32 vrf=default asn=65536 \
+                reason=\"every check passes\""),
+        "{}",
+        run.stderr
+    );
+    env.cabourotte.failing("dns", "timeout");
+    let quiet = env.run(&["--log-level", "error", "apply"]);
+    assert_eq!(quiet.code, 0);
+    assert_eq!(quiet.stderr, "", "withdrawals are info, below the level");
+    assert_eq!(env.networks().len(), 2, "but they happened");
+}

@@ -450,6 +450,11 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
         self.dir.join("write-started").exists()
     }
 
+    /// The vtysh calls anycastd made through the wrapper so far, one argument line each.
+    pub fn vtysh_calls(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.join("vtysh-calls")).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+
     /// Starts building an anycastd command with this lab's config and state dir.
     pub fn anycastd<I, S>(&self, args: I) -> Anycastd<'_>
     where

@@ -1,0 +1,225 @@
+//! `anycastd run` as a daemon against a real FRRouting and a real BGP peer, on every FRR release the lab supports:
+//! pushes from Cabourotte's exporter, the bgpd watch, the resync, reload, metrics, and the cost of an idle loop.
+
+mod support;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use support::cabourotte::FakeCabourotte;
+use support::lab::{DNS_V4, DNS_V6, Frr, Lab, NTP_V4, NTP_V6, UNMANAGED, VRF};
+
+fn all_healthy() -> FakeCabourotte {
+    let cabourotte = FakeCabourotte::start();
+    cabourotte.healthy("dns").healthy("ntp_v4").healthy("ntp_v6");
+    cabourotte
+}
+
+fn seed_lab(frr: Frr, cabourotte: &FakeCabourotte) -> Lab {
+    let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
+    lab.write_seed_config(&cabourotte.url());
+    lab
+}
+
+/// A free TCP port on the loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// One Cabourotte result of `name`, as its exporter pushes it (a JSON array of one), at `timestamp`.
+fn result(name: &str, success: bool, timestamp: i64) -> serde_json::Value {
+    json!({"name": name, "summary": format!("check {name}"), "success": success, "healthcheck-timestamp": timestamp,
+           "message": if success { "success" } else { "pushed failure" }, "message_labels": null, "duration": 3,
+           "source": "configuration"})
+}
+
+/// POSTs `body` to `/push` of the listener on `port`, with `secret` as the bearer token; returns the status.
+fn push(port: u16, body: &str, secret: Option<&str>) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut request = agent.post(format!("http://127.0.0.1:{port}/push")).header("Content-Type", "application/json");
+    if let Some(secret) = secret {
+        request = request.header("Authorization", format!("Bearer {secret}"));
+    }
+    request.send(body).expect("POST /push").status().as_u16()
+}
+
+fn get(port: u16, path: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut response = agent.get(format!("http://127.0.0.1:{port}{path}")).call().expect("GET");
+    (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
+}
+
+fn has_dns(lab: &Lab) -> bool {
+    let networks = lab.networks(None);
+    networks.contains(DNS_V4) && networks.contains(DNS_V6)
+}
+
+/// A pushed failure withdraws at once, not at the next poll (5 s away); a pushed success announces nothing until a
+/// poll confirms it.
+fn a_pushed_failure_withdraws_at_once_and_a_pushed_success_waits_for_the_poll(frr: Frr) {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(frr, &cabourotte);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let running = lab.anycastd(["run", "--interval", "5s", "--listen", &listen]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+
+    let now = unix_now();
+    let pushed = Instant::now();
+    assert_eq!(push(port, &json!([result("dns", false, now + 1)]).to_string(), None), 200);
+    lab.wait_until("the pushed failure withdrew dns", || !lab.networks(None).contains(DNS_V4));
+    assert!(pushed.elapsed() < Duration::from_secs(2), "withdrawn only after {:?}, as a poll would", pushed.elapsed());
+    lab.wait_peer_routes(&[UNMANAGED]);
+
+    assert_eq!(push(port, &json!([result("dns", true, now + 2)]).to_string(), None), 200);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!has_dns(&lab), "a pushed success must not announce before a poll confirms it");
+    cabourotte.set_raw_result(result("dns", true, now + 3));
+    lab.wait_until("the poll confirmed dns healthy", || has_dns(&lab));
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+}
+
+/// bgpd comes back from a restart without anycastd's networks: the bgpd watch notices without a resync (an hour
+/// away) and they are back within an interval or two.
+fn a_bgpd_restart_is_converged_within_an_interval(frr: Frr) {
+    let cabourotte = all_healthy();
+    let mut lab = seed_lab(frr, &cabourotte);
+    let running = lab.anycastd(["run", "--interval", "1", "--resync", "1h"]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.restart_frr();
+    let back = Instant::now();
+    lab.wait_until("the networks are back after the restart", || has_dns(&lab));
+    assert!(back.elapsed() < Duration::from_secs(3), "back only after {:?}", back.elapsed());
+    lab.wait_until("VRF 123 has the ntp prefixes again", || lab.networks(Some(VRF)).contains(NTP_V4));
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+}
+
+/// A network removed by hand is put back by the resync (every 3 s here), which nothing else would notice.
+fn a_hand_edit_is_converged_at_the_resync(frr: Frr) {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(frr, &cabourotte);
+    let running = lab.anycastd(["run", "--interval", "500ms", "--resync", "3s"]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.remove_network(None, DNS_V4);
+    let removed = Instant::now();
+    lab.wait_until("the resync put the network back", || lab.networks(None).contains(DNS_V4));
+    assert!(removed.elapsed() < Duration::from_secs(5), "back only after {:?}", removed.elapsed());
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+}
+
+/// An idle loop asks Cabourotte every interval but FRR only at the resync.
+fn an_idle_run_makes_no_vtysh_call_between_resyncs(frr: Frr) {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(frr, &cabourotte);
+    let running = lab.anycastd(["run", "--interval", "200ms", "--resync", "1h"]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)).contains(NTP_V6));
+    let (calls, requests) = (lab.vtysh_calls().len(), cabourotte.request_count());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(lab.vtysh_calls().len(), calls, "no vtysh call while nothing changes: {:?}", lab.vtysh_calls());
+    assert!(cabourotte.request_count() >= requests + 5, "Cabourotte is still asked every interval");
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+}
+
+/// SIGHUP with a valid file: the prefixes it dropped are withdrawn, the rest stays. With a broken file: the error is
+/// logged and counted, and the configuration in force stays.
+fn sighup_applies_a_valid_configuration_and_keeps_the_old_one_when_broken(frr: Frr) {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(frr, &cabourotte);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let running = lab.anycastd(["run", "--interval", "500ms", "--listen", &listen]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)).contains(NTP_V6));
+
+    let seed = lab.seed_config(&cabourotte.url());
+    let without_ntp = seed.split("[services.ntp]").next().expect("the dns part").to_string();
+    lab.write_config(&without_ntp);
+    running.signal("HUP");
+    lab.wait_until("ntp's prefixes are withdrawn", || lab.networks(Some(VRF)).is_empty());
+    assert!(has_dns(&lab), "dns stays announced");
+
+    lab.write_config("[services.dns]\nprefixes.frrouting = [\"192.0.2.300\"]\n");
+    running.signal("HUP");
+    lab.wait_until("the broken reload is counted", || {
+        get(port, "/metrics").1.contains("anycastd_errors_total{kind=\"config_invalid\"} 1\n")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(has_dns(&lab), "the configuration in force stays");
+    assert!(!lab.networks(Some(VRF)).contains(NTP_V4), "and ntp is not back");
+    let stopped = running.terminate(Duration::from_secs(15)).expect_code(0);
+    assert!(
+        stopped
+            .stderr
+            .contains("anycastd run: reloaded: the configuration is read again; 2 prefixes it no longer has withdrawn"),
+        "{stopped}"
+    );
+    assert!(stopped.stderr.contains("anycastd run: reload-failed: "), "{stopped}");
+    assert!(stopped.stderr.contains("192.0.2.300"), "the error names the bad value\n{stopped}");
+    assert!(lab.networks(None).iter().all(|n| n == UNMANAGED), "withdrawn on SIGTERM");
+}
+
+/// `/metrics` is Prometheus text with the textfile's names; `/healthz` answers ok while passes succeed.
+fn metrics_and_healthz_answer(frr: Frr) {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(frr, &cabourotte);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let running = lab.anycastd(["run", "--interval", "500ms", "--metrics-listen", &listen]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.wait_until("a pass has been served", || get(port, "/healthz") == (200, "ok\n".to_string()));
+    let (status, text) = get(port, "/metrics");
+    assert_eq!(status, 200);
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("not `name value`: {line}"));
+        assert!(value.parse::<f64>().is_ok() && name.starts_with("anycastd_"), "{line}");
+    }
+    assert!(
+        text.contains(&format!("anycastd_prefix_announced{{service=\"dns\",prefix=\"{DNS_V4}\",vrf=\"default\"}} 1\n")),
+        "{text}"
+    );
+    assert_eq!(get(port, "/push").0, 404, "no pushes on the metrics listener");
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+}
+
+/// The listener refuses a push without the secret, with a wrong one, and one larger than 1 MiB; FRR is untouched.
+fn the_listener_refuses_a_wrong_secret_and_an_oversized_body(frr: Frr) {
+    let cabourotte = all_healthy();
+    let lab = seed_lab(frr, &cabourotte);
+    let secret = lab.state_dir().join("../push-secret");
+    std::fs::write(&secret, "s3cr3t-token\n").expect("write the secret");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let secret = secret.display().to_string();
+    let running = lab.anycastd(["run", "--interval", "5s", "--listen", &listen, "--push-secret-file", &secret]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    let failure = json!([result("dns", false, unix_now() + 1)]).to_string();
+    assert_eq!(push(port, &failure, None), 401);
+    assert_eq!(push(port, &failure, Some("wrong")), 401);
+    let oversized = format!("[{}]", " ".repeat(2 << 20));
+    assert_eq!(push(port, &oversized, Some("s3cr3t-token")), 413);
+    assert_eq!(push(port, "not json", Some("s3cr3t-token")), 400);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(has_dns(&lab), "nothing refused may change FRR");
+    assert_eq!(push(port, &failure, Some("s3cr3t-token")), 200);
+    lab.wait_until("the authenticated failure withdrew dns", || !lab.networks(None).contains(DNS_V4));
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+}
+
+on_every_frr!(
+    a_pushed_failure_withdraws_at_once_and_a_pushed_success_waits_for_the_poll,
+    a_bgpd_restart_is_converged_within_an_interval,
+    a_hand_edit_is_converged_at_the_resync,
+    an_idle_run_makes_no_vtysh_call_between_resyncs,
+    sighup_applies_a_valid_configuration_and_keeps_the_old_one_when_broken,
+    metrics_and_healthz_answer,
+    the_listener_refuses_a_wrong_secret_and_an_oversized_body,
+);
