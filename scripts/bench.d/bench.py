@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+import loop
+
 V4_PER_VRF = {"default": "10.1", "blue": "10.2"}
 V6_PER_VRF = {"default": "2001:db8:1", "blue": "2001:db8:2"}
 
@@ -237,9 +239,9 @@ class Bench:
             add("withdraw-all", "anycastd", self.measure(self.anycastd("withdraw-all"), own_memory=True))
             self.run(self.anycastd("resume"))
             self.expect_networks(0, "anycastd withdraw-all")
-            add("apply", "floor", self.measure(vtysh + ["-f", "/proc/self/fd/0"], stdin=apply_file))
+            add("apply", "floor", self.measure(vtysh + ["-d", "bgpd", "-f", "/proc/self/fd/0"], stdin=apply_file))
             self.expect_networks(size, f"vtysh -f /proc/self/fd/0 < {apply_file}")
-            add("withdraw-all", "floor", self.measure(vtysh + ["-f", "/proc/self/fd/0"], stdin=withdraw_file))
+            add("withdraw-all", "floor", self.measure(vtysh + ["-d", "bgpd", "-f", "/proc/self/fd/0"], stdin=withdraw_file))
             self.expect_networks(0, f"vtysh -f /proc/self/fd/0 < {withdraw_file}")
         return services, {key: summarize(values) for key, values in samples.items()}
 
@@ -367,6 +369,10 @@ def main():
     parser.add_argument("--sizes", default="10,100,1000,10000", help="comma-separated prefix counts")
     parser.add_argument("--repeat", type=int, default=5, help="measurements per pass and size (the median is shown)")
     parser.add_argument("--out", help="also write the report (markdown) to this file")
+    parser.add_argument("--idle", type=int, default=60, help="seconds of each idle measure of the loop section")
+    parser.add_argument("--no-loop", action="store_true", help="skip the loop section")
+    parser.add_argument("--original-venv", default="/var/cache/anycastd-bench/original-venv",
+                        help="where the original anycastd is installed for the loop section")
     args = parser.parse_args()
 
     bench = Bench(args)
@@ -378,6 +384,10 @@ def main():
         results[size] = (services, summary)
         reads[size] = summary[("no-op", "bgpd read")]["wall"]
     checks, missed = targets(results)
+    loop_report = ""
+    if not args.no_loop:
+        loop_report, loop_missed = loop.run(bench, args.idle, args.original_venv)
+        missed |= loop_missed
     reads_text = ", ".join(f"{size:,}: {ms(wall)}" for size, wall in reads.items())
     report = f"""{table(results)}
 
@@ -388,6 +398,7 @@ anycastd reads `vtysh -d bgpd -c "show running-config"` instead, which alone too
 Targets:
 {checks}
 
+{loop_report}
 {time.monotonic() - started:.0f} s, anycastd {args.anycastd}, FRR {frr_version(bench)}, {os.cpu_count()} CPUs.
 """
     print(report)

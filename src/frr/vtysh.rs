@@ -127,7 +127,9 @@ impl Vtysh {
         let mut text = lines.join("\n");
         text.push('\n');
         let batch = in_memory_file(text.as_bytes()).map_err(|error| VtyshError::Batch(error.to_string()))?;
-        self.call(&["-f".to_string(), "/proc/self/fd/0".to_string()], Some(batch)).map(drop)
+        // `-d bgpd`: every line of a batch is bgpd's, and not connecting to the other daemons saves a third of the
+        // call on FRR 10 (36 to 25 ms), where each would also get a child of its own.
+        self.call(&["-d", "bgpd", "-f", "/proc/self/fd/0"].map(String::from), Some(batch)).map(drop)
     }
 
     fn call(&self, arguments: &[String], stdin: Option<File>) -> Result<String, VtyshError> {

@@ -31,6 +31,8 @@ def main(argv):
         return 2
     state, args = argv[1], argv[2:]
     commands, from_file = [], False
+    if len(args) == 4 and args[:2] == ["-d", "bgpd"] and args[2] == "-f":
+        args = args[2:]
     if len(args) == 2 and args[0] == "-f":
         with open(args[1]) as f:
             commands, from_file, args = f.read().splitlines(), True, []
