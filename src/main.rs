@@ -11,6 +11,7 @@ mod escape;
 mod frr;
 mod health;
 mod hooks;
+mod locale;
 mod lock;
 mod log;
 mod maintenance;
@@ -48,8 +49,10 @@ const EXIT_CHANGES_PENDING: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let colour = wants_colour(cli.color);
+    let unicode = locale::environment_draws_unicode();
     let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(MietteHandlerOpts::new().color(colour).terminal_links(false).wrap_lines(false).build())
+        let options = MietteHandlerOpts::new().color(colour).unicode(unicode);
+        Box::new(options.terminal_links(false).wrap_lines(false).build())
     }));
     match run(&cli, colour) {
         Ok(code) => ExitCode::from(code),

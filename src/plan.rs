@@ -243,7 +243,7 @@ impl Plan {
     /// Computes the plan from every input of a run.
     pub fn compute(config: &Config, inputs: &Inputs, intent: Intent) -> Plan {
         let services = config.services.iter().map(|service| plan_service(service, inputs, intent)).collect();
-        Plan { maintenance: inputs.maintenance.clone(), services, warnings: Vec::new(), errors: Vec::new() }
+        Plan { maintenance: inputs.maintenance.clone(), services, warnings: config.warnings(), errors: Vec::new() }
     }
 
     /// The streaks to remember after this pass.
