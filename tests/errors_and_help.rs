@@ -104,3 +104,26 @@ fn a_configuration_of_comments_only_is_valid_and_changes_nothing_with_a_warning(
     assert!(env.vtysh_calls().is_empty(), "FRR was not even asked: {:?}", env.vtysh_calls());
     assert_eq!(env.cabourotte.request_count(), 0, "Cabourotte was not asked");
 }
+
+#[test]
+fn a_stock_frr_without_bgpd_gets_a_hint_about_etc_frr_daemons() {
+    let env = Env::new();
+    // What Debian's vtysh answers `-d bgpd` with when /etc/frr/daemons still has bgpd=no.
+    let stub = "#!/bin/sh\necho 'Exiting: failed to connect to any daemons.' >&2\nexit 1\n";
+    std::fs::write(env.vtysh(), stub).expect("replace the fake vtysh");
+    let hint = "[DIR]/vtysh exited with 1: Exiting: failed to connect to any daemons. (is bgpd running? FRR starts \
+                only the daemons enabled in /etc/frr/daemons, and Debian's has bgpd=no: set bgpd=yes, then \
+                `systemctl restart frr`)";
+    let plan = env.run(&["plan"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(
+        plan.stdout.contains(&format!(
+            "  ! 203.0.113.53/32              error (default VRF): cannot read FRR's running config: {hint}\n"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let check = env.run(&["check", "--frr"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    assert!(check.stdout.contains(&format!("cannot read FRR's running config: {hint}\n")), "{}", check.stdout);
+}
