@@ -13,9 +13,9 @@ use crate::render::prefix_error;
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// `anycastd: announced 203.0.113.53/32 ...`
+    /// `anycastd apply: announced 203.0.113.53/32 for service dns ...`
     Text,
-    /// `{"level": "info", "event": "announced", ...}`
+    /// `{"level":"info","event":"announced","command":"apply",...}`
     Json,
 }
 
@@ -179,5 +179,42 @@ pub fn why(service: &ServicePlan) -> String {
 pub fn write(events: &[Event], format: LogFormat) {
     for event in events {
         eprintln!("{}", event.line(format));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::{Event, LogFormat};
+
+    /// `--help` shows an example line of each format (the value's doc comment): it must be the start of a real one.
+    #[test]
+    fn the_help_of_each_log_format_starts_a_real_line_of_it() {
+        let announced = Event {
+            level: "info",
+            event: "announced",
+            command: "apply".to_string(),
+            service: Some("dns".to_string()),
+            prefix: Some("203.0.113.53/32".to_string()),
+            vrf: None,
+            asn: Some("65536".to_string()),
+            reason: "every check passes".to_string(),
+        };
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let value = format.to_possible_value().expect("a visible value");
+            let help = value.get_help().map(ToString::to_string).unwrap_or_default();
+            let example = help.trim_matches('`').trim_end_matches('}').trim_end_matches("...").trim_end();
+            let line = announced.line(format);
+            assert!(
+                line.starts_with(example),
+                "--log-format {}: {help:?} is not how {line:?} starts",
+                value.get_name()
+            );
+        }
+        assert_eq!(
+            announced.line(LogFormat::Text),
+            "anycastd apply: announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes"
+        );
     }
 }

@@ -15,6 +15,7 @@ mod locale;
 mod lock;
 mod log;
 mod maintenance;
+mod manual;
 mod metrics;
 mod pass;
 mod plan;
@@ -32,7 +33,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use miette::{MietteHandlerOpts, Report};
+use miette::{IntoDiagnostic, MietteHandlerOpts, Report};
 
 use cli::{Cli, ColorChoice, Command};
 use commands::CacheUse;
@@ -98,6 +99,8 @@ fn run(cli: &Cli, colour: bool) -> Result<u8, Report> {
     };
     let output = commands::Output { format: cli.format, painter: Painter::new(colour), quiet: cli.quiet };
     match &cli.command {
+        Command::Completions { shell } => Ok(manual::print(&manual::completions(*shell))),
+        Command::Man => Ok(manual::print(&manual::man_page().into_diagnostic()?)),
         Command::Resume => commands::resume(&settings),
         Command::Check { frr, frr_conf } => commands::check(cli, &settings, &output, frr.then_some(frr_conf.as_path())),
         Command::Plan { detailed_exitcode, running_config, health, assume } => {
