@@ -8,6 +8,9 @@ use super::*;
 
 const SEED: &str = include_str!("../../examples/config.toml");
 
+/// The configuration file the Debian package installs as /etc/anycastd/config.toml.
+const PACKAGED: &str = include_str!("../../pkg/debian/config.toml");
+
 /// Parses `text` and returns each problem as (message, the text under its span).
 fn problems(text: &str) -> Vec<(String, String)> {
     match Config::parse(text, "test.toml") {
@@ -186,6 +189,19 @@ fn a_configuration_without_services_is_valid_with_a_warning() {
     }
     let seed = Config::parse(SEED, "seed").expect("the seed example is valid");
     assert!(seed.warnings().is_empty());
+}
+
+#[test]
+fn the_packaged_config_is_valid_as_installed_and_its_example_is_the_seed_once_uncommented() {
+    let installed = Config::parse(PACKAGED, "/etc/anycastd/config.toml").expect("valid as installed");
+    assert_eq!(installed.warnings(), [NO_SERVICES]);
+    // As the file says: remove the leading `#` of each line from the example's first one on.
+    let example = &PACKAGED[PACKAGED.find("\n#[services.").expect("an example") + 1..];
+    assert!(example.lines().all(|line| line.starts_with('#')), "the whole example is commented out");
+    let uncommented: String = example.lines().map(|line| format!("{}\n", &line[1..])).collect();
+    assert!(uncommented.contains("[services.dns]"), "{uncommented}");
+    let example = Config::parse(&uncommented, "uncommented").expect("the example validates");
+    assert_eq!(example, Config::parse(SEED, "seed").expect("the seed is valid"));
 }
 
 #[test]
