@@ -43,10 +43,16 @@ fn deb() -> &'static Path {
     static DEB: OnceLock<PathBuf> = OnceLock::new();
     DEB.get_or_init(|| {
         assert!(is_root(), "tests/package.rs needs root (mount, chroot): run scripts/test as root");
+        // cargo-deb deletes every anycastd_*.deb of its target directory: a release package built before must
+        // survive the test's packaging.
+        let release = source(&format!("target/debian/anycastd_0.0.0~earlier_{}.deb", architecture()));
+        std::fs::create_dir_all(source("target/debian")).expect("create target/debian");
+        std::fs::write(&release, "").expect("write a stand-in release package");
         let built = succeed(Command::new(source("scripts/package")).arg("--dev"), "scripts/package --dev");
+        assert!(release.exists(), "scripts/package --dev deleted {}", release.display());
+        let _ = std::fs::remove_file(&release);
         let path = source(text(&built.stdout).trim());
-        let expected = format!("anycastd_{VERSION}_{}.deb", architecture());
-        assert_eq!(path.file_name().and_then(|name| name.to_str()), Some(expected.as_str()));
+        assert_eq!(path, source(&format!("target/package-test/debian/anycastd_{VERSION}_{}.deb", architecture())));
         path
     })
 }
