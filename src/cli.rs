@@ -141,6 +141,18 @@ pub enum Command {
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<SocketAddr>,
     },
+    /// Print the completion script for SHELL (the Debian package installs those of bash, zsh and fish).
+    ///
+    /// For bash: `anycastd completions bash > ~/.local/share/bash-completion/completions/anycastd`; for zsh, a file
+    /// `_anycastd` in a directory of $fpath; for fish, `~/.config/fish/completions/anycastd.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page anycastd(1) in roff (`anycastd man | man -l -`); the Debian package installs it.
+    #[command(hide = true)]
+    Man,
 }
 
 /// What `plan --assume` takes every check to report.
@@ -164,10 +176,10 @@ pub enum Format {
 /// Formats of the log lines on stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    /// `anycastd apply: announced 203.0.113.53/32 ...`
+    /// `anycastd apply: announced 203.0.113.53/32 for service dns ...`
     #[value(alias = "human")]
     Text,
-    /// `{"level": "info", "event": "announced", ...}`
+    /// `{"level":"info","event":"announced","command":"apply",...}`
     Json,
     /// `level=info event=announced command=apply ...`
     Logfmt,
@@ -227,6 +239,8 @@ impl Command {
             Command::Resume => "resume",
             Command::Check { .. } => "check",
             Command::Run { .. } => "run",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
         }
     }
 }
@@ -268,4 +282,177 @@ fn resync(text: &str) -> Result<Duration, String> {
 /// `run --interval`, within the bounds of a check's `interval`.
 fn interval(text: &str) -> Result<Duration, String> {
     config::INTERVAL.parse(text)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The README's tables of commands and options against the clap definitions that `--help` renders: every
+    //! command, flag, short form, alias, default, environment variable and possible value, both ways.
+
+    use std::collections::BTreeMap;
+
+    use clap::{CommandFactory, ValueEnum};
+
+    use super::{Cli, LogFormat, log};
+
+    const README: &str = include_str!("../README.md");
+
+    /// The cells of each row of the first table after the line `heading`, `\|` kept as `|` inside a cell.
+    fn table_after(heading: &str) -> Vec<Vec<String>> {
+        let start = README.find(heading).unwrap_or_else(|| panic!("the README has no {heading:?}"));
+        let rows = README[start..].lines().skip_while(|line| !line.starts_with('|')).take_while(|l| l.starts_with('|'));
+        rows.skip(2)
+            .map(|row| {
+                let row = row.replace("\\|", "\u{0}");
+                let cells = row.trim().trim_matches('|').split('|');
+                cells.map(|cell| cell.trim().replace('\u{0}', "|")).collect()
+            })
+            .collect()
+    }
+
+    /// The `code` spans of a cell.
+    fn spans(cell: &str) -> Vec<&str> {
+        cell.split('`').skip(1).step_by(2).collect()
+    }
+
+    /// What the README and `--help` must agree on about one option.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Facts {
+        spellings: Vec<String>,
+        values: Vec<String>,
+        env: Option<String>,
+        default: Option<String>,
+    }
+
+    fn readme_options() -> BTreeMap<String, Facts> {
+        let mut options = BTreeMap::new();
+        for row in table_after("Options (valid before or after the command):") {
+            let mut spellings = Vec::new();
+            let mut values = Vec::new();
+            for span in spans(&row[0]) {
+                let mut words = span.split_whitespace();
+                spellings.extend(words.next().map(str::to_string));
+                if let Some(value) = words.next().filter(|value| value.contains('|')) {
+                    values = value.split('|').map(str::to_string).collect();
+                }
+            }
+            let default_spans = spans(&row[1]);
+            let env = default_spans.iter().find_map(|span| span.strip_prefix('$')).map(str::to_string);
+            let default = default_spans.iter().find(|span| !span.starts_with('$')).map(|span| span.to_string());
+            let long = spellings.iter().find(|s| s.starts_with("--")).cloned().expect("a long option");
+            spellings.sort();
+            options.insert(long, Facts { spellings, values, env, default });
+        }
+        options
+    }
+
+    fn help_options() -> BTreeMap<String, Facts> {
+        let command = Cli::command();
+        let mut options = BTreeMap::new();
+        for arg in command.get_arguments().filter(|arg| arg.is_global_set()) {
+            let long = format!("--{}", arg.get_long().expect("global options are long"));
+            let mut spellings = vec![long.clone()];
+            spellings.extend(arg.get_short().map(|short| format!("-{short}")));
+            spellings.extend(arg.get_visible_aliases().into_iter().flatten().map(|alias| format!("--{alias}")));
+            spellings.sort();
+            let enumerated = arg.get_value_parser().possible_values().into_iter().flatten();
+            let values = if arg.get_action().takes_values() {
+                enumerated.map(|value| value.get_name().to_string()).collect()
+            } else {
+                Vec::new()
+            };
+            let env = arg.get_env().map(|env| env.to_string_lossy().into_owned());
+            let default = arg.get_default_values().first().map(|value| value.to_string_lossy().into_owned());
+            options.insert(long, Facts { spellings, values, env, default });
+        }
+        options
+    }
+
+    #[test]
+    fn the_readme_option_table_is_what_help_shows() {
+        let (readme, help) = (readme_options(), help_options());
+        assert_eq!(readme.keys().collect::<Vec<_>>(), help.keys().collect::<Vec<_>>(), "the same options");
+        for (long, facts) in &help {
+            assert_eq!(&readme[long], facts, "{long}: README (left) and --help (right)");
+        }
+    }
+
+    #[test]
+    fn the_readme_command_table_is_what_help_shows() {
+        let command = Cli::command();
+        let rows = table_after("| command | what it does |");
+        let visible: Vec<_> = command.get_subcommands().filter(|sub| !sub.is_hide_set()).collect();
+        assert_eq!(
+            rows.iter().map(|row| spans(&row[0])[0].split(' ').next().unwrap_or_default()).collect::<Vec<_>>(),
+            visible.iter().map(|sub| sub.get_name()).collect::<Vec<_>>(),
+            "the same commands, in the same order"
+        );
+        for (row, sub) in rows.iter().zip(visible) {
+            let synopsis = spans(&row[0])[0];
+            let words: Vec<&str> = synopsis.split([' ', '[', ']', '(', ')']).filter(|w| !w.is_empty()).collect();
+            let flags: Vec<&str> = words.iter().copied().filter(|word| word.starts_with("--")).collect();
+            let mut expected: Vec<String> =
+                sub.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect();
+            expected.sort();
+            let mut flags: Vec<String> = flags.into_iter().map(str::to_string).collect();
+            flags.sort();
+            assert_eq!(flags, expected, "the flags of `{}`", sub.get_name());
+            for positional in sub.get_arguments().filter(|arg| arg.is_positional()) {
+                let values: Vec<String> =
+                    positional.get_possible_values().iter().map(|v| v.get_name().to_string()).collect();
+                assert!(words.contains(&values.join("|").as_str()), "`{synopsis}` lists {values:?}");
+            }
+            for alias in sub.get_visible_aliases() {
+                assert!(row[0].contains(&format!("(alias `{alias}`)")), "`{synopsis}` names its alias {alias}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_state_dir_help_names_everything_the_directory_holds() {
+        let command = Cli::command();
+        let help =
+            command.get_arguments().find(|arg| arg.get_long() == Some("state-dir")).and_then(|arg| arg.get_help());
+        let help = help.map(ToString::to_string).unwrap_or_default();
+        let readme = &readme_options_row("--state-dir")[2];
+        for holds in ["maintenance marker", "run lock", "rise/fall counts", "configuration cache"] {
+            assert!(help.contains(holds), "--help of --state-dir names the {holds}: {help}");
+            assert!(readme.contains(holds), "the README's --state-dir names the {holds}: {readme}");
+        }
+    }
+
+    fn readme_options_row(long: &str) -> Vec<String> {
+        let rows = table_after("Options (valid before or after the command):");
+        rows.into_iter().find(|row| spans(&row[0]).iter().any(|span| span.starts_with(long))).expect("a row")
+    }
+
+    /// `--help` shows an example line of each format (the value's doc comment): it must be the start of a real one.
+    #[test]
+    fn the_help_of_each_log_format_starts_a_real_line_of_it() {
+        let announced = log::Event {
+            level: "info",
+            event: "announced",
+            command: "apply".to_string(),
+            service: Some("dns".to_string()),
+            prefix: Some("203.0.113.53/32".to_string()),
+            vrf: None,
+            asn: Some("65536".to_string()),
+            reason: "every check passes".to_string(),
+        };
+        for format in [LogFormat::Text, LogFormat::Json, LogFormat::Logfmt] {
+            let value = format.to_possible_value().expect("a visible value");
+            let help = value.get_help().map(ToString::to_string).unwrap_or_default();
+            let example = help.trim_matches('`').trim_end_matches('}').trim_end_matches("...").trim_end();
+            let line = announced.line(format.into());
+            assert!(
+                line.starts_with(example),
+                "--log-format {}: {help:?} is not how {line:?} starts",
+                value.get_name()
+            );
+        }
+        assert_eq!(
+            announced.line(log::LogFormat::Text),
+            "anycastd apply: announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes"
+        );
+    }
 }

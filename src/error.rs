@@ -45,6 +45,8 @@ pub enum Error {
     Signals(io::Error),
     /// `run --listen` or `--metrics-listen` cannot serve (the address, the push secret).
     Listen(String),
+    /// The man page could not be rendered.
+    Manual(io::Error),
 }
 
 impl fmt::Display for Error {
@@ -58,6 +60,7 @@ impl fmt::Display for Error {
             Error::StateDir(error) | Error::Lock(error) | Error::Marker(error) => error.fmt(f),
             Error::Signals(error) => write!(f, "cannot listen for SIGINT/SIGTERM: {error}"),
             Error::Listen(reason) => f.write_str(reason),
+            Error::Manual(error) => write!(f, "cannot render the man page: {error}"),
         }
     }
 }
@@ -78,7 +81,11 @@ impl Diagnostic for Error {
             Error::UnreadableInput { .. } => Some(Box::new("name a readable file, or `-` to read standard input")),
             Error::Lock(_) => Some(Box::new("wait for the other anycastd to finish, or raise --lock-timeout")),
             Error::Signals(_) => Some(Box::new("anycastd run must be able to withdraw when it is stopped")),
-            Error::InvalidInput { .. } | Error::StateDir(_) | Error::Marker(_) | Error::Listen(_) => None,
+            Error::InvalidInput { .. }
+            | Error::StateDir(_)
+            | Error::Marker(_)
+            | Error::Listen(_)
+            | Error::Manual(_) => None,
         }
     }
 

@@ -2,6 +2,8 @@
 //! error once (miette's report, or a JSON log event under `--log-format json`).
 
 mod cli;
+mod locale;
+mod manual;
 
 use std::process::ExitCode;
 
@@ -52,6 +54,8 @@ fn context_of(cli: &Cli) -> Context {
 /// Runs the command.
 fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
     match command {
+        Command::Completions { shell } => Ok(manual::print(&manual::completions(*shell))),
+        Command::Man => Ok(manual::print(&manual::man_page().map_err(Error::Manual)?)),
         Command::Plan { detailed_exitcode, running_config, health, assume } => {
             let given = commands::plan::Given {
                 running_config: running_config.clone(),
@@ -82,8 +86,10 @@ fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
 fn report(error: Error, command: &str, format: LogFormat, colour: bool) {
     match format {
         LogFormat::Text => {
+            let unicode = locale::environment_draws_unicode();
             let _ = miette::set_hook(Box::new(move |_| {
-                Box::new(MietteHandlerOpts::new().color(colour).terminal_links(false).wrap_lines(false).build())
+                let options = MietteHandlerOpts::new().color(colour).unicode(unicode);
+                Box::new(options.terminal_links(false).wrap_lines(false).build())
             }));
             eprintln!("{:?}", printable(error));
         }

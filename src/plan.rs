@@ -283,7 +283,7 @@ impl Plan {
         Plan {
             maintenance: inputs.maintenance.clone(),
             services,
-            warnings: Vec::new(),
+            warnings: config.warnings(),
             errors: Vec::new(),
             reason: None,
         }

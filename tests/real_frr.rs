@@ -361,6 +361,11 @@ fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back(frr: Frr) {
     let apply = lab.anycastd(["apply"]).run().expect_code(1);
     assert!(apply.output().contains("cannot read FRR's running config"), "{}", apply.output());
     assert!(
+        apply.output().contains("failed to connect to any daemons. (is bgpd running? FRR starts only the daemons"),
+        "the real vtysh's words get the hint about /etc/frr/daemons: {}",
+        apply.output()
+    );
+    assert!(
         !apply.output().contains("no BGP instance"),
         "a stopped bgpd is not a missing instance: {}",
         apply.output()

@@ -18,10 +18,10 @@ fn every_unit_passes_systemd_analyze_verify() {
     for unit in UNITS {
         let text = std::fs::read_to_string(shipped.join(unit)).expect("a shipped unit");
         if unit.ends_with(".service") {
-            assert!(text.contains("ExecStart=/usr/local/bin/anycastd --quiet "), "{unit} runs the installed binary");
+            assert!(text.contains("ExecStart=/usr/bin/anycastd --quiet "), "{unit} runs the installed binary");
         }
         // verify checks that ExecStart is executable: point it at the binary under test.
-        let text = text.replace("/usr/local/bin/anycastd", env!("CARGO_BIN_EXE_anycastd"));
+        let text = text.replace("/usr/bin/anycastd", env!("CARGO_BIN_EXE_anycastd"));
         std::fs::write(dir.join(unit), text).expect("write unit");
     }
     let output = Command::new("systemd-analyze")

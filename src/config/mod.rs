@@ -38,6 +38,10 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// How long an `on_change` hook may run when the service does not say.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The warning of a configuration without services (see [`Config::warnings`]).
+pub const NO_SERVICES: &str = "the configuration defines no services: anycastd manages no prefix and changes nothing \
+     in FRR; add a [services.NAME] table with prefixes.frrouting and checks.cabourotte";
+
 /// A validated configuration: the services anycastd manages, sorted by name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
@@ -147,6 +151,14 @@ impl Config {
     /// Every check with the service that owns it.
     pub fn checks(&self) -> impl Iterator<Item = (&Service, &Check)> {
         self.services.iter().flat_map(|service| service.checks.iter().map(move |check| (service, check)))
+    }
+
+    /// What the operator should know about a valid configuration. A configuration without services is valid, so
+    /// that an installed but unconfigured anycastd (the package's config file is all comments) is harmless: it
+    /// manages no prefix, so it asks nobody and changes nothing in FRR. It is not silent, though: `check`, `plan`
+    /// and every pass say so, since a file emptied by mistake would otherwise look like a healthy no-op.
+    pub fn warnings(&self) -> Vec<String> {
+        if self.services.is_empty() { vec![NO_SERVICES.to_string()] } else { Vec::new() }
     }
 
     /// The shortest check interval: how often loop mode runs a pass.

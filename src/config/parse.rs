@@ -32,27 +32,35 @@ const SERVICE_KEYS: &[&str] =
 /// Parses and validates configuration text, returning every problem found when it is not valid.
 pub fn parse(text: &str) -> Result<Config, Vec<ConfigProblem>> {
     let (document, syntax_errors) = DeTable::parse_recoverable(text);
-    if !syntax_errors.is_empty() {
-        return Err(syntax_errors.iter().map(syntax_problem).collect());
+    if let Some(first) = syntax_errors.first() {
+        return Err(vec![syntax_problem(first, syntax_errors.len() > 1)]);
     }
     let mut walker = Walker::default();
     let mut services = walker.document(&document);
     if !walker.problems.is_empty() {
-        walker.problems.sort_by_key(|problem| (problem.span.start, problem.span.end));
-        return Err(walker.problems);
+        walker.problems.sort_by_key(|(order, problem)| (*order, problem.span.start, problem.span.end));
+        return Err(walker.problems.into_iter().map(|(_, problem)| problem).collect());
     }
     services.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Config { services })
 }
 
-fn syntax_problem(error: &toml::de::Error) -> ConfigProblem {
+/// The first syntax error only. The parser recovers and goes on, but what it reports after a first error is mostly
+/// that error again, seen from further on: one missing `]` made fifteen errors, down to the end of the file.
+fn syntax_problem(error: &toml::de::Error, more: bool) -> ConfigProblem {
     let span = error.span().unwrap_or(0..0);
-    ConfigProblem::new(span, format!("invalid TOML: {}", error.message().trim()), "here")
+    let problem = ConfigProblem::new(span, format!("invalid TOML: {}", error.message().trim()), "here");
+    if more {
+        problem.help("the rest of the file cannot be read until this is fixed; only this first error is shown")
+    } else {
+        problem
+    }
 }
 
 #[derive(Default)]
 struct Walker {
-    problems: Vec<ConfigProblem>,
+    /// Every problem found, each with the place in the file where it is listed (see [`Walker::report_consequence`]).
+    problems: Vec<(usize, ConfigProblem)>,
     /// Where each managed prefix was first defined, to catch duplicates across services.
     first_definition: HashMap<DuplicateKey, Range<usize>>,
     /// The bgpd pid file of each vtysh, and where it was first given.
@@ -60,29 +68,25 @@ struct Walker {
 }
 
 impl Walker {
+    /// Reports a problem, listed where its span starts.
     fn report(&mut self, problem: ConfigProblem) {
-        self.problems.push(problem);
+        self.problems.push((problem.span.start, problem));
+    }
+
+    /// Reports a problem that may be the consequence of others (a service without prefixes, because `prefixes` was
+    /// misspelt), listed at `after`, the end of what may hold its cause: the cause comes first, and explains it.
+    fn report_consequence(&mut self, after: usize, problem: ConfigProblem) {
+        self.problems.push((after, problem));
     }
 
     fn document(&mut self, document: &Spanned<DeTable<'_>>) -> Vec<Service> {
         let table = document.get_ref();
         self.reject_unknown_keys(table, &["services"], || "at the top level".to_string());
-        let Some((key, services)) = field(table, "services") else {
-            self.report(
-                ConfigProblem::new(0..0, "the configuration defines no services", "no [services] table")
-                    .help("add a service, e.g.\n[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]"),
-            );
-            return Vec::new();
-        };
+        // No services is valid (see `Config::warnings`): the file installed with the package is all comments.
+        let Some((_, services)) = field(table, "services") else { return Vec::new() };
         let Some(services) = self.table(services, "`services` must be a table of services") else {
             return Vec::new();
         };
-        if services.is_empty() {
-            self.report(
-                ConfigProblem::new(key.span(), "the `services` table is empty", "no services here")
-                    .help("add a service, e.g. [services.dns] with prefixes.frrouting and checks.cabourotte"),
-            );
-        }
         services.iter().filter_map(|(name, body)| self.service(name, body)).collect()
     }
 
@@ -105,14 +109,18 @@ impl Walker {
         let checks = self
             .typed_lists(table, "checks", CHECK_TYPES, |walker, item| walker.cabourotte_check(item, default_max_age));
         let (prefixes, checks, policy, on_change) = (prefixes?, checks?, policy?, on_change?);
+        let end = table.iter().map(|(key, value)| key.span().end.max(end_of(value))).max();
+        let end = end.unwrap_or(name.span().start);
         if prefixes.is_empty() {
-            self.report(
+            self.report_consequence(
+                end,
                 ConfigProblem::new(name.span(), format!("service `{}` has no prefixes", name.get_ref()), "no prefixes")
                     .help("add the prefixes to announce while healthy, e.g. prefixes.frrouting = [\"203.0.113.53\"]"),
             );
         }
         if checks.is_empty() {
-            self.report(
+            self.report_consequence(
+                end,
                 ConfigProblem::new(name.span(), format!("service `{}` has no checks", name.get_ref()), "no checks")
                     .help("add the checks that decide its health, e.g. checks.cabourotte = [\"dns\"]"),
             );
@@ -554,6 +562,17 @@ impl Walker {
 
 fn singular(section: &str) -> &str {
     section.strip_suffix("es").filter(|s| s.ends_with('x')).or(section.strip_suffix('s')).unwrap_or(section)
+}
+
+/// Where `value` ends, nested tables and lists included: a dotted key's table (`checks.cabourotte = [...]`) may
+/// have a span that ends before its contents.
+fn end_of(value: &Value<'_>) -> usize {
+    let inner = match value.get_ref() {
+        DeValue::Table(table) => table.iter().map(|(key, value)| key.span().end.max(end_of(value))).max(),
+        DeValue::Array(array) => array.iter().map(end_of).max(),
+        _ => None,
+    };
+    inner.map_or(value.span().end, |inner| inner.max(value.span().end))
 }
 
 /// The value of `key` in an optional table.

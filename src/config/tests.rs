@@ -8,6 +8,9 @@ use super::*;
 
 const SEED: &str = include_str!("../../examples/config.toml");
 
+/// The configuration file the Debian package installs as /etc/anycastd/config.toml.
+const PACKAGED: &str = include_str!("../../pkg/debian/config.toml");
+
 /// Parses `text` and returns each problem as (message, the text under its span).
 fn problems(text: &str) -> Vec<(String, String)> {
     match Config::parse(text, "test.toml") {
@@ -113,13 +116,15 @@ checks.cabourotte = [{ name = "dns", intervall = 3 }]
 }
 
 #[test]
-fn unknown_prefix_and_check_types_list_the_supported_ones() {
+fn unknown_prefix_and_check_types_list_the_supported_ones_before_what_they_leave_missing() {
     let text = "[services.dns]\nprefixes.bird = [\"203.0.113.53\"]\nchecks.consul = [\"dns\"]\n";
     let error = Config::parse(text, "t").unwrap_err();
     let found: Vec<_> = error.problems().iter().map(|p| (p.message.as_str(), p.help.as_deref())).collect();
     assert_eq!(
         found,
         [
+            ("unknown prefix type `bird`", Some("supported prefix types: frrouting")),
+            ("unknown check type `consul`", Some("supported check types: cabourotte")),
             (
                 "service `dns` has no prefixes",
                 Some("add the prefixes to announce while healthy, e.g. prefixes.frrouting = [\"203.0.113.53\"]")
@@ -128,9 +133,28 @@ fn unknown_prefix_and_check_types_list_the_supported_ones() {
                 "service `dns` has no checks",
                 Some("add the checks that decide its health, e.g. checks.cabourotte = [\"dns\"]")
             ),
-            ("unknown prefix type `bird`", Some("supported prefix types: frrouting")),
-            ("unknown check type `consul`", Some("supported check types: cabourotte")),
         ]
+    );
+}
+
+#[test]
+fn a_misspelt_key_is_reported_before_the_service_it_leaves_without_prefixes() {
+    let text = "[services.dns]\nprefix.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n\n\
+                [services.ntp]\nprefixes.frrouting = [\"203.0.113.123\"]\nchecks.cabourotte = [\"ntp\", 7]\n";
+    assert_eq!(
+        problems(text),
+        [
+            ("unknown key `prefix` in service `dns`".to_string(), "prefix".to_string()),
+            ("service `dns` has no prefixes".to_string(), "dns".to_string()),
+            ("expected a check name or a table such as { name = \"dns\", interval = 1 }".to_string(), "7".to_string()),
+        ]
+    );
+    let error = Config::parse(text, "t").unwrap_err();
+    assert_eq!(
+        error.problems()[0].help.as_deref(),
+        Some(
+            "did you mean `prefixes`? Valid keys: prefixes, checks, rise, fall, max_age, on_checker_error, on_change, on_change_timeout"
+        )
     );
 }
 
@@ -162,9 +186,31 @@ checks.cabourotte = ["b"]
 }
 
 #[test]
-fn services_must_exist_and_have_prefixes_and_checks() {
-    assert_eq!(one_problem(""), ("the configuration defines no services".into(), "".into()));
-    assert_eq!(one_problem("[services]\n"), ("the `services` table is empty".into(), "services".into()));
+fn a_configuration_without_services_is_valid_with_a_warning() {
+    for text in ["", "# all comments, as the package installs it\n", "[services]\n"] {
+        let config = Config::parse(text, "t").expect("no services is valid");
+        assert!(config.services.is_empty());
+        assert_eq!(config.warnings(), [NO_SERVICES], "{text:?}");
+    }
+    let seed = Config::parse(SEED, "seed").expect("the seed example is valid");
+    assert!(seed.warnings().is_empty());
+}
+
+#[test]
+fn the_packaged_config_is_valid_as_installed_and_its_example_is_the_seed_once_uncommented() {
+    let installed = Config::parse(PACKAGED, "/etc/anycastd/config.toml").expect("valid as installed");
+    assert_eq!(installed.warnings(), [NO_SERVICES]);
+    // As the file says: remove the leading `#` of each line from the example's first one on.
+    let example = &PACKAGED[PACKAGED.find("\n#[services.").expect("an example") + 1..];
+    assert!(example.lines().all(|line| line.starts_with('#')), "the whole example is commented out");
+    let uncommented: String = example.lines().map(|line| format!("{}\n", &line[1..])).collect();
+    assert!(uncommented.contains("[services.dns]"), "{uncommented}");
+    let example = Config::parse(&uncommented, "uncommented").expect("the example validates");
+    assert_eq!(example, Config::parse(SEED, "seed").expect("the seed is valid"));
+}
+
+#[test]
+fn services_must_have_prefixes_and_checks() {
     assert_eq!(
         problems("[services.dns]\nprefixes.frrouting = []\n"),
         [
@@ -172,6 +218,7 @@ fn services_must_exist_and_have_prefixes_and_checks() {
             ("service `dns` has no checks".to_string(), "dns".to_string()),
         ]
     );
+    assert_eq!(one_problem("services = 3\n"), ("`services` must be a table of services".into(), "3".into()));
 }
 
 #[test]
@@ -297,6 +344,21 @@ checks.cabourotte = [{ name = "dns", url = "gopher://x", interval = 0 }, 42]
 fn syntax_errors_point_at_the_broken_toml() {
     let (message, _) = one_problem("[services.dns\n");
     assert!(message.starts_with("invalid TOML: "), "{message}");
+}
+
+#[test]
+fn one_missing_bracket_is_one_error_at_the_first_place_it_shows() {
+    let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"\nchecks.cabourotte = [\"dns\"]\n\n\
+                [services.ntp]\nprefixes.frrouting = [\"203.0.113.123\"]\nchecks.cabourotte = [\"ntp\"]\n";
+    let error = Config::parse(text, "t").unwrap_err();
+    let [problem] = error.problems() else { panic!("one error expected, got {:?}", error.problems()) };
+    assert_eq!(problem.message, "invalid TOML: missing comma between array elements, expected `,`");
+    assert_eq!(problem.span.start, text.find("checks").expect("line 3"));
+    assert_eq!(
+        problem.help.as_deref(),
+        Some("the rest of the file cannot be read until this is fixed; only this first error is shown")
+    );
+    assert_eq!(error.to_string(), "the configuration t has 1 error");
 }
 
 #[test]

@@ -55,6 +55,13 @@ pub enum VtyshError {
     Batch(String),
 }
 
+/// What vtysh says when none of the daemons it was asked to reach runs: for `-d bgpd`, a stopped bgpd.
+const NO_DAEMONS: &str = "failed to connect to any daemons";
+
+/// The usual reason on a fresh host: Debian's (and FRR's own) /etc/frr/daemons ships with `bgpd=no`.
+const NO_DAEMONS_HINT: &str = " (is bgpd running? FRR starts only the daemons enabled in /etc/frr/daemons, and \
+     Debian's has bgpd=no: set bgpd=yes, then `systemctl restart frr`)";
+
 impl fmt::Display for VtyshError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -72,7 +79,11 @@ impl fmt::Display for VtyshError {
                 let status =
                     code.map_or_else(|| "was killed by a signal".to_string(), |code| format!("exited with {code}"));
                 let output = if output.is_empty() { String::new() } else { format!(": {output}") };
-                write!(f, "{} {status}{output}", path.display())
+                write!(f, "{} {status}{output}", path.display())?;
+                if output.contains(NO_DAEMONS) {
+                    f.write_str(NO_DAEMONS_HINT)?;
+                }
+                Ok(())
             }
             VtyshError::UnsafeCommand(line) => write!(f, "refusing to pass {line:?} to vtysh"),
             VtyshError::Batch(reason) => write!(f, "cannot prepare the batch for vtysh in memory: {reason}"),
@@ -214,6 +225,20 @@ mod tests {
         assert_eq!(error, Err(VtyshError::UnsafeCommand("network 192.0.2.0/24\nwrite".into())));
         assert!(!is_safe_command("router bgp 1; reboot"));
         assert!(is_safe_command("router bgp 65537 vrf EDGE-1.a_b"));
+    }
+
+    #[test]
+    fn a_vtysh_that_reaches_no_daemon_says_how_to_start_bgpd() {
+        let output = "Exiting: failed to connect to any daemons.".to_string();
+        let error = VtyshError::Failed { path: PathBuf::from("/usr/bin/vtysh"), code: Some(1), output };
+        assert_eq!(
+            error.to_string(),
+            "/usr/bin/vtysh exited with 1: Exiting: failed to connect to any daemons. (is bgpd running? FRR starts \
+             only the daemons enabled in /etc/frr/daemons, and Debian's has bgpd=no: set bgpd=yes, then `systemctl \
+             restart frr`)"
+        );
+        let other = VtyshError::Failed { path: PathBuf::from("/usr/bin/vtysh"), code: Some(1), output: "% x".into() };
+        assert_eq!(other.to_string(), "/usr/bin/vtysh exited with 1: % x");
     }
 
     #[test]

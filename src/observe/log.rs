@@ -12,9 +12,9 @@ use crate::plan::{Action, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
-    /// `anycastd apply: announced 203.0.113.53/32 ...`
+    /// `anycastd apply: announced 203.0.113.53/32 for service dns ...`
     Text,
-    /// `{"level": "info", "event": "announced", ...}`
+    /// `{"level":"info","event":"announced","command":"apply",...}`
     Json,
     /// `level=info event=announced command=apply ...` (the original anycastd's third format)
     Logfmt,

@@ -199,6 +199,8 @@ struct CheckReport<'a> {
     command: &'static str,
     valid: bool,
     services: Vec<ConfiguredService>,
+    /// What the operator should know, e.g. that no service is defined.
+    warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     frr: Option<&'a [Finding]>,
 }
@@ -253,6 +255,7 @@ pub fn check_json(config: &Config, frr: Option<&[Finding]>) -> String {
                 .collect(),
         })
         .collect();
-    let report = CheckReport { format_version: FORMAT_VERSION, command: "check", valid: true, services, frr };
+    let warnings = config.warnings();
+    let report = CheckReport { format_version: FORMAT_VERSION, command: "check", valid: true, services, warnings, frr };
     serde_json::to_string_pretty(&report).unwrap_or_default()
 }

@@ -183,6 +183,9 @@ pub fn check_text(config: &Config, origin: &str) -> String {
         plural(prefixes, "prefix", "prefixes"),
         plural(checks, "check", "checks"),
     );
+    for warning in config.warnings() {
+        let _ = writeln!(out, "Warning: {warning}");
+    }
     for service in &config.services {
         let _ = writeln!(out, "  {}:", escape(&service.name));
         for prefix in &service.prefixes {

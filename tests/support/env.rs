@@ -167,6 +167,9 @@ impl Env {
             .env_remove("ANYCASTD_CONFIG")
             .env_remove("ANYCASTD_STATE_DIR")
             .env_remove("NO_COLOR");
+        // Error reports are drawn in Unicode only under a UTF-8 locale (src/locale.rs): every test sees the same one,
+        // whatever the machine running it has.
+        command.env("LANG", "C.UTF-8").env_remove("LC_ALL").env_remove("LC_CTYPE").env_remove("TERM");
         command
     }
 

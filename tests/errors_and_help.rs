@@ -1,0 +1,129 @@
+//! What a new operator sees of errors and help in the first hour: one error per syntax error, a cause before its
+//! consequences, ASCII drawing where Unicode cannot be shown, and an empty configuration that is harmless.
+
+mod support;
+
+use support::env::Env;
+
+const MISSING_BRACKET: &str = r#"[services.dns]
+prefixes.frrouting = ["203.0.113.53"
+checks.cabourotte = ["dns"]
+
+[services.ntp]
+prefixes.frrouting = ["203.0.113.123"]
+checks.cabourotte = ["ntp_v4"]
+"#;
+
+#[test]
+fn one_missing_bracket_reports_one_error() {
+    let env = Env::new();
+    env.config(MISSING_BRACKET);
+    let run = env.run(&["check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "  × the configuration [DIR]/config.toml has 1 error
+
+Error: 
+  × invalid TOML: missing comma between array elements, expected `,`
+   ╭─[[DIR]/config.toml:3:1]
+ 2 │ prefixes.frrouting = [\"203.0.113.53\"
+ 3 │ checks.cabourotte = [\"dns\"]
+   · ▲
+   · ╰── here
+ 4 │ 
+   ╰────
+  help: the rest of the file cannot be read until this is fixed; only this first error is shown
+
+"
+    );
+}
+
+#[test]
+fn a_misspelt_key_with_its_suggestion_comes_before_the_missing_prefixes_it_causes() {
+    let env = Env::new();
+    env.config("[services.dns]\nprefix.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n");
+    let run = env.run(&["check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let headlines: Vec<&str> = run.stderr.lines().filter(|line| line.starts_with("  × ")).collect();
+    assert_eq!(
+        headlines,
+        [
+            "  × the configuration [DIR]/config.toml has 2 errors",
+            "  × unknown key `prefix` in service `dns`",
+            "  × service `dns` has no prefixes",
+        ]
+    );
+    assert!(run.stderr.contains("  help: did you mean `prefixes`? Valid keys: prefixes, checks,"), "{}", run.stderr);
+}
+
+#[test]
+fn errors_are_drawn_in_ascii_under_the_c_locale_and_a_dumb_terminal() {
+    let env = Env::new();
+    env.config("[services.dns]\nprefixes.frrouting = [\"192.0.2.241/28\"]\nchecks.cabourotte = [\"dns\"]\n");
+    let ascii = "  x the configuration [DIR]/config.toml has 1 error
+
+Error: 
+  x prefix `192.0.2.241/28` has host bits set
+   ,-[[DIR]/config.toml:2:23]
+ 1 | [services.dns]
+ 2 | prefixes.frrouting = [\"192.0.2.241/28\"]
+   :                       ^^^^^^^^|^^^^^^^
+   :                               `-- did you mean 192.0.2.240/28?
+ 3 | checks.cabourotte = [\"dns\"]
+   `----
+  help: FRR would silently store it as `192.0.2.240/28` and anycastd could never find it again: write \"192.0.2.240/28\"
+
+";
+    for (name, value) in [("LANG", "C"), ("LC_ALL", "POSIX"), ("TERM", "dumb")] {
+        let output = env.command(&["check"]).env(name, value).output().expect("run anycastd");
+        let stderr = env.normalize(&String::from_utf8_lossy(&output.stderr));
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(stderr, ascii, "with {name}={value}");
+    }
+    let unicode = env.run(&["check"]);
+    assert!(unicode.stderr.contains("   ╭─[[DIR]/config.toml:2:23]\n"), "C.UTF-8 draws boxes: {}", unicode.stderr);
+}
+
+#[test]
+fn a_configuration_of_comments_only_is_valid_and_changes_nothing_with_a_warning() {
+    let env = Env::new();
+    env.config("# Nothing configured yet.\n");
+    let warning = "the configuration defines no services: anycastd manages no prefix and changes nothing in FRR; add \
+                   a [services.NAME] table with prefixes.frrouting and checks.cabourotte";
+    let check = env.run(&["check"]);
+    assert_eq!((check.code, check.stderr.as_str()), (0, ""), "{check:?}");
+    assert_eq!(
+        check.stdout,
+        format!("[DIR]/config.toml is valid: 0 services, 0 prefixes, 0 checks.\nWarning: {warning}\n")
+    );
+    let apply = env.run(&["apply"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert_eq!(apply.stdout, format!("Warning: {warning}\n\nApplied: 0 announced, 0 withdrawn, 0 unchanged.\n"));
+    assert_eq!(apply.stderr, format!("anycastd apply: warning: {warning}\n"));
+    assert!(env.vtysh_calls().is_empty(), "FRR was not even asked: {:?}", env.vtysh_calls());
+    assert_eq!(env.cabourotte.request_count(), 0, "Cabourotte was not asked");
+}
+
+#[test]
+fn a_stock_frr_without_bgpd_gets_a_hint_about_etc_frr_daemons() {
+    let env = Env::new();
+    // What Debian's vtysh answers `-d bgpd` with when /etc/frr/daemons still has bgpd=no.
+    let stub = "#!/bin/sh\necho 'Exiting: failed to connect to any daemons.' >&2\nexit 1\n";
+    std::fs::write(env.vtysh(), stub).expect("replace the fake vtysh");
+    let hint = "[DIR]/vtysh exited with 1: Exiting: failed to connect to any daemons. (is bgpd running? FRR starts \
+                only the daemons enabled in /etc/frr/daemons, and Debian's has bgpd=no: set bgpd=yes, then \
+                `systemctl restart frr`)";
+    let plan = env.run(&["plan"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(
+        plan.stdout.contains(&format!(
+            "  ! 203.0.113.53/32              error (default VRF): cannot read FRR's running config: {hint}\n"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let check = env.run(&["check", "--frr"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    assert!(check.stdout.contains(&format!("cannot read FRR's running config: {hint}\n")), "{}", check.stdout);
+}
