@@ -54,16 +54,17 @@ class Loop:
                     return line.split("=", 1)[1].strip().strip("'")
         sys.exit("bench: no BGPD_PID_FILE in the lab's lab.env")
 
-    def generate(self, services):
-        """`services` services of one IPv4 prefix each in the default VRF, one check each at interval 1 s."""
-        pid_file = self.bgpd_pid_file()
+    def generate(self, services, original=False):
+        """`services` services of one IPv4 prefix each in the default VRF, one check each at interval 1 s. The
+        original anycastd knows no `bgpd_pid_file` key and refuses a configuration that has one."""
+        watch = "" if original else f', bgpd_pid_file = "{self.bgpd_pid_file()}"'
         lines = []
         for number in range(services):
             name = f"svc{number:05d}"
             lines += [
                 f"[services.{name}]",
                 f'prefixes.frrouting = [{{ prefix = "10.9.{number // 256}.{number % 256}", '
-                f'vtysh = "{self.bench.wrapper}", bgpd_pid_file = "{pid_file}" }}]',
+                f'vtysh = "{self.bench.wrapper}"{watch} }}]',
                 f'checks.cabourotte = [{{ name = "{name}", url = "{self.bench.args.cabourotte}", interval = 1 }}]',
                 "",
             ]
@@ -125,9 +126,9 @@ class Loop:
 
     # ---- measures ---------------------------------------------------------------------------------------------------
 
-    def idle(self, argv, services):
+    def idle(self, argv, services, original=False):
         """CPU ticks per 30 s, vtysh calls and HTTP requests of `argv` idling with every service announced."""
-        self.generate(services)
+        self.generate(services, original)
         process = self.start(argv)
         try:
             self.wait_networks(services, f"{argv[0]} announcing {services} services", process=process)
@@ -208,7 +209,7 @@ def run(bench, idle_seconds, original_venv, samples=20):
         idle[("anycastd", services)] = loop.idle(loop.anycastd_run(), services)
     print(f"bench: loop: the original anycastd idle at 10 services ({idle_seconds} s)", file=sys.stderr, flush=True)
     try:
-        idle[("original", 10)] = loop.idle(loop.original(), 10)
+        idle[("original", 10)] = loop.idle(loop.original(), 10, original=True)
     except (subprocess.CalledProcessError, OSError, SystemExit) as error:
         print(f"bench: loop: the original could not be measured: {error}", file=sys.stderr)
         idle[("original", 10)] = None
