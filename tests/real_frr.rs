@@ -32,20 +32,6 @@ fn lab_smoke(frr: Frr) {
     assert_eq!(lab.bgp_instances(), ["router bgp 65536", "router bgp 65537 vrf 123"]);
 }
 
-/// The seed's three checks, all healthy.
-fn all_healthy() -> FakeCabourotte {
-    let cabourotte = FakeCabourotte::start();
-    cabourotte.healthy("dns").healthy("ntp_v4").healthy("ntp_v6");
-    cabourotte
-}
-
-/// A lab with an operator's own network, configured with the seed example against `cabourotte`.
-fn seed_lab(frr: Frr, cabourotte: &FakeCabourotte) -> Lab {
-    let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
-    lab.write_seed_config(&cabourotte.url());
-    lab
-}
-
 fn set(prefixes: &[&str]) -> BTreeSet<String> {
     prefixes.iter().map(|p| p.to_string()).collect()
 }
@@ -63,8 +49,8 @@ fn assert_networks(lab: &Lab, default_vrf: &[&str], vrf_123: &[&str]) {
 }
 
 fn apply_announces_every_prefix_of_healthy_services(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
 
     let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
 
@@ -82,8 +68,8 @@ fn apply_announces_every_prefix_of_healthy_services(frr: Frr) {
 }
 
 fn apply_withdraws_the_prefixes_of_a_failing_service_only(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -101,8 +87,8 @@ fn apply_withdraws_the_prefixes_of_a_failing_service_only(frr: Frr) {
 }
 
 fn plan_changes_nothing_and_after_apply_reports_no_changes(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let untouched = lab.running_config();
 
     let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().expect_code(2);
@@ -122,8 +108,8 @@ fn plan_changes_nothing_and_after_apply_reports_no_changes(frr: Frr) {
 }
 
 fn apply_restores_the_announcements_after_frr_restarts(frr: Frr) {
-    let cabourotte = all_healthy();
-    let mut lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let mut lab = Lab::seed(frr, &cabourotte.url());
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -138,9 +124,9 @@ fn apply_restores_the_announcements_after_frr_restarts(frr: Frr) {
 }
 
 fn apply_removes_managed_networks_added_by_hand_while_unhealthy(frr: Frr) {
-    let cabourotte = all_healthy();
+    let cabourotte = FakeCabourotte::all_healthy();
     cabourotte.failing("dns", "timeout").failing("ntp_v4", "timeout");
-    let lab = seed_lab(frr, &cabourotte);
+    let lab = Lab::seed(frr, &cabourotte.url());
     lab.anycastd(["apply"]).run().expect_code(0);
     assert_networks(&lab, &[UNMANAGED], &[]);
 
@@ -155,8 +141,8 @@ fn apply_removes_managed_networks_added_by_hand_while_unhealthy(frr: Frr) {
 }
 
 fn apply_restores_managed_networks_removed_by_hand_while_healthy(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -173,7 +159,7 @@ fn apply_restores_managed_networks_removed_by_hand_while_healthy(frr: Frr) {
 fn unmanaged_networks_and_bgp_instances_are_left_alone(frr: Frr) {
     const UNMANAGED_V6: &str = "2001:db8:cafe::1/128";
     const UNMANAGED_IN_VRF: &str = "198.51.100.123/32";
-    let cabourotte = all_healthy();
+    let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).unmanaged_network(UNMANAGED_V6).start();
     lab.write_seed_config(&cabourotte.url());
     lab.add_network(Some(VRF), UNMANAGED_IN_VRF);
@@ -195,7 +181,7 @@ fn unmanaged_networks_and_bgp_instances_are_left_alone(frr: Frr) {
 }
 
 fn a_vrf_without_bgp_instance_is_an_error_and_other_services_are_still_reconciled(frr: Frr) {
-    let cabourotte = all_healthy();
+    let cabourotte = FakeCabourotte::all_healthy();
     cabourotte.healthy("edge");
     let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
     let wrapper = lab.vtysh_wrapper().display().to_string();
@@ -227,8 +213,8 @@ checks.cabourotte = [{{ name = "dns", url = "{url}" }}]
 }
 
 fn withdraw_all_keeps_prefixes_withdrawn_until_resume(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -248,8 +234,8 @@ fn withdraw_all_keeps_prefixes_withdrawn_until_resume(frr: Frr) {
 }
 
 fn run_follows_health_and_withdraws_everything_on_sigterm(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let mut running = lab.anycastd(["run", "--interval", "1"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
@@ -269,8 +255,8 @@ fn run_follows_health_and_withdraws_everything_on_sigterm(frr: Frr) {
 }
 
 fn run_reannounces_after_frr_restarts(frr: Frr) {
-    let cabourotte = all_healthy();
-    let mut lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let mut lab = Lab::seed(frr, &cabourotte.url());
     let running = lab.anycastd(["run", "--interval", "1"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -283,8 +269,8 @@ fn run_reannounces_after_frr_restarts(frr: Frr) {
 }
 
 fn run_withdraws_everything_on_sigint(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let running = lab.anycastd(["run", "--interval", "1"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -295,8 +281,8 @@ fn run_withdraws_everything_on_sigint(frr: Frr) {
 }
 
 fn run_keep_on_exit_leaves_the_prefixes_announced(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let running = lab.anycastd(["run", "--interval", "1", "--keep-on-exit"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
@@ -307,8 +293,8 @@ fn run_keep_on_exit_leaves_the_prefixes_announced(frr: Frr) {
 }
 
 fn a_failing_vtysh_is_reported_and_the_next_apply_converges(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
 
     lab.fail_vtysh_writes(true);
     let failed = lab.anycastd(["apply"]).run().expect_code(1);
@@ -325,9 +311,9 @@ fn a_failing_vtysh_is_reported_and_the_next_apply_converges(frr: Frr) {
 /// read of the running config and its write, so `no network` fails. FRR goes on with the rest of the batch (`-f`),
 /// every change is in place, and anycastd says what FRR rejected without failing.
 fn a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned(frr: Frr) {
-    let cabourotte = all_healthy();
+    let cabourotte = FakeCabourotte::all_healthy();
     cabourotte.failing("ntp_v4", "timeout");
-    let lab = seed_lab(frr, &cabourotte);
+    let lab = Lab::seed(frr, &cabourotte.url());
     lab.anycastd(["apply"]).run().expect_code(0);
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[]);
 
@@ -352,8 +338,8 @@ fn a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned(frr: 
 }
 
 fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back(frr: Frr) {
-    let cabourotte = all_healthy();
-    let mut lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let mut lab = Lab::seed(frr, &cabourotte.url());
     lab.anycastd(["apply"]).run().expect_code(0);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
@@ -382,9 +368,9 @@ fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back(frr: Frr) {
 /// `check --frr`; once its address is on `lo` the warning goes and the route reaches the peer.
 fn import_check_warning_follows_frr_rib(frr: Frr) {
     const WEB: &str = "203.0.113.80/32";
-    let cabourotte = all_healthy();
+    let cabourotte = FakeCabourotte::all_healthy();
     cabourotte.healthy("web");
-    let lab = seed_lab(frr, &cabourotte);
+    let lab = Lab::seed(frr, &cabourotte.url());
     let web = format!(
         "\n[services.web]\nprefixes.frrouting = [{{ prefix = \"{WEB}\", {} }}]\n\
          checks.cabourotte = [{{ name = \"web\", url = \"{}\" }}]\n",
@@ -429,8 +415,8 @@ fn import_check_warning_follows_frr_rib(frr: Frr) {
 /// The FRR pre-flight reads the real running config: both instances found, a VRF without one is an error, and
 /// nothing in FRR changes.
 fn check_frr_reports_instances_and_a_missing_one(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let edge = format!(
         "\n[services.edge]\nprefixes.frrouting = [{{ prefix = \"203.0.113.99\", vrf = \"999\", {} }}]\n\
          checks.cabourotte = [{{ name = \"edge\", url = \"{}\" }}]\n",
@@ -459,8 +445,8 @@ fn check_frr_reports_instances_and_a_missing_one(frr: Frr) {
 /// config now holds them, and FRR would announce them at its next start before any check has run. `check --frr`
 /// names each of them; the operator's own network saved beside them is not its business.
 fn check_frr_flags_managed_networks_saved_by_write_memory(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     lab.anycastd(["apply"]).run().expect_code(0);
     let startup = lab.startup_config().display().to_string();
     let clean = lab.anycastd(["check", "--frr", "--frr-conf", &startup]).run();
@@ -485,8 +471,8 @@ fn check_frr_flags_managed_networks_saved_by_write_memory(frr: Frr) {
 /// check.
 fn a_killed_apply_leaves_no_batch_behind_to_announce_later(frr: Frr) {
     const DELAY: Duration = Duration::from_millis(2500);
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     lab.slow_next_write(DELAY);
     let killed = lab.anycastd(["apply"]).spawn();
     lab.wait_until("the killed apply's vtysh has started its batch", || lab.write_started());

@@ -9,18 +9,6 @@ use serde_json::json;
 use support::cabourotte::FakeCabourotte;
 use support::lab::{DNS_V4, DNS_V6, Frr, Lab, NTP_V4, NTP_V6, UNMANAGED, VRF};
 
-fn all_healthy() -> FakeCabourotte {
-    let cabourotte = FakeCabourotte::start();
-    cabourotte.healthy("dns").healthy("ntp_v4").healthy("ntp_v6");
-    cabourotte
-}
-
-fn seed_lab(frr: Frr, cabourotte: &FakeCabourotte) -> Lab {
-    let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
-    lab.write_seed_config(&cabourotte.url());
-    lab
-}
-
 /// A free TCP port on the loopback.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
@@ -61,8 +49,8 @@ fn has_dns(lab: &Lab) -> bool {
 /// A pushed failure withdraws at once, not at the next poll (5 s away); a pushed success announces nothing until a
 /// poll confirms it.
 fn a_pushed_failure_withdraws_at_once_and_a_pushed_success_waits_for_the_poll(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let running = lab.anycastd(["run", "--interval", "5s", "--listen", &listen]).spawn();
@@ -87,8 +75,8 @@ fn a_pushed_failure_withdraws_at_once_and_a_pushed_success_waits_for_the_poll(fr
 /// bgpd comes back from a restart without anycastd's networks: the bgpd watch notices without a resync (an hour
 /// away) and they are back within an interval or two.
 fn a_bgpd_restart_is_converged_within_an_interval(frr: Frr) {
-    let cabourotte = all_healthy();
-    let mut lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let mut lab = Lab::seed(frr, &cabourotte.url());
     let running = lab.anycastd(["run", "--interval", "1", "--resync", "1h"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.restart_frr();
@@ -102,8 +90,8 @@ fn a_bgpd_restart_is_converged_within_an_interval(frr: Frr) {
 
 /// A network removed by hand is put back by the resync (every 3 s here), which nothing else would notice.
 fn a_hand_edit_is_converged_at_the_resync(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let running = lab.anycastd(["run", "--interval", "500ms", "--resync", "3s"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.remove_network(None, DNS_V4);
@@ -116,8 +104,8 @@ fn a_hand_edit_is_converged_at_the_resync(frr: Frr) {
 
 /// An idle loop asks Cabourotte every interval but FRR only at the resync.
 fn an_idle_run_makes_no_vtysh_call_between_resyncs(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let running = lab.anycastd(["run", "--interval", "200ms", "--resync", "1h"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)).contains(NTP_V6));
@@ -131,8 +119,8 @@ fn an_idle_run_makes_no_vtysh_call_between_resyncs(frr: Frr) {
 /// SIGHUP with a valid file: the prefixes it dropped are withdrawn, the rest stays. With a broken file: the error is
 /// logged and counted, and the configuration in force stays.
 fn sighup_applies_a_valid_configuration_and_keeps_the_old_one_when_broken(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let running = lab.anycastd(["run", "--interval", "500ms", "--listen", &listen]).spawn();
@@ -168,8 +156,8 @@ fn sighup_applies_a_valid_configuration_and_keeps_the_old_one_when_broken(frr: F
 
 /// `/metrics` is Prometheus text with the textfile's names; `/healthz` answers ok while passes succeed.
 fn metrics_and_healthz_answer(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let running = lab.anycastd(["run", "--interval", "500ms", "--metrics-listen", &listen]).spawn();
@@ -191,8 +179,8 @@ fn metrics_and_healthz_answer(frr: Frr) {
 
 /// The listener refuses a push without the secret, with a wrong one, and one larger than 1 MiB; FRR is untouched.
 fn the_listener_refuses_a_wrong_secret_and_an_oversized_body(frr: Frr) {
-    let cabourotte = all_healthy();
-    let lab = seed_lab(frr, &cabourotte);
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
     let secret = lab.state_dir().join("../push-secret");
     std::fs::write(&secret, "s3cr3t-token\n").expect("write the secret");
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");

@@ -71,6 +71,13 @@ impl FakeCabourotte {
         FakeCabourotte { dir, port, child, results: Mutex::new(Vec::new()), behaviour: Mutex::new(Default::default()) }
     }
 
+    /// A server answering the seed example's three checks (`dns`, `ntp_v4`, `ntp_v6`), all healthy.
+    pub fn all_healthy() -> Self {
+        let cabourotte = FakeCabourotte::start();
+        cabourotte.healthy("dns").healthy("ntp_v4").healthy("ntp_v6");
+        cabourotte
+    }
+
     /// The base URL to put in anycastd's config (`url = ...`).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -203,6 +203,14 @@ impl Lab {
         LabBuilder { frr, unmanaged: Vec::new() }
     }
 
+    /// A lab on `frr` with an operator's own network ([`UNMANAGED`]), configured with the seed example against
+    /// `cabourotte_url`: the start of most scenarios.
+    pub fn seed(frr: Frr, cabourotte_url: &str) -> Lab {
+        let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
+        lab.write_seed_config(cabourotte_url);
+        lab
+    }
+
     /// The FRR release of this lab.
     pub fn frr(&self) -> Frr {
         self.frr
