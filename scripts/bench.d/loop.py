@@ -90,8 +90,9 @@ class Loop:
 
     def start(self, argv):
         env = {**os.environ, "ACD_BENCH_BATCH_ENDS": self.ends}
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=open(os.path.join(self.bench.dir, "loop.stderr"), "w"), env=env)
+        log = open(os.path.join(self.bench.dir, "loop.stderr"), "w")
+        # stdout too: the original anycastd logs there.
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
 
     def stop(self, process):
         process.send_signal(signal.SIGTERM)
@@ -138,7 +139,8 @@ class Loop:
             if process.poll() is not None:
                 with open(os.path.join(self.bench.dir, "loop.stderr")) as f:
                     tail = f.read()[-2000:]
-                print(f"bench: {argv[0]} exited during the idle measure:\n{tail}", file=sys.stderr)
+                print(f"bench: {argv[0]} exited ({process.returncode}) during the idle measure:\n{tail}",
+                      file=sys.stderr)
                 return None
             after = (ticks(process.pid), self.bench.count_vtysh(), self.bench.count_http())
         finally:
