@@ -1,9 +1,13 @@
 //! Cabourotte as it is deployed: https with a private CA, demanding a client certificate signed by its `cacert` (the
-//! fake Cabourotte with `--tls-client-ca`, certificates made at test time by `support::pki`). Each failure is
-//! asserted as the operator reads it: the plan's line of the check, or the configuration error.
+//! fake Cabourotte with `--tls-client-ca`, certificates made at test time by `support::pki`), and the pre-flight
+//! `check --cabourotte`. Each failure is asserted as the operator reads it: the plan's line of the check, the
+//! configuration error, or the pre-flight's line.
 
 mod support;
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
 use support::cabourotte::{FakeCabourotte, Tls};
 use support::env::{Env, Run};
 use support::pki::{Pki, Server};
@@ -56,6 +60,10 @@ fn check_line(run: &Run, name: &str) -> String {
     let needle = format!("check {name}: ");
     let line = run.stdout.lines().find(|line| line.contains(&needle));
     shown(line.unwrap_or_else(|| panic!("no line for {name}:\n{}", run.stdout)).trim())
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs() as i64
 }
 
 #[test]
@@ -271,4 +279,98 @@ fn key_material() -> Vec<String> {
     let text: String =
         key_files.iter().map(|file| std::fs::read_to_string(Pki::get().path(file)).expect("a key")).collect();
     text.lines().filter(|line| !line.starts_with("-----") && line.len() > 16).map(str::to_string).collect()
+}
+
+/// A result of check `name`, `age` seconds old.
+fn result(name: &str, success: bool, message: &str, age: i64) -> Value {
+    json!({"name": name, "summary": "", "success": success, "healthcheck-timestamp": now() - age,
+           "message": message, "message_labels": null, "duration": 3, "source": "configuration"})
+}
+
+/// The text with every `N s ago` as `[AGE] ago`, since a second may pass between the result and the check.
+fn without_ages(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut words: Vec<&str> = line.split(' ').collect();
+        for i in 1..words.len().saturating_sub(1) {
+            if words[i] == "s" && words[i + 1].starts_with("ago") && words[i - 1].parse::<u64>().is_ok() {
+                words[i - 1] = "[AGE]";
+            }
+        }
+        out.push_str(&words.join(" ").replace("[AGE] s ago", "[AGE] ago"));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn check_cabourotte_names_a_missing_check_and_the_name_it_probably_meant() {
+    let env = tls_env(Server::Good);
+    env.cabourotte.remove("ntp_v4").remove("ntp_v6").remove("dns");
+    env.cabourotte
+        .set_raw_result(result("dns", true, "success", 3))
+        .set_raw_result(result("ntp_v4", true, "success", 2))
+        .set_raw_result(result("ntp_v6", false, "no server suitable for synchronization found", 1))
+        .set_raw_result(result("web", true, "success", 1));
+    let config = CONFIG.replace("{dns}", &trusted()).replace("{ntp_v4}", "").replace("\"ntp_v4\"", "\"ntp-v4\"");
+    env.config(&config.replace(
+        "{ \"name\" = \"ntp_v6\", url = \"{url}\" },",
+        "{ \"name\" = \"ntp_v6\", url = \"{url}\" },\n    { \"name\" = \"chrony\", url = \"{url}\" },",
+    ));
+    let run = env.run(&["check", "--cabourotte"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let report = shown(&run.stdout);
+    let preflight = &report[report.find("Cabourotte:\n").expect("a Cabourotte section")..];
+    assert_eq!(
+        without_ages(preflight),
+        "Cabourotte:
+  ✓ https://[CABOUROTTE]: answers GET /result over https (server verified with ca_file [PKI]/ca.pem, client certificate [PKI]/client.pem): 4 results
+  ✗ check chrony at https://[CABOUROTTE]: not in Cabourotte's result list: Cabourotte has no check of that name, or it has not run yet (right after Cabourotte starts, wait one interval of the check); while it has no result, anycastd withdraws the service's prefixes
+  ✓ check dns at https://[CABOUROTTE]: success, latest result [AGE] ago
+  ✗ check ntp-v4 at https://[CABOUROTTE]: not in Cabourotte's result list; did you mean `ntp_v4`? Cabourotte has a result of that name, and no check of anycastd's configuration asks for it
+  ⚠ check ntp_v6 at https://[CABOUROTTE]: failing, latest result [AGE] ago: no server suitable for synchronization found; while it fails, anycastd withdraws the service's prefixes
+Cabourotte pre-flight: 2 errors, 1 warning.
+"
+    );
+    assert_eq!(env.cabourotte.paths(), ["/result"], "one request per url, and nothing changed");
+    assert_eq!(env.vtysh_calls(), Vec::<Vec<String>>::new(), "FRR is not asked without --frr");
+
+    let json = env.run(&["check", "--cabourotte", "--format", "json"]);
+    assert_eq!(json.code, 1);
+    let report: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert!(report.get("frr").is_none());
+    let typo = report["cabourotte"]
+        .as_array()
+        .and_then(|findings| findings.iter().find(|f| f["subject"] == "check ntp-v4 at https://[CABOUROTTE]"))
+        .unwrap_or_else(|| panic!("no finding for ntp-v4: {report}"));
+    assert_eq!(typo["level"], "error");
+    assert!(typo["message"].as_str().is_some_and(|m| m.contains("did you mean `ntp_v4`?")), "{typo}");
+}
+
+#[test]
+fn check_cabourotte_says_why_a_url_cannot_be_asked() {
+    let env = tls_env(Server::Good);
+    configure(&env, &keys(&[("ca_file", "ca.pem")]));
+    let run = env.run(&["check", "--cabourotte"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains(
+            "  ✗ https://[CABOUROTTE]: cannot be asked: TLS: Cabourotte requires a client certificate (alert \
+             certificate_required)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Cabourotte pre-flight: 1 error, 0 warnings."), "{}", run.stdout);
+}
+
+#[test]
+fn check_all_runs_both_preflights() {
+    let env = Env::new();
+    let startup = env.dir.join("frr.conf").display().to_string();
+    let run = env.run(&["check", "--all", "--frr-conf", &startup]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("FRR pre-flight: 0 errors"), "{}", run.stdout);
+    assert!(run.stdout.contains("  ✓ http://[CABOUROTTE]: answers GET /result over http: 3 results"), "{}", run.stdout);
+    assert!(run.stdout.contains("Cabourotte pre-flight: 0 errors, 0 warnings."), "{}", run.stdout);
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Tense;
 use crate::config::Config;
-use crate::frr::preflight::Finding;
+use crate::finding::Finding;
 use crate::health::{CheckStatus, CheckVerdict};
 use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
 
@@ -201,6 +201,8 @@ struct CheckReport<'a> {
     services: Vec<ConfiguredService>,
     #[serde(skip_serializing_if = "Option::is_none")]
     frr: Option<&'a [Finding]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cabourotte: Option<&'a [Finding]>,
 }
 
 #[derive(Serialize)]
@@ -225,8 +227,9 @@ struct ConfiguredCheck {
     interval_seconds: f64,
 }
 
-/// A valid configuration as JSON, for `anycastd check --format json`, with the findings of `--frr` if asked.
-pub fn check_json(config: &Config, frr: Option<&[Finding]>) -> String {
+/// A valid configuration as JSON, for `anycastd check --format json`, with the findings of `--frr` and
+/// `--cabourotte` if asked.
+pub fn check_json(config: &Config, frr: Option<&[Finding]>, cabourotte: Option<&[Finding]>) -> String {
     let services = config
         .services
         .iter()
@@ -253,6 +256,7 @@ pub fn check_json(config: &Config, frr: Option<&[Finding]>) -> String {
                 .collect(),
         })
         .collect();
-    let report = CheckReport { format_version: FORMAT_VERSION, command: "check", valid: true, services, frr };
+    let report =
+        CheckReport { format_version: FORMAT_VERSION, command: "check", valid: true, services, frr, cabourotte };
     serde_json::to_string_pretty(&report).unwrap_or_default()
 }
