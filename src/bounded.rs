@@ -15,6 +15,8 @@ pub const HEALTH: Limit = Limit(16 * MIB);
 pub const RUNNING_CONFIG: Limit = Limit(64 * MIB);
 /// What a child (vtysh, a hook) prints on stdout, and on stderr: vtysh's running config is the largest of it.
 pub const CHILD_OUTPUT: Limit = RUNNING_CONFIG;
+/// A PEM file of a check's `ca_file`, `cert_file` or `key_file`: a bundle of every web PKI root is about 200 KB.
+pub const TLS_FILE: Limit = Limit(MIB);
 
 const MIB: u64 = 1024 * 1024;
 
@@ -37,12 +39,17 @@ impl Limit {
 
     /// Reads all of `input` as UTF-8 text, or fails once it is over the limit (reading one byte more to know).
     pub fn read_to_string(&self, input: impl Read) -> Result<String, String> {
+        String::from_utf8(self.read_to_end(input)?).map_err(|_| "it is not UTF-8 text".to_string())
+    }
+
+    /// Reads all of `input` as bytes, or fails once it is over the limit (reading one byte more to know).
+    pub fn read_to_end(&self, input: impl Read) -> Result<Vec<u8>, String> {
         let mut bytes = Vec::new();
         input.take(self.0 + 1).read_to_end(&mut bytes).map_err(|error| error.to_string())?;
         if bytes.len() as u64 > self.0 {
             return Err(self.exceeded("it"));
         }
-        String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())
+        Ok(bytes)
     }
 }
 

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 
 use anycastd::config::{self, DEFAULT_PATH};
 use anycastd::observe::log;
@@ -107,7 +107,7 @@ pub enum Command {
     /// Leave maintenance: the next apply announces healthy services again.
     Resume,
     /// Validate the configuration and print a summary; touch nothing.
-    #[command(visible_alias = "validate")]
+    #[command(visible_alias = "validate", group(ArgGroup::new("frr_preflight").args(["frr", "all"]).multiple(true)))]
     Check {
         /// Also verify, changing nothing, that FRR is ready: vtysh works, the BGP instances exist, and each prefix
         /// has a route in FRR's RIB where import-check requires one.
@@ -115,8 +115,15 @@ pub enum Command {
         frr: bool,
         /// With --frr: FRR's startup config, searched for managed networks saved by `write memory` (FRR would
         /// announce them at boot, before any check).
-        #[arg(long, value_name = "PATH", default_value = "/etc/frr/frr.conf", requires = "frr")]
+        #[arg(long, value_name = "PATH", default_value = "/etc/frr/frr.conf", requires = "frr_preflight")]
         frr_conf: PathBuf,
+        /// Also ask each Cabourotte once, changing nothing: whether it answers (TLS, credentials), which configured
+        /// checks its result list lacks, and how old each check's latest result is.
+        #[arg(long)]
+        cabourotte: bool,
+        /// Both pre-flights: --frr and --cabourotte.
+        #[arg(long)]
+        all: bool,
     },
     /// Loop mode: run an apply pass every interval; withdraw everything on SIGINT/SIGTERM; SIGHUP reloads.
     Run {

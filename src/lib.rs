@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod escape;
+pub mod finding;
 pub mod frr;
 pub mod health;
 pub mod listener;

@@ -67,7 +67,13 @@ fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
         Command::Apply => commands::apply::apply(context),
         Command::WithdrawAll { reason } => commands::withdraw_all::withdraw_all(context, reason.clone()),
         Command::Resume => commands::resume::resume(context),
-        Command::Check { frr, frr_conf } => commands::check::check(context, frr.then_some(frr_conf.as_path())),
+        Command::Check { frr, frr_conf, cabourotte, all } => {
+            let preflights = commands::check::Preflights {
+                frr: (*frr || *all).then_some(frr_conf.as_path()),
+                cabourotte: *cabourotte || *all,
+            };
+            commands::check::check(context, preflights)
+        }
         Command::Run { interval, keep_on_exit, resync, listen, push_secret_file, metrics_listen } => {
             let options = commands::run::Options {
                 interval: *interval,

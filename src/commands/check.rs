@@ -1,26 +1,45 @@
-//! `anycastd check`: validates the configuration and prints a summary; with `--frr`, the FRR pre-flight too
-//! (read-only).
+//! `anycastd check`: validates the configuration and prints a summary; with `--frr` and `--cabourotte` (or
+//! `--all`), the pre-flights of FRR and of Cabourotte too, both read-only.
 
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{CacheUse, Exit, load_config};
 use crate::context::Context;
 use crate::error::Error;
-use crate::frr::preflight::{self, Level};
+use crate::finding::{Finding, Level};
+use crate::frr::preflight as frr_preflight;
+use crate::health::preflight as cabourotte_preflight;
 use crate::render::{self, Format, emit};
 
-/// Checks the configuration, and FRR when `frr` names FRR's startup config.
-pub fn check(context: &Context, frr: Option<&Path>) -> Result<Exit, Error> {
+/// The pre-flights asked for, besides validating the configuration.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Preflights<'a> {
+    /// FRR's, with its startup config at this path.
+    pub frr: Option<&'a Path>,
+    /// Cabourotte's.
+    pub cabourotte: bool,
+}
+
+/// Checks the configuration, and runs the pre-flights asked for.
+pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Error> {
     let config = load_config(context, CacheUse::Never)?;
-    let findings = frr.map(|startup| preflight::check_all(&config, context.vtysh_timeout, startup)).unwrap_or_default();
+    let frr = preflights.frr.map(|startup| frr_preflight::check_all(&config, context.vtysh_timeout, startup));
+    let cabourotte =
+        preflights.cabourotte.then(|| cabourotte_preflight::check_all(&config, context.http_timeout, unix_now()));
     let output = &context.output;
     match output.format {
         Format::Text => {
             emit(&render::check_text(&config, &context.config_path.display().to_string()));
-            emit(&render::preflight_text(&findings, output.painter));
+            emit(&render::preflight_text("FRR", frr.as_deref().unwrap_or_default(), output.painter));
+            emit(&render::preflight_text("Cabourotte", cabourotte.as_deref().unwrap_or_default(), output.painter));
         }
-        Format::Json => emit(&format!("{}\n", render::check_json(&config, frr.map(|_| findings.as_slice())))),
+        Format::Json => emit(&format!("{}\n", render::check_json(&config, frr.as_deref(), cabourotte.as_deref()))),
     }
-    let failed = findings.iter().any(|finding| finding.level == Level::Error);
+    let failed = frr.iter().chain(cabourotte.iter()).flatten().any(|finding: &Finding| finding.level == Level::Error);
     Ok(if failed { Exit::Failed } else { Exit::Done })
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
 }

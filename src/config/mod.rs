@@ -8,6 +8,7 @@ mod diagnostics;
 mod duration;
 mod excerpt;
 mod parse;
+mod tls;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,9 @@ use crate::bounded;
 
 pub use diagnostics::ConfigError;
 pub use duration::{HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds};
+pub use tls::{
+    ClientCertificate, ClientIdentity, TlsKey, TlsMaterial, TlsProblem, TlsSettings, crypto_provider, load as load_tls,
+};
 pub use types::{AddressFamily, CabourotteUrl, Prefix, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.
@@ -125,6 +129,9 @@ pub struct Check {
     pub interval: Duration,
     /// A result older than this is stale, and counts as a failure.
     pub max_age: Option<Duration>,
+    /// How to verify an https Cabourotte and prove who anycastd is: the same for every check of one URL.
+    #[serde(default)]
+    pub tls: TlsSettings,
 }
 
 impl Config {

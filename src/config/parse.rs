@@ -13,6 +13,7 @@ use toml::de::{DeArray, DeString, DeTable, DeValue};
 
 use super::diagnostics::ConfigProblem;
 use super::duration::{self, Bounds, parse_seconds};
+use super::tls::{self, TlsKey};
 use super::types::{CabourotteUrl, Prefix, PrefixError, Vrf};
 use super::{
     Check, Config, DEFAULT_BGPD_PID_FILE, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL,
@@ -25,7 +26,7 @@ type Value<'i> = Spanned<DeValue<'i>>;
 const PREFIX_TYPES: &[&str] = &["frrouting"];
 const CHECK_TYPES: &[&str] = &["cabourotte"];
 const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh", "bgpd_pid_file"];
-const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval", "max_age"];
+const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval", "max_age", "ca_file", "cert_file", "key_file"];
 const SERVICE_KEYS: &[&str] =
     &["prefixes", "checks", "rise", "fall", "max_age", "on_checker_error", "on_change", "on_change_timeout"];
 
@@ -41,6 +42,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<ConfigProblem>> {
         walker.problems.sort_by_key(|(order, problem)| (*order, problem.span.start, problem.span.end));
         return Err(walker.problems.into_iter().map(|(_, problem)| problem).collect());
     }
+    walker.tls.share(&mut services);
     services.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Config { services })
 }
@@ -65,6 +67,8 @@ struct Walker {
     first_definition: HashMap<DuplicateKey, Range<usize>>,
     /// The bgpd pid file of each vtysh, and where it was first given.
     bgpd_pid_files: HashMap<PathBuf, (Option<PathBuf>, Range<usize>)>,
+    /// The TLS settings of each Cabourotte URL, shared by its checks.
+    tls: tls::ByUrl,
 }
 
 impl Walker {
@@ -402,7 +406,45 @@ impl Walker {
             .map_or(Some(DEFAULT_INTERVAL), |v| self.duration(v, "interval", duration::INTERVAL));
         let max_age = option(table, "max_age")
             .map_or(Some(default_max_age), |v| self.duration(v, "max_age", duration::MAX_AGE).map(Some));
-        Some(Check { name: name?, url: url?, interval: interval?, max_age: max_age? })
+        let written = self.tls_keys(table);
+        let tls = match (&name, &url, written) {
+            (Some(name), Some(url), Some(written)) => self
+                .tls
+                .define(url, name, item.span(), &written)
+                .map_err(|problems| problems.into_iter().for_each(|problem| self.report(problem)))
+                .ok(),
+            _ => None,
+        };
+        Some(Check { name: name?, url: url?, interval: interval?, max_age: max_age?, tls: tls? })
+    }
+
+    /// The TLS keys of a check table (`ca_file`, `cert_file`, `key_file`), each an absolute path; `None` when one
+    /// of them is not.
+    fn tls_keys(&mut self, table: Option<&DeTable<'_>>) -> Option<tls::Written> {
+        let mut written = tls::Written::default();
+        let mut valid = true;
+        for key in TlsKey::ALL {
+            let Some(value) = option(table, key.name()) else { continue };
+            match self.tls_path(value, key) {
+                Some(path) => written.set(key, path, value.span()),
+                None => valid = false,
+            }
+        }
+        valid.then_some(written)
+    }
+
+    /// The path of a PEM file: absolute, since anycastd runs from timers and units whose working directory is not
+    /// the configuration's.
+    fn tls_path(&mut self, value: &Value<'_>, key: TlsKey) -> Option<PathBuf> {
+        let text = self.string(value, &format!("`{key}` must be a string: the path of a PEM file"))?;
+        if !text.starts_with('/') || text.chars().any(char::is_control) {
+            self.report(
+                ConfigProblem::new(value.span(), format!("`{key}` must be an absolute path"), "not an absolute path")
+                    .help(format!("e.g. \"/etc/anycastd/cabourotte-{}.pem\"", key.name().trim_end_matches("_file"))),
+            );
+            return None;
+        }
+        Some(PathBuf::from(text))
     }
 
     fn check_name(&mut self, value: &Value<'_>) -> Option<String> {

@@ -209,6 +209,11 @@ impl CabourotteUrl {
         format!("{}/result", self.base)
     }
 
+    /// Whether the URL is https.
+    pub fn is_https(&self) -> bool {
+        self.base.starts_with("https://")
+    }
+
     /// The basic-auth user and password, if any.
     pub fn credentials(&self) -> Option<(&str, &str)> {
         self.credentials.as_ref().map(|(user, password)| (user.as_str(), password.as_str()))

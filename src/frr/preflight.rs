@@ -6,34 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::{Vtysh, bgp_networks, routes_present};
 use crate::bounded;
 use crate::config::{AddressFamily, Config, ManagedPrefix, Prefix, Vrf};
-
-/// How serious a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// As it should be.
-    Ok,
-    /// Works, but probably not as the operator expects.
-    Warning,
-    /// anycastd cannot do its job.
-    Error,
-}
-
-/// One thing the pre-flight found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// How serious it is.
-    pub level: Level,
-    /// What it is about.
-    pub subject: String,
-    /// What was found, and what to do.
-    pub message: String,
-}
+pub use crate::finding::{Finding, Level};
 
 /// Checks every FRR of the configuration, and FRR's startup config at `startup_config`.
 pub fn check_all(config: &Config, vtysh_timeout: Duration, startup_config: &Path) -> Vec<Finding> {

@@ -2,16 +2,17 @@
 //!
 //! Cabourotte keeps the latest result of every check in memory and serves them all from its list endpoint, so one
 //! request answers every check at that URL. Older releases answer a bare JSON array, newer ones `{"result": [...]}`;
-//! both are accepted (see `answer.rs` for how an answer is read).
+//! both are accepted (see `answer.rs` for how an answer is read). https goes through `tls.rs`.
 
 mod answer;
+mod tls;
 
 use base64::Engine as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::bounded;
-use crate::config::{CabourotteUrl, Config};
+use crate::config::{CabourotteUrl, Config, TlsSettings};
 
 use answer::excerpt;
 pub use answer::{CheckResult, ResultList, Unreadable, parse_result_list};
@@ -19,16 +20,48 @@ pub use answer::{CheckResult, ResultList, Unreadable, parse_result_list};
 /// What each Cabourotte URL answered in one pass: its results, or why there are none.
 pub type Answers = HashMap<CabourotteUrl, Result<ResultList, String>>;
 
+/// One Cabourotte of the configuration: how to reach it, and the checks asked of it.
+pub struct Endpoint<'c> {
+    /// Its TLS settings, shared by every check of its URL (the configuration guarantees it).
+    pub tls: &'c TlsSettings,
+    /// The names of the checks configured at its URL.
+    pub checks: BTreeSet<&'c str>,
+}
+
+/// Every distinct Cabourotte URL of the config, with its endpoint.
+pub fn endpoints(config: &Config) -> BTreeMap<&CabourotteUrl, Endpoint<'_>> {
+    let mut endpoints: BTreeMap<&CabourotteUrl, Endpoint<'_>> = BTreeMap::new();
+    for (_, check) in config.checks() {
+        let endpoint =
+            endpoints.entry(&check.url).or_insert_with(|| Endpoint { tls: &check.tls, checks: BTreeSet::new() });
+        endpoint.checks.insert(&check.name);
+    }
+    endpoints
+}
+
+/// Which entries of an answer are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// The configured checks of the URL: a pass needs no more, and the answer may be large.
+    Configured,
+    /// Every entry: `check --cabourotte` looks for the name a misspelt check meant.
+    Everything,
+}
+
 /// Asks every distinct Cabourotte URL of the config for its result list, in parallel, each bounded by `timeout`.
 pub fn fetch_all(config: &Config, timeout: Duration) -> Answers {
-    let mut checks_by_url: BTreeMap<&CabourotteUrl, BTreeSet<&str>> = BTreeMap::new();
-    for (_, check) in config.checks() {
-        checks_by_url.entry(&check.url).or_default().insert(&check.name);
-    }
+    fetch_each(config, timeout, Keep::Configured)
+}
+
+/// Like [`fetch_all`], keeping the entries `keep` says.
+pub fn fetch_each(config: &Config, timeout: Duration, keep: Keep) -> Answers {
     std::thread::scope(|scope| {
-        let pending: Vec<_> = checks_by_url
+        let pending: Vec<_> = endpoints(config)
             .into_iter()
-            .map(|(url, names)| (url, scope.spawn(move || fetch(url, &names, timeout))))
+            .map(|(url, endpoint)| {
+                let wanted = move |name: &str| keep == Keep::Everything || endpoint.checks.contains(name);
+                (url, scope.spawn(move || fetch(url, endpoint.tls, &wanted, timeout)))
+            })
             .collect();
         pending
             .into_iter()
@@ -58,31 +91,35 @@ pub fn assumed(config: &Config, healthy: bool) -> ResultList {
     }))
 }
 
-/// Fetches the result list of one Cabourotte, keeping the results of the checks `names`.
-pub fn fetch(url: &CabourotteUrl, names: &BTreeSet<&str>, timeout: Duration) -> Result<ResultList, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into();
+/// Fetches the result list of one Cabourotte, over TLS with `tls` for https, keeping the checks `wanted`.
+pub fn fetch(
+    url: &CabourotteUrl,
+    tls: &TlsSettings,
+    wanted: &dyn Fn(&str) -> bool,
+    timeout: Duration,
+) -> Result<ResultList, String> {
+    let mut agent = ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).proxy(None);
+    if url.is_https() && tls.is_set() {
+        agent = agent.tls_config(tls::client_config(tls)?);
+    }
+    let agent: ureq::Agent = agent.build().into();
     let endpoint = url.result_list();
     let mut request = agent.get(&endpoint);
     if let Some((user, password)) = url.credentials() {
         request = request.header("Authorization", format!("Basic {}", basic_auth_token(user, password)));
     }
-    let mut response = request.call().map_err(|error| describe(&error, timeout))?;
+    let mut response = request.call().map_err(|error| describe(&error, timeout, tls))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
         .with_config()
         .limit(bounded::HEALTH.0)
         .read_to_string()
-        .map_err(|error| describe(&error, timeout))?;
+        .map_err(|error| describe(&error, timeout, tls))?;
     if status != 200 {
         return Err(status_error(status, &body));
     }
-    parse_result_list(&body, &|name| names.contains(name))
+    parse_result_list(&body, wanted)
 }
 
 fn status_error(status: u16, body: &str) -> String {
@@ -91,6 +128,7 @@ fn status_error(status: u16, body: &str) -> String {
         .and_then(|value| value.get("message").and_then(|m| m.as_str()).map(str::to_string))
         .unwrap_or_else(|| excerpt(body));
     let hint = match status {
+        400 if message.contains("HTTPS server") => " (Cabourotte serves TLS here: write the url with https://)",
         401 | 403 => " (check the credentials in the check's url)",
         404 => " (is Cabourotte's result API enabled at this url?)",
         _ => "",
@@ -98,7 +136,10 @@ fn status_error(status: u16, body: &str) -> String {
     format!("HTTP {status}: {message}{hint}")
 }
 
-fn describe(error: &ureq::Error, timeout: Duration) -> String {
+fn describe(error: &ureq::Error, timeout: Duration, tls: &TlsSettings) -> String {
+    if let Some(reason) = tls::explain(error, tls) {
+        return reason;
+    }
     match error {
         ureq::Error::Timeout(_) => format!("no answer within {}", crate::config::describe(timeout)),
         ureq::Error::BodyExceedsLimit(_) => bounded::HEALTH.exceeded("its answer"),

@@ -4,6 +4,7 @@
 //! check, a check Cabourotte has no result for, and a Cabourotte that could not be asked. Pure: no I/O.
 
 pub mod cabourotte;
+pub mod preflight;
 
 use crate::health::cabourotte::{Answers, Unreadable};
 use std::time::Duration;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Tense;
 use crate::config::Config;
-use crate::frr::preflight::Finding;
+use crate::finding::Finding;
 use crate::health::{CheckStatus, CheckVerdict};
 use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
 
@@ -203,6 +203,8 @@ struct CheckReport<'a> {
     warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     frr: Option<&'a [Finding]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cabourotte: Option<&'a [Finding]>,
 }
 
 #[derive(Serialize)]
@@ -227,8 +229,9 @@ struct ConfiguredCheck {
     interval_seconds: f64,
 }
 
-/// A valid configuration as JSON, for `anycastd check --format json`, with the findings of `--frr` if asked.
-pub fn check_json(config: &Config, frr: Option<&[Finding]>) -> String {
+/// A valid configuration as JSON, for `anycastd check --format json`, with the findings of `--frr` and
+/// `--cabourotte` if asked.
+pub fn check_json(config: &Config, frr: Option<&[Finding]>, cabourotte: Option<&[Finding]>) -> String {
     let services = config
         .services
         .iter()
@@ -256,6 +259,14 @@ pub fn check_json(config: &Config, frr: Option<&[Finding]>) -> String {
         })
         .collect();
     let warnings = config.warnings();
-    let report = CheckReport { format_version: FORMAT_VERSION, command: "check", valid: true, services, warnings, frr };
+    let report = CheckReport {
+        format_version: FORMAT_VERSION,
+        command: "check",
+        valid: true,
+        services,
+        warnings,
+        frr,
+        cabourotte,
+    };
     serde_json::to_string_pretty(&report).unwrap_or_default()
 }

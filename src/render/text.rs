@@ -12,7 +12,7 @@ use owo_colors::OwoColorize;
 use super::Tense;
 use crate::config::Config;
 use crate::escape::escape;
-use crate::frr::preflight::{Finding, Level};
+use crate::finding::{Finding, Level};
 use crate::health::CheckStatus;
 use crate::plan::{Action, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
 
@@ -210,12 +210,13 @@ pub fn check_text(config: &Config, origin: &str) -> String {
     out
 }
 
-/// The findings of `check --frr`, with a summary line; nothing when there are none.
-pub fn preflight_text(findings: &[Finding], painter: Painter) -> String {
+/// The findings of a pre-flight of `what` (`FRR`, `Cabourotte`: `check --frr`, `check --cabourotte`), with a
+/// summary line; nothing when there are none.
+pub fn preflight_text(what: &str, findings: &[Finding], painter: Painter) -> String {
     if findings.is_empty() {
         return String::new();
     }
-    let mut out = String::from("FRR:\n");
+    let mut out = format!("{what}:\n");
     for finding in findings {
         let mark = match finding.level {
             Level::Ok => painter.green("✓"),
@@ -228,7 +229,7 @@ pub fn preflight_text(findings: &[Finding], painter: Painter) -> String {
     let (errors, warnings) = (count(Level::Error), count(Level::Warning));
     let _ = writeln!(
         out,
-        "FRR pre-flight: {errors} {}, {warnings} {}.",
+        "{what} pre-flight: {errors} {}, {warnings} {}.",
         plural(errors, "error", "errors"),
         plural(warnings, "warning", "warnings")
     );

@@ -4,9 +4,11 @@
 //! It speaks exactly what Cabourotte's API does: `GET /result` (and `/api/v1/result`) answer the list of latest
 //! results, `GET /result/<name>` one of them or a 404 with `{"message": ...}`, `/health` answers `"ok"`, anything else
 //! 404 `{"message": "not found"}`. Tests flip checks between healthy and failing while it runs: it re-reads its
-//! results and its behaviour on every request.
+//! results and its behaviour on every request. [`FakeCabourotte::start_tls`] serves https, demanding a client
+//! certificate as Cabourotte does with TLS.
 
 use base64::Engine as _;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -28,9 +30,21 @@ pub enum ListShape {
     Wrapped,
 }
 
+/// How a fake Cabourotte serves https: its certificate and key, and the CA that must have signed a client's
+/// certificate (none: no client certificate is asked for).
+pub struct Tls {
+    /// The server's certificate (PEM).
+    pub cert: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+    /// The CA of the client certificates it accepts.
+    pub client_ca: Option<PathBuf>,
+}
+
 /// A running fake Cabourotte; stops when dropped.
 pub struct FakeCabourotte {
     dir: PathBuf,
+    scheme: &'static str,
     port: u16,
     child: Child,
     results: Mutex<Vec<Value>>,
@@ -40,6 +54,20 @@ pub struct FakeCabourotte {
 impl FakeCabourotte {
     /// Starts a server with no results, and waits until it listens.
     pub fn start() -> Self {
+        Self::start_with("http", Vec::new())
+    }
+
+    /// Starts an https server with no results, and waits until it listens.
+    pub fn start_tls(tls: &Tls) -> Self {
+        let mut args: Vec<OsString> =
+            vec!["--tls-cert".into(), tls.cert.clone().into(), "--tls-key".into(), tls.key.clone().into()];
+        if let Some(ca) = &tls.client_ca {
+            args.extend(["--tls-client-ca".into(), ca.clone().into()]);
+        }
+        Self::start_with("https", args)
+    }
+
+    fn start_with(scheme: &'static str, args: Vec<OsString>) -> Self {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("anycastd-cabourotte-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -55,6 +83,9 @@ impl FakeCabourotte {
             .arg(dir.join("requests.log"))
             .args(["--port", "0", "--port-file"])
             .arg(dir.join("port"))
+            .arg("--tls-log")
+            .arg(dir.join("tls.log"))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -68,7 +99,8 @@ impl FakeCabourotte {
             assert!(started.elapsed() < Duration::from_secs(10), "the fake Cabourotte did not start listening");
             std::thread::sleep(Duration::from_millis(10));
         };
-        FakeCabourotte { dir, port, child, results: Mutex::new(Vec::new()), behaviour: Mutex::new(Default::default()) }
+        let (results, behaviour) = (Mutex::new(Vec::new()), Mutex::new(Default::default()));
+        FakeCabourotte { dir, scheme, port, child, results, behaviour }
     }
 
     /// A server answering the seed example's three checks (`dns`, `ntp_v4`, `ntp_v6`), all healthy.
@@ -80,7 +112,13 @@ impl FakeCabourotte {
 
     /// The base URL to put in anycastd's config (`url = ...`).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+    }
+
+    /// Why it refused each TLS handshake so far (OpenSSL's words), one per line.
+    pub fn refused_handshakes(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.join("tls.log")).unwrap_or_default();
+        log.lines().map(str::to_string).collect()
     }
 
     /// The TCP port it listens on.

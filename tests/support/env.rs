@@ -55,6 +55,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl Env {
     /// A new world with the seed config, FRR holding [`EMPTY_FRR`], and every check healthy.
     pub fn new() -> Env {
+        Env::with_cabourotte(FakeCabourotte::start())
+    }
+
+    /// Like [`Env::new`], with this fake Cabourotte (e.g. one serving https).
+    pub fn with_cabourotte(cabourotte: FakeCabourotte) -> Env {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = std::env::temp_dir().join(format!("anycastd-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -63,7 +68,7 @@ impl Env {
         let wrapper =
             format!("#!/bin/sh\nexec python3 {} --state {} \"$@\"\n", fake.display(), dir.join("frr").display());
         write_executable(&dir.join("vtysh"), &wrapper);
-        let env = Env { dir, cabourotte: FakeCabourotte::start() };
+        let env = Env { dir, cabourotte };
         env.frr(EMPTY_FRR).config(SEED_CONFIG);
         env.cabourotte.healthy("dns").healthy("ntp_v4").healthy("ntp_v6");
         env
@@ -194,9 +199,10 @@ impl Env {
         }
     }
 
-    /// Replaces this environment's temporary paths and port with placeholders, for snapshots.
+    /// Replaces this environment's temporary paths and Cabourotte's address with placeholders, for snapshots.
     pub fn normalize(&self, text: &str) -> String {
-        text.replace(&self.dir.display().to_string(), "[DIR]").replace(&self.cabourotte.url(), "http://[CABOUROTTE]")
+        let address = format!("127.0.0.1:{}", self.cabourotte.port());
+        text.replace(&self.dir.display().to_string(), "[DIR]").replace(&address, "[CABOUROTTE]")
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod cabourotte;
 pub mod env;
 pub mod lab;
+pub mod pki;
 
 /// Asserts an insta snapshot stored in the top-level `snapshots/` folder.
 #[macro_export]

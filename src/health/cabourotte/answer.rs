@@ -98,9 +98,13 @@ impl ResultList {
     }
 
     /// How many checks have a result.
-    #[cfg(test)]
     pub fn checks_with_results(&self) -> usize {
         self.results.len()
+    }
+
+    /// The names of the checks that have a result, in no order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.results.keys().map(String::as_str)
     }
 
     /// The entries whose name could not be read.
