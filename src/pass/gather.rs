@@ -41,22 +41,32 @@ pub fn gather(
 ) -> Gathered {
     let maintenance = maintenance::read(state_dir);
     let recalled = streaks::load(state_dir);
-    let (answers, now, frr) = std::thread::scope(|scope| {
-        let health = scope.spawn(|| match (intent, &sources.health, &sources.remembered_answers) {
-            (Intent::WithdrawAll, _, _) => (Answers::new(), None),
-            (Intent::Reconcile, Some(results), _) => (cabourotte::answer_everywhere(config, results), None),
-            (Intent::Reconcile, None, Some(answers)) => (answers.clone(), Some(unix_now())),
-            (Intent::Reconcile, None, None) => (cabourotte::fetch_all(config, context.http_timeout), Some(unix_now())),
-        });
-        let frr: FrrStates = match &sources.running_config {
-            Some(running) => {
-                vtysh_paths(config).into_iter().map(|path| (path.to_path_buf(), Ok(running.clone()))).collect()
-            }
-            None => read_all(config, context.vtysh_timeout, &sources.remembered_frr),
-        };
-        let (answers, now) = health.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (with_pushed(answers, &sources.pushed), now, frr)
-    });
+    let health = || match (intent, &sources.health, &sources.remembered_answers) {
+        (Intent::WithdrawAll, _, _) => (Answers::new(), None),
+        (Intent::Reconcile, Some(results), _) => (cabourotte::answer_everywhere(config, results), None),
+        (Intent::Reconcile, None, Some(answers)) => (answers.clone(), Some(unix_now())),
+        (Intent::Reconcile, None, None) => (cabourotte::fetch_all(config, context.http_timeout), Some(unix_now())),
+    };
+    let frr = || match &sources.running_config {
+        Some(running) => {
+            vtysh_paths(config).into_iter().map(|path| (path.to_path_buf(), Ok(running.clone()))).collect()
+        }
+        None => read_all(config, context.vtysh_timeout, &sources.remembered_frr),
+    };
+    let must_read = sources.running_config.is_none()
+        && vtysh_paths(config).iter().any(|path| !sources.remembered_frr.contains_key(*path));
+    let ((answers, now), frr): ((Answers, Option<i64>), FrrStates) = if must_read {
+        // Cabourotte and FRR are asked at the same time: a pass waits for the slower of the two, not for both.
+        std::thread::scope(|scope| {
+            let asked = scope.spawn(health);
+            let frr = frr();
+            (asked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), frr)
+        })
+    } else {
+        // Nothing to read from FRR (loop mode remembers it): no thread to start for an idle pass.
+        (health(), frr())
+    };
+    let answers = with_pushed(answers, &sources.pushed);
     Gathered { answers, now, frr, maintenance, recalled }
 }
 

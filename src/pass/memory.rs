@@ -15,6 +15,7 @@ use crate::frr::RunningConfig;
 use crate::frr::bgpd::{self, BgpdIdentity};
 use crate::health::cabourotte::Answers;
 use crate::plan::FrrStates;
+use crate::state::Replacement;
 
 /// The memory of loop mode, or none (`apply`, `withdraw-all`).
 #[derive(Debug, Default)]
@@ -28,6 +29,8 @@ pub struct Memory {
     failed: bool,
     /// The answers of the last poll of Cabourotte, for a pass made by a push.
     pub answers: Option<Answers>,
+    /// A counts file prepared and not needed, for the next pass (see `pass::hold`).
+    pub spare_counts: Option<Replacement>,
 }
 
 #[derive(Debug)]
@@ -96,6 +99,13 @@ impl Memory {
             .into_iter()
             .map(|(path, pid_file)| (path.to_path_buf(), pid_file.and_then(bgpd::identity)))
             .collect()
+    }
+
+    /// Keeps a prepared counts file that this pass did not need, in loop mode (elsewhere it is dropped: removed).
+    pub fn keep_spare_counts(&mut self, counts: Option<Replacement>) {
+        if self.resync.is_some() {
+            self.spare_counts = counts;
+        }
     }
 
     /// Whether the pass that just ended had an error (then the next one reads everything again).

@@ -64,8 +64,9 @@ struct Held {
     problems: Vec<String>,
 }
 
-/// The hold stage of a changing pass for `command`.
-fn hold(context: &Context, intent: Intent, command: &str) -> Held {
+/// The hold stage of a changing pass for `command`. `spare` is a counts file prepared by an earlier pass of the loop
+/// and not needed then: taken instead of creating (and, most often, removing unused) another one every pass.
+fn hold(context: &Context, intent: Intent, command: &str, spare: Option<Replacement>) -> Held {
     let mut problems = Vec::new();
     let state_dir = StateDir::create(&context.state_dir).map_err(|error| problems.push(error.to_string())).ok();
     let lock = state_dir.as_ref().and_then(|state_dir| {
@@ -73,8 +74,9 @@ fn hold(context: &Context, intent: Intent, command: &str) -> Held {
             .map_err(|error| problems.push(error.to_string()))
             .ok()
     });
-    let counts = match (intent, &state_dir, &lock) {
-        (Intent::Reconcile, Some(state_dir), Some(_)) => {
+    let counts = match (intent, &state_dir, &lock, spare) {
+        (Intent::Reconcile, Some(_), Some(_), Some(spare)) => Some(spare),
+        (Intent::Reconcile, Some(state_dir), Some(_), None) => {
             streaks::prepare_save(state_dir).map_err(|error| problems.push(error.to_string())).ok()
         }
         _ => None,
@@ -133,7 +135,7 @@ impl<'a> Pass<'a> {
 /// makes no vtysh call, and teaches it what this pass read and verified.
 pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, memory: &mut Memory) -> Plan {
     let started = Instant::now();
-    let mut held = hold(context, pass.intent, pass.command);
+    let mut held = hold(context, pass.intent, pass.command, memory.spare_counts.take());
     let mut sources = pass.sources.clone();
     sources.remembered_frr = memory.trusted(config, Instant::now());
     let bgpd_before = Memory::bgpd_identities(config);
@@ -152,7 +154,7 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     applied.reason.clone_from(&pass.reason);
     // The counts are written only when they change (or the file must be rewritten): an idle loop writes nothing.
     if applied.streaks() == previous_counts && !rewrite_counts {
-        held.counts = None;
+        memory.keep_spare_counts(held.counts.take());
     }
     memory.ended(applied.summary().has_errors());
     record::record(config, context, &applied, held, pass, started);

@@ -52,7 +52,11 @@ impl RunLock {
         }
         // A lock opened read-only (another user's file, a read-only file system) gets no note; locking needs none.
         let about = format!("pid {} running `anycastd {command}`", std::process::id());
-        let _ = file.set_len(0).and_then(|()| file.write_all(about.as_bytes()));
+        // Loop mode takes the lock every pass with the same note: rewriting it each time costs a truncation, which
+        // ext4 follows with a flush of the file at close, the dearest thing an idle pass did.
+        if holder(&mut file) != about {
+            let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(about.as_bytes()));
+        }
         Ok(RunLock { _file: file })
     }
 }
@@ -81,6 +85,17 @@ mod tests {
         assert!(error.ends_with("gave up after 200 ms"), "{error}");
         drop(held);
         assert!(RunLock::acquire(&state_dir, "resume", Duration::from_millis(200)).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_note_is_rewritten_only_when_it_changes_and_then_whole() {
+        let dir = std::env::temp_dir().join(format!("anycastd-lock-note-{}", std::process::id()));
+        let state_dir = StateDir::create(&dir).expect("state dir");
+        drop(RunLock::acquire(&state_dir, "withdraw-all", Duration::from_secs(1)).expect("first"));
+        drop(RunLock::acquire(&state_dir, "run", Duration::from_secs(1)).expect("second"));
+        let note = std::fs::read_to_string(dir.join(LOCK_FILE)).expect("the note");
+        assert_eq!(note, format!("pid {} running `anycastd run`", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
