@@ -8,6 +8,7 @@ pub mod cabourotte;
 pub mod debian;
 pub mod env;
 pub mod lab;
+pub mod node;
 
 /// Asserts an insta snapshot stored in the top-level `snapshots/` folder.
 #[macro_export]
