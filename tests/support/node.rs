@@ -195,6 +195,11 @@ impl Node {
         self.ok(&["journalctl", "--no-pager", "-o", "cat", "-u", unit])
     }
 
+    /// The journal of `unit` as `journalctl` shows it, with microsecond times, for a test's output.
+    pub fn journal_shown(&self, unit: &str) -> String {
+        self.ok(&["journalctl", "--no-pager", "-o", "short-precise", "-u", unit])
+    }
+
     /// Waits until the journal of `unit` holds `line`, a message of its own: a pass logs after it has verified
     /// what FRR took, and journald reads the stream a moment later.
     pub fn wait_journal(&self, unit: &str, line: &str, deadline: Duration) {
@@ -266,6 +271,10 @@ impl Drop for Node {
         }
         for cgroup in &self.cgroups {
             remove_cgroup(cgroup);
+            // anycastd-nodes too, once no other node is left in it.
+            if let Some(parent) = cgroup.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
     }
 }
