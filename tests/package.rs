@@ -6,61 +6,17 @@
 //! build a second time with fat LTO; the layout, the units, the config file and the maintainer scripts are those of
 //! the release package. Needs root (mount, chroot), as `scripts/test` runs it; `scripts/test --no-lab` skips it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+mod support;
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+use std::process::{Command, Output};
+
+use support::debian::{Overlay, VERSION, architecture, deb, source, succeed, text};
+
 const UNITS: [&str; 3] = ["anycastd-run.service", "anycastd.service", "anycastd.timer"];
 
 /// What the warning of an unconfigured anycastd says (src/config/mod.rs).
 const NO_SERVICES: &str = "the configuration defines no services: anycastd manages no prefix and changes nothing in \
                            FRR; add a [services.NAME] table with prefixes.frrouting and checks.cabourotte";
-
-fn source(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `command` and returns its output, failing the test with its stderr if it did not succeed.
-fn succeed(command: &mut Command, what: &str) -> Output {
-    let output = command.output().unwrap_or_else(|error| panic!("{what}: cannot run: {error}"));
-    assert!(output.status.success(), "{what}: {}\n{}{}", output.status, text(&output.stdout), text(&output.stderr));
-    output
-}
-
-fn architecture() -> String {
-    text(&succeed(Command::new("dpkg").arg("--print-architecture"), "dpkg --print-architecture").stdout)
-        .trim()
-        .to_string()
-}
-
-/// The package of the debug build, made once per run of this test binary.
-fn deb() -> &'static Path {
-    static DEB: OnceLock<PathBuf> = OnceLock::new();
-    DEB.get_or_init(|| {
-        assert!(is_root(), "tests/package.rs needs root (mount, chroot): run scripts/test as root");
-        // cargo-deb deletes every anycastd_*.deb of its target directory: a release package built before must
-        // survive the test's packaging.
-        let release = source(&format!("target/debian/anycastd_0.0.0~earlier_{}.deb", architecture()));
-        std::fs::create_dir_all(source("target/debian")).expect("create target/debian");
-        std::fs::write(&release, "").expect("write a stand-in release package");
-        let built = succeed(Command::new(source("scripts/package")).arg("--dev"), "scripts/package --dev");
-        assert!(release.exists(), "scripts/package --dev deleted {}", release.display());
-        let _ = std::fs::remove_file(&release);
-        let path = source(text(&built.stdout).trim());
-        assert_eq!(path, source(&format!("target/package-test/debian/anycastd_{VERSION}_{}.deb", architecture())));
-        path
-    })
-}
-
-/// Whether this process runs as root, asked of `id` (the tests use no libc of their own).
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|output| text(&output.stdout).trim() == "0")
-}
 
 fn dpkg_deb(args: &[&str]) -> String {
     let mut command = Command::new("dpkg-deb");
@@ -89,6 +45,7 @@ fn the_package_holds_the_binary_units_config_man_page_and_completions_and_nothin
             "-rw-r--r-- ./usr/lib/systemd/system/anycastd-run.service",
             "-rw-r--r-- ./usr/lib/systemd/system/anycastd.service",
             "-rw-r--r-- ./usr/lib/systemd/system/anycastd.timer",
+            "-rw-r--r-- ./usr/lib/sysusers.d/anycastd.conf",
             "-rw-r--r-- ./usr/share/bash-completion/completions/anycastd",
             "-rw-r--r-- ./usr/share/doc/anycastd/CHANGELOG.md",
             "-rw-r--r-- ./usr/share/doc/anycastd/README.md",
@@ -108,7 +65,7 @@ fn the_package_holds_the_binary_units_config_man_page_and_completions_and_nothin
         "Package: anycastd\n".to_string(),
         format!("Version: {VERSION}\n"),
         format!("Architecture: {}\n", architecture()),
-        "Depends: libc6 (>= 2.34)\n".to_string(),
+        "Depends: libc6 (>= 2.34), systemd | systemd-standalone-sysusers\n".to_string(),
         "Recommends: frr\n".to_string(),
     ] {
         assert!(fields.contains(&field), "{field:?} in\n{fields}");
@@ -133,6 +90,8 @@ fn the_packaged_files_are_the_repository_s_and_what_the_binary_generates() {
     }
     let config = std::fs::read(source("pkg/debian/config.toml")).expect("the packaged config");
     assert_eq!(read("etc/anycastd/config.toml"), config);
+    let sysusers = std::fs::read(source("pkg/sysusers.d/anycastd.conf")).expect("the sysusers.d file");
+    assert_eq!(read("usr/lib/sysusers.d/anycastd.conf"), sysusers);
     let generated = |args: &[&str]| {
         let mut binary = Command::new(env!("CARGO_BIN_EXE_anycastd"));
         succeed(binary.args(args), &format!("anycastd {}", args.join(" "))).stdout
@@ -146,32 +105,20 @@ fn the_packaged_files_are_the_repository_s_and_what_the_binary_generates() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A Debian 12 root seen through an overlay: everything written goes to `upper`, and all of it goes away on drop.
+/// The cached Debian 12 root seen through an overlay, entered with chroot: all of it goes away on drop.
 struct ThrowawayRoot {
-    dir: PathBuf,
-    merged: PathBuf,
-    upper: PathBuf,
+    overlay: Overlay,
 }
 
 impl ThrowawayRoot {
     fn new() -> ThrowawayRoot {
-        let base = succeed(&mut Command::new(source("scripts/test-root")), "scripts/test-root");
-        let base = text(&base.stdout).trim().to_string();
-        let dir = std::env::temp_dir().join(format!("anycastd-root-{}", std::process::id()));
-        let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("merged"));
-        for path in [&upper, &work, &merged] {
-            std::fs::create_dir_all(path).expect("create the overlay's directories");
-        }
-        let options = format!("lowerdir={base},upperdir={},workdir={}", upper.display(), work.display());
-        let root = ThrowawayRoot { dir, merged, upper };
-        succeed(Command::new("mount").args(["-t", "overlay", "overlay", "-o", &options]).arg(&root.merged), "mount");
-        root
+        ThrowawayRoot { overlay: Overlay::new("root") }
     }
 
     /// Runs `args` inside the root, with a plain environment.
     fn run(&self, args: &[&str]) -> Output {
         Command::new("chroot")
-            .arg(&self.merged)
+            .arg(&self.overlay.merged)
             .args(args)
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -182,27 +129,39 @@ impl ThrowawayRoot {
             .unwrap_or_else(|error| panic!("chroot {}: {error}", args.join(" ")))
     }
 
-    /// Like [`ThrowawayRoot::run`], asserting success with nothing on stderr; returns stdout.
-    fn quietly(&self, args: &[&str]) -> String {
+    /// Like [`ThrowawayRoot::run`], asserting success; returns stdout and stderr.
+    fn succeeds(&self, args: &[&str]) -> (String, String) {
         let output = self.run(args);
         let what = args.join(" ");
         assert!(output.status.success(), "{what}: {}\n{}{}", output.status, text(&output.stdout), text(&output.stderr));
-        assert_eq!(text(&output.stderr), "", "{what} wrote to stderr");
-        text(&output.stdout)
+        (text(&output.stdout), text(&output.stderr))
     }
 
-    /// Every path the root has changed (relative to its base), except those of dpkg's and man-db's bookkeeping.
+    /// Like [`ThrowawayRoot::run`], asserting success with nothing on stderr; returns stdout.
+    fn quietly(&self, args: &[&str]) -> String {
+        let (stdout, stderr) = self.succeeds(args);
+        assert_eq!(stderr, "", "{} wrote to stderr", args.join(" "));
+        stdout
+    }
+
+    /// Every path the root has changed (relative to its base), except those of dpkg's and man-db's bookkeeping and
+    /// the user database, which keeps the system user anycastd (Debian never removes a package's system user).
     fn changed(&self) -> Vec<String> {
+        let upper = &self.overlay.upper;
         let mut found = Vec::new();
-        let mut pending = vec![self.upper.clone()];
+        let mut pending = vec![upper.clone()];
         while let Some(dir) = pending.pop() {
             for entry in std::fs::read_dir(&dir).expect("read the overlay").flatten() {
                 let path = entry.path();
-                let relative = path.strip_prefix(&self.upper).expect("under upper").display().to_string();
+                let relative = path.strip_prefix(upper).expect("under upper").display().to_string();
                 let bookkeeping = ["var/lib/dpkg/", "var/log/", "var/cache/man/", "run/systemd/"];
+                // The user database and its backups (`passwd-`) and lock, as systemd-sysusers leaves them.
+                let users = ["etc/passwd", "etc/group", "etc/shadow", "etc/gshadow"];
+                let user_database = relative == "etc/.pwd.lock"
+                    || users.iter().any(|file| relative == *file || relative == format!("{file}-"));
                 if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
                     pending.push(path);
-                } else if !bookkeeping.iter().any(|prefix| relative.starts_with(prefix)) {
+                } else if !bookkeeping.iter().any(|prefix| relative.starts_with(prefix)) && !user_database {
                     found.push(relative);
                 }
             }
@@ -212,21 +171,27 @@ impl ThrowawayRoot {
     }
 }
 
-impl Drop for ThrowawayRoot {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.merged).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn the_package_installs_runs_harmlessly_verifies_and_purges_in_a_throwaway_debian_12_root() {
     let root = ThrowawayRoot::new();
-    std::fs::copy(deb(), root.merged.join("tmp/anycastd.deb")).expect("copy the package into the root");
+    let copy = root.overlay.path("/tmp/anycastd.deb");
+    std::fs::copy(deb(), &copy).expect("copy the package into the root");
 
-    let installed = root.quietly(&["dpkg", "--install", "/tmp/anycastd.deb"]);
+    let (installed, said) = root.succeeds(&["dpkg", "--install", "/tmp/anycastd.deb"]);
     assert!(installed.contains(&format!("Setting up anycastd ({VERSION}) ...\n")), "{installed}");
-    std::fs::remove_file(root.merged.join("tmp/anycastd.deb")).expect("remove the copy");
+    std::fs::remove_file(&copy).expect("remove the copy");
+    // systemd-sysusers tells what it made, on stderr; nothing else may be there.
+    let said: Vec<&str> = said.lines().collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[0].starts_with("Creating group 'anycastd' with GID "), "{said:?}");
+    assert!(
+        said[1].starts_with("Creating user 'anycastd' (anycastd, announcer of anycast prefixes) with UID "),
+        "{said:?}"
+    );
+    let user = root.quietly(&["getent", "passwd", "anycastd"]);
+    assert!(user.ends_with(":anycastd, announcer of anycast prefixes:/:/usr/sbin/nologin\n"), "{user}");
+    // The configuration may come to hold a password: readable by the units' group, not by others.
+    assert_eq!(root.quietly(&["stat", "-c", "%U:%G %a", "/etc/anycastd/config.toml"]), "root:anycastd 640\n");
 
     assert_eq!(root.quietly(&["anycastd", "--version"]), format!("anycastd {VERSION}\n"));
     assert_eq!(root.quietly(&["man", "-w", "anycastd"]), "/usr/share/man/man1/anycastd.1.gz\n");
@@ -235,7 +200,7 @@ fn the_package_installs_runs_harmlessly_verifies_and_purges_in_a_throwaway_debia
     verify.extend(units.iter().map(String::as_str));
     assert_eq!(root.quietly(&verify), "");
     assert!(
-        !root.merged.join("etc/systemd/system/timers.target.wants/anycastd.timer").exists(),
+        !root.overlay.path("/etc/systemd/system/timers.target.wants/anycastd.timer").exists(),
         "installed, not enabled"
     );
 
@@ -247,10 +212,12 @@ fn the_package_installs_runs_harmlessly_verifies_and_purges_in_a_throwaway_debia
     let apply = root.run(&["anycastd", "apply"]);
     assert_eq!(apply.status.code(), Some(0), "{apply:?}");
     assert_eq!(text(&apply.stderr), format!("anycastd apply: warning: {NO_SERVICES}\n"));
-    assert!(root.merged.join("var/lib/anycastd/lock").exists(), "the run made the state directory");
+    assert!(root.overlay.path("/var/lib/anycastd/lock").exists(), "the run made the state directory");
 
     root.quietly(&["dpkg", "--purge", "anycastd"]);
     let query = root.run(&["dpkg-query", "--show", "anycastd"]);
     assert!(!query.status.success(), "dpkg forgot anycastd: {}", text(&query.stdout));
+    let overrides = root.quietly(&["dpkg-statoverride", "--list"]);
+    assert!(!overrides.contains("/etc/anycastd/"), "the purge removed the configuration's override:\n{overrides}");
     assert_eq!(root.changed(), Vec::<String>::new(), "the purge left files behind");
 }

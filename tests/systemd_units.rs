@@ -41,3 +41,45 @@ fn the_timer_asks_for_a_five_second_period_with_100_ms_accuracy() {
     assert!(timer.contains("\nOnUnitActiveSec=5s\n"));
     assert!(timer.contains("\nAccuracySec=100ms\n"), "the default one-minute accuracy would defeat a 5 s period");
 }
+
+/// `systemd-analyze security`'s overall exposure of a unit file (0.0 best, 10.0 worst), and its last line.
+fn exposure(unit: &str) -> (f64, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("timers").join(unit);
+    let output = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(&path)
+        .output()
+        .expect("run systemd-analyze security");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_string();
+    let prefix = format!("→ Overall exposure level for {unit}: ");
+    let level = last
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("systemd-analyze security {unit}: no overall exposure in {stdout}"));
+    (level, last)
+}
+
+#[test]
+fn both_services_have_an_exposure_of_at_most_1_5_in_systemd_analyze_security() {
+    for unit in ["anycastd.service", "anycastd-run.service"] {
+        let (level, line) = exposure(unit);
+        assert!(level <= 1.5, "{line}");
+    }
+}
+
+#[test]
+fn both_services_run_as_the_packaged_system_user_with_umask_0077() {
+    let sysusers = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg/sysusers.d/anycastd.conf"))
+        .expect("the sysusers.d file");
+    assert!(sysusers.lines().any(|line| line.starts_with("u anycastd - ")), "{sysusers}");
+    for unit in ["anycastd.service", "anycastd-run.service"] {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("timers").join(unit)).expect("unit");
+        for setting in ["\nUser=anycastd\n", "\nGroup=anycastd\n", "\nUMask=0077\n", "\nSupplementaryGroups=frrvty\n"] {
+            assert!(text.contains(setting), "{unit} has {setting:?}");
+        }
+        assert!(!text.lines().any(|line| line.starts_with("DynamicUser=")), "{unit}: a static user, see its comment");
+    }
+}

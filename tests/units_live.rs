@@ -1,0 +1,254 @@
+//! The shipped systemd units, run the way operators run them: the Debian package installed with dpkg on a booted
+//! Debian 12 node (systemd 252 as PID 1 in a systemd-nspawn container, see `tests/support/node.rs`), Debian's own
+//! FRR 8.4 and node_exporter running beside it, the fake Cabourotte on the node's 127.0.0.1:9013. Every assertion is
+//! about what an operator sees there: the `network` lines in FRR's running config, unit states, the journal, file
+//! owners and modes, what node_exporter serves.
+//!
+//! Needs root (mount, nspawn), as `scripts/test` runs it; `scripts/test --no-lab` skips it. The node is built once
+//! into /var/cache/anycastd-build by `scripts/test-root`; each test boots its own throwaway overlay of it.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::node::Node;
+
+/// anycastd.timer's period (`OnUnitActiveSec=5s`, checked in tests/systemd_units.rs).
+const TIMER_PERIOD: Duration = Duration::from_secs(5);
+const TWO_PERIODS: Duration = Duration::from_secs(10);
+
+const DNS_V4: &str = "203.0.113.53/32";
+const DNS_V6: &str = "2001:db8::b19:bad:53/128";
+const NTP: &str = "203.0.113.123/32";
+/// A network of the operator's own, which anycastd must never touch.
+const UNMANAGED: &str = "198.51.100.0/24";
+
+const DNS_CONFIG: &str = r#"[services.dns]
+prefixes.frrouting = ["203.0.113.53", "2001:db8::b19:bad:53"]
+checks.cabourotte = ["dns"]
+"#;
+
+/// The message the fake Cabourotte gives a check set to failing.
+const FAILED: &str = "check failed (set by hand in the lab)";
+
+/// A booted node with the package installed, FRR's BGP instance holding the operator's own network, the service
+/// addresses on `lo` (README, "Production quickstart", step 3), the fake Cabourotte up and `config` in
+/// /etc/anycastd/config.toml. Nothing of anycastd is enabled yet.
+fn node_with(config: &str, checks: &[&str]) -> Node {
+    let mut node = Node::boot();
+    let installed = node.install_package();
+    assert!(installed.contains("Setting up anycastd ("), "{installed}");
+    for address in [DNS_V4, DNS_V6, NTP] {
+        node.ok(&["ip", "address", "add", address, "dev", "lo"]);
+    }
+    let asn = support::node::ASN;
+    let router = format!("router bgp {asn}");
+    node.ok(&[
+        "vtysh",
+        "-c",
+        "configure",
+        "-c",
+        &router,
+        "-c",
+        "address-family ipv4 unicast",
+        "-c",
+        "network 198.51.100.0/24",
+    ]);
+    node.start_cabourotte();
+    for check in checks {
+        node.set_check(check, true);
+    }
+    node.write_config(config);
+    node
+}
+
+/// The user the package made for the units, and its numeric id.
+fn anycastd_uid(node: &Node) -> String {
+    node.ok(&["id", "-u", "anycastd"]).trim().to_string()
+}
+
+/// Enables the unit's commented metrics lines with a drop-in, after the one-time setup its comment gives; returns the
+/// metrics file's path.
+fn enable_metrics(node: &Node, unit: &str) -> String {
+    let shipped = std::fs::read_to_string(node.path(&format!("/usr/lib/systemd/system/{unit}"))).expect("the unit");
+    let setup = shipped
+        .lines()
+        .find_map(|line| line.strip_prefix("#   chgrp "))
+        .unwrap_or_else(|| panic!("{unit} tells how to let anycastd write node_exporter's folder"));
+    node.ok(&["sh", "-c", &format!("chgrp {setup}")]);
+    let lines: Vec<&str> = shipped
+        .lines()
+        .filter_map(|line| line.strip_prefix('#'))
+        .filter(|line| line.starts_with("Environment=ANYCASTD_METRICS_FILE=") || line.starts_with("ReadWritePaths="))
+        .collect();
+    assert_eq!(lines.len(), 2, "{unit} has the two metrics lines to uncomment");
+    let dir = node.path(&format!("/etc/systemd/system/{unit}.d"));
+    std::fs::create_dir_all(&dir).expect("the drop-in folder");
+    std::fs::write(dir.join("metrics.conf"), format!("[Service]\n{}\n", lines.join("\n"))).expect("the drop-in");
+    node.ok(&["systemctl", "daemon-reload"]);
+    lines[0].trim_start_matches("Environment=ANYCASTD_METRICS_FILE=").to_string()
+}
+
+/// The journal entries of `unit` as JSON objects (`journalctl -o json`), for their `_UID` and `MESSAGE`.
+fn journal_entries(node: &Node, unit: &str) -> Vec<serde_json::Value> {
+    let json = node.ok(&["journalctl", "--no-pager", "-o", "json", "-u", unit]);
+    json.lines().map(|line| serde_json::from_str(line).expect("journalctl -o json")).collect()
+}
+
+#[test]
+fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_periods_as_user_anycastd() {
+    let node = node_with(DNS_CONFIG, &["dns"]);
+    // The configuration may hold a password: the package makes it readable by the units' group, not by others.
+    assert_eq!(node.stat("%U:%G %a", "/etc/anycastd/config.toml"), "root:anycastd 640");
+    let metrics = enable_metrics(&node, "anycastd.service");
+
+    node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
+    let announced = node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
+    node.set_check("dns", false);
+    let withdrawn = node.wait_networks(&[UNMANAGED], TWO_PERIODS);
+    println!("announced {announced:?} after enabling the timer, withdrawn {withdrawn:?} after the check failed");
+
+    // The journal holds our log lines, written by the units' user. A pass logs once it has verified what FRR took,
+    // a moment after FRR has it.
+    for line in [
+        format!("anycastd apply: announced {DNS_V4} for service dns (default VRF, AS 65536): every check passes"),
+        format!("anycastd apply: announced {DNS_V6} for service dns (default VRF, AS 65536): every check passes"),
+        format!(
+            "anycastd apply: withdrawn {DNS_V4} for service dns (default VRF, AS 65536): check dns failed: {FAILED}"
+        ),
+        format!(
+            "anycastd apply: withdrawn {DNS_V6} for service dns (default VRF, AS 65536): check dns failed: {FAILED}"
+        ),
+    ] {
+        node.wait_journal("anycastd.service", &line, TIMER_PERIOD);
+    }
+    println!("journalctl -u anycastd.service:\n{}", node.journal_shown("anycastd.service"));
+    let uid = anycastd_uid(&node);
+    let ours: Vec<_> = journal_entries(&node, "anycastd.service")
+        .into_iter()
+        .filter(|entry| entry["MESSAGE"].as_str().is_some_and(|message| message.starts_with("anycastd apply: ")))
+        .collect();
+    assert!(ours.len() >= 4, "{ours:?}");
+    for entry in &ours {
+        assert_eq!(entry["_UID"].as_str(), Some(uid.as_str()), "logged by user anycastd: {entry}");
+        assert_eq!(entry["_SYSTEMD_UNIT"].as_str(), Some("anycastd.service"), "{entry}");
+    }
+    assert_eq!(node.property("anycastd.service", "Result"), "success");
+
+    // The state directory belongs to the units' user alone (README, "Security model"): 0700, its files 0600.
+    assert_eq!(node.stat("%F %U:%G %a", "/var/lib/anycastd"), "directory anycastd:anycastd 700");
+    let files = node.ok(&["find", "/var/lib/anycastd", "-mindepth", "1", "-printf", "%P %y %u:%g %m\n"]);
+    let mut names: Vec<&str> = files.lines().map(|line| line.split(' ').next().unwrap_or_default()).collect();
+    names.sort();
+    assert_eq!(names, ["config-cache.json", "lock", "state.json"], "{files}");
+    for line in files.lines() {
+        assert!(line.ends_with(" f anycastd:anycastd 600"), "{line}");
+    }
+
+    // The metrics file is where the unit says, 0644 under UMask=0077, and node_exporter serves it.
+    assert_eq!(metrics, "/var/lib/prometheus/node-exporter/anycastd.prom");
+    assert_eq!(node.stat("%U:%G %a", &metrics), "anycastd:anycastd 644");
+    let scraped = node.http_get(9100, "/metrics");
+    for line in [
+        format!("anycastd_prefix_announced{{prefix=\"{DNS_V4}\",service=\"dns\",vrf=\"default\"}} 0"),
+        "anycastd_service_healthy{service=\"dns\"} 0".to_string(),
+        "node_textfile_scrape_error 0".to_string(),
+    ] {
+        assert!(scraped.lines().any(|served| served == line), "node_exporter serves {line:?}");
+    }
+}
+
+#[test]
+fn root_s_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume() {
+    let node = node_with(DNS_CONFIG, &["dns"]);
+    node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
+
+    // From a root shell on the node, in the directory of the units' user.
+    node.ok(&["anycastd", "withdraw-all", "--reason", "test"]);
+    assert_eq!(node.networks(), [UNMANAGED], "withdraw-all withdraws before it returns");
+    assert_eq!(node.stat("%U:%G %a", "/var/lib/anycastd/maintenance.json"), "anycastd:anycastd 600");
+
+    // Several timer runs later, the healthy service is still withdrawn, and the runs went well.
+    let mut seen = vec![node.property("anycastd.service", "InvocationID")];
+    let started = Instant::now();
+    while seen.len() < 4 {
+        let invocation = node.wait_for("the timer runs anycastd.service again", TWO_PERIODS, || {
+            let id = node.property("anycastd.service", "InvocationID");
+            let finished = node.property("anycastd.service", "ActiveState") == "inactive";
+            (finished && !seen.contains(&id)).then_some(id)
+        });
+        seen.push(invocation);
+        assert_eq!(node.networks(), [UNMANAGED], "run {} in maintenance", seen.len() - 1);
+        assert_eq!(node.property("anycastd.service", "Result"), "success");
+    }
+    assert!(started.elapsed() >= 2 * TIMER_PERIOD, "three runs take at least two periods");
+    let journal = node.journal("anycastd.service");
+    let since = journal.rfind("anycastd apply: announced").expect("the first announcement");
+    assert!(
+        !journal[since..].contains("state-error"),
+        "the units' user can use the state directory root wrote in:\n{journal}"
+    );
+
+    node.ok(&["anycastd", "resume"]);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
+}
+
+#[test]
+fn loop_mode_announces_reloads_converges_after_sigkill_and_withdraws_everything_before_it_stops() {
+    let config = r#"[services.dns]
+prefixes.frrouting = ["203.0.113.53", "2001:db8::b19:bad:53"]
+checks.cabourotte = [{ name = "dns", interval = 1 }]
+
+[services.ntp]
+prefixes.frrouting = ["203.0.113.123"]
+checks.cabourotte = [{ name = "ntp", interval = 1 }]
+"#;
+    let node = node_with(config, &["dns", "ntp"]);
+    let unit = "anycastd-run.service";
+    let pass = Duration::from_secs(10);
+    node.ok(&["systemctl", "enable", "--now", unit]);
+    node.wait_networks(&[DNS_V4, DNS_V6, NTP, UNMANAGED], pass);
+
+    // `systemctl reload`: the same process reads the new file, and withdraws what it no longer has.
+    let pid = node.property(unit, "MainPID");
+    node.write_config(DNS_CONFIG);
+    node.ok(&["systemctl", "reload", unit]);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], pass);
+    let dropped = "removed from the configuration by a reload";
+    node.wait_journal(
+        unit,
+        &format!("anycastd run: withdrawn {NTP} for service ntp (default VRF, AS 65536): {dropped}"),
+        pass,
+    );
+    let reloaded = "anycastd run: reloaded: the configuration is read again; 1 prefixes it no longer has withdrawn";
+    node.wait_journal(unit, reloaded, pass);
+    assert_eq!(node.property(unit, "MainPID"), pid, "reloaded, not restarted");
+
+    // Killed outright, it cannot withdraw; systemd starts it again, and the new process follows the health.
+    node.ok(&["systemctl", "kill", "-s", "SIGKILL", unit]);
+    node.set_check("dns", false);
+    node.wait_for("systemd restarts the killed loop", Duration::from_secs(20), || {
+        let restarted = node.property(unit, "NRestarts") == "1" && node.property(unit, "MainPID") != pid;
+        (restarted && node.property(unit, "ActiveState") == "active").then_some(())
+    });
+    node.wait_networks(&[UNMANAGED], pass);
+    node.set_check("dns", true);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], pass);
+
+    // `systemctl stop` returns once the unit is inactive: by then every managed prefix is withdrawn.
+    node.ok(&["systemctl", "stop", unit]);
+    assert_eq!(node.networks(), [UNMANAGED], "withdrawn before the unit was inactive");
+    assert_eq!(node.property(unit, "ActiveState"), "inactive");
+    assert_eq!(node.property(unit, "Result"), "success");
+
+    for line in [
+        format!("anycastd run: withdrawn {DNS_V4} for service dns (default VRF, AS 65536): check dns failed: {FAILED}"),
+        "anycastd run: stopping: received SIGTERM, withdrawing every managed prefix".to_string(),
+        format!("anycastd run: withdrawn {DNS_V4} for service dns (default VRF, AS 65536): received SIGTERM"),
+        format!("anycastd run: withdrawn {DNS_V6} for service dns (default VRF, AS 65536): received SIGTERM"),
+    ] {
+        node.wait_journal(unit, &line, pass);
+    }
+    println!("journalctl -u {unit}:\n{}", node.journal_shown(unit));
+}
