@@ -93,8 +93,12 @@ impl Memory {
         }
     }
 
-    /// Who each watched bgpd of `config` is now (read before a vtysh read, see [`Memory::learn`]).
-    pub fn bgpd_identities(config: &Config) -> BTreeMap<PathBuf, Option<BgpdIdentity>> {
+    /// Who each watched bgpd of `config` is now (read before a vtysh read, see [`Memory::learn`]); nothing without a
+    /// memory, which would not use it.
+    pub fn bgpd_identities(&self, config: &Config) -> BTreeMap<PathBuf, Option<BgpdIdentity>> {
+        if self.resync.is_none() {
+            return BTreeMap::new();
+        }
         watched_pid_files(config)
             .into_iter()
             .map(|(path, pid_file)| (path.to_path_buf(), pid_file.and_then(bgpd::identity)))

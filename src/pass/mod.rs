@@ -138,7 +138,7 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     let mut held = hold(context, pass.intent, pass.command, memory.spare_counts.take());
     let mut sources = pass.sources.clone();
     sources.remembered_frr = memory.trusted(config, Instant::now());
-    let bgpd_before = Memory::bgpd_identities(config);
+    let bgpd_before = memory.bgpd_identities(config);
     let gathered = gather::gather(config, context, pass.intent, &sources, held.state_dir.as_ref());
     if sources.remembered_answers.is_none() && pass.intent == Intent::Reconcile {
         memory.answers = Some(gathered.answers.clone());
