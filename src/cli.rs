@@ -103,6 +103,14 @@ pub enum Command {
         /// Why, recorded in the maintenance marker and shown by plan.
         #[arg(long)]
         reason: Option<String>,
+        /// Drain first: for this long, announced prefixes carry their drain_route_map (prefixes without one are
+        /// withdrawn at once); then they are withdrawn. The deadline is kept in the maintenance marker.
+        #[arg(long, value_parser = drain, value_name = "DURATION")]
+        drain: Option<Duration>,
+        /// With --drain: return once drained, and leave the withdrawal to the first apply or run pass after the
+        /// deadline (the timer's, or the loop's), instead of waiting for it.
+        #[arg(long, requires = "drain")]
+        no_wait: bool,
     },
     /// Leave maintenance: the next apply announces healthy services again.
     Resume,
@@ -284,6 +292,11 @@ fn resync(text: &str) -> Result<Duration, String> {
         0.0 => Ok(Duration::ZERO),
         _ => config::RESYNC.parse(text),
     }
+}
+
+/// `withdraw-all --drain`, within its bounds.
+fn drain(text: &str) -> Result<Duration, String> {
+    config::DRAIN.parse(text)
 }
 
 /// `run --interval`, within the bounds of a check's `interval`.

@@ -7,6 +7,7 @@
 //! renders a fatal error; the library exists so that the tests can use the crate's own parsers.
 
 pub mod bounded;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod context;

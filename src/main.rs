@@ -65,7 +65,10 @@ fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
             commands::plan::plan(context, &given, *detailed_exitcode)
         }
         Command::Apply => commands::apply::apply(context),
-        Command::WithdrawAll { reason } => commands::withdraw_all::withdraw_all(context, reason.clone()),
+        Command::WithdrawAll { reason, drain, no_wait } => {
+            let drain = drain.map(|period| commands::withdraw_all::Drain { period, wait: !no_wait });
+            commands::withdraw_all::withdraw_all(context, reason.clone(), drain)
+        }
         Command::Resume => commands::resume::resume(context),
         Command::Check { frr, frr_conf, cabourotte, all } => {
             let preflights = commands::check::Preflights {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::config::{Config, ManagedPrefix, OnCheckerError, Policy, Service, Vrf};
+use crate::config::{Config, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, RouteMap, Service, Vrf};
 use crate::frr::{Asn, Change, ChangeKind, RunningConfig};
 use crate::health::cabourotte::Answers;
 use crate::health::{self, Condition, ServiceHealth};
@@ -46,6 +46,12 @@ pub enum Intent {
     Reconcile,
     /// Withdraw every managed prefix, whatever the health (`withdraw-all`, and `run` on exit).
     WithdrawAll,
+    /// Drain every announced managed prefix until `until` (Unix seconds), whatever the health (`withdraw-all
+    /// --drain`); a prefix without a drain route-map is withdrawn.
+    Drain {
+        /// The drain's deadline.
+        until: u64,
+    },
 }
 
 /// Why a service's prefixes should be announced, withdrawn, or left alone.
@@ -73,21 +79,45 @@ pub enum Verdict {
     KeptOnCheckerError,
     /// The maintenance marker is set: withdraw.
     Maintenance,
+    /// The maintenance marker asks for a drain that is not over (`withdraw-all --drain`): drain until `until`
+    /// (Unix seconds), then withdraw.
+    Draining {
+        /// The drain's deadline.
+        until: u64,
+    },
     /// `withdraw-all` or shutdown: withdraw.
     WithdrawAll,
 }
 
 impl Verdict {
-    /// What the verdict wants for the service's prefixes.
-    pub fn desired(&self) -> Desired {
+    /// What the verdict wants for the service's prefixes, under the service's `policy`.
+    pub fn desired(&self, policy: &Policy) -> Desired {
         match self {
-            Verdict::Healthy | Verdict::Falling { .. } => Desired::Announced,
+            Verdict::Healthy => Desired::Announced,
+            Verdict::Falling { .. } if policy.on_falling == OnFalling::Drain => Desired::Drained,
+            Verdict::Falling { .. } => Desired::Announced,
+            Verdict::Unhealthy if policy.on_unhealthy == OnUnhealthy::Drain => Desired::Drained,
+            Verdict::Draining { .. } => Desired::Drained,
             Verdict::KeptOnCheckerError => Desired::Unchanged,
             Verdict::Unhealthy | Verdict::Rising { .. } | Verdict::Maintenance | Verdict::WithdrawAll => {
                 Desired::Withdrawn
             }
         }
     }
+}
+
+/// What the maintenance marker asks of a pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaintenanceMode {
+    /// No marker: health decides.
+    Off,
+    /// Every managed prefix withdrawn.
+    Withdraw,
+    /// Announced prefixes drained until the deadline (Unix seconds).
+    Drain {
+        /// The drain's deadline.
+        until: u64,
+    },
 }
 
 /// Whether FRR's running config has a managed `network` statement. Configured is what anycastd can see and change;
@@ -105,8 +135,11 @@ pub enum Presence {
 /// What a service's verdict wants for its prefixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Desired {
-    /// Every prefix announced.
+    /// Every prefix announced, through its `route_map` if it has one.
     Announced,
+    /// Every announced prefix kept, through its `drain_route_map`, so that peers prefer other nodes; prefixes without
+    /// one withdrawn. Never announces a prefix FRR does not have.
+    Drained,
     /// Every prefix withdrawn.
     Withdrawn,
     /// Left as they are in FRR (`on_checker_error = "keep"`).
@@ -122,6 +155,9 @@ pub enum PrefixError {
     NoBgpInstance,
     /// The prefix should be announced, but this pass may only withdraw, for this reason.
     AnnounceRefused(String),
+    /// The prefix should be announced through a route-map that FRR does not have; anycastd never announces a prefix
+    /// without its policy, and never creates a route-map.
+    MissingRouteMap(RouteMap),
 }
 
 impl PrefixError {
@@ -140,6 +176,10 @@ impl PrefixError {
                 )
             }
             PrefixError::AnnounceRefused(reason) => format!("not announced: {reason}"),
+            PrefixError::MissingRouteMap(route_map) => format!(
+                "FRR has no route-map {route_map} (its route_map): not announced without it; define `route-map \
+                 {route_map} permit 10` in FRR, or remove route_map from the configuration"
+            ),
         }
     }
 }
@@ -147,10 +187,15 @@ impl PrefixError {
 /// What to do with one prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Add the `network` statement.
+    /// Add the `network` statement, with the prefix's `route_map` if it has one.
     Announce,
     /// Remove the `network` statement.
     Withdraw,
+    /// Put the prefix's `drain_route_map` on the `network` statement FRR has.
+    Drain,
+    /// Put the prefix's own `route_map` (or none) back on the `network` statement FRR has: after a drain, or when
+    /// someone changed it by hand.
+    Restore,
     /// Nothing: FRR already matches.
     Keep,
     /// Nothing can be done.
@@ -177,35 +222,99 @@ pub struct PrefixPlan {
     pub asn: Option<Asn>,
     /// What FRR has now.
     pub current: Presence,
+    /// The route-map of FRR's `network` line now, if it has the line and the line names one.
+    pub route_map: Option<String>,
     /// What to do.
     pub action: Action,
     /// What applying did (always [`Outcome::Pending`] in a plan).
     pub outcome: Outcome,
     /// Whether its BGP instance has `bgp network import-check` on.
     pub import_check: bool,
-    /// Something the operator should know about this prefix (e.g. FRR will not advertise it).
-    pub warning: Option<String>,
+    /// What the operator should know about this prefix (e.g. FRR will not advertise it, a route-map is missing).
+    pub warnings: Vec<String>,
+}
+
+/// What FRR does with a managed prefix, as reports, logs, metrics and hooks name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrefixState {
+    /// FRR has the `network` line, not through the drain route-map.
+    Announced,
+    /// FRR has the `network` line through the prefix's drain route-map.
+    Drained,
+    /// FRR does not have it.
+    Withdrawn,
+    /// FRR could not be read.
+    Unknown,
+}
+
+impl PrefixState {
+    /// Its name in reports, logs, metrics and hooks.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrefixState::Announced => "announced",
+            PrefixState::Drained => "drained",
+            PrefixState::Withdrawn => "withdrawn",
+            PrefixState::Unknown => "unknown",
+        }
+    }
 }
 
 impl PrefixPlan {
     /// The FRR change this prefix needs, if any.
     pub fn change(&self) -> Option<Change> {
         let kind = match self.action {
-            Action::Announce => ChangeKind::Announce,
-            Action::Withdraw => ChangeKind::Withdraw,
+            Action::Withdraw => ChangeKind::NoNetwork,
+            Action::Announce | Action::Drain | Action::Restore => {
+                ChangeKind::Network(self.wanted_route_map()?.cloned())
+            }
             Action::Keep | Action::Error(_) => return None,
         };
         let asn = self.asn.clone()?;
         Some(Change { asn, vrf: self.managed.vrf.clone(), prefix: self.managed.prefix, kind })
     }
 
+    /// The route-map the action puts on the `network` line (`Some(None)`: none); `None` for an action that does not
+    /// set a `network` line.
+    pub fn wanted_route_map(&self) -> Option<Option<&RouteMap>> {
+        match self.action {
+            Action::Announce | Action::Restore => Some(self.managed.route_map.as_ref()),
+            Action::Drain => Some(self.managed.drain_route_map.as_ref()),
+            Action::Withdraw | Action::Keep | Action::Error(_) => None,
+        }
+    }
+
     /// Whether FRR will have this network after the plan is applied.
     pub fn will_be_announced(&self) -> bool {
         match self.action {
-            Action::Announce => true,
+            Action::Announce | Action::Drain | Action::Restore => true,
             Action::Withdraw | Action::Error(_) => false,
             Action::Keep => self.current == Presence::Configured,
         }
+    }
+
+    /// What FRR does with the prefix now, before the plan is applied.
+    pub fn current_state(&self) -> PrefixState {
+        match self.current {
+            Presence::Configured if self.is_drained_by(self.route_map.as_deref()) => PrefixState::Drained,
+            Presence::Configured => PrefixState::Announced,
+            Presence::Absent => PrefixState::Withdrawn,
+            Presence::Unknown => PrefixState::Unknown,
+        }
+    }
+
+    /// What FRR does with the prefix once the plan is applied (or, for a failed change, as it was).
+    pub fn state_after(&self) -> PrefixState {
+        match (&self.action, &self.outcome) {
+            (_, Outcome::Failed(_)) | (Action::Keep | Action::Error(_), _) => self.current_state(),
+            (Action::Announce | Action::Restore, _) => PrefixState::Announced,
+            (Action::Drain, _) => PrefixState::Drained,
+            (Action::Withdraw, _) => PrefixState::Withdrawn,
+        }
+    }
+
+    fn is_drained_by(&self, route_map: Option<&str>) -> bool {
+        let drain = self.managed.drain_route_map.as_ref().map(RouteMap::name);
+        drain.is_some() && drain == route_map
     }
 
     /// Whether this prefix failed to plan or to apply.
@@ -223,6 +332,8 @@ pub struct ServicePlan {
     pub health: Option<ServiceHealth>,
     /// Whether its prefixes should be announced, and why.
     pub verdict: Verdict,
+    /// What the verdict wants for its prefixes, under its policy.
+    pub desired: Desired,
     /// Its rise/fall policy.
     pub policy: Policy,
     /// Its streak of healthy or unhealthy passes, this pass included (what a changing pass saves).
@@ -254,6 +365,10 @@ pub struct Summary {
     pub announce: usize,
     /// Prefixes to withdraw (or withdrawn).
     pub withdraw: usize,
+    /// Prefixes to drain (or drained).
+    pub drain: usize,
+    /// Prefixes to restore to their own route-map (or restored).
+    pub restore: usize,
     /// Prefixes already as they should be.
     pub unchanged: usize,
     /// Prefixes that could not be planned or applied.
@@ -267,7 +382,7 @@ pub struct Summary {
 impl Summary {
     /// Whether anything would change.
     pub fn has_changes(&self) -> bool {
-        self.announce + self.withdraw > 0
+        self.announce + self.withdraw + self.drain + self.restore > 0
     }
 
     /// Whether anything went wrong (a prefix error, a Cabourotte that could not be asked, an error of the pass).
@@ -307,6 +422,8 @@ impl Plan {
                 (_, true) => summary.errors += 1,
                 (Action::Announce, false) => summary.announce += 1,
                 (Action::Withdraw, false) => summary.withdraw += 1,
+                (Action::Drain, false) => summary.drain += 1,
+                (Action::Restore, false) => summary.restore += 1,
                 _ => summary.unchanged += 1,
             }
         }
@@ -334,72 +451,112 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
         (None, false) => service.policy,
         _ => Policy { fall: 1, ..service.policy },
     };
-    let (verdict, streak) = decide(policy, condition, announced_now, previous, inputs.maintenance.is_some());
-    let desired = verdict.desired();
+    let (verdict, streak) = decide(policy, condition, announced_now, previous, maintenance_mode(inputs, intent));
+    let desired = verdict.desired(&service.policy);
     let refusal = inputs.withdraw_only.as_deref();
     let prefixes =
         service.prefixes.iter().zip(observed).map(|(managed, seen)| seen.plan(managed, desired, refusal)).collect();
-    ServicePlan { name: service.name.clone(), health, verdict, policy: service.policy, streak, prefixes }
+    ServicePlan { name: service.name.clone(), health, verdict, desired, policy: service.policy, streak, prefixes }
 }
 
-/// Decides a service's verdict and its streak after this pass. `condition` is `None` when health was not asked.
+/// What maintenance asks of this pass: `withdraw-all --drain`'s own pass drains; a marker with a drain that is not
+/// over drains; any other marker withdraws.
+fn maintenance_mode(inputs: &Inputs, intent: Intent) -> MaintenanceMode {
+    if let Intent::Drain { until } = intent {
+        return MaintenanceMode::Drain { until };
+    }
+    match &inputs.maintenance {
+        None => MaintenanceMode::Off,
+        Some(marker) => match marker.draining_until(inputs.now) {
+            Some(until) => MaintenanceMode::Drain { until },
+            None => MaintenanceMode::Withdraw,
+        },
+    }
+}
+
+/// Decides a service's verdict and its streak after this pass. `condition` is `None` when health was not asked
+/// (`withdraw-all`, with or without `--drain`).
 pub fn decide(
     policy: Policy,
     condition: Option<Condition>,
     announced_now: bool,
     previous: Streak,
-    in_maintenance: bool,
+    maintenance: MaintenanceMode,
 ) -> (Verdict, Streak) {
-    let Some(condition) = condition else { return (Verdict::WithdrawAll, previous) };
+    let Some(condition) = condition else {
+        let verdict = match maintenance {
+            MaintenanceMode::Drain { until } => Verdict::Draining { until },
+            MaintenanceMode::Off | MaintenanceMode::Withdraw => Verdict::WithdrawAll,
+        };
+        return (verdict, previous);
+    };
     let keep_on_checker_error = policy.on_checker_error == OnCheckerError::Keep;
     let streak = match condition {
         Condition::Healthy => previous.after(true).capped(policy.rise, policy.fall),
         Condition::CheckerUnavailable if keep_on_checker_error => previous,
         Condition::Unhealthy | Condition::CheckerUnavailable => previous.after(false).capped(policy.rise, policy.fall),
     };
-    let verdict = match condition {
-        _ if in_maintenance => Verdict::Maintenance,
-        Condition::CheckerUnavailable if keep_on_checker_error => Verdict::KeptOnCheckerError,
+    let verdict = match maintenance {
+        MaintenanceMode::Drain { until } => Verdict::Draining { until },
+        MaintenanceMode::Withdraw => Verdict::Maintenance,
+        MaintenanceMode::Off => health_verdict(policy, condition, announced_now, streak),
+    };
+    (verdict, streak)
+}
+
+/// The verdict of health alone, out of maintenance: rise and fall applied to this pass's streak.
+fn health_verdict(policy: Policy, condition: Condition, announced_now: bool, streak: Streak) -> Verdict {
+    match condition {
+        Condition::CheckerUnavailable if policy.on_checker_error == OnCheckerError::Keep => Verdict::KeptOnCheckerError,
         Condition::Healthy if announced_now || streak.healthy >= policy.rise => Verdict::Healthy,
         Condition::Healthy => Verdict::Rising { healthy: streak.healthy, rise: policy.rise },
         _ if !announced_now || streak.unhealthy >= policy.fall => Verdict::Unhealthy,
         _ => Verdict::Falling { unhealthy: streak.unhealthy, fall: policy.fall },
-    };
-    (verdict, streak)
+    }
 }
 
 /// What FRR has of one managed prefix.
 struct Observed {
     asn: Option<Asn>,
     presence: Presence,
+    /// The route-map of FRR's `network` line, if it has the line and the line names one.
+    route_map: Option<String>,
     error: Option<PrefixError>,
     import_check: bool,
+    /// The prefix's `route_map`, when FRR does not have it.
+    missing_route_map: Option<RouteMap>,
+    /// The prefix's `drain_route_map`, when FRR does not have it.
+    missing_drain_route_map: Option<RouteMap>,
 }
 
 fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
-    let unavailable = |reason: &str| Observed {
+    let nothing = Observed {
         asn: None,
         presence: Presence::Unknown,
-        error: Some(PrefixError::FrrUnavailable(reason.to_string())),
+        route_map: None,
+        error: None,
         import_check: false,
+        missing_route_map: None,
+        missing_drain_route_map: None,
     };
     let running = match frr.get(&managed.vtysh) {
         Some(Ok(running)) => running,
-        Some(Err(reason)) => return unavailable(reason),
-        None => return unavailable("not read"),
+        Some(Err(reason)) => return Observed { error: Some(PrefixError::FrrUnavailable(reason.clone())), ..nothing },
+        None => return Observed { error: Some(PrefixError::FrrUnavailable("not read".into())), ..nothing },
     };
-    match running.instance(&managed.vrf) {
-        None => Observed {
-            asn: None,
-            presence: Presence::Absent,
-            error: Some(PrefixError::NoBgpInstance),
-            import_check: false,
-        },
-        Some(instance) => {
-            let present = instance.networks.contains(&managed.prefix);
-            let presence = if present { Presence::Configured } else { Presence::Absent };
-            Observed { asn: Some(instance.asn.clone()), presence, error: None, import_check: instance.import_check }
-        }
+    let Some(instance) = running.instance(&managed.vrf) else {
+        return Observed { presence: Presence::Absent, error: Some(PrefixError::NoBgpInstance), ..nothing };
+    };
+    let missing = |route_map: &Option<RouteMap>| route_map.clone().filter(|map| !running.has_route_map(map.name()));
+    let line = instance.networks.get(&managed.prefix);
+    Observed {
+        asn: Some(instance.asn.clone()),
+        presence: if line.is_some() { Presence::Configured } else { Presence::Absent },
+        route_map: line.cloned().flatten(),
+        import_check: instance.import_check,
+        missing_route_map: missing(&managed.route_map),
+        missing_drain_route_map: missing(&managed.drain_route_map),
+        ..nothing
     }
 }
 
@@ -407,24 +564,67 @@ impl Observed {
     /// The prefix's plan, given what its service wants for it, and why it may not be announced in this pass, if it
     /// may not.
     fn plan(self, managed: &ManagedPrefix, desired: Desired, refusal: Option<&str>) -> PrefixPlan {
-        let present = self.presence == Presence::Configured;
-        let action = match (self.error, desired) {
-            (Some(error), _) => Action::Error(error),
-            (None, Desired::Announced) if !present => match refusal {
-                Some(reason) => Action::Error(PrefixError::AnnounceRefused(reason.to_string())),
-                None => Action::Announce,
-            },
-            (None, Desired::Withdrawn) if present => Action::Withdraw,
+        let mut warnings = Vec::new();
+        let action = match (&self.error, desired) {
+            (Some(error), _) => Action::Error(error.clone()),
+            (None, Desired::Announced) => self.announce(managed, refusal),
+            (None, Desired::Drained) => self.drain(managed),
+            (None, Desired::Withdrawn) if self.presence == Presence::Configured => Action::Withdraw,
             (None, _) => Action::Keep,
         };
+        if let (Some(route_map), false) = (&self.missing_route_map, matches!(action, Action::Error(_))) {
+            warnings.push(format!(
+                "FRR has no route-map {route_map} (route_map): anycastd will not announce {} without it",
+                managed.prefix
+            ));
+        }
+        if let Some(drain) = &self.missing_drain_route_map {
+            warnings.push(format!(
+                "FRR has no route-map {drain} (drain_route_map): draining {} withdraws it instead",
+                managed.prefix
+            ));
+        }
         PrefixPlan {
             managed: managed.clone(),
             asn: self.asn,
             current: self.presence,
+            route_map: self.route_map,
             action,
             outcome: Outcome::Pending,
             import_check: self.import_check,
-            warning: None,
+            warnings,
+        }
+    }
+
+    /// Announced through the prefix's own route-map: announce it, or put that route-map back on the line FRR has.
+    /// Neither is done without the route-map in FRR, nor in a pass that may only withdraw.
+    fn announce(&self, managed: &ManagedPrefix, refusal: Option<&str>) -> Action {
+        if let Some(route_map) = &self.missing_route_map {
+            return Action::Error(PrefixError::MissingRouteMap(route_map.clone()));
+        }
+        let wanted = managed.route_map.as_ref().map(RouteMap::name);
+        let action = match self.presence {
+            Presence::Configured if self.route_map.as_deref() == wanted => return Action::Keep,
+            Presence::Configured => Action::Restore,
+            Presence::Absent | Presence::Unknown => Action::Announce,
+        };
+        match refusal {
+            Some(reason) => Action::Error(PrefixError::AnnounceRefused(reason.to_string())),
+            None => action,
+        }
+    }
+
+    /// Drained: the line FRR has gets the drain route-map. A prefix FRR does not have stays withdrawn (a drain never
+    /// announces), and one without a drain route-map in FRR is withdrawn.
+    fn drain(&self, managed: &ManagedPrefix) -> Action {
+        if self.presence != Presence::Configured {
+            return Action::Keep;
+        }
+        match &managed.drain_route_map {
+            None => Action::Withdraw,
+            Some(_) if self.missing_drain_route_map.is_some() => Action::Withdraw,
+            Some(drain) if self.route_map.as_deref() == Some(drain.name()) => Action::Keep,
+            Some(_) => Action::Drain,
         }
     }
 }
@@ -433,6 +633,7 @@ impl Observed {
 mod tests {
     use super::*;
     use crate::config::Vrf;
+    use crate::frr::Change;
     use crate::health::cabourotte::parse_result_list;
 
     fn seed() -> Config {
@@ -500,7 +701,7 @@ mod tests {
     fn maintenance_and_withdraw_all_withdraw_everything_announced() {
         let config = seed();
         let running = include_str!("../tests/fixtures/frr-8.4.4-running-config.txt");
-        let marker = Maintenance { since: 0, by: "alice".into(), reason: None };
+        let marker = Maintenance { since: 0, by: "alice".into(), reason: None, drain_until: None };
         let healthy = all_answer(&config, ALL_HEALTHY);
         let in_maintenance = compute(&config, &healthy, &frr(running), Some(marker), Intent::Reconcile);
         assert!(in_maintenance.services.iter().all(|s| s.verdict == Verdict::Maintenance));
@@ -533,14 +734,20 @@ mod tests {
         assert!(plan.summary().has_errors());
     }
 
-    const RISE_2_FALL_3: Policy = Policy { rise: 2, fall: 3, on_checker_error: OnCheckerError::Withdraw };
+    const RISE_2_FALL_3: Policy = Policy {
+        rise: 2,
+        fall: 3,
+        on_checker_error: OnCheckerError::Withdraw,
+        on_falling: OnFalling::Keep,
+        on_unhealthy: OnUnhealthy::Withdraw,
+    };
 
     #[test]
     fn an_announced_service_is_withdrawn_only_after_fall_unhealthy_passes() {
         let mut streak = Streak::default();
         let mut verdicts = Vec::new();
         for _ in 0..3 {
-            let (verdict, next) = decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, streak, false);
+            let (verdict, next) = decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, streak, MaintenanceMode::Off);
             verdicts.push(verdict);
             streak = next;
         }
@@ -552,25 +759,28 @@ mod tests {
                 Verdict::Unhealthy
             ]
         );
-        assert_eq!(verdicts[0].desired(), Desired::Announced, "still announced while falling");
+        assert_eq!(verdicts[0].desired(&Policy::default()), Desired::Announced, "still announced while falling");
     }
 
     #[test]
     fn a_withdrawn_service_is_announced_only_after_rise_healthy_passes() {
-        let (first, streak) = decide(RISE_2_FALL_3, Some(Condition::Healthy), false, Streak::default(), false);
+        let (first, streak) =
+            decide(RISE_2_FALL_3, Some(Condition::Healthy), false, Streak::default(), MaintenanceMode::Off);
         assert_eq!(first, Verdict::Rising { healthy: 1, rise: 2 });
-        assert_eq!(first.desired(), Desired::Withdrawn);
-        let (second, _) = decide(RISE_2_FALL_3, Some(Condition::Healthy), false, streak, false);
+        assert_eq!(first.desired(&Policy::default()), Desired::Withdrawn);
+        let (second, _) = decide(RISE_2_FALL_3, Some(Condition::Healthy), false, streak, MaintenanceMode::Off);
         assert_eq!(second, Verdict::Healthy);
-        let (already, _) = decide(RISE_2_FALL_3, Some(Condition::Healthy), true, Streak::default(), false);
+        let (already, _) =
+            decide(RISE_2_FALL_3, Some(Condition::Healthy), true, Streak::default(), MaintenanceMode::Off);
         assert_eq!(already, Verdict::Healthy, "an announced healthy service stays announced");
     }
 
     #[test]
     fn one_healthy_pass_resets_the_fall_count() {
-        let (_, streak) = decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, Streak::default(), false);
-        let (_, streak) = decide(RISE_2_FALL_3, Some(Condition::Healthy), true, streak, false);
-        let (verdict, _) = decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, streak, false);
+        let (_, streak) =
+            decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, Streak::default(), MaintenanceMode::Off);
+        let (_, streak) = decide(RISE_2_FALL_3, Some(Condition::Healthy), true, streak, MaintenanceMode::Off);
+        let (verdict, _) = decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, streak, MaintenanceMode::Off);
         assert_eq!(verdict, Verdict::Falling { unhealthy: 1, fall: 3 });
     }
 
@@ -578,10 +788,11 @@ mod tests {
     fn keep_on_checker_error_leaves_prefixes_and_counts_alone() {
         let keep = Policy { on_checker_error: OnCheckerError::Keep, ..RISE_2_FALL_3 };
         let before = Streak { healthy: 0, unhealthy: 2 };
-        let (verdict, after) = decide(keep, Some(Condition::CheckerUnavailable), true, before, false);
+        let (verdict, after) = decide(keep, Some(Condition::CheckerUnavailable), true, before, MaintenanceMode::Off);
         assert_eq!((verdict.clone(), after), (Verdict::KeptOnCheckerError, before));
-        assert_eq!(verdict.desired(), Desired::Unchanged);
-        let (withdraw, _) = decide(Policy::default(), Some(Condition::CheckerUnavailable), true, before, false);
+        assert_eq!(verdict.desired(&Policy::default()), Desired::Unchanged);
+        let (withdraw, _) =
+            decide(Policy::default(), Some(Condition::CheckerUnavailable), true, before, MaintenanceMode::Off);
         assert_eq!(withdraw, Verdict::Unhealthy, "the default withdraws, as the original did");
     }
 
@@ -622,5 +833,139 @@ mod tests {
         assert_eq!(plan.services[1].verdict, Verdict::KeptOnCheckerError);
         assert!(plan.services[1].prefixes.iter().all(|p| p.action == Action::Keep));
         assert!(plan.summary().has_errors(), "a checker that could not be asked is still an error");
+    }
+
+    const GRADED: &str = r#"
+[services.dns]
+prefixes.frrouting = ["203.0.113.53", { prefix = "203.0.113.54", drain_route_map = "OTHER-DRAIN" }]
+checks.cabourotte = ["dns"]
+route_map = "ANYCAST-OUT"
+drain_route_map = "ANYCAST-DRAIN"
+fall = 3
+on_falling = "drain"
+"#;
+
+    fn graded(toml: &str) -> Config {
+        Config::parse(toml, "graded").expect("valid graded config")
+    }
+
+    const ROUTE_MAPS: &str = "route-map ANYCAST-OUT permit 10\n!\nroute-map ANYCAST-DRAIN permit 10\n!\n";
+
+    fn graded_frr(networks: &str) -> FrrStates {
+        frr(&format!(
+            "{ROUTE_MAPS}router bgp 65536\n address-family ipv4 unicast\n{networks} exit-address-family\nend\n"
+        ))
+    }
+
+    fn plan_with(config: &Config, success: bool, frr: &FrrStates, inputs: Inputs) -> Plan {
+        let answer = format!(r#"[{{"name":"dns","success":{success}}}]"#);
+        let inputs = Inputs { answers: all_answer(config, &answer), frr: frr.clone(), ..inputs };
+        Plan::compute(config, &inputs, Intent::Reconcile)
+    }
+
+    fn lines(plan: &Plan) -> Vec<String> {
+        let changes: Vec<Change> = plan.prefixes().filter_map(PrefixPlan::change).collect();
+        crate::frr::render_batch(&changes)
+    }
+
+    #[test]
+    fn announcements_carry_the_route_map_and_another_route_map_is_drift() {
+        let config = graded(GRADED);
+        let frr = graded_frr("  network 203.0.113.54/32\n");
+        let plan = plan_with(&config, true, &frr, Inputs::default());
+        assert_eq!(
+            actions(&plan),
+            [("203.0.113.53/32".into(), Action::Announce), ("203.0.113.54/32".into(), Action::Restore)]
+        );
+        assert_eq!(
+            lines(&plan)[2..4],
+            ["network 203.0.113.53/32 route-map ANYCAST-OUT", "network 203.0.113.54/32 route-map ANYCAST-OUT"]
+        );
+        let converged = graded_frr(
+            "  network 203.0.113.53/32 route-map ANYCAST-OUT\n  network 203.0.113.54/32 route-map ANYCAST-OUT\n",
+        );
+        assert!(!plan_with(&config, true, &converged, Inputs::default()).summary().has_changes());
+    }
+
+    #[test]
+    fn a_route_map_frr_lacks_is_an_error_never_an_announcement_without_it() {
+        let config = graded(GRADED);
+        let frr = frr("router bgp 65536\nend\n");
+        let plan = plan_with(&config, true, &frr, Inputs::default());
+        let missing = Action::Error(PrefixError::MissingRouteMap(RouteMap::parse("ANYCAST-OUT").expect("valid")));
+        assert_eq!(actions(&plan), [("203.0.113.53/32".into(), missing.clone()), ("203.0.113.54/32".into(), missing)]);
+        assert!(
+            plan.prefixes()
+                .all(|p| p.warnings.iter().any(|w| w.contains("route-map ANYCAST-DRAIN") || w.contains("OTHER-DRAIN")))
+        );
+        let unhealthy = plan_with(&config, false, &frr, Inputs::default());
+        assert!(unhealthy.prefixes().all(|p| p.action == Action::Keep), "nothing announced: nothing to withdraw");
+    }
+
+    #[test]
+    fn falling_drains_then_fall_withdraws_and_health_restores() {
+        let config = graded(GRADED);
+        let announced = graded_frr(
+            "  network 203.0.113.53/32 route-map ANYCAST-OUT\n  network 203.0.113.54/32 route-map ANYCAST-OUT\n",
+        );
+        let first = plan_with(&config, false, &announced, Inputs::default());
+        assert_eq!(first.services[0].desired, Desired::Drained);
+        assert_eq!(
+            first.prefixes().next().map(|p| (p.action.clone(), p.change().map(|c| c.kind))),
+            Some((Action::Drain, Some(ChangeKind::Network(RouteMap::parse("ANYCAST-DRAIN")))))
+        );
+        assert_eq!(actions(&first)[1], ("203.0.113.54/32".into(), Action::Withdraw), "OTHER-DRAIN is not in FRR");
+        let drained = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-DRAIN\n");
+        let second = plan_with(&config, false, &drained, Inputs { streaks: first.streaks(), ..Inputs::default() });
+        assert_eq!(second.services[0].verdict, Verdict::Falling { unhealthy: 2, fall: 3 });
+        assert_eq!(second.prefixes().next().map(PrefixPlan::current_state), Some(PrefixState::Drained));
+        assert_eq!(actions(&second)[0].1, Action::Keep);
+        let third = plan_with(&config, false, &drained, Inputs { streaks: second.streaks(), ..Inputs::default() });
+        assert_eq!(actions(&third)[0].1, Action::Withdraw);
+        let healthy = plan_with(&config, true, &drained, Inputs { streaks: second.streaks(), ..Inputs::default() });
+        assert_eq!(actions(&healthy)[0].1, Action::Restore, "a drained prefix counts as announced for rise");
+    }
+
+    #[test]
+    fn a_drain_in_the_marker_drains_until_its_deadline_and_never_announces() {
+        let mut config = graded(GRADED);
+        config.services[0].prefixes[1].drain_route_map = None;
+        let frr = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-OUT\n");
+        let marker = Maintenance { since: 100, by: "alice".into(), reason: None, drain_until: Some(130) };
+        let during = Inputs { maintenance: Some(marker.clone()), now: Some(120), ..Inputs::default() };
+        let plan = plan_with(&config, true, &frr, during);
+        assert_eq!(plan.services[0].verdict, Verdict::Draining { until: 130 });
+        assert_eq!(
+            actions(&plan),
+            [("203.0.113.53/32".into(), Action::Drain), ("203.0.113.54/32".into(), Action::Keep)]
+        );
+        let with_plain = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-OUT\n  network 203.0.113.54/32\n");
+        let during = Inputs { maintenance: Some(marker.clone()), now: Some(120), ..Inputs::default() };
+        assert_eq!(
+            actions(&plan_with(&config, true, &with_plain, during))[1].1,
+            Action::Withdraw,
+            "no drain route-map"
+        );
+        let after = Inputs { maintenance: Some(marker), now: Some(130), ..Inputs::default() };
+        assert_eq!(actions(&plan_with(&config, true, &frr, after))[0].1, Action::Withdraw);
+        let command =
+            Plan::compute(&config, &Inputs { frr: frr.clone(), ..Inputs::default() }, Intent::Drain { until: 5 });
+        assert_eq!(actions(&command)[0].1, Action::Drain, "withdraw-all --drain asks no health");
+    }
+
+    #[test]
+    fn on_unhealthy_drain_keeps_a_failed_service_drained() {
+        let config =
+            graded(&GRADED.replace("on_falling = \"drain\"", "on_unhealthy = \"drain\"").replace("fall = 3", ""));
+        let announced = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-OUT\n");
+        let plan = plan_with(&config, false, &announced, Inputs::default());
+        assert_eq!(
+            (plan.services[0].verdict.clone(), plan.services[0].desired),
+            (Verdict::Unhealthy, Desired::Drained)
+        );
+        assert_eq!(
+            actions(&plan),
+            [("203.0.113.53/32".into(), Action::Drain), ("203.0.113.54/32".into(), Action::Keep)]
+        );
     }
 }

@@ -88,3 +88,57 @@ fn a_vrf_without_bgp_instance_is_an_error_live_and_offline_alike() {
     let live = snapshot_plan(&env, "missing-vrf-instance", 1);
     assert_offline_plan_is_the_live_one(&env, live);
 }
+
+/// The seed example with graded actions: dns announces through ANYCAST-OUT and drains while falling (`fall = 3`);
+/// ntp announces through ANYCAST-OUT too and drains through ANYCAST-DRAIN, except its IPv4 prefix, whose own drain
+/// route-map FRR lacks.
+const GRADED_CONFIG: &str = r#"[services.dns]
+prefixes.frrouting = [{ prefix = "2001:db8::b19:bad:53", vtysh = "{vtysh}" }, { prefix = "203.0.113.53", vtysh = "{vtysh}" }]
+checks.cabourotte = [{ name = "dns", url = "{url}" }]
+route_map = "ANYCAST-OUT"
+drain_route_map = "ANYCAST-DRAIN"
+fall = 3
+on_falling = "drain"
+
+[services.ntp]
+prefixes.frrouting = [
+    { "prefix" = "2001:db8::123:7e11:713e", "vrf" = "123", vtysh = "{vtysh}" },
+    { "prefix" = "203.0.113.123", "vrf" = "123", vtysh = "{vtysh}", drain_route_map = "NTP-DRAIN" },
+]
+checks.cabourotte = [{ "name" = "ntp_v6", url = "{url}" }, { "name" = "ntp_v4", url = "{url}" }]
+route_map = "ANYCAST-OUT"
+drain_route_map = "ANYCAST-DRAIN"
+"#;
+
+/// FRR with both services announced: dns through its route-map, ntp plain; the two route-maps defined.
+const GRADED_FRR: &str = "route-map ANYCAST-OUT permit 10\n set metric 50\nexit\n!\nroute-map ANYCAST-DRAIN permit 10\n \
+set community graceful-shutdown\nexit\n!\nrouter bgp 65536\n address-family ipv4 unicast\n  \
+network 203.0.113.53/32 route-map ANYCAST-OUT\n exit-address-family\n address-family ipv6 unicast\n  \
+network 2001:db8::b19:bad:53/128\n exit-address-family\nexit\n!\nrouter bgp 65537 vrf 123\n address-family ipv4 \
+unicast\n  network 203.0.113.123/32\n exit-address-family\n address-family ipv6 unicast\n  \
+network 2001:db8::123:7e11:713e/128\n exit-address-family\nexit\n!\nend\n";
+
+#[test]
+fn a_falling_service_drains_and_drift_is_restored_live_and_offline_alike() {
+    let env = Env::new();
+    env.config(GRADED_CONFIG).frr(GRADED_FRR);
+    env.cabourotte.failing("dns", "connection refused");
+    let live = snapshot_plan(&env, "graded-falling", 0);
+    let line = |prefix: &str| live.0.stdout.lines().find(|line| line.contains(prefix)).unwrap_or_default().to_string();
+    let words = |prefix: &str| line(prefix).split_whitespace().map(str::to_string).collect::<Vec<_>>().join(" ");
+    assert_eq!(words("203.0.113.53/32"), "~ 203.0.113.53/32 drain AS 65536, default VRF, route-map ANYCAST-DRAIN");
+    assert_eq!(words("203.0.113.123/32"), "~ 203.0.113.123/32 restore AS 65537, VRF 123, route-map ANYCAST-OUT");
+    assert_offline_plan_is_the_live_one(&env, live);
+}
+
+#[test]
+fn a_drain_in_the_marker_drains_what_is_announced_live_and_offline_alike() {
+    let env = Env::new();
+    env.config(GRADED_CONFIG).frr(GRADED_FRR);
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    let marker = r#"{"since": 1764067200, "by": "alice", "reason": "kernel upgrade", "drain_until": 4102444800}"#;
+    std::fs::write(env.state_dir().join("maintenance.json"), marker).expect("marker");
+    let live = snapshot_plan(&env, "graded-drain", 0);
+    assert!(live.0.stdout.contains("dns: draining until 2100-01-01T00:00:00Z"), "{}", live.0.stdout);
+    assert_offline_plan_is_the_live_one(&env, live);
+}

@@ -2,7 +2,6 @@
 //! `--all`), the pre-flights of FRR and of Cabourotte too, both read-only.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{CacheUse, Exit, load_config};
 use crate::context::Context;
@@ -25,8 +24,9 @@ pub struct Preflights<'a> {
 pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Error> {
     let config = load_config(context, CacheUse::Never)?;
     let frr = preflights.frr.map(|startup| frr_preflight::check_all(&config, context.vtysh_timeout, startup));
-    let cabourotte =
-        preflights.cabourotte.then(|| cabourotte_preflight::check_all(&config, context.http_timeout, unix_now()));
+    let cabourotte = preflights
+        .cabourotte
+        .then(|| cabourotte_preflight::check_all(&config, context.http_timeout, crate::clock::unix_now()));
     let output = &context.output;
     match output.format {
         Format::Text => {
@@ -38,8 +38,4 @@ pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Erro
     }
     let failed = frr.iter().chain(cabourotte.iter()).flatten().any(|finding: &Finding| finding.level == Level::Error);
     Ok(if failed { Exit::Failed } else { Exit::Done })
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
 }

@@ -1,5 +1,5 @@
-//! `anycastd resume`: ends maintenance by removing the marker, under the run lock. The next pass announces the
-//! prefixes of healthy services again.
+//! `anycastd resume`: ends maintenance (and a drain) by removing the marker, under the run lock. The next pass
+//! announces the prefixes of healthy services again, and puts their own route-map back on the drained ones.
 
 use super::Exit;
 use crate::context::Context;

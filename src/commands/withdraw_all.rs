@@ -1,20 +1,45 @@
 //! `anycastd withdraw-all`: maintenance. The marker is written first, so that no pass starting after this moment
 //! announces anything; then every managed prefix is withdrawn, whatever the health.
+//!
+//! With `--drain D`, the marker also holds a deadline D from now. Until then, announced prefixes carry their drain
+//! route-map (peers move to other nodes while this one still answers), then they are withdrawn. The command waits
+//! for the deadline and withdraws, unless `--no-wait`: the deadline is in the marker, so the next `apply` or `run`
+//! pass after it withdraws just as well.
+
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use super::{CacheUse, Exit, load_config};
+use crate::clock::utc_timestamp;
+use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::pass;
 use crate::plan::Intent;
-use crate::render::Tense;
+use crate::render::{Format, Tense, emit};
 use crate::state::StateDir;
 use crate::state::maintenance::{self, Maintenance};
 
-/// Enters maintenance and withdraws. A marker that cannot be written does not stop the withdrawal: it is an error of
-/// the pass, and the operator is told that the next pass may announce again.
-pub fn withdraw_all(context: &Context, reason: Option<String>) -> Result<Exit, Error> {
+/// `--drain D` and whether the command waits for its end (not `--no-wait`).
+#[derive(Clone, Copy, Debug)]
+pub struct Drain {
+    /// How long announced prefixes are drained before they are withdrawn.
+    pub period: Duration,
+    /// Whether the command waits and withdraws itself.
+    pub wait: bool,
+}
+
+/// Enters maintenance and withdraws (or drains, then withdraws). A marker that cannot be written does not stop the
+/// withdrawal: it is an error of the pass, and the operator is told that the next pass may announce again.
+pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Drain>) -> Result<Exit, Error> {
     let config = load_config(context, CacheUse::ReadAndRefresh)?;
-    let marked = StateDir::create(&context.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason));
+    let deadline = drain.map(|drain| SystemTime::now() + drain.period);
+    let until = deadline.map(unix_seconds_rounded_up);
+    let marked =
+        StateDir::create(&context.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason, until));
     let unmarked = marked.err().map(|error| {
         format!(
             "{error}: withdrawing anyway, but without the maintenance marker the next apply or run pass may announce \
@@ -22,16 +47,84 @@ pub fn withdraw_all(context: &Context, reason: Option<String>) -> Result<Exit, E
              withdraw-all` again"
         )
     });
-    let applied =
-        pass::changing_pass(&config, context, Intent::WithdrawAll, "withdraw-all", unmarked.into_iter().collect());
-    context.output.plan(&applied, "withdraw-all", Tense::Applied);
-    Ok(Exit::of(&applied))
+    let (Some(drain), Some(until), Some(deadline)) = (drain, until, deadline) else {
+        return Ok(withdraw_pass(&config, context, unmarked.into_iter().collect()));
+    };
+    // Listening before the drain, so that a Ctrl-C from now on ends the drain with a withdrawal, not mid-way.
+    let stop = if drain.wait { Some(stop_signals().map_err(Error::Signals)?) } else { None };
+    let drained = pass::changing_pass(&config, context, Intent::Drain { until }, "withdraw-all", Vec::new());
+    context.output.plan(&drained, "withdraw-all", Tense::Applied);
+    let Some(stop) = stop else {
+        note(
+            context,
+            &format!("Drained until {}; the first apply or run pass after it withdraws.\n", utc_timestamp(until)),
+        );
+        return Ok(Exit::of(&drained));
+    };
+    note(
+        context,
+        &format!(
+            "Draining until {}, then withdrawing. Ctrl-C withdraws at once; `anycastd resume` (elsewhere) ends the \
+             drain and restores the prefixes; --no-wait returns at once and leaves the withdrawal to the next apply \
+             or run pass after the deadline.\n",
+            utc_timestamp(until)
+        ),
+    );
+    let remaining = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+    let _ = stop.recv_timeout(remaining);
+    if resumed_meanwhile(context) {
+        note(context, "Maintenance was ended with `anycastd resume` during the drain: nothing withdrawn.\n");
+        return Ok(Exit::of(&drained));
+    }
+    let withdrawn = withdraw_pass(&config, context, unmarked.into_iter().collect());
+    Ok(if drained.summary().has_errors() { Exit::Failed } else { withdrawn })
 }
 
-/// Writes the maintenance marker, unless one is there already (its who, when and why are kept).
-fn begin_maintenance(state_dir: &StateDir, reason: Option<String>) -> std::io::Result<()> {
+/// The withdrawal: every managed prefix, whatever the health.
+fn withdraw_pass(config: &Config, context: &Context, earlier: Vec<String>) -> Exit {
+    let applied = pass::changing_pass(config, context, Intent::WithdrawAll, "withdraw-all", earlier);
+    context.output.plan(&applied, "withdraw-all", Tense::Applied);
+    Exit::of(&applied)
+}
+
+/// Writes the maintenance marker with the drain's deadline (`None`: none). A marker that is there already keeps
+/// its who, when and why; only its deadline changes, so that `withdraw-all` during a drain withdraws at once.
+fn begin_maintenance(state_dir: &StateDir, reason: Option<String>, drain_until: Option<u64>) -> std::io::Result<()> {
     match maintenance::read(Some(state_dir)) {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) | Err(_) => maintenance::write(state_dir, &Maintenance::begin(reason)),
+        Ok(Some(marker)) if marker.drain_until == drain_until => Ok(()),
+        Ok(Some(marker)) => maintenance::write(state_dir, &Maintenance { drain_until, ..marker }),
+        Ok(None) | Err(_) => maintenance::write(state_dir, &Maintenance::begin(reason, drain_until)),
+    }
+}
+
+/// Whether the marker is gone: someone ran `anycastd resume` while this command waited. A marker that cannot be
+/// read, or was never written, means withdraw.
+fn resumed_meanwhile(context: &Context) -> bool {
+    let Ok(Some(state_dir)) = StateDir::open(&context.state_dir) else { return false };
+    matches!(maintenance::read(Some(&state_dir)), Ok(None))
+}
+
+/// A channel that receives once SIGINT or SIGTERM arrives.
+fn stop_signals() -> std::io::Result<mpsc::Receiver<i32>> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let _ = sender.send(signal);
+        }
+    });
+    Ok(receiver)
+}
+
+/// The deadline in whole Unix seconds, rounded up: a pass never withdraws before the drain's full length.
+fn unix_seconds_rounded_up(time: SystemTime) -> u64 {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    since.as_secs() + u64::from(since.subsec_nanos() > 0)
+}
+
+/// A line for the operator beside the text report (not in JSON, not with `--quiet`).
+fn note(context: &Context, text: &str) {
+    if context.output.format == Format::Text && !context.output.quiet {
+        emit(text);
     }
 }

@@ -42,6 +42,9 @@ pub const HTTP_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(10), max: D
 /// that); a hand edit left alone for more than a day is not caught in time. `0` is the one value outside.
 pub const RESYNC: Bounds = Bounds { min: Duration::from_secs(1), max: Duration::from_secs(DAY) };
 
+/// `withdraw-all --drain`: long enough for peers to move away (BGP converges in seconds), at most a day.
+pub const DRAIN: Bounds = Bounds { min: Duration::from_secs(1), max: Duration::from_secs(DAY) };
+
 /// `--lock-timeout`: a lock holder is one pass of anycastd, seconds at most.
 pub const LOCK_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(10), max: Duration::from_secs(HOUR) };
 

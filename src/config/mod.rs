@@ -19,11 +19,11 @@ use serde::{Deserialize, Serialize};
 use crate::bounded;
 
 pub use diagnostics::ConfigError;
-pub use duration::{HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds};
+pub use duration::{DRAIN, HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds};
 pub use tls::{
     ClientCertificate, ClientIdentity, TlsKey, TlsMaterial, TlsProblem, TlsSettings, crypto_provider, load as load_tls,
 };
-pub use types::{AddressFamily, CabourotteUrl, Prefix, Vrf};
+pub use types::{AddressFamily, CabourotteUrl, Prefix, RouteMap, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.
 pub const DEFAULT_PATH: &str = "/etc/anycastd/config.toml";
@@ -77,13 +77,41 @@ pub struct Policy {
     pub fall: u32,
     /// What to do when Cabourotte itself cannot be asked.
     pub on_checker_error: OnCheckerError,
+    /// What an announced service does while unhealthy but not yet for `fall` passes.
+    pub on_falling: OnFalling,
+    /// What an announced service does once unhealthy for `fall` passes.
+    pub on_unhealthy: OnUnhealthy,
 }
 
 impl Default for Policy {
     /// The original anycastd's behaviour: every pass decides alone, and a silent checker means withdraw.
     fn default() -> Self {
-        Policy { rise: 1, fall: 1, on_checker_error: OnCheckerError::Withdraw }
+        Policy {
+            rise: 1,
+            fall: 1,
+            on_checker_error: OnCheckerError::Withdraw,
+            on_falling: OnFalling::Keep,
+            on_unhealthy: OnUnhealthy::Withdraw,
+        }
     }
+}
+
+/// What an announced service does while it is unhealthy but its `fall` count is not reached yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OnFalling {
+    /// Stays announced as it is (the default).
+    Keep,
+    /// Announced through its drain route-map, so that peers prefer other nodes before it is withdrawn.
+    Drain,
+}
+
+/// What an announced service does once it is unhealthy for `fall` passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OnUnhealthy {
+    /// Withdrawn (the default).
+    Withdraw,
+    /// Kept, through its drain route-map: a degraded node is better than none (the last site standing).
+    Drain,
 }
 
 /// What to do with a service when its Cabourotte cannot be asked (connection refused, timeout, 5xx, bad JSON).
@@ -116,6 +144,10 @@ pub struct ManagedPrefix {
     /// The pid file of that FRR's bgpd, watched by `run` to notice a restart without asking vtysh; `None` when it
     /// cannot be watched (then `run` reads the running config on every pass).
     pub bgpd_pid_file: Option<PathBuf>,
+    /// The route-map every announcement carries (`network P route-map NAME`), if any.
+    pub route_map: Option<RouteMap>,
+    /// The route-map used while draining, if any; a prefix without one is withdrawn instead of drained.
+    pub drain_route_map: Option<RouteMap>,
 }
 
 /// One Cabourotte health check.

@@ -14,10 +14,10 @@ use toml::de::{DeArray, DeString, DeTable, DeValue};
 use super::diagnostics::ConfigProblem;
 use super::duration::{self, Bounds, parse_seconds};
 use super::tls::{self, TlsKey};
-use super::types::{CabourotteUrl, Prefix, PrefixError, Vrf};
+use super::types::{CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 use super::{
     Check, Config, DEFAULT_BGPD_PID_FILE, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL,
-    DEFAULT_VTYSH, Hook, ManagedPrefix, OnCheckerError, Policy, Service,
+    DEFAULT_VTYSH, Hook, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, Service,
 };
 
 type Key<'i> = Spanned<DeString<'i>>;
@@ -25,10 +25,22 @@ type Value<'i> = Spanned<DeValue<'i>>;
 
 const PREFIX_TYPES: &[&str] = &["frrouting"];
 const CHECK_TYPES: &[&str] = &["cabourotte"];
-const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh", "bgpd_pid_file"];
+const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh", "bgpd_pid_file", "route_map", "drain_route_map"];
 const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval", "max_age", "ca_file", "cert_file", "key_file"];
-const SERVICE_KEYS: &[&str] =
-    &["prefixes", "checks", "rise", "fall", "max_age", "on_checker_error", "on_change", "on_change_timeout"];
+const SERVICE_KEYS: &[&str] = &[
+    "prefixes",
+    "checks",
+    "rise",
+    "fall",
+    "max_age",
+    "on_checker_error",
+    "on_falling",
+    "on_unhealthy",
+    "route_map",
+    "drain_route_map",
+    "on_change",
+    "on_change_timeout",
+];
 
 /// Parses and validates configuration text, returning every problem found when it is not valid.
 pub fn parse(text: &str) -> Result<Config, Vec<ConfigProblem>> {
@@ -57,6 +69,13 @@ fn syntax_problem(error: &toml::de::Error, more: bool) -> ConfigProblem {
     } else {
         problem
     }
+}
+
+/// The route-maps a service or one of its prefixes names; a prefix's own override the service's.
+#[derive(Clone, Default)]
+struct RouteMaps {
+    route_map: Option<RouteMap>,
+    drain_route_map: Option<RouteMap>,
 }
 
 #[derive(Default)]
@@ -108,11 +127,15 @@ impl Walker {
             .optional(table, "max_age", |walker, value| walker.duration(value, "max_age", duration::MAX_AGE).map(Some));
         let policy = self.policy(table);
         let on_change = self.hook(table);
-        let prefixes = self.typed_lists(table, "prefixes", PREFIX_TYPES, |walker, item| walker.frrouting_prefix(item));
+        let service_maps = self.route_maps(Some(table));
+        let inherited = service_maps.clone().unwrap_or_default();
+        let prefixes =
+            self.typed_lists(table, "prefixes", PREFIX_TYPES, |walker, item| walker.frrouting_prefix(item, &inherited));
         let default_max_age = max_age.flatten();
         let checks = self
             .typed_lists(table, "checks", CHECK_TYPES, |walker, item| walker.cabourotte_check(item, default_max_age));
-        let (prefixes, checks, policy, on_change) = (prefixes?, checks?, policy?, on_change?);
+        let (prefixes, checks, policy, on_change, _) = (prefixes?, checks?, policy?, on_change?, service_maps?);
+        self.drains_need_a_route_map(table, policy, &prefixes);
         let end = table.iter().map(|(key, value)| key.span().end.max(end_of(value))).max();
         let end = end.unwrap_or(name.span().start);
         if prefixes.is_empty() {
@@ -153,11 +176,110 @@ impl Walker {
         let fall = self.optional(service, "fall", |walker, value| walker.count(value, "fall").map(Some));
         let on_checker_error =
             self.optional(service, "on_checker_error", |walker, value| walker.on_checker_error(value).map(Some));
+        let on_falling = self.optional(service, "on_falling", |walker, value| {
+            walker.choice(value, "on_falling", &[("keep", OnFalling::Keep), ("drain", OnFalling::Drain)]).map(Some)
+        });
+        let on_unhealthy = self.optional(service, "on_unhealthy", |walker, value| {
+            walker
+                .choice(value, "on_unhealthy", &[("withdraw", OnUnhealthy::Withdraw), ("drain", OnUnhealthy::Drain)])
+                .map(Some)
+        });
         Some(Policy {
             rise: rise?.unwrap_or(defaults.rise),
             fall: fall?.unwrap_or(defaults.fall),
             on_checker_error: on_checker_error?.unwrap_or(defaults.on_checker_error),
+            on_falling: on_falling?.unwrap_or(defaults.on_falling),
+            on_unhealthy: on_unhealthy?.unwrap_or(defaults.on_unhealthy),
         })
+    }
+
+    /// One of `choices` (the first is the default, named so in the help).
+    fn choice<T: Copy>(&mut self, value: &Value<'_>, key: &str, choices: &[(&str, T)]) -> Option<T> {
+        let text = self.string(value, &format!("`{key}` must be a string"))?;
+        if let Some((_, choice)) = choices.iter().find(|(name, _)| *name == text) {
+            return Some(*choice);
+        }
+        let names: Vec<String> = choices.iter().map(|(name, _)| format!("\"{name}\"")).collect();
+        self.report(
+            ConfigProblem::new(
+                value.span(),
+                format!("unknown {key} policy `{}`", text.escape_debug()),
+                "unknown policy",
+            )
+            .help(format!("use {} (the default) or {}", names[0], names[1..].join(" or "))),
+        );
+        None
+    }
+
+    /// The `route_map` and `drain_route_map` keys of a service or prefix table, each `None` when absent; `None`
+    /// as a whole when one is invalid.
+    fn route_maps(&mut self, table: Option<&DeTable<'_>>) -> Option<RouteMaps> {
+        let mut read = |key: &str| match option(table, key) {
+            Some(value) => self.route_map(value, key).map(Some),
+            None => Some(None),
+        };
+        let (route_map, drain_route_map) = (read("route_map"), read("drain_route_map"));
+        Some(RouteMaps { route_map: route_map?, drain_route_map: drain_route_map? })
+    }
+
+    fn route_map(&mut self, value: &Value<'_>, key: &str) -> Option<RouteMap> {
+        let text = self.string(value, &format!("`{key}` must be a string: the name of a route-map in FRR"))?;
+        let route_map = RouteMap::parse(text);
+        if route_map.is_none() {
+            self.report(
+                ConfigProblem::new(
+                    value.span(),
+                    format!("`{}` is not a route-map name anycastd accepts", text.escape_debug()),
+                    "invalid route-map name",
+                )
+                .help(format!(
+                    "use only letters, digits, `-`, `_`, `.` and `:`, at most {} characters",
+                    RouteMap::MAX_LEN
+                )),
+            );
+        }
+        route_map
+    }
+
+    /// `on_falling = "drain"` and `on_unhealthy = "drain"` drain every prefix of the service: each needs a drain
+    /// route-map, or the policy would quietly mean "keep" or "withdraw" for some of them. A drain route-map that is
+    /// the announcement's own route-map would drain nothing.
+    fn drains_need_a_route_map(&mut self, table: &DeTable<'_>, policy: Policy, prefixes: &[Spanned<ManagedPrefix>]) {
+        for prefix in prefixes {
+            let managed = prefix.get_ref();
+            if managed.drain_route_map.is_some() && managed.drain_route_map == managed.route_map {
+                self.report(
+                    ConfigProblem::new(
+                        prefix.span(),
+                        format!("{} has the same route-map for announcing and for draining", managed.prefix),
+                        "drain_route_map = route_map",
+                    )
+                    .help("a drain route-map must lower the preference of the route, e.g. set community graceful-shutdown"),
+                );
+            }
+        }
+        let drains = [
+            ("on_falling", policy.on_falling == OnFalling::Drain),
+            ("on_unhealthy", policy.on_unhealthy == OnUnhealthy::Drain),
+        ];
+        for (key, _) in drains.iter().filter(|(_, drains)| *drains) {
+            let Some((_, value)) = field(table, key) else { continue };
+            let lacking: Vec<String> = prefixes
+                .iter()
+                .filter(|prefix| prefix.get_ref().drain_route_map.is_none())
+                .map(|prefix| prefix.get_ref().prefix.to_string())
+                .collect();
+            if !lacking.is_empty() {
+                self.report(
+                    ConfigProblem::new(
+                        value.span(),
+                        format!("`{key} = \"drain\"` needs a drain route-map, and {} has none", lacking.join(", ")),
+                        "drains without a route-map",
+                    )
+                    .help("add drain_route_map = \"ANYCAST-DRAIN\" to the service (or to each prefix's table)"),
+                );
+            }
+        }
     }
 
     /// A count of passes: a whole number from 1 up.
@@ -183,21 +305,11 @@ impl Walker {
     }
 
     fn on_checker_error(&mut self, value: &Value<'_>) -> Option<OnCheckerError> {
-        match self.string(value, "`on_checker_error` must be a string")? {
-            "withdraw" => Some(OnCheckerError::Withdraw),
-            "keep" => Some(OnCheckerError::Keep),
-            other => {
-                self.report(
-                    ConfigProblem::new(
-                        value.span(),
-                        format!("unknown on_checker_error policy `{other}`"),
-                        "unknown policy",
-                    )
-                    .help("use \"withdraw\" (the default) or \"keep\""),
-                );
-                None
-            }
-        }
+        self.choice(
+            value,
+            "on_checker_error",
+            &[("withdraw", OnCheckerError::Withdraw), ("keep", OnCheckerError::Keep)],
+        )
     }
 
     fn hook(&mut self, service: &DeTable<'_>) -> Option<Option<Hook>> {
@@ -273,7 +385,7 @@ impl Walker {
         all_valid.then_some(items)
     }
 
-    fn frrouting_prefix(&mut self, item: &Value<'_>) -> Option<Spanned<ManagedPrefix>> {
+    fn frrouting_prefix(&mut self, item: &Value<'_>, service_maps: &RouteMaps) -> Option<Spanned<ManagedPrefix>> {
         let example = "{ prefix = \"203.0.113.53\", vrf = \"EDGE\" }";
         let (prefix_value, table) =
             self.shorthand_or_table(item, ("frrouting prefix", "a prefix string"), FRROUTING_KEYS, "prefix", example)?;
@@ -288,7 +400,15 @@ impl Walker {
                 .filter(|path| *path == Path::new(DEFAULT_VTYSH))
                 .map(|_| PathBuf::from(DEFAULT_BGPD_PID_FILE)),
         };
-        let managed = ManagedPrefix { prefix: prefix?, vrf: vrf?, vtysh: vtysh?, bgpd_pid_file };
+        let own_maps = self.route_maps(table)?;
+        let managed = ManagedPrefix {
+            prefix: prefix?,
+            vrf: vrf?,
+            vtysh: vtysh?,
+            bgpd_pid_file,
+            route_map: own_maps.route_map.or_else(|| service_maps.route_map.clone()),
+            drain_route_map: own_maps.drain_route_map.or_else(|| service_maps.drain_route_map.clone()),
+        };
         Some(Spanned::new(prefix_value.span(), managed))
     }
 

@@ -43,12 +43,16 @@ fn the_seed_example_parses_with_its_defaults() {
                 prefix: prefix("203.0.113.53/32"),
                 vtysh: PathBuf::from("/usr/bin/vtysh"),
                 bgpd_pid_file: Some(PathBuf::from("/run/frr/bgpd.pid")),
+                route_map: None,
+                drain_route_map: None,
             },
             ManagedPrefix {
                 vrf: Vrf::Default,
                 prefix: prefix("2001:db8::b19:bad:53/128"),
                 vtysh: PathBuf::from("/usr/bin/vtysh"),
                 bgpd_pid_file: Some(PathBuf::from("/run/frr/bgpd.pid")),
+                route_map: None,
+                drain_route_map: None,
             },
         ]
     );
@@ -111,7 +115,7 @@ checks.cabourotte = [{ name = "dns", intervall = 3 }]
     let error = Config::parse(text, "t").unwrap_err();
     assert_eq!(
         error.problems()[2].help.as_deref(),
-        Some("did you mean `vrf`? Valid keys: prefix, vrf, vtysh, bgpd_pid_file")
+        Some("did you mean `vrf`? Valid keys: prefix, vrf, vtysh, bgpd_pid_file, route_map, drain_route_map")
     );
 }
 
@@ -153,7 +157,7 @@ fn a_misspelt_key_is_reported_before_the_service_it_leaves_without_prefixes() {
     assert_eq!(
         error.problems()[0].help.as_deref(),
         Some(
-            "did you mean `prefixes`? Valid keys: prefixes, checks, rise, fall, max_age, on_checker_error, on_change, on_change_timeout"
+            "did you mean `prefixes`? Valid keys: prefixes, checks, rise, fall, max_age, on_checker_error, on_falling, on_unhealthy, route_map, drain_route_map, on_change, on_change_timeout"
         )
     );
 }
@@ -370,7 +374,7 @@ fn vtysh_must_be_an_absolute_path() {
 #[test]
 fn health_policy_keys_have_the_original_defaults() {
     let config = Config::parse(SEED, "seed").expect("valid");
-    assert_eq!(config.services[0].policy, Policy { rise: 1, fall: 1, on_checker_error: OnCheckerError::Withdraw });
+    assert_eq!(config.services[0].policy, Policy::default());
     assert_eq!(config.services[0].on_change, None);
     assert_eq!(config.services[0].checks[0].max_age, None);
 }
@@ -390,7 +394,7 @@ checks.cabourotte = ["dns", { name = "dns2", max_age = 10 }]
 "#;
     let config = Config::parse(text, "t").expect("valid");
     let dns = &config.services[0];
-    assert_eq!(dns.policy, Policy { rise: 2, fall: 3, on_checker_error: OnCheckerError::Keep });
+    assert_eq!(dns.policy, Policy { rise: 2, fall: 3, on_checker_error: OnCheckerError::Keep, ..Policy::default() });
     assert_eq!(dns.checks[0].max_age, Some(Duration::from_secs(30)));
     assert_eq!(dns.checks[1].max_age, Some(Duration::from_secs(10)));
     let hook = dns.on_change.as_ref().expect("a hook");
@@ -479,5 +483,57 @@ fn one_vtysh_with_two_bgpd_pid_files_is_an_error() {
     assert_eq!(
         one_problem(text),
         ("/opt/v is given two different `bgpd_pid_file`s".to_string(), "\"192.0.2.2\"".to_string())
+    );
+}
+
+#[test]
+fn route_maps_are_inherited_by_prefixes_and_overridden_by_their_own() {
+    let config = Config::parse(
+        r#"
+[services.dns]
+prefixes.frrouting = ["203.0.113.53", { prefix = "203.0.113.54", route_map = "V4-OUT", drain_route_map = "V4-DRAIN" }]
+checks.cabourotte = ["dns"]
+route_map = "ANYCAST-OUT"
+drain_route_map = "ANYCAST-DRAIN"
+on_falling = "drain"
+on_unhealthy = "drain"
+"#,
+        "t",
+    )
+    .expect("valid");
+    let dns = &config.services[0];
+    let maps: Vec<(Option<String>, Option<String>)> = dns
+        .prefixes
+        .iter()
+        .map(|p| (p.route_map.as_ref().map(ToString::to_string), p.drain_route_map.as_ref().map(ToString::to_string)))
+        .collect();
+    assert_eq!(
+        maps,
+        [(Some("ANYCAST-OUT".into()), Some("ANYCAST-DRAIN".into())), (Some("V4-OUT".into()), Some("V4-DRAIN".into()))]
+    );
+    assert_eq!((dns.policy.on_falling, dns.policy.on_unhealthy), (OnFalling::Drain, OnUnhealthy::Drain));
+}
+
+#[test]
+fn graded_keys_are_checked_at_their_span() {
+    let base = "[services.dns]\nchecks.cabourotte = [\"dns\"]\n";
+    let one = |rest: &str| one_problem(&format!("{base}{rest}"));
+    assert_eq!(
+        one("prefixes.frrouting = [\"203.0.113.53\"]\nroute_map = \"A B\"\n"),
+        ("`A B` is not a route-map name anycastd accepts".into(), "\"A B\"".into())
+    );
+    assert_eq!(
+        one("prefixes.frrouting = [\"203.0.113.53\"]\non_falling = \"withdraw\"\n"),
+        ("unknown on_falling policy `withdraw`".into(), "\"withdraw\"".into())
+    );
+    assert_eq!(
+        one(
+            "prefixes.frrouting = [\"203.0.113.53\", { prefix = \"203.0.113.54\", drain_route_map = \"D\" }]\non_unhealthy = \"drain\"\n"
+        ),
+        ("`on_unhealthy = \"drain\"` needs a drain route-map, and 203.0.113.53/32 has none".into(), "\"drain\"".into())
+    );
+    assert_eq!(
+        one("prefixes.frrouting = [\"203.0.113.53\"]\nroute_map = \"OUT\"\ndrain_route_map = \"OUT\"\n"),
+        ("203.0.113.53/32 has the same route-map for announcing and for draining".into(), "\"203.0.113.53\"".into())
     );
 }

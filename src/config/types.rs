@@ -163,6 +163,52 @@ impl fmt::Display for Vrf {
     }
 }
 
+/// The name of an FRR route-map that anycastd puts on a `network` line (`network P route-map NAME`). anycastd never
+/// creates or edits one: the operator writes it in FRR, and anycastd only names it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RouteMap(String);
+
+impl RouteMap {
+    /// The longest route-map name accepted: far more than anyone writes, short enough for every report.
+    pub const MAX_LEN: usize = 64;
+
+    /// Validates a route-map name: letters, digits, `-`, `_`, `.` and `:`, at most [`RouteMap::MAX_LEN`]
+    /// characters. Nothing else, so that the name is one word on a vtysh line and cannot start a new one.
+    pub fn parse(name: &str) -> Option<RouteMap> {
+        let valid = !name.is_empty()
+            && name.len() <= Self::MAX_LEN
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+        valid.then(|| RouteMap(name.to_string()))
+    }
+
+    /// The name, as written in FRR.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Read back from the configuration cache, validated again.
+impl TryFrom<String> for RouteMap {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        RouteMap::parse(&name).ok_or_else(|| format!("`{name}` is not a valid route-map name"))
+    }
+}
+
+impl From<RouteMap> for String {
+    fn from(route_map: RouteMap) -> String {
+        route_map.0
+    }
+}
+
+impl fmt::Display for RouteMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The base URL of a Cabourotte API, http or https, with optional basic-auth credentials.
 ///
 /// Credentials are kept apart from the URL so they are sent as a header and never printed.
@@ -319,6 +365,16 @@ mod tests {
         assert_eq!(Vrf::parse("x\nrouter bgp 1"), None);
         assert_eq!(Vrf::parse(""), None);
         assert_eq!(Vrf::parse(&"v".repeat(37)), None);
+    }
+
+    #[test]
+    fn route_map_names_are_one_safe_word() {
+        assert_eq!(RouteMap::parse("ANYCAST-DRAIN").map(|r| r.to_string()), Some("ANYCAST-DRAIN".into()));
+        assert!(RouteMap::parse("rm_v6.out:1").is_some());
+        assert_eq!(RouteMap::parse("A B"), None);
+        assert_eq!(RouteMap::parse("A\nno router bgp"), None);
+        assert_eq!(RouteMap::parse(""), None);
+        assert_eq!(RouteMap::parse(&"r".repeat(65)), None);
     }
 
     #[test]

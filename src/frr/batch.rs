@@ -1,21 +1,23 @@
 //! Renders changes as the vtysh command lines of one batch.
 //!
 //! One batch per FRR, in the form of a configuration file (vtysh `-f`, which starts in configuration mode): for each
-//! BGP instance and address family the `network` and `no network` lines. The ASN always comes from FRR's own running config, so `router bgp ASN` only ever enters an
+//! BGP instance and address family the `network` and `no network` lines. A `network` line for a network FRR has
+//! already replaces its route-map in place (or removes it, without one): that is how a prefix is drained and restored
+//! without a moment in which it is not announced. The ASN always comes from FRR's own running config, so `router bgp ASN` only ever enters an
 //! existing instance and never creates one.
 
 use std::collections::BTreeMap;
 
 use super::running_config::Asn;
-use crate::config::{AddressFamily, Prefix, Vrf};
+use crate::config::{AddressFamily, Prefix, RouteMap, Vrf};
 
-/// Whether a change adds or removes a `network` statement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Whether a change sets or removes a `network` statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
-    /// `network PREFIX`
-    Announce,
+    /// `network PREFIX [route-map NAME]`: announces it, or changes the route-map of an announced one.
+    Network(Option<RouteMap>),
     /// `no network PREFIX`
-    Withdraw,
+    NoNetwork,
 }
 
 /// One `network` statement to add or remove in an existing BGP instance.
@@ -45,9 +47,10 @@ pub fn render_batch(changes: &[Change]) -> Vec<String> {
         });
         for (family, changes) in families {
             lines.push(format!("address-family {} unicast", family.name()));
-            lines.extend(changes.iter().map(|change| match change.kind {
-                ChangeKind::Announce => format!("network {}", change.prefix),
-                ChangeKind::Withdraw => format!("no network {}", change.prefix),
+            lines.extend(changes.iter().map(|change| match &change.kind {
+                ChangeKind::Network(None) => format!("network {}", change.prefix),
+                ChangeKind::Network(Some(route_map)) => format!("network {} route-map {route_map}", change.prefix),
+                ChangeKind::NoNetwork => format!("no network {}", change.prefix),
             }));
             lines.push("exit-address-family".to_string());
         }
@@ -67,11 +70,12 @@ mod tests {
     #[test]
     fn one_batch_groups_changes_by_instance_and_family() {
         let blue = Vrf::Named("123".into());
+        let drain = RouteMap::parse("ANYCAST-DRAIN");
         let changes = [
-            change("65537", blue.clone(), "203.0.113.123", ChangeKind::Announce),
-            change("65536", Vrf::Default, "2001:db8::b19:bad:53", ChangeKind::Announce),
-            change("65536", Vrf::Default, "203.0.113.53", ChangeKind::Withdraw),
-            change("65537", blue, "2001:db8::123:7e11:713e", ChangeKind::Withdraw),
+            change("65537", blue.clone(), "203.0.113.123", ChangeKind::Network(drain)),
+            change("65536", Vrf::Default, "2001:db8::b19:bad:53", ChangeKind::Network(None)),
+            change("65536", Vrf::Default, "203.0.113.53", ChangeKind::NoNetwork),
+            change("65537", blue, "2001:db8::123:7e11:713e", ChangeKind::NoNetwork),
         ];
         assert_eq!(
             render_batch(&changes),
@@ -86,7 +90,7 @@ mod tests {
                 "exit",
                 "router bgp 65537 vrf 123",
                 "address-family ipv4 unicast",
-                "network 203.0.113.123/32",
+                "network 203.0.113.123/32 route-map ANYCAST-DRAIN",
                 "exit-address-family",
                 "address-family ipv6 unicast",
                 "no network 2001:db8::123:7e11:713e/128",

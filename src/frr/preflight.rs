@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Vtysh, bgp_networks, routes_present};
+use super::{RunningConfig, Vtysh, bgp_networks, routes_present};
 use crate::bounded;
-use crate::config::{AddressFamily, Config, ManagedPrefix, Prefix, Vrf};
+use crate::config::{AddressFamily, Config, ManagedPrefix, Prefix, RouteMap, Vrf};
 pub use crate::finding::{Finding, Level};
 
 /// Checks every FRR of the configuration, and FRR's startup config at `startup_config`.
@@ -140,8 +140,46 @@ fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Fin
             routed.extend(prefixes.iter().filter(|p| &p.vrf == vrf).map(|p| (p.vrf.clone(), p.prefix)));
         }
     }
+    findings.extend(route_map_findings(&running, prefixes));
     findings.extend(rib_findings(vtysh, &routed));
     findings
+}
+
+/// One finding per route-map the prefixes name: FRR has it, or an error. A missing `route_map` keeps its prefixes
+/// from being announced at all; a missing `drain_route_map` turns their drain into a withdrawal.
+fn route_map_findings(running: &RunningConfig, prefixes: &[&ManagedPrefix]) -> Vec<Finding> {
+    let mut named: BTreeMap<&RouteMap, BTreeSet<&'static str>> = BTreeMap::new();
+    for prefix in prefixes {
+        if let Some(route_map) = &prefix.route_map {
+            named.entry(route_map).or_default().insert("route_map");
+        }
+        if let Some(route_map) = &prefix.drain_route_map {
+            named.entry(route_map).or_default().insert("drain_route_map");
+        }
+    }
+    named
+        .into_iter()
+        .map(|(route_map, keys)| {
+            let subject = format!("route-map {route_map}");
+            let consequence = if keys.contains("route_map") {
+                "its prefixes are not announced without it"
+            } else {
+                "draining its prefixes would withdraw them instead"
+            };
+            let keys = keys.into_iter().collect::<Vec<_>>().join(" and ");
+            if running.has_route_map(route_map.name()) {
+                return Finding { level: Level::Ok, subject, message: format!("defined in FRR ({keys})") };
+            }
+            Finding {
+                level: Level::Error,
+                subject,
+                message: format!(
+                    "FRR has no such route-map ({keys}): {consequence}; anycastd never creates route-maps: define \
+                     it in FRR, e.g. `route-map {route_map} permit 10`"
+                ),
+            }
+        })
+        .collect()
 }
 
 fn rib_findings(vtysh: &Vtysh, wanted: &BTreeSet<(Vrf, Prefix)>) -> Vec<Finding> {

@@ -1,11 +1,12 @@
-//! Parses `show running-config` into the BGP instances and their unicast `network` statements.
+//! Parses `show running-config` into the BGP instances, their unicast `network` statements with the route-map each
+//! carries, and the names of the route-maps FRR has.
 //!
 //! It reads by keywords and indentation, never by `exit` lines: FRR before 8.2 did not print `exit` after a
 //! top-level block. Any line at column zero other than `router bgp` ends the current instance; blank lines mean
 //! nothing. The output must end with FRR's `end` line: without it, it was cut short, and a missing part could hold a
 //! network that must be withdrawn.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use ipnet::IpNet;
@@ -40,8 +41,9 @@ pub struct BgpInstance {
     pub asn: Asn,
     /// Its VRF.
     pub vrf: Vrf,
-    /// The `network` statements of its `ipv4 unicast` and `ipv6 unicast` address families.
-    pub networks: BTreeSet<Prefix>,
+    /// The `network` statements of its `ipv4 unicast` and `ipv6 unicast` address families, each with the name of
+    /// its `route-map`, if it has one.
+    pub networks: BTreeMap<Prefix, Option<String>>,
     /// The unicast address families that have an `address-family` block.
     pub families: BTreeSet<AddressFamily>,
     /// `bgp network import-check` (on unless the config says `no bgp network import-check`): FRR then advertises a
@@ -54,6 +56,9 @@ pub struct BgpInstance {
 pub struct RunningConfig {
     /// Every BGP instance, in the order FRR printed them.
     pub instances: Vec<BgpInstance>,
+    /// The names of the route-maps defined (`route-map NAME permit|deny SEQ`). FRR accepts a `network` naming a
+    /// route-map it does not have, and then does not advertise the network at all.
+    pub route_maps: BTreeSet<String>,
 }
 
 /// Why a text is not one complete `show running-config`.
@@ -112,7 +117,17 @@ impl RunningConfig {
 
     /// Whether `prefix` is a `network` of the BGP instance of `vrf`.
     pub fn has_network(&self, vrf: &Vrf, prefix: &Prefix) -> bool {
-        self.instance(vrf).is_some_and(|instance| instance.networks.contains(prefix))
+        self.network(vrf, prefix).is_some()
+    }
+
+    /// The `network` line of `prefix` in the BGP instance of `vrf`, if there is one: the route-map it carries.
+    pub fn network(&self, vrf: &Vrf, prefix: &Prefix) -> Option<Option<&str>> {
+        self.instance(vrf)?.networks.get(prefix).map(Option::as_deref)
+    }
+
+    /// Whether FRR has a route-map of this name.
+    pub fn has_route_map(&self, name: &str) -> bool {
+        self.route_maps.contains(name)
     }
 }
 
@@ -120,6 +135,7 @@ impl RunningConfig {
 #[derive(Default)]
 struct Reader {
     instances: Vec<BgpInstance>,
+    route_maps: BTreeSet<String>,
     current: Option<BgpInstance>,
     family: Family,
 }
@@ -128,6 +144,9 @@ impl Reader {
     /// Reads one line that is not blank.
     fn line(&mut self, line: &str) {
         if !line.starts_with(char::is_whitespace) {
+            if let ["route-map", name, "permit" | "deny", _] = line.split_whitespace().collect::<Vec<_>>()[..] {
+                self.route_maps.insert(name.to_string());
+            }
             self.instances.extend(self.current.take());
             self.current = parse_router_bgp(line);
             self.family = Family::Implicit;
@@ -138,7 +157,9 @@ impl Reader {
         match (words.next(), words.next()) {
             (Some("network"), Some(prefix)) if self.family.is_unicast() => {
                 if let Ok(net) = prefix.parse::<IpNet>() {
-                    instance.networks.insert(Prefix::from_frr(net));
+                    let mut rest = words.skip_while(|word| *word != "route-map");
+                    let route_map = rest.nth(1).map(str::to_string);
+                    instance.networks.insert(Prefix::from_frr(net), route_map);
                 }
             }
             (Some("address-family"), Some(afi)) => {
@@ -155,7 +176,7 @@ impl Reader {
 
     fn finish(mut self) -> RunningConfig {
         self.instances.extend(self.current);
-        RunningConfig { instances: self.instances }
+        RunningConfig { instances: self.instances, route_maps: self.route_maps }
     }
 }
 
@@ -199,7 +220,7 @@ fn parse_router_bgp(line: &str) -> Option<BgpInstance> {
     Some(BgpInstance {
         asn: Asn::parse(asn)?,
         vrf,
-        networks: BTreeSet::new(),
+        networks: BTreeMap::new(),
         families: BTreeSet::new(),
         import_check: true,
     })
@@ -220,7 +241,7 @@ mod tests {
     }
 
     fn prefixes(instance: &BgpInstance) -> Vec<String> {
-        instance.networks.iter().map(ToString::to_string).collect()
+        instance.networks.keys().map(ToString::to_string).collect()
     }
 
     #[test]
@@ -251,6 +272,27 @@ mod tests {
         let frr_8 = parse(FRR_8);
         assert_eq!(parse(FRR_7_5_1), frr_8);
         assert_eq!(parse(FRR_10_3), frr_8);
+    }
+
+    /// `network P route-map NAME` (FRR may add `label-index N` after it) and the `route-map NAME permit|deny SEQ`
+    /// blocks, as FRR prints them.
+    #[test]
+    fn networks_carry_their_route_map_and_route_maps_are_named() {
+        let config = parse(
+            "route-map ANYCAST-DRAIN permit 10\n set community graceful-shutdown\nexit\n!\nroute-map DENY deny 5\n!\n\
+             router bgp 65536\n address-family ipv4 unicast\n  network 192.0.2.0/24 route-map ANYCAST-DRAIN\n  \
+             network 198.51.100.0/24\n  network 203.0.113.0/24 route-map OUT label-index 3\n exit-address-family\nexit\nend\n",
+        );
+        let route_map = |prefix: &str| config.network(&Vrf::Default, &Prefix::parse(prefix).expect("valid"));
+        assert_eq!(route_map("192.0.2.0/24"), Some(Some("ANYCAST-DRAIN")));
+        assert_eq!(route_map("198.51.100.0/24"), Some(None));
+        assert_eq!(route_map("203.0.113.0/24"), Some(Some("OUT")));
+        assert_eq!(route_map("203.0.113.53/32"), None);
+        assert!(config.has_route_map("ANYCAST-DRAIN") && config.has_route_map("DENY"));
+        assert!(!config.has_route_map("OUT"), "named by a network, but not defined");
+        let frr_10_3 = parse(FRR_10_3);
+        assert!(frr_10_3.has_route_map("RM"), "FRR 10.3's route-map, captured in the lab");
+        assert_eq!(frr_10_3.network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")), Some(Some("RM")));
     }
 
     /// FRR 10.3's `router bgp ASN vrf NAME as-notation dot|dot+|plain`, captured in the lab.

@@ -38,8 +38,9 @@ pub fn run_changed(config: &Config, applied: &Plan, command: &str) -> Vec<Event>
 }
 
 fn run_hook(service: &ServicePlan, hook: &Hook, changed: &[String], command: &str) -> Event {
-    let state = match service.verdict.desired() {
+    let state = match service.desired {
         Desired::Announced => "announced",
+        Desired::Drained => "drained",
         Desired::Withdrawn | Desired::Unchanged => "withdrawn",
     };
     let Some((program, arguments)) = hook.argv.split_first() else {

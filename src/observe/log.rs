@@ -5,9 +5,10 @@
 
 use serde::Serialize;
 
+use crate::clock::utc_timestamp;
 use crate::escape::escape;
 use crate::health::CheckStatus;
-use crate::plan::{Action, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
+use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,11 +227,24 @@ fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: 
     let event = |level, event, reason| Some(Event::about_prefix(level, event, command, &service.name, prefix, reason));
     match (&prefix.action, &prefix.outcome) {
         (Action::Error(error), _) => event("error", "prefix-error", error.explain(&prefix.managed.vrf)),
-        (Action::Announce, Outcome::Done) => event("info", "announced", why.to_string()),
+        (Action::Announce, Outcome::Done) => event("info", "announced", through(prefix, why)),
         (Action::Withdraw, Outcome::Done) => event("info", "withdrawn", why.to_string()),
+        (Action::Drain, Outcome::Done) => event("info", "drained", through(prefix, why)),
+        (Action::Restore, Outcome::Done) => event("info", "restored", through(prefix, why)),
         (Action::Announce, Outcome::Failed(reason)) => event("error", "announce-failed", reason.clone()),
         (Action::Withdraw, Outcome::Failed(reason)) => event("error", "withdraw-failed", reason.clone()),
+        (Action::Drain, Outcome::Failed(reason)) => event("error", "drain-failed", reason.clone()),
+        (Action::Restore, Outcome::Failed(reason)) => event("error", "restore-failed", reason.clone()),
         _ => None,
+    }
+}
+
+/// The reason of a change that sets a `network` line, with the route-map it put on it, if any.
+fn through(prefix: &PrefixPlan, why: &str) -> String {
+    match prefix.wanted_route_map().flatten() {
+        Some(route_map) => format!("through route-map {route_map}: {why}"),
+        None if prefix.action == Action::Restore => format!("without a route-map: {why}"),
+        None => why.to_string(),
     }
 }
 
@@ -239,6 +253,12 @@ pub fn why(service: &ServicePlan) -> String {
     match service.verdict {
         Verdict::Healthy => "every check passes".to_string(),
         Verdict::Maintenance => "maintenance (anycastd withdraw-all)".to_string(),
+        Verdict::Draining { until } => {
+            format!("draining until {}, then withdrawn (anycastd withdraw-all --drain)", utc_timestamp(until))
+        }
+        Verdict::Falling { unhealthy, fall } if service.desired == Desired::Drained => {
+            format!("unhealthy {unhealthy}/{fall}, drained (on_falling = \"drain\")")
+        }
         Verdict::WithdrawAll => "withdrawing every managed prefix".to_string(),
         Verdict::Rising { healthy, rise } => format!("healthy {healthy}/{rise}, still withdrawn"),
         Verdict::Falling { unhealthy, fall } => format!("unhealthy {unhealthy}/{fall}, still announced"),
@@ -250,7 +270,11 @@ pub fn why(service: &ServicePlan) -> String {
                 .flat_map(|health| health.failures())
                 .map(|check| format!("check {} failed: {}", check.name, check.reason()))
                 .collect();
-            failures.join("; ")
+            let failures = failures.join("; ");
+            match service.desired {
+                Desired::Drained => format!("{failures}; drained, not withdrawn (on_unhealthy = \"drain\")"),
+                _ => failures,
+            }
         }
     }
 }

@@ -10,14 +10,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::health::CheckStatus;
-use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan};
+use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan, PrefixState};
 use crate::state;
 
 /// Error counter kinds, in the order they are written.
-const ERROR_KINDS: [&str; 6] = [
+const ERROR_KINDS: [&str; 7] = [
     "checker_unavailable",
     "frr_unavailable",
     "no_bgp_instance",
+    "missing_route_map",
     "apply_failed",
     "state_unavailable",
     "config_invalid",
@@ -89,6 +90,30 @@ pub fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<String, u6
             let _ = writeln!(out, "anycastd_prefix_announced{{{labels}}} {}", u8::from(announced_after(prefix)));
         }
     }
+    header(
+        &mut out,
+        "anycastd_prefix_state",
+        "gauge",
+        "1 for what FRR does with the prefix after the last pass: announced, drained (through its drain route-map) or \
+         withdrawn.",
+    );
+    for service in &applied.services {
+        for prefix in &service.prefixes {
+            let vrf = prefix.managed.vrf.name().unwrap_or("default");
+            let after = prefix.state_after();
+            for state in [PrefixState::Announced, PrefixState::Drained, PrefixState::Withdrawn] {
+                let _ = writeln!(
+                    out,
+                    "anycastd_prefix_state{{service=\"{}\",prefix=\"{}\",vrf=\"{}\",state=\"{}\"}} {}",
+                    escape(&service.name),
+                    prefix.managed.prefix,
+                    escape(vrf),
+                    state.name(),
+                    u8::from(after == state)
+                );
+            }
+        }
+    }
     header(&mut out, "anycastd_maintenance", "gauge", "1 while the maintenance marker is set (anycastd withdraw-all).");
     let _ = writeln!(out, "anycastd_maintenance {}", u8::from(applied.maintenance.is_some()));
     header(&mut out, "anycastd_last_pass_timestamp_seconds", "gauge", "When the last pass ended, in Unix seconds.");
@@ -111,13 +136,9 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-/// Whether FRR has the prefix after the pass, as far as anycastd knows.
+/// Whether FRR has the prefix's `network` line after the pass (drained or not), as far as anycastd knows.
 fn announced_after(prefix: &PrefixPlan) -> bool {
-    match (&prefix.action, &prefix.outcome) {
-        (Action::Announce, Outcome::Done) => true,
-        (Action::Withdraw, Outcome::Done) => false,
-        _ => prefix.current == crate::plan::Presence::Configured,
-    }
+    matches!(prefix.state_after(), PrefixState::Announced | PrefixState::Drained)
 }
 
 fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
@@ -136,6 +157,7 @@ fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
         let kind = match (&prefix.action, &prefix.outcome) {
             (Action::Error(PrefixError::FrrUnavailable(_)), _) => "frr_unavailable",
             (Action::Error(PrefixError::NoBgpInstance), _) => "no_bgp_instance",
+            (Action::Error(PrefixError::MissingRouteMap(_)), _) => "missing_route_map",
             (_, Outcome::Failed(_)) => "apply_failed",
             _ => continue,
         };

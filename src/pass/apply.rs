@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config::RouteMap;
 use crate::frr::{RunningConfig, Vtysh, render_batch};
 use crate::plan::{Action, FrrStates, Outcome, Plan};
 
@@ -29,17 +30,23 @@ pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> (Plan, FrrStates) {
         })
         .collect();
     for prefix in plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut()) {
-        let wanted = match prefix.action {
-            Action::Announce => true,
-            Action::Withdraw => false,
+        // What FRR must have after the change: `Some(route-map)` for a `network` line, `None` for no line.
+        let wanted: Option<Option<&str>> = match prefix.action {
+            Action::Withdraw => None,
+            Action::Announce | Action::Drain | Action::Restore => {
+                prefix.wanted_route_map().map(|route_map| route_map.map(RouteMap::name))
+            }
             Action::Keep | Action::Error(_) => continue,
         };
         let Some((batch_error, after)) = results.get(&prefix.managed.vtysh) else { continue };
-        prefix.outcome = match after {
-            Ok(running) if running.has_network(&prefix.managed.vrf, &prefix.managed.prefix) == wanted => Outcome::Done,
-            Ok(_) => Outcome::Failed(mismatch(wanted, batch_error.as_deref())),
+        let outcome = match after {
+            Ok(running) => match running.network(&prefix.managed.vrf, &prefix.managed.prefix) {
+                found if found == wanted => Outcome::Done,
+                found => Outcome::Failed(mismatch(wanted, found, batch_error.as_deref())),
+            },
             Err(reason) => Outcome::Failed(format!("cannot read FRR's running config after applying: {reason}")),
         };
+        prefix.outcome = outcome;
     }
     for (path, (batch_error, _)) in &results {
         let failed_here = plan.prefixes().any(|p| &p.managed.vtysh == path && matches!(p.outcome, Outcome::Failed(_)));
@@ -51,11 +58,16 @@ pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> (Plan, FrrStates) {
     (plan, verified)
 }
 
-fn mismatch(wanted: bool, batch_error: Option<&str>) -> String {
-    let what = if wanted {
-        "FRR does not have the network after applying"
-    } else {
-        "FRR still has the network after applying"
+/// What differs between the `network` line wanted and the one found (`None`: no line; `Some(None)`: a line without
+/// a route-map).
+fn mismatch(wanted: Option<Option<&str>>, found: Option<Option<&str>>, batch_error: Option<&str>) -> String {
+    let route_map = |line: Option<&str>| line.map_or("no route-map".to_string(), |name| format!("route-map {name}"));
+    let what = match (wanted, found) {
+        (Some(_), None) => "FRR does not have the network after applying".to_string(),
+        (None, _) => "FRR still has the network after applying".to_string(),
+        (Some(wanted), Some(found)) => {
+            format!("FRR has the network with {} after applying, not {}", route_map(found), route_map(wanted))
+        }
     };
     match batch_error {
         Some(error) => format!("{what}: {error}"),

@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::Sources;
+use crate::clock;
 use crate::config::{Config, Prefix, Vrf};
 use crate::context::Context;
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
@@ -42,10 +43,12 @@ pub fn gather(
     let maintenance = maintenance::read(state_dir);
     let recalled = streaks::load(state_dir);
     let health = || match (intent, &sources.health, &sources.remembered_answers) {
-        (Intent::WithdrawAll, _, _) => (Answers::new(), None),
+        (Intent::WithdrawAll | Intent::Drain { .. }, _, _) => (Answers::new(), None),
         (Intent::Reconcile, Some(results), _) => (cabourotte::answer_everywhere(config, results), None),
-        (Intent::Reconcile, None, Some(answers)) => (answers.clone(), Some(unix_now())),
-        (Intent::Reconcile, None, None) => (cabourotte::fetch_all(config, context.http_timeout), Some(unix_now())),
+        (Intent::Reconcile, None, Some(answers)) => (answers.clone(), Some(clock::unix_now())),
+        (Intent::Reconcile, None, None) => {
+            (cabourotte::fetch_all(config, context.http_timeout), Some(clock::unix_now()))
+        }
     };
     let frr = || match &sources.running_config {
         Some(running) => {
@@ -68,12 +71,6 @@ pub fn gather(
     };
     let answers = with_pushed(answers, &sources.pushed);
     Gathered { answers, now, frr, maintenance, recalled }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The distinct vtysh paths of the config.
@@ -136,7 +133,7 @@ pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
     for prefix in checked.filter(|prefix| prefix.will_be_announced() && prefix.import_check) {
         let managed = &prefix.managed;
         let Some(lookup) = lookups.get(&managed.vtysh).and_then(|lookup| lookup.get(&managed.vrf)) else { continue };
-        prefix.warning = match lookup {
+        let warning = match lookup {
             Ok(routed) if routed.contains(&managed.prefix) => None,
             Ok(_) => Some(format!(
                 "FRR has no route for {} in the RIB of {} and `bgp network import-check` is on: it keeps the network \
@@ -146,5 +143,6 @@ pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
             )),
             Err(reason) => Some(format!("cannot check FRR's RIB of {}: {reason}", managed.vrf.described())),
         };
+        prefix.warnings.extend(warning);
     }
 }

@@ -9,7 +9,7 @@ use super::Tense;
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::health::{CheckStatus, CheckVerdict};
-use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
+use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Summary, Verdict};
 
 /// The version of the JSON schema; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -32,6 +32,7 @@ struct MaintenanceJson {
     since: String,
     by: String,
     reason: Option<String>,
+    drain_until: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -70,7 +71,9 @@ struct PrefixJson {
     asn: Option<String>,
     vtysh: String,
     current: &'static str,
+    route_map: Option<String>,
     desired: &'static str,
+    desired_route_map: Option<String>,
     action: &'static str,
     result: Option<&'static str>,
     error: Option<String>,
@@ -81,6 +84,8 @@ struct PrefixJson {
 struct SummaryJson {
     announce: usize,
     withdraw: usize,
+    drain: usize,
+    restore: usize,
     unchanged: usize,
     errors: usize,
     checker_errors: usize,
@@ -96,6 +101,7 @@ pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
             since: m.since_utc(),
             by: m.by.clone(),
             reason: m.reason.clone(),
+            drain_until: m.drain_until.map(crate::clock::utc_timestamp),
         }),
         services: plan.services.iter().map(|service| service_json(service, tense)).collect(),
         warnings: plan.warnings.clone(),
@@ -106,8 +112,9 @@ pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
 }
 
 fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
-    let desired = match service.verdict.desired() {
+    let desired = match service.desired {
         Desired::Announced => "announced",
+        Desired::Drained => "drained",
         Desired::Withdrawn => "withdrawn",
         Desired::Unchanged => "unchanged",
     };
@@ -121,6 +128,7 @@ fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
             Verdict::Falling { .. } => "falling",
             Verdict::KeptOnCheckerError => "kept-on-checker-error",
             Verdict::Maintenance => "maintenance",
+            Verdict::Draining { .. } => "draining",
             Verdict::WithdrawAll => "withdraw-all",
         },
         streak: StreakJson {
@@ -155,6 +163,8 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
     let (action, error) = match &prefix.action {
         Action::Announce => ("announce", None),
         Action::Withdraw => ("withdraw", None),
+        Action::Drain => ("drain", None),
+        Action::Restore => ("restore", None),
         Action::Keep => ("none", None),
         Action::Error(error) => ("error", Some(error.explain(&prefix.managed.vrf))),
     };
@@ -170,16 +180,18 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         address_family: prefix.managed.prefix.family().name(),
         asn: prefix.asn.as_ref().map(ToString::to_string),
         vtysh: prefix.managed.vtysh.display().to_string(),
-        current: match prefix.current {
-            Presence::Configured => "announced",
-            Presence::Absent => "withdrawn",
-            Presence::Unknown => "unknown",
-        },
+        current: prefix.current_state().name(),
+        route_map: prefix.route_map.clone(),
         desired,
+        desired_route_map: match desired {
+            "announced" => prefix.managed.route_map.as_ref().map(ToString::to_string),
+            "drained" => prefix.managed.drain_route_map.as_ref().map(ToString::to_string),
+            _ => None,
+        },
         action,
         result,
         error,
-        warning: prefix.warning.clone(),
+        warning: (!prefix.warnings.is_empty()).then(|| prefix.warnings.join("; ")),
     }
 }
 
@@ -187,6 +199,8 @@ fn summary_json(summary: Summary) -> SummaryJson {
     SummaryJson {
         announce: summary.announce,
         withdraw: summary.withdraw,
+        drain: summary.drain,
+        restore: summary.restore,
         unchanged: summary.unchanged,
         errors: summary.errors,
         checker_errors: summary.checker_errors,

@@ -10,11 +10,12 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use super::Tense;
+use crate::clock::utc_timestamp;
 use crate::config::Config;
 use crate::escape::escape;
 use crate::finding::{Finding, Level};
 use crate::health::CheckStatus;
-use crate::plan::{Action, Outcome, Plan, PrefixPlan, Presence, ServicePlan, Summary, Verdict};
+use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Summary, Verdict};
 
 /// Colours text when enabled (on a terminal, or when asked), and passes it through otherwise.
 #[derive(Clone, Copy, Debug)]
@@ -66,7 +67,16 @@ pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
         let reason = maintenance.reason.as_deref().map(|r| format!(": {}", escape(r))).unwrap_or_default();
         let line = format!("Maintenance since {} by {}{reason}", maintenance.since_utc(), escape(&maintenance.by));
         let _ = writeln!(out, "{}", painter.yellow(&line));
-        let _ = writeln!(out, "  Every managed prefix stays withdrawn until `anycastd resume`.\n");
+        match maintenance.drain_until {
+            Some(until) => writeln!(
+                out,
+                "  Announced prefixes are drained until {}, then withdrawn, and stay withdrawn until `anycastd resume` \
+                 (which also ends the drain early and restores them).\n",
+                utc_timestamp(until)
+            ),
+            None => writeln!(out, "  Every managed prefix stays withdrawn until `anycastd resume`.\n"),
+        }
+        .unwrap_or_default();
     }
     let width = plan.prefixes().map(|p| p.managed.prefix.to_string().len()).max().unwrap_or(0);
     for service in &plan.services {
@@ -79,12 +89,19 @@ pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
 fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: usize, painter: Painter) {
     let state = match (&service.verdict, &service.health) {
         (Verdict::Healthy, _) => painter.green("healthy"),
+        (Verdict::Unhealthy, _) if service.desired == Desired::Drained => {
+            painter.red("unhealthy, drained instead of withdrawn (on_unhealthy = \"drain\")")
+        }
+        (Verdict::Falling { unhealthy, fall }, _) if service.desired == Desired::Drained => {
+            painter.yellow(&format!("unhealthy {unhealthy}/{fall}, drained"))
+        }
         (Verdict::Unhealthy, _) => painter.red("unhealthy"),
         (Verdict::Maintenance, Some(health)) if health.is_healthy() => {
             painter.yellow("in maintenance (checks healthy)")
         }
         (Verdict::Maintenance, _) => painter.yellow("in maintenance (checks unhealthy)"),
         (Verdict::WithdrawAll, _) => painter.yellow("withdrawing all"),
+        (Verdict::Draining { until }, _) => painter.yellow(&format!("draining until {}", utc_timestamp(*until))),
         (Verdict::Rising { healthy, rise }, _) => painter.yellow(&format!("healthy {healthy}/{rise}, still withdrawn")),
         (Verdict::Falling { unhealthy, fall }, _) => {
             painter.yellow(&format!("unhealthy {unhealthy}/{fall}, still announced"))
@@ -103,7 +120,7 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
     }
     for prefix in &service.prefixes {
         let _ = writeln!(out, "  {}", prefix_line(prefix, tense, width, painter));
-        if let Some(warning) = &prefix.warning {
+        for warning in &prefix.warnings {
             let _ = writeln!(out, "    {} {}", painter.yellow("⚠"), escape(warning));
         }
     }
@@ -112,10 +129,18 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
 
 fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter) -> String {
     let name = format!("{:<width$}", prefix.managed.prefix.to_string());
-    let place = match &prefix.asn {
+    let mut place = match &prefix.asn {
         Some(asn) => format!("AS {asn}, {}", prefix.managed.vrf),
         None => prefix.managed.vrf.to_string(),
     };
+    let route_map = match (prefix.wanted_route_map(), &prefix.action) {
+        (Some(wanted), _) => wanted.map(|route_map| route_map.name().to_string()),
+        (None, Action::Keep) => prefix.route_map.clone(),
+        (None, _) => None,
+    };
+    if let Some(route_map) = route_map {
+        let _ = write!(place, ", route-map {}", escape(&route_map));
+    }
     if let Outcome::Failed(reason) = &prefix.outcome {
         return format!("{} {name}  {} ({place}): {}", painter.red("!"), painter.red("failed"), escape(reason));
     }
@@ -124,7 +149,11 @@ fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter
         (Action::Announce, Tense::Applied) => (painter.green("+"), painter.green("announced")),
         (Action::Withdraw, Tense::Planned) => (painter.red("-"), painter.red("withdraw ")),
         (Action::Withdraw, Tense::Applied) => (painter.red("-"), painter.red("withdrawn")),
-        (Action::Keep, _) => (" ".to_string(), painter.dim(presence(prefix.current))),
+        (Action::Drain, Tense::Planned) => (painter.yellow("~"), painter.yellow("drain    ")),
+        (Action::Drain, Tense::Applied) => (painter.yellow("~"), painter.yellow("drained  ")),
+        (Action::Restore, Tense::Planned) => (painter.green("~"), painter.green("restore  ")),
+        (Action::Restore, Tense::Applied) => (painter.green("~"), painter.green("restored ")),
+        (Action::Keep, _) => (" ".to_string(), painter.dim(&format!("{:<9}", prefix.current_state().name()))),
         (Action::Error(error), _) => {
             return format!(
                 "{} {name}  {} ({place}): {}",
@@ -137,25 +166,20 @@ fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter
     format!("{mark} {name}  {word}  {}", painter.dim(&place))
 }
 
-fn presence(current: Presence) -> &'static str {
-    match current {
-        Presence::Configured => "announced",
-        Presence::Absent => "withdrawn",
-        Presence::Unknown => "unknown  ",
-    }
-}
-
 fn summary_line(summary: &Summary, tense: Tense) -> String {
-    let mut line = match tense {
-        Tense::Planned => format!(
-            "Plan: {} to announce, {} to withdraw, {} unchanged",
-            summary.announce, summary.withdraw, summary.unchanged
-        ),
-        Tense::Applied => format!(
-            "Applied: {} announced, {} withdrawn, {} unchanged",
-            summary.announce, summary.withdraw, summary.unchanged
-        ),
+    let (line, words) = match tense {
+        Tense::Planned => ("Plan: ", ["to announce", "to withdraw", "to drain", "to restore"]),
+        Tense::Applied => ("Applied: ", ["announced", "withdrawn", "drained", "restored"]),
     };
+    let mut line = line.to_string();
+    let counts = [summary.announce, summary.withdraw, summary.drain, summary.restore];
+    // Drains and restores only appear when there are some: without route-maps, the line reads as it always did.
+    for (index, (count, word)) in counts.into_iter().zip(words).enumerate() {
+        if index < 2 || count > 0 {
+            let _ = write!(line, "{count} {word}, ");
+        }
+    }
+    let _ = write!(line, "{} unchanged", summary.unchanged);
     if summary.errors > 0 {
         let _ = write!(line, ", {} {}", summary.errors, plural(summary.errors, "error", "errors"));
     }

@@ -1,15 +1,17 @@
 //! The maintenance marker: a file in the state directory that keeps every managed prefix withdrawn.
 //!
 //! `withdraw-all` writes it before withdrawing, so a timer-driven `apply` running a moment later cannot announce
-//! the prefixes again; `resume` removes it. While the file exists, anycastd is in maintenance, whatever it says:
+//! the prefixes again; `resume` removes it. `withdraw-all --drain D` writes the drain's deadline into it: until then,
+//! every pass keeps the announced prefixes drained; after it, the next pass withdraws them. The drain lives in the
+//! file, not in a process, so the timer's passes carry it out as well as `run` or the waiting command. While the file exists, anycastd is in maintenance, whatever it says:
 //! a marker that cannot be parsed still counts, so a damaged file never re-announces anything by surprise.
 
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::{self, utc_timestamp};
 use crate::state::StateDir;
 
 /// The marker's file name inside the state directory.
@@ -27,13 +29,23 @@ pub struct Maintenance {
     pub by: String,
     /// Why, as given with `--reason`.
     pub reason: Option<String>,
+    /// Until when (Unix seconds) announced prefixes are drained rather than withdrawn (`withdraw-all --drain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_until: Option<u64>,
 }
 
 impl Maintenance {
-    /// Maintenance starting now, by the invoking user.
-    pub fn begin(reason: Option<String>) -> Maintenance {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
-        Maintenance { since, by: invoking_user(), reason }
+    /// Maintenance starting now, by the invoking user, draining until `drain_until` if given.
+    pub fn begin(reason: Option<String>, drain_until: Option<u64>) -> Maintenance {
+        Maintenance { since: clock::unix_now().max(0).unsigned_abs(), by: invoking_user(), reason, drain_until }
+    }
+
+    /// The drain's deadline, if the marker asks for a drain that is not over at `now` (Unix seconds; `None`, in an
+    /// offline plan, counts as before the deadline).
+    pub fn draining_until(&self, now: Option<i64>) -> Option<u64> {
+        let until = self.drain_until?;
+        let before = now.is_none_or(|now| u64::try_from(now).map_or(true, |now| now < until));
+        before.then_some(until)
     }
 
     /// When it started, as an RFC 3339 UTC timestamp.
@@ -53,6 +65,7 @@ pub fn read(state_dir: Option<&StateDir>) -> io::Result<Option<Maintenance>> {
         since: 0,
         by: "unknown".into(),
         reason: Some(format!("the marker {} {why}; maintenance stays on", path.display())),
+        drain_until: None,
     };
     match state_dir.read(MARKER_FILE, MARKER_LIMIT) {
         Ok(Some(text)) => {
@@ -88,23 +101,6 @@ fn invoking_user() -> String {
         })
 }
 
-/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (the civil-from-days algorithm, proleptic Gregorian calendar).
-pub fn utc_timestamp(unix_seconds: u64) -> String {
-    let days = (unix_seconds / 86_400) as i64;
-    let seconds_of_day = unix_seconds % 86_400;
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    let (hour, minute, second) = (seconds_of_day / 3600, seconds_of_day / 60 % 60, seconds_of_day % 60);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,8 +116,12 @@ mod tests {
     fn a_written_marker_reads_back_and_resume_removes_it() {
         let (dir, state_dir) = temporary_dir("roundtrip");
         assert_eq!(read(Some(&state_dir)).expect("readable"), None);
-        let maintenance =
-            Maintenance { since: 1_764_067_200, by: "alice".into(), reason: Some("kernel upgrade".into()) };
+        let maintenance = Maintenance {
+            since: 1_764_067_200,
+            by: "alice".into(),
+            reason: Some("kernel upgrade".into()),
+            drain_until: Some(1_764_067_230),
+        };
         write(&state_dir, &maintenance).expect("written");
         assert_eq!(read(Some(&state_dir)).expect("readable"), Some(maintenance));
         assert!(remove(&state_dir).expect("removed"));
@@ -143,9 +143,15 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_are_utc_rfc3339() {
-        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(utc_timestamp(1_764_067_200), "2025-11-25T10:40:00Z");
-        assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+    fn a_drain_lasts_until_its_deadline() {
+        let marker = Maintenance { since: 100, by: "alice".into(), reason: None, drain_until: Some(130) };
+        assert_eq!(marker.draining_until(Some(129)), Some(130));
+        assert_eq!(marker.draining_until(Some(130)), None, "the deadline itself withdraws");
+        assert_eq!(marker.draining_until(None), Some(130), "an offline plan shows the drain");
+        let plain = Maintenance { drain_until: None, ..marker };
+        assert_eq!(plain.draining_until(Some(0)), None);
+        let old: Maintenance =
+            serde_json::from_str(r#"{"since":1,"by":"bob","reason":null}"#).expect("an older marker");
+        assert_eq!(old.drain_until, None);
     }
 }

@@ -118,7 +118,7 @@ impl Env {
             .iter()
             .flat_map(|instance| {
                 let vrf = instance.vrf.name().unwrap_or("default").to_string();
-                instance.networks.iter().map(move |prefix| format!("{vrf} {prefix}"))
+                instance.networks.keys().map(move |prefix| format!("{vrf} {prefix}"))
             })
             .collect();
         networks.sort();

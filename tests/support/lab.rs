@@ -760,7 +760,7 @@ pub fn networks_in(running_config: &str, vrf: Option<&str>) -> BTreeSet<String> 
     let vrf = vrf.map_or(Some(Vrf::Default), Vrf::parse).expect("a valid VRF name");
     parsed
         .instance(&vrf)
-        .map(|instance| instance.networks.iter().map(ToString::to_string).collect())
+        .map(|instance| instance.networks.keys().map(ToString::to_string).collect())
         .unwrap_or_default()
 }
 

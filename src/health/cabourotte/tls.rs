@@ -12,8 +12,8 @@ use rustls::AlertDescription;
 use rustls::CertificateError;
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
 
+use crate::clock::utc_timestamp;
 use crate::config::{self, TlsSettings};
-use crate::state::maintenance::utc_timestamp;
 
 /// The TLS configuration of the HTTP client for a URL with `settings`, from the files as they are now.
 pub fn client_config(settings: &TlsSettings) -> Result<TlsConfig, String> {
