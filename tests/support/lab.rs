@@ -17,12 +17,13 @@ use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anycastd::config::Vrf;
 use anycastd::frr::RunningConfig;
@@ -393,6 +394,99 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
         self.wait_until(&format!("the peer has exactly {expected:?}"), || self.peer_routes() == expected);
     }
 
+    /// Defines route-maps in the lab's FRR, as an operator would: `lines` are what follows `configure terminal`
+    /// (`route-map NAME permit 10`, ` set metric 50`, ...). They are appended to the lab's starting config too, so
+    /// that [`Lab::restart_frr`] keeps them. Define them before anycastd names them on a `network` line: FRR applies
+    /// a change to a route-map already in use only after its route-map delay timer (about 5 s).
+    pub fn define_route_maps(&self, lines: &[&str]) {
+        let mut commands = vec!["configure terminal"];
+        commands.extend(lines.iter().map(|l| l.trim()));
+        self.vtysh(&commands);
+        let mut starting = fs::read_to_string(self.dir.join("frr.conf")).expect("read the lab's frr.conf");
+        for line in lines {
+            starting.push_str(line);
+            starting.push('\n');
+        }
+        starting.push_str("!\n");
+        fs::write(self.dir.join("frr.conf"), starting).expect("write the lab's frr.conf");
+    }
+
+    /// The `network` line of `prefix` in FRR's running config, trimmed (`network 203.0.113.53/32 route-map
+    /// ANYCAST-OUT`), from the BGP instance of `vrf` (`None`: the default VRF); `None` when FRR has no such network.
+    pub fn network_line(&self, vrf: Option<&str>, prefix: &str) -> Option<String> {
+        network_line_in(&self.running_config(), vrf, prefix)
+    }
+
+    /// The route the peer received for `prefix` (its best path), with the attributes tests look at.
+    pub fn peer_route(&self, prefix: &str) -> Option<PeerRoute> {
+        let out = self.try_gobgp(&["global", "rib", "-a", Afi::of(prefix).gobgp_name(), "-j"])?;
+        let rib: Value = serde_json::from_str(out.trim()).ok()?;
+        let paths = rib.get(prefix)?.as_array()?;
+        let best = paths.iter().find(|p| p["best"] == true).or_else(|| paths.first())?;
+        Some(PeerRoute::from_gobgp(best))
+    }
+
+    /// Waits until the peer has a route for `prefix` whose attributes satisfy `condition`, and returns it; panics
+    /// after the deadline with the route the peer last had and the state of FRR and GoBGP.
+    #[track_caller]
+    pub fn wait_peer_route(&self, prefix: &str, condition: impl Fn(&PeerRoute) -> bool) -> PeerRoute {
+        let start = Instant::now();
+        loop {
+            let route = self.peer_route(prefix);
+            if let Some(route) = route.as_ref().filter(|r| condition(r)) {
+                return route.clone();
+            }
+            if start.elapsed() > DEADLINE {
+                panic!(
+                    "lab {} (FRR {}): timed out after {DEADLINE:?} waiting for the peer's route {prefix} to match; it \
+                     last was {route:?}\n{}",
+                    self.id,
+                    self.frr.version(),
+                    self.diagnosis()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Starts recording every route change the peer sees, IPv4 and IPv6 (`gobgp monitor global rib`), with the
+    /// time each arrived; returns once the recording runs (it has received the peer's current routes, which it
+    /// keeps as its first events). Stops when dropped.
+    pub fn watch_peer(&self) -> PeerWatch {
+        let port = GOBGP_API_PORT.to_string();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.peer_ns, "gobgp", "-u", "127.0.0.1", "-p", &port])
+            .args(["monitor", "global", "rib", "--current", "-j"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gobgp monitor");
+        let stdout = child.stdout.take().expect("gobgp monitor's stdout");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::new(AtomicUsize::new(0));
+        let (sink, seen) = (Arc::clone(&events), Arc::clone(&lines));
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let at = SystemTime::now();
+                let Ok(Value::Array(paths)) = serde_json::from_str::<Value>(line.trim()) else { continue };
+                let mut sink = sink.lock().expect("the peer watch's events");
+                for path in &paths {
+                    sink.push(PeerEvent {
+                        at,
+                        prefix: path["nlri"]["prefix"].as_str().unwrap_or_default().to_string(),
+                        withdrawn: path["withdrawal"] == true,
+                        route: PeerRoute::from_gobgp(path),
+                    });
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let watch = PeerWatch { child, events };
+        self.wait_until("gobgp monitor has dumped the peer's routes", || lines.load(Ordering::SeqCst) > 0);
+        watch
+    }
+
     /// Whether GoBGP reports the session with FRR as established.
     pub fn session_established(&self) -> bool {
         let Some(out) = self.try_gobgp(&["neighbor", "-j"]) else { return false };
@@ -729,6 +823,30 @@ impl Outcome {
         }
     }
 
+    /// The object anycastd reports for `prefix` (in any VRF) in its JSON output, with or without a length
+    /// (`current`, `route_map`, `action`, `error`, ...).
+    #[track_caller]
+    pub fn prefix(&self, prefix: &str) -> Value {
+        let json = self.json();
+        let bare = prefix.split('/').next().unwrap_or(prefix);
+        json["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["prefixes"].as_array().into_iter().flatten())
+            .find(|p| p["prefix"].as_str().is_some_and(|q| q == prefix || q == bare))
+            .cloned()
+            .unwrap_or_else(|| panic!("`{}`: no prefix {prefix} in the JSON output\n{self}", self.command))
+    }
+
+    /// One count of the JSON `summary` (`"drain"`, `"restore"`, ...).
+    #[track_caller]
+    pub fn count(&self, key: &str) -> u64 {
+        self.json()["summary"][key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("`{}`: no count summary.{key} in the JSON output\n{self}", self.command))
+    }
+
     /// The `action` anycastd reports for `prefix` (in any VRF) in its JSON output, with or without a length.
     #[track_caller]
     pub fn action(&self, prefix: &str) -> String {
@@ -750,6 +868,143 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "--- stdout ---\n{}\n--- stderr ---\n{}", self.stdout, self.stderr)
     }
+}
+
+/// The graceful-shutdown community (RFC 8326) as [`PeerRoute::communities`] shows it.
+pub const GRACEFUL_SHUTDOWN: &str = "65535:0";
+
+/// A route as the peer (GoBGP) received it: the attributes route-maps change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerRoute {
+    /// The AS path, first AS first (`[65536]`; `[65536, 65536, 65536]` with two prepends).
+    pub as_path: Vec<u32>,
+    /// The standard communities as `high:low` (`"65535:0"`), in the order received.
+    pub communities: Vec<String>,
+    /// The MED, when the route carries one (FRR sends 0 when no route-map sets one).
+    pub med: Option<u32>,
+}
+
+impl PeerRoute {
+    /// Reads one path of GoBGP's JSON (`global rib -j`, `monitor ... -j`): `attrs` of type 2 (AS path), 4 (MED)
+    /// and 8 (communities, 32-bit numbers).
+    fn from_gobgp(path: &Value) -> PeerRoute {
+        let attrs = path["attrs"].as_array().cloned().unwrap_or_default();
+        let of_type = |t: u64| attrs.iter().find(|a| a["type"] == t);
+        let numbers = |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_u64).collect::<Vec<_>>();
+        let as_path = of_type(2)
+            .and_then(|a| a["as_paths"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|segment| numbers(&segment["asns"]))
+            .map(|asn| asn as u32)
+            .collect();
+        let communities = of_type(8)
+            .map(|a| numbers(&a["communities"]).iter().map(|c| format!("{}:{}", c >> 16, c & 0xffff)).collect())
+            .unwrap_or_default();
+        let med = of_type(4).and_then(|a| a["metric"].as_u64()).map(|m| m as u32);
+        PeerRoute { as_path, communities, med }
+    }
+
+    /// Whether it carries community `community` (`"65535:0"`).
+    pub fn has_community(&self, community: &str) -> bool {
+        self.communities.iter().any(|c| c == community)
+    }
+}
+
+impl std::fmt::Display for PeerRoute {
+    /// `as-path 65536 65536 65536, MED 0, communities 65535:0`: one line of a timeline.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path: Vec<String> = self.as_path.iter().map(u32::to_string).collect();
+        write!(f, "as-path {}", path.join(" "))?;
+        if let Some(med) = self.med {
+            write!(f, ", MED {med}")?;
+        }
+        if !self.communities.is_empty() {
+            write!(f, ", communities {}", self.communities.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+/// One change the peer saw, recorded by a [`PeerWatch`].
+#[derive(Clone, Debug)]
+pub struct PeerEvent {
+    /// When the watch received it.
+    pub at: SystemTime,
+    /// The prefix (`203.0.113.53/32`).
+    pub prefix: String,
+    /// Whether it is a withdrawal (then `route` is the path withdrawn).
+    pub withdrawn: bool,
+    /// The path's attributes.
+    pub route: PeerRoute,
+}
+
+impl std::fmt::Display for PeerEvent {
+    /// `04:01:08.123Z  203.0.113.53/32  withdrawn` or `...  announced  as-path 65536, MED 50`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}  {}  ", clock(self.at), self.prefix)?;
+        if self.withdrawn { write!(f, "withdrawn") } else { write!(f, "received   {}", self.route) }
+    }
+}
+
+/// `at` as a UTC time of day with milliseconds: `04:01:08.123Z`.
+pub fn clock(at: SystemTime) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (s, ms) = (since.as_secs() % 86_400, since.subsec_millis());
+    format!("{:02}:{:02}:{:02}.{ms:03}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The peer's route changes as they arrive (see [`Lab::watch_peer`]); stops `gobgp monitor` when dropped.
+pub struct PeerWatch {
+    child: Child,
+    events: Arc<Mutex<Vec<PeerEvent>>>,
+}
+
+impl PeerWatch {
+    /// Every change of `prefix` received so far, oldest first (the first may be the current route at the start).
+    pub fn events(&self, prefix: &str) -> Vec<PeerEvent> {
+        self.events.lock().expect("the peer watch's events").iter().filter(|e| e.prefix == prefix).cloned().collect()
+    }
+
+    /// Whether the peer has seen `prefix` withdrawn since the watch started.
+    pub fn saw_withdrawal(&self, prefix: &str) -> bool {
+        self.events(prefix).iter().any(|e| e.withdrawn)
+    }
+
+    /// The changes of `prefix`, one line each ([`PeerEvent`]'s display), for a timeline.
+    pub fn timeline(&self, prefix: &str) -> String {
+        self.events(prefix).iter().map(|e| format!("{e}\n")).collect()
+    }
+}
+
+impl Drop for PeerWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The trimmed `network <prefix> ...` line in the BGP instance of `vrf` (`None`: the default VRF) of a running
+/// config, read from the text itself (`router bgp ASN [vrf NAME]` blocks).
+pub fn network_line_in(running_config: &str, vrf: Option<&str>, prefix: &str) -> Option<String> {
+    let mut in_instance = false;
+    for line in running_config.lines() {
+        if !line.starts_with(char::is_whitespace) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            in_instance = match words[..] {
+                ["router", "bgp", _] => vrf.is_none(),
+                ["router", "bgp", _, "vrf", name] => vrf == Some(name),
+                _ => false,
+            };
+            continue;
+        }
+        let trimmed = line.trim();
+        let mut words = trimmed.split_whitespace();
+        if in_instance && words.next() == Some("network") && words.next() == Some(prefix) {
+            return Some(trimmed.to_string());
+        }
+    }
+    None
 }
 
 /// The `network` prefixes (IPv4 and IPv6 unicast) in the BGP instance of `vrf` (`None`: the default VRF) of a running
