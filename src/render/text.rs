@@ -67,7 +67,13 @@ pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
         let reason = maintenance.reason.as_deref().map(|r| format!(": {}", escape(r))).unwrap_or_default();
         let line = format!("Maintenance since {} by {}{reason}", maintenance.since_utc(), escape(&maintenance.by));
         let _ = writeln!(out, "{}", painter.yellow(&line));
+        let draining = plan.services.iter().any(|service| matches!(service.verdict, Verdict::Draining { .. }));
         match maintenance.drain_until {
+            Some(until) if !draining => writeln!(
+                out,
+                "  The drain ended at {}: every managed prefix stays withdrawn until `anycastd resume`.\n",
+                utc_timestamp(until)
+            ),
             Some(until) => writeln!(
                 out,
                 "  Announced prefixes are drained until {}, then withdrawn, and stay withdrawn until `anycastd resume` \
