@@ -219,13 +219,20 @@ pub fn check_text(config: &Config, origin: &str) -> String {
     for service in &config.services {
         let _ = writeln!(out, "  {}:", escape(&service.name));
         for prefix in &service.prefixes {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "    prefix {} in {} via {}",
                 prefix.prefix,
                 prefix.vrf.described(),
                 escape(&prefix.vtysh.display().to_string())
             );
+            if let Some(route_map) = &prefix.route_map {
+                let _ = write!(out, ", route-map {route_map}");
+            }
+            if let Some(route_map) = &prefix.drain_route_map {
+                let _ = write!(out, ", drained through {route_map}");
+            }
+            out.push('\n');
         }
         for check in &service.checks {
             let interval = crate::config::describe(check.interval);
