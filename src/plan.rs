@@ -459,15 +459,14 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
     ServicePlan { name: service.name.clone(), health, verdict, desired, policy: service.policy, streak, prefixes }
 }
 
-/// What maintenance asks of this pass: `withdraw-all --drain`'s own pass drains; a marker with a drain that is not
-/// over drains; any other marker withdraws.
+/// What maintenance asks of this pass: `withdraw-all --drain`'s own pass drains and a withdrawal withdraws, whatever
+/// the marker says; otherwise a marker with a drain that is not over drains, and any other marker withdraws.
 fn maintenance_mode(inputs: &Inputs, intent: Intent) -> MaintenanceMode {
-    if let Intent::Drain { until } = intent {
-        return MaintenanceMode::Drain { until };
-    }
-    match &inputs.maintenance {
-        None => MaintenanceMode::Off,
-        Some(marker) => match marker.draining_until(inputs.now) {
+    match (intent, &inputs.maintenance) {
+        (Intent::Drain { until }, _) => MaintenanceMode::Drain { until },
+        (Intent::WithdrawAll, _) => MaintenanceMode::Withdraw,
+        (Intent::Reconcile, None) => MaintenanceMode::Off,
+        (Intent::Reconcile, Some(marker)) => match marker.draining_until(inputs.now) {
             Some(until) => MaintenanceMode::Drain { until },
             None => MaintenanceMode::Withdraw,
         },
@@ -951,6 +950,17 @@ on_falling = "drain"
         let command =
             Plan::compute(&config, &Inputs { frr: frr.clone(), ..Inputs::default() }, Intent::Drain { until: 5 });
         assert_eq!(actions(&command)[0].1, Action::Drain, "withdraw-all --drain asks no health");
+        let marked = Inputs { frr: frr.clone(), maintenance: Some(marker_ahead()), ..Inputs::default() };
+        let withdrawal = Plan::compute(&config, &marked, Intent::WithdrawAll);
+        assert_eq!(
+            actions(&withdrawal)[0].1,
+            Action::Withdraw,
+            "the withdrawal at the end of a drain withdraws, whatever the marker's deadline (it has no clock)"
+        );
+    }
+
+    fn marker_ahead() -> Maintenance {
+        Maintenance { since: 100, by: "alice".into(), reason: None, drain_until: Some(u64::MAX) }
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! `on_change` hooks: after a pass announced or withdrew a service's prefixes, run the service's command.
+//! `on_change` hooks: after a pass announced, drained or withdrew a service's prefixes, run the service's command,
+//! once per new state (a drain withdraws the prefixes without a drain route-map: those are told as withdrawn).
 //!
 //! The command is an argument vector (no shell), bounded by its timeout, and told what happened through environment
 //! variables. A hook that fails or hangs is logged; it never blocks or undoes the reconciliation.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
 
 use crate::config::{Config, Hook};
 use crate::observe::log::Event;
-use crate::plan::{Desired, Outcome, Plan, ServicePlan};
+use crate::plan::{Outcome, Plan, ServicePlan};
 use crate::process::{self, RunError};
 
 /// Runs the hook of every service whose prefixes changed in `applied`, and returns what to log about them.
@@ -21,28 +22,18 @@ pub fn run_changed(config: &Config, applied: &Plan, command: &str) -> Vec<Event>
     applied
         .services
         .iter()
-        .filter_map(|service| {
-            let hook = hooks.get(service.name.as_str())?;
-            let changed: Vec<String> = service
-                .prefixes
-                .iter()
-                .filter(|prefix| prefix.outcome == Outcome::Done)
-                .map(|prefix| prefix.managed.prefix.to_string())
-                .collect();
-            if changed.is_empty() {
-                return None;
+        .flat_map(|service| {
+            let Some(hook) = hooks.get(service.name.as_str()) else { return Vec::new() };
+            let mut changed: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+            for prefix in service.prefixes.iter().filter(|prefix| prefix.outcome == Outcome::Done) {
+                changed.entry(prefix.state_after().name()).or_default().push(prefix.managed.prefix.to_string());
             }
-            Some(run_hook(service, hook, &changed, command))
+            changed.into_iter().map(|(state, prefixes)| run_hook(service, hook, state, &prefixes, command)).collect()
         })
         .collect()
 }
 
-fn run_hook(service: &ServicePlan, hook: &Hook, changed: &[String], command: &str) -> Event {
-    let state = match service.desired {
-        Desired::Announced => "announced",
-        Desired::Drained => "drained",
-        Desired::Withdrawn | Desired::Unchanged => "withdrawn",
-    };
+fn run_hook(service: &ServicePlan, hook: &Hook, state: &str, changed: &[String], command: &str) -> Event {
     let Some((program, arguments)) = hook.argv.split_first() else {
         return Event::about_service("error", "hook-failed", command, &service.name, "the hook is empty".into());
     };

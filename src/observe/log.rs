@@ -242,8 +242,8 @@ fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: 
 /// The reason of a change that sets a `network` line, with the route-map it put on it, if any.
 fn through(prefix: &PrefixPlan, why: &str) -> String {
     match prefix.wanted_route_map().flatten() {
-        Some(route_map) => format!("through route-map {route_map}: {why}"),
-        None if prefix.action == Action::Restore => format!("without a route-map: {why}"),
+        Some(route_map) => format!("{why}; through route-map {route_map}"),
+        None if prefix.action == Action::Restore => format!("{why}; without a route-map"),
         None => why.to_string(),
     }
 }

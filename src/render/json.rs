@@ -234,6 +234,8 @@ struct ConfiguredPrefix {
     vrf: Option<String>,
     address_family: &'static str,
     vtysh: String,
+    route_map: Option<String>,
+    drain_route_map: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -259,6 +261,8 @@ pub fn check_json(config: &Config, frr: Option<&[Finding]>, cabourotte: Option<&
                     vrf: p.vrf.name().map(str::to_string),
                     address_family: p.prefix.family().name(),
                     vtysh: p.vtysh.display().to_string(),
+                    route_map: p.route_map.as_ref().map(ToString::to_string),
+                    drain_route_map: p.drain_route_map.as_ref().map(ToString::to_string),
                 })
                 .collect(),
             checks: service

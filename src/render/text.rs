@@ -67,7 +67,13 @@ pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
         let reason = maintenance.reason.as_deref().map(|r| format!(": {}", escape(r))).unwrap_or_default();
         let line = format!("Maintenance since {} by {}{reason}", maintenance.since_utc(), escape(&maintenance.by));
         let _ = writeln!(out, "{}", painter.yellow(&line));
+        let draining = plan.services.iter().any(|service| matches!(service.verdict, Verdict::Draining { .. }));
         match maintenance.drain_until {
+            Some(until) if !draining => writeln!(
+                out,
+                "  The drain ended at {}: every managed prefix stays withdrawn until `anycastd resume`.\n",
+                utc_timestamp(until)
+            ),
             Some(until) => writeln!(
                 out,
                 "  Announced prefixes are drained until {}, then withdrawn, and stay withdrawn until `anycastd resume` \
@@ -213,13 +219,20 @@ pub fn check_text(config: &Config, origin: &str) -> String {
     for service in &config.services {
         let _ = writeln!(out, "  {}:", escape(&service.name));
         for prefix in &service.prefixes {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "    prefix {} in {} via {}",
                 prefix.prefix,
                 prefix.vrf.described(),
                 escape(&prefix.vtysh.display().to_string())
             );
+            if let Some(route_map) = &prefix.route_map {
+                let _ = write!(out, ", route-map {route_map}");
+            }
+            if let Some(route_map) = &prefix.drain_route_map {
+                let _ = write!(out, ", drained through {route_map}");
+            }
+            out.push('\n');
         }
         for check in &service.checks {
             let interval = crate::config::describe(check.interval);
