@@ -270,7 +270,17 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
     let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
     lab.define_route_maps(ROUTE_MAPS);
     let web = web_service(&lab, &cabourotte.url());
-    lab.write_config(&graded_config(&lab, &cabourotte.url(), "", &web));
+    let hook_log = lab.state_dir().join("../hook.log");
+    let hook = format!(
+        "on_change = [\"/bin/sh\", \"-c\", 'echo \"$ANYCASTD_STATE $ANYCASTD_PREFIXES\" >> {}']",
+        hook_log.display()
+    );
+    lab.write_config(&graded_config(&lab, &cabourotte.url(), &hook, &web));
+    let metrics = lab.state_dir().join("../metrics.prom");
+    let metrics_arg = metrics.display().to_string();
+    let state_metric = |state: &str| {
+        format!("anycastd_prefix_state{{service=\"dns\",prefix=\"{DNS_V4}\",vrf=\"default\",state=\"{state}\"}} 1\n")
+    };
     let watch = lab.watch_peer();
     let mut timeline = Timeline { notes: Vec::new() };
 
@@ -293,8 +303,8 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
         started.elapsed()
     );
     let deadline = drain_until(&drained_now);
-    timeline
-        .note(&format!("  (drain_until {})", drained_now.json()["maintenance"]["drain_until"].as_str().unwrap_or("?")));
+    let promised = drained_now.json()["maintenance"]["drain_until"].as_str().unwrap_or("?").to_string();
+    timeline.note(&format!("  (returned: drained until {promised})"));
     for prefix in [DNS_V4, DNS_V6] {
         assert_eq!(field(&drained_now, prefix, "action"), "drain", "{drained_now}");
         assert_eq!(field(&drained_now, prefix, "desired_route_map"), DRAIN, "{drained_now}");
@@ -310,8 +320,10 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
     lab.wait_peer_lacks(&[WEB_V4]);
 
     timeline.note("$ anycastd apply   (before the deadline)");
-    let kept = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let kept = lab.anycastd(["apply", "--metrics-file", &metrics_arg]).json().run().expect_code(0);
     assert!(SystemTime::now() < deadline, "the machine is too slow for this test: the apply ended after the deadline");
+    let text = std::fs::read_to_string(&metrics).expect("the metrics file");
+    assert!(text.contains(&state_metric("drained")), "{text}");
     for prefix in [DNS_V4, DNS_V6] {
         assert_eq!(field(&kept, prefix, "action"), "none", "kept drained\n{kept}");
         assert_eq!(field(&kept, prefix, "current"), "drained", "{kept}");
@@ -323,10 +335,12 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
     std::thread::sleep(until(deadline) + Duration::from_millis(200));
     assert!(!watch.saw_withdrawal(DNS_V4), "the peer kept the route while draining\n{}", watch.timeline(DNS_V4));
     timeline.note("$ anycastd apply   (after the deadline)");
-    let withdrawn = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let withdrawn = lab.anycastd(["apply", "--metrics-file", &metrics_arg]).json().run().expect_code(0);
     for prefix in [DNS_V4, DNS_V6] {
         assert_eq!(field(&withdrawn, prefix, "action"), "withdraw", "{withdrawn}");
     }
+    let text = std::fs::read_to_string(&metrics).expect("the metrics file");
+    assert!(text.contains(&state_metric("withdrawn")), "{text}");
     assert_dns_lines(&lab, None);
     lab.wait_peer_routes(&[UNMANAGED]);
 
@@ -342,6 +356,18 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
     assert_dns_lines(&lab, Some(Some(OUT)));
     wait_dns(&lab, through_out);
     lab.wait_peer_has(&[WEB_V4]);
+    let both = format!("{DNS_V4} {DNS_V6}");
+    let hooks = std::fs::read_to_string(&hook_log).expect("the hook's log");
+    assert_eq!(
+        hooks.lines().collect::<Vec<_>>(),
+        [
+            format!("announced {both}"),
+            format!("drained {both}"),
+            format!("withdrawn {both}"),
+            format!("announced {both}")
+        ],
+        "the on_change hook is told each new state once"
+    );
     println!("--- FRR {}: the peer's view of {DNS_V4} ---\n{}", frr.version(), timeline.render(&watch, DNS_V4));
 }
 
@@ -426,6 +452,20 @@ fn withdraw_all_drain_waits_and_withdraws(frr: Frr) {
         "drained before withdrawn\n{}",
         watch.timeline(DNS_V4)
     );
+    // The report promised "draining until T": the route is not withdrawn before T.
+    let promised = done
+        .stdout
+        .split("draining until ")
+        .nth(1)
+        .and_then(|rest| rest.get(..20))
+        .unwrap_or_else(|| panic!("no `draining until` in the report\n{done}"));
+    let withdrawal = events[first_withdrawal].at;
+    assert!(
+        withdrawal >= parse_utc(promised),
+        "withdrawn at {} although the report said drained until {promised}\n{}\n{done}",
+        clock(withdrawal),
+        watch.timeline(DNS_V4)
+    );
 }
 
 /// SIGTERM while `withdraw-all --drain 30s` waits withdraws at once.
@@ -442,6 +482,22 @@ fn a_signal_during_the_wait_withdraws_at_once(frr: Frr) {
     assert_dns_lines(&lab, None);
     lab.wait_peer_routes(&[UNMANAGED]);
     assert!(done.stdout.lines().any(|l| l.contains(DNS_V4) && l.contains("withdraw")), "{done}");
+}
+
+/// A plain `withdraw-all` during a drain withdraws at once, and maintenance keeps the prefixes withdrawn.
+fn withdraw_all_during_a_drain_withdraws_at_once(frr: Frr) {
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = graded_lab(frr, &cabourotte, "", "");
+    announce_dns(&lab);
+    lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).run().expect_code(0);
+    wait_dns(&lab, drained);
+    let withdrawn = lab.anycastd(["withdraw-all"]).json().run().expect_code(0);
+    assert_eq!(field(&withdrawn, DNS_V4, "action"), "withdraw", "{withdrawn}");
+    assert_dns_lines(&lab, None);
+    lab.wait_peer_routes(&[UNMANAGED]);
+    let kept = lab.anycastd(["apply"]).json().run().expect_code(0);
+    assert_eq!(field(&kept, DNS_V4, "action"), "none", "{kept}");
+    assert_dns_lines(&lab, None);
 }
 
 // ---- (f) resume during a drain ------------------------------------------------------------------------------
@@ -471,6 +527,26 @@ fn resume_during_a_drain_restores_the_announcement(frr: Frr) {
     assert!(!route.has_community(GRACEFUL_SHUTDOWN));
     lab.wait_peer_route(DNS_V6, through_out);
     assert!(!watch.saw_withdrawal(DNS_V4), "never withdrawn\n{}", watch.timeline(DNS_V4));
+}
+
+/// `resume` while `withdraw-all --drain 3s` waits: the next apply restores the announcement, and the waiting
+/// command, finding the marker gone, exits 0 without withdrawing anything.
+fn resume_during_the_waiting_drain_leaves_the_route_announced(frr: Frr) {
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = graded_lab(frr, &cabourotte, "", "");
+    announce_dns(&lab);
+    let watch = lab.watch_peer();
+    let mut waiting = lab.anycastd(["withdraw-all", "--drain", "3s"]).spawn();
+    wait_dns(&lab, drained);
+    lab.anycastd(["resume"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().expect_code(0);
+    wait_dns(&lab, through_out);
+    assert!(waiting.is_running(), "the drain of 3 s is not over yet");
+    let done = waiting.wait(Duration::from_secs(20)).expect_code(0);
+    assert_dns_lines(&lab, Some(Some(OUT)));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(through_out(&lab.peer_route(DNS_V4).expect("the peer keeps dns")), "{done}");
+    assert!(!watch.saw_withdrawal(DNS_V4), "never withdrawn\n{}\n{done}", watch.timeline(DNS_V4));
 }
 
 /// A drain without a route-map to announce with: `resume` restores the plain `network P`.
@@ -670,7 +746,9 @@ on_every_frr!(
     run_withdraws_a_drain_after_its_deadline,
     withdraw_all_drain_waits_and_withdraws,
     a_signal_during_the_wait_withdraws_at_once,
+    withdraw_all_during_a_drain_withdraws_at_once,
     resume_during_a_drain_restores_the_announcement,
+    resume_during_the_waiting_drain_leaves_the_route_announced,
     resume_restores_a_plain_announcement,
     on_falling_drain_drains_until_fall_then_withdraws,
     on_unhealthy_drain_keeps_the_route_drained,
