@@ -183,10 +183,10 @@ impl Timeline {
 // ---- (a) a route-map on announce ------------------------------------------------------------------------------
 
 /// Every announcement is `network P route-map ANYCAST-OUT`: the peer receives MED 50 and community 64500:53; the
-/// report names the route-map; a second apply changes nothing.
+/// report names the route-map; a second apply changes nothing; after an FRR restart, apply announces through it again.
 fn apply_announces_through_the_route_map(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
-    let lab = graded_lab(frr, &cabourotte, "", "");
+    let mut lab = graded_lab(frr, &cabourotte, "", "");
 
     let planned = lab.anycastd(["plan"]).json().run().expect_code(0);
     assert_eq!(field(&planned, DNS_V4, "desired_route_map"), OUT, "{planned}");
@@ -212,6 +212,12 @@ fn apply_announces_through_the_route_map(frr: Frr) {
         assert_eq!(field(&again, prefix, "route_map"), OUT, "{again}");
     }
     assert_eq!(batches(&lab), before, "the second apply ran no configuration batch: {:?}", lab.vtysh_calls());
+
+    // FRR restarts with its startup config (the route-maps, not anycastd's networks): announced through it again.
+    lab.restart_frr();
+    assert_dns_lines(&lab, None);
+    announce_dns(&lab);
+    assert_dns_lines(&lab, Some(Some(OUT)));
 }
 
 // ---- (b) drift correction -------------------------------------------------------------------------------------
