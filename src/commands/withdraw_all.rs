@@ -36,8 +36,10 @@ pub struct Drain {
 /// withdrawal: it is an error of the pass, and the operator is told that the next pass may announce again.
 pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Drain>) -> Result<Exit, Error> {
     let config = load_config(context, CacheUse::ReadAndRefresh)?;
-    let deadline = drain.map(|drain| SystemTime::now() + drain.period);
-    let until = deadline.map(unix_seconds_rounded_up);
+    // The marker holds whole seconds, rounded up, and the command waits for exactly that instant: it withdraws when
+    // the report, the marker and every other pass say, and the drain lasts at least the time asked for.
+    let until = drain.map(|drain| unix_seconds_rounded_up(SystemTime::now() + drain.period));
+    let deadline = until.map(|until| UNIX_EPOCH + Duration::from_secs(until));
     let marked =
         StateDir::create(&context.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason, until));
     let unmarked = marked.err().map(|error| {
