@@ -144,9 +144,12 @@ pub struct ManagedPrefix {
     /// The pid file of that FRR's bgpd, watched by `run` to notice a restart without asking vtysh; `None` when it
     /// cannot be watched (then `run` reads the running config on every pass).
     pub bgpd_pid_file: Option<PathBuf>,
-    /// The route-map every announcement carries (`network P route-map NAME`), if any.
+    /// The route-map every announcement carries (`network P route-map NAME`), if any. Left out of the configuration
+    /// cache when absent: at 10,000 prefixes, two `null`s each were 0.4 MB more to read at every pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route_map: Option<RouteMap>,
     /// The route-map used while draining, if any; a prefix without one is withdrawn instead of drained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain_route_map: Option<RouteMap>,
 }
 

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::escape::escape;
 use crate::finding::{Finding, Level};
 use crate::health::CheckStatus;
-use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Summary, Verdict};
+use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, PrefixState, ServicePlan, Summary, Verdict};
 
 /// Colours text when enabled (on a terminal, or when asked), and passes it through otherwise.
 #[derive(Clone, Copy, Debug)]
@@ -159,7 +159,7 @@ fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter
         (Action::Drain, Tense::Applied) => (painter.yellow("~"), painter.yellow("drained  ")),
         (Action::Restore, Tense::Planned) => (painter.green("~"), painter.green("restore  ")),
         (Action::Restore, Tense::Applied) => (painter.green("~"), painter.green("restored ")),
-        (Action::Keep, _) => (" ".to_string(), painter.dim(&format!("{:<9}", prefix.current_state().name()))),
+        (Action::Keep, _) => (" ".to_string(), painter.dim(padded(prefix.current_state()))),
         (Action::Error(error), _) => {
             return format!(
                 "{} {name}  {} ({place}): {}",
@@ -170,6 +170,17 @@ fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter
         }
     };
     format!("{mark} {name}  {word}  {}", painter.dim(&place))
+}
+
+/// A state as the word of an unchanged prefix, padded to the width of the others (without a `format!` per prefix:
+/// at 10,000 prefixes that was 5 % of a no-op pass).
+fn padded(state: PrefixState) -> &'static str {
+    match state {
+        PrefixState::Announced => "announced",
+        PrefixState::Drained => "drained  ",
+        PrefixState::Withdrawn => "withdrawn",
+        PrefixState::Unknown => "unknown  ",
+    }
 }
 
 fn summary_line(summary: &Summary, tense: Tense) -> String {
