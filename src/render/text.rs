@@ -11,7 +11,7 @@ use owo_colors::OwoColorize;
 
 use super::Tense;
 use crate::clock::utc_timestamp;
-use crate::config::Config;
+use crate::config::{Config, RouteMap};
 use crate::escape::escape;
 use crate::finding::{Finding, Level};
 use crate::health::CheckStatus;
@@ -27,6 +27,18 @@ impl Painter {
     /// A painter that colours when `enabled`.
     pub fn new(enabled: bool) -> Painter {
         Painter { enabled }
+    }
+
+    /// Appends `text` to `out` in `style` (as it is when colours are off).
+    fn put(&self, out: &mut String, text: &str, style: Style) {
+        match style {
+            _ if !self.enabled => out.push_str(text),
+            Style::Plain => out.push_str(text),
+            Style::Green => out.push_str(&self.green(text)),
+            Style::Red => out.push_str(&self.red(text)),
+            Style::Yellow => out.push_str(&self.yellow(text)),
+            Style::Dim => out.push_str(&self.dim(text)),
+        }
     }
 
     fn paint(&self, text: &str, style: fn(&str) -> String) -> String {
@@ -52,6 +64,16 @@ impl Painter {
     fn dim(&self, text: &str) -> String {
         self.paint(text, |t| t.dimmed().to_string())
     }
+}
+
+/// The colours of [`Painter::put`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Green,
+    Red,
+    Yellow,
+    Dim,
 }
 
 /// The plan (or applied plan) as text.
@@ -125,7 +147,7 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
         let _ = writeln!(out, "  {mark} check {}: {}", escape(&check.name), escape(&check.reason()));
     }
     for prefix in &service.prefixes {
-        let _ = writeln!(out, "  {}", prefix_line(prefix, tense, width, painter));
+        prefix_line(out, prefix, tense, width, painter);
         for warning in &prefix.warnings {
             let _ = writeln!(out, "    {} {}", painter.yellow("⚠"), escape(warning));
         }
@@ -133,43 +155,76 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
     out.push('\n');
 }
 
-fn prefix_line(prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter) -> String {
-    let name = format!("{:<width$}", prefix.managed.prefix.to_string());
-    let mut place = match &prefix.asn {
-        Some(asn) => format!("AS {asn}, {}", prefix.managed.vrf),
-        None => prefix.managed.vrf.to_string(),
+/// Writes one prefix's line into `out`, in place: no `String` per part, since at 10,000 prefixes the report was 40 %
+/// of the instructions of a no-op pass.
+fn prefix_line(out: &mut String, prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter) {
+    let failure = match (&prefix.outcome, &prefix.action) {
+        (Outcome::Failed(reason), _) => Some(("failed", escape(reason).to_string())),
+        (_, Action::Error(error)) => Some(("error", escape(&error.explain(&prefix.managed.vrf)).to_string())),
+        _ => None,
+    };
+    let (mark, word, style) = match failure {
+        Some((word, _)) => ("!", word, Style::Red),
+        None => action_words(prefix, tense),
+    };
+    out.push_str("  ");
+    painter.put(out, mark, if prefix.action == Action::Keep && failure.is_none() { Style::Plain } else { style });
+    out.push(' ');
+    let name_start = out.len();
+    let _ = write!(out, "{}", prefix.managed.prefix);
+    let written = out.len() - name_start;
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(written)));
+    out.push_str("  ");
+    painter.put(out, word, style);
+    match failure {
+        Some((_, reason)) => {
+            out.push_str(" (");
+            place(out, prefix);
+            out.push_str("): ");
+            out.push_str(&reason);
+        }
+        None if painter.enabled => {
+            let mut text = String::new();
+            place(&mut text, prefix);
+            out.push_str("  ");
+            painter.put(out, &text, Style::Dim);
+        }
+        None => {
+            out.push_str("  ");
+            place(out, prefix);
+        }
+    }
+    out.push('\n');
+}
+
+/// The mark and word of a prefix's action (or of its state, unchanged), padded to one width, and their colour.
+fn action_words(prefix: &PrefixPlan, tense: Tense) -> (&'static str, &'static str, Style) {
+    let applied = tense == Tense::Applied;
+    let pick = |planned, done| if applied { done } else { planned };
+    match prefix.action {
+        Action::Announce => ("+", pick("announce ", "announced"), Style::Green),
+        Action::Withdraw => ("-", pick("withdraw ", "withdrawn"), Style::Red),
+        Action::Drain => ("~", pick("drain    ", "drained  "), Style::Yellow),
+        Action::Restore => ("~", pick("restore  ", "restored "), Style::Green),
+        Action::Keep | Action::Error(_) => (" ", padded(prefix.current_state()), Style::Dim),
+    }
+}
+
+/// Where the prefix is: `AS 65536, default VRF`, and the route-map its line gets (or keeps), if any.
+fn place(out: &mut String, prefix: &PrefixPlan) {
+    let _ = match &prefix.asn {
+        Some(asn) => write!(out, "AS {asn}, {}", prefix.managed.vrf),
+        None => write!(out, "{}", prefix.managed.vrf),
     };
     let route_map = match (prefix.wanted_route_map(), &prefix.action) {
-        (Some(wanted), _) => wanted.map(|route_map| route_map.name().to_string()),
-        (None, Action::Keep) => prefix.route_map.clone(),
+        (Some(wanted), _) => wanted.map(RouteMap::name),
+        (None, Action::Keep) => prefix.route_map.as_deref(),
         (None, _) => None,
     };
     if let Some(route_map) = route_map {
-        let _ = write!(place, ", route-map {}", escape(&route_map));
+        out.push_str(", route-map ");
+        out.push_str(&escape(route_map));
     }
-    if let Outcome::Failed(reason) = &prefix.outcome {
-        return format!("{} {name}  {} ({place}): {}", painter.red("!"), painter.red("failed"), escape(reason));
-    }
-    let (mark, word) = match (&prefix.action, tense) {
-        (Action::Announce, Tense::Planned) => (painter.green("+"), painter.green("announce ")),
-        (Action::Announce, Tense::Applied) => (painter.green("+"), painter.green("announced")),
-        (Action::Withdraw, Tense::Planned) => (painter.red("-"), painter.red("withdraw ")),
-        (Action::Withdraw, Tense::Applied) => (painter.red("-"), painter.red("withdrawn")),
-        (Action::Drain, Tense::Planned) => (painter.yellow("~"), painter.yellow("drain    ")),
-        (Action::Drain, Tense::Applied) => (painter.yellow("~"), painter.yellow("drained  ")),
-        (Action::Restore, Tense::Planned) => (painter.green("~"), painter.green("restore  ")),
-        (Action::Restore, Tense::Applied) => (painter.green("~"), painter.green("restored ")),
-        (Action::Keep, _) => (" ".to_string(), painter.dim(padded(prefix.current_state()))),
-        (Action::Error(error), _) => {
-            return format!(
-                "{} {name}  {} ({place}): {}",
-                painter.red("!"),
-                painter.red("error"),
-                escape(&error.explain(&prefix.managed.vrf))
-            );
-        }
-    };
-    format!("{mark} {name}  {word}  {}", painter.dim(&place))
 }
 
 /// A state as the word of an unchanged prefix, padded to the width of the others (without a `format!` per prefix:
