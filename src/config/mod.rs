@@ -65,6 +65,7 @@ pub struct Service {
     /// How health turns into announcements: rise/fall counts, what to do when Cabourotte cannot be asked.
     pub policy: Policy,
     /// A command run after the service's prefixes were announced or withdrawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_change: Option<Hook>,
 }
 
@@ -143,6 +144,7 @@ pub struct ManagedPrefix {
     pub vtysh: PathBuf,
     /// The pid file of that FRR's bgpd, watched by `run` to notice a restart without asking vtysh; `None` when it
     /// cannot be watched (then `run` reads the running config on every pass).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgpd_pid_file: Option<PathBuf>,
     /// The route-map every announcement carries (`network P route-map NAME`), if any. Left out of the configuration
     /// cache when absent: at 10,000 prefixes, two `null`s each were 0.4 MB more to read at every pass.
@@ -163,6 +165,7 @@ pub struct Check {
     /// How often loop mode (`anycastd run`) wants a fresh verdict.
     pub interval: Duration,
     /// A result older than this is stale, and counts as a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age: Option<Duration>,
     /// How to verify an https Cabourotte and prove who anycastd is: the same for every check of one URL.
     #[serde(default)]
