@@ -850,15 +850,9 @@ impl Outcome {
     /// The `action` anycastd reports for `prefix` (in any VRF) in its JSON output, with or without a length.
     #[track_caller]
     pub fn action(&self, prefix: &str) -> String {
-        let json = self.json();
-        let bare = prefix.split('/').next().unwrap_or(prefix);
-        json["services"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|s| s["prefixes"].as_array().into_iter().flatten())
-            .find(|p| p["prefix"].as_str().is_some_and(|q| q == prefix || q == bare))
-            .and_then(|p| p["action"].as_str())
+        let found = self.prefix(prefix);
+        let action = found["action"].as_str();
+        action
             .unwrap_or_else(|| panic!("`{}`: no action for {prefix} in the JSON output\n{self}", self.command))
             .to_string()
     }
