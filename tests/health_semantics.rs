@@ -119,6 +119,36 @@ fn a_stale_result_is_unhealthy() {
     assert!(dns_announced(&env));
 }
 
+/// A Cabourotte frozen with its clock ahead (or this host's clock stepped back) serves a result dated in the future:
+/// without a bound it would look fresh until the clocks meet, and `max_age` could never catch it.
+#[test]
+fn a_result_dated_ahead_of_the_clock_is_stale_beyond_a_small_skew() {
+    let env = Env::new();
+    with_dns_keys(&env, "max_age = \"30s\"");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    env.cabourotte.set_raw_result(
+        json!({"name": "dns", "success": true, "healthcheck-timestamp": now + 3, "message": "success"}),
+    );
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert!(dns_announced(&env), "a few seconds of skew are allowed");
+    env.cabourotte.set_raw_result(
+        json!({"name": "dns", "success": true, "healthcheck-timestamp": now + 3600, "message": "success"}),
+    );
+    let run = env.run(&["apply"]);
+    let line = run.stdout.lines().find(|line| line.contains("check dns:")).unwrap_or_default().trim().to_string();
+    assert!(
+        ["3600", "3599"].iter().any(|ahead| line
+            == format!(
+                "✗ check dns: stale result: it is dated {ahead} s ahead of this host's clock (more than the 5 s \
+                 allowed), so its age cannot be told: a Cabourotte whose clock runs ahead, or this host's clock \
+                 stepped back"
+            )),
+        "{}",
+        run.stdout
+    );
+    assert!(!dns_announced(&env), "withdrawn: its age cannot be told");
+}
+
 #[test]
 fn keep_on_checker_error_leaves_prefixes_and_says_so() {
     let env = Env::new();

@@ -21,16 +21,33 @@ pub enum CheckStatus {
     /// Cabourotte answered but had no result for the check (an unknown check, or one that has not run yet). The
     /// entries of its answer whose name could not be read are described: one of them may be this check's.
     NoResult(Unreadable),
-    /// The result is older than the check's `max_age`.
+    /// The result is older than the check's `max_age`, or dated too far ahead of this host's clock to be judged.
     Stale {
-        /// Its age, in seconds.
-        age: u64,
+        /// How old it is.
+        age: Age,
         /// The allowed age.
         max_age: Duration,
     },
     /// Cabourotte could not be asked, for this reason.
     Unavailable(String),
 }
+
+/// How old a result is, by its `healthcheck-timestamp` and this host's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Age {
+    /// This many seconds old.
+    Seconds(u64),
+    /// Dated this many seconds after this host's clock, more than [`FUTURE_SKEW`] allows.
+    Ahead(u64),
+    /// A passing result without a timestamp: its age cannot be known.
+    Unknown,
+}
+
+/// How far ahead of this host's clock a result may be dated and still count as fresh: two clocks synchronised by
+/// NTP differ by far less. Beyond it, the age of the result cannot be told: a Cabourotte frozen with its clock ahead,
+/// or this host's clock stepped back, would otherwise have its last result look fresh until the clocks meet again,
+/// and `max_age` could not catch it.
+pub const FUTURE_SKEW: u64 = 5;
 
 /// What a service's checks say as a whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,9 +91,18 @@ impl CheckVerdict {
                  one may be this check's: {unreadable}",
                 self.url
             ),
-            CheckStatus::Stale { age, max_age } => {
+            CheckStatus::Stale { age: Age::Seconds(age), max_age } => {
                 format!("stale result (age {age} s > max_age {})", crate::config::describe(*max_age))
             }
+            CheckStatus::Stale { age: Age::Ahead(ahead), .. } => format!(
+                "stale result: it is dated {ahead} s ahead of this host's clock (more than the {FUTURE_SKEW} s \
+                 allowed), so its age cannot be told: a Cabourotte whose clock runs ahead, or this host's clock \
+                 stepped back"
+            ),
+            CheckStatus::Stale { age: Age::Unknown, max_age } => format!(
+                "stale result: it has no healthcheck-timestamp, so it cannot be shown younger than max_age {}",
+                crate::config::describe(*max_age)
+            ),
             CheckStatus::Unavailable(reason) => format!("Cabourotte at {} could not be asked: {reason}", self.url),
         }
     }
@@ -137,12 +163,19 @@ pub fn evaluate(service: &Service, answers: &Answers, now: Option<i64>) -> Servi
     ServiceHealth { checks }
 }
 
-/// The age of a result, when it is older than `max_age`. A passing result without a timestamp cannot be judged
-/// and is stale whenever a `max_age` applies.
-fn staleness(timestamp: Option<i64>, max_age: Option<Duration>, now: Option<i64>) -> Option<u64> {
+/// The age of a result, when it is too old for `max_age` or cannot be judged. A passing result without a
+/// timestamp, or dated more than [`FUTURE_SKEW`] ahead of `now`, cannot be shown fresh and is stale whenever a
+/// `max_age` applies.
+fn staleness(timestamp: Option<i64>, max_age: Option<Duration>, now: Option<i64>) -> Option<Age> {
     let (max_age, now) = (max_age?, now?);
-    let age = timestamp.map_or(u64::MAX, |timestamp| u64::try_from(now.saturating_sub(timestamp)).unwrap_or(0));
-    (age as f64 > max_age.as_secs_f64()).then_some(age)
+    let Some(timestamp) = timestamp else { return Some(Age::Unknown) };
+    let age = i128::from(now) - i128::from(timestamp);
+    if age < 0 {
+        let ahead = u64::try_from(-age).unwrap_or(u64::MAX);
+        return (ahead > FUTURE_SKEW).then_some(Age::Ahead(ahead));
+    }
+    let age = u64::try_from(age).unwrap_or(u64::MAX);
+    (age as f64 > max_age.as_secs_f64()).then_some(Age::Seconds(age))
 }
 
 #[cfg(test)]
@@ -204,6 +237,35 @@ mod tests {
         assert_eq!(stale.checks[0].reason(), "stale result (age 47 s > max_age 30 s)");
         assert_eq!(stale.condition(), Condition::Unhealthy);
         assert!(evaluate(&config.services[0], &answers, None).is_healthy(), "offline plans do not judge age");
+    }
+
+    #[test]
+    fn a_result_dated_ahead_of_the_clock_is_fresh_only_within_the_skew() {
+        let mut config = seed();
+        config.services[0].checks[0].max_age = Some(Duration::from_secs(30));
+        let body = r#"[{"name": "dns", "success": true, "healthcheck-timestamp": 1000}]"#;
+        let answers = answers(&config, Ok(body));
+        assert!(evaluate(&config.services[0], &answers, Some(995)).is_healthy(), "5 s of skew is allowed");
+        let ahead = evaluate(&config.services[0], &answers, Some(994));
+        assert_eq!(ahead.checks[0].status, CheckStatus::Stale { age: Age::Ahead(6), max_age: Duration::from_secs(30) });
+        assert_eq!(
+            ahead.checks[0].reason(),
+            "stale result: it is dated 6 s ahead of this host's clock (more than the 5 s allowed), so its age cannot \
+             be told: a Cabourotte whose clock runs ahead, or this host's clock stepped back"
+        );
+        assert_eq!(ahead.condition(), Condition::Unhealthy);
+        let far = evaluate(&config.services[0], &answers, Some(i64::MIN));
+        let ahead = 1000 - i128::from(i64::MIN);
+        assert_eq!(
+            far.checks[0].status,
+            CheckStatus::Stale { age: Age::Ahead(ahead as u64), max_age: Duration::from_secs(30) },
+            "no overflow at the extremes"
+        );
+        let ancient = evaluate(&config.services[0], &answers, Some(i64::MAX));
+        assert!(matches!(ancient.checks[0].status, CheckStatus::Stale { age: Age::Seconds(_), .. }));
+        let mut unlimited = config.clone();
+        unlimited.services[0].checks[0].max_age = None;
+        assert!(evaluate(&unlimited.services[0], &answers, Some(0)).is_healthy(), "no max_age: age is not judged");
     }
 
     #[test]
