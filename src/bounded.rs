@@ -5,7 +5,10 @@
 //! FRR's running config a few hundred KB) and far below what would hurt the host.
 
 use std::fmt;
-use std::io::Read;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 /// The configuration file (`-c`).
 pub const CONFIG: Limit = Limit(16 * MIB);
@@ -53,9 +56,40 @@ impl Limit {
     }
 }
 
+/// Opens the file at `path` for reading, only if it is a regular file. The open does not block: opening a FIFO for
+/// reading waits for a writer, and a FIFO planted where a file should be (the configuration, FRR's pid file, the
+/// push secret) would hang a pass forever, deaf to SIGTERM, with every prefix left as it was. Symbolic links are
+/// followed (a configuration is often a link into a deployment); a device, a directory or a socket is refused.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file (a FIFO, a device, a socket or a directory)",
+        ));
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_is_refused_at_once_not_waited_on() {
+        let dir = std::env::temp_dir().join(format!("anycastd-bounded-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let fifo = dir.join("fifo");
+        let status = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+        assert!(status.success());
+        let error = open_regular(&fifo).expect_err("a FIFO is no regular file");
+        assert_eq!(error.to_string(), "it is not a regular file (a FIFO, a device, a socket or a directory)");
+        assert!(open_regular(&dir).is_err(), "nor is a directory");
+        std::fs::write(dir.join("file"), "text").expect("file");
+        assert!(open_regular(&dir.join("file")).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn reads_up_to_the_limit_and_refuses_one_byte_more() {

@@ -282,14 +282,20 @@ fn control_characters_are_escaped_in_other_errors() {
 #[test]
 fn inputs_without_end_are_cut_at_their_size_limit_with_a_clear_error() {
     let env = Env::new();
+    let huge = env.dir.join("huge.toml");
+    std::fs::File::create(&huge).and_then(|file| file.set_len(17 << 20)).expect("a sparse 17 MiB file");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_anycastd"))
-        .args(["--color", "never", "-c", "/dev/zero", "check"])
+        .args(["--color", "never", "-c"])
+        .arg(&huge)
+        .arg("check")
         .output()
         .expect("run anycastd");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = env.normalize(&String::from_utf8_lossy(&output.stderr));
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("cannot read the configuration /dev/zero: it is larger than 16 MiB, the most anycastd reads"),
+        stderr.contains(
+            "cannot read the configuration [DIR]/huge.toml: it is larger than 16 MiB, the most anycastd reads"
+        ),
         "{stderr}"
     );
     let running = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/frr-8.4.4-running-config.txt");
@@ -339,4 +345,83 @@ fn a_password_is_masked_in_a_message_quoting_a_misplaced_url() {
         "{}",
         run.stderr
     );
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo").arg(path).status();
+    assert!(made.is_ok_and(|status| status.success()), "mkfifo {}", path.display());
+}
+
+/// A FIFO where the configuration should be: opening it for reading would wait for a writer forever.
+#[test]
+fn a_fifo_or_a_device_as_the_configuration_is_refused_at_once() {
+    let env = Env::new();
+    let fifo = env.dir.join("fifo.toml");
+    mkfifo(&fifo);
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_anycastd"))
+        .args(["--color", "never", "--state-dir"])
+        .arg(env.state_dir())
+        .arg("-c")
+        .arg(&fifo)
+        .arg("apply")
+        .output()
+        .expect("run anycastd");
+    let run = env.finish(output);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "it waited {:?}", started.elapsed());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "cannot read the configuration [DIR]/fifo.toml: it is not a regular file (a FIFO, a device, a socket or a \
+             directory)"
+        ),
+        "{}",
+        run.stderr
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_anycastd"))
+        .args(["--color", "never", "-c", "/dev/zero", "check"])
+        .output()
+        .expect("run anycastd");
+    let run = env.finish(output);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("cannot read the configuration /dev/zero: it is not a regular file"), "{}", run.stderr);
+}
+
+/// A FIFO as the bgpd pid file, then one swapped in for the configuration before a SIGHUP: loop mode keeps
+/// withdrawing failing services, and SIGTERM still withdraws everything and ends it. (Before: the loop blocked in
+/// `open()` forever, deaf to SIGTERM; after SIGKILL every prefix stayed announced.)
+#[test]
+fn a_fifo_planted_as_the_bgpd_pid_file_or_at_reload_never_hangs_the_loop() {
+    let env = Env::new();
+    let pid_file = env.dir.join("bgpd.pid");
+    mkfifo(&pid_file);
+    let config = support::env::SEED_CONFIG
+        .replace("vtysh = \"{vtysh}\"", &format!("vtysh = \"{{vtysh}}\", bgpd_pid_file = \"{}\"", pid_file.display()));
+    assert_ne!(config, support::env::SEED_CONFIG);
+    env.config(&config);
+    let looping = env.start_loop(&["run", "--interval", "200ms"]);
+    let dns = "default 203.0.113.53/32".to_string();
+    support::env::wait_until("dns announced", || env.networks().contains(&dns));
+    env.cabourotte.failing("dns", "timeout");
+    support::env::wait_until("dns withdrawn despite the FIFO pid file", || !env.networks().contains(&dns));
+    env.cabourotte.healthy("dns");
+    support::env::wait_until("dns announced again", || env.networks().contains(&dns));
+
+    std::fs::remove_file(env.config_path()).expect("remove the configuration");
+    mkfifo(&env.config_path());
+    let pid = looping.pid();
+    let hup = std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+    assert!(hup.is_ok_and(|status| status.success()));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    env.cabourotte.failing("dns", "timeout");
+    support::env::wait_until("dns withdrawn after the reload", || !env.networks().contains(&dns));
+    let stopping = std::time::Instant::now();
+    let (code, stderr) = looping.stop("TERM");
+    assert!(stopping.elapsed() < std::time::Duration::from_secs(5), "SIGTERM took {:?}", stopping.elapsed());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("reload-failed") && stderr.contains("it is not a regular file"),
+        "the reload names the FIFO: {stderr}"
+    );
+    assert!(env.networks().is_empty(), "SIGTERM withdrew everything: {:?}", env.networks());
 }

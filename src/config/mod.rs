@@ -214,7 +214,7 @@ impl Config {
 
 /// The text of the configuration file at `path`, at most [`bounded::CONFIG`] of it.
 fn read(path: &Path) -> Result<String, ConfigError> {
-    let file = std::fs::File::open(path).map_err(|error| ConfigError::unreadable(path, &error.to_string()))?;
+    let file = bounded::open_regular(path).map_err(|error| ConfigError::unreadable(path, &error.to_string()))?;
     bounded::CONFIG.read_to_string(file).map_err(|reason| ConfigError::unreadable(path, &reason))
 }
 

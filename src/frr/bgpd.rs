@@ -2,7 +2,6 @@
 //! the same bgpd runs; a bgpd that restarted comes back without anycastd's networks, so a change of identity makes the
 //! next pass read the running config again, at the cost of a few small file reads instead of a vtysh call.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -17,11 +16,12 @@ pub struct BgpdIdentity {
 /// The pid file holds a pid and a newline; anything longer is not a pid file.
 const PID_FILE_LIMIT: u64 = 64;
 
-/// The bgpd that `pid_file` names, if it runs: `None` when the file is missing or unreadable, names no process, or
-/// names a process that is not bgpd (a pid file left behind, whose pid was reused).
+/// The bgpd that `pid_file` names, if it runs: `None` when the file is missing, unreadable or not a regular file (a
+/// FIFO there must not hang the loop), names no process, or names a process that is not bgpd (a pid file left
+/// behind, whose pid was reused).
 pub fn identity(pid_file: &Path) -> Option<BgpdIdentity> {
     let mut text = String::new();
-    File::open(pid_file).ok()?.take(PID_FILE_LIMIT).read_to_string(&mut text).ok()?;
+    crate::bounded::open_regular(pid_file).ok()?.take(PID_FILE_LIMIT).read_to_string(&mut text).ok()?;
     let pid: u32 = text.trim().parse().ok()?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // `PID (COMM) STATE ...`: the command name may hold spaces and parentheses, so split at the last `)`.

@@ -33,7 +33,7 @@ enum StartupConfig {
 }
 
 fn read_startup_config(path: &Path) -> StartupConfig {
-    match std::fs::File::open(path) {
+    match bounded::open_regular(path) {
         Ok(file) => match bounded::RUNNING_CONFIG.read_to_string(file) {
             Ok(text) => StartupConfig::Text(text),
             Err(reason) => StartupConfig::Unreadable(reason),

@@ -392,20 +392,20 @@ fn is_read_only_fs(error: &io::Error) -> bool {
     error.raw_os_error() == Some(libc::EROFS)
 }
 
-/// 64 random bits in hex, from the kernel's random source. Should it be unreadable (no /dev in a chroot), the
-/// per-process random keys of std's hasher stand in: `O_EXCL` already makes a planted name harmless, randomness only
-/// keeps it from blocking every attempt.
+/// 64 random bits in hex, from the kernel's random source (getrandom(2): no file to open, so nothing planted in a
+/// chroot's /dev can stand in for it). Should it fail, the per-process random keys of std's hasher stand in:
+/// `O_EXCL` already makes a planted name harmless, randomness only keeps it from blocking every attempt.
 fn unpredictable_suffix() -> String {
     let mut bytes = [0u8; 8];
-    let random = File::open("/dev/urandom").and_then(|mut urandom| urandom.read_exact(&mut bytes));
-    let value = match random {
-        Ok(()) => u64::from_ne_bytes(bytes),
-        Err(_) => {
-            use std::hash::{BuildHasher, Hasher};
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u32(std::process::id());
-            hasher.finish()
-        }
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer it is given, which lives for the call.
+    let filled = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    let value = if usize::try_from(filled).is_ok_and(|filled| filled == bytes.len()) {
+        u64::from_ne_bytes(bytes)
+    } else {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.finish()
     };
     format!("{value:016x}")
 }

@@ -212,6 +212,11 @@ pub struct Looping {
 }
 
 impl Looping {
+    /// The process ID of the loop.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Sends `signal` (e.g. `TERM`, `INT`) and waits for the exit; returns the exit code and stderr.
     pub fn stop(mut self, signal: &str) -> (Option<i32>, String) {
         let child = self.child.take().expect("still running");
