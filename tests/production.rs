@@ -106,6 +106,25 @@ fn the_metrics_file_describes_the_last_pass_and_counts_errors() {
     assert!(leftovers.is_empty(), "no temporary file left behind");
 }
 
+/// A metrics file that cannot be written is an error of the pass, exit 1: a monitoring system reading it would
+/// see an old pass as the last one. (It was logged as `pass-failed`, and the command exited 0.)
+#[test]
+fn a_metrics_file_that_cannot_be_written_fails_the_pass() {
+    let env = Env::new();
+    let metrics = env.dir.join("missing-directory/anycastd.prom").display().to_string();
+    let run = env.run(&["--metrics-file", &metrics, "apply"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(env.networks().len(), 4, "the pass itself went ahead");
+    assert!(
+        run.stderr.starts_with(
+            "anycastd apply: state-error: cannot write [DIR]/missing-directory/anycastd.prom: No such file or \
+             directory (os error 2)\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn quiet_prints_no_report_but_still_logs() {
     let env = Env::new();

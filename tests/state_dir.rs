@@ -573,3 +573,128 @@ fn counts_someone_else_can_write_neither_hold_back_a_withdrawal_nor_hasten_an_an
         applied.stderr
     );
 }
+
+/// A tmpfs of 64 KiB mounted on a directory of the host (so that every process of the test sees it), unmounted when
+/// dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path) -> SmallDisk {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "anycastd-test"])
+            .arg(dir)
+            .status();
+        assert!(mounted.is_ok_and(|status| status.success()), "mount a tmpfs on {}", dir.display());
+        SmallDisk(dir.to_path_buf())
+    }
+
+    /// Fills the file system: every block taken, inodes left (an empty file can still be created).
+    fn fill(&self) {
+        let filler = (0..).map(|n| self.0.join(format!("filler-{n}"))).find(|path| !path.exists()).expect("a name");
+        let filled = std::process::Command::new("dd")
+            .args(["if=/dev/zero", "bs=4096", "status=none"])
+            .arg(format!("of={}", filler.display()))
+            .stderr(std::process::Stdio::null())
+            .status();
+        assert!(filled.is_ok(), "dd ran");
+        let probe = std::fs::write(self.0.join("probe"), "x");
+        assert!(probe.is_err(), "the file system is full");
+        let _ = std::fs::remove_file(self.0.join("probe"));
+    }
+}
+
+impl SmallDisk {
+    /// Removes every filler.
+    fn empty(&self) {
+        for entry in std::fs::read_dir(&self.0).expect("list").flatten() {
+            if entry.file_name().to_string_lossy().starts_with("filler-") {
+                std::fs::remove_file(entry.path()).expect("remove a filler");
+            }
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// With the state directory's file system full, the counts file could be created but never written: every pass read
+/// the stale count and said "unhealthy 1/3", and a failing service with `fall = 3` stayed announced for ever (six
+/// applies in a row exited 0). Counts that cannot be kept cannot hold back a withdrawal: the first pass withdraws,
+/// says why and exits 1, in timer mode and in loop mode.
+#[test]
+fn on_a_full_disk_fall_cannot_hold_back_a_withdrawal() {
+    if !root() {
+        eprintln!("skipped: needs root (mount)");
+        return;
+    }
+    let env = Env::new();
+    env.config(&SEED_CONFIG.replace("[services.dns]\n", "[services.dns]\nfall = 3\n"));
+    let disk = SmallDisk::mount(&env.state_dir());
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks().len(), 4);
+    disk.fill();
+    env.cabourotte.failing("dns", "timeout");
+    let applied = env.run(&["apply"]);
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert_eq!(env.networks(), NTP, "dns withdrawn at its first unhealthy pass: {applied:?}");
+    let full = "cannot write [DIR]/state/state.json: No space left on device (os error 28)";
+    assert_eq!(
+        lines(&applied)[..2],
+        [
+            format!("anycastd apply: state-error: {full}; this pass withdraws but announces nothing"),
+            "anycastd apply: withdrawn 203.0.113.53/32 for service dns (default VRF, AS 65536): check dns failed: \
+             timeout"
+                .to_string(),
+        ]
+    );
+
+    // The counts this pass could not keep are removed (the next pass counts from zero): that frees a block.
+    disk.fill();
+    env.cabourotte.healthy("dns");
+    let refused = env.run(&["apply"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert_eq!(env.networks(), NTP, "nothing announced while the counts cannot be kept");
+    disk.empty();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks().len(), 4, "announced again once the disk has room");
+
+    let looping = env.start_loop(&["run", "--interval", "200ms"]);
+    support::env::wait_until("the loop's first pass", || {
+        std::fs::read(env.state_dir().join("lock"))
+            .is_ok_and(|note| String::from_utf8_lossy(&note).contains("anycastd run"))
+    });
+    disk.fill();
+    env.cabourotte.failing("dns", "timeout");
+    support::env::wait_until("the loop withdrew dns at once", || env.networks() == NTP);
+    let (code, stderr) = looping.stop("TERM");
+    let stderr = env.normalize(&stderr);
+    assert!(stderr.contains(&format!("anycastd run: state-error: {full}; this pass withdraws")), "{stderr}");
+    assert_eq!(code, Some(0), "the withdrawal on SIGTERM needs no counts: {stderr}");
+}
+
+/// Loop mode keeps a counts file ready between its passes; killed, it left it behind as an empty
+/// `.state.json.<random>`, one more at every crash. Now the waiting file has no name, and the leftovers of older
+/// versions are removed.
+#[test]
+fn a_killed_loop_leaves_no_temporary_file_behind() {
+    let env = Env::new();
+    env.config(&SEED_CONFIG.replace("[services.dns]\n", "[services.dns]\nfall = 3\n"));
+    std::fs::create_dir_all(env.state_dir()).expect("state dir");
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(env.state_dir().join(".state.json.0123456789abcdef"), "").expect("an older crash's leftover");
+    let temporary = |env: &Env| {
+        files_below(&env.state_dir())
+            .into_iter()
+            .filter(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.')))
+            .collect::<Vec<_>>()
+    };
+    let mut looping = env.start_loop(&["run", "--interval", "100ms"]);
+    support::env::wait_until("a few passes", || env.vtysh_calls().len() >= 2);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    looping.kill();
+    assert_eq!(temporary(&env), Vec::<std::path::PathBuf>::new(), "nothing left behind");
+}

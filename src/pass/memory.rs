@@ -106,9 +106,10 @@ impl Memory {
     }
 
     /// Keeps a prepared counts file that this pass did not need, in loop mode (elsewhere it is dropped: removed).
+    /// Only an unnamed one is kept: a named one would be left behind if the process died.
     pub fn keep_spare_counts(&mut self, counts: Option<Replacement>) {
         if self.resync.is_some() {
-            self.spare_counts = counts;
+            self.spare_counts = counts.filter(Replacement::is_unnamed);
         }
     }
 

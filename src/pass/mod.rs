@@ -74,6 +74,9 @@ fn hold(context: &Context, intent: Intent, command: &str, spare: Option<Replacem
             .map_err(|error| problems.push(error.to_string()))
             .ok()
     });
+    if let (Some(state_dir), Some(_), None) = (&state_dir, &lock, &spare) {
+        remove_counts_leftovers_once(state_dir);
+    }
     let counts = match (intent, &state_dir, &lock, spare) {
         (Intent::Reconcile, Some(_), Some(_), Some(spare)) => Some(spare),
         (Intent::Reconcile, Some(state_dir), Some(_), None) => {
@@ -84,6 +87,13 @@ fn hold(context: &Context, intent: Intent, command: &str, spare: Option<Replacem
     Held { state_dir, lock, counts, problems }
 }
 
+/// Removes what killed processes left of the counts file, once per process: only a crash leaves any, and a new
+/// process follows a crash.
+fn remove_counts_leftovers_once(state_dir: &StateDir) {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| streaks::remove_leftovers(state_dir));
+}
+
 /// The plan of `plan`: gather and compute, changing nothing and writing nothing. It cannot know whether the counts
 /// could be saved, so a state directory that would refuse announcements only when written is not seen here.
 pub fn plan_only(config: &Config, context: &Context, sources: &Sources) -> Plan {
@@ -92,7 +102,8 @@ pub fn plan_only(config: &Config, context: &Context, sources: &Sources) -> Plan 
         Err(problem) => (None, vec![problem.to_string()]),
     };
     let gathered = gather::gather(config, context, Intent::Reconcile, sources, state_dir.as_ref());
-    let mut plan = compute(config, gathered, Intent::Reconcile, problems);
+    let (inputs, problems, warning) = inputs(gathered, problems);
+    let mut plan = compute(config, &inputs, Intent::Reconcile, &problems, warning);
     if sources.running_config.is_none() {
         gather::warn_unrouted(&mut plan, context.vtysh_timeout);
     }
@@ -147,24 +158,39 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     let recalled = &gathered.recalled;
     let (previous_counts, rewrite_counts) =
         (recalled.streaks.clone(), recalled.warning.is_some() || recalled.forgeable);
-    let plan = compute(config, gathered, pass.intent, std::mem::take(&mut held.problems));
+    let (mut inputs, mut problems, warning) = inputs(gathered, std::mem::take(&mut held.problems));
+    let mut plan = compute(config, &inputs, pass.intent, &problems, warning.clone());
+    // The counts are kept before anything is applied: counts that cannot be kept cannot hold back a withdrawal
+    // (`fall`), since every pass would count the same unhealthy pass again. They are written only when they change
+    // (or the file must be repaired): an idle loop writes nothing.
+    let counts = held.counts.take();
+    if plan.streaks() == previous_counts && !rewrite_counts {
+        memory.keep_spare_counts(counts);
+    } else if let Some(counts) = counts
+        && let Err(error) = streaks::save(counts, &plan.streaks())
+    {
+        // The old counts are now wrong (this pass counted and could not say so): without them the next pass counts
+        // from zero, so `rise` cannot be skipped either.
+        if let Some(state_dir) = &held.state_dir {
+            streaks::forget(state_dir);
+        }
+        problems.push(error.to_string());
+        inputs.withdraw_only = problems.first().cloned();
+        plan = compute(config, &inputs, pass.intent, &problems, warning);
+    }
     let (mut applied, verified) = apply::apply(plan, context.vtysh_timeout);
     memory.learn(config, &verified, &bgpd_before);
     applied.errors.splice(0..0, pass.earlier.iter().cloned());
     applied.reason.clone_from(&pass.reason);
-    // The counts are written only when they change (or the file must be rewritten): an idle loop writes nothing.
-    if applied.streaks() == previous_counts && !rewrite_counts {
-        memory.keep_spare_counts(held.counts.take());
-    }
     memory.ended(applied.summary().has_errors());
-    record::record(config, context, &applied, held, pass, started);
+    record::record(config, context, &mut applied, held, pass, started);
     applied
 }
 
-/// The compute stage: the plan of the gathered inputs. `problems` keep this pass from announcing; a maintenance
+/// The inputs of the compute stage, from the gathered ones. `problems` keep this pass from announcing; a maintenance
 /// marker that cannot be read is one more (it is unknown whether anything may be announced, but withdrawals go on).
-/// A damaged counts file is only a warning.
-fn compute(config: &Config, gathered: Gathered, intent: Intent, mut problems: Vec<String>) -> Plan {
+/// A damaged counts file is only a warning, returned beside.
+fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>, Option<String>) {
     let maintenance = gathered.maintenance.unwrap_or_else(|error| {
         problems.push(error.to_string());
         None
@@ -180,9 +206,14 @@ fn compute(config: &Config, gathered: Gathered, intent: Intent, mut problems: Ve
         withdraw_only: problems.first().cloned(),
         counts_forgeable: recalled.forgeable,
     };
-    let mut plan = Plan::compute(config, &inputs, intent);
+    (inputs, problems, recalled.warning)
+}
+
+/// The compute stage: the plan of `inputs`, with the pass's `problems` as its errors and `warning` about the counts.
+fn compute(config: &Config, inputs: &Inputs, intent: Intent, problems: &[String], warning: Option<String>) -> Plan {
+    let mut plan = Plan::compute(config, inputs, intent);
     plan.errors =
         problems.iter().map(|problem| format!("{problem}; this pass withdraws but announces nothing")).collect();
-    plan.warnings.extend(recalled.warning);
+    plan.warnings.extend(warning);
     plan
 }

@@ -1,6 +1,7 @@
-//! The record stage of a changing pass: what it leaves behind besides FRR's new state. The counts and the metrics
-//! file are written under the run lock (two passes updating the metrics at once would lose counter increments);
-//! the log lines and the hooks come after the lock is released, so a slow hook never holds up another pass.
+//! The record stage of a changing pass: what it leaves behind besides FRR's new state (the counts were kept before
+//! applying). The metrics file is written under the run lock (two passes updating the metrics at once would lose
+//! counter increments); the log lines and the hooks come after the lock is released, so a slow hook never holds up
+//! another pass.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -8,29 +9,26 @@ use super::{Held, Pass};
 use crate::config::Config;
 use crate::context::Context;
 use crate::observe::hooks;
-use crate::observe::log::{self, Event};
+use crate::observe::log;
 use crate::observe::metrics::{self, PassTiming};
 use crate::plan::Plan;
-use crate::state::streaks;
 
-/// Records the `applied` plan of `pass`, which started at `started`, then lets go of what it held.
+/// Records the `applied` plan of `pass`, which started at `started`, then lets go of what it held. A metrics file
+/// that cannot be written is an error of the pass: whoever reads it would see a pass that did not happen.
 pub(super) fn record(
     config: &Config,
     context: &Context,
-    applied: &Plan,
+    applied: &mut Plan,
     held: Held,
     pass: &Pass<'_>,
     started: Instant,
 ) {
     let command = pass.command;
-    let state_error = held.counts.and_then(|counts| streaks::save(counts, &applied.streaks()).err());
     let timing = timing(started, pass.config_errors);
     let metrics_error = context.metrics_file.as_deref().and_then(|path| metrics::write(path, applied, timing).err());
     drop(held.lock);
+    applied.errors.extend(metrics_error.map(|error| error.to_string()));
     let mut events = log::events(applied, command);
-    events
-        .extend(state_error.map(|error| Event::warning(command, format!("cannot save the rise/fall counts: {error}"))));
-    events.extend(metrics_error.map(|error| Event::pass_failed(command, error.to_string())));
     events.extend(hooks::run_changed(config, applied, command));
     context.logging.write(&events);
 }

@@ -170,6 +170,20 @@ impl StateDir {
         self.prepare(name)?.commit(contents)
     }
 
+    /// Removes the temporary files of `name` that a killed process left behind (`.NAME.<random>`, from an older
+    /// anycastd or a file system without `O_TMPFILE`). Called under the run lock, for a file only written under it:
+    /// no live process is writing one then.
+    pub fn remove_leftovers(&self, name: &str) {
+        let prefix = format!(".{name}.");
+        let Ok(entries) = fs::read_dir(&self.real) else { return };
+        for entry in entries.flatten() {
+            let leftover = entry.file_name().to_str().is_some_and(|file| file.starts_with(&prefix));
+            if leftover && entry.file_type().is_ok_and(|kind| kind.is_file()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Removes file `name` (a symbolic link itself, never its target); `false` when there was none.
     pub fn remove(&self, name: &str) -> io::Result<bool> {
         match fs::remove_file(self.real.join(name)) {
@@ -238,12 +252,18 @@ impl StateDir {
 }
 
 /// A file being replaced: its temporary file exists; [`Replacement::commit`] fills it and renames it into place.
-/// Dropped without a commit, the temporary file is removed.
+/// Dropped without a commit, the temporary file is gone.
+///
+/// The temporary file has no name while it waits (`O_TMPFILE`): loop mode keeps one ready between passes, and a
+/// process killed meanwhile leaves nothing behind (named ones piled up as empty `.state.json.<random>` files). It
+/// gets a name only at the commit, just before the rename. A file system without `O_TMPFILE` gets a named one.
 #[derive(Debug)]
 pub struct Replacement {
     file: File,
-    temporary: PathBuf,
-    target: PathBuf,
+    /// The temporary file's name, when it has one already.
+    temporary: Option<PathBuf>,
+    dir: PathBuf,
+    name: String,
     shown: PathBuf,
     committed: bool,
 }
@@ -251,46 +271,101 @@ pub struct Replacement {
 impl Replacement {
     /// Creates the temporary file for `name` in `dir` with exactly `mode`, handed to `owner` when given.
     fn create(dir: &Path, name: &str, mode: u32, owner: Option<(u32, u32)>, shown: PathBuf) -> io::Result<Self> {
-        for _ in 0..NAME_ATTEMPTS {
-            let temporary = dir.join(format!(".{name}.{}", unpredictable_suffix()));
-            let file = match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&temporary)
-            {
-                Ok(file) => file,
-                Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
-                Err(error) => return Err(cannot_write(&shown, error)),
-            };
-            let replacement = Replacement { file, temporary, target: dir.join(name), shown, committed: false };
-            return match settle(&replacement.file, mode, owner) {
-                Ok(()) => Ok(replacement),
-                Err(error) => Err(cannot_write(&replacement.shown, error)),
-            };
+        let (file, temporary) = match unnamed(dir, mode) {
+            Ok(file) => (file, None),
+            Err(error) if lacks_tmpfile(&error) => {
+                let (file, temporary) = named(dir, name, mode).map_err(|error| cannot_write(&shown, error))?;
+                (file, Some(temporary))
+            }
+            Err(error) => return Err(cannot_write(&shown, error)),
+        };
+        let replacement =
+            Replacement { file, temporary, dir: dir.to_path_buf(), name: name.to_string(), shown, committed: false };
+        match settle(&replacement.file, mode, owner) {
+            Ok(()) => Ok(replacement),
+            Err(error) => Err(cannot_write(&replacement.shown, error)),
         }
-        Err(cannot_write(&shown, io::Error::new(ErrorKind::AlreadyExists, "every temporary name tried was taken")))
+    }
+
+    /// Whether the temporary file has no name yet, so that keeping it costs nothing if the process dies.
+    pub fn is_unnamed(&self) -> bool {
+        self.temporary.is_none()
     }
 
     /// Writes `contents`, flushes them to disk, and renames the file over its target.
     pub fn commit(mut self, contents: &[u8]) -> io::Result<()> {
-        let written = self
-            .file
-            .write_all(contents)
-            .and_then(|()| self.file.sync_all())
-            .and_then(|()| fs::rename(&self.temporary, &self.target));
+        let written = self.file.write_all(contents).and_then(|()| self.file.sync_all()).and_then(|()| self.publish());
         self.committed = written.is_ok();
         written.map_err(|error| cannot_write(&self.shown, error))
+    }
+
+    /// Gives the written file its name: a temporary one first (if it has none), then the target's, by a rename.
+    fn publish(&mut self) -> io::Result<()> {
+        if self.temporary.is_none() {
+            self.temporary = Some(name_unnamed(&self.file, &self.dir, &self.name)?);
+        }
+        match &self.temporary {
+            Some(temporary) => fs::rename(temporary, self.dir.join(&self.name)),
+            None => Err(io::Error::other("the temporary file has no name")),
+        }
     }
 }
 
 impl Drop for Replacement {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.temporary);
+        if let (false, Some(temporary)) = (self.committed, &self.temporary) {
+            let _ = fs::remove_file(temporary);
         }
     }
+}
+
+/// An unnamed file in `dir` (`O_TMPFILE`), with `mode`.
+fn unnamed(dir: &Path, mode: u32) -> io::Result<File> {
+    OpenOptions::new().write(true).mode(mode).custom_flags(libc::O_TMPFILE).open(dir)
+}
+
+/// Whether `O_TMPFILE` failed because the file system (or the kernel) does not offer it.
+fn lacks_tmpfile(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL))
+}
+
+/// A new file `.NAME.<random>` in `dir`, created with `O_EXCL` under an unpredictable name.
+fn named(dir: &Path, name: &str, mode: u32) -> io::Result<(File, PathBuf)> {
+    for _ in 0..NAME_ATTEMPTS {
+        let temporary = dir.join(format!(".{name}.{}", unpredictable_suffix()));
+        match OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(libc::O_NOFOLLOW).open(&temporary)
+        {
+            Ok(file) => return Ok((file, temporary)),
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(io::Error::new(ErrorKind::AlreadyExists, "every temporary name tried was taken"))
+}
+
+/// Links the unnamed `file` into `dir` as `.NAME.<random>` and returns that path. Through `/proc/self/fd`, as
+/// open(2) documents for `O_TMPFILE`: the other way, `AT_EMPTY_PATH`, needs `CAP_DAC_READ_SEARCH`.
+fn name_unnamed(file: &File, dir: &Path, name: &str) -> io::Result<PathBuf> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let source = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(io::Error::other)?;
+    for _ in 0..NAME_ATTEMPTS {
+        let temporary = dir.join(format!(".{name}.{}", unpredictable_suffix()));
+        let target = CString::new(temporary.as_os_str().as_bytes()).map_err(io::Error::other)?;
+        // SAFETY: both paths are NUL-terminated strings that outlive the call; linkat touches no other memory.
+        let linked = unsafe {
+            libc::linkat(libc::AT_FDCWD, source.as_ptr(), libc::AT_FDCWD, target.as_ptr(), libc::AT_SYMLINK_FOLLOW)
+        };
+        if linked == 0 {
+            return Ok(temporary);
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != ErrorKind::AlreadyExists {
+            return Err(error);
+        }
+    }
+    Err(io::Error::new(ErrorKind::AlreadyExists, "every temporary name tried was taken"))
 }
 
 /// Replaces the file at `path` (outside the state directory, e.g. the metrics file) with `contents` atomically,

@@ -98,6 +98,17 @@ pub fn prepare_save(state_dir: &StateDir) -> io::Result<Replacement> {
     state_dir.prepare(STATE_FILE)
 }
 
+/// Removes the counts file, best effort: used when new counts could not be written over it (a full disk still lets
+/// a file be removed).
+pub fn forget(state_dir: &StateDir) {
+    let _ = state_dir.remove(STATE_FILE);
+}
+
+/// Removes the temporary counts files that killed processes left behind; call it under the run lock.
+pub fn remove_leftovers(state_dir: &StateDir) {
+    state_dir.remove_leftovers(STATE_FILE);
+}
+
 /// Writes the streaks into the file prepared, atomically.
 pub fn save(file: Replacement, streaks: &Streaks) -> io::Result<()> {
     let json = serde_json::to_string_pretty(streaks).map_err(io::Error::other)?;

@@ -212,6 +212,14 @@ pub struct Looping {
 }
 
 impl Looping {
+    /// Kills the loop with SIGKILL, as the OOM killer or a crash would, and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// The process ID of the loop.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
