@@ -100,8 +100,8 @@ pub enum Command {
     Apply,
     /// Enter maintenance: withdraw every managed prefix and keep them withdrawn until `resume`.
     WithdrawAll {
-        /// Why, recorded in the maintenance marker and shown by plan.
-        #[arg(long)]
+        /// Why, recorded in the maintenance marker and shown by plan (at most 500 characters).
+        #[arg(long, value_parser = maintenance_reason)]
         reason: Option<String>,
         /// Drain first: for this long, announced prefixes carry their drain_route_map (prefixes without one are
         /// withdrawn at once); then they are withdrawn. The deadline is kept in the maintenance marker.
@@ -297,6 +297,15 @@ fn resync(text: &str) -> Result<Duration, String> {
 /// `withdraw-all --drain`, within its bounds.
 fn drain(text: &str) -> Result<Duration, String> {
     config::DRAIN.parse(text)
+}
+
+/// `withdraw-all --reason`: a sentence, printed by every pass while in maintenance, so bounded.
+fn maintenance_reason(text: &str) -> Result<String, String> {
+    let max = anycastd::state::maintenance::MAX_REASON;
+    match text.chars().count() {
+        count if count > max => Err(format!("is {count} characters long; at most {max} are kept")),
+        _ => Ok(text.to_string()),
+    }
 }
 
 /// `run --interval`, within the bounds of a check's `interval`.

@@ -54,6 +54,17 @@ pub enum Intent {
     },
 }
 
+impl Intent {
+    /// Whether a pass with this intent asks Cabourotte: every pass but a withdrawal of everything. A drain asks too,
+    /// so that a service failing during it is withdrawn at once rather than kept drained until the deadline.
+    pub fn asks_health(self) -> bool {
+        match self {
+            Intent::Reconcile | Intent::Drain { .. } => true,
+            Intent::WithdrawAll => false,
+        }
+    }
+}
+
 /// Why a service's prefixes should be announced, withdrawn, or left alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -442,7 +453,7 @@ impl Plan {
 fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePlan {
     let observed: Vec<Observed> = service.prefixes.iter().map(|managed| observe(managed, &inputs.frr)).collect();
     let announced_now = observed.iter().any(|seen| seen.presence == Presence::Configured);
-    let health = (intent == Intent::Reconcile).then(|| health::evaluate(service, &inputs.answers, inputs.now));
+    let health = intent.asks_health().then(|| health::evaluate(service, &inputs.answers, inputs.now));
     let condition = health.as_ref().map(ServiceHealth::condition);
     let previous = inputs.streaks.of(&service.name);
     // A pass that cannot keep the counts would count the same unhealthy pass again and again, and counts someone
@@ -496,11 +507,24 @@ pub fn decide(
         Condition::Unhealthy | Condition::CheckerUnavailable => previous.after(false).capped(policy.rise, policy.fall),
     };
     let verdict = match maintenance {
-        MaintenanceMode::Drain { until } => Verdict::Draining { until },
+        MaintenanceMode::Drain { until } => drain_verdict(policy, condition, until),
         MaintenanceMode::Withdraw => Verdict::Maintenance,
         MaintenanceMode::Off => health_verdict(policy, condition, announced_now, streak),
     };
     (verdict, streak)
+}
+
+/// The verdict during a drain (`withdraw-all --drain`): a drain moves traffic gently away from a node that still
+/// serves it, so only a healthy service stays drained until the deadline. A failing one is unhealthy at once, `fall`
+/// notwithstanding (its prefixes are on their way out; no traffic should reach a failing service meanwhile), and
+/// follows `on_unhealthy` (withdrawn, or drained with `on_unhealthy = "drain"`). A Cabourotte that cannot be asked
+/// keeps the drain only with `on_checker_error = "keep"`.
+fn drain_verdict(policy: Policy, condition: Condition, until: u64) -> Verdict {
+    match condition {
+        Condition::Healthy => Verdict::Draining { until },
+        Condition::CheckerUnavailable if policy.on_checker_error == OnCheckerError::Keep => Verdict::Draining { until },
+        Condition::Unhealthy | Condition::CheckerUnavailable => Verdict::Unhealthy,
+    }
 }
 
 /// The verdict of health alone, out of maintenance: rise and fall applied to this pass's streak.
@@ -947,9 +971,10 @@ on_falling = "drain"
         );
         let after = Inputs { maintenance: Some(marker), now: Some(130), ..Inputs::default() };
         assert_eq!(actions(&plan_with(&config, true, &frr, after))[0].1, Action::Withdraw);
-        let command =
-            Plan::compute(&config, &Inputs { frr: frr.clone(), ..Inputs::default() }, Intent::Drain { until: 5 });
-        assert_eq!(actions(&command)[0].1, Action::Drain, "withdraw-all --drain asks no health");
+        let healthy = all_answer(&config, r#"[{"name":"dns","success":true}]"#);
+        let asked = Inputs { frr: frr.clone(), answers: healthy, ..Inputs::default() };
+        let command = Plan::compute(&config, &asked, Intent::Drain { until: 5 });
+        assert_eq!(actions(&command)[0].1, Action::Drain, "withdraw-all --drain drains a healthy service");
         let marked = Inputs { frr: frr.clone(), maintenance: Some(marker_ahead()), ..Inputs::default() };
         let withdrawal = Plan::compute(&config, &marked, Intent::WithdrawAll);
         assert_eq!(
@@ -957,6 +982,31 @@ on_falling = "drain"
             Action::Withdraw,
             "the withdrawal at the end of a drain withdraws, whatever the marker's deadline (it has no clock)"
         );
+    }
+
+    #[test]
+    fn a_service_failing_during_a_drain_is_withdrawn_at_once_whatever_its_fall() {
+        let mut config = graded(GRADED);
+        config.services[0].policy.fall = 3;
+        let frr = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-DRAIN\n");
+        let marker = Maintenance { since: 100, by: "alice".into(), reason: None, drain_until: Some(130) };
+        let during = || Inputs { maintenance: Some(marker.clone()), now: Some(120), ..Inputs::default() };
+        let failing = plan_with(&config, false, &frr, during());
+        assert_eq!(failing.services[0].verdict, Verdict::Unhealthy, "not Falling 1/3, not Draining");
+        assert_eq!(actions(&failing)[0].1, Action::Withdraw);
+        let down: Answers =
+            config.checks().map(|(_, c)| (c.url.clone(), Err("Connection refused".to_string()))).collect();
+        let inputs = Inputs { answers: down.clone(), frr: frr.clone(), ..during() };
+        assert_eq!(Plan::compute(&config, &inputs, Intent::Reconcile).services[0].verdict, Verdict::Unhealthy);
+        config.services[0].policy.on_checker_error = OnCheckerError::Keep;
+        let inputs = Inputs { answers: down, frr: frr.clone(), ..during() };
+        let kept = Plan::compute(&config, &inputs, Intent::Reconcile);
+        assert_eq!(
+            (kept.services[0].verdict.clone(), actions(&kept)[0].1.clone()),
+            (Verdict::Draining { until: 130 }, Action::Keep)
+        );
+        let command = Plan::compute(&config, &Inputs { frr, ..Inputs::default() }, Intent::Drain { until: 130 });
+        assert!(command.services[0].health.is_some(), "withdraw-all --drain asks Cabourotte");
     }
 
     fn marker_ahead() -> Maintenance {

@@ -374,3 +374,29 @@ fn check_all_runs_both_preflights() {
     assert!(run.stdout.contains("  ✓ http://[CABOUROTTE]: answers GET /result over http: 3 results"), "{}", run.stdout);
     assert!(run.stdout.contains("Cabourotte pre-flight: 0 errors, 0 warnings."), "{}", run.stdout);
 }
+
+/// A push secret that every user can read is refused; a client key that every user can read was accepted without a
+/// word. It is still accepted (refusing the configuration would stop every withdrawal over a file mode), but `check`,
+/// `plan` and every pass say so, with the fix.
+#[test]
+fn a_key_file_every_user_can_read_is_warned_about() {
+    let env = tls_env(Server::Good);
+    let key = env.dir.join("client.key");
+    std::fs::copy(Pki::get().path("client.key"), &key).expect("copy the client key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod 0644");
+    let dns_keys =
+        format!("{}, key_file = \"{}\"", keys(&[("ca_file", "ca.pem"), ("cert_file", "client.pem")]), key.display());
+    configure(&env, &dns_keys);
+    let warning = "the key_file [DIR]/client.key is readable by every user of this host, who can then present \
+                   anycastd's client certificate to Cabourotte: chmod o-r [DIR]/client.key";
+    let checked = env.run(&["check"]);
+    assert_eq!(checked.code, 0, "{checked:?}");
+    assert!(checked.stdout.contains(&format!("Warning: {warning}\n")), "{}", checked.stdout);
+    let applied = env.run(&["apply"]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert_eq!(env.networks(), EVERY_NETWORK, "still announced: the key works");
+    assert!(applied.stderr.contains(&format!("anycastd apply: warning: {warning}\n")), "{}", applied.stderr);
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod 0600");
+    let quiet = env.run(&["apply"]);
+    assert!(!quiet.stderr.contains("readable by every user"), "{}", quiet.stderr);
+}

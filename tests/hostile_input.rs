@@ -417,7 +417,7 @@ fn a_fifo_planted_as_the_bgpd_pid_file_or_at_reload_never_hangs_the_loop() {
     support::env::wait_until("dns withdrawn after the reload", || !env.networks().contains(&dns));
     let stopping = std::time::Instant::now();
     let (code, stderr) = looping.stop("TERM");
-    assert!(stopping.elapsed() < std::time::Duration::from_secs(5), "SIGTERM took {:?}", stopping.elapsed());
+    assert!(stopping.elapsed() < std::time::Duration::from_secs(15), "SIGTERM took {:?}: {stderr}", stopping.elapsed());
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("reload-failed") && stderr.contains("it is not a regular file"),

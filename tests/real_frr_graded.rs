@@ -751,7 +751,73 @@ fn a_drain_never_announces(frr: Frr) {
     assert_eq!(lab.peer_routes(), [UNMANAGED].map(String::from).into());
 }
 
+// ---- (h) health during a drain ------------------------------------------------------------------------------
+
+/// A service that fails during a drain is withdrawn by the next apply, at once (its `fall = 3` notwithstanding),
+/// instead of staying drained, and so still receiving traffic, until the deadline an hour away.
+fn a_service_failing_during_a_drain_is_withdrawn_by_the_next_apply(frr: Frr) {
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = graded_lab(frr, &cabourotte, "fall = 3", "");
+    announce_dns(&lab);
+    lab.anycastd(["withdraw-all", "--drain", "1h", "--no-wait"]).run().expect_code(0);
+    wait_dns(&lab, drained);
+    cabourotte.failing("dns", "SERVFAIL");
+    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    assert_eq!(field(&applied, DNS_V4, "action"), "withdraw", "{applied}");
+    assert_dns_lines(&lab, None);
+    lab.wait_peer_routes(&[UNMANAGED]);
+    cabourotte.healthy("dns");
+    let kept = lab.anycastd(["apply"]).json().run().expect_code(0);
+    assert_eq!(field(&kept, DNS_V4, "action"), "none", "healthy again, but a drain never announces\n{kept}");
+    assert_dns_lines(&lab, None);
+}
+
+/// The waiting `withdraw-all --drain 1h` asks Cabourotte at every check interval: with no timer and no loop running,
+/// a service that fails during the drain is withdrawn by it within an interval (5 s, the default), not at the end.
+fn the_waiting_drain_withdraws_a_service_that_fails_during_it(frr: Frr) {
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = graded_lab(frr, &cabourotte, "", "");
+    announce_dns(&lab);
+    let mut waiting = lab.anycastd(["withdraw-all", "--drain", "1h"]).spawn();
+    wait_dns(&lab, drained);
+    cabourotte.failing("dns", "SERVFAIL");
+    let failed = Instant::now();
+    lab.wait_peer_routes(&[UNMANAGED]);
+    assert!(failed.elapsed() < Duration::from_secs(8), "withdrawn {:?} after the failure", failed.elapsed());
+    assert!(waiting.is_running(), "still waiting for the deadline, an hour away");
+    assert_dns_lines(&lab, None);
+    let done = waiting.terminate(Duration::from_secs(10)).expect_code(0);
+    assert!(
+        done.stdout.lines().any(|l| l.contains(DNS_V4) && l.contains("withdrawn")),
+        "the waiting command reported the withdrawal\n{done}"
+    );
+}
+
+/// A marker whose drain deadline lies beyond the longest `--drain` (one day), as whoever can write the state
+/// directory could leave it, is damaged: maintenance withdraws, it does not keep the route drained for ten years.
+fn a_drain_deadline_beyond_any_drain_withdraws(frr: Frr) {
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = graded_lab(frr, &cabourotte, "", "");
+    announce_dns(&lab);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let forged =
+        format!(r#"{{"since": {now}, "by": "mallory", "reason": null, "drain_until": {}}}"#, now + 315_360_000);
+    let marker = lab.state_dir().join("maintenance.json");
+    std::fs::write(&marker, forged).expect("forge the marker");
+    std::fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    let applied = lab.anycastd(["apply"]).run().expect_code(0);
+    assert!(
+        applied.stdout.contains("further ahead than the longest drain (withdraw-all --drain 1 day) allows"),
+        "{applied}"
+    );
+    assert_dns_lines(&lab, None);
+    lab.wait_peer_routes(&[UNMANAGED]);
+}
+
 on_every_frr!(
+    a_service_failing_during_a_drain_is_withdrawn_by_the_next_apply,
+    the_waiting_drain_withdraws_a_service_that_fails_during_it,
+    a_drain_deadline_beyond_any_drain_withdraws,
     apply_announces_through_the_route_map,
     apply_restores_a_route_map_removed_by_hand,
     a_drain_is_withdrawn_by_the_first_apply_after_its_deadline,

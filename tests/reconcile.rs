@@ -177,6 +177,30 @@ fn withdraw_all_holds_until_resume() {
     assert_eq!(env.run(&["resume"]).stdout, "Not in maintenance: nothing to resume.\n");
 }
 
+/// A maintenance reason is printed by every pass: a long one given to `withdraw-all` is a usage error, and a marker
+/// holding one (written by whoever can write the state directory) is printed cut, not whole on every apply.
+#[test]
+fn a_long_maintenance_reason_is_refused_or_cut() {
+    let env = Env::new();
+    env.run(&["apply"]);
+    let refused = env.run(&["withdraw-all", "--reason", &"x".repeat(501)]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("invalid value")
+            && refused.stderr.contains("is 501 characters long; at most 500 are kept"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.networks(), ALL_ANNOUNCED, "nothing withdrawn");
+    let marker = format!(r#"{{"since": 1, "by": "mallory", "reason": "{}"}}"#, "y".repeat(900_000));
+    std::fs::write(env.state_dir().join("maintenance.json"), marker).expect("a marker with a long reason");
+    let applied = env.run(&["apply"]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    assert!(env.networks().is_empty(), "maintenance withdraws");
+    assert!(applied.stdout.len() < 4000, "the reason is cut: {} bytes printed", applied.stdout.len());
+    assert!(applied.stdout.contains(&format!("{}… (cut: 900000 bytes in all)", "y".repeat(500))), "{}", applied.stdout);
+}
+
 #[test]
 fn withdraw_all_does_not_need_cabourotte() {
     let env = Env::new();

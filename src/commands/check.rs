@@ -28,13 +28,16 @@ pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Erro
         .cabourotte
         .then(|| cabourotte_preflight::check_all(&config, context.http_timeout, crate::clock::unix_now()));
     let output = &context.output;
+    let warnings: Vec<String> = config.warnings().into_iter().chain(crate::config::exposed_keys(&config)).collect();
     match output.format {
         Format::Text => {
-            emit(&render::check_text(&config, &context.config_path.display().to_string()));
+            emit(&render::check_text(&config, &context.config_path.display().to_string(), &warnings));
             emit(&render::preflight_text("FRR", frr.as_deref().unwrap_or_default(), output.painter));
             emit(&render::preflight_text("Cabourotte", cabourotte.as_deref().unwrap_or_default(), output.painter));
         }
-        Format::Json => emit(&format!("{}\n", render::check_json(&config, frr.as_deref(), cabourotte.as_deref()))),
+        Format::Json => {
+            emit(&format!("{}\n", render::check_json(&config, &warnings, frr.as_deref(), cabourotte.as_deref())))
+        }
     }
     let failed = frr.iter().chain(cabourotte.iter()).flatten().any(|finding: &Finding| finding.level == Level::Error);
     Ok(if failed { Exit::Failed } else { Exit::Done })

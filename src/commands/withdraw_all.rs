@@ -40,9 +40,9 @@ pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Dra
     // the report, the marker and every other pass say, and the drain lasts at least the time asked for.
     let until = drain.map(|drain| unix_seconds_rounded_up(SystemTime::now() + drain.period));
     let deadline = until.map(|until| UNIX_EPOCH + Duration::from_secs(until));
-    let marked =
+    let marker_written =
         StateDir::create(&context.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason, until));
-    let unmarked = marked.err().map(|error| {
+    let unmarked = marker_written.err().map(|error| {
         format!(
             "{error}: withdrawing anyway, but without the maintenance marker the next apply or run pass may announce \
              the prefixes again; stop the timer or the loop, or make the state directory writable and run `anycastd \
@@ -66,20 +66,64 @@ pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Dra
     note(
         context,
         &format!(
-            "Draining until {}, then withdrawing. Ctrl-C withdraws at once; `anycastd resume` (elsewhere) ends the \
-             drain and restores the prefixes; --no-wait returns at once and leaves the withdrawal to the next apply \
-             or run pass after the deadline.\n",
-            utc_timestamp(until)
+            "Draining until {}, then withdrawing; Cabourotte is asked every {} meanwhile, and a service that fails \
+             is withdrawn at once. Ctrl-C withdraws at once; `anycastd resume` (elsewhere) ends the drain and \
+             restores the prefixes; --no-wait returns at once and leaves the withdrawal to the next apply or run pass \
+             after the deadline.\n",
+            utc_timestamp(until),
+            crate::config::spoken(config.shortest_interval())
         ),
     );
-    let remaining = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-    let _ = stop.recv_timeout(remaining);
-    if resumed_meanwhile(context) {
+    let watched = watch_drain(&config, context, &stop, (until, deadline), unmarked.is_none());
+    if watched == DrainEnd::Resumed {
         note(context, "Maintenance was ended with `anycastd resume` during the drain: nothing withdrawn.\n");
         return Ok(Exit::of(&drained));
     }
     let withdrawn = withdraw_pass(&config, context, unmarked.into_iter().collect());
-    Ok(if drained.summary().has_errors() { Exit::Failed } else { withdrawn })
+    Ok(if drained.summary().has_errors() || watched == DrainEnd::WithErrors { Exit::Failed } else { withdrawn })
+}
+
+/// How the wait for a drain's deadline ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DrainEnd {
+    /// The deadline came, or SIGINT/SIGTERM: withdraw now.
+    Withdraw,
+    /// Likewise, but a pass during the drain had errors.
+    WithErrors,
+    /// `anycastd resume` removed the marker: nothing to withdraw.
+    Resumed,
+}
+
+/// Waits for the drain's deadline (`until`, and the same instant as a `SystemTime`), a stop signal or a resume,
+/// asking Cabourotte at every check interval meanwhile: a service that fails during the drain is withdrawn at once,
+/// not left drained (and still receiving traffic) until the deadline. These passes are what a timer's `apply` would
+/// do in this maintenance (`marked`); without the marker they are drain passes, which never restore anything.
+fn watch_drain(
+    config: &Config,
+    context: &Context,
+    stop: &mpsc::Receiver<i32>,
+    (until, deadline): (u64, SystemTime),
+    marked: bool,
+) -> DrainEnd {
+    let interval = config.shortest_interval();
+    let mut errors = false;
+    loop {
+        let remaining = deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+        let signalled = remaining.is_zero() || stop.recv_timeout(remaining.min(interval)).is_ok();
+        if marked && resumed_meanwhile(context) {
+            return DrainEnd::Resumed;
+        }
+        if signalled || SystemTime::now() >= deadline {
+            return if errors { DrainEnd::WithErrors } else { DrainEnd::Withdraw };
+        }
+        let intent = if marked { Intent::Reconcile } else { Intent::Drain { until } };
+        let watched = pass::changing_pass(config, context, intent, "withdraw-all", Vec::new());
+        let summary = watched.summary();
+        if summary.has_changes() || summary.has_errors() {
+            context.output.plan(&watched, "withdraw-all", Tense::Applied);
+        }
+        errors |= summary.has_errors();
+    }
 }
 
 /// The withdrawal: every managed prefix, whatever the health.
@@ -100,7 +144,7 @@ fn begin_maintenance(state_dir: &StateDir, reason: Option<String>, drain_until: 
 }
 
 /// Whether the marker is gone: someone ran `anycastd resume` while this command waited. A marker that cannot be
-/// read, or was never written, means withdraw.
+/// read means withdraw; one that was never written is not asked about (see [`watch_drain`]).
 fn resumed_meanwhile(context: &Context) -> bool {
     let Ok(Some(state_dir)) = StateDir::open(&context.state_dir) else { return false };
     matches!(maintenance::read(Some(&state_dir)), Ok(None))

@@ -101,7 +101,8 @@ pub fn describe(duration: Duration) -> String {
     }
 }
 
-fn spoken(duration: Duration) -> String {
+/// A duration as a person says it: `1 day`, `5 s`, `100 ms`.
+pub fn spoken(duration: Duration) -> String {
     let seconds = duration.as_secs();
     match () {
         _ if duration.subsec_nanos() != 0 || seconds == 0 => format!("{} ms", duration.as_millis()),

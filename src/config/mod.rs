@@ -19,9 +19,12 @@ use serde::{Deserialize, Serialize};
 use crate::bounded;
 
 pub use diagnostics::ConfigError;
-pub use duration::{DRAIN, HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds};
+pub use duration::{
+    DRAIN, HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds, spoken,
+};
 pub use tls::{
-    ClientCertificate, ClientIdentity, TlsKey, TlsMaterial, TlsProblem, TlsSettings, crypto_provider, load as load_tls,
+    ClientCertificate, ClientIdentity, TlsKey, TlsMaterial, TlsProblem, TlsSettings, crypto_provider, exposed_keys,
+    load as load_tls,
 };
 pub use types::{AddressFamily, CabourotteUrl, Prefix, RouteMap, Vrf};
 

@@ -19,7 +19,7 @@ use std::fmt;
 use std::fs::OpenOptions;
 use std::io::ErrorKind;
 use std::ops::Range;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -194,6 +194,26 @@ fn client_identity(client: &ClientCertificate) -> Result<ClientIdentity, Vec<Tls
         }
         (chain, key) => Err(chain.err().into_iter().chain(key.err()).collect()),
     }
+}
+
+/// A warning for every `key_file` of `config` that every user of the host can read: whoever reads it can present
+/// anycastd's client certificate to Cabourotte. Not an error (refusing the configuration would stop every pass,
+/// withdrawals included, over a file mode), but said by `check`, `plan` and every pass until fixed.
+pub fn exposed_keys(config: &crate::config::Config) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&Path> = config
+        .checks()
+        .filter_map(|(_, check)| check.tls.client.as_ref().map(|client| client.key_file.as_path()))
+        .collect();
+    keys.into_iter()
+        .filter(|key| std::fs::metadata(key).is_ok_and(|metadata| metadata.mode() & 0o004 != 0))
+        .map(|key| {
+            format!(
+                "the key_file {0} is readable by every user of this host, who can then present anycastd's client \
+                 certificate to Cabourotte: chmod o-r {0}",
+                key.display()
+            )
+        })
+        .collect()
 }
 
 /// The whole file, bounded. Only a regular file is read: opening a FIFO does not wait for a writer

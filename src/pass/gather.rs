@@ -29,6 +29,8 @@ pub struct Gathered {
     pub maintenance: std::io::Result<Option<Maintenance>>,
     /// The rise/fall counts of earlier passes.
     pub recalled: Recalled,
+    /// What the operator should know about files the configuration names (a key file every user can read).
+    pub warnings: Vec<String>,
 }
 
 /// Gathers every input of a pass with `intent`, from `sources` or live. `state_dir` is `None` when it does not exist
@@ -42,13 +44,11 @@ pub fn gather(
 ) -> Gathered {
     let maintenance = maintenance::read(state_dir);
     let recalled = streaks::load(state_dir);
-    let health = || match (intent, &sources.health, &sources.remembered_answers) {
-        (Intent::WithdrawAll | Intent::Drain { .. }, _, _) => (Answers::new(), None),
-        (Intent::Reconcile, Some(results), _) => (cabourotte::answer_everywhere(config, results), None),
-        (Intent::Reconcile, None, Some(answers)) => (answers.clone(), Some(clock::unix_now())),
-        (Intent::Reconcile, None, None) => {
-            (cabourotte::fetch_all(config, context.http_timeout), Some(clock::unix_now()))
-        }
+    let health = || match (intent.asks_health(), &sources.health, &sources.remembered_answers) {
+        (false, _, _) => (Answers::new(), None),
+        (true, Some(results), _) => (cabourotte::answer_everywhere(config, results), None),
+        (true, None, Some(answers)) => (answers.clone(), Some(clock::unix_now())),
+        (true, None, None) => (cabourotte::fetch_all(config, context.http_timeout), Some(clock::unix_now())),
     };
     let frr = || match &sources.running_config {
         Some(running) => {
@@ -70,7 +70,8 @@ pub fn gather(
         (health(), frr())
     };
     let answers = with_pushed(answers, &sources.pushed);
-    Gathered { answers, now, frr, maintenance, recalled }
+    let warnings = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
+    Gathered { answers, now, frr, maintenance, recalled, warnings }
 }
 
 /// The distinct vtysh paths of the config.

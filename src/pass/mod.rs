@@ -102,8 +102,8 @@ pub fn plan_only(config: &Config, context: &Context, sources: &Sources) -> Plan 
         Err(problem) => (None, vec![problem.to_string()]),
     };
     let gathered = gather::gather(config, context, Intent::Reconcile, sources, state_dir.as_ref());
-    let (inputs, problems, warning) = inputs(gathered, problems);
-    let mut plan = compute(config, &inputs, Intent::Reconcile, &problems, warning);
+    let (inputs, problems, warnings) = inputs(gathered, problems);
+    let mut plan = compute(config, &inputs, Intent::Reconcile, &problems, warnings);
     if sources.running_config.is_none() {
         gather::warn_unrouted(&mut plan, context.vtysh_timeout);
     }
@@ -158,8 +158,8 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     let recalled = &gathered.recalled;
     let (previous_counts, rewrite_counts) =
         (recalled.streaks.clone(), recalled.warning.is_some() || recalled.forgeable);
-    let (mut inputs, mut problems, warning) = inputs(gathered, std::mem::take(&mut held.problems));
-    let mut plan = compute(config, &inputs, pass.intent, &problems, warning.clone());
+    let (mut inputs, mut problems, warnings) = inputs(gathered, std::mem::take(&mut held.problems));
+    let mut plan = compute(config, &inputs, pass.intent, &problems, warnings.clone());
     // The counts are kept before anything is applied: counts that cannot be kept cannot hold back a withdrawal
     // (`fall`), since every pass would count the same unhealthy pass again. They are written only when they change
     // (or the file must be repaired): an idle loop writes nothing.
@@ -176,7 +176,7 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
         }
         problems.push(error.to_string());
         inputs.withdraw_only = problems.first().cloned();
-        plan = compute(config, &inputs, pass.intent, &problems, warning);
+        plan = compute(config, &inputs, pass.intent, &problems, warnings);
     }
     let (mut applied, verified) = apply::apply(plan, context.vtysh_timeout);
     memory.learn(config, &verified, &bgpd_before);
@@ -190,7 +190,7 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
 /// The inputs of the compute stage, from the gathered ones. `problems` keep this pass from announcing; a maintenance
 /// marker that cannot be read is one more (it is unknown whether anything may be announced, but withdrawals go on).
 /// A damaged counts file is only a warning, returned beside.
-fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>, Option<String>) {
+fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>, Vec<String>) {
     let maintenance = gathered.maintenance.unwrap_or_else(|error| {
         problems.push(error.to_string());
         None
@@ -206,14 +206,16 @@ fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>
         withdraw_only: problems.first().cloned(),
         counts_forgeable: recalled.forgeable,
     };
-    (inputs, problems, recalled.warning)
+    let warnings = recalled.warning.into_iter().chain(gathered.warnings).collect();
+    (inputs, problems, warnings)
 }
 
-/// The compute stage: the plan of `inputs`, with the pass's `problems` as its errors and `warning` about the counts.
-fn compute(config: &Config, inputs: &Inputs, intent: Intent, problems: &[String], warning: Option<String>) -> Plan {
+/// The compute stage: the plan of `inputs`, with the pass's `problems` as its errors and its `warnings` (the counts, the
+/// files the configuration names).
+fn compute(config: &Config, inputs: &Inputs, intent: Intent, problems: &[String], warnings: Vec<String>) -> Plan {
     let mut plan = Plan::compute(config, inputs, intent);
     plan.errors =
         problems.iter().map(|problem| format!("{problem}; this pass withdraws but announces nothing")).collect();
-    plan.warnings.extend(warning);
+    plan.warnings.extend(warnings);
     plan
 }

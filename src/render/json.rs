@@ -247,7 +247,12 @@ struct ConfiguredCheck {
 
 /// A valid configuration as JSON, for `anycastd check --format json`, with the findings of `--frr` and
 /// `--cabourotte` if asked.
-pub fn check_json(config: &Config, frr: Option<&[Finding]>, cabourotte: Option<&[Finding]>) -> String {
+pub fn check_json(
+    config: &Config,
+    warnings: &[String],
+    frr: Option<&[Finding]>,
+    cabourotte: Option<&[Finding]>,
+) -> String {
     let services = config
         .services
         .iter()
@@ -276,7 +281,7 @@ pub fn check_json(config: &Config, frr: Option<&[Finding]>, cabourotte: Option<&
                 .collect(),
         })
         .collect();
-    let warnings = config.warnings();
+    let warnings = warnings.to_vec();
     let report = CheckReport {
         format_version: FORMAT_VERSION,
         command: "check",

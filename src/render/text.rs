@@ -268,7 +268,7 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 /// The summary of a valid configuration, for `anycastd check`.
-pub fn check_text(config: &Config, origin: &str) -> String {
+pub fn check_text(config: &Config, origin: &str, warnings: &[String]) -> String {
     let prefixes = config.prefixes().count();
     let checks = config.checks().count();
     let mut out = format!(
@@ -279,8 +279,8 @@ pub fn check_text(config: &Config, origin: &str) -> String {
         plural(prefixes, "prefix", "prefixes"),
         plural(checks, "check", "checks"),
     );
-    for warning in config.warnings() {
-        let _ = writeln!(out, "Warning: {warning}");
+    for warning in warnings {
+        let _ = writeln!(out, "Warning: {}", escape(warning));
     }
     for service in &config.services {
         let _ = writeln!(out, "  {}:", escape(&service.name));

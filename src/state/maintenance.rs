@@ -48,9 +48,37 @@ impl Maintenance {
         before.then_some(until)
     }
 
+    /// The drain's deadline, if it is further from `now` (Unix seconds) than any `withdraw-all --drain` can set:
+    /// whoever can write the state directory could otherwise keep a failing service announced, through its drain
+    /// route-map, for as long as they like.
+    pub fn beyond_any_drain(&self, now: i64) -> Option<u64> {
+        let until = self.drain_until?;
+        // The longest drain, plus the second that rounding the deadline up may add.
+        let latest = now.saturating_add(i64::try_from(crate::config::DRAIN.max.as_secs()).unwrap_or(i64::MAX)) + 1;
+        (i128::from(until) > i128::from(latest)).then_some(until)
+    }
+
+    /// The marker with its who and why cut to [`MAX_REASON`] characters: they are printed by every pass, and the
+    /// file may come from whoever can write the state directory.
+    fn shortened(self) -> Maintenance {
+        Maintenance { by: shorten(self.by), reason: self.reason.map(shorten), ..self }
+    }
+
     /// When it started, as an RFC 3339 UTC timestamp.
     pub fn since_utc(&self) -> String {
         utc_timestamp(self.since)
+    }
+}
+
+/// The most characters of a maintenance reason (`withdraw-all --reason`), and of who wrote the marker, that anycastd
+/// keeps: enough for a sentence and a ticket number.
+pub const MAX_REASON: usize = 500;
+
+/// `text` cut to [`MAX_REASON`] characters, saying how long it was.
+fn shorten(text: String) -> String {
+    match text.char_indices().nth(MAX_REASON) {
+        Some((end, _)) => format!("{}… (cut: {} bytes in all)", &text[..end], text.len()),
+        None => text,
     }
 }
 
@@ -68,9 +96,18 @@ pub fn read(state_dir: Option<&StateDir>) -> io::Result<Option<Maintenance>> {
         drain_until: None,
     };
     match state_dir.read(MARKER_FILE, MARKER_LIMIT) {
-        Ok(Some(text)) => {
-            Ok(Some(serde_json::from_slice(&text).unwrap_or_else(|error| damaged(format!("is damaged ({error})")))))
-        }
+        Ok(Some(text)) => Ok(Some(match serde_json::from_slice::<Maintenance>(&text) {
+            Ok(marker) => match marker.beyond_any_drain(clock::unix_now()) {
+                Some(until) => damaged(format!(
+                    "asks for a drain until {}, further ahead than the longest drain (withdraw-all --drain {}) \
+                     allows: damaged or forged, so withdrawn rather than drained",
+                    utc_timestamp(until),
+                    crate::config::spoken(crate::config::DRAIN.max)
+                )),
+                None => marker.shortened(),
+            },
+            Err(error) => damaged(format!("is damaged ({error})")),
+        })),
         Ok(None) => Ok(None),
         Err(error) => match state_dir.exists(MARKER_FILE) {
             Ok(true) => Ok(Some(damaged(format!("cannot be read ({error})")))),
@@ -139,6 +176,38 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", dir.join(MARKER_FILE)).expect("planted");
         let maintenance = read(Some(&state_dir)).expect("readable").expect("still in maintenance");
         assert!(maintenance.reason.is_some_and(|reason| reason.contains("is a symbolic link")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_deadline_further_than_the_longest_drain_makes_the_marker_damaged() {
+        let (dir, state_dir) = temporary_dir("far-deadline");
+        let now = clock::unix_now().unsigned_abs();
+        let marker =
+            |until: u64| Maintenance { since: now, by: "mallory".into(), reason: None, drain_until: Some(until) };
+        write(&state_dir, &marker(now + 86_400)).expect("written");
+        assert_eq!(read(Some(&state_dir)).expect("readable"), Some(marker(now + 86_400)), "one day is allowed");
+        write(&state_dir, &marker(now + 86_400 * 365)).expect("written");
+        let damaged = read(Some(&state_dir)).expect("readable").expect("still in maintenance");
+        assert_eq!(damaged.drain_until, None, "withdrawn, not drained");
+        assert!(damaged.reason.is_some_and(|reason| reason.contains(
+            "further ahead than the longest drain (withdraw-all \
+                --drain 1 day) allows: damaged or forged, so withdrawn rather than drained"
+        )),);
+        write(&state_dir, &marker(u64::MAX)).expect("written");
+        assert_eq!(read(Some(&state_dir)).expect("readable").and_then(|m| m.drain_until), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_when_read() {
+        let (dir, state_dir) = temporary_dir("long-reason");
+        let marker =
+            Maintenance { since: 1, by: "é".repeat(600), reason: Some("x".repeat(900_000)), drain_until: None };
+        write(&state_dir, &marker).expect("written");
+        let read = read(Some(&state_dir)).expect("readable").expect("a marker");
+        assert_eq!(read.reason, Some(format!("{}… (cut: 900000 bytes in all)", "x".repeat(500))));
+        assert_eq!(read.by, format!("{}… (cut: 1200 bytes in all)", "é".repeat(500)));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
