@@ -16,6 +16,7 @@ use crate::frr::bgpd::{self, BgpdIdentity};
 use crate::health::cabourotte::Answers;
 use crate::plan::FrrStates;
 use crate::state::Replacement;
+use crate::state::changes::Token;
 
 /// The memory of loop mode, or none (`apply`, `withdraw-all`).
 #[derive(Debug, Default)]
@@ -31,6 +32,8 @@ pub struct Memory {
     pub answers: Option<Answers>,
     /// A counts file prepared and not needed, for the next pass (see `pass::hold`).
     pub spare_counts: Option<Replacement>,
+    /// The last token of `state/changes.rs` seen or written: another token means another process changed FRR.
+    changes: Option<Token>,
 }
 
 #[derive(Debug)]
@@ -51,12 +54,20 @@ impl Memory {
     }
 
     /// The running configs that can be trusted now, per vtysh path; every other vtysh of `config` must be read.
-    pub fn trusted(&mut self, config: &Config, now: Instant) -> BTreeMap<PathBuf, RunningConfig> {
+    /// `changes` is the token of the state directory now: when another process changed FRR since, nothing is.
+    pub fn trusted(
+        &mut self,
+        config: &Config,
+        now: Instant,
+        changes: Option<Token>,
+    ) -> BTreeMap<PathBuf, RunningConfig> {
         let due = match (self.resync, self.resynced) {
             (Some(resync), Some(resynced)) => now.duration_since(resynced) >= resync,
             _ => true,
         };
-        if due || self.failed {
+        let changed_elsewhere = changes != self.changes;
+        self.changes = changes;
+        if due || self.failed || changed_elsewhere {
             self.frr.clear();
             self.resynced = Some(now);
             return BTreeMap::new();
@@ -111,6 +122,11 @@ impl Memory {
         if self.resync.is_some() {
             self.spare_counts = counts.filter(Replacement::is_unnamed);
         }
+    }
+
+    /// This process changed FRR and wrote `token`: its own change, not another's.
+    pub fn changed(&mut self, token: Token) {
+        self.changes = Some(token);
     }
 
     /// Whether the pass that just ended had an error (then the next one reads everything again).

@@ -23,10 +23,11 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::frr::RunningConfig;
 use crate::health::cabourotte::{Answers, CheckResult, ResultList};
-use crate::plan::{Inputs, Intent, Plan};
+use crate::plan::{Action, Inputs, Intent, Outcome, Plan};
 use crate::state::lock::RunLock;
-use crate::state::streaks;
+use crate::state::streaks::{self, Streaks};
 use crate::state::{Replacement, StateDir};
+use crate::state::{changes, maintenance};
 use gather::Gathered;
 use memory::Memory;
 
@@ -148,7 +149,8 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     let started = Instant::now();
     let mut held = hold(context, pass.intent, pass.command, memory.spare_counts.take());
     let mut sources = pass.sources.clone();
-    sources.remembered_frr = memory.trusted(config, Instant::now());
+    let changes = held.state_dir.as_ref().and_then(changes::read);
+    sources.remembered_frr = memory.trusted(config, Instant::now(), changes);
     let bgpd_before = memory.bgpd_identities(config);
     let gathered = gather::gather(config, context, pass.intent, &sources, held.state_dir.as_ref());
     if sources.remembered_answers.is_none() && pass.intent == Intent::Reconcile {
@@ -156,35 +158,118 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     }
     memory.learn(config, &gathered.frr, &bgpd_before);
     let recalled = &gathered.recalled;
-    let (previous_counts, rewrite_counts) =
-        (recalled.streaks.clone(), recalled.warning.is_some() || recalled.forgeable);
-    let (mut inputs, mut problems, warnings) = inputs(gathered, std::mem::take(&mut held.problems));
-    let mut plan = compute(config, &inputs, pass.intent, &problems, warnings.clone());
-    // The counts are kept before anything is applied: counts that cannot be kept cannot hold back a withdrawal
-    // (`fall`), since every pass would count the same unhealthy pass again. They are written only when they change
-    // (or the file must be repaired): an idle loop writes nothing.
-    let counts = held.counts.take();
-    if plan.streaks() == previous_counts && !rewrite_counts {
-        memory.keep_spare_counts(counts);
-    } else if let Some(counts) = counts
-        && let Err(error) = streaks::save(counts, &plan.streaks())
-    {
-        // The old counts are now wrong (this pass counted and could not say so): without them the next pass counts
-        // from zero, so `rise` cannot be skipped either.
-        if let Some(state_dir) = &held.state_dir {
-            streaks::forget(state_dir);
-        }
-        problems.push(error.to_string());
-        inputs.withdraw_only = problems.first().cloned();
-        plan = compute(config, &inputs, pass.intent, &problems, warnings);
+    let previous_counts = (recalled.streaks.clone(), recalled.warning.is_some() || recalled.forgeable);
+    let mut deciding = Deciding::new(config, pass.intent, gathered, std::mem::take(&mut held.problems));
+    let mut plan = deciding.plan();
+    if let Some(problem) = keep_counts(&mut held, memory, &plan, previous_counts) {
+        deciding.refuse_announcements(problem);
+        plan = deciding.plan();
+    }
+    if announces(&plan) && deciding.heed_marker(held.state_dir.as_ref()) {
+        plan = deciding.plan();
     }
     let (mut applied, verified) = apply::apply(plan, context.vtysh_timeout);
     memory.learn(config, &verified, &bgpd_before);
+    if announces(&applied) && deciding.heed_marker(held.state_dir.as_ref()) {
+        deciding.inputs.frr.extend(verified);
+        let (mut again, verified) = apply::apply(deciding.plan(), context.vtysh_timeout);
+        memory.learn(config, &verified, &bgpd_before);
+        again.warnings.push(
+            "the maintenance marker appeared while this pass applied its changes (withdraw-all): what it had just \
+             announced follows the marker now"
+                .into(),
+        );
+        applied = again;
+    }
     applied.errors.splice(0..0, pass.earlier.iter().cloned());
     applied.reason.clone_from(&pass.reason);
+    if let (true, Some(state_dir)) = (changed_frr(&applied), &held.state_dir) {
+        // Best effort: without the note, a loop elsewhere sees this change at its resync instead.
+        if let Ok(token) = changes::record(state_dir) {
+            memory.changed(token);
+        }
+    }
     memory.ended(applied.summary().has_errors());
     record::record(config, context, &mut applied, held, pass, started);
     applied
+}
+
+/// Whether applying `applied` sent anything to FRR (done or failed).
+fn changed_frr(applied: &Plan) -> bool {
+    applied.prefixes().any(|prefix| prefix.outcome != Outcome::Pending)
+}
+
+/// Whether `plan` announces something, or puts a prefix's own route-map back: what a pass must not do once the
+/// maintenance marker exists.
+fn announces(plan: &Plan) -> bool {
+    plan.prefixes().any(|prefix| matches!(prefix.action, Action::Announce | Action::Restore))
+}
+
+/// Keeps the counts of `plan` before anything is applied, when they changed since `previous` (or the file must be
+/// repaired): counts that cannot be kept cannot hold back a withdrawal (`fall`), since every pass would count the
+/// same unhealthy pass again. Returns why they could not be kept. An idle loop writes nothing, and keeps the file it
+/// prepared for the next pass.
+fn keep_counts(held: &mut Held, memory: &mut Memory, plan: &Plan, previous: (Streaks, bool)) -> Option<String> {
+    let counts = held.counts.take();
+    let (previous_counts, rewrite) = previous;
+    if plan.streaks() == previous_counts && !rewrite {
+        memory.keep_spare_counts(counts);
+        return None;
+    }
+    let error = streaks::save(counts?, &plan.streaks()).err()?;
+    // The old counts are now wrong (this pass counted and could not say so): without them the next pass counts from
+    // zero, so `rise` cannot be skipped either.
+    if let Some(state_dir) = &held.state_dir {
+        streaks::forget(state_dir);
+    }
+    Some(error.to_string())
+}
+
+/// The compute stage of a changing pass, which may have to decide again: when the counts cannot be kept, or when
+/// `withdraw-all` wrote the maintenance marker after the inputs were gathered.
+struct Deciding<'a> {
+    config: &'a Config,
+    intent: Intent,
+    inputs: Inputs,
+    /// What keeps this pass from announcing.
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl<'a> Deciding<'a> {
+    fn new(config: &'a Config, intent: Intent, gathered: Gathered, problems: Vec<String>) -> Deciding<'a> {
+        let (inputs, problems, warnings) = inputs(gathered, problems);
+        Deciding { config, intent, inputs, problems, warnings }
+    }
+
+    /// The plan of the inputs as they are now.
+    fn plan(&self) -> Plan {
+        compute(self.config, &self.inputs, self.intent, &self.problems, self.warnings.clone())
+    }
+
+    /// From now on, the pass may withdraw but not announce, because of `problem`.
+    fn refuse_announcements(&mut self, problem: String) {
+        self.problems.push(problem);
+        self.inputs.withdraw_only = self.problems.first().cloned();
+    }
+
+    /// Reads the maintenance marker again; `true` when it changed into one that keeps prefixes from being announced
+    /// (`withdraw-all` ran meanwhile, a slow FRR having held this pass), so that the plan must be computed again. A
+    /// pass that decided before the marker existed must not announce once it does. A marker that cannot be read
+    /// now refuses every announcement.
+    fn heed_marker(&mut self, state_dir: Option<&StateDir>) -> bool {
+        match maintenance::read(state_dir) {
+            Ok(Some(marker)) if self.inputs.maintenance.as_ref() != Some(&marker) => {
+                self.inputs.maintenance = Some(marker);
+                true
+            }
+            Ok(_) => false,
+            Err(error) => {
+                self.refuse_announcements(error.to_string());
+                true
+            }
+        }
+    }
 }
 
 /// The inputs of the compute stage, from the gathered ones. `problems` keep this pass from announcing; a maintenance

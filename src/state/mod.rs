@@ -18,6 +18,7 @@
 //!   owner (root's `withdraw-all` in the service's directory), every file it creates is handed to the owner
 //!   (`fchown`), so that the service can still read the marker and take the lock afterwards.
 
+pub mod changes;
 pub mod config_cache;
 pub mod lock;
 pub mod maintenance;
@@ -332,7 +333,7 @@ fn lacks_tmpfile(error: &io::Error) -> bool {
 /// A new file `.NAME.<random>` in `dir`, created with `O_EXCL` under an unpredictable name.
 fn named(dir: &Path, name: &str, mode: u32) -> io::Result<(File, PathBuf)> {
     for _ in 0..NAME_ATTEMPTS {
-        let temporary = dir.join(format!(".{name}.{}", unpredictable_suffix()));
+        let temporary = dir.join(format!(".{name}.{}", random_hex()));
         match OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(libc::O_NOFOLLOW).open(&temporary)
         {
             Ok(file) => return Ok((file, temporary)),
@@ -351,7 +352,7 @@ fn name_unnamed(file: &File, dir: &Path, name: &str) -> io::Result<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     let source = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(io::Error::other)?;
     for _ in 0..NAME_ATTEMPTS {
-        let temporary = dir.join(format!(".{name}.{}", unpredictable_suffix()));
+        let temporary = dir.join(format!(".{name}.{}", random_hex()));
         let target = CString::new(temporary.as_os_str().as_bytes()).map_err(io::Error::other)?;
         // SAFETY: both paths are NUL-terminated strings that outlive the call; linkat touches no other memory.
         let linked = unsafe {
@@ -470,7 +471,7 @@ fn is_read_only_fs(error: &io::Error) -> bool {
 /// 64 random bits in hex, from the kernel's random source (getrandom(2): no file to open, so nothing planted in a
 /// chroot's /dev can stand in for it). Should it fail, the per-process random keys of std's hasher stand in:
 /// `O_EXCL` already makes a planted name harmless, randomness only keeps it from blocking every attempt.
-fn unpredictable_suffix() -> String {
+fn random_hex() -> String {
     let mut bytes = [0u8; 8];
     // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer it is given, which lives for the call.
     let filled = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
