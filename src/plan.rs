@@ -11,6 +11,7 @@ use crate::config::{Config, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealth
 use crate::frr::{Asn, Change, ChangeKind, RunningConfig};
 use crate::health::cabourotte::Answers;
 use crate::health::{self, Condition, ServiceHealth};
+use crate::state::announced::Entry;
 use crate::state::maintenance::Maintenance;
 use crate::state::streaks::{Streak, Streaks};
 
@@ -37,6 +38,18 @@ pub struct Inputs {
     /// Whether someone else could have written the streaks (they were not used): `fall` cannot hold back a
     /// withdrawal then either.
     pub counts_forgeable: bool,
+    /// The prefixes anycastd announced that the configuration no longer names (see `state/announced.rs`).
+    pub departed: Vec<Departed>,
+}
+
+/// A prefix anycastd announced and the configuration no longer names: withdrawn wherever FRR still has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Departed {
+    /// What the record says of it.
+    pub entry: Entry,
+    /// Whether its vtysh may be run: one that a configuration names, or FRR's default. A record of another user's
+    /// making must never make root run a program the configuration does not name.
+    pub vtysh_allowed: bool,
 }
 
 /// What the run is for.
@@ -98,6 +111,8 @@ pub enum Verdict {
     },
     /// `withdraw-all` or shutdown: withdraw.
     WithdrawAll,
+    /// No longer in the configuration: whatever anycastd announced of it is withdrawn.
+    Removed,
 }
 
 impl Verdict {
@@ -110,9 +125,11 @@ impl Verdict {
             Verdict::Unhealthy if policy.on_unhealthy == OnUnhealthy::Drain => Desired::Drained,
             Verdict::Draining { .. } => Desired::Drained,
             Verdict::KeptOnCheckerError => Desired::Unchanged,
-            Verdict::Unhealthy | Verdict::Rising { .. } | Verdict::Maintenance | Verdict::WithdrawAll => {
-                Desired::Withdrawn
-            }
+            Verdict::Unhealthy
+            | Verdict::Rising { .. }
+            | Verdict::Maintenance
+            | Verdict::WithdrawAll
+            | Verdict::Removed => Desired::Withdrawn,
         }
     }
 }
@@ -169,6 +186,8 @@ pub enum PrefixError {
     /// The prefix should be announced through a route-map that FRR does not have; anycastd never announces a prefix
     /// without its policy, and never creates a route-map.
     MissingRouteMap(RouteMap),
+    /// A departed prefix was announced through a vtysh that no configuration names any more: it is not run.
+    VtyshNotConfigured(PathBuf),
 }
 
 impl PrefixError {
@@ -187,6 +206,12 @@ impl PrefixError {
                 )
             }
             PrefixError::AnnounceRefused(reason) => format!("not announced: {reason}"),
+            PrefixError::VtyshNotConfigured(vtysh) => format!(
+                "anycastd announced it through {}, which the configuration no longer names: not withdrawn (anycastd \
+                 runs only the vtysh its configuration names, or /usr/bin/vtysh); withdraw it by hand, then `anycastd \
+                 forget` it",
+                vtysh.display()
+            ),
             PrefixError::MissingRouteMap(route_map) => format!(
                 "FRR has no route-map {route_map} (its route_map): not announced without it; define `route-map \
                  {route_map} permit 10` in FRR, or remove route_map from the configuration"
@@ -360,6 +385,9 @@ pub struct Plan {
     pub maintenance: Option<Maintenance>,
     /// Every service, sorted by name.
     pub services: Vec<ServicePlan>,
+    /// What anycastd announced for services or prefixes the configuration no longer has, by the service it was
+    /// announced for ([`Verdict::Removed`]).
+    pub departed: Vec<ServicePlan>,
     /// Things the operator should know that are not errors (e.g. a damaged state file).
     pub warnings: Vec<String>,
     /// Errors of the pass as a whole, not of one prefix (the state directory, the lock, the marker).
@@ -409,6 +437,7 @@ impl Plan {
         Plan {
             maintenance: inputs.maintenance.clone(),
             services,
+            departed: plan_departed(inputs),
             warnings: config.warnings(),
             errors: Vec::new(),
             reason: None,
@@ -420,9 +449,19 @@ impl Plan {
         Streaks { services: self.services.iter().map(|service| (service.name.clone(), service.streak)).collect() }
     }
 
-    /// Every prefix of the plan.
+    /// Every prefix of the plan, departed ones included.
     pub fn prefixes(&self) -> impl Iterator<Item = &PrefixPlan> {
-        self.services.iter().flat_map(|service| service.prefixes.iter())
+        self.all_services().flat_map(|service| service.prefixes.iter())
+    }
+
+    /// Every prefix of the plan, departed ones included, to fill in what applying did.
+    pub fn prefixes_mut(&mut self) -> impl Iterator<Item = &mut PrefixPlan> {
+        self.services.iter_mut().chain(self.departed.iter_mut()).flat_map(|service| service.prefixes.iter_mut())
+    }
+
+    /// The configured services, then the departed ones.
+    pub fn all_services(&self) -> impl Iterator<Item = &ServicePlan> {
+        self.services.iter().chain(self.departed.iter())
     }
 
     /// Counts what the plan does; prefixes that failed to apply count as errors, not as changes.
@@ -468,6 +507,48 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
     let prefixes =
         service.prefixes.iter().zip(observed).map(|(managed, seen)| seen.plan(managed, desired, refusal)).collect();
     ServicePlan { name: service.name.clone(), health, verdict, desired, policy: service.policy, streak, prefixes }
+}
+
+/// The departed prefixes, by the service they were announced for: withdrawn where their FRR still has them in the
+/// same VRF under the same AS (another AS: someone else's network now); errors where their vtysh may not be run or
+/// FRR cannot be read.
+fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
+    let mut by_service: BTreeMap<&str, Vec<PrefixPlan>> = BTreeMap::new();
+    for departed in &inputs.departed {
+        let entry = &departed.entry;
+        let managed = ManagedPrefix {
+            vrf: entry.vrf.clone(),
+            prefix: entry.prefix,
+            vtysh: entry.vtysh.clone(),
+            bgpd_pid_file: None,
+            route_map: None,
+            drain_route_map: None,
+        };
+        let seen = match departed.vtysh_allowed {
+            true => observe(&managed, &inputs.frr),
+            false => Observed { error: Some(PrefixError::VtyshNotConfigured(entry.vtysh.clone())), ..Observed::none() },
+        };
+        let ours = seen.asn.as_ref().is_some_and(|asn| asn.to_string() == entry.asn);
+        let seen = match seen.error {
+            Some(PrefixError::NoBgpInstance) => Observed { presence: Presence::Absent, ..Observed::none() },
+            Some(_) => seen,
+            None if !ours => Observed { presence: Presence::Absent, ..Observed::none() },
+            None => seen,
+        };
+        by_service.entry(&entry.service).or_default().push(seen.plan(&managed, Desired::Withdrawn, None));
+    }
+    by_service
+        .into_iter()
+        .map(|(name, prefixes)| ServicePlan {
+            name: name.to_string(),
+            health: None,
+            verdict: Verdict::Removed,
+            desired: Desired::Withdrawn,
+            policy: Policy::default(),
+            streak: Streak::default(),
+            prefixes,
+        })
+        .collect()
 }
 
 /// What maintenance asks of this pass: `withdraw-all --drain`'s own pass drains and a withdrawal withdraws, whatever
@@ -552,16 +633,23 @@ struct Observed {
     missing_drain_route_map: Option<RouteMap>,
 }
 
+impl Observed {
+    /// Nothing known: FRR was not read.
+    fn none() -> Observed {
+        Observed {
+            asn: None,
+            presence: Presence::Unknown,
+            route_map: None,
+            error: None,
+            import_check: false,
+            missing_route_map: None,
+            missing_drain_route_map: None,
+        }
+    }
+}
+
 fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
-    let nothing = Observed {
-        asn: None,
-        presence: Presence::Unknown,
-        route_map: None,
-        error: None,
-        import_check: false,
-        missing_route_map: None,
-        missing_drain_route_map: None,
-    };
+    let nothing = Observed::none();
     let running = match frr.get(&managed.vtysh) {
         Some(Ok(running)) => running,
         Some(Err(reason)) => return Observed { error: Some(PrefixError::FrrUnavailable(reason.clone())), ..nothing },

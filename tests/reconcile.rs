@@ -332,3 +332,97 @@ fn run_loop_keeps_prefixes_on_exit_when_asked() {
     assert_eq!(looping.stop("INT").0, Some(0));
     assert_eq!(env.networks(), ALL_ANNOUNCED);
 }
+
+/// A service deleted from the configuration: anycastd announced its prefixes, so it withdraws them, and says why.
+/// (Before, they stayed announced for ever with nothing checking them, and no plan mentioned them.)
+#[test]
+fn a_service_removed_from_the_configuration_is_withdrawn() {
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks(), ALL_ANNOUNCED);
+    env.config(support::env::SEED_CONFIG.split("[services.ntp]").next().expect("the dns part"));
+    let plan = env.run(&["--color", "never", "plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert!(plan.stdout.contains("ntp: no longer in the configuration\n"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("  - 203.0.113.123/32"), "{}", plan.stdout);
+    let json = json(&env.run(&["--format", "json", "plan"]));
+    assert_eq!(json["departed"][0]["name"], "ntp", "{json}");
+    assert_eq!(json["departed"][0]["state"], "removed", "{json}");
+    assert_eq!(json["departed"][0]["prefixes"][0]["action"], "withdraw", "{json}");
+    let applied = env.run(&["apply"]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert_eq!(env.networks(), ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"]);
+    assert!(
+        applied.stderr.contains(
+            "anycastd apply: withdrawn 203.0.113.123/32 for service ntp (VRF 123, AS 65537): no longer in the \
+             configuration\n"
+        ),
+        "{}",
+        applied.stderr
+    );
+    let again = env.run(&["--color", "never", "plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "nothing left to do: {again:?}");
+    assert!(!again.stdout.contains("ntp"), "{}", again.stdout);
+}
+
+/// A typo appended to the file by configuration management: the timer's next pass still withdraws a service whose
+/// check fails, with the last valid configuration, announces nothing, exits 1 and says what is wrong. (Before, every
+/// pass exited 1 before doing anything, and the failing service stayed announced for as long as the typo stayed.)
+#[test]
+fn a_broken_configuration_never_stops_a_health_driven_withdrawal() {
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks(), ALL_ANNOUNCED);
+    let valid = std::fs::read_to_string(env.config_path()).expect("the configuration");
+    std::fs::write(env.config_path(), format!("{valid}\noops = = \n")).expect("a typo");
+    env.cabourotte.failing("dns", "SERVFAIL");
+    let applied = env.run(&["apply"]);
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert_eq!(env.networks(), ["123 2001:db8::123:7e11:713e/128", "123 203.0.113.123/32"], "dns withdrawn");
+    let first = applied.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("anycastd apply: config-invalid: ")
+            && first.contains("oops")
+            && first.ends_with(
+                "; until it is fixed, the last valid configuration stands in: services whose checks fail are \
+                 withdrawn, nothing is announced"
+            ),
+        "{}",
+        applied.stderr
+    );
+    assert!(
+        applied.stdout.starts_with(
+            "Error: the configuration [DIR]/config.toml is not valid (see the config-invalid log line); the last valid \
+             one stands in; this pass withdraws but announces nothing\n"
+        ),
+        "{}",
+        applied.stdout
+    );
+    env.cabourotte.healthy("dns");
+    let refused = env.run(&["apply"]);
+    assert_eq!(refused.code, 1);
+    assert_eq!(env.networks().len(), 2, "nothing announced while the file is broken: {refused:?}");
+    let plan = env.run(&["--color", "never", "plan"]);
+    assert_eq!(plan.code, 1);
+    assert!(plan.stderr.contains("config-invalid"), "plan shows what the file says: {}", plan.stderr);
+    assert!(plan.stdout.contains("not announced: the configuration"), "and what is done meanwhile: {}", plan.stdout);
+    std::fs::write(env.config_path(), valid).expect("fixed");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks(), ALL_ANNOUNCED, "announced again once the file is fixed");
+}
+
+/// With no last valid configuration that can be trusted (here: none cached yet), a broken file changes nothing and
+/// fails loudly: withdrawing everything over a typo pushed to every node would take the service down everywhere.
+#[test]
+fn a_broken_configuration_without_a_last_valid_one_changes_nothing() {
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    std::fs::remove_file(env.state_dir().join("config-cache.json")).expect("no cache");
+    let valid = std::fs::read_to_string(env.config_path()).expect("the configuration");
+    std::fs::write(env.config_path(), format!("{valid}\noops = = \n")).expect("a typo");
+    env.cabourotte.failing("dns", "SERVFAIL");
+    let applied = env.run(&["--color", "never", "apply"]);
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert_eq!(env.networks(), ALL_ANNOUNCED, "nothing changed");
+    assert!(applied.stderr.contains("oops"), "{}", applied.stderr);
+}

@@ -64,7 +64,7 @@ fn the_state_directory_is_created_0700_and_its_files_0600() {
     assert_eq!(mode(&env.state_dir()), 0o700, "the state directory");
     let files = files_below(&env.state_dir());
     let names: Vec<_> = files.iter().filter_map(|file| file.file_name()?.to_str()).collect();
-    assert_eq!(names, ["config-cache.json", "frr-changed", "lock", "maintenance.json", "state.json"]);
+    assert_eq!(names, ["announced.json", "config-cache.json", "frr-changed", "lock", "maintenance.json", "state.json"]);
     for file in &files {
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }

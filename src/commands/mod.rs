@@ -10,9 +10,12 @@ pub mod withdraw_all;
 
 use std::process::ExitCode;
 
+use miette::{Diagnostic, NarratableReportHandler};
+
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
+use crate::observe::log::Event;
 use crate::plan::Plan;
 use crate::state::config_cache;
 
@@ -53,6 +56,67 @@ pub enum CacheUse {
     ReadOnly,
     /// Use the cache when it matches, refresh it when not (commands that write the state directory anyway).
     ReadAndRefresh,
+}
+
+/// The configuration a changing command works with.
+#[derive(Debug)]
+pub enum InForce {
+    /// The file's: valid.
+    File(Config),
+    /// The file cannot be read or is not valid (`problem`): the last valid configuration, from the configuration
+    /// cache, stands in, so that services whose checks fail are still withdrawn. Nothing is announced meanwhile.
+    LastValid {
+        /// The last valid configuration.
+        config: Config,
+        /// What is wrong with the file.
+        problem: Error,
+    },
+}
+
+impl InForce {
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        match self {
+            InForce::File(config) | InForce::LastValid { config, .. } => config,
+        }
+    }
+
+    /// Why nothing may be announced, when the file is broken; logs its diagnostic (loudly: an error event with every
+    /// problem of the file, at its line) as `command`.
+    pub fn refusal(&self, context: &Context, command: &str) -> Option<String> {
+        let InForce::LastValid { problem, .. } = self else { return None };
+        let reason = format!(
+            "{}; until it is fixed, the last valid configuration stands in: services whose checks fail are withdrawn, \
+             nothing is announced",
+            narrated(problem)
+        );
+        context.logging.write(&[Event { level: "error", ..Event::notice(command, "config-invalid", reason) }]);
+        Some(format!(
+            "the configuration {} is not valid (see the config-invalid log line); the last valid one stands in",
+            context.config_path.display()
+        ))
+    }
+}
+
+/// Reads the configuration for a changing command: the file's when valid; else the last valid one (see
+/// [`InForce::LastValid`]); with none that can be trusted, the file's error: withdrawing everything on a typo that
+/// configuration management pushed to every node would take the service down everywhere.
+pub fn load_config_or_last_valid(context: &Context, cache: CacheUse) -> Result<InForce, Error> {
+    match load_config(context, cache) {
+        Ok(config) => Ok(InForce::File(config)),
+        Err(problem @ Error::Config(_)) => match config_cache::last_valid(&context.state_dir) {
+            Some(config) => Ok(InForce::LastValid { config, problem }),
+            None => Err(problem),
+        },
+        Err(other) => Err(other),
+    }
+}
+
+/// An error in plain words, with its details (a configuration's problems, each at its line), for one log line.
+pub fn narrated(error: &Error) -> String {
+    let mut text = String::new();
+    let _ = NarratableReportHandler::new().render_report(&mut text, error as &dyn Diagnostic);
+    text.trim().to_string()
 }
 
 /// Reads and validates the configuration file of `context`.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::{CacheUse, Exit, load_config};
+use super::{CacheUse, Exit, InForce, load_config, load_config_or_last_valid};
 use crate::bounded;
 use crate::config::Config;
 use crate::context::Context;
@@ -26,10 +26,19 @@ pub struct Given {
 }
 
 /// Prints the plan; with `detailed_exitcode`, pending changes make the exit code 2.
+///
+/// Live (no file given), a broken configuration file shows what the timer's passes do meanwhile: the plan of the last
+/// valid configuration, which withdraws but announces nothing, after the file's problems. Offline (a user's CI
+/// rendering a new configuration), it is an error, as the file is what is being tested.
 pub fn plan(context: &Context, given: &Given, detailed_exitcode: bool) -> Result<Exit, Error> {
-    let config = load_config(context, CacheUse::ReadOnly)?;
-    let sources = sources(&config, given)?;
-    let plan = pass::plan_only(&config, context, &sources);
+    let offline = given.running_config.is_some() || given.health.is_some() || given.assume_healthy.is_some();
+    let in_force = match offline {
+        true => InForce::File(load_config(context, CacheUse::ReadOnly)?),
+        false => load_config_or_last_valid(context, CacheUse::ReadOnly)?,
+    };
+    let config = in_force.config();
+    let sources = sources(config, given)?;
+    let plan = pass::plan_only(config, context, &sources, in_force.refusal(context, "plan"));
     context.output.plan(&plan, "plan", Tense::Planned);
     let summary = plan.summary();
     Ok(match () {

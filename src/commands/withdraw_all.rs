@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::{CacheUse, Exit, load_config};
+use super::{CacheUse, Exit, load_config_or_last_valid};
 use crate::clock::utc_timestamp;
 use crate::config::Config;
 use crate::context::Context;
@@ -35,7 +35,10 @@ pub struct Drain {
 /// Enters maintenance and withdraws (or drains, then withdraws). A marker that cannot be written does not stop the
 /// withdrawal: it is an error of the pass, and the operator is told that the next pass may announce again.
 pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Drain>) -> Result<Exit, Error> {
-    let config = load_config(context, CacheUse::ReadAndRefresh)?;
+    // A broken file does not stop a withdrawal: the last valid configuration says what to withdraw.
+    let in_force = load_config_or_last_valid(context, CacheUse::ReadAndRefresh)?;
+    let broken = in_force.refusal(context, "withdraw-all");
+    let config = in_force.config().clone();
     // The marker holds whole seconds, rounded up, and the command waits for exactly that instant: it withdraws when
     // the report, the marker and every other pass say, and the drain lasts at least the time asked for.
     let until = drain.map(|drain| unix_seconds_rounded_up(SystemTime::now() + drain.period));
@@ -50,7 +53,8 @@ pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Dra
         )
     });
     let (Some(drain), Some(until), Some(deadline)) = (drain, until, deadline) else {
-        return Ok(withdraw_pass(&config, context, unmarked.into_iter().collect()));
+        let withdrawn = withdraw_pass(&config, context, unmarked.into_iter().collect());
+        return Ok(if broken.is_some() { Exit::Failed } else { withdrawn });
     };
     // Listening before the drain, so that a Ctrl-C from now on ends the drain with a withdrawal, not mid-way.
     let stop = if drain.wait { Some(stop_signals().map_err(Error::Signals)?) } else { None };
@@ -80,7 +84,8 @@ pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Dra
         return Ok(Exit::of(&drained));
     }
     let withdrawn = withdraw_pass(&config, context, unmarked.into_iter().collect());
-    Ok(if drained.summary().has_errors() || watched == DrainEnd::WithErrors { Exit::Failed } else { withdrawn })
+    let failed = drained.summary().has_errors() || watched == DrainEnd::WithErrors || broken.is_some();
+    Ok(if failed { Exit::Failed } else { withdrawn })
 }
 
 /// How the wait for a drain's deadline ended.

@@ -207,7 +207,7 @@ pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
     let mut events: Vec<Event> =
         applied.errors.iter().map(|error| Event::state_error(command, error.clone())).collect();
     events.extend(applied.warnings.iter().map(|warning| Event::warning(command, warning.clone())));
-    for service in &applied.services {
+    for service in applied.all_services() {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {
             if let CheckStatus::Unavailable(_) = check.status {
                 let reason = format!("check {}: {}", check.name, check.reason());
@@ -260,6 +260,7 @@ pub fn why(service: &ServicePlan) -> String {
             format!("unhealthy {unhealthy}/{fall}, drained (on_falling = \"drain\")")
         }
         Verdict::WithdrawAll => "withdrawing every managed prefix".to_string(),
+        Verdict::Removed => "no longer in the configuration".to_string(),
         Verdict::Rising { healthy, rise } => format!("healthy {healthy}/{rise}, still withdrawn"),
         Verdict::Falling { unhealthy, fall } => format!("unhealthy {unhealthy}/{fall}, still announced"),
         Verdict::KeptOnCheckerError => "Cabourotte could not be asked; prefixes kept as they are".to_string(),

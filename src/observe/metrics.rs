@@ -191,8 +191,14 @@ mod tests {
         let counts = error_counts(previous);
         assert_eq!(counts.get("apply_failed"), Some(&3));
         assert_eq!(counts.get("checker_unavailable"), Some(&7));
-        let plan =
-            Plan { maintenance: None, services: Vec::new(), warnings: Vec::new(), errors: Vec::new(), reason: None };
+        let plan = Plan {
+            maintenance: None,
+            services: Vec::new(),
+            departed: Vec::new(),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+            reason: None,
+        };
         let text = render(
             &plan,
             PassTiming { finished_at: 1.0, duration: Duration::from_millis(5), config_errors: 0 },

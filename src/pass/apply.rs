@@ -29,7 +29,7 @@ pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> (Plan, FrrStates) {
             (path, (batch_error, vtysh.read_running_config()))
         })
         .collect();
-    for prefix in plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut()) {
+    for prefix in plan.prefixes_mut() {
         // What FRR must have after the change: `Some(route-map)` for a `network` line, `None` for no line.
         let wanted: Option<Option<&str>> = match prefix.action {
             Action::Withdraw => None,

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use super::Sources;
 use crate::clock;
-use crate::config::{Config, Prefix, Vrf};
+use crate::config::{Config, DEFAULT_VTYSH, Prefix, Vrf};
 use crate::context::Context;
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
 use crate::health::cabourotte::{self, Answers, CheckResult};
-use crate::plan::{FrrStates, Intent, Plan};
+use crate::plan::{Departed, FrrStates, Intent, Plan};
 use crate::state::StateDir;
+use crate::state::announced::{self, Record};
 use crate::state::maintenance::{self, Maintenance};
 use crate::state::streaks::{self, Recalled};
 
@@ -29,8 +30,13 @@ pub struct Gathered {
     pub maintenance: std::io::Result<Option<Maintenance>>,
     /// The rise/fall counts of earlier passes.
     pub recalled: Recalled,
-    /// What the operator should know about files the configuration names (a key file every user can read).
+    /// What the operator should know about files the configuration names (a key file every user can read), or about
+    /// the record of what anycastd announced.
     pub warnings: Vec<String>,
+    /// What the record of announced prefixes says (see `state/announced.rs`), for the pass to keep it.
+    pub record: Record,
+    /// The prefixes of that record the configuration no longer names, to withdraw.
+    pub departed: Vec<Departed>,
 }
 
 /// Gathers every input of a pass with `intent`, from `sources` or live. `state_dir` is `None` when it does not exist
@@ -44,6 +50,10 @@ pub fn gather(
 ) -> Gathered {
     let maintenance = maintenance::read(state_dir);
     let recalled = streaks::load(state_dir);
+    let record = if sources.running_config.is_some() { Record::Missing } else { announced::read(state_dir, config) };
+    let (departed, record_warning) = departed(config, &record);
+    let extra_paths: BTreeSet<PathBuf> =
+        departed.iter().filter(|d| d.vtysh_allowed).map(|d| d.entry.vtysh.clone()).collect();
     let health = || match (intent.asks_health(), &sources.health, &sources.remembered_answers) {
         (false, _, _) => (Answers::new(), None),
         (true, Some(results), _) => (cabourotte::answer_everywhere(config, results), None),
@@ -54,10 +64,11 @@ pub fn gather(
         Some(running) => {
             vtysh_paths(config).into_iter().map(|path| (path.to_path_buf(), Ok(running.clone()))).collect()
         }
-        None => read_all(config, context.vtysh_timeout, &sources.remembered_frr),
+        None => read_all(config, &extra_paths, context.vtysh_timeout, &sources.remembered_frr),
     };
     let must_read = sources.running_config.is_none()
-        && vtysh_paths(config).iter().any(|path| !sources.remembered_frr.contains_key(*path));
+        && (!extra_paths.is_empty()
+            || vtysh_paths(config).iter().any(|path| !sources.remembered_frr.contains_key(*path)));
     let ((answers, now), frr): ((Answers, Option<i64>), FrrStates) = if must_read {
         // Cabourotte and FRR are asked at the same time: a pass waits for the slower of the two, not for both.
         std::thread::scope(|scope| {
@@ -70,8 +81,35 @@ pub fn gather(
         (health(), frr())
     };
     let answers = with_pushed(answers, &sources.pushed);
-    let warnings = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
-    Gathered { answers, now, frr, maintenance, recalled, warnings }
+    let mut warnings = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
+    warnings.extend(record_warning);
+    Gathered { answers, now, frr, maintenance, recalled, warnings, record, departed }
+}
+
+/// The prefixes of `record` that `config` no longer names, each with whether its vtysh may be run (one the
+/// configuration names, or FRR's default); and, for a record that cannot be trusted, what it lists instead, as a
+/// warning: nothing is done on it.
+fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<String>) {
+    let departed = record.departed(config);
+    if let Record::Untrusted { why, .. } = record {
+        let listed: Vec<String> =
+            departed.iter().map(|entry| format!("{} ({})", entry.prefix, entry.vrf.described())).collect();
+        let warning = (!listed.is_empty()).then(|| {
+            format!(
+                "not acting on the record of announced prefixes: {why}; it lists {} prefixes the configuration no \
+                 longer names, which stay as they are in FRR: {}",
+                listed.len(),
+                listed.join(", ")
+            )
+        });
+        return (Vec::new(), warning);
+    }
+    let allowed: BTreeSet<&Path> = vtysh_paths(config).into_iter().chain([Path::new(DEFAULT_VTYSH)]).collect();
+    let departed = departed
+        .into_iter()
+        .map(|entry| Departed { vtysh_allowed: allowed.contains(entry.vtysh.as_path()), entry })
+        .collect();
+    (departed, None)
 }
 
 /// The distinct vtysh paths of the config.
@@ -79,10 +117,17 @@ fn vtysh_paths(config: &Config) -> BTreeSet<&Path> {
     config.prefixes().map(|(_, prefix)| prefix.vtysh.as_path()).collect()
 }
 
-/// The running config of every distinct vtysh path of the config: `remembered` where it is, else read, in parallel.
-fn read_all(config: &Config, timeout: Duration, remembered: &BTreeMap<PathBuf, RunningConfig>) -> FrrStates {
+/// The running config of every distinct vtysh path of the config and of `extra` (the departed prefixes'):
+/// `remembered` where it is, else read, in parallel.
+fn read_all(
+    config: &Config,
+    extra: &BTreeSet<PathBuf>,
+    timeout: Duration,
+    remembered: &BTreeMap<PathBuf, RunningConfig>,
+) -> FrrStates {
+    let paths: BTreeSet<&Path> = vtysh_paths(config).into_iter().chain(extra.iter().map(PathBuf::as_path)).collect();
     let (known, unknown): (BTreeSet<&Path>, BTreeSet<&Path>) =
-        vtysh_paths(config).into_iter().partition(|path| remembered.contains_key(*path));
+        paths.into_iter().partition(|path| remembered.contains_key(*path));
     let mut states: FrrStates =
         known.into_iter().map(|path| (path.to_path_buf(), Ok(remembered[path].clone()))).collect();
     std::thread::scope(|scope| {

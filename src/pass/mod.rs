@@ -13,6 +13,7 @@
 pub mod apply;
 pub mod gather;
 pub mod memory;
+mod ownership;
 pub mod record;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use crate::context::Context;
 use crate::frr::RunningConfig;
 use crate::health::cabourotte::{Answers, CheckResult, ResultList};
 use crate::plan::{Action, Inputs, Intent, Outcome, Plan};
+use crate::state::announced::Record;
 use crate::state::lock::RunLock;
 use crate::state::streaks::{self, Streaks};
 use crate::state::{Replacement, StateDir};
@@ -97,11 +99,12 @@ fn remove_counts_leftovers_once(state_dir: &StateDir) {
 
 /// The plan of `plan`: gather and compute, changing nothing and writing nothing. It cannot know whether the counts
 /// could be saved, so a state directory that would refuse announcements only when written is not seen here.
-pub fn plan_only(config: &Config, context: &Context, sources: &Sources) -> Plan {
-    let (state_dir, problems) = match StateDir::open(&context.state_dir) {
+pub fn plan_only(config: &Config, context: &Context, sources: &Sources, withdraw_only: Option<String>) -> Plan {
+    let (state_dir, mut problems) = match StateDir::open(&context.state_dir) {
         Ok(state_dir) => (state_dir, Vec::new()),
         Err(problem) => (None, vec![problem.to_string()]),
     };
+    problems.splice(0..0, withdraw_only);
     let gathered = gather::gather(config, context, Intent::Reconcile, sources, state_dir.as_ref());
     let (inputs, problems, warnings) = inputs(gathered, problems);
     let mut plan = compute(config, &inputs, Intent::Reconcile, &problems, warnings);
@@ -109,6 +112,11 @@ pub fn plan_only(config: &Config, context: &Context, sources: &Sources) -> Plan 
         gather::warn_unrouted(&mut plan, context.vtysh_timeout);
     }
     plan
+}
+
+/// One changing pass as `pass` says, with no memory (`apply`, `withdraw-all`).
+pub fn one_pass(config: &Config, context: &Context, pass: &Pass<'_>) -> Plan {
+    remembering_pass(config, context, pass, &mut Memory::none())
 }
 
 /// A changing pass (`apply`, `withdraw-all`, each pass of `run`) for `command`: every stage, live. `earlier` are
@@ -134,12 +142,22 @@ pub struct Pass<'a> {
     pub reason: Option<String>,
     /// Configurations refused since the last pass, for the metrics.
     pub config_errors: u64,
+    /// Why this pass may withdraw but not announce, decided before it started (a broken configuration file).
+    pub withdraw_only: Option<String>,
 }
 
 impl<'a> Pass<'a> {
     /// A pass with `intent` for `command`, asking everything live.
     pub fn new(intent: Intent, command: &'a str) -> Pass<'a> {
-        Pass { intent, command, earlier: Vec::new(), sources: Sources::live(), reason: None, config_errors: 0 }
+        Pass {
+            intent,
+            command,
+            earlier: Vec::new(),
+            sources: Sources::live(),
+            reason: None,
+            config_errors: 0,
+            withdraw_only: None,
+        }
     }
 }
 
@@ -148,20 +166,28 @@ impl<'a> Pass<'a> {
 pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, memory: &mut Memory) -> Plan {
     let started = Instant::now();
     let mut held = hold(context, pass.intent, pass.command, memory.spare_counts.take());
+    held.problems.splice(0..0, pass.withdraw_only.iter().cloned());
     let mut sources = pass.sources.clone();
     let changes = held.state_dir.as_ref().and_then(changes::read);
     sources.remembered_frr = memory.trusted(config, Instant::now(), changes);
     let bgpd_before = memory.bgpd_identities(config);
-    let gathered = gather::gather(config, context, pass.intent, &sources, held.state_dir.as_ref());
+    let mut gathered = gather::gather(config, context, pass.intent, &sources, held.state_dir.as_ref());
     if sources.remembered_answers.is_none() && pass.intent == Intent::Reconcile {
         memory.answers = Some(gathered.answers.clone());
     }
     memory.learn(config, &gathered.frr, &bgpd_before);
     let recalled = &gathered.recalled;
     let previous_counts = (recalled.streaks.clone(), recalled.warning.is_some() || recalled.forgeable);
+    let record = std::mem::replace(&mut gathered.record, Record::Missing);
     let mut deciding = Deciding::new(config, pass.intent, gathered, std::mem::take(&mut held.problems));
     let mut plan = deciding.plan();
     if let Some(problem) = keep_counts(&mut held, memory, &plan, previous_counts) {
+        deciding.refuse_announcements(problem);
+        plan = deciding.plan();
+    }
+    if let (Some(state_dir), Some(_)) = (&held.state_dir, &held.lock)
+        && let Some(problem) = ownership::before_applying(state_dir, config, &plan, &record)
+    {
         deciding.refuse_announcements(problem);
         plan = deciding.plan();
     }
@@ -170,16 +196,21 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     }
     let (mut applied, verified) = apply::apply(plan, context.vtysh_timeout);
     memory.learn(config, &verified, &bgpd_before);
+    deciding.inputs.frr.extend(verified);
     if announces(&applied) && deciding.heed_marker(held.state_dir.as_ref()) {
-        deciding.inputs.frr.extend(verified);
         let (mut again, verified) = apply::apply(deciding.plan(), context.vtysh_timeout);
         memory.learn(config, &verified, &bgpd_before);
+        deciding.inputs.frr.extend(verified);
         again.warnings.push(
             "the maintenance marker appeared while this pass applied its changes (withdraw-all): what it had just \
              announced follows the marker now"
                 .into(),
         );
         applied = again;
+    }
+    if let (Some(state_dir), Some(_)) = (&held.state_dir, &held.lock) {
+        let kept = ownership::after_applying(state_dir, config, &applied, record, &deciding.inputs.frr);
+        applied.warnings.extend(kept);
     }
     applied.errors.splice(0..0, pass.earlier.iter().cloned());
     applied.reason.clone_from(&pass.reason);
@@ -290,6 +321,7 @@ fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>
         // Every problem is reported; the first one is the reason given for each announcement refused.
         withdraw_only: problems.first().cloned(),
         counts_forgeable: recalled.forgeable,
+        departed: gathered.departed,
     };
     let warnings = recalled.warning.into_iter().chain(gathered.warnings).collect();
     (inputs, problems, warnings)

@@ -21,6 +21,9 @@ struct Report<'a> {
     applied: bool,
     maintenance: Option<MaintenanceJson>,
     services: Vec<ServiceJson>,
+    /// What anycastd announced for prefixes the configuration no longer has (state `removed`), by service.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    departed: Vec<ServiceJson>,
     warnings: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<String>,
@@ -104,6 +107,7 @@ pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
             drain_until: m.drain_until.map(crate::clock::utc_timestamp),
         }),
         services: plan.services.iter().map(|service| service_json(service, tense)).collect(),
+        departed: plan.departed.iter().map(|service| service_json(service, tense)).collect(),
         warnings: plan.warnings.clone(),
         errors: plan.errors.clone(),
         summary: summary_json(plan.summary()),
@@ -130,6 +134,7 @@ fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
             Verdict::Maintenance => "maintenance",
             Verdict::Draining { .. } => "draining",
             Verdict::WithdrawAll => "withdraw-all",
+            Verdict::Removed => "removed",
         },
         streak: StreakJson {
             healthy: service.streak.healthy,

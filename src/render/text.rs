@@ -107,8 +107,16 @@ pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
         .unwrap_or_default();
     }
     let width = plan.prefixes().map(|p| p.managed.prefix.to_string().len()).max().unwrap_or(0);
-    for service in &plan.services {
+    for service in plan.all_services() {
         service_text(&mut out, service, tense, width, painter);
+    }
+    if plan.departed.iter().flat_map(|service| service.prefixes.iter()).any(|prefix| prefix.action == Action::Withdraw)
+    {
+        let _ = writeln!(
+            out,
+            "anycastd withdraws what it announced for prefixes the configuration no longer has. To keep one announced \
+             without anycastd, put its `network` in FRR's configuration and run `anycastd forget PREFIX`.\n"
+        );
     }
     let _ = writeln!(out, "{}", summary_line(&plan.summary(), tense));
     out
@@ -134,6 +142,7 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
         (Verdict::Falling { unhealthy, fall }, _) => {
             painter.yellow(&format!("unhealthy {unhealthy}/{fall}, still announced"))
         }
+        (Verdict::Removed, _) => painter.yellow("no longer in the configuration"),
         (Verdict::KeptOnCheckerError, _) => painter.red(
             "health unknown (Cabourotte could not be asked): prefixes kept as they are (on_checker_error = \"keep\")",
         ),

@@ -85,6 +85,16 @@ pub fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
     (cached.anycastd == env!("CARGO_PKG_VERSION") && &cached.source == fingerprint).then_some(cached.config)
 }
 
+/// The configuration last cached, whatever file it was made from: the last valid configuration a changing command
+/// used, which stands in while the file is broken (see `commands::load_config_or_last_valid`). Only a cache nobody
+/// else can have written, made by this version of anycastd; none when the configuration held a password (such a
+/// configuration is never cached).
+pub fn last_valid(state_dir: &Path) -> Option<Config> {
+    let text = StateDir::open(state_dir).ok()??.read_trusted(CACHE_FILE, CACHE_LIMIT).ok()??;
+    let cached: Cached = serde_json::from_slice(&text).ok()?;
+    (cached.anycastd == env!("CARGO_PKG_VERSION")).then_some(cached.config)
+}
+
 /// Stores `config`, made from the file of `fingerprint`; failing to store it only costs speed next time.
 ///
 /// A configuration with a password in a check's URL is not cached: the cache would hold the password in plain

@@ -18,6 +18,7 @@
 //!   owner (root's `withdraw-all` in the service's directory), every file it creates is handed to the owner
 //!   (`fchown`), so that the service can still read the marker and take the lock afterwards.
 
+pub mod announced;
 pub mod changes;
 pub mod config_cache;
 pub mod lock;
@@ -127,6 +128,15 @@ impl StateDir {
     /// wrote, and root trusts nothing the service could have changed. The link count refuses a hard link to some
     /// other file of the running user.
     pub fn read_trusted(&self, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        match self.open_trusted(name)? {
+            Some((file, metadata)) => read_bounded(file, &metadata, &self.file(name), limit).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Opens file `name` if it can be trusted, by the rule of [`StateDir::read_trusted`], for a reader that reads
+    /// only part of it. `None` when there is none; an error says why it is not trusted.
+    pub fn open_trusted(&self, name: &str) -> io::Result<Option<(File, Metadata)>> {
         let me = euid();
         if self.uid != me {
             return Err(io::Error::other(format!(
@@ -156,7 +166,28 @@ impl StateDir {
         if metadata.nlink() != 1 {
             return Err(io::Error::other(format!("{} has other names (hard links)", shown.display())));
         }
-        read_bounded(file, &metadata, &shown, limit).map(Some)
+        Ok(Some((file, metadata)))
+    }
+
+    /// Appends `bytes` to file `name` and flushes them to disk; `false` when there is no such file (nothing is
+    /// written: the caller creates it whole). Never through a symbolic link, only to a regular file with one name.
+    pub fn append(&self, name: &str, bytes: &[u8]) -> io::Result<bool> {
+        let shown = self.file(name);
+        let opened = OpenOptions::new().append(true).custom_flags(NO_FOLLOW).open(self.real.join(name));
+        let mut file = match opened {
+            Ok(file) => file,
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(error) => return Err(explain(error, &shown)),
+        };
+        let metadata = file.metadata()?;
+        if !metadata.is_file() || metadata.nlink() != 1 {
+            return Err(io::Error::other(format!(
+                "{} is not a regular file with one name; remove it",
+                shown.display()
+            )));
+        }
+        file.write_all(bytes).and_then(|()| file.sync_data()).map_err(|error| cannot_write(&shown, error))?;
+        Ok(true)
     }
 
     /// Starts replacing file `name`: creates its temporary file now, so a directory that cannot be written is known
