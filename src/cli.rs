@@ -28,8 +28,8 @@ pub struct Cli {
     )]
     pub configuration: PathBuf,
 
-    /// Where the maintenance marker, the run lock, the rise/fall counts and the configuration cache live; created
-    /// 0700 when missing, refused when its group or others can write it.
+    /// Where the maintenance marker, the run lock, the rise/fall counts, the configuration cache and the record of
+    /// announced prefixes live; created 0700 when missing, refused when its group or others can write it.
     #[arg(long, env = "ANYCASTD_STATE_DIR", default_value = "/var/lib/anycastd", global = true)]
     pub state_dir: PathBuf,
 
@@ -114,6 +114,15 @@ pub enum Command {
     },
     /// Leave maintenance: the next apply announces healthy services again.
     Resume,
+    /// Forget that anycastd announced PREFIX, without withdrawing it: for a prefix moved into FRR's own
+    /// configuration, which anycastd would otherwise withdraw once its configuration no longer names it.
+    Forget {
+        /// The prefix, as in the configuration (`203.0.113.80`, `203.0.113.0/24`).
+        prefix: String,
+        /// Only in this VRF (`default` for the default VRF); every VRF when not given.
+        #[arg(long)]
+        vrf: Option<String>,
+    },
     /// Validate the configuration and print a summary; touch nothing.
     #[command(visible_alias = "validate", group(ArgGroup::new("frr_preflight").args(["frr", "all"]).multiple(true)))]
     Check {
@@ -252,6 +261,7 @@ impl Command {
             Command::Apply => "apply",
             Command::WithdrawAll { .. } => "withdraw-all",
             Command::Resume => "resume",
+            Command::Forget { .. } => "forget",
             Command::Check { .. } => "check",
             Command::Run { .. } => "run",
             Command::Completions { .. } => "completions",
@@ -429,7 +439,11 @@ mod tests {
             for positional in sub.get_arguments().filter(|arg| arg.is_positional()) {
                 let values: Vec<String> =
                     positional.get_possible_values().iter().map(|v| v.get_name().to_string()).collect();
-                assert!(words.contains(&values.join("|").as_str()), "`{synopsis}` lists {values:?}");
+                let shown = match values.is_empty() {
+                    true => positional.get_id().as_str().to_uppercase(),
+                    false => values.join("|"),
+                };
+                assert!(words.contains(&shown.as_str()), "`{synopsis}` names {shown}");
             }
             for alias in sub.get_visible_aliases() {
                 assert!(row[0].contains(&format!("(alias `{alias}`)")), "`{synopsis}` names its alias {alias}");
@@ -444,7 +458,9 @@ mod tests {
             command.get_arguments().find(|arg| arg.get_long() == Some("state-dir")).and_then(|arg| arg.get_help());
         let help = help.map(ToString::to_string).unwrap_or_default();
         let readme = &readme_options_row("--state-dir")[2];
-        for holds in ["maintenance marker", "run lock", "rise/fall counts", "configuration cache"] {
+        let everything =
+            ["maintenance marker", "run lock", "rise/fall counts", "configuration cache", "announced prefixes"];
+        for holds in everything {
             assert!(help.contains(holds), "--help of --state-dir names the {holds}: {help}");
             assert!(readme.contains(holds), "the README's --state-dir names the {holds}: {readme}");
         }

@@ -35,6 +35,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A command's argument is not what it takes (beyond what clap checks).
+    InvalidArgument {
+        /// The command.
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// The state directory cannot be used (a command that needs it, such as `resume`).
     StateDir(io::Error),
     /// Another anycastd holds the run lock, or it cannot be taken.
@@ -57,6 +64,7 @@ impl fmt::Display for Error {
                 write!(f, "cannot read {flag} {}: {reason}", path.display())
             }
             Error::InvalidInput { flag, path, reason } => write!(f, "{flag} {}: {reason}", path.display()),
+            Error::InvalidArgument { what, reason } => write!(f, "{what}: {reason}"),
             Error::StateDir(error) | Error::Lock(error) | Error::Marker(error) => error.fmt(f),
             Error::Signals(error) => write!(f, "cannot listen for SIGINT/SIGTERM: {error}"),
             Error::Listen(reason) => f.write_str(reason),
@@ -82,6 +90,7 @@ impl Diagnostic for Error {
             Error::Lock(_) => Some(Box::new("wait for the other anycastd to finish, or raise --lock-timeout")),
             Error::Signals(_) => Some(Box::new("anycastd run must be able to withdraw when it is stopped")),
             Error::InvalidInput { .. }
+            | Error::InvalidArgument { .. }
             | Error::StateDir(_)
             | Error::Marker(_)
             | Error::Listen(_)

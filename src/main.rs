@@ -70,6 +70,7 @@ fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
             commands::withdraw_all::withdraw_all(context, reason.clone(), drain)
         }
         Command::Resume => commands::resume::resume(context),
+        Command::Forget { prefix, vrf } => commands::forget::forget(context, prefix, vrf.as_deref()),
         Command::Check { frr, frr_conf, cabourotte, all } => {
             let preflights = commands::check::Preflights {
                 frr: (*frr || *all).then_some(frr_conf.as_path()),

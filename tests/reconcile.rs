@@ -426,3 +426,40 @@ fn a_broken_configuration_without_a_last_valid_one_changes_nothing() {
     assert_eq!(env.networks(), ALL_ANNOUNCED, "nothing changed");
     assert!(applied.stderr.contains("oops"), "{}", applied.stderr);
 }
+
+/// An operator moving a prefix into FRR's own configuration tells anycastd to let go of it: `forget` it, and removing
+/// its service from the configuration leaves it announced. The plan says how.
+#[test]
+fn a_forgotten_prefix_is_left_announced_when_its_service_is_removed() {
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    env.config(support::env::SEED_CONFIG.split("[services.ntp]").next().expect("the dns part"));
+    let plan = env.run(&["--color", "never", "plan"]);
+    assert!(
+        plan.stdout.contains(
+            "To keep one announced without anycastd, put its `network` in FRR's configuration and run `anycastd \
+             forget PREFIX`."
+        ),
+        "{}",
+        plan.stdout
+    );
+    let forgot = env.run(&["forget", "203.0.113.123", "--vrf", "123"]);
+    assert_eq!(forgot.code, 0, "{forgot:?}");
+    assert_eq!(
+        forgot.stdout,
+        "Forgot 203.0.113.123/32 in VRF 123 (announced for service ntp through [DIR]/vtysh): anycastd no longer \
+         withdraws it; FRR keeps it as it is.\n"
+    );
+    let applied = env.run(&["apply"]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert_eq!(
+        env.networks(),
+        ["123 203.0.113.123/32", "default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"],
+        "the forgotten prefix stays, the other one of ntp is withdrawn"
+    );
+    let again = env.run(&["forget", "203.0.113.123"]);
+    assert_eq!(again.stdout, "203.0.113.123/32 is not in the record of announced prefixes: nothing to forget.\n");
+    let wrong = env.run(&["forget", "203.0.113.123/24"]);
+    assert_eq!(wrong.code, 1);
+    assert!(wrong.stderr.contains("203.0.113.123/24 has host bits set; did you mean 203.0.113.0/24?"), "{wrong:?}");
+}

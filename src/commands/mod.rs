@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod check;
+pub mod forget;
 pub mod plan;
 pub mod resume;
 pub mod run;

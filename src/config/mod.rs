@@ -26,7 +26,7 @@ pub use tls::{
     ClientCertificate, ClientIdentity, TlsKey, TlsMaterial, TlsProblem, TlsSettings, crypto_provider, exposed_keys,
     load as load_tls,
 };
-pub use types::{AddressFamily, CabourotteUrl, Prefix, RouteMap, Vrf};
+pub use types::{AddressFamily, CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.
 pub const DEFAULT_PATH: &str = "/etc/anycastd/config.toml";
@@ -49,8 +49,8 @@ pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 pub const NO_SERVICES: &str = "the configuration defines no services: anycastd manages no prefix and changes nothing \
      in FRR; add a [services.NAME] table with prefixes.frrouting and checks.cabourotte";
 
-/// A validated configuration: the services anycastd manages, sorted by name.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A validated configuration: the services anycastd manages, sorted by name. The default manages nothing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     /// Every service, sorted by name.
     pub services: Vec<Service>,
