@@ -376,9 +376,13 @@ fn a_broken_configuration_never_stops_a_health_driven_withdrawal() {
     let valid = std::fs::read_to_string(env.config_path()).expect("the configuration");
     std::fs::write(env.config_path(), format!("{valid}\noops = = \n")).expect("a typo");
     env.cabourotte.failing("dns", "SERVFAIL");
-    let applied = env.run(&["apply"]);
+    let metrics = env.dir.join("anycastd.prom");
+    let applied = env.run(&["--metrics-file", &metrics.display().to_string(), "apply"]);
     assert_eq!(applied.code, 1, "{applied:?}");
     assert_eq!(env.networks(), ["123 2001:db8::123:7e11:713e/128", "123 203.0.113.123/32"], "dns withdrawn");
+    let text = std::fs::read_to_string(&metrics).expect("the metrics file");
+    assert!(text.contains("\nanycastd_configuration_valid 0\n"), "{text}");
+    assert!(text.contains("\nanycastd_errors_total{kind=\"config_invalid\"} 1\n"), "{text}");
     let first = applied.stderr.lines().next().unwrap_or_default();
     assert!(
         first.starts_with("anycastd apply: config-invalid: ")

@@ -698,3 +698,70 @@ fn a_killed_loop_leaves_no_temporary_file_behind() {
     looping.kill();
     assert_eq!(temporary(&env), Vec::<std::path::PathBuf>::new(), "nothing left behind");
 }
+
+/// The record of announced prefixes is input from a directory another user may own. In one the running user does
+/// not own (root in the service's directory), it is reported, never acted on: a forged entry cannot make root
+/// withdraw a network the configuration does not name.
+#[test]
+fn a_record_someone_else_can_write_is_reported_and_not_acted_on() {
+    if !root() {
+        eprintln!("skipped: needs root (another user owning the state directory)");
+        return;
+    }
+    let env = Env::new();
+    let state_dir = env.dir.join("service-state");
+    std::fs::create_dir_all(&state_dir).expect("state dir");
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::os::unix::fs::chown(&state_dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["apply"])).code, 0);
+    assert_eq!(env.networks().len(), 4);
+    // The directory's owner plants an entry for the operator's own network, and drops ntp from the configuration.
+    let record = state_dir.join("announced.json");
+    let mut text = std::fs::read_to_string(&record).expect("the record root wrote");
+    text.push_str(
+        "{\"prefix\":\"203.0.113.123/32\",\"vrf\":\"123\",\"asn\":\"65537\",\"vtysh\":\"/usr/bin/vtysh\",\"service\":\"x\"}\n",
+    );
+    std::fs::write(&record, text).expect("forge");
+    env.config(SEED_CONFIG.split("[services.ntp]").next().expect("the dns part"));
+    let applied = run(&env, with_state_dir(&env, &state_dir, &["apply"]));
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert_eq!(env.networks().len(), 4, "nothing withdrawn on an untrusted record: {applied:?}");
+    assert!(
+        applied.stderr.contains(
+            "anycastd apply: warning: not acting on the record of announced prefixes: the state directory \
+             [DIR]/service-state belongs to uid 65534, not to this user (uid 0): its owner can change what it holds; \
+             it lists 2 prefixes the configuration no longer names, which stay as they are in FRR: \
+             2001:db8::123:7e11:713e/128 (VRF 123), 203.0.113.123/32 (VRF 123)"
+        ),
+        "{}",
+        applied.stderr
+    );
+}
+
+/// An announcement whose entry cannot be added to the record is not made: a crash or a full disk must never leave an
+/// announcement nobody owns. (Here the record's name is taken by a directory.)
+#[test]
+fn an_announcement_that_cannot_be_recorded_is_not_made() {
+    let env = Env::new();
+    env.cabourotte.failing("dns", "SERVFAIL");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks(), NTP);
+    let record = env.state_dir().join("announced.json");
+    std::fs::remove_file(&record).expect("the record");
+    std::fs::create_dir(&record).expect("a directory in its place");
+    env.cabourotte.healthy("dns");
+    let applied = env.run(&["apply"]);
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert_eq!(env.networks(), NTP, "dns not announced");
+    assert!(
+        applied.stderr.contains(
+            "anycastd apply: prefix-error 203.0.113.53/32 for service dns (default VRF, AS 65536): not announced: \
+             cannot record what it announces: "
+        ),
+        "{}",
+        applied.stderr
+    );
+    std::fs::remove_dir(&record).expect("remove the directory");
+    assert_eq!(env.run(&["apply"]).code, 0);
+    assert_eq!(env.networks().len(), 4);
+}

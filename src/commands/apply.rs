@@ -11,8 +11,9 @@ use crate::render::Tense;
 /// withdraws the services whose checks fail and announces nothing (see `InForce`); the exit code is 1.
 pub fn apply(context: &Context) -> Result<Exit, Error> {
     let in_force = load_config_or_last_valid(context, CacheUse::ReadAndRefresh)?;
-    let withdraw_only = in_force.refusal(context, "apply");
-    let pass = Pass { withdraw_only, ..Pass::new(Intent::Reconcile, "apply") };
+    let broken_config = in_force.refusal(context, "apply");
+    let config_errors = u64::from(broken_config.is_some());
+    let pass = Pass { broken_config, config_errors, ..Pass::new(Intent::Reconcile, "apply") };
     let applied = pass::one_pass(in_force.config(), context, &pass);
     context.output.plan(&applied, "apply", Tense::Applied);
     Ok(Exit::of(&applied))

@@ -39,6 +39,8 @@ pub struct PassTiming {
     pub duration: Duration,
     /// New configurations refused since the last pass (a reload of `run` that found the file invalid).
     pub config_errors: u64,
+    /// Whether the configuration file was valid when last read (else the last valid one stood in).
+    pub config_valid: bool,
 }
 
 /// Writes the metrics of an applied plan to `path`, atomically (temporary file, then rename).
@@ -116,6 +118,13 @@ pub fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<String, u6
     }
     header(&mut out, "anycastd_maintenance", "gauge", "1 while the maintenance marker is set (anycastd withdraw-all).");
     let _ = writeln!(out, "anycastd_maintenance {}", u8::from(applied.maintenance.is_some()));
+    header(
+        &mut out,
+        "anycastd_configuration_valid",
+        "gauge",
+        "0 while the configuration file cannot be read or is not valid (the last valid configuration stands in).",
+    );
+    let _ = writeln!(out, "anycastd_configuration_valid {}", u8::from(timing.config_valid));
     header(&mut out, "anycastd_last_pass_timestamp_seconds", "gauge", "When the last pass ended, in Unix seconds.");
     let _ = writeln!(out, "anycastd_last_pass_timestamp_seconds {:.3}", timing.finished_at);
     header(&mut out, "anycastd_last_pass_duration_seconds", "gauge", "How long the last pass took.");
@@ -201,7 +210,7 @@ mod tests {
         };
         let text = render(
             &plan,
-            PassTiming { finished_at: 1.0, duration: Duration::from_millis(5), config_errors: 0 },
+            PassTiming { finished_at: 1.0, duration: Duration::from_millis(5), config_errors: 0, config_valid: true },
             &counts,
         );
         assert!(text.contains("anycastd_errors_total{kind=\"apply_failed\"} 3\n"), "{text}");

@@ -92,14 +92,14 @@ pub fn gather(
 fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<String>) {
     let departed = record.departed(config);
     if let Record::Untrusted { why, .. } = record {
-        let listed: Vec<String> =
+        let listed: BTreeSet<String> =
             departed.iter().map(|entry| format!("{} ({})", entry.prefix, entry.vrf.described())).collect();
         let warning = (!listed.is_empty()).then(|| {
             format!(
                 "not acting on the record of announced prefixes: {why}; it lists {} prefixes the configuration no \
                  longer names, which stay as they are in FRR: {}",
                 listed.len(),
-                listed.join(", ")
+                listed.into_iter().collect::<Vec<_>>().join(", ")
             )
         });
         return (Vec::new(), warning);

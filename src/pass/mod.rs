@@ -143,7 +143,7 @@ pub struct Pass<'a> {
     /// Configurations refused since the last pass, for the metrics.
     pub config_errors: u64,
     /// Why this pass may withdraw but not announce, decided before it started (a broken configuration file).
-    pub withdraw_only: Option<String>,
+    pub broken_config: Option<String>,
 }
 
 impl<'a> Pass<'a> {
@@ -156,7 +156,7 @@ impl<'a> Pass<'a> {
             sources: Sources::live(),
             reason: None,
             config_errors: 0,
-            withdraw_only: None,
+            broken_config: None,
         }
     }
 }
@@ -166,7 +166,7 @@ impl<'a> Pass<'a> {
 pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, memory: &mut Memory) -> Plan {
     let started = Instant::now();
     let mut held = hold(context, pass.intent, pass.command, memory.spare_counts.take());
-    held.problems.splice(0..0, pass.withdraw_only.iter().cloned());
+    held.problems.splice(0..0, pass.broken_config.iter().cloned());
     let mut sources = pass.sources.clone();
     let changes = held.state_dir.as_ref().and_then(changes::read);
     sources.remembered_frr = memory.trusted(config, Instant::now(), changes);

@@ -24,7 +24,7 @@ pub(super) fn record(
     started: Instant,
 ) {
     let command = pass.command;
-    let timing = timing(started, pass.config_errors);
+    let timing = PassTiming { config_valid: pass.broken_config.is_none(), ..timing(started, pass.config_errors) };
     let metrics_error = context.metrics_file.as_deref().and_then(|path| metrics::write(path, applied, timing).err());
     drop(held.lock);
     applied.errors.extend(metrics_error.map(|error| error.to_string()));
@@ -36,5 +36,5 @@ pub(super) fn record(
 /// The timing of the pass that started at `started`, ending now.
 pub fn timing(started: Instant, config_errors: u64) -> PassTiming {
     let finished_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
-    PassTiming { finished_at, duration: started.elapsed(), config_errors }
+    PassTiming { finished_at, duration: started.elapsed(), config_errors, config_valid: true }
 }
