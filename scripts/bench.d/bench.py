@@ -210,6 +210,19 @@ class Bench:
         write(floor_file, "\n".join(lines) + "\n")
         return floor_file
 
+    def instructions(self, argv):
+        """Runs `argv` (anycastd) under callgrind and returns the instructions it executed itself (its children, vtysh,
+        are not counted): the same count for the same binary and inputs, whatever else the machine does."""
+        # ACD_BENCH_CALLGRIND_OUT keeps the profile (callgrind_annotate reads it).
+        out = os.environ.get("ACD_BENCH_CALLGRIND_OUT") or os.path.join(self.dir, "callgrind.out")
+        valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--trace-children=no"]
+        self.run(valgrind + argv)
+        with open(out) as f:
+            for line in f:
+                if line.startswith("totals:") or line.startswith("summary:"):
+                    return int(line.split()[1])
+        fail("callgrind wrote no total")
+
     def size(self, size, repeat):
         services = self.generate(size)
         self.expect_networks(0, "the previous size")
@@ -229,6 +242,12 @@ class Bench:
         def add(operation, who, sample):
             samples.setdefault((operation, who), []).append(sample)
 
+        if self.args.callgrind:
+            self.run(self.anycastd("apply"))
+            count = self.instructions(self.anycastd("apply"))
+            samples[("no-op", "instructions")] = [{"wall": 0, "cpu": 0, "rss": 0, "vtysh": 0, "http": 0, "ir": count}]
+            self.run(self.anycastd("withdraw-all"))
+            self.run(self.anycastd("resume"))
         for round_ in range(repeat):
             print(f"bench: {size} prefixes: round {round_ + 1}/{repeat}", file=sys.stderr, flush=True)
             add("apply", "anycastd", self.measure(self.anycastd("apply"), own_memory=True))
@@ -243,7 +262,11 @@ class Bench:
             self.expect_networks(size, f"vtysh -f /proc/self/fd/0 < {apply_file}")
             add("withdraw-all", "floor", self.measure(vtysh + ["-d", "bgpd", "-f", "/proc/self/fd/0"], stdin=withdraw_file))
             self.expect_networks(0, f"vtysh -f /proc/self/fd/0 < {withdraw_file}")
-        return services, {key: summarize(values) for key, values in samples.items()}
+        instructions = samples.pop(("no-op", "instructions"), None)
+        summary = {key: summarize(values) for key, values in samples.items()}
+        if instructions:
+            summary[("no-op", "instructions")] = instructions[0]["ir"]
+        return services, summary
 
 
 # ptrace(2), to read a process's own peak RSS (VmHWM) at its exit, before the kernel frees its memory: wait4's
@@ -371,6 +394,8 @@ def main():
     parser.add_argument("--out", help="also write the report (markdown) to this file")
     parser.add_argument("--idle", type=int, default=60, help="seconds of each idle measure of the loop section")
     parser.add_argument("--no-loop", action="store_true", help="skip the loop section")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="also count the instructions of one no-op apply per size (valgrind's callgrind)")
     parser.add_argument("--original-venv", default="/var/cache/anycastd-bench/original-venv",
                         help="where the original anycastd is installed for the loop section")
     args = parser.parse_args()
@@ -389,11 +414,17 @@ def main():
         loop_report, loop_missed = loop.run(bench, args.idle, args.original_venv)
         missed |= loop_missed
     reads_text = ", ".join(f"{size:,}: {ms(wall)}" for size, wall in reads.items())
+    counted = [(size, summary.get(("no-op", "instructions"))) for size, (_, summary) in results.items()]
+    instructions_text = "".join(
+        f"\nNo-op apply, instructions of anycastd itself (callgrind): "
+        + ", ".join(f"{size:,}: {count / 1e6:.1f}M" for size, count in counted if count)
+        for _ in [0] if any(count for _, count in counted)
+    )
     report = f"""{table(results)}
 
 Medians of {args.repeat} rounds after a warm-up; `a / b` in the last two columns is anycastd / floor.
 The floor of the no-op pass is `vtysh -c "show running-config"` plus one GET of Cabourotte's result list (curl);
-anycastd reads `vtysh -d bgpd -c "show running-config"` instead, which alone took: {reads_text}.
+anycastd reads `vtysh -d bgpd -c "show running-config"` instead, which alone took: {reads_text}.{instructions_text}
 
 Targets:
 {checks}

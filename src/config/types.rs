@@ -37,6 +37,11 @@ impl Prefix {
         Prefix(net.trunc())
     }
 
+    /// The network itself.
+    pub fn net(&self) -> &IpNet {
+        &self.0
+    }
+
     /// The address family whose `address-family` block holds this prefix.
     pub fn family(&self) -> AddressFamily {
         match self.0 {

@@ -104,6 +104,11 @@ impl StateDir {
         }
     }
 
+    /// Opens the existing regular file `name` for reading, never through a symbolic link; `None` when there is none.
+    pub fn open_existing(&self, name: &str) -> io::Result<Option<(File, Metadata)>> {
+        open_regular(&self.real.join(name), &self.file(name))
+    }
+
     /// Reads file `name` (at most `limit` bytes); `None` when there is none.
     pub fn read(&self, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
         let shown = self.file(name);
