@@ -43,7 +43,10 @@ pub fn gather(
     state_dir: Option<&StateDir>,
 ) -> Gathered {
     let maintenance = maintenance::read(state_dir);
-    let recalled = streaks::load(state_dir);
+    // A withdrawal of everything weighs no health, so it has no use for the rise/fall counts, and nothing to say about
+    // them: root's `withdraw-all` (the package's prerm's too) in the units' directory would warn that it cannot trust
+    // them there.
+    let recalled = if intent.asks_health() { streaks::load(state_dir) } else { Recalled::default() };
     let health = || match (intent.asks_health(), &sources.health, &sources.remembered_answers) {
         (false, _, _) => (Answers::new(), None),
         (true, Some(results), _) => (cabourotte::answer_everywhere(config, results), None),
