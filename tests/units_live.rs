@@ -186,7 +186,7 @@ fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_
     let files = node.ok(&["find", "/var/lib/anycastd", "-mindepth", "1", "-printf", "%P %y %u:%g %m\n"]);
     let mut names: Vec<&str> = files.lines().map(|line| line.split(' ').next().unwrap_or_default()).collect();
     names.sort();
-    assert_eq!(names, ["config-cache.json", "lock", "state.json"], "{files}");
+    assert_eq!(names, ["config-cache.json", "frr-changed", "lock", "state.json"], "{files}");
     for line in files.lines() {
         assert!(line.ends_with(" f anycastd:anycastd 600"), "{line}");
     }
@@ -209,6 +209,11 @@ fn root_s_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume
     let node = node_with(DNS_CONFIG, &["dns"]);
     node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
     node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
+    // The pass that announced has ended (it logs once it has verified FRR): a withdraw-all during it would have it
+    // withdraw again what it had just announced, and log only that.
+    let announced =
+        format!("anycastd apply: announced {DNS_V6} for service dns (default VRF, AS 65536): every check passes");
+    node.wait_journal("anycastd.service", &announced, TIMER_PERIOD);
 
     // From a root shell on the node, in the directory of the units' user.
     node.ok(&["anycastd", "withdraw-all", "--reason", "test"]);
