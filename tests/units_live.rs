@@ -418,6 +418,10 @@ checks.cabourotte = [{ name = "dns", interval = 1 }]
     assert!(shown.contains(PRERM_WITHDREW), "{shown}");
     assert!(!node.path("/var/lib/anycastd").exists(), "the purge deleted the state directory");
     node.install_package();
+    let enabled = node.run(&["systemctl", "is-enabled", unit]);
+    assert_eq!(String::from_utf8_lossy(&enabled.stdout), "disabled\n", "the purge forgot the unit's enablement");
+    let checked = node.ok(&["anycastd", "check"]);
+    assert!(checked.starts_with("/etc/anycastd/config.toml is valid: 0 services, "), "the packaged file: {checked}");
     node.write_config(config);
     node.ok(&["systemctl", "start", unit]);
     node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], pass);
