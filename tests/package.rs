@@ -111,8 +111,9 @@ struct ThrowawayRoot {
 }
 
 impl ThrowawayRoot {
-    fn new() -> ThrowawayRoot {
-        ThrowawayRoot { overlay: Overlay::new("root") }
+    /// A root of its own for each `name`: tests run side by side.
+    fn new(name: &str) -> ThrowawayRoot {
+        ThrowawayRoot { overlay: Overlay::new(name) }
     }
 
     /// Runs `args` inside the root, with a plain environment.
@@ -173,7 +174,7 @@ impl ThrowawayRoot {
 
 #[test]
 fn the_package_installs_runs_harmlessly_verifies_and_purges_in_a_throwaway_debian_12_root() {
-    let root = ThrowawayRoot::new();
+    let root = ThrowawayRoot::new("root");
     let copy = root.overlay.path("/tmp/anycastd.deb");
     std::fs::copy(deb(), &copy).expect("copy the package into the root");
 
@@ -214,10 +215,89 @@ fn the_package_installs_runs_harmlessly_verifies_and_purges_in_a_throwaway_debia
     assert_eq!(text(&apply.stderr), format!("anycastd apply: warning: {NO_SERVICES}\n"));
     assert!(root.overlay.path("/var/lib/anycastd/lock").exists(), "the run made the state directory");
 
-    root.quietly(&["dpkg", "--purge", "anycastd"]);
+    // An unconfigured anycastd manages nothing: its removal has nothing to withdraw, and says so.
+    let purged = root.quietly(&["dpkg", "--purge", "anycastd"]);
+    assert!(
+        purged.contains("anycastd: /etc/anycastd/config.toml defines no service: nothing to withdraw\n"),
+        "{purged}"
+    );
     let query = root.run(&["dpkg-query", "--show", "anycastd"]);
     assert!(!query.status.success(), "dpkg forgot anycastd: {}", text(&query.stdout));
     let overrides = root.quietly(&["dpkg-statoverride", "--list"]);
     assert!(!overrides.contains("/etc/anycastd/"), "the purge removed the configuration's override:\n{overrides}");
     assert_eq!(root.changed(), Vec::<String>::new(), "the purge left files behind");
+}
+
+/// What the package's prerm says when withdraw-all did not withdraw (pkg/debian/prerm).
+const BY_HAND: &str = "look for them in FRR (vtysh -c 'show running-config') and remove their network lines by hand";
+
+#[test]
+fn the_prerm_withdraws_only_on_remove_and_never_fails_the_removal() {
+    let root = ThrowawayRoot::new("prerm");
+    let copy = root.overlay.path("/tmp/anycastd.deb");
+    std::fs::copy(deb(), &copy).expect("copy the package into the root");
+    root.succeeds(&["dpkg", "--install", "/tmp/anycastd.deb"]);
+    std::fs::remove_file(&copy).expect("remove the copy");
+    let prerm = "/var/lib/dpkg/info/anycastd.prerm";
+    let config = root.overlay.path("/etc/anycastd/config.toml");
+    let marker = root.overlay.path("/var/lib/anycastd/maintenance.json");
+    // A service whose prefix is behind a vtysh that never answers, and one behind the root's vtysh, whose FRR is not
+    // running (nothing runs in a chroot).
+    let hung = root.overlay.path("/usr/local/bin/hung-vtysh");
+    std::fs::write(&hung, "#!/bin/sh\nexec sleep 600\n").expect("write the hung vtysh");
+    root.quietly(&["chmod", "755", "/usr/local/bin/hung-vtysh"]);
+    let services = r#"[services.dns]
+prefixes.frrouting = ["203.0.113.53"]
+checks.cabourotte = ["dns"]
+
+[services.ntp]
+prefixes.frrouting = [{ prefix = "203.0.113.123", vtysh = "/usr/local/bin/hung-vtysh" }]
+checks.cabourotte = ["ntp"]
+"#;
+    std::fs::write(&config, services).expect("configure two services");
+
+    // What dpkg runs on an upgrade, and when it unwinds one: nothing is withdrawn, nothing said, no marker.
+    for args in [["upgrade", VERSION], ["failed-upgrade", VERSION], ["deconfigure", "in-favour"]] {
+        let output = root.run(&[prerm, args[0], args[1]]);
+        assert_eq!(output.status.code(), Some(0), "prerm {args:?}: {output:?}");
+        assert_eq!((text(&output.stdout), text(&output.stderr)), (String::new(), String::new()), "prerm {args:?}");
+        assert!(!marker.exists(), "prerm {args:?} wrote the maintenance marker");
+    }
+
+    // On removal, a withdrawal that fails (one FRR down, one vtysh hung until --vtysh-timeout) is said, and the
+    // removal goes on, within the prerm's bound. (The marker is not written here: the chroot has no /proc, which the
+    // state directory's safe writes need; tests/units_live.rs sees it on a booted node.)
+    let started = std::time::Instant::now();
+    let removed = root.run(&[prerm, "remove"]);
+    let took = started.elapsed();
+    let said = text(&removed.stderr);
+    assert_eq!(removed.status.code(), Some(0), "{said}");
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+    assert!(said.contains("anycastd withdraw-all: prefix-error 203.0.113.53/32 for service dns"), "{said}");
+    assert!(said.contains("anycastd withdraw-all: prefix-error 203.0.113.123/32 for service ntp"), "{said}");
+    assert!(said.contains("/usr/local/bin/hung-vtysh"), "{said}");
+    let failed = format!(
+        "anycastd: withdraw-all failed (exit 1, see above): FRR may still announce prefixes of anycastd's services; \
+         {BY_HAND}\n"
+    );
+    assert!(said.ends_with(&failed), "{said}");
+    println!("prerm remove with a hung vtysh took {took:?}:\n{said}");
+
+    // A configuration that cannot be read withdraws nothing: anycastd says why, the prerm what it means.
+    std::fs::write(&config, "[services.dns\n").expect("break the configuration");
+    let removed = root.run(&[prerm, "remove"]);
+    let said = text(&removed.stderr);
+    assert_eq!(removed.status.code(), Some(0), "{said}");
+    assert!(said.contains("invalid TOML"), "{said}");
+    assert!(said.ends_with(&failed), "{said}");
+    std::fs::remove_file(&config).expect("remove the configuration");
+    let removed = root.run(&[prerm, "remove"]);
+    assert_eq!(removed.status.code(), Some(0), "{removed:?}");
+    assert_eq!(
+        text(&removed.stderr),
+        format!(
+            "anycastd: /etc/anycastd/config.toml is missing, so which prefixes anycastd manages is unknown: none \
+             withdrawn; {BY_HAND}\n"
+        )
+    );
 }

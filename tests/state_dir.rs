@@ -574,6 +574,29 @@ fn counts_someone_else_can_write_neither_hold_back_a_withdrawal_nor_hasten_an_an
     );
 }
 
+#[test]
+fn root_s_withdraw_all_in_the_units_directory_says_nothing_of_counts_it_does_not_use() {
+    if !root() {
+        eprintln!("skipped: needs root (another user owning the state directory)");
+        return;
+    }
+    let env = Env::new();
+    env.config(SEED_CONFIG);
+    let state_dir = env.dir.join("service-state");
+    std::fs::create_dir_all(&state_dir).expect("state dir");
+    std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::os::unix::fs::chown(&state_dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+    assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["apply"])).code, 0);
+    assert!(!env.networks().is_empty(), "announced");
+
+    // What the package's prerm runs as root on removal: the warning `apply` gives there would only confuse.
+    let withdrawn = run(&env, with_state_dir(&env, &state_dir, &["--quiet", "withdraw-all"]));
+    assert_eq!(withdrawn.code, 0, "{withdrawn:?}");
+    assert!(env.networks().is_empty(), "withdrawn");
+    assert!(!withdrawn.stderr.contains("warning"), "{}", withdrawn.stderr);
+    assert!(withdrawn.stderr.contains("anycastd withdraw-all: withdrawn "), "{}", withdrawn.stderr);
+}
+
 /// A tmpfs of 64 KiB mounted on a directory of the host (so that every process of the test sees it), unmounted when
 /// dropped.
 struct SmallDisk(std::path::PathBuf);

@@ -11,6 +11,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use support::debian::VERSION;
 use support::node::Node;
 
 /// anycastd.timer's period (`OnUnitActiveSec=5s`, checked in tests/systemd_units.rs).
@@ -89,6 +90,51 @@ fn enable_metrics(node: &Node, unit: &str) -> String {
     lines[0].trim_start_matches("Environment=ANYCASTD_METRICS_FILE=").to_string()
 }
 
+/// Waits until the timer has run anycastd.service once more, to its end: a run whose invocation is not in `seen`.
+/// Returns its invocation ID.
+fn next_timer_run(node: &Node, seen: &[String]) -> String {
+    node.wait_for("the timer runs anycastd.service again", TWO_PERIODS, || {
+        let id = node.property("anycastd.service", "InvocationID");
+        let finished = node.property("anycastd.service", "ActiveState") == "inactive";
+        (finished && !seen.contains(&id)).then_some(id)
+    })
+}
+
+/// Runs `command` (one that removes the package) as root on the node; returns its exit code and what it printed, as
+/// the operator's terminal shows it: apt-get runs dpkg on a terminal of its own, which ends lines with `\r\n` and
+/// puts the maintainer scripts' stderr in its stdout, in order.
+fn remove_package(node: &Node, command: &[&str]) -> (Option<i32>, String) {
+    let output = node.run(command);
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let shown = format!("{stdout}{stderr}").replace("\r\n", "\n");
+    println!("{}: {}\n{shown}", command.join(" "), output.status);
+    (output.status.code(), shown)
+}
+
+/// The log line of withdraw-all's withdrawal of `prefix` of the service dns.
+fn withdrawn_by_withdraw_all(prefix: &str) -> String {
+    format!(
+        "anycastd withdraw-all: withdrawn {prefix} for service dns (default VRF, AS 65536): withdrawing every managed \
+         prefix\n"
+    )
+}
+
+/// The maintenance marker's reason, as root's `anycastd plan` shows it: the line that starts with `Maintenance since`.
+fn maintenance_shown(node: &Node) -> String {
+    let plan = node.ok(&["anycastd", "plan"]);
+    let line = plan.lines().find(|line| line.starts_with("Maintenance since ")).unwrap_or_default().to_string();
+    assert!(plan.contains("Every managed prefix stays withdrawn until `anycastd resume`."), "{plan}");
+    line
+}
+
+/// What the package's prerm prints when withdraw-all succeeded (pkg/debian/prerm).
+const PRERM_WITHDREW: &str = concat!(
+    "anycastd: withdrew every prefix it manages; reinstalled, it keeps them withdrawn until `anycastd resume` ",
+    "(a purge forgets that)\n"
+);
+/// The reason the package's prerm gives withdraw-all, which the marker keeps.
+const REMOVED: &str = "package anycastd removed";
+
 /// The journal entries of `unit` as JSON objects (`journalctl -o json`), for their `_UID` and `MESSAGE`.
 fn journal_entries(node: &Node, unit: &str) -> Vec<serde_json::Value> {
     let json = node.ok(&["journalctl", "--no-pager", "-o", "json", "-u", unit]);
@@ -140,7 +186,7 @@ fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_
     let files = node.ok(&["find", "/var/lib/anycastd", "-mindepth", "1", "-printf", "%P %y %u:%g %m\n"]);
     let mut names: Vec<&str> = files.lines().map(|line| line.split(' ').next().unwrap_or_default()).collect();
     names.sort();
-    assert_eq!(names, ["config-cache.json", "lock", "state.json"], "{files}");
+    assert_eq!(names, ["announced.json", "config-cache.json", "frr-changed", "lock", "state.json"], "{files}");
     for line in files.lines() {
         assert!(line.ends_with(" f anycastd:anycastd 600"), "{line}");
     }
@@ -163,6 +209,11 @@ fn root_s_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume
     let node = node_with(DNS_CONFIG, &["dns"]);
     node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
     node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
+    // The pass that announced has ended (it logs once it has verified FRR): a withdraw-all during it would have it
+    // withdraw again what it had just announced, and log only that.
+    let announced =
+        format!("anycastd apply: announced {DNS_V6} for service dns (default VRF, AS 65536): every check passes");
+    node.wait_journal("anycastd.service", &announced, TIMER_PERIOD);
 
     // From a root shell on the node, in the directory of the units' user.
     node.ok(&["anycastd", "withdraw-all", "--reason", "test"]);
@@ -173,11 +224,7 @@ fn root_s_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume
     let mut seen = vec![node.property("anycastd.service", "InvocationID")];
     let started = Instant::now();
     while seen.len() < 4 {
-        let invocation = node.wait_for("the timer runs anycastd.service again", TWO_PERIODS, || {
-            let id = node.property("anycastd.service", "InvocationID");
-            let finished = node.property("anycastd.service", "ActiveState") == "inactive";
-            (finished && !seen.contains(&id)).then_some(id)
-        });
+        let invocation = next_timer_run(&node, &seen);
         seen.push(invocation);
         assert_eq!(node.networks(), [UNMANAGED], "run {} in maintenance", seen.len() - 1);
         assert_eq!(node.property("anycastd.service", "Result"), "success");
@@ -251,4 +298,131 @@ checks.cabourotte = [{ name = "ntp", interval = 1 }]
         node.wait_journal(unit, &line, pass);
     }
     println!("journalctl -u {unit}:\n{}", node.journal_shown(unit));
+}
+
+#[test]
+fn an_upgrade_keeps_the_timer_s_prefixes_announced_and_removing_the_package_withdraws_them_until_resume() {
+    let node = node_with(DNS_CONFIG, &["dns"]);
+    node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
+    next_timer_run(&node, &[]);
+    assert_eq!(node.property("anycastd.service", "Result"), "success");
+
+    // The same package over itself is an upgrade: dpkg runs the old prerm with `upgrade`, which withdraws nothing,
+    // and the timer keeps running the new files.
+    let started = Instant::now();
+    let upgraded = node.install_package();
+    let upgrade_took = started.elapsed();
+    assert!(upgraded.contains(&format!("Unpacking anycastd ({VERSION}) over ({VERSION}) ...")), "{upgraded}");
+    assert!(!upgraded.contains("withdr"), "{upgraded}");
+    let announced = [DNS_V4, DNS_V6, UNMANAGED].map(String::from);
+    let mut sorted = announced.clone();
+    sorted.sort();
+    assert_eq!(node.networks(), sorted, "an upgrade withdraws nothing");
+    assert_eq!(node.property("anycastd.timer", "ActiveState"), "active");
+    next_timer_run(&node, &[node.property("anycastd.service", "InvocationID")]);
+    assert_eq!(node.networks(), sorted, "the upgraded package's first timer run announces as before");
+    assert_eq!(node.property("anycastd.service", "Result"), "success");
+
+    // `apt-get remove` (offline: nothing to download) stops the units and withdraws, and succeeds.
+    let started = Instant::now();
+    let (code, shown) = remove_package(&node, &["apt-get", "remove", "-y", "anycastd"]);
+    let removal_took = started.elapsed();
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(node.networks(), [UNMANAGED], "withdrawn before the removal returned:\n{shown}");
+    let said = format!(
+        "Removing anycastd ({VERSION}) ...\n{}{}{PRERM_WITHDREW}",
+        withdrawn_by_withdraw_all(DNS_V4),
+        withdrawn_by_withdraw_all(DNS_V6)
+    );
+    assert!(shown.contains(&said), "{said:?} in\n{shown}");
+    for unit in ["anycastd.timer", "anycastd.service"] {
+        assert_eq!(node.property(unit, "ActiveState"), "inactive", "{unit}");
+    }
+    assert!(!node.path("/usr/bin/anycastd").exists());
+    assert!(!node.path("/usr/lib/systemd/system/anycastd.timer").exists());
+    // The marker outlives `remove` (only purge deletes the state directory).
+    let marker = node.ok(&["cat", "/var/lib/anycastd/maintenance.json"]);
+    assert!(marker.contains(&format!("\"reason\": \"{REMOVED}\"")), "{marker}");
+    println!("the upgrade took {upgrade_took:?}, the removal {removal_took:?}");
+
+    // A reinstall finds the marker: nothing is started, and the timer, started again, keeps everything withdrawn.
+    node.install_package();
+    // The timer the operator had enabled is enabled again (deb-systemd-helper remembers it), but not started: it
+    // starts at the next boot, or now by hand, and then keeps everything withdrawn.
+    assert_eq!(node.ok(&["systemctl", "is-enabled", "anycastd.timer"]), "enabled\n");
+    assert_eq!(node.property("anycastd.timer", "ActiveState"), "inactive", "a reinstall starts nothing");
+    assert!(maintenance_shown(&node).ends_with(&format!(": {REMOVED}")), "plan names the removal");
+    node.ok(&["systemctl", "start", "anycastd.timer"]);
+    let mut seen = vec![node.property("anycastd.service", "InvocationID")];
+    for _ in 0..2 {
+        seen.push(next_timer_run(&node, &seen));
+        assert_eq!(node.networks(), [UNMANAGED], "a timer run after the reinstall, in maintenance");
+        assert_eq!(node.property("anycastd.service", "Result"), "success");
+    }
+    node.ok(&["anycastd", "resume"]);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
+}
+
+#[test]
+fn removing_the_package_while_the_loop_runs_withdraws_and_only_a_purge_forgets_the_maintenance() {
+    let config = r#"[services.dns]
+prefixes.frrouting = ["203.0.113.53", "2001:db8::b19:bad:53"]
+checks.cabourotte = [{ name = "dns", interval = 1 }]
+"#;
+    let node = node_with(config, &["dns"]);
+    let unit = "anycastd-run.service";
+    let pass = Duration::from_secs(10);
+    node.ok(&["systemctl", "enable", "--now", unit]);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], pass);
+
+    // An upgrade neither stops the loop (which would withdraw) nor withdraws itself.
+    let pid = node.property(unit, "MainPID");
+    node.install_package();
+    assert_eq!(node.property(unit, "MainPID"), pid, "the loop ran through the upgrade");
+    let mut announced = vec![DNS_V4, DNS_V6, UNMANAGED];
+    announced.sort();
+    assert_eq!(node.networks(), announced, "an upgrade withdraws nothing");
+
+    // `dpkg -r`: the loop is stopped (and withdraws on SIGTERM), then withdraw-all writes the marker.
+    let (code, shown) = remove_package(&node, &["dpkg", "--remove", "anycastd"]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(node.networks(), [UNMANAGED], "withdrawn before the removal returned");
+    assert!(shown.contains(PRERM_WITHDREW), "{shown}");
+    assert_eq!(node.property(unit, "ActiveState"), "inactive");
+    // The loop was stopped first, and withdrew on SIGTERM: withdraw-all found nothing left to withdraw.
+    for prefix in [DNS_V4, DNS_V6] {
+        let sigterm = "received SIGTERM";
+        let line = format!("anycastd run: withdrawn {prefix} for service dns (default VRF, AS 65536): {sigterm}");
+        node.wait_journal(unit, &line, pass);
+    }
+    assert!(!shown.contains("anycastd withdraw-all: withdrawn"), "{shown}");
+
+    // Reinstalled and started, the loop keeps everything withdrawn: three passes, one a second.
+    node.install_package();
+    node.ok(&["systemctl", "start", unit]);
+    let started = "anycastd run: started: running an apply pass every 1 s for 1 services; SIGINT or SIGTERM \
+                   withdraws every managed prefix and stops; SIGHUP reloads";
+    node.wait_for("the reinstalled loop has started", pass, || {
+        let journal = node.journal(unit);
+        (journal.lines().filter(|line| *line == started).count() == 2).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(node.networks(), [UNMANAGED], "the reinstalled loop, in maintenance");
+    assert!(maintenance_shown(&node).ends_with(&format!(": {REMOVED}")), "plan names the removal");
+
+    // A purge (here of a running loop) withdraws as a removal does, and deletes the marker with the state directory:
+    // the next install starts afresh and announces.
+    let (code, shown) = remove_package(&node, &["dpkg", "--purge", "anycastd"]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains(PRERM_WITHDREW), "{shown}");
+    assert!(!node.path("/var/lib/anycastd").exists(), "the purge deleted the state directory");
+    node.install_package();
+    let enabled = node.run(&["systemctl", "is-enabled", unit]);
+    assert_eq!(String::from_utf8_lossy(&enabled.stdout), "disabled\n", "the purge forgot the unit's enablement");
+    let checked = node.ok(&["anycastd", "check"]);
+    assert!(checked.starts_with("/etc/anycastd/config.toml is valid: 0 services, "), "the packaged file: {checked}");
+    node.write_config(config);
+    node.ok(&["systemctl", "start", unit]);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], pass);
 }

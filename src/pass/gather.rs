@@ -49,7 +49,10 @@ pub fn gather(
     state_dir: Option<&StateDir>,
 ) -> Gathered {
     let maintenance = maintenance::read(state_dir);
-    let recalled = streaks::load(state_dir);
+    // A withdrawal of everything weighs no health, so it has no use for the rise/fall counts, and nothing to say about
+    // them: root's `withdraw-all` (the package's prerm's too) in the units' directory would warn that it cannot trust
+    // them there.
+    let recalled = if intent.asks_health() { streaks::load(state_dir) } else { Recalled::default() };
     let record = if sources.running_config.is_some() { Record::Missing } else { announced::read(state_dir, config) };
     let (departed, record_warning) = departed(config, &record);
     let extra_paths: BTreeSet<PathBuf> =
