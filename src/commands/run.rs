@@ -157,12 +157,14 @@ impl Daemon<'_> {
         if affected.is_empty() {
             return;
         }
-        for service in affected {
-            self.pushed_at.insert(service, now);
+        for service in &affected {
+            self.pushed_at.insert(service.clone(), now);
         }
         let mut pass = Pass::new(Intent::Reconcile, COMMAND);
         pass.sources.remembered_answers = Some(answers);
         pass.sources.pushed = self.pushed.clone();
+        // Only the services the push is about may change, and only toward withdrawn; rise and fall count polls.
+        pass.sources.pushed_services = Some(affected.into_iter().collect());
         self.pass(&pass);
     }
 

@@ -29,6 +29,8 @@ pub struct Gathered {
     pub maintenance: std::io::Result<Option<Maintenance>>,
     /// The rise/fall counts of earlier passes.
     pub recalled: Recalled,
+    /// The services a pass made by a push concerns (see [`Sources::pushed_services`]).
+    pub pushed_services: Option<BTreeSet<String>>,
 }
 
 /// Gathers every input of a pass with `intent`, from `sources` or live. `state_dir` is `None` when it does not exist
@@ -70,7 +72,7 @@ pub fn gather(
         (health(), frr())
     };
     let answers = with_pushed(answers, &sources.pushed);
-    Gathered { answers, now, frr, maintenance, recalled }
+    Gathered { answers, now, frr, maintenance, recalled, pushed_services: sources.pushed_services.clone() }
 }
 
 /// The distinct vtysh paths of the config.

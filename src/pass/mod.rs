@@ -15,7 +15,7 @@ pub mod gather;
 pub mod memory;
 pub mod record;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -44,6 +44,9 @@ pub struct Sources {
     pub remembered_answers: Option<Answers>,
     /// Results pushed by Cabourotte's exporter, each swapped in where it is newer than the polled one.
     pub pushed: BTreeMap<String, CheckResult>,
+    /// The services a pass made by a push concerns: only they may change, and only toward withdrawn (see
+    /// [`crate::plan::Inputs::pushed_services`]). `None` for every other pass.
+    pub pushed_services: Option<BTreeSet<String>>,
 }
 
 impl Sources {
@@ -179,6 +182,7 @@ fn compute(config: &Config, gathered: Gathered, intent: Intent, mut problems: Ve
         // Every problem is reported; the first one is the reason given for each announcement refused.
         withdraw_only: problems.first().cloned(),
         counts_forgeable: recalled.forgeable,
+        pushed_services: gathered.pushed_services,
     };
     let mut plan = Plan::compute(config, &inputs, intent);
     plan.errors =

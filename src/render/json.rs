@@ -130,6 +130,7 @@ fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
             Verdict::Maintenance => "maintenance",
             Verdict::Draining { .. } => "draining",
             Verdict::WithdrawAll => "withdraw-all",
+            Verdict::Untouched => "untouched",
         },
         streak: StreakJson {
             healthy: service.streak.healthy,
