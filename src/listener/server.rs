@@ -60,9 +60,11 @@ pub const WRITE_DEADLINE: Duration = Duration::from_secs(5);
 /// After a response, how long what the client still sends is read and thrown away before the connection is closed.
 pub const LINGER: Duration = Duration::from_secs(2);
 
-/// After a response, how much of what the client still sends is read and thrown away before the connection is
-/// closed regardless.
-pub const LINGER_BYTES: usize = 64 * 1024;
+/// After a response, how much of what the client still sends is read and thrown away (into a small buffer, never
+/// kept) before the connection is closed regardless: twice the largest body, so that a client that writes a refused
+/// body whole before it reads the answer (ureq does) gets its `401` or `413` rather than a reset. It costs time,
+/// bounded by [`LINGER`], not memory.
+pub const LINGER_BYTES: usize = 2 * BODY_BYTES;
 
 /// How long accepting pauses after an accept failed for lack of descriptors (`EMFILE`, `ENFILE`) or memory: the
 /// listening socket stays readable while connections wait, and accepting again at once would spin.

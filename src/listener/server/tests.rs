@@ -16,7 +16,7 @@ const QUICK: Limits = Limits {
     body_deadline: Duration::from_millis(600),
     write_deadline: Duration::from_millis(300),
     linger: Duration::from_millis(200),
-    linger_bytes: 1024,
+    linger_bytes: 2048,
     accept_backoff: Duration::from_millis(10),
 };
 
@@ -122,6 +122,21 @@ fn a_body_is_read_only_when_the_service_asks_and_only_up_to_its_bounded_length()
     assert_eq!(status(&echo("POST /refuse HTTP/1.1\r\nContent-Length: 1000\r\n\r\n")), "401");
     assert!(started.elapsed() < Duration::from_millis(250), "refused from the head, without waiting for the body");
     assert_eq!(bodies.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_client_that_writes_a_refused_body_whole_before_reading_gets_its_answer_not_a_reset() {
+    // Four MiB: more than the sockets' buffers hold, so the server must read what comes after its answer.
+    let limits = Limits { linger: Duration::from_secs(2), linger_bytes: 8 << 20, ..QUICK };
+    let (address, bodies) = start(limits);
+    let body = "x".repeat(4 << 20);
+    for (path, expected) in [("/refuse", "401"), ("/echo", "413")] {
+        let mut stream = connect(address);
+        let request = format!("POST {path} HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        stream.write_all(request.as_bytes()).expect("the whole body is taken (and thrown away), not reset");
+        assert_eq!(status(&read_all(&mut stream)), expected);
+    }
+    assert_eq!(bodies.load(Ordering::SeqCst), 0, "neither body was kept");
 }
 
 #[test]
