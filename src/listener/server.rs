@@ -132,6 +132,10 @@ impl Limits {
 /// How much a read of a body takes at once: bounds the stack the reads use, not the body.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// How much one read of a lingering connection throws away at once: a client that sends [`LINGER_BYTES`] after its
+/// answer costs 32 reads, not 512.
+const LINGER_CHUNK: usize = 64 * 1024;
+
 /// Serves `listener` (non-blocking) forever, logging what goes wrong with `log`.
 pub fn serve(listener: &TcpListener, service: &dyn Service, limits: Limits, log: &dyn Fn(String)) -> ! {
     let mut server = Server {
@@ -499,7 +503,7 @@ impl Connection {
 
     fn linger(&mut self, limits: Limits) {
         let Phase::Linger { discarded } = &mut self.phase else { return };
-        let mut sink = [0; 4096];
+        let mut sink = [0; LINGER_CHUNK];
         loop {
             match self.stream.read(&mut sink) {
                 Ok(0) => break,
