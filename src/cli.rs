@@ -157,10 +157,13 @@ pub enum Command {
         /// Accept Cabourotte's HTTP exporter at POST /push, and serve GET /metrics and GET /healthz, on ADDR:PORT.
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<SocketAddr>,
-        /// A file holding the shared secret that pushes must carry (`Authorization: Bearer SECRET`); required when
-        /// --listen is not a loopback address.
-        #[arg(long, value_name = "PATH")]
+        /// A file holding the shared secret that every push must carry (`Authorization: Bearer SECRET`): one line, at
+        /// most 4096 bytes, not readable by others; read again on SIGHUP.
+        #[arg(long, value_name = "PATH", requires = "listen")]
         push_secret_file: Option<PathBuf>,
+        /// Accept pushes from a loopback address without the secret. Any local user can then withdraw every service.
+        #[arg(long, requires = "listen")]
+        allow_unauthenticated_loopback: bool,
         /// Serve GET /metrics and GET /healthz here instead of on --listen.
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<SocketAddr>,

@@ -78,13 +78,22 @@ fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
             };
             commands::check::check(context, preflights)
         }
-        Command::Run { interval, keep_on_exit, resync, listen, push_secret_file, metrics_listen } => {
+        Command::Run {
+            interval,
+            keep_on_exit,
+            resync,
+            listen,
+            push_secret_file,
+            allow_unauthenticated_loopback,
+            metrics_listen,
+        } => {
             let options = commands::run::Options {
                 interval: *interval,
                 keep_on_exit: *keep_on_exit,
                 resync: *resync,
                 listen: *listen,
                 push_secret_file: push_secret_file.clone(),
+                allow_unauthenticated_loopback: *allow_unauthenticated_loopback,
                 metrics_listen: *metrics_listen,
             };
             commands::run::run_loop(context, &options)

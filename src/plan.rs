@@ -4,7 +4,7 @@
 //! I/O and no clock: `plan` and `apply` compute it by the same function, so given the same inputs `apply` does what
 //! `plan` printed. `apply` gathers fresh inputs and computes it again, so what it does is right for that moment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::config::{Config, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, RouteMap, Service, Vrf};
@@ -38,6 +38,9 @@ pub struct Inputs {
     /// Whether someone else could have written the streaks (they were not used): `fall` cannot hold back a
     /// withdrawal then either.
     pub counts_forgeable: bool,
+    /// The services a pass made by a push concerns (`None`: a poll, or no push). Rise and fall count polls only, and
+    /// a push can only withdraw what it names: see [`after_push`].
+    pub pushed_services: Option<BTreeSet<String>>,
     /// The prefixes anycastd announced that the configuration no longer names (see `state/announced.rs`).
     pub departed: Vec<Departed>,
 }
@@ -113,6 +116,8 @@ pub enum Verdict {
     WithdrawAll,
     /// No longer in the configuration: whatever anycastd announced of it is withdrawn.
     Removed,
+    /// A pass made by a push about other services' checks: left exactly as it is until the next poll.
+    Untouched,
 }
 
 impl Verdict {
@@ -124,7 +129,7 @@ impl Verdict {
             Verdict::Falling { .. } => Desired::Announced,
             Verdict::Unhealthy if policy.on_unhealthy == OnUnhealthy::Drain => Desired::Drained,
             Verdict::Draining { .. } => Desired::Drained,
-            Verdict::KeptOnCheckerError => Desired::Unchanged,
+            Verdict::KeptOnCheckerError | Verdict::Untouched => Desired::Unchanged,
             Verdict::Unhealthy
             | Verdict::Rising { .. }
             | Verdict::Maintenance
@@ -501,8 +506,8 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
         (None, false) => service.policy,
         _ => Policy { fall: 1, ..service.policy },
     };
-    let (verdict, streak) = decide(policy, condition, announced_now, previous, maintenance_mode(inputs, intent));
-    let desired = verdict.desired(&service.policy);
+    let decided = decide(policy, condition, announced_now, previous, maintenance_mode(inputs, intent));
+    let (verdict, desired, streak) = after_push(service, inputs, intent, decided, previous);
     let refusal = inputs.withdraw_only.as_deref();
     let prefixes =
         service.prefixes.iter().zip(observed).map(|(managed, seen)| seen.plan(managed, desired, refusal)).collect();
@@ -549,6 +554,38 @@ fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
             prefixes,
         })
         .collect()
+}
+
+/// A service's verdict, what it wants and its streak after `decided` (this pass's verdict and streak), in a pass made
+/// by a push. A push must neither announce nor count toward `rise` or `fall`: anyone who can reach the listener
+/// (any local user, with `--allow-unauthenticated-loopback`) could otherwise drive another service's rise with
+/// pushes about other checks. So a service the push does not name is left exactly as it is; a named one gets the
+/// verdict a poll would give with the pushed failure counted, but only its withdrawal or drain is done, and its
+/// streak stays what the polls made it. With `fall = 1` a pushed failure withdraws at once; with `fall = 3` only
+/// after two unhealthy polls.
+fn after_push(
+    service: &Service,
+    inputs: &Inputs,
+    intent: Intent,
+    decided: (Verdict, Streak),
+    previous: Streak,
+) -> (Verdict, Desired, Streak) {
+    let (verdict, streak) = decided;
+    let named = match (&inputs.pushed_services, intent) {
+        (Some(named), Intent::Reconcile) => named.contains(&service.name),
+        _ => {
+            let desired = verdict.desired(&service.policy);
+            return (verdict, desired, streak);
+        }
+    };
+    if !named {
+        return (Verdict::Untouched, Desired::Unchanged, previous);
+    }
+    let desired = match verdict.desired(&service.policy) {
+        Desired::Announced => Desired::Unchanged,
+        desired => desired,
+    };
+    (verdict, desired, previous)
 }
 
 /// What maintenance asks of this pass: `withdraw-all --drain`'s own pass drains and a withdrawal withdraws, whatever
@@ -893,6 +930,123 @@ mod tests {
         let (_, streak) = decide(RISE_2_FALL_3, Some(Condition::Healthy), true, streak, MaintenanceMode::Off);
         let (verdict, _) = decide(RISE_2_FALL_3, Some(Condition::Unhealthy), true, streak, MaintenanceMode::Off);
         assert_eq!(verdict, Verdict::Falling { unhealthy: 1, fall: 3 });
+    }
+
+    fn pushed_about(services: &[&str]) -> Option<BTreeSet<String>> {
+        Some(services.iter().map(|name| name.to_string()).collect())
+    }
+
+    const NTP_V4_FAILING: &str =
+        r#"[{"name":"dns","success":true},{"name":"ntp_v4","success":false},{"name":"ntp_v6","success":true}]"#;
+
+    #[test]
+    fn a_push_leaves_every_service_it_does_not_name_exactly_as_it_is() {
+        let mut config = seed();
+        config.services[0].policy.rise = 3;
+        let nothing = include_str!("../tests/fixtures/frr-8.4.4-nothing-announced.txt");
+        let two_healthy_polls =
+            Streaks { services: BTreeMap::from([("dns".to_string(), Streak { healthy: 2, unhealthy: 0 })]) };
+        let inputs = Inputs {
+            answers: all_answer(&config, NTP_V4_FAILING),
+            frr: frr(nothing),
+            streaks: two_healthy_polls.clone(),
+            ..Inputs::default()
+        };
+        let poll = Plan::compute(&config, &inputs, Intent::Reconcile);
+        assert_eq!(
+            actions(&poll)[..2],
+            [("203.0.113.53/32".into(), Action::Announce), ("2001:db8::b19:bad:53/128".into(), Action::Announce)],
+            "a third healthy poll announces"
+        );
+        let push =
+            Plan::compute(&config, &Inputs { pushed_services: pushed_about(&["ntp"]), ..inputs }, Intent::Reconcile);
+        let dns = &push.services[0];
+        assert_eq!(
+            (&dns.verdict, dns.desired, dns.streak),
+            (&Verdict::Untouched, Desired::Unchanged, Streak { healthy: 2, unhealthy: 0 })
+        );
+        assert!(
+            dns.prefixes.iter().all(|p| p.action == Action::Keep),
+            "a push about ntp is not dns's third healthy pass"
+        );
+        assert_eq!(push.streaks().of("dns"), two_healthy_polls.of("dns"), "nothing counted");
+        assert_eq!(push.streaks().of("ntp"), Streak::default(), "nor for the service named");
+
+        let announced = include_str!("../tests/fixtures/frr-8.4.4-running-config.txt");
+        let dns_failing =
+            r#"[{"name":"dns","success":false},{"name":"ntp_v4","success":false},{"name":"ntp_v6","success":true}]"#;
+        let inputs = Inputs {
+            answers: all_answer(&config, dns_failing),
+            frr: frr(announced),
+            pushed_services: pushed_about(&["ntp"]),
+            ..Inputs::default()
+        };
+        let push = Plan::compute(&config, &inputs, Intent::Reconcile);
+        assert_eq!(
+            actions(&push),
+            [
+                ("203.0.113.53/32".into(), Action::Keep),
+                ("2001:db8::b19:bad:53/128".into(), Action::Keep),
+                ("203.0.113.123/32".into(), Action::Withdraw),
+                ("2001:db8::123:7e11:713e/128".into(), Action::Withdraw),
+            ],
+            "dns waits for the poll, whatever its last answer said"
+        );
+    }
+
+    #[test]
+    fn a_push_withdraws_the_service_it_names_as_a_poll_would_without_counting_itself() {
+        let mut config = seed();
+        let announced = include_str!("../tests/fixtures/frr-8.4.4-running-config.txt");
+        let before = Streak { healthy: 4, unhealthy: 0 };
+        let answers = all_answer(&config, NTP_V4_FAILING);
+        let inputs = |streak: Streak| Inputs {
+            answers: answers.clone(),
+            frr: frr(announced),
+            streaks: Streaks { services: BTreeMap::from([("ntp".to_string(), streak)]) },
+            pushed_services: pushed_about(&["ntp"]),
+            ..Inputs::default()
+        };
+        let fall_1 = Plan::compute(&config, &inputs(before), Intent::Reconcile);
+        assert_eq!(fall_1.services[1].verdict, Verdict::Unhealthy);
+        assert!(fall_1.services[1].prefixes.iter().all(|p| p.action == Action::Withdraw), "fall = 1: at once");
+        assert_eq!(fall_1.services[1].streak, before, "the push is not counted");
+
+        config.services[1].policy.fall = 3;
+        let first = Plan::compute(&config, &inputs(before), Intent::Reconcile);
+        assert_eq!(first.services[1].verdict, Verdict::Falling { unhealthy: 1, fall: 3 });
+        assert!(first.services[1].prefixes.iter().all(|p| p.action == Action::Keep));
+        assert_eq!(first.services[1].streak, before);
+        let two_unhealthy_polls = Streak { healthy: 0, unhealthy: 2 };
+        let third = Plan::compute(&config, &inputs(two_unhealthy_polls), Intent::Reconcile);
+        assert_eq!(third.services[1].verdict, Verdict::Unhealthy, "the push brings the third unhealthy pass forward");
+        assert!(third.services[1].prefixes.iter().all(|p| p.action == Action::Withdraw));
+        assert_eq!(third.services[1].streak, two_unhealthy_polls, "still what the polls made it");
+    }
+
+    #[test]
+    fn a_push_never_announces_nor_restores_the_service_it_names_but_may_drain_it() {
+        let config = graded(GRADED);
+        let pushed = || Inputs { pushed_services: pushed_about(&["dns"]), ..Inputs::default() };
+        let drifted = graded_frr("  network 203.0.113.54/32\n");
+        let poll = plan_with(&config, true, &drifted, Inputs::default());
+        assert_eq!(
+            actions(&poll),
+            [("203.0.113.53/32".into(), Action::Announce), ("203.0.113.54/32".into(), Action::Restore)]
+        );
+        let push = plan_with(&config, true, &drifted, pushed());
+        assert_eq!(push.services[0].verdict, Verdict::Healthy, "the pushed failure was older than the poll");
+        assert_eq!(
+            actions(&push),
+            [("203.0.113.53/32".into(), Action::Keep), ("203.0.113.54/32".into(), Action::Keep)]
+        );
+        assert!(!push.summary().has_changes() && !push.summary().has_errors());
+
+        let announced = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-OUT\n");
+        let falling = plan_with(&config, false, &announced, pushed());
+        assert_eq!(falling.services[0].verdict, Verdict::Falling { unhealthy: 1, fall: 3 });
+        assert_eq!(actions(&falling)[0], ("203.0.113.53/32".into(), Action::Drain), "on_falling = \"drain\" drains");
+        assert_eq!(falling.services[0].streak, Streak::default());
     }
 
     #[test]

@@ -335,6 +335,12 @@ proptest! {
                 prop_assert!(prefix.action != Action::Announce || healthy, "{} announced while unhealthy", service.name);
             }
         }
+        let every_service = config.services.iter().map(|service| service.name.clone()).collect();
+        let pushed = Plan::compute(&config, &Inputs { pushed_services: Some(every_service), ..inputs }, Intent::Reconcile);
+        prop_assert!(
+            pushed.prefixes().all(|p| !matches!(p.action, Action::Announce | Action::Restore)),
+            "a pass made by a push announced something"
+        );
         let text = render::plan_text(&plan, Tense::Planned, Painter::new(false));
         prop_assert!(!has_control(&text), "{:?}", text);
         prop_assert!(serde_json::from_str::<serde_json::Value>(&render::plan_json(&plan, "plan", Tense::Planned)).is_ok());

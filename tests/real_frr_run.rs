@@ -1,44 +1,23 @@
 //! `anycastd run` as a daemon against a real FRRouting and a real BGP peer, on every FRR release the lab supports:
-//! pushes from Cabourotte's exporter, the bgpd watch, the resync, reload, metrics, and the cost of an idle loop.
+//! pushes from Cabourotte's exporter, the bgpd watch, the resync, reload, metrics, the cost of an idle loop, and a
+//! listener that hostile clients cannot use to keep a failing check announced.
 
 mod support;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::cabourotte::FakeCabourotte;
+use support::http::{exchange, free_port, get, push, result, status, unix_now};
 use support::lab::{DNS_V4, DNS_V6, Frr, Lab, NTP_V4, NTP_V6, UNMANAGED, VRF};
 
-/// A free TCP port on the loopback.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-/// One Cabourotte result of `name`, as its exporter pushes it (a JSON array of one), at `timestamp`.
-fn result(name: &str, success: bool, timestamp: i64) -> serde_json::Value {
-    json!({"name": name, "summary": format!("check {name}"), "success": success, "healthcheck-timestamp": timestamp,
-           "message": if success { "success" } else { "pushed failure" }, "message_labels": null, "duration": 3,
-           "source": "configuration"})
-}
-
-/// POSTs `body` to `/push` of the listener on `port`, with `secret` as the bearer token; returns the status.
-fn push(port: u16, body: &str, secret: Option<&str>) -> u16 {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut request = agent.post(format!("http://127.0.0.1:{port}/push")).header("Content-Type", "application/json");
-    if let Some(secret) = secret {
-        request = request.header("Authorization", format!("Bearer {secret}"));
-    }
-    request.send(body).expect("POST /push").status().as_u16()
-}
-
-fn get(port: u16, path: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut response = agent.get(format!("http://127.0.0.1:{port}{path}")).call().expect("GET");
-    (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
+/// The pushes' shared secret in the lab's directory (mode 0600); its path.
+fn secret_file(lab: &Lab, secret: &str) -> String {
+    let path = lab.state_dir().join("../push-secret");
+    std::fs::write(&path, format!("{secret}\n")).expect("write the secret");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    path.display().to_string()
 }
 
 fn has_dns(lab: &Lab) -> bool {
@@ -53,17 +32,18 @@ fn a_pushed_failure_withdraws_at_once_and_a_pushed_success_waits_for_the_poll(fr
     let lab = Lab::seed(frr, &cabourotte.url());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let running = lab.anycastd(["run", "--interval", "5s", "--listen", &listen]).spawn();
+    let secret = secret_file(&lab, "s3cr3t-token");
+    let running = lab.anycastd(["run", "--interval", "5s", "--listen", &listen, "--push-secret-file", &secret]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
     let now = unix_now();
     let pushed = Instant::now();
-    assert_eq!(push(port, &json!([result("dns", false, now + 1)]).to_string(), None), 200);
+    assert_eq!(push(port, &json!([result("dns", false, now + 1)]).to_string(), Some("s3cr3t-token")), 200);
     lab.wait_until("the pushed failure withdrew dns", || !lab.networks(None).contains(DNS_V4));
     assert!(pushed.elapsed() < Duration::from_secs(2), "withdrawn only after {:?}, as a poll would", pushed.elapsed());
     lab.wait_peer_routes(&[UNMANAGED]);
 
-    assert_eq!(push(port, &json!([result("dns", true, now + 2)]).to_string(), None), 200);
+    assert_eq!(push(port, &json!([result("dns", true, now + 2)]).to_string(), Some("s3cr3t-token")), 200);
     std::thread::sleep(Duration::from_secs(1));
     assert!(!has_dns(&lab), "a pushed success must not announce before a poll confirms it");
     cabourotte.set_raw_result(result("dns", true, now + 3));
@@ -123,7 +103,7 @@ fn sighup_applies_a_valid_configuration_and_keeps_the_old_one_when_broken(frr: F
     let lab = Lab::seed(frr, &cabourotte.url());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let running = lab.anycastd(["run", "--interval", "500ms", "--listen", &listen]).spawn();
+    let running = lab.anycastd(["run", "--interval", "500ms", "--metrics-listen", &listen]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)).contains(NTP_V6));
 
@@ -181,12 +161,9 @@ fn metrics_and_healthz_answer(frr: Frr) {
 fn the_listener_refuses_a_wrong_secret_and_an_oversized_body(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::seed(frr, &cabourotte.url());
-    let secret = lab.state_dir().join("../push-secret");
-    std::fs::write(&secret, "s3cr3t-token\n").expect("write the secret");
-    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+    let secret = secret_file(&lab, "s3cr3t-token");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let secret = secret.display().to_string();
     let running = lab.anycastd(["run", "--interval", "5s", "--listen", &listen, "--push-secret-file", &secret]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     let failure = json!([result("dns", false, unix_now() + 1)]).to_string();
@@ -202,6 +179,61 @@ fn the_listener_refuses_a_wrong_secret_and_an_oversized_body(frr: Frr) {
     running.terminate(Duration::from_secs(15)).expect_code(0);
 }
 
+/// Issue 21, item 2: idle connections used up the descriptors, every vtysh call failed with "Too many open files",
+/// and a failing check stayed announced at the peer. 400 are held here against a limit of 128 descriptors (the
+/// unit's is 1024): dns still leaves the peer within an interval, and a push still gets through.
+fn idle_connections_do_not_keep_a_failing_check_announced(frr: Frr) {
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let secret = secret_file(&lab, "s3cr3t-token");
+    let running = lab
+        .anycastd(["run", "--interval", "1s", "--listen", &listen, "--push-secret-file", &secret])
+        .open_files(128)
+        .spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)).contains(NTP_V4));
+    // Connections the listener refuses (as tiny_http did once out of descriptors) are simply not held.
+    let idle: Vec<TcpStream> = (0..400).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect();
+    cabourotte.failing("dns", "down");
+    let failed = Instant::now();
+    lab.wait_until("dns is withdrawn", || !lab.networks(None).contains(DNS_V4));
+    assert!(failed.elapsed() < Duration::from_secs(3), "withdrawn from FRR only after {:?}", failed.elapsed());
+    lab.wait_peer_routes(&[UNMANAGED]);
+    assert_eq!(push(port, &json!([result("ntp_v4", false, unix_now() + 1)]).to_string(), Some("s3cr3t-token")), 200);
+    lab.wait_until("the pushed failure withdrew ntp", || !lab.networks(Some(VRF)).contains(NTP_V4));
+    drop(idle);
+    let stopped = running.terminate(Duration::from_secs(15)).expect_code(0);
+    assert!(!stopped.stderr.contains("Too many open files"), "{stopped}");
+}
+
+/// Issue 21, item 1: `Content-Length: 1099511627776` aborted the process with every prefix announced;
+/// `18446744073709551615` killed the listener. Both are answered, and a later failure still leaves the peer.
+fn a_huge_content_length_does_not_stop_the_daemon(frr: Frr) {
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let secret = secret_file(&lab, "s3cr3t-token");
+    let mut running =
+        lab.anycastd(["run", "--interval", "500ms", "--listen", &listen, "--push-secret-file", &secret]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    for length in ["1099511627776", "18446744073709551615"] {
+        let healthz = exchange(port, format!("GET /healthz HTTP/1.1\r\nContent-Length: {length}\r\n\r\n").as_bytes());
+        assert!(healthz.as_deref().ok().and_then(status).is_some(), "GET /healthz, length {length}: {healthz:?}");
+        let push =
+            format!("POST /push HTTP/1.1\r\nAuthorization: Bearer s3cr3t-token\r\nContent-Length: {length}\r\n\r\n");
+        let refused = exchange(port, push.as_bytes());
+        assert_eq!(refused.as_deref().ok().and_then(status), Some(413), "POST /push, length {length}: {refused:?}");
+        assert!(running.is_running(), "anycastd stopped after Content-Length {length}");
+    }
+    cabourotte.failing("dns", "down");
+    lab.wait_until("dns is withdrawn", || !lab.networks(None).contains(DNS_V4));
+    lab.wait_peer_routes(&[UNMANAGED]);
+    running.terminate(Duration::from_secs(15)).expect_code(0);
+}
+
 on_every_frr!(
     a_pushed_failure_withdraws_at_once_and_a_pushed_success_waits_for_the_poll,
     a_bgpd_restart_is_converged_within_an_interval,
@@ -210,4 +242,6 @@ on_every_frr!(
     sighup_applies_a_valid_configuration_and_keeps_the_old_one_when_broken,
     metrics_and_healthz_answer,
     the_listener_refuses_a_wrong_secret_and_an_oversized_body,
+    idle_connections_do_not_keep_a_failing_check_announced,
+    a_huge_content_length_does_not_stop_the_daemon,
 );

@@ -83,3 +83,18 @@ fn both_services_run_as_the_packaged_system_user_with_umask_0077() {
         assert!(!text.lines().any(|line| line.starts_with("DynamicUser=")), "{unit}: a static user, see its comment");
     }
 }
+
+#[test]
+fn both_services_bound_descriptors_and_tasks_but_never_kill_for_memory() {
+    for unit in ["anycastd.service", "anycastd-run.service"] {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("timers").join(unit)).expect("unit");
+        for setting in ["\nLimitNOFILE=1024\n", "\nTasksMax=512\n"] {
+            assert!(text.contains(setting), "{unit} has {setting:?}: anycastd cannot raise its own limits");
+        }
+        assert!(
+            !text.lines().any(|line| line.starts_with("MemoryMax=")),
+            "{unit}: a kill by the memory limit is a SIGKILL that leaves every prefix announced"
+        );
+    }
+}

@@ -63,6 +63,25 @@ fn node_with(config: &str, checks: &[&str]) -> Node {
     node
 }
 
+/// The shared secret of pushes on the node.
+const PUSH_SECRET: &str = "node-s3cr3t";
+
+/// Makes `unit` listen for pushes on 127.0.0.1:9014 with a secret file only group anycastd can read (README,
+/// "Pushes from Cabourotte"), through a drop-in, as an operator would.
+fn listen_for_pushes(node: &Node, unit: &str) {
+    let secret = "/etc/anycastd/push-secret";
+    std::fs::write(node.path(secret), format!("{PUSH_SECRET}\n")).expect("write the push secret");
+    node.ok(&["chown", "root:anycastd", secret]);
+    node.ok(&["chmod", "0640", secret]);
+    let dir = node.path(&format!("/etc/systemd/system/{unit}.d"));
+    std::fs::create_dir_all(&dir).expect("the drop-in folder");
+    let exec = format!(
+        "ExecStart=\nExecStart=/usr/bin/anycastd --quiet run --listen 127.0.0.1:9014 --push-secret-file {secret}"
+    );
+    std::fs::write(dir.join("listen.conf"), format!("[Service]\n{exec}\n")).expect("the drop-in");
+    node.ok(&["systemctl", "daemon-reload"]);
+}
+
 /// The user the package made for the units, and its numeric id.
 fn anycastd_uid(node: &Node) -> String {
     node.ok(&["id", "-u", "anycastd"]).trim().to_string()
@@ -254,8 +273,18 @@ checks.cabourotte = [{ name = "ntp", interval = 1 }]
     let node = node_with(config, &["dns", "ntp"]);
     let unit = "anycastd-run.service";
     let pass = Duration::from_secs(10);
+    listen_for_pushes(&node, unit);
     node.ok(&["systemctl", "enable", "--now", unit]);
     node.wait_networks(&[DNS_V4, DNS_V6, NTP, UNMANAGED], pass);
+
+    // The listener, under the unit's system-call filter and limits: the secret read (O_NONBLOCK, HMAC with a random
+    // key), poll(2), accept, a push judged and read. A pushed success changes nothing, so the rest runs as before.
+    node.wait_for("/healthz answers ok", pass, || (node.http_get(9014, "/healthz") == "ok\n").then_some(()));
+    let success = r#"[{"name":"dns","success":true,"healthcheck-timestamp":2000000000}]"#;
+    assert_eq!(node.http_post(9014, "/push", "Bearer wrong", success), 401);
+    assert_eq!(node.http_post(9014, "/push", &format!("bearer {PUSH_SECRET}"), success), 200);
+    let limits = node.ok(&["cat", &format!("/proc/{}/limits", node.property(unit, "MainPID"))]);
+    assert!(limits.lines().any(|line| line.starts_with("Max open files") && line.contains(" 1024 ")), "{limits}");
 
     // `systemctl reload`: the same process reads the new file, and withdraws what it no longer has.
     let pid = node.property(unit, "MainPID");

@@ -29,6 +29,7 @@ import sys
 import time
 
 import loop
+import soak
 
 V4_PER_VRF = {"default": "10.1", "blue": "10.2"}
 V6_PER_VRF = {"default": "2001:db8:1", "blue": "2001:db8:2"}
@@ -398,10 +399,23 @@ def main():
                         help="also count the instructions of one no-op apply per size (valgrind's callgrind)")
     parser.add_argument("--original-venv", default="/var/cache/anycastd-bench/original-venv",
                         help="where the original anycastd is installed for the loop section")
+    parser.add_argument("--no-original", action="store_true", help="the loop section without the original anycastd")
+    parser.add_argument("--soak", type=int, metavar="SECONDS",
+                        help="only the soak: run under a hostile flood for SECONDS (see scripts/bench.d/soak.py)")
     args = parser.parse_args()
 
     bench = Bench(args)
     started = time.monotonic()
+    if args.soak:
+        report, missed = soak.run(bench, args.soak)
+        report += f"\n{time.monotonic() - started:.0f} s, anycastd {args.anycastd}, FRR {frr_version(bench)}, "
+        report += f"{os.cpu_count()} CPUs.\n"
+        print(report)
+        if args.out:
+            write(args.out, report)
+        if missed:
+            print("bench: a soak target was missed", file=sys.stderr)
+        return
     results = {}
     reads = {}
     for size in sorted(int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",")):
@@ -411,7 +425,7 @@ def main():
     checks, missed = targets(results)
     loop_report = ""
     if not args.no_loop:
-        loop_report, loop_missed = loop.run(bench, args.idle, args.original_venv)
+        loop_report, loop_missed = loop.run(bench, args.idle, args.original_venv, with_original=not args.no_original)
         missed |= loop_missed
     reads_text = ", ".join(f"{size:,}: {ms(wall)}" for size, wall in reads.items())
     counted = [(size, summary.get(("no-op", "instructions"))) for size, (_, summary) in results.items()]

@@ -23,8 +23,11 @@ use crate::config::{Config, describe};
 use crate::context::Context;
 use crate::error::Error;
 use crate::health::cabourotte::CheckResult;
-use crate::listener::{self, Routes, SharedStatus, Status, Wake};
-use crate::observe::log::Event;
+use crate::listener::mailbox::Mailbox;
+use crate::listener::routes::{Push, Routes};
+use crate::listener::secret::Secret;
+use crate::listener::{self, SharedStatus, Status, Wake};
+use crate::observe::log::{Event, Logging};
 use crate::observe::metrics;
 use crate::pass::memory::Memory;
 use crate::pass::{self, Pass, record};
@@ -44,6 +47,8 @@ pub struct Options {
     pub listen: Option<SocketAddr>,
     /// The file holding the pushes' shared secret.
     pub push_secret_file: Option<PathBuf>,
+    /// Accept pushes from a loopback address without the secret.
+    pub allow_unauthenticated_loopback: bool,
     /// Where to serve metrics and liveness instead of `listen`.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -58,7 +63,7 @@ pub fn run_loop(context: &Context, options: &Options) -> Result<Exit, Error> {
     let (wake, woken) = mpsc::channel();
     listen_for_signals(wake.clone()).map_err(Error::Signals)?;
     let status = Arc::new(Mutex::new(Status { patience: 3 * interval + Duration::from_secs(10), ..Status::default() }));
-    start_listeners(options, &wake, &status).map_err(Error::Listen)?;
+    let listening = start_listeners(options, &wake, &status, &config, context.logging).map_err(Error::Listen)?;
     let mut daemon = Daemon {
         config,
         context,
@@ -70,6 +75,7 @@ pub fn run_loop(context: &Context, options: &Options) -> Result<Exit, Error> {
         config_errors: 0,
         counters: BTreeMap::new(),
         status,
+        listening,
     };
     daemon.notice("started", daemon.banner(options.keep_on_exit));
     let signal = daemon.serve(&woken);
@@ -99,6 +105,7 @@ struct Daemon<'a> {
     /// The error counters of the metrics served on `/metrics`.
     counters: BTreeMap<String, u64>,
     status: SharedStatus,
+    listening: Listening,
 }
 
 impl Daemon<'_> {
@@ -115,7 +122,7 @@ impl Daemon<'_> {
             match woken.recv_timeout(next_poll - now) {
                 Ok(Wake::Stop(signal)) => return signal,
                 Ok(Wake::Reload) => self.reload(),
-                Ok(Wake::Push(results)) => self.pushed(results),
+                Ok(Wake::Pushed) => self.pushed(),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return "the end of the signal listener",
             }
@@ -130,9 +137,11 @@ impl Daemon<'_> {
         self.forget_confirmed_pushes();
     }
 
-    /// Takes in pushed results: a failure newer than what is known may withdraw at once; a success waits for the
-    /// poll, so that nobody who can reach the port can announce anything.
-    fn pushed(&mut self, results: Vec<(String, CheckResult)>) {
+    /// Takes in the pushed results waiting in the mailbox: a failure newer than what is known may withdraw at once; a
+    /// success waits for the poll, so that nobody who can reach the port can announce anything.
+    fn pushed(&mut self) {
+        let Some(mailbox) = &self.listening.mailbox else { return };
+        let results = mailbox.take();
         let configured: BTreeSet<&str> = self.config.checks().map(|(_, check)| check.name.as_str()).collect();
         let mut fresh_failures = BTreeSet::new();
         for (name, result) in results {
@@ -157,12 +166,14 @@ impl Daemon<'_> {
         if affected.is_empty() {
             return;
         }
-        for service in affected {
-            self.pushed_at.insert(service, now);
+        for service in &affected {
+            self.pushed_at.insert(service.clone(), now);
         }
         let mut pass = Pass::new(Intent::Reconcile, COMMAND);
         pass.sources.remembered_answers = Some(answers);
         pass.sources.pushed = self.pushed.clone();
+        // Only the services the push is about may change, and only toward withdrawn; rise and fall count polls.
+        pass.sources.pushed_services = Some(affected.into_iter().collect());
         self.pass(&pass);
     }
 
@@ -195,6 +206,7 @@ impl Daemon<'_> {
     /// SIGHUP: the new configuration takes effect, and the prefixes it no longer has are withdrawn; an invalid one is
     /// logged and counted, and the old one stays.
     fn reload(&mut self) {
+        self.reload_secret();
         let new = match load_config(self.context, CacheUse::ReadAndRefresh) {
             Ok(new) => new,
             Err(error) => {
@@ -215,12 +227,30 @@ impl Daemon<'_> {
             self.pass(&pass);
             self.config = old;
         }
+        if let Some(mailbox) = &self.listening.mailbox {
+            mailbox.set_checks(check_names(&new));
+        }
+        let checks = check_names(&new);
+        self.pushed.retain(|name, _| checks.contains(name));
         self.config = new;
+        // The last poll's answers stay: a pushed failure withdraws at once after a reload too, not only after the
+        // next poll.
+        let answers = self.memory.answers.take();
         self.memory = Memory::with_resync(self.resync);
+        self.memory.answers = answers;
         self.notice(
             "reloaded",
             format!("the configuration is read again; {count} prefixes it no longer has withdrawn"),
         );
+    }
+
+    /// SIGHUP reads the push secret again; a file that cannot be used is logged, and the secret in force stays.
+    fn reload_secret(&self) {
+        let Some(secret) = &self.listening.secret else { return };
+        if let Err(reason) = secret.reload() {
+            let reason = format!("{reason}; the push secret in force stays");
+            self.log(vec![Event { level: "error", ..Event::notice(COMMAND, "reload-failed", reason) }]);
+        }
     }
 
     /// One changing pass, printing the report when something changed or failed, and updating what the listener serves.
@@ -241,7 +271,7 @@ impl Daemon<'_> {
         let text = metrics::render(applied, record::timing(started, config_errors), &self.counters);
         self.counters = metrics::error_counts(&text);
         if let Ok(mut status) = self.status.lock() {
-            status.metrics = Some(text);
+            status.metrics = Some(text.into());
             status.last_pass = Some((Instant::now(), !applied.summary().has_errors()));
         }
     }
@@ -286,26 +316,62 @@ fn narrated(error: &Error) -> String {
     text.trim().to_string()
 }
 
+/// What the listener shares with the loop when `--listen` takes pushes: the mailbox the pushes wait in, and the
+/// secret they must carry (read again on SIGHUP).
+#[derive(Default)]
+struct Listening {
+    mailbox: Option<Arc<Mailbox>>,
+    secret: Option<Arc<Secret>>,
+}
+
 /// Starts the listeners `options` ask for: pushes (with metrics, unless elsewhere) and metrics.
-fn start_listeners(options: &Options, wake: &Sender<Wake>, status: &SharedStatus) -> Result<(), String> {
+fn start_listeners(
+    options: &Options,
+    wake: &Sender<Wake>,
+    status: &SharedStatus,
+    config: &Config,
+    logging: Logging,
+) -> Result<Listening, String> {
+    let mut listening = Listening::default();
     if let Some(address) = options.listen {
-        let secret = match &options.push_secret_file {
-            Some(path) => Some(listener::read_secret(path)?),
-            None if address.ip().is_loopback() => None,
-            None => {
-                return Err(format!(
-                    "--listen {address} is not a loopback address: give --push-secret-file, so that only Cabourotte \
-                     can push"
-                ));
-            }
+        let secret = push_secret(options, address)?.map(Arc::new);
+        let mailbox = Arc::new(Mailbox::new(check_names(config), wake.clone()));
+        let push = Push {
+            mailbox: Arc::clone(&mailbox),
+            secret: secret.clone(),
+            loopback_without_secret: options.allow_unauthenticated_loopback,
         };
         let status = options.metrics_listen.is_none().then(|| Arc::clone(status));
-        listener::start(address, Routes { push: Some((wake.clone(), secret)), status })?;
+        listener::start(address, Routes { push: Some(push), status }, logging)?;
+        listening = Listening { mailbox: Some(mailbox), secret };
     }
     if let Some(address) = options.metrics_listen {
-        listener::start(address, Routes { push: None, status: Some(Arc::clone(status)) })?;
+        listener::start(address, Routes { push: None, status: Some(Arc::clone(status)) }, logging)?;
     }
-    Ok(())
+    Ok(listening)
+}
+
+/// The secret that pushes to `--listen ADDRESS` must carry: always required, unless `--allow-unauthenticated-loopback`
+/// on a loopback address (then there may be none, and only local users can push).
+fn push_secret(options: &Options, address: SocketAddr) -> Result<Option<Secret>, String> {
+    match (&options.push_secret_file, options.allow_unauthenticated_loopback) {
+        (Some(path), _) => Secret::read(path).map(Some),
+        (None, true) if address.ip().to_canonical().is_loopback() => Ok(None),
+        (None, true) => Err(format!(
+            "--listen {address} is not a loopback address: --allow-unauthenticated-loopback spares only local clients \
+             the secret; give --push-secret-file"
+        )),
+        (None, false) => Err(format!(
+            "--listen {address} needs --push-secret-file PATH: every push must carry the shared secret \
+             (Authorization: Bearer SECRET), on loopback too; --allow-unauthenticated-loopback lets every local user \
+             push without it"
+        )),
+    }
+}
+
+/// The names of the configuration's checks: the only ones a push may be about.
+fn check_names(config: &Config) -> BTreeSet<String> {
+    config.checks().map(|(_, check)| check.name.clone()).collect()
 }
 
 /// Sends SIGINT and SIGTERM (as a stop) and SIGHUP (as a reload) to the loop.

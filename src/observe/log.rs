@@ -264,6 +264,7 @@ pub fn why(service: &ServicePlan) -> String {
         Verdict::Rising { healthy, rise } => format!("healthy {healthy}/{rise}, still withdrawn"),
         Verdict::Falling { unhealthy, fall } => format!("unhealthy {unhealthy}/{fall}, still announced"),
         Verdict::KeptOnCheckerError => "Cabourotte could not be asked; prefixes kept as they are".to_string(),
+        Verdict::Untouched => "left as it is until the next poll (a push about other checks)".to_string(),
         Verdict::Unhealthy => {
             let failures: Vec<String> = service
                 .health

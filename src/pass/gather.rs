@@ -37,6 +37,8 @@ pub struct Gathered {
     pub record: Record,
     /// The prefixes of that record the configuration no longer names, to withdraw.
     pub departed: Vec<Departed>,
+    /// The services a pass made by a push concerns (see [`Sources::pushed_services`]).
+    pub pushed_services: Option<BTreeSet<String>>,
 }
 
 /// Gathers every input of a pass with `intent`, from `sources` or live. `state_dir` is `None` when it does not exist
@@ -86,7 +88,17 @@ pub fn gather(
     let answers = with_pushed(answers, &sources.pushed);
     let mut warnings = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
     warnings.extend(record_warning);
-    Gathered { answers, now, frr, maintenance, recalled, warnings, record, departed }
+    Gathered {
+        answers,
+        now,
+        frr,
+        maintenance,
+        recalled,
+        warnings,
+        record,
+        departed,
+        pushed_services: sources.pushed_services.clone(),
+    }
 }
 
 /// The prefixes of `record` that `config` no longer names, each with whether its vtysh may be run (one the

@@ -16,7 +16,7 @@ pub mod memory;
 mod ownership;
 pub mod record;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -47,6 +47,9 @@ pub struct Sources {
     pub remembered_answers: Option<Answers>,
     /// Results pushed by Cabourotte's exporter, each swapped in where it is newer than the polled one.
     pub pushed: BTreeMap<String, CheckResult>,
+    /// The services a pass made by a push concerns: only they may change, and only toward withdrawn (see
+    /// [`crate::plan::Inputs::pushed_services`]). `None` for every other pass.
+    pub pushed_services: Option<BTreeSet<String>>,
 }
 
 impl Sources {
@@ -322,6 +325,7 @@ fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>
         withdraw_only: problems.first().cloned(),
         counts_forgeable: recalled.forgeable,
         departed: gathered.departed,
+        pushed_services: gathered.pushed_services,
     };
     let warnings = recalled.warning.into_iter().chain(gathered.warnings).collect();
     (inputs, problems, warnings)

@@ -135,6 +135,7 @@ fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
             Verdict::Draining { .. } => "draining",
             Verdict::WithdrawAll => "withdraw-all",
             Verdict::Removed => "removed",
+            Verdict::Untouched => "untouched",
         },
         streak: StreakJson {
             healthy: service.streak.healthy,

@@ -146,6 +146,7 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
         (Verdict::KeptOnCheckerError, _) => painter.red(
             "health unknown (Cabourotte could not be asked): prefixes kept as they are (on_checker_error = \"keep\")",
         ),
+        (Verdict::Untouched, _) => painter.yellow("left as it is until the next poll (a push about other checks)"),
     };
     let _ = writeln!(out, "{}: {state}", painter.bold(&escape(&service.name)));
     for check in service.health.iter().flat_map(|health| health.checks.iter()) {

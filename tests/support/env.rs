@@ -180,8 +180,29 @@ impl Env {
 
     /// Starts `anycastd ARGS` (e.g. `run --interval 200ms`) in the background.
     pub fn start_loop(&self, args: &[&str]) -> Looping {
-        let child = self.command(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start anycastd");
-        Looping { child: Some(child) }
+        self.start(self.command(args))
+    }
+
+    /// Starts `command` (from [`Env::command`], perhaps with limits of its own) in the background. Its stderr goes
+    /// to a file, so that a chatty daemon never blocks on a full pipe, and can be read while it runs.
+    pub fn start(&self, mut command: Command) -> Looping {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let stderr = self.dir.join(format!("anycastd-{n}.stderr"));
+        let file = std::fs::File::create(&stderr).expect("create a stderr file");
+        let child = command.stdout(Stdio::null()).stderr(file).spawn().expect("start anycastd");
+        Looping { child: Some(child), stderr }
+    }
+
+    /// Makes every vtysh call take `seconds` before doing its work (`None`: at once again).
+    pub fn slow(&self, seconds: Option<f64>) -> &Self {
+        let path = self.dir.join("frr/slow");
+        match seconds {
+            Some(seconds) => std::fs::write(path, seconds.to_string()).expect("write slow"),
+            None => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        self
     }
 
     /// Runs the binary with `args` and waits for it.
@@ -209,6 +230,7 @@ impl Env {
 /// `anycastd run` in the background; killed when dropped, so a failing test leaves nothing running.
 pub struct Looping {
     child: Option<Child>,
+    stderr: PathBuf,
 }
 
 impl Looping {
@@ -225,13 +247,44 @@ impl Looping {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// Whether it is still running (`Some(code)`: it exited, `-1` for a signal).
+    pub fn exited(&mut self) -> Option<i32> {
+        let child = self.child.as_mut()?;
+        child.try_wait().ok().flatten().map(|status| status.code().unwrap_or(-1))
+    }
+
+    /// Sends `signal` (e.g. `HUP`) and lets it run on.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill").arg(format!("-{signal}")).arg(pid).status();
+        assert!(sent.is_ok_and(|status| status.success()), "kill -{signal}");
+    }
+
+    /// Waits up to `deadline` for it to exit by itself; its exit code and stderr, or `None` if it did not.
+    pub fn wait(mut self, deadline: Duration) -> Option<(Option<i32>, String)> {
+        let started = Instant::now();
+        while started.elapsed() < deadline {
+            if let Some(code) = self.exited() {
+                self.child = None;
+                return Some((Some(code).filter(|code| *code >= 0), self.stderr()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// What it wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
     /// Sends `signal` (e.g. `TERM`, `INT`) and waits for the exit; returns the exit code and stderr.
     pub fn stop(mut self, signal: &str) -> (Option<i32>, String) {
         let child = self.child.take().expect("still running");
         let sent = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
         assert!(sent.is_ok_and(|status| status.success()), "kill -{signal}");
         let output = child.wait_with_output().expect("wait for anycastd run");
-        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+        (output.status.code(), self.stderr())
     }
 }
 

@@ -9,6 +9,7 @@ DIR holds:
   calls.log       one JSON line per invocation: the -c arguments (appended)
   fail-on         optional: a command line; running it fails like an FRR error
   hang            optional: when present, every call sleeps for a long time (to test timeouts)
+  slow            optional: a number of seconds every call sleeps before doing its work (slow passes)
   rib             optional: the routes in FRR's RIB, one `VRF PREFIX` per line (`default` for the default VRF);
                   without it, every `show ip[v6] route ... json` finds a route
 
@@ -49,6 +50,9 @@ def main(argv):
         log.write(json.dumps(commands) + "\n")
     if os.path.exists(os.path.join(state, "hang")):
         time.sleep(60)
+    slow = read_optional(os.path.join(state, "slow"))
+    if slow:
+        time.sleep(float(slow))
     path = os.path.join(state, "running-config")
     with open(path) as f:
         config = parse(f.read())

@@ -563,7 +563,7 @@ checks.cabourotte = [{{ name = "ntp_v4", url = "{u}" }}, {{ name = "ntp_v6", url
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Anycastd { lab: self, args: args.into_iter().map(Into::into).collect(), json: false }
+        Anycastd { lab: self, args: args.into_iter().map(Into::into).collect(), json: false, open_files: None }
     }
 
     /// Polls `condition` until it holds; after the deadline panics with `what` and the state of FRR and GoBGP.
@@ -647,6 +647,8 @@ pub struct Anycastd<'a> {
     lab: &'a Lab,
     args: Vec<String>,
     json: bool,
+    /// The most file descriptors the process may have open (`RLIMIT_NOFILE`), when not the test's own.
+    open_files: Option<u64>,
 }
 
 impl Anycastd<'_> {
@@ -656,8 +658,26 @@ impl Anycastd<'_> {
         self
     }
 
+    /// Runs it with at most `limit` open file descriptors, as a unit's `LimitNOFILE=` would (its vtysh children
+    /// inherit the limit).
+    pub fn open_files(mut self, limit: u64) -> Self {
+        self.open_files = Some(limit);
+        self
+    }
+
     fn command(&self) -> (Command, String) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_anycastd"));
+        if let Some(limit) = self.open_files {
+            use std::os::unix::process::CommandExt;
+            let rlimit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+            // SAFETY: between fork and exec the closure only calls setrlimit, which is async-signal-safe.
+            unsafe {
+                command.pre_exec(move || match libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                });
+            }
+        }
         command.arg("-c").arg(self.lab.config_path()).arg("--state-dir").arg(self.lab.state_dir());
         if self.json {
             command.args(["--format", "json"]);

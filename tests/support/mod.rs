@@ -7,6 +7,7 @@
 pub mod cabourotte;
 pub mod debian;
 pub mod env;
+pub mod http;
 pub mod lab;
 pub mod node;
 pub mod pki;

@@ -224,6 +224,22 @@ impl Node {
         text(&succeed(&mut command, &format!("GET :{port}{path} in the node")).stdout)
     }
 
+    /// `POST http://127.0.0.1:PORT/PATH` of `body` with `Authorization: AUTHORIZATION` in the container's network
+    /// namespace, by the host's python3: the status code.
+    pub fn http_post(&self, port: u16, path: &str, authorization: &str, body: &str) -> u16 {
+        let script = format!(
+            "import sys, urllib.request, urllib.error\n\
+             request = urllib.request.Request('http://127.0.0.1:{port}{path}', data=sys.argv[2].encode(), \
+             headers={{'Authorization': sys.argv[1], 'Content-Type': 'application/json'}})\n\
+             try:\n    print(urllib.request.urlopen(request, timeout=5).status)\n\
+             except urllib.error.HTTPError as error:\n    print(error.code)\n"
+        );
+        let mut command = Command::new("nsenter");
+        command.args(["-t", &self.init.to_string(), "-n", "--", "python3", "-c", &script, authorization, body]);
+        let status = text(&succeed(&mut command, &format!("POST :{port}{path} in the node")).stdout);
+        status.trim().parse().unwrap_or_else(|_| panic!("POST :{port}{path}: not a status: {status}"))
+    }
+
     /// Polls `condition` every 100 ms until it gives a value; fails the test after `deadline`, with what the node
     /// was doing.
     pub fn wait_for<T>(&self, what: &str, deadline: Duration, mut condition: impl FnMut() -> Option<T>) -> T {
