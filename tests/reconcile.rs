@@ -467,3 +467,29 @@ fn a_forgotten_prefix_is_left_announced_when_its_service_is_removed() {
     assert_eq!(wrong.code, 1);
     assert!(wrong.stderr.contains("203.0.113.123/24 has host bits set; did you mean 203.0.113.0/24?"), "{wrong:?}");
 }
+
+/// `run` started while the file is broken: the last valid configuration stands in, a failing service is withdrawn,
+/// nothing is announced, and a SIGHUP that finds the file fixed ends it.
+#[test]
+fn run_started_on_a_broken_configuration_still_withdraws_and_a_fixed_reload_ends_it() {
+    let env = Env::new();
+    assert_eq!(env.run(&["apply"]).code, 0);
+    let valid = std::fs::read_to_string(env.config_path()).expect("the configuration");
+    std::fs::write(env.config_path(), format!("{valid}\noops = = \n")).expect("a typo");
+    env.cabourotte.failing("dns", "SERVFAIL");
+    let metrics = env.dir.join("anycastd.prom");
+    let looping = env.start_loop(&["--metrics-file", &metrics.display().to_string(), "run", "--interval", "200ms"]);
+    support::env::wait_until("dns withdrawn", || env.networks().len() == 2);
+    support::env::wait_until("the metrics say the file is broken", || {
+        std::fs::read_to_string(&metrics).is_ok_and(|text| text.contains("\nanycastd_configuration_valid 0\n"))
+    });
+    env.cabourotte.healthy("dns");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(env.networks().len(), 2, "nothing announced while the file is broken");
+    std::fs::write(env.config_path(), valid).expect("fixed");
+    looping.signal("HUP");
+    support::env::wait_until("dns announced again after the reload", || env.networks() == ALL_ANNOUNCED);
+    let (code, stderr) = looping.stop("TERM");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.starts_with("anycastd run: config-invalid: "), "{stderr}");
+}

@@ -14,11 +14,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use miette::{Diagnostic, NarratableReportHandler};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::{CacheUse, Exit, load_config};
+use super::{CacheUse, Exit, load_config, load_config_or_last_valid, narrated};
 use crate::config::{Config, describe};
 use crate::context::Context;
 use crate::error::Error;
@@ -28,7 +27,7 @@ use crate::listener::routes::{Push, Routes};
 use crate::listener::secret::Secret;
 use crate::listener::{self, SharedStatus, Status, Wake};
 use crate::observe::log::{Event, Logging};
-use crate::observe::metrics;
+use crate::observe::metrics::{self, PassTiming};
 use crate::pass::memory::Memory;
 use crate::pass::{self, Pass, record};
 use crate::plan::{Intent, Plan};
@@ -57,8 +56,14 @@ pub struct Options {
 const COMMAND: &str = "run";
 
 /// Runs passes every interval until a signal.
+///
+/// A configuration file that cannot be read or is invalid at start does not keep the loop from withdrawing: the last
+/// valid configuration stands in (see [`super::InForce`]), every pass withdraws the services whose checks fail and announces
+/// nothing, until a SIGHUP finds the file valid.
 pub fn run_loop(context: &Context, options: &Options) -> Result<Exit, Error> {
-    let config = load_config(context, CacheUse::ReadAndRefresh)?;
+    let in_force = load_config_or_last_valid(context, CacheUse::ReadAndRefresh)?;
+    let broken_config = in_force.refusal(context, COMMAND);
+    let config = in_force.config().clone();
     let interval = options.interval.unwrap_or_else(|| config.shortest_interval());
     let (wake, woken) = mpsc::channel();
     listen_for_signals(wake.clone()).map_err(Error::Signals)?;
@@ -76,6 +81,8 @@ pub fn run_loop(context: &Context, options: &Options) -> Result<Exit, Error> {
         counters: BTreeMap::new(),
         status,
         listening,
+        file_valid: broken_config.is_none(),
+        broken_config,
     };
     daemon.notice("started", daemon.banner(options.keep_on_exit));
     let signal = daemon.serve(&woken);
@@ -106,6 +113,11 @@ struct Daemon<'a> {
     counters: BTreeMap<String, u64>,
     status: SharedStatus,
     listening: Listening,
+    /// Whether the configuration file was valid when last read (a failed SIGHUP keeps the configuration in force).
+    file_valid: bool,
+    /// Why nothing may be announced: the file was broken at start, and the last valid configuration stands in, until
+    /// a SIGHUP finds it valid.
+    broken_config: Option<String>,
 }
 
 impl Daemon<'_> {
@@ -211,6 +223,7 @@ impl Daemon<'_> {
             Ok(new) => new,
             Err(error) => {
                 self.config_errors += 1;
+                self.file_valid = false;
                 let reason = format!("{}; the configuration in force stays", narrated(&error));
                 self.log(vec![Event { level: "error", ..Event::notice(COMMAND, "reload-failed", reason) }]);
                 return;
@@ -233,6 +246,8 @@ impl Daemon<'_> {
         let checks = check_names(&new);
         self.pushed.retain(|name, _| checks.contains(name));
         self.config = new;
+        self.file_valid = true;
+        self.broken_config = None;
         // The last poll's answers stay: a pushed failure withdraws at once after a reload too, not only after the
         // next poll.
         let answers = self.memory.answers.take();
@@ -256,7 +271,12 @@ impl Daemon<'_> {
     /// One changing pass, printing the report when something changed or failed, and updating what the listener serves.
     fn pass(&mut self, pass: &Pass<'_>) -> Plan {
         let started = Instant::now();
-        let pass = Pass { config_errors: std::mem::take(&mut self.config_errors), ..pass.clone() };
+        let pass = Pass {
+            config_errors: std::mem::take(&mut self.config_errors),
+            config_file_valid: self.file_valid,
+            broken_config: self.broken_config.clone(),
+            ..pass.clone()
+        };
         let applied = pass::remembering_pass(&self.config, self.context, &pass, &mut self.memory);
         let summary = applied.summary();
         if summary.has_changes() || summary.has_errors() {
@@ -268,7 +288,8 @@ impl Daemon<'_> {
 
     /// What `/metrics` and `/healthz` answer after `applied`.
     fn serve_status(&mut self, applied: &Plan, started: Instant, config_errors: u64) {
-        let text = metrics::render(applied, record::timing(started, config_errors), &self.counters);
+        let timing = PassTiming { config_valid: self.file_valid, ..record::timing(started, config_errors) };
+        let text = metrics::render(applied, timing, &self.counters);
         self.counters = metrics::error_counts(&text);
         if let Ok(mut status) = self.status.lock() {
             status.metrics = Some(text.into());
@@ -307,13 +328,6 @@ fn removed_prefixes(old: &Config, new: &Config) -> Config {
     }
     removed.services.retain(|service| !service.prefixes.is_empty());
     removed
-}
-
-/// An error in plain words, with its details (a configuration's problems, each at its line), for one log line.
-fn narrated(error: &Error) -> String {
-    let mut text = String::new();
-    let _ = NarratableReportHandler::new().render_report(&mut text, error as &dyn Diagnostic);
-    text.trim().to_string()
 }
 
 /// What the listener shares with the loop when `--listen` takes pushes: the mailbox the pushes wait in, and the

@@ -147,6 +147,9 @@ pub struct Pass<'a> {
     pub config_errors: u64,
     /// Why this pass may withdraw but not announce, decided before it started (a broken configuration file).
     pub broken_config: Option<String>,
+    /// Whether the configuration file was valid when last read, for the metrics (`run` keeps its configuration in
+    /// force when a SIGHUP finds the file broken).
+    pub config_file_valid: bool,
 }
 
 impl<'a> Pass<'a> {
@@ -160,6 +163,7 @@ impl<'a> Pass<'a> {
             reason: None,
             config_errors: 0,
             broken_config: None,
+            config_file_valid: true,
         }
     }
 }

@@ -24,7 +24,10 @@ pub(super) fn record(
     started: Instant,
 ) {
     let command = pass.command;
-    let timing = PassTiming { config_valid: pass.broken_config.is_none(), ..timing(started, pass.config_errors) };
+    let timing = PassTiming {
+        config_valid: pass.config_file_valid && pass.broken_config.is_none(),
+        ..timing(started, pass.config_errors)
+    };
     let metrics_error = context.metrics_file.as_deref().and_then(|path| metrics::write(path, applied, timing).err());
     drop(held.lock);
     applied.errors.extend(metrics_error.map(|error| error.to_string()));
