@@ -291,7 +291,7 @@ checks.cabourotte = [{ name = "ntp", interval = 1 }]
     node.write_config(DNS_CONFIG);
     node.ok(&["systemctl", "reload", unit]);
     node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], pass);
-    let dropped = "removed from the configuration by a reload";
+    let dropped = "no longer in the configuration";
     node.wait_journal(
         unit,
         &format!("anycastd run: withdrawn {NTP} for service ntp (default VRF, AS 65536): {dropped}"),

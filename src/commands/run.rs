@@ -229,17 +229,7 @@ impl Daemon<'_> {
                 return;
             }
         };
-        let removed = removed_prefixes(&self.config, &new);
-        let count = removed.services.iter().map(|service| service.prefixes.len()).sum::<usize>();
-        if count > 0 {
-            let pass = Pass {
-                reason: Some("removed from the configuration by a reload".into()),
-                ..Pass::new(Intent::WithdrawAll, COMMAND)
-            };
-            let old = std::mem::replace(&mut self.config, removed);
-            self.pass(&pass);
-            self.config = old;
-        }
+        let count = removed_prefixes(&self.config, &new);
         if let Some(mailbox) = &self.listening.mailbox {
             mailbox.set_checks(check_names(&new));
         }
@@ -253,6 +243,10 @@ impl Daemon<'_> {
         let answers = self.memory.answers.take();
         self.memory = Memory::with_resync(self.resync);
         self.memory.answers = answers;
+        // What the new configuration no longer has, anycastd announced: the record of announced prefixes makes this
+        // pass withdraw it ("no longer in the configuration"), under any vtysh path, so that a prefix only moved
+        // to another path of the same FRR does not flap.
+        self.poll();
         self.notice(
             "reloaded",
             format!("the configuration is read again; {count} prefixes it no longer has withdrawn"),
@@ -319,15 +313,10 @@ impl Daemon<'_> {
     }
 }
 
-/// The part of `old` whose prefixes `new` no longer has (the same prefix, VRF and vtysh), service by service.
-fn removed_prefixes(old: &Config, new: &Config) -> Config {
-    let kept: BTreeSet<_> = new.prefixes().map(|(_, p)| (p.prefix, p.vrf.clone(), p.vtysh.clone())).collect();
-    let mut removed = old.clone();
-    for service in &mut removed.services {
-        service.prefixes.retain(|p| !kept.contains(&(p.prefix, p.vrf.clone(), p.vtysh.clone())));
-    }
-    removed.services.retain(|service| !service.prefixes.is_empty());
-    removed
+/// How many prefixes of `old` `new` no longer names (the same prefix and VRF, under any vtysh path).
+fn removed_prefixes(old: &Config, new: &Config) -> usize {
+    let kept: BTreeSet<_> = new.prefixes().map(|(_, p)| (p.prefix, p.vrf.clone())).collect();
+    old.prefixes().filter(|(_, p)| !kept.contains(&(p.prefix, p.vrf.clone()))).count()
 }
 
 /// What the listener shares with the loop when `--listen` takes pushes: the mailbox the pushes wait in, and the
