@@ -29,7 +29,7 @@ pub struct Cli {
     pub configuration: PathBuf,
 
     /// Where the maintenance marker, the run lock, the rise/fall counts, the configuration cache and the record of
-    /// announced prefixes live; created 0700 when missing, refused when its group or others can write it.
+    /// managed prefixes live; created 0700 when missing, refused when its group or others can write it.
     #[arg(long, env = "ANYCASTD_STATE_DIR", default_value = "/var/lib/anycastd", global = true)]
     pub state_dir: PathBuf,
 
@@ -114,8 +114,8 @@ pub enum Command {
     },
     /// Leave maintenance: the next apply announces healthy services again.
     Resume,
-    /// Forget that anycastd announced PREFIX, without withdrawing it: for a prefix moved into FRR's own
-    /// configuration, which anycastd would otherwise withdraw once its configuration no longer names it.
+    /// Forget that anycastd manages PREFIX, without withdrawing it: for a prefix moved into FRR's own configuration,
+    /// which anycastd would otherwise withdraw once its configuration no longer names it.
     Forget {
         /// The prefix, as in the configuration (`203.0.113.80`, `203.0.113.0/24`).
         prefix: String,
@@ -462,7 +462,7 @@ mod tests {
         let help = help.map(ToString::to_string).unwrap_or_default();
         let readme = &readme_options_row("--state-dir")[2];
         let everything =
-            ["maintenance marker", "run lock", "rise/fall counts", "configuration cache", "announced prefixes"];
+            ["maintenance marker", "run lock", "rise/fall counts", "configuration cache", "managed prefixes"];
         for holds in everything {
             assert!(help.contains(holds), "--help of --state-dir names the {holds}: {help}");
             assert!(readme.contains(holds), "the README's --state-dir names the {holds}: {readme}");

@@ -11,8 +11,8 @@ use crate::config::{Config, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealth
 use crate::frr::{Asn, Change, ChangeKind, RunningConfig};
 use crate::health::cabourotte::Answers;
 use crate::health::{self, Condition, ServiceHealth};
-use crate::state::announced::Entry;
 use crate::state::maintenance::Maintenance;
+use crate::state::managed::Entry;
 use crate::state::streaks::{Streak, Streaks};
 
 /// What each vtysh path's FRR has, or why it could not be read.
@@ -41,11 +41,11 @@ pub struct Inputs {
     /// The services a pass made by a push concerns (`None`: a poll, or no push). Rise and fall count polls only, and
     /// a push can only withdraw what it names: see [`after_push`].
     pub pushed_services: Option<BTreeSet<String>>,
-    /// The prefixes anycastd announced that the configuration no longer names (see `state/announced.rs`).
+    /// The prefixes anycastd managed that the configuration no longer names (see `state/managed.rs`).
     pub departed: Vec<Departed>,
 }
 
-/// A prefix anycastd announced and the configuration no longer names: withdrawn wherever FRR still has it.
+/// A prefix anycastd managed and the configuration no longer names: withdrawn wherever FRR still has it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Departed {
     /// What the record says of it.
@@ -514,9 +514,8 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
     ServicePlan { name: service.name.clone(), health, verdict, desired, policy: service.policy, streak, prefixes }
 }
 
-/// The departed prefixes, by the service they were announced for: withdrawn where their FRR still has them in the
-/// same VRF under the same AS (another AS: someone else's network now); errors where their vtysh may not be run or
-/// FRR cannot be read.
+/// The departed prefixes, by the service they were for: withdrawn where their FRR still has them in their VRF
+/// (whatever AS its instance has by now); errors where their vtysh may not be run or FRR cannot be read.
 fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
     let mut by_service: BTreeMap<&str, Vec<PrefixPlan>> = BTreeMap::new();
     for departed in &inputs.departed {
@@ -533,12 +532,9 @@ fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
             true => observe(&managed, &inputs.frr),
             false => Observed { error: Some(PrefixError::VtyshNotConfigured(entry.vtysh.clone())), ..Observed::none() },
         };
-        let ours = seen.asn.as_ref().is_some_and(|asn| asn.to_string() == entry.asn);
         let seen = match seen.error {
             Some(PrefixError::NoBgpInstance) => Observed { presence: Presence::Absent, ..Observed::none() },
-            Some(_) => seen,
-            None if !ours => Observed { presence: Presence::Absent, ..Observed::none() },
-            None => seen,
+            _ => seen,
         };
         by_service.entry(&entry.service).or_default().push(seen.plan(&managed, Desired::Withdrawn, None));
     }

@@ -462,7 +462,7 @@ fn a_forgotten_prefix_is_left_announced_when_its_service_is_removed() {
         "the forgotten prefix stays, the other one of ntp is withdrawn"
     );
     let again = env.run(&["forget", "203.0.113.123"]);
-    assert_eq!(again.stdout, "203.0.113.123/32 is not in the record of announced prefixes: nothing to forget.\n");
+    assert_eq!(again.stdout, "203.0.113.123/32 is not in the record of managed prefixes: nothing to forget.\n");
     let wrong = env.run(&["forget", "203.0.113.123/24"]);
     assert_eq!(wrong.code, 1);
     assert!(wrong.stderr.contains("203.0.113.123/24 has host bits set; did you mean 203.0.113.0/24?"), "{wrong:?}");

@@ -64,7 +64,7 @@ fn the_state_directory_is_created_0700_and_its_files_0600() {
     assert_eq!(mode(&env.state_dir()), 0o700, "the state directory");
     let files = files_below(&env.state_dir());
     let names: Vec<_> = files.iter().filter_map(|file| file.file_name()?.to_str()).collect();
-    assert_eq!(names, ["announced.json", "config-cache.json", "frr-changed", "lock", "maintenance.json", "state.json"]);
+    assert_eq!(names, ["config-cache.json", "frr-changed", "lock", "maintenance.json", "managed.json", "state.json"]);
     for file in &files {
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }
@@ -722,7 +722,7 @@ fn a_killed_loop_leaves_no_temporary_file_behind() {
     assert_eq!(temporary(&env), Vec::<std::path::PathBuf>::new(), "nothing left behind");
 }
 
-/// The record of announced prefixes is input from a directory another user may own. In one the running user does
+/// The record of managed prefixes is input from a directory another user may own. In one the running user does
 /// not own (root in the service's directory), it is reported, never acted on: a forged entry cannot make root
 /// withdraw a network the configuration does not name.
 #[test]
@@ -738,20 +738,30 @@ fn a_record_someone_else_can_write_is_reported_and_not_acted_on() {
     std::os::unix::fs::chown(&state_dir, Some(NOBODY), Some(NOBODY)).expect("chown");
     assert_eq!(run(&env, with_state_dir(&env, &state_dir, &["apply"])).code, 0);
     assert_eq!(env.networks().len(), 4);
-    // The directory's owner plants an entry for the operator's own network, and drops ntp from the configuration.
-    let record = state_dir.join("announced.json");
-    let mut text = std::fs::read_to_string(&record).expect("the record root wrote");
-    text.push_str(
-        "{\"prefix\":\"203.0.113.123/32\",\"vrf\":\"123\",\"asn\":\"65537\",\"vtysh\":\"/usr/bin/vtysh\",\"service\":\"x\"}\n",
+    assert!(!state_dir.join("managed.json").exists(), "root writes no record in a directory it does not trust");
+    // The directory's owner writes a record with ntp's prefixes (and one for a network nobody configured), and ntp
+    // is dropped from the configuration.
+    let record = state_dir.join("managed.json");
+    let entry = |prefix: &str| {
+        format!(
+            "{{\"prefix\":\"{prefix}\",\"vrf\":\"123\",\"vtysh\":\"{}\",\"service\":\"ntp\"}}\n",
+            env.vtysh().display()
+        )
+    };
+    let text = format!(
+        "{{\"anycastd_record\":1,\"named\":\"0\",\"departed\":2}}\n{}{}",
+        entry("203.0.113.123/32"),
+        entry("2001:db8::123:7e11:713e/128")
     );
     std::fs::write(&record, text).expect("forge");
+    std::os::unix::fs::chown(&record, Some(NOBODY), Some(NOBODY)).expect("chown");
     env.config(SEED_CONFIG.split("[services.ntp]").next().expect("the dns part"));
     let applied = run(&env, with_state_dir(&env, &state_dir, &["apply"]));
     assert_eq!(applied.code, 0, "{applied:?}");
     assert_eq!(env.networks().len(), 4, "nothing withdrawn on an untrusted record: {applied:?}");
     assert!(
         applied.stderr.contains(
-            "anycastd apply: warning: not acting on the record of announced prefixes: the state directory \
+            "anycastd apply: warning: not acting on the record of managed prefixes: the state directory \
              [DIR]/service-state belongs to uid 65534, not to this user (uid 0): its owner can change what it holds; \
              it lists 2 prefixes the configuration no longer names, which stay as they are in FRR: \
              2001:db8::123:7e11:713e/128 (VRF 123), 203.0.113.123/32 (VRF 123)"
@@ -769,7 +779,7 @@ fn an_announcement_that_cannot_be_recorded_is_not_made() {
     env.cabourotte.failing("dns", "SERVFAIL");
     assert_eq!(env.run(&["apply"]).code, 0);
     assert_eq!(env.networks(), NTP);
-    let record = env.state_dir().join("announced.json");
+    let record = env.state_dir().join("managed.json");
     std::fs::remove_file(&record).expect("the record");
     std::fs::create_dir(&record).expect("a directory in its place");
     env.cabourotte.healthy("dns");
@@ -779,7 +789,7 @@ fn an_announcement_that_cannot_be_recorded_is_not_made() {
     assert!(
         applied.stderr.contains(
             "anycastd apply: prefix-error 203.0.113.53/32 for service dns (default VRF, AS 65536): not announced: \
-             cannot record what it announces: "
+             cannot record the prefixes it manages: "
         ),
         "{}",
         applied.stderr

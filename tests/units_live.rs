@@ -205,7 +205,7 @@ fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_
     let files = node.ok(&["find", "/var/lib/anycastd", "-mindepth", "1", "-printf", "%P %y %u:%g %m\n"]);
     let mut names: Vec<&str> = files.lines().map(|line| line.split(' ').next().unwrap_or_default()).collect();
     names.sort();
-    assert_eq!(names, ["announced.json", "config-cache.json", "frr-changed", "lock", "state.json"], "{files}");
+    assert_eq!(names, ["config-cache.json", "frr-changed", "lock", "managed.json", "state.json"], "{files}");
     for line in files.lines() {
         assert!(line.ends_with(" f anycastd:anycastd 600"), "{line}");
     }

@@ -1,5 +1,5 @@
-//! `anycastd forget PREFIX`: lets go of a prefix anycastd announced, without withdrawing it. Once the configuration
-//! no longer names a prefix, anycastd withdraws what it announced of it (see `state/announced.rs`); an operator who
+//! `anycastd forget PREFIX`: lets go of a prefix anycastd manages, without withdrawing it. Once the configuration no
+//! longer names a prefix, anycastd withdraws it wherever FRR still has it (see `state/managed.rs`); an operator who
 //! moved it into FRR's own configuration by hand says so with this command, and anycastd leaves it alone.
 
 use super::{CacheUse, Exit, load_config_or_last_valid};
@@ -9,10 +9,10 @@ use crate::error::Error;
 use crate::escape::escape;
 use crate::render::emit;
 use crate::state::StateDir;
-use crate::state::announced;
 use crate::state::lock::RunLock;
+use crate::state::managed;
 
-/// Removes `prefix` (in `vrf`, or in every VRF) from the record of announced prefixes, under the run lock.
+/// Removes `prefix` (in `vrf`, or in every VRF) from the record of managed prefixes, under the run lock.
 pub fn forget(context: &Context, prefix: &str, vrf: Option<&str>) -> Result<Exit, Error> {
     let usage = |reason: String| Error::InvalidArgument { what: "forget", reason };
     let prefix = Prefix::parse(prefix).map_err(|error| match error {
@@ -28,15 +28,15 @@ pub fn forget(context: &Context, prefix: &str, vrf: Option<&str>) -> Result<Exit
     let config = load_config_or_last_valid(context, CacheUse::ReadOnly)
         .map_or_else(|_| None, |in_force| Some(in_force.config().clone()));
     let Some(state_dir) = StateDir::open(&context.state_dir).map_err(Error::StateDir)? else {
-        emit(&format!("{prefix} is not in the record of announced prefixes: nothing to forget.\n"));
+        emit(&format!("{prefix} is not in the record of managed prefixes: nothing to forget.\n"));
         return Ok(Exit::Done);
     };
     let _lock = RunLock::acquire(&state_dir, "forget", context.lock_timeout).map_err(Error::Lock)?;
     let empty = Config::default();
     let config = config.as_ref().unwrap_or(&empty);
-    let forgotten = announced::forget(&state_dir, config, prefix, vrf.as_ref()).map_err(Error::StateDir)?;
+    let forgotten = managed::forget(&state_dir, config, prefix, vrf.as_ref()).map_err(Error::StateDir)?;
     if forgotten.is_empty() {
-        emit(&format!("{prefix} is not in the record of announced prefixes: nothing to forget.\n"));
+        emit(&format!("{prefix} is not in the record of managed prefixes: nothing to forget.\n"));
         return Ok(Exit::Done);
     }
     for entry in &forgotten {

@@ -243,7 +243,7 @@ impl Daemon<'_> {
         let answers = self.memory.answers.take();
         self.memory = Memory::with_resync(self.resync);
         self.memory.answers = answers;
-        // What the new configuration no longer has, anycastd announced: the record of announced prefixes makes this
+        // What the new configuration no longer has, anycastd announced: the record of managed prefixes makes this
         // pass withdraw it ("no longer in the configuration"), under any vtysh path, so that a prefix only moved
         // to another path of the same FRR does not flap.
         self.poll();

@@ -14,8 +14,8 @@ use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
 use crate::health::cabourotte::{self, Answers, CheckResult};
 use crate::plan::{Departed, FrrStates, Intent, Plan};
 use crate::state::StateDir;
-use crate::state::announced::{self, Record};
 use crate::state::maintenance::{self, Maintenance};
+use crate::state::managed::{self, Record};
 use crate::state::streaks::{self, Recalled};
 
 /// What the outside world said, before anything is decided.
@@ -33,7 +33,7 @@ pub struct Gathered {
     /// What the operator should know about files the configuration names (a key file every user can read), or about
     /// the record of what anycastd announced.
     pub warnings: Vec<String>,
-    /// What the record of announced prefixes says (see `state/announced.rs`), for the pass to keep it.
+    /// What the record of managed prefixes says (see `state/managed.rs`), for the pass to keep it.
     pub record: Record,
     /// The prefixes of that record the configuration no longer names, to withdraw.
     pub departed: Vec<Departed>,
@@ -55,7 +55,7 @@ pub fn gather(
     // them: root's `withdraw-all` (the package's prerm's too) in the units' directory would warn that it cannot trust
     // them there.
     let recalled = if intent.asks_health() { streaks::load(state_dir) } else { Recalled::default() };
-    let record = if sources.running_config.is_some() { Record::Missing } else { announced::read(state_dir, config) };
+    let record = if sources.running_config.is_some() { Record::Missing } else { managed::read(state_dir, config) };
     let (departed, record_warning) = departed(config, &record);
     let extra_paths: BTreeSet<PathBuf> =
         departed.iter().filter(|d| d.vtysh_allowed).map(|d| d.entry.vtysh.clone()).collect();
@@ -106,12 +106,19 @@ pub fn gather(
 /// warning: nothing is done on it.
 fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<String>) {
     let departed = record.departed(config);
+    if let Record::Damaged(why) = record {
+        let warning = format!(
+            "the record of managed prefixes is damaged ({why}): it is written anew, and what it knew of prefixes the \
+             configuration no longer names is lost (they stay as they are in FRR)"
+        );
+        return (Vec::new(), Some(warning));
+    }
     if let Record::Untrusted { why, .. } = record {
         let listed: BTreeSet<String> =
             departed.iter().map(|entry| format!("{} ({})", entry.prefix, entry.vrf.described())).collect();
         let warning = (!listed.is_empty()).then(|| {
             format!(
-                "not acting on the record of announced prefixes: {why}; it lists {} prefixes the configuration no \
+                "not acting on the record of managed prefixes: {why}; it lists {} prefixes the configuration no \
                  longer names, which stay as they are in FRR: {}",
                 listed.len(),
                 listed.into_iter().collect::<Vec<_>>().join(", ")

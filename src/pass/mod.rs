@@ -24,9 +24,9 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::frr::RunningConfig;
 use crate::health::cabourotte::{Answers, CheckResult, ResultList};
-use crate::plan::{Action, Inputs, Intent, Outcome, Plan};
-use crate::state::announced::Record;
+use crate::plan::{Action, FrrStates, Inputs, Intent, Outcome, Plan};
 use crate::state::lock::RunLock;
+use crate::state::managed::Record;
 use crate::state::streaks::{self, Streaks};
 use crate::state::{Replacement, StateDir};
 use crate::state::{changes, maintenance};
@@ -187,13 +187,34 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     let previous_counts = (recalled.streaks.clone(), recalled.warning.is_some() || recalled.forgeable);
     let record = std::mem::replace(&mut gathered.record, Record::Missing);
     let mut deciding = Deciding::new(config, pass.intent, gathered, std::mem::take(&mut held.problems));
+    let plan = keep_before_applying(&mut deciding, &mut held, memory, previous_counts, &record);
+    let mut learn = |verified: &FrrStates| memory.learn(config, verified, &bgpd_before);
+    let mut applied = apply_heeding_the_marker(plan, &mut deciding, &held, context.vtysh_timeout, &mut learn);
+    applied.errors.splice(0..0, pass.earlier.iter().cloned());
+    applied.reason.clone_from(&pass.reason);
+    keep_after_applying(&mut applied, config, &held, &deciding.inputs.frr, memory);
+    memory.ended(applied.summary().has_errors());
+    record::record(config, context, &mut applied, held, pass, started);
+    applied
+}
+
+/// The plan, once what must be kept before anything is applied is kept: the counts, and the record of what it
+/// announces. What cannot be kept makes it withdraw-only; a maintenance marker that appeared since the inputs were
+/// gathered (`withdraw-all` during a slow pass) is heeded before anything is announced.
+fn keep_before_applying(
+    deciding: &mut Deciding<'_>,
+    held: &mut Held,
+    memory: &mut Memory,
+    previous_counts: (Streaks, bool),
+    record: &Record,
+) -> Plan {
     let mut plan = deciding.plan();
-    if let Some(problem) = keep_counts(&mut held, memory, &plan, previous_counts) {
+    if let Some(problem) = keep_counts(held, memory, &plan, previous_counts) {
         deciding.refuse_announcements(problem);
         plan = deciding.plan();
     }
     if let (Some(state_dir), Some(_)) = (&held.state_dir, &held.lock)
-        && let Some(problem) = ownership::before_applying(state_dir, config, &plan, &record)
+        && let Some(problem) = ownership::before_applying(state_dir, deciding.config, &plan, record)
     {
         deciding.refuse_announcements(problem);
         plan = deciding.plan();
@@ -201,35 +222,50 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     if announces(&plan) && deciding.heed_marker(held.state_dir.as_ref()) {
         plan = deciding.plan();
     }
-    let (mut applied, verified) = apply::apply(plan, context.vtysh_timeout);
-    memory.learn(config, &verified, &bgpd_before);
+    plan
+}
+
+/// Applies `plan`; if it announced something and the maintenance marker appeared while its batch was in FRR's
+/// hands, computes the plan again from what FRR now has and applies that too, so that nothing stays announced past
+/// the marker. `learn` is told every running config read to verify.
+fn apply_heeding_the_marker(
+    plan: Plan,
+    deciding: &mut Deciding<'_>,
+    held: &Held,
+    vtysh_timeout: std::time::Duration,
+    learn: &mut impl FnMut(&FrrStates),
+) -> Plan {
+    let (applied, verified) = apply::apply(plan, vtysh_timeout);
+    learn(&verified);
     deciding.inputs.frr.extend(verified);
-    if announces(&applied) && deciding.heed_marker(held.state_dir.as_ref()) {
-        let (mut again, verified) = apply::apply(deciding.plan(), context.vtysh_timeout);
-        memory.learn(config, &verified, &bgpd_before);
-        deciding.inputs.frr.extend(verified);
-        again.warnings.push(
-            "the maintenance marker appeared while this pass applied its changes (withdraw-all): what it had just \
-             announced follows the marker now"
-                .into(),
-        );
-        applied = again;
+    if !announces(&applied) || !deciding.heed_marker(held.state_dir.as_ref()) {
+        return applied;
     }
-    if let (Some(state_dir), Some(_)) = (&held.state_dir, &held.lock) {
-        let kept = ownership::after_applying(state_dir, config, &applied, record, &deciding.inputs.frr);
-        applied.warnings.extend(kept);
+    let (mut again, verified) = apply::apply(deciding.plan(), vtysh_timeout);
+    learn(&verified);
+    deciding.inputs.frr.extend(verified);
+    again.warnings.push(
+        "the maintenance marker appeared while this pass applied its changes (withdraw-all): what it had just \
+         announced follows the marker now"
+            .into(),
+    );
+    again
+}
+
+/// What a pass keeps after applying: the record of managed prefixes, without the departed ones FRR no longer has
+/// (`frr`: what FRR has now), and, when it sent anything to FRR, a new token, so that a loop elsewhere reads FRR
+/// again.
+fn keep_after_applying(applied: &mut Plan, config: &Config, held: &Held, frr: &FrrStates, memory: &mut Memory) {
+    let Some(state_dir) = &held.state_dir else { return };
+    if held.lock.is_some() {
+        applied.warnings.extend(ownership::after_applying(state_dir, config, applied, frr));
     }
-    applied.errors.splice(0..0, pass.earlier.iter().cloned());
-    applied.reason.clone_from(&pass.reason);
-    if let (true, Some(state_dir)) = (changed_frr(&applied), &held.state_dir) {
-        // Best effort: without the note, a loop elsewhere sees this change at its resync instead.
-        if let Ok(token) = changes::record(state_dir) {
-            memory.changed(token);
-        }
+    // Best effort: without the note, a loop elsewhere sees this change at its resync instead.
+    if changed_frr(applied)
+        && let Ok(token) = changes::record(state_dir)
+    {
+        memory.changed(token);
     }
-    memory.ended(applied.summary().has_errors());
-    record::record(config, context, &mut applied, held, pass, started);
-    applied
 }
 
 /// Whether applying `applied` sent anything to FRR (done or failed).

@@ -114,7 +114,7 @@ pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
     {
         let _ = writeln!(
             out,
-            "anycastd withdraws what it announced for prefixes the configuration no longer has. To keep one announced \
+            "anycastd withdraws the prefixes it managed that the configuration no longer has. To keep one announced \
              without anycastd, put its `network` in FRR's configuration and run `anycastd forget PREFIX`.\n"
         );
     }

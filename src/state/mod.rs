@@ -18,11 +18,11 @@
 //!   owner (root's `withdraw-all` in the service's directory), every file it creates is handed to the owner
 //!   (`fchown`), so that the service can still read the marker and take the lock afterwards.
 
-pub mod announced;
 pub mod changes;
 pub mod config_cache;
 pub mod lock;
 pub mod maintenance;
+pub mod managed;
 pub mod streaks;
 
 use std::collections::VecDeque;
@@ -88,6 +88,11 @@ impl StateDir {
                 Err(io::Error::other(format!("cannot create the state directory {}", path.display())))
             }
         }
+    }
+
+    /// Whether the directory belongs to the running user: only then can what it holds be trusted.
+    pub fn is_own(&self) -> bool {
+        self.uid == euid()
     }
 
     /// The path of file `name`, as the user would write it.
