@@ -30,7 +30,7 @@ pub fn completions(shell: Shell) -> Vec<u8> {
 }
 
 /// The man page anycastd(1), in roff: the global options, then each command with its own options, then what the
-/// README says about exit codes, files and the environment.
+/// README and docs/ say about exit codes, files and the environment.
 pub fn man_page() -> std::io::Result<Vec<u8>> {
     let command = Cli::command();
     let man = Man::new(command.clone()).date("").manual("anycastd manual");
@@ -73,7 +73,7 @@ fn render_commands(command: &clap::Command, page: &mut Vec<u8>) -> std::io::Resu
     Ok(())
 }
 
-/// EXIT STATUS, FILES and SEE ALSO, as the README's "Exit codes", "Security model" and units describe them.
+/// EXIT STATUS, FILES and SEE ALSO, as the README's "Exit codes", docs/security.md and the units describe them.
 fn closing_sections() -> Roff {
     let mut roff = Roff::new();
     roff.control("SH", ["EXIT STATUS"]);
@@ -112,8 +112,9 @@ fn closing_sections() -> Roff {
     }
     roff.control("SH", ["SEE ALSO"]);
     roff.text([roman(
-        "vtysh(1), systemd.timer(5); the README, in /usr/share/doc/anycastd/README.md, for the configuration keys, \
-         health semantics, the JSON output and the security model.",
+        "vtysh(1), systemd.timer(5); /usr/share/doc/anycastd/README.md, and beside it docs/configuration.md for the \
+         configuration keys, docs/behaviour.md for the health semantics, docs/operations.md for the JSON output and \
+         docs/security.md for the security model.",
     )]);
     roff
 }

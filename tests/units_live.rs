@@ -66,8 +66,8 @@ fn node_with(config: &str, checks: &[&str]) -> Node {
 /// The shared secret of pushes on the node.
 const PUSH_SECRET: &str = "node-s3cr3t";
 
-/// Makes `unit` listen for pushes on 127.0.0.1:9014 with a secret file only group anycastd can read (README,
-/// "Pushes from Cabourotte"), through a drop-in, as an operator would.
+/// Makes `unit` listen for pushes on 127.0.0.1:9014 with a secret file only group anycastd can read
+/// (docs/operations.md, "Pushes from Cabourotte"), through a drop-in, as an operator would.
 fn listen_for_pushes(node: &Node, unit: &str) {
     let secret = "/etc/anycastd/push-secret";
     std::fs::write(node.path(secret), format!("{PUSH_SECRET}\n")).expect("write the push secret");
@@ -200,7 +200,7 @@ fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_
     }
     assert_eq!(node.property("anycastd.service", "Result"), "success");
 
-    // The state directory belongs to the units' user alone (README, "Security model"): 0700, its files 0600.
+    // The state directory belongs to the units' user alone (docs/security.md): 0700, its files 0600.
     assert_eq!(node.stat("%F %U:%G %a", "/var/lib/anycastd"), "directory anycastd:anycastd 700");
     let files = node.ok(&["find", "/var/lib/anycastd", "-mindepth", "1", "-printf", "%P %y %u:%g %m\n"]);
     let mut names: Vec<&str> = files.lines().map(|line| line.split(' ').next().unwrap_or_default()).collect();

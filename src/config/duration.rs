@@ -3,7 +3,7 @@
 //!
 //! Every setting has a floor and a ceiling. Below the floor a value makes anycastd spin or fail every time (a pass
 //! every 0 ms, a vtysh killed before it could answer); above the ceiling it is a typo, and a deadline that far away
-//! overflows the clock. The README's "Limits" section lists them.
+//! overflows the clock. The "Limits" section of docs/configuration.md lists them.
 
 use std::time::Duration;
 

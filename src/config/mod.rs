@@ -2,7 +2,7 @@
 //!
 //! Everything that can be checked without the network is checked here, once, so the rest of the program works
 //! with values that cannot be wrong: a [`Prefix`] has no host bits, a [`Vrf`] name is safe to hand to vtysh, a
-//! [`CabourotteUrl`] is http or https. The format is the original anycastd's (see the README).
+//! [`CabourotteUrl`] is http or https. The format is the original anycastd's (see docs/configuration.md).
 
 mod diagnostics;
 mod duration;

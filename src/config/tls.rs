@@ -72,7 +72,7 @@ pub enum TlsKey {
 }
 
 impl TlsKey {
-    /// Every TLS key, in the order the README lists them.
+    /// Every TLS key, in the order docs/configuration.md lists them.
     pub const ALL: [TlsKey; 3] = [TlsKey::CaFile, TlsKey::CertFile, TlsKey::KeyFile];
 
     /// The key as written in the configuration.
@@ -224,7 +224,7 @@ fn read(key: TlsKey, path: &Path) -> Result<Vec<u8>, TlsProblem> {
         match kind {
             Some(ErrorKind::PermissionDenied) => problem.help(
                 "the user running anycastd must be able to read it; under the shipped systemd units, see \
-                 \"TLS files under systemd\" in the README",
+                 \"TLS files under systemd\" in docs/operations.md",
             ),
             _ => problem,
         }

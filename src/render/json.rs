@@ -1,4 +1,4 @@
-//! The JSON report: a stable schema (see the README), versioned by `format_version`.
+//! The JSON report: a stable schema (see docs/operations.md, "JSON output"), versioned by `format_version`.
 //!
 //! The output structs here are the schema; they are kept apart from the plan's own types so that a refactoring
 //! inside anycastd cannot change what users' scripts parse.
