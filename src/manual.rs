@@ -99,8 +99,9 @@ fn closing_sections() -> Roff {
         (
             "/var/lib/anycastd/",
             "The state directory: the run lock (lock), the rise/fall counts (state.json), the maintenance marker \
-             (maintenance.json) and the configuration cache (config-cache.json). Created with mode 0700; refused \
-             when its group or others can write it.",
+             (maintenance.json), the configuration cache (config-cache.json), the record of managed prefixes \
+             (managed.json) and the token of FRR changes made by another anycastd (frr-changed). Created with mode \
+             0700; refused when its group or others can write it.",
         ),
         (
             "/usr/lib/systemd/system/anycastd.timer, anycastd.service, anycastd-run.service",
