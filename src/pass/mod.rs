@@ -12,7 +12,6 @@
 
 pub mod apply;
 pub mod gather;
-pub mod memory;
 mod ownership;
 pub mod record;
 
@@ -31,7 +30,7 @@ use crate::state::streaks::{self, Streaks};
 use crate::state::{Replacement, StateDir};
 use crate::state::{changes, maintenance};
 use gather::Gathered;
-use memory::Memory;
+use crate::daemon::memory::Memory;
 
 /// Where a pass takes its inputs from: each one asked live, unless given (for `plan --running-config/--health/
 /// --assume` in a user's CI) or remembered (loop mode).
@@ -41,7 +40,7 @@ pub struct Sources {
     pub running_config: Option<RunningConfig>,
     /// Cabourotte's results, used for every URL instead of asking Cabourotte.
     pub health: Option<ResultList>,
-    /// Running configs trusted as FRR's state now, per vtysh path (see [`memory::Memory::trusted`]).
+    /// Running configs trusted as FRR's state now, per vtysh path (see [`Memory::trusted`]).
     pub remembered_frr: BTreeMap<PathBuf, RunningConfig>,
     /// Cabourotte's answers of the last poll, used instead of asking again (a pass made by a push).
     pub remembered_answers: Option<Answers>,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::frr::RunningConfig;
-use crate::frr::bgpd::{self, BgpdIdentity};
+use super::bgpd::{self, BgpdIdentity};
 use crate::health::cabourotte::Answers;
 use crate::plan::FrrStates;
 use crate::state::Replacement;
