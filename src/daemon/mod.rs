@@ -7,6 +7,10 @@
 //! when something does: a failure pushed by Cabourotte's exporter (`--listen`, see [`listener`]) withdraws at once,
 //! without waiting for the next poll; a pushed success waits for the poll to confirm it. Between passes the loop
 //! blocks on one channel, fed by the signal thread and the listener, so it sleeps without spinning and wakes at once.
+//!
+//! Each pass is handed its health as a value the loop chooses here ([`HealthInput`]): a poll asks Cabourotte, with
+//! the pushed failures it has not caught up with swapped in; a pass made by a push asks nobody and takes the last
+//! poll's answers instead. FRR's running configs come from [`memory::Memory`], once the pass holds the run lock.
 
 pub mod bgpd;
 pub mod listener;
@@ -29,7 +33,7 @@ use crate::error::Error;
 use crate::health::cabourotte::CheckResult;
 use crate::observe::log::{Event, Logging};
 use crate::observe::metrics::{self, PassTiming};
-use crate::pass::{self, Pass, record};
+use crate::pass::{self, HealthInput, Pass, record};
 use crate::plan::{Intent, Plan};
 use crate::render::Tense;
 use listener::mailbox::Mailbox;
@@ -148,9 +152,8 @@ impl Daemon<'_> {
 
     /// A pass with fresh answers from Cabourotte (pushed failures newer than them swapped in).
     fn poll(&mut self) {
-        let mut pass = Pass::new(Intent::Reconcile, COMMAND);
-        pass.sources.pushed = self.pushed.clone();
-        self.pass(&pass);
+        let health = HealthInput::Polled { pushed: self.pushed.clone() };
+        self.pass(&Pass { health, ..Pass::new(Intent::Reconcile, COMMAND) });
         self.forget_confirmed_pushes();
     }
 
@@ -186,12 +189,13 @@ impl Daemon<'_> {
         for service in &affected {
             self.pushed_at.insert(service.clone(), now);
         }
-        let mut pass = Pass::new(Intent::Reconcile, COMMAND);
-        pass.sources.remembered_answers = Some(answers);
-        pass.sources.pushed = self.pushed.clone();
         // Only the services the push is about may change, and only toward withdrawn; rise and fall count polls.
-        pass.sources.pushed_services = Some(affected.into_iter().collect());
-        self.pass(&pass);
+        let health = HealthInput::Pushed {
+            remembered: answers,
+            pushed: self.pushed.clone(),
+            services: affected.into_iter().collect(),
+        };
+        self.pass(&Pass { health, ..Pass::new(Intent::Reconcile, COMMAND) });
     }
 
     /// Whether a pushed `result` of check `name` is newer than the polled and pushed ones known.
