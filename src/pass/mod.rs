@@ -15,6 +15,8 @@ pub mod gather;
 pub mod input;
 mod ownership;
 pub mod record;
+#[cfg(test)]
+mod tests;
 
 use std::time::Instant;
 
