@@ -15,8 +15,9 @@
 pub mod bgpd;
 pub mod listener;
 pub mod memory;
+pub mod pushes;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -30,10 +31,9 @@ use crate::commands::{CacheUse, Exit, load_config, load_config_or_last_valid, na
 use crate::config::{Config, describe};
 use crate::context::Context;
 use crate::error::Error;
-use crate::health::cabourotte::CheckResult;
 use crate::observe::log::{Event, Logging};
 use crate::observe::metrics::{self, PassTiming};
-use crate::pass::{self, HealthInput, Pass, record};
+use crate::pass::{self, Pass, record};
 use crate::plan::{Intent, Plan};
 use crate::render::Tense;
 use listener::mailbox::Mailbox;
@@ -41,6 +41,7 @@ use listener::routes::{Push, Routes};
 use listener::secret::Secret;
 use listener::{SharedStatus, Status, Wake};
 use memory::Memory;
+use pushes::Pushes;
 
 /// The options of `run`.
 #[derive(Clone, Debug)]
@@ -84,8 +85,7 @@ pub fn run(context: &Context, options: &Options) -> Result<Exit, Error> {
         interval,
         resync: options.resync,
         memory: Memory::with_resync(options.resync),
-        pushed: BTreeMap::new(),
-        pushed_at: HashMap::new(),
+        pushes: Pushes::default(),
         config_errors: 0,
         counters: BTreeMap::new(),
         status,
@@ -112,10 +112,8 @@ struct Daemon<'a> {
     interval: Duration,
     resync: Duration,
     memory: Memory,
-    /// Failures pushed by Cabourotte, by check name, until a poll returns something as new.
-    pushed: BTreeMap<String, CheckResult>,
-    /// When each service last had a pass made by a push: at most one per interval.
-    pushed_at: HashMap<String, Instant>,
+    /// The pushed failures the polls have not caught up with.
+    pushes: Pushes,
     /// Configurations refused since the last pass.
     config_errors: u64,
     /// The error counters of the metrics served on `/metrics`.
@@ -152,76 +150,23 @@ impl Daemon<'_> {
 
     /// A pass with fresh answers from Cabourotte (pushed failures newer than them swapped in).
     fn poll(&mut self) {
-        let health = HealthInput::Polled { pushed: self.pushed.clone() };
-        self.pass(&Pass { health, ..Pass::new(Intent::Reconcile, COMMAND) });
-        self.forget_confirmed_pushes();
+        self.pass(&Pass { health: self.pushes.poll(), ..Pass::new(Intent::Reconcile, COMMAND) });
+        if let Some(answers) = &self.memory.answers {
+            self.pushes.caught_up(answers);
+        }
     }
 
-    /// Takes in the pushed results waiting in the mailbox: a failure newer than what is known may withdraw at once; a
-    /// success waits for the poll, so that nobody who can reach the port can announce anything.
+    /// Takes in the pushed results waiting in the mailbox: a failure newer than what is known may withdraw at once (see
+    /// [`Pushes::take`]).
     fn pushed(&mut self) {
         let Some(mailbox) = &self.listening.mailbox else { return };
         let results = mailbox.take();
-        let configured: BTreeSet<&str> = self.config.checks().map(|(_, check)| check.name.as_str()).collect();
-        let mut fresh_failures = BTreeSet::new();
-        for (name, result) in results {
-            if result.success || !configured.contains(name.as_str()) || !self.is_news(&name, &result) {
-                continue;
-            }
-            self.pushed.insert(name.clone(), result);
-            fresh_failures.insert(name);
-        }
-        let now = Instant::now();
-        let affected: Vec<String> = self
-            .config
-            .services
-            .iter()
-            .filter(|service| service.checks.iter().any(|check| fresh_failures.contains(&check.name)))
-            .filter(|service| {
-                self.pushed_at.get(&service.name).is_none_or(|at| now.duration_since(*at) >= self.interval)
-            })
-            .map(|service| service.name.clone())
-            .collect();
-        let Some(answers) = self.memory.answers.clone() else { return };
-        if affected.is_empty() {
-            return;
-        }
-        for service in &affected {
-            self.pushed_at.insert(service.clone(), now);
-        }
+        let polled = self.memory.answers.as_ref();
+        let taken = self.pushes.take(results, &self.config, polled, self.interval, Instant::now());
         // Only the services the push is about may change, and only toward withdrawn; rise and fall count polls.
-        let health = HealthInput::Pushed {
-            remembered: answers,
-            pushed: self.pushed.clone(),
-            services: affected.into_iter().collect(),
-        };
-        self.pass(&Pass { health, ..Pass::new(Intent::Reconcile, COMMAND) });
-    }
-
-    /// Whether a pushed `result` of check `name` is newer than the polled and pushed ones known.
-    fn is_news(&self, name: &str, result: &CheckResult) -> bool {
-        let polled = self
-            .memory
-            .answers
-            .iter()
-            .flat_map(|answers| answers.values())
-            .filter_map(|answer| answer.as_ref().ok().and_then(|list| list.get(name)).map(|known| known.timestamp));
-        let pushed = self.pushed.get(name).map(|known| known.timestamp);
-        polled.chain(pushed).all(|known| result.timestamp > known)
-    }
-
-    /// Drops the pushed failures that a poll has caught up with: Cabourotte's list is the truth again.
-    fn forget_confirmed_pushes(&mut self) {
-        let Some(answers) = &self.memory.answers else { return };
-        self.pushed.retain(|name, pushed| {
-            !answers.values().any(|answer| {
-                answer
-                    .as_ref()
-                    .ok()
-                    .and_then(|list| list.get(name))
-                    .is_some_and(|polled| polled.timestamp >= pushed.timestamp)
-            })
-        });
+        if let Some(health) = taken {
+            self.pass(&Pass { health, ..Pass::new(Intent::Reconcile, COMMAND) });
+        }
     }
 
     /// SIGHUP: the new configuration takes effect, and the prefixes it no longer has are withdrawn; an invalid one is
@@ -242,8 +187,7 @@ impl Daemon<'_> {
         if let Some(mailbox) = &self.listening.mailbox {
             mailbox.set_checks(check_names(&new));
         }
-        let checks = check_names(&new);
-        self.pushed.retain(|name, _| checks.contains(name));
+        self.pushes.keep_checks(&check_names(&new));
         self.config = new;
         self.file_valid = true;
         self.broken_config = None;
