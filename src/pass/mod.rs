@@ -1,7 +1,8 @@
 //! One pass, in named stages: **hold → gather → compute → apply → record**.
 //!
 //! - *hold*: the state directory, the run lock and the file for the rise/fall counts (changing passes only);
-//! - *gather*: Cabourotte's results, FRR's running configs, the maintenance marker, the counts (I/O);
+//! - *gather*: Cabourotte's results, FRR's running configs (each as the caller's [`input`] says: live, from a file,
+//!   remembered, pushed), the maintenance marker, the counts (I/O);
 //! - *compute*: the [`Plan`], a pure function of the gathered inputs;
 //! - *apply*: one vtysh batch per FRR, verified by reading FRR again;
 //! - *record*: the counts and the metrics file (under the lock), then the log lines and the hooks.
