@@ -8,9 +8,9 @@
 //! without waiting for the next poll; a pushed success waits for the poll to confirm it. Between passes the loop
 //! blocks on one channel, fed by the signal thread and the listener, so it sleeps without spinning and wakes at once.
 //!
-//! Each pass is handed its health as a value the loop chooses here ([`HealthInput`]): a poll asks Cabourotte, with
-//! the pushed failures it has not caught up with swapped in; a pass made by a push asks nobody and takes the last
-//! poll's answers instead. FRR's running configs come from [`memory::Memory`], once the pass holds the run lock.
+//! Each pass is handed its health as a value the loop chooses here ([`crate::pass::HealthInput`]): a poll asks
+//! Cabourotte, with the pushed failures it has not caught up with swapped in; a pass made by a push asks nobody and
+//! takes the last poll's answers instead. FRR's running configs come from [`memory::Memory`], once the pass holds the run lock.
 
 pub mod bgpd;
 pub mod listener;
@@ -68,8 +68,8 @@ const COMMAND: &str = "run";
 /// Runs passes every interval until a signal.
 ///
 /// A configuration file that cannot be read or is invalid at start does not keep the loop from withdrawing: the last
-/// valid configuration stands in (see [`crate::commands::InForce`]), every pass withdraws the services whose checks fail and announces
-/// nothing, until a SIGHUP finds the file valid.
+/// valid configuration stands in (see [`crate::commands::InForce`]), every pass withdraws the services whose checks
+/// fail and announces nothing, until a SIGHUP finds the file valid.
 pub fn run(context: &Context, options: &Options) -> Result<Exit, Error> {
     let in_force = load_config_or_last_valid(context, CacheUse::ReadAndRefresh)?;
     let broken_config = in_force.refusal(context, COMMAND);
