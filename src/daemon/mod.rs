@@ -10,7 +10,8 @@
 //!
 //! Each pass is handed its health as a value the loop chooses here ([`crate::pass::HealthInput`]): a poll asks
 //! Cabourotte, with the pushed failures it has not caught up with swapped in; a pass made by a push asks nobody and
-//! takes the last poll's answers instead. FRR's running configs come from [`memory::Memory`], once the pass holds the run lock.
+//! takes the last poll's answers instead. FRR's running configs come from [`memory::Memory`], once the pass holds the
+//! run lock.
 
 pub mod bgpd;
 pub mod listener;
