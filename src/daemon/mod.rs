@@ -130,23 +130,43 @@ struct Daemon<'a> {
 
 impl Daemon<'_> {
     /// Polls every interval and answers what wakes the loop, until a stop signal; returns its name.
+    ///
+    /// When passes take longer than the interval (a slow vtysh, a loaded host), every poll is due at once: one waiting
+    /// wake is answered before each of them, so that a SIGTERM or a SIGHUP is never left unread behind the polls.
     fn serve(&mut self, woken: &Receiver<Wake>) -> &'static str {
         let mut next_poll = Instant::now();
         loop {
             let now = Instant::now();
             if now >= next_poll {
+                if let Ok(wake) = woken.try_recv()
+                    && let Some(signal) = self.answer(wake)
+                {
+                    return signal;
+                }
                 self.poll();
                 next_poll = now + self.interval;
                 continue;
             }
             match woken.recv_timeout(next_poll - now) {
-                Ok(Wake::Stop(signal)) => return signal,
-                Ok(Wake::Reload) => self.reload(),
-                Ok(Wake::Pushed) => self.pushed(),
+                Ok(wake) => {
+                    if let Some(signal) = self.answer(wake) {
+                        return signal;
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return "the end of the signal listener",
             }
         }
+    }
+
+    /// Answers what woke the loop; the name of the signal that stops it, if one did.
+    fn answer(&mut self, wake: Wake) -> Option<&'static str> {
+        match wake {
+            Wake::Stop(signal) => return Some(signal),
+            Wake::Reload => self.reload(),
+            Wake::Pushed => self.pushed(),
+        }
+        None
     }
 
     /// A pass with fresh answers from Cabourotte (pushed failures newer than them swapped in).
