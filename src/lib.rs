@@ -3,7 +3,8 @@
 //! The modules follow one pass (see ARCHITECTURE.md): `config` (the TOML file) → `pass` (hold, gather, compute,
 //! apply, record) over `health` (Cabourotte), `frr` (vtysh), `state` (the state directory) and the pure `plan`;
 //! `render` prints it and `observe` logs it; `commands` holds one function per command, built on a `context` from
-//! the command line. Lower modules never import higher ones. The binary (`main.rs`) only parses, dispatches and
+//! the command line; `daemon` is loop mode (`run`): the loop, its memory between passes and its listener. Lower
+//! modules never import higher ones. The binary (`main.rs`) only parses, dispatches and
 //! renders a fatal error; the library exists so that the tests can use the crate's own parsers.
 
 pub mod bounded;
@@ -11,12 +12,12 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod daemon;
 pub mod error;
 pub mod escape;
 pub mod finding;
 pub mod frr;
 pub mod health;
-pub mod listener;
 pub mod observe;
 pub mod pass;
 pub mod plan;

@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::frr::RunningConfig;
 use crate::health::cabourotte;
-use crate::pass::{self, Sources};
+use crate::pass::{self, FrrInput, HealthInput};
 use crate::render::Tense;
 
 /// The files (or assumption) that replace live inputs.
@@ -37,8 +37,8 @@ pub fn plan(context: &Context, given: &Given, detailed_exitcode: bool) -> Result
         false => load_config_or_last_valid(context, CacheUse::ReadOnly)?,
     };
     let config = in_force.config();
-    let sources = sources(config, given)?;
-    let plan = pass::plan_only(config, context, &sources, in_force.refusal(context, "plan"));
+    let (health, frr) = inputs(config, given)?;
+    let plan = pass::plan_only(config, context, &health, &frr, in_force.refusal(context, "plan"));
     context.output.plan(&plan, "plan", Tense::Planned);
     let summary = plan.summary();
     Ok(match () {
@@ -48,9 +48,9 @@ pub fn plan(context: &Context, given: &Given, detailed_exitcode: bool) -> Result
     })
 }
 
-/// Reads the files that replace live inputs.
-fn sources(config: &Config, given: &Given) -> Result<Sources, Error> {
-    let running_config = given
+/// The inputs of the plan: the files that replace live ones, read, or live.
+fn inputs(config: &Config, given: &Given) -> Result<(HealthInput, FrrInput), Error> {
+    let frr = given
         .running_config
         .as_deref()
         .map(|path| {
@@ -58,19 +58,20 @@ fn sources(config: &Config, given: &Given) -> Result<Sources, Error> {
             let text = read_input(path, flag, bounded::RUNNING_CONFIG)?;
             RunningConfig::parse(&text).map_err(|error| invalid(flag, path, error.to_string()))
         })
-        .transpose()?;
+        .transpose()?
+        .map_or(FrrInput::Live, FrrInput::File);
     let health = match (&given.health, given.assume_healthy) {
         (Some(path), _) => {
             let text = read_input(path, "--health", bounded::HEALTH)?;
             let names: BTreeSet<&str> = config.checks().map(|(_, check)| check.name.as_str()).collect();
             let results = cabourotte::parse_result_list(&text, &|name| names.contains(name))
                 .map_err(|error| invalid("--health", path, error.to_string()))?;
-            Some(results)
+            HealthInput::File(results)
         }
-        (None, Some(healthy)) => Some(cabourotte::assumed(config, healthy)),
-        (None, None) => None,
+        (None, Some(healthy)) => HealthInput::File(cabourotte::assumed(config, healthy)),
+        (None, None) => HealthInput::Live,
     };
-    Ok(Sources { running_config, health, ..Sources::live() })
+    Ok((health, frr))
 }
 
 fn invalid(flag: &'static str, path: &Path, reason: String) -> Error {

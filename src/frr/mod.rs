@@ -1,7 +1,6 @@
 //! FRRouting: what its running config (and its startup config) says, the commands that change it, and the vtysh process that runs them.
 
 mod batch;
-pub mod bgpd;
 pub mod preflight;
 mod rib;
 mod running_config;

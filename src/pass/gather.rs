@@ -1,17 +1,17 @@
-//! The gather stage: every input of a plan, from the outside world. Cabourotte's results and FRR's running configs
-//! are asked at the same time, so a pass waits for the slower of the two, not for both; the maintenance marker and
-//! the rise/fall counts come from the state directory.
+//! The gather stage: every input of a plan, given (see `input.rs`) or from the outside world. Cabourotte's results
+//! and FRR's running configs are asked at the same time, so a pass waits for the slower of the two, not for both; the
+//! maintenance marker and the rise/fall counts come from the state directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::Sources;
+use super::input::{FrrInput, HealthInput};
 use crate::clock;
 use crate::config::{Config, DEFAULT_VTYSH, Prefix, Vrf};
 use crate::context::Context;
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
-use crate::health::cabourotte::{self, Answers, CheckResult};
+use crate::health::cabourotte::{self, Answers};
 use crate::plan::{Departed, FrrStates, Intent, Plan};
 use crate::state::StateDir;
 use crate::state::maintenance::{self, Maintenance};
@@ -37,17 +37,18 @@ pub struct Gathered {
     pub record: Record,
     /// The prefixes of that record the configuration no longer names, to withdraw.
     pub departed: Vec<Departed>,
-    /// The services a pass made by a push concerns (see [`Sources::pushed_services`]).
+    /// The services a pass made by a push concerns (see [`HealthInput::Pushed`]).
     pub pushed_services: Option<BTreeSet<String>>,
 }
 
-/// Gathers every input of a pass with `intent`, from `sources` or live. `state_dir` is `None` when it does not exist
-/// or cannot be used: then there is no marker and no count.
+/// Gathers every input of a pass with `intent`: the health as `health` says, FRR's running configs as `frr` says.
+/// `state_dir` is `None` when it does not exist or cannot be used: then there is no marker and no count.
 pub fn gather(
     config: &Config,
     context: &Context,
     intent: Intent,
-    sources: &Sources,
+    health: &HealthInput,
+    frr: &FrrInput,
     state_dir: Option<&StateDir>,
 ) -> Gathered {
     let maintenance = maintenance::read(state_dir);
@@ -55,37 +56,46 @@ pub fn gather(
     // them: root's `withdraw-all` (the package's prerm's too) in the units' directory would warn that it cannot trust
     // them there.
     let recalled = if intent.asks_health() { streaks::load(state_dir) } else { Recalled::default() };
-    let record = if sources.running_config.is_some() { Record::Missing } else { managed::read(state_dir, config) };
+    let record = match frr {
+        FrrInput::File(_) => Record::Missing,
+        FrrInput::Live | FrrInput::Remembered(_) => managed::read(state_dir, config),
+    };
     let (departed, record_warning) = departed(config, &record);
     let extra_paths: BTreeSet<PathBuf> =
         departed.iter().filter(|d| d.vtysh_allowed).map(|d| d.entry.vtysh.clone()).collect();
-    let health = || match (intent.asks_health(), &sources.health, &sources.remembered_answers) {
-        (false, _, _) => (Answers::new(), None),
-        (true, Some(results), _) => (cabourotte::answer_everywhere(config, results), None),
-        (true, None, Some(answers)) => (answers.clone(), Some(clock::unix_now())),
-        (true, None, None) => (cabourotte::fetch_all(config, context.http_timeout), Some(clock::unix_now())),
+    let ask_health = || match (intent.asks_health(), health) {
+        (false, _) => (Answers::new(), None),
+        (true, HealthInput::File(results)) => (cabourotte::answer_everywhere(config, results), None),
+        (true, HealthInput::Pushed { remembered, .. }) => (remembered.clone(), Some(clock::unix_now())),
+        (true, HealthInput::Live | HealthInput::Polled { .. }) => {
+            (cabourotte::fetch_all(config, context.http_timeout), Some(clock::unix_now()))
+        }
     };
-    let frr = || match &sources.running_config {
-        Some(running) => {
+    let nothing_remembered = BTreeMap::new();
+    let remembered = match frr {
+        FrrInput::Remembered(remembered) => remembered,
+        FrrInput::Live | FrrInput::File(_) => &nothing_remembered,
+    };
+    let read_frr = || match frr {
+        FrrInput::File(running) => {
             vtysh_paths(config).into_iter().map(|path| (path.to_path_buf(), Ok(running.clone()))).collect()
         }
-        None => read_all(config, &extra_paths, context.vtysh_timeout, &sources.remembered_frr),
+        FrrInput::Live | FrrInput::Remembered(_) => read_all(config, &extra_paths, context.vtysh_timeout, remembered),
     };
-    let must_read = sources.running_config.is_none()
-        && (!extra_paths.is_empty()
-            || vtysh_paths(config).iter().any(|path| !sources.remembered_frr.contains_key(*path)));
+    let must_read = !matches!(frr, FrrInput::File(_))
+        && (!extra_paths.is_empty() || vtysh_paths(config).iter().any(|path| !remembered.contains_key(*path)));
     let ((answers, now), frr): ((Answers, Option<i64>), FrrStates) = if must_read {
         // Cabourotte and FRR are asked at the same time: a pass waits for the slower of the two, not for both.
         std::thread::scope(|scope| {
-            let asked = scope.spawn(health);
-            let frr = frr();
+            let asked = scope.spawn(ask_health);
+            let frr = read_frr();
             (asked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), frr)
         })
     } else {
         // Nothing to read from FRR (loop mode remembers it): no thread to start for an idle pass.
-        (health(), frr())
+        (ask_health(), read_frr())
     };
-    let answers = with_pushed(answers, &sources.pushed);
+    let answers = health.with_pushed(answers);
     let mut warnings = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
     warnings.extend(record_warning);
     Gathered {
@@ -97,7 +107,7 @@ pub fn gather(
         warnings,
         record,
         departed,
-        pushed_services: sources.pushed_services.clone(),
+        pushed_services: health.pushed_services(),
     }
 }
 
@@ -162,22 +172,6 @@ fn read_all(
         }));
     });
     states
-}
-
-/// The answers with every pushed result swapped in where it is newer than the polled one (see
-/// [`crate::health::cabourotte::ResultList::with_newer`]).
-fn with_pushed(mut answers: Answers, pushed: &BTreeMap<String, CheckResult>) -> Answers {
-    if pushed.is_empty() {
-        return answers;
-    }
-    for list in answers.values_mut().flatten() {
-        let mut updated = std::mem::take(list);
-        for (name, result) in pushed {
-            updated = updated.with_newer(name, result);
-        }
-        *list = updated;
-    }
-    answers
 }
 
 /// Warns about every prefix that FRR will have but not advertise: `bgp network import-check` is on and its RIB has

@@ -1,7 +1,8 @@
 //! One pass, in named stages: **hold → gather → compute → apply → record**.
 //!
 //! - *hold*: the state directory, the run lock and the file for the rise/fall counts (changing passes only);
-//! - *gather*: Cabourotte's results, FRR's running configs, the maintenance marker, the counts (I/O);
+//! - *gather*: Cabourotte's results, FRR's running configs (each as the caller's [`input`] says: live, from a file,
+//!   remembered, pushed), the maintenance marker, the counts (I/O);
 //! - *compute*: the [`Plan`], a pure function of the gathered inputs;
 //! - *apply*: one vtysh batch per FRR, verified by reading FRR again;
 //! - *record*: the counts and the metrics file (under the lock), then the log lines and the hooks.
@@ -12,18 +13,17 @@
 
 pub mod apply;
 pub mod gather;
-pub mod memory;
+pub mod input;
 mod ownership;
 pub mod record;
+#[cfg(test)]
+mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::config::Config;
 use crate::context::Context;
-use crate::frr::RunningConfig;
-use crate::health::cabourotte::{Answers, CheckResult, ResultList};
+use crate::daemon::memory::Memory;
 use crate::plan::{Action, FrrStates, Inputs, Intent, Outcome, Plan};
 use crate::state::lock::RunLock;
 use crate::state::managed::Record;
@@ -31,33 +31,7 @@ use crate::state::streaks::{self, Streaks};
 use crate::state::{Replacement, StateDir};
 use crate::state::{changes, maintenance};
 use gather::Gathered;
-use memory::Memory;
-
-/// Where a pass takes its inputs from: each one asked live, unless given (for `plan --running-config/--health/
-/// --assume` in a user's CI) or remembered (loop mode).
-#[derive(Clone, Debug, Default)]
-pub struct Sources {
-    /// FRR's running config, used for every vtysh path instead of asking vtysh.
-    pub running_config: Option<RunningConfig>,
-    /// Cabourotte's results, used for every URL instead of asking Cabourotte.
-    pub health: Option<ResultList>,
-    /// Running configs trusted as FRR's state now, per vtysh path (see [`memory::Memory::trusted`]).
-    pub remembered_frr: BTreeMap<PathBuf, RunningConfig>,
-    /// Cabourotte's answers of the last poll, used instead of asking again (a pass made by a push).
-    pub remembered_answers: Option<Answers>,
-    /// Results pushed by Cabourotte's exporter, each swapped in where it is newer than the polled one.
-    pub pushed: BTreeMap<String, CheckResult>,
-    /// The services a pass made by a push concerns: only they may change, and only toward withdrawn (see
-    /// [`crate::plan::Inputs::pushed_services`]). `None` for every other pass.
-    pub pushed_services: Option<BTreeSet<String>>,
-}
-
-impl Sources {
-    /// Every input asked live.
-    pub fn live() -> Sources {
-        Sources::default()
-    }
-}
+pub use input::{FrrInput, HealthInput};
 
 /// What a changing pass holds while it changes FRR, and what it could not get.
 struct Held {
@@ -102,16 +76,23 @@ fn remove_counts_leftovers_once(state_dir: &StateDir) {
 
 /// The plan of `plan`: gather and compute, changing nothing and writing nothing. It cannot know whether the counts
 /// could be saved, so a state directory that would refuse announcements only when written is not seen here.
-pub fn plan_only(config: &Config, context: &Context, sources: &Sources, withdraw_only: Option<String>) -> Plan {
+/// Its inputs are `health` and `frr`; a live FRR is also asked whether it has a route for what it will announce.
+pub fn plan_only(
+    config: &Config,
+    context: &Context,
+    health: &HealthInput,
+    frr: &FrrInput,
+    withdraw_only: Option<String>,
+) -> Plan {
     let (state_dir, mut problems) = match StateDir::open(&context.state_dir) {
         Ok(state_dir) => (state_dir, Vec::new()),
         Err(problem) => (None, vec![problem.to_string()]),
     };
     problems.splice(0..0, withdraw_only);
-    let gathered = gather::gather(config, context, Intent::Reconcile, sources, state_dir.as_ref());
+    let gathered = gather::gather(config, context, Intent::Reconcile, health, frr, state_dir.as_ref());
     let (inputs, problems, warnings) = inputs(gathered, problems);
     let mut plan = compute(config, &inputs, Intent::Reconcile, &problems, warnings);
-    if sources.running_config.is_none() {
+    if !matches!(frr, FrrInput::File(_)) {
         gather::warn_unrouted(&mut plan, context.vtysh_timeout);
     }
     plan
@@ -129,8 +110,8 @@ pub fn changing_pass(config: &Config, context: &Context, intent: Intent, command
     remembering_pass(config, context, &pass, &mut Memory::none())
 }
 
-/// What a pass is for: its intent, the command it logs as, the errors met before it, and what it takes from outside
-/// the memory (pushed results, the last poll's answers for a pass made by a push).
+/// What a pass is for: its intent, the command it logs as, the errors met before it, and where it takes the health
+/// from (loop mode's pushes, the last poll's answers for a pass made by a push).
 #[derive(Clone, Debug)]
 pub struct Pass<'a> {
     /// Reconcile, or withdraw every managed prefix.
@@ -139,8 +120,8 @@ pub struct Pass<'a> {
     pub command: &'a str,
     /// Errors the caller met before the pass, reported with its own.
     pub earlier: Vec<String>,
-    /// Inputs given instead of asked (pushes).
-    pub sources: Sources,
+    /// Where the health of the checks comes from.
+    pub health: HealthInput,
     /// Why it withdraws every managed prefix, when not withdraw-all's own reason (see [`Plan::reason`]).
     pub reason: Option<String>,
     /// Configurations refused since the last pass, for the metrics.
@@ -159,7 +140,7 @@ impl<'a> Pass<'a> {
             intent,
             command,
             earlier: Vec::new(),
-            sources: Sources::live(),
+            health: HealthInput::Live,
             reason: None,
             config_errors: 0,
             broken_config: None,
@@ -169,17 +150,18 @@ impl<'a> Pass<'a> {
 }
 
 /// A changing pass that trusts what `memory` remembers of FRR where it can, so that a pass that changes nothing
-/// makes no vtysh call, and teaches it what this pass read and verified.
+/// makes no vtysh call, and teaches it what this pass read and verified (and what Cabourotte answered, when asked).
+/// What FRR's running configs it may trust is decided once the run lock is held: another process that changed FRR
+/// meanwhile says so in the state directory (`state/changes.rs`).
 pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, memory: &mut Memory) -> Plan {
     let started = Instant::now();
     let mut held = hold(context, pass.intent, pass.command, memory.spare_counts.take());
     held.problems.splice(0..0, pass.broken_config.iter().cloned());
-    let mut sources = pass.sources.clone();
     let changes = held.state_dir.as_ref().and_then(changes::read);
-    sources.remembered_frr = memory.trusted(config, Instant::now(), changes);
+    let frr = FrrInput::Remembered(memory.trusted(config, Instant::now(), changes));
     let bgpd_before = memory.bgpd_identities(config);
-    let mut gathered = gather::gather(config, context, pass.intent, &sources, held.state_dir.as_ref());
-    if sources.remembered_answers.is_none() && pass.intent == Intent::Reconcile {
+    let mut gathered = gather::gather(config, context, pass.intent, &pass.health, &frr, held.state_dir.as_ref());
+    if pass.health.asks_cabourotte() && pass.intent == Intent::Reconcile {
         memory.answers = Some(gathered.answers.clone());
     }
     memory.learn(config, &gathered.frr, &bgpd_before);

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::bgpd::{self, BgpdIdentity};
 use crate::config::Config;
 use crate::frr::RunningConfig;
-use crate::frr::bgpd::{self, BgpdIdentity};
 use crate::health::cabourotte::Answers;
 use crate::plan::FrrStates;
 use crate::state::Replacement;

@@ -1,0 +1,156 @@
+//! A pass handed its inputs as values, in-process: no binary, no Cabourotte, no FRR. The plan it computes is what a
+//! changing pass would apply from the same inputs.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+use crate::clock;
+use crate::frr::RunningConfig;
+use crate::health::cabourotte::{self, Answers, CheckResult, ResultList};
+use crate::observe::log::{LogFormat, LogLevel, Logging};
+use crate::render::{Format, Output, Painter};
+
+/// Two services of one prefix each, which a single failure withdraws.
+const CONFIG: &str = r#"
+[services.dns]
+prefixes.frrouting = ["203.0.113.53"]
+checks.cabourotte = ["dns"]
+fall = 1
+
+[services.web]
+prefixes.frrouting = ["203.0.113.80"]
+checks.cabourotte = ["web"]
+fall = 1
+"#;
+
+/// FRR announcing both services' prefixes.
+const BOTH_ANNOUNCED: &str = "router bgp 65536\n address-family ipv4 unicast\n  network 203.0.113.53/32\n  \
+                              network 203.0.113.80/32\n exit-address-family\nexit\n!\nend\n";
+
+/// FRR announcing nothing.
+const NOTHING_ANNOUNCED: &str = "router bgp 65536\nexit\n!\nend\n";
+
+fn config() -> Config {
+    Config::parse(CONFIG, "test.toml").expect("a valid configuration")
+}
+
+/// A context whose state directory does not exist (no marker, no counts) and that prints and logs nothing.
+fn context() -> Context {
+    Context {
+        config_path: PathBuf::from("test.toml"),
+        state_dir: std::env::temp_dir().join(format!("anycastd-pass-tests-{}-absent", std::process::id())),
+        vtysh_timeout: Duration::from_secs(1),
+        http_timeout: Duration::from_secs(1),
+        lock_timeout: Duration::from_secs(1),
+        metrics_file: None,
+        logging: Logging { format: LogFormat::Text, level: LogLevel::Error },
+        output: Output { format: Format::Text, painter: Painter::new(false), quiet: true },
+    }
+}
+
+fn result(success: bool, timestamp: i64) -> CheckResult {
+    let message = if success { "success" } else { "timeout" }.to_string();
+    CheckResult { success, message, timestamp: Some(timestamp) }
+}
+
+/// The same result list from every Cabourotte of `config`.
+fn answers(config: &Config, results: &[(&str, CheckResult)]) -> Answers {
+    let list = ResultList::from_results(results.iter().map(|(name, result)| (name.to_string(), result.clone())));
+    cabourotte::answer_everywhere(config, &list)
+}
+
+fn frr(text: &str) -> FrrInput {
+    FrrInput::File(RunningConfig::parse(text).expect("a complete running config"))
+}
+
+/// Each prefix's action.
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    plan.prefixes().map(|prefix| (prefix.managed.prefix.to_string(), prefix.action.clone())).collect()
+}
+
+#[test]
+fn results_from_a_file_announce_what_frr_lacks_and_withdraw_what_fails() {
+    let config = config();
+    let health = HealthInput::File(ResultList::from_results([
+        ("dns".to_string(), result(true, 1)),
+        ("web".to_string(), result(false, 1)),
+    ]));
+    let plan = plan_only(&config, &context(), &health, &frr(NOTHING_ANNOUNCED), None);
+    assert_eq!(
+        actions(&plan),
+        [("203.0.113.53/32".into(), Action::Announce), ("203.0.113.80/32".into(), Action::Keep)]
+    );
+    let plan = plan_only(&config, &context(), &health, &frr(BOTH_ANNOUNCED), None);
+    assert_eq!(
+        actions(&plan),
+        [("203.0.113.53/32".into(), Action::Keep), ("203.0.113.80/32".into(), Action::Withdraw)]
+    );
+}
+
+#[test]
+fn a_pushed_failure_newer_than_the_poll_withdraws_only_the_service_the_push_names() {
+    let config = config();
+    let now = clock::unix_now();
+    // The last poll saw dns healthy and web failing; the push is about dns alone.
+    let remembered = answers(&config, &[("dns", result(true, now - 10)), ("web", result(false, now - 10))]);
+    let health = HealthInput::Pushed {
+        remembered,
+        pushed: [("dns".to_string(), result(false, now - 1))].into(),
+        services: BTreeSet::from(["dns".to_string()]),
+    };
+    let plan = plan_only(&config, &context(), &health, &frr(BOTH_ANNOUNCED), None);
+    assert_eq!(
+        actions(&plan),
+        [("203.0.113.53/32".into(), Action::Withdraw), ("203.0.113.80/32".into(), Action::Keep)],
+        "web waits for the next poll: a push only withdraws what it names"
+    );
+}
+
+#[test]
+fn a_pushed_failure_older_than_the_poll_changes_nothing() {
+    let config = config();
+    let now = clock::unix_now();
+    let remembered = answers(&config, &[("dns", result(true, now - 10)), ("web", result(true, now - 10))]);
+    let health = HealthInput::Pushed {
+        remembered,
+        pushed: [("dns".to_string(), result(false, now - 20))].into(),
+        services: BTreeSet::from(["dns".to_string()]),
+    };
+    let plan = plan_only(&config, &context(), &health, &frr(BOTH_ANNOUNCED), None);
+    assert_eq!(actions(&plan), [("203.0.113.53/32".into(), Action::Keep), ("203.0.113.80/32".into(), Action::Keep)]);
+}
+
+#[test]
+fn a_pushed_success_announces_nothing() {
+    let config = config();
+    let now = clock::unix_now();
+    let remembered = answers(&config, &[("dns", result(false, now - 10)), ("web", result(true, now - 10))]);
+    let health = HealthInput::Pushed {
+        remembered,
+        pushed: [("dns".to_string(), result(true, now - 1))].into(),
+        services: BTreeSet::from(["dns".to_string()]),
+    };
+    let plan = plan_only(&config, &context(), &health, &frr(NOTHING_ANNOUNCED), None);
+    assert_eq!(
+        actions(&plan),
+        [("203.0.113.53/32".into(), Action::Keep), ("203.0.113.80/32".into(), Action::Keep)],
+        "only a poll announces"
+    );
+}
+
+#[test]
+fn a_poll_swaps_in_only_the_pushed_results_newer_than_its_answers() {
+    let config = config();
+    let polled = answers(&config, &[("dns", result(true, 100)), ("web", result(true, 100))]);
+    let pushed = [("dns".to_string(), result(false, 101)), ("web".to_string(), result(false, 99))].into();
+    let answered = HealthInput::Polled { pushed }.with_pushed(polled);
+    for list in answered.values() {
+        let list = list.as_ref().expect("an answer");
+        assert_eq!(list.get("dns"), Some(&result(false, 101)));
+        assert_eq!(list.get("web"), Some(&result(true, 100)));
+    }
+    let unchanged = answers(&config, &[("dns", result(true, 100))]);
+    assert_eq!(HealthInput::Live.with_pushed(unchanged.clone()), unchanged);
+}
