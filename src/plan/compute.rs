@@ -9,7 +9,7 @@ use crate::state::streaks::Streak;
 
 use super::prefix::{Observed, observe};
 use super::{
-    Desired, Inputs, Intent, MaintenanceMode, Plan, PrefixError, PrefixPlan, Presence, ServicePlan, Verdict, decide,
+    Desired, Inputs, Intent, MaintenanceMode, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Verdict, decide,
 };
 
 impl Plan {
@@ -29,7 +29,7 @@ impl Plan {
 
 fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePlan {
     let observed: Vec<Observed> = service.prefixes.iter().map(|managed| observe(managed, &inputs.frr)).collect();
-    let announced_now = observed.iter().any(|seen| seen.presence == Presence::Configured);
+    let announced_now = observed.iter().any(|seen| seen.state.is_announced());
     let health = intent.asks_health().then(|| health::evaluate(service, &inputs.answers, inputs.now));
     let condition = health.as_ref().map(ServiceHealth::condition);
     let previous = inputs.streaks.of(&service.name);
@@ -66,7 +66,7 @@ fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
             false => Observed { error: Some(PrefixError::VtyshNotConfigured(entry.vtysh.clone())), ..Observed::none() },
         };
         let seen = match seen.error {
-            Some(PrefixError::NoBgpInstance) => Observed { presence: Presence::Absent, ..Observed::none() },
+            Some(PrefixError::NoBgpInstance) => Observed { state: PrefixState::Withdrawn, ..Observed::none() },
             _ => seen,
         };
         by_service.entry(&entry.service).or_default().push(seen.plan(&managed, Desired::Withdrawn, None));

@@ -13,5 +13,5 @@ mod testing;
 mod verdict;
 
 pub use inputs::{Departed, FrrStates, Inputs, Intent};
-pub use model::{Action, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, Presence, ServicePlan, Summary};
+pub use model::{Action, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary};
 pub use verdict::{Desired, MaintenanceMode, Verdict, decide};

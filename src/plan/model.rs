@@ -10,18 +10,6 @@ use crate::state::streaks::{Streak, Streaks};
 
 use super::{Desired, Verdict};
 
-/// Whether FRR's running config has a managed `network` statement. Configured is what anycastd can see and change;
-/// whether FRR advertises it also depends on its RIB (`bgp network import-check`), which only `plan` looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Presence {
-    /// FRR's running config has the `network` line (shown as "announced").
-    Configured,
-    /// It does not (shown as "withdrawn").
-    Absent,
-    /// FRR could not be read.
-    Unknown,
-}
-
 /// Why a prefix cannot be reconciled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PrefixError {
@@ -104,8 +92,8 @@ pub struct PrefixPlan {
     pub managed: ManagedPrefix,
     /// The AS number of its BGP instance, when FRR has one.
     pub asn: Option<Asn>,
-    /// What FRR has now.
-    pub current: Presence,
+    /// What FRR does with the prefix now, before the plan is applied.
+    pub current: PrefixState,
     /// The route-map of FRR's `network` line now, if it has the line and the line names one.
     pub route_map: Option<String>,
     /// What to do.
@@ -118,12 +106,14 @@ pub struct PrefixPlan {
     pub warnings: Vec<String>,
 }
 
-/// What FRR does with a managed prefix, as reports, logs, metrics and hooks name it.
+/// What FRR does with a managed prefix, as reports, logs, metrics and hooks name it. Announced or drained, FRR's
+/// running config has the `network` line: that is what anycastd sees and changes. Whether FRR advertises it also
+/// depends on its RIB (`bgp network import-check`), which only `plan` looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PrefixState {
-    /// FRR has the `network` line, not through the drain route-map.
+    /// FRR has the `network` line, not through the prefix's drain route-map.
     Announced,
-    /// FRR has the `network` line through the prefix's drain route-map.
+    /// FRR has the `network` line through the prefix's drain route-map: still announced, less preferred.
     Drained,
     /// FRR does not have it.
     Withdrawn,
@@ -140,6 +130,11 @@ impl PrefixState {
             PrefixState::Withdrawn => "withdrawn",
             PrefixState::Unknown => "unknown",
         }
+    }
+
+    /// Whether FRR has the `network` line, through whichever route-map: announced or drained.
+    pub fn is_announced(self) -> bool {
+        matches!(self, PrefixState::Announced | PrefixState::Drained)
     }
 }
 
@@ -172,33 +167,18 @@ impl PrefixPlan {
         match self.action {
             Action::Announce | Action::Drain | Action::Restore => true,
             Action::Withdraw | Action::Error(_) => false,
-            Action::Keep => self.current == Presence::Configured,
-        }
-    }
-
-    /// What FRR does with the prefix now, before the plan is applied.
-    pub fn current_state(&self) -> PrefixState {
-        match self.current {
-            Presence::Configured if self.is_drained_by(self.route_map.as_deref()) => PrefixState::Drained,
-            Presence::Configured => PrefixState::Announced,
-            Presence::Absent => PrefixState::Withdrawn,
-            Presence::Unknown => PrefixState::Unknown,
+            Action::Keep => self.current.is_announced(),
         }
     }
 
     /// What FRR does with the prefix once the plan is applied (or, for a failed change, as it was).
     pub fn state_after(&self) -> PrefixState {
         match (&self.action, &self.outcome) {
-            (_, Outcome::Failed(_)) | (Action::Keep | Action::Error(_), _) => self.current_state(),
+            (_, Outcome::Failed(_)) | (Action::Keep | Action::Error(_), _) => self.current,
             (Action::Announce | Action::Restore, _) => PrefixState::Announced,
             (Action::Drain, _) => PrefixState::Drained,
             (Action::Withdraw, _) => PrefixState::Withdrawn,
         }
-    }
-
-    fn is_drained_by(&self, route_map: Option<&str>) -> bool {
-        let drain = self.managed.drain_route_map.as_ref().map(RouteMap::name);
-        drain.is_some() && drain == route_map
     }
 
     /// Whether this prefix failed to plan or to apply.

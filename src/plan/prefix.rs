@@ -3,12 +3,12 @@
 use crate::config::{ManagedPrefix, RouteMap};
 use crate::frr::Asn;
 
-use super::{Action, Desired, FrrStates, Outcome, PrefixError, PrefixPlan, Presence};
+use super::{Action, Desired, FrrStates, Outcome, PrefixError, PrefixPlan, PrefixState};
 
 /// What FRR has of one managed prefix.
 pub(super) struct Observed {
     pub(super) asn: Option<Asn>,
-    pub(super) presence: Presence,
+    pub(super) state: PrefixState,
     /// The route-map of FRR's `network` line, if it has the line and the line names one.
     pub(super) route_map: Option<String>,
     pub(super) error: Option<PrefixError>,
@@ -24,7 +24,7 @@ impl Observed {
     pub(super) fn none() -> Observed {
         Observed {
             asn: None,
-            presence: Presence::Unknown,
+            state: PrefixState::Unknown,
             route_map: None,
             error: None,
             import_check: false,
@@ -42,14 +42,21 @@ pub(super) fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
         None => return Observed { error: Some(PrefixError::FrrUnavailable("not read".into())), ..nothing },
     };
     let Some(instance) = running.instance(&managed.vrf) else {
-        return Observed { presence: Presence::Absent, error: Some(PrefixError::NoBgpInstance), ..nothing };
+        return Observed { state: PrefixState::Withdrawn, error: Some(PrefixError::NoBgpInstance), ..nothing };
     };
     let missing = |route_map: &Option<RouteMap>| route_map.clone().filter(|map| !running.has_route_map(map.name()));
     let line = instance.networks.get(&managed.prefix);
+    let route_map = line.cloned().flatten();
+    let drain = managed.drain_route_map.as_ref().map(RouteMap::name);
+    let state = match line {
+        None => PrefixState::Withdrawn,
+        Some(_) if drain.is_some() && drain == route_map.as_deref() => PrefixState::Drained,
+        Some(_) => PrefixState::Announced,
+    };
     Observed {
         asn: Some(instance.asn.clone()),
-        presence: if line.is_some() { Presence::Configured } else { Presence::Absent },
-        route_map: line.cloned().flatten(),
+        state,
+        route_map,
         import_check: instance.import_check,
         missing_route_map: missing(&managed.route_map),
         missing_drain_route_map: missing(&managed.drain_route_map),
@@ -66,7 +73,7 @@ impl Observed {
             (Some(error), _) => Action::Error(error.clone()),
             (None, Desired::Announced) => self.announce(managed, refusal),
             (None, Desired::Drained) => self.drain(managed),
-            (None, Desired::Withdrawn) if self.presence == Presence::Configured => Action::Withdraw,
+            (None, Desired::Withdrawn) if self.state.is_announced() => Action::Withdraw,
             (None, _) => Action::Keep,
         };
         if let (Some(route_map), false) = (&self.missing_route_map, matches!(action, Action::Error(_))) {
@@ -84,7 +91,7 @@ impl Observed {
         PrefixPlan {
             managed: managed.clone(),
             asn: self.asn,
-            current: self.presence,
+            current: self.state,
             route_map: self.route_map,
             action,
             outcome: Outcome::Pending,
@@ -100,10 +107,12 @@ impl Observed {
             return Action::Error(PrefixError::MissingRouteMap(route_map.clone()));
         }
         let wanted = managed.route_map.as_ref().map(RouteMap::name);
-        let action = match self.presence {
-            Presence::Configured if self.route_map.as_deref() == wanted => return Action::Keep,
-            Presence::Configured => Action::Restore,
-            Presence::Absent | Presence::Unknown => Action::Announce,
+        let action = match self.state {
+            PrefixState::Announced | PrefixState::Drained if self.route_map.as_deref() == wanted => {
+                return Action::Keep;
+            }
+            PrefixState::Announced | PrefixState::Drained => Action::Restore,
+            PrefixState::Withdrawn | PrefixState::Unknown => Action::Announce,
         };
         match refusal {
             Some(reason) => Action::Error(PrefixError::AnnounceRefused(reason.to_string())),
@@ -114,7 +123,7 @@ impl Observed {
     /// Drained: the line FRR has gets the drain route-map. A prefix FRR does not have stays withdrawn (a drain never
     /// announces), and one without a drain route-map in FRR is withdrawn.
     fn drain(&self, managed: &ManagedPrefix) -> Action {
-        if self.presence != Presence::Configured {
+        if !self.state.is_announced() {
             return Action::Keep;
         }
         match &managed.drain_route_map {
@@ -202,7 +211,7 @@ mod tests {
         let drained = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-DRAIN\n");
         let second = plan_with(&config, false, &drained, Inputs { streaks: first.streaks(), ..Inputs::default() });
         assert_eq!(second.services[0].verdict, Verdict::Falling { unhealthy: 2, fall: 3 });
-        assert_eq!(second.prefixes().next().map(PrefixPlan::current_state), Some(PrefixState::Drained));
+        assert_eq!(second.prefixes().next().map(|prefix| prefix.current), Some(PrefixState::Drained));
         assert_eq!(actions(&second)[0].1, Action::Keep);
         let third = plan_with(&config, false, &drained, Inputs { streaks: second.streaks(), ..Inputs::default() });
         assert_eq!(actions(&third)[0].1, Action::Withdraw);
