@@ -1,26 +1,12 @@
 //! A cache of the validated configuration, so that a timer firing every few seconds does not parse and validate an
-//! unchanged TOML file every time (at 10,000 prefixes that was half the cost of a pass that changes nothing).
+//! unchanged TOML file each time (at 10,000 prefixes that was half the cost of a pass that changes nothing); and the
+//! last valid configuration, which stands in while the file is broken.
 //!
-//! The file is still read on every run; the cache is keyed on its path, its length and a hash of its exact content,
-//! and on anycastd's version. File times are not trusted: two writes within one clock tick leave them unchanged.
-//! Anything that does not match exactly, or cannot be read, falls back to parsing the TOML: the cache can make a pass
-//! faster, never make it use another configuration.
-//!
-//! The configuration that takes effect must be exactly what the TOML file says, as written by whoever can write the
-//! TOML; the cache sits in the state directory, which someone else may be able to write. The cache holds everything
-//! that matters (prefixes, hooks, checks) and keeps the TOML's fingerprint, so whoever can rewrite it, keeping the
-//! fingerprint, decides what root announces and which hook it runs. Two ways out were weighed: no cache, with a
-//! parse fast enough for the benchmark's no-op target at 10,000 prefixes (1.5 times the floor; a pass that parses
-//! and validates the 1 MB file costs 2.0 times), or a cache trusted only when nobody but the running user can have
-//! written it. This is the
-//! second: the cache is read with [`StateDir::read_trusted`], so it is used only when the state directory and the
-//! file belong to the running user and the file has mode 0600 and one name. In such a directory, only this user
-//! and root can write; a process of the same user can already do everything anycastd can (run vtysh, run its own
-//! hooks), so trusting it gives nothing away. Root running in the service's `DynamicUser` directory, which the
-//! service's user owns, never trusts a cache there and pays the full parse; the cache it writes there is handed to
-//! the service, which may trust root's work. The content is validated again when read back (prefixes, VRF names,
-//! URLs): the cache may come from another build of the same version. It never holds a password (see [`store`]).
-//! What remains is a collision of the 64-bit content hash, which only whoever writes the TOML could aim for.
+//! The cache decides what root announces and which hooks it runs, so it is used only when nobody but the running
+//! user (or root) can have written it ([`StateDir::read_trusted`]), and only for the exact file it was made from: its
+//! path, length and content hash, and anycastd's version (file times are not trusted). Anything else falls back to
+//! parsing the TOML: the cache can make a pass faster, never make it use another configuration. It never holds a
+//! password (see [`store`]).
 
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
