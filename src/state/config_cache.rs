@@ -9,7 +9,6 @@
 //! password (see [`store`]).
 
 use std::fs;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -23,7 +22,6 @@ const CACHE_FILE: &str = "config-cache.json";
 /// The largest cache read: a cache is about one and a half times the size of its TOML file.
 const CACHE_LIMIT: u64 = 64 << 20;
 
-/// What the cached configuration was made from: the file and a hash of its exact content.
 /// Reads the configuration file at `path`, and takes its validated form from the cache in `state_dir` when the
 /// cache matches the file's exact content and can be trusted; otherwise parses and validates it, and with `refresh`
 /// stores it there for the next run.
@@ -40,20 +38,24 @@ pub fn load_config(path: &Path, state_dir: &Path, refresh: bool) -> Result<Confi
     Ok(config)
 }
 
+/// What the cached configuration was made from: the file and a hash of its exact content. SHA-256, whose value no
+/// Rust release changes (std's `DefaultHasher` may). A cache of an older anycastd, keyed by a 64-bit `hash`, does not
+/// deserialize into it: it is no cache, the TOML is parsed, and the next store replaces it.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     path: PathBuf,
     len: usize,
-    hash: u64,
+    /// The SHA-256 of the content, in hex.
+    sha256: String,
 }
 
 impl Fingerprint {
     /// The fingerprint of configuration `text` read from `path`.
     pub fn of(path: &Path, text: &str) -> Fingerprint {
-        let mut hasher = DefaultHasher::new();
-        text.hash(&mut hasher);
+        let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+        let sha256 = digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect();
         let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        Fingerprint { path, len: text.len(), hash: hasher.finish() }
+        Fingerprint { path, len: text.len(), sha256 }
     }
 }
 
@@ -133,6 +135,34 @@ mod tests {
         let cache = dir.join(super::CACHE_FILE);
         std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
         assert_eq!(super::load(&dir, &fingerprint), None, "a cache with mode 0644 is not");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cache_keyed_by_the_older_64_bit_hash_is_no_cache_and_is_replaced() {
+        let dir = std::env::temp_dir().join(format!("anycastd-cache-old-key-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("config.toml");
+        let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";
+        std::fs::write(&path, text).expect("write");
+        let config = super::load_config(&path, &dir, false).expect("valid");
+        let mut old = serde_json::to_value(super::Cached {
+            anycastd: env!("CARGO_PKG_VERSION").to_string(),
+            source: super::Fingerprint::of(&path, text),
+            config: config.clone(),
+        })
+        .expect("json");
+        let source = old["source"].as_object_mut().expect("a fingerprint");
+        source.remove("sha256");
+        source.insert("hash".into(), serde_json::json!(17_749_134_906_133_101_457_u64));
+        let state = crate::state::StateDir::open(&dir).expect("opened").expect("exists");
+        state.write(super::CACHE_FILE, old.to_string().as_bytes()).expect("an old cache");
+        let fingerprint = super::Fingerprint::of(&path, text);
+        assert_eq!(super::load(&dir, &fingerprint), None, "the old key matches nothing");
+        assert_eq!(super::last_valid(&dir), None, "nor is it a last valid configuration");
+        assert_eq!(super::load_config(&path, &dir, true).expect("parsed, not an error"), config);
+        assert_eq!(super::load(&dir, &fingerprint), Some(config), "replaced by a cache with the new key");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
