@@ -8,6 +8,7 @@ mod diagnostics;
 mod duration;
 mod excerpt;
 mod parse;
+mod pem;
 mod tls;
 mod types;
 
@@ -22,10 +23,8 @@ pub use diagnostics::ConfigError;
 pub use duration::{
     DRAIN, HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds, spoken,
 };
-pub use tls::{
-    ClientCertificate, ClientIdentity, TlsKey, TlsMaterial, TlsProblem, TlsSettings, crypto_provider, exposed_keys,
-    load as load_tls,
-};
+pub use pem::{ClientIdentity, TlsMaterial, TlsProblem, crypto_provider, exposed_keys, load as load_tls};
+pub use tls::{ClientCertificate, TlsKey, TlsSettings};
 pub use types::{AddressFamily, CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.

@@ -147,7 +147,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// Whether FRR has the prefix's `network` line after the pass (drained or not), as far as anycastd knows.
 fn announced_after(prefix: &PrefixPlan) -> bool {
-    matches!(prefix.state_after(), PrefixState::Announced | PrefixState::Drained)
+    prefix.state_after().is_announced()
 }
 
 fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {

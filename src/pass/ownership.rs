@@ -4,7 +4,7 @@
 //! has.
 
 use crate::config::Config;
-use crate::plan::{Action, FrrStates, Plan, PrefixPlan, Presence};
+use crate::plan::{Action, FrrStates, Plan, PrefixPlan, PrefixState};
 use crate::state::StateDir;
 use crate::state::managed::{self, Entry, Record};
 
@@ -50,7 +50,7 @@ fn entries(plan: &Plan, keep_departed: impl Fn(&PrefixPlan) -> bool) -> Vec<Entr
         .departed
         .iter()
         .flat_map(|service| service.prefixes.iter().map(move |p| (service, p)))
-        .filter(|(_, prefix)| prefix.current != Presence::Absent && keep_departed(prefix));
+        .filter(|(_, prefix)| prefix.current != PrefixState::Withdrawn && keep_departed(prefix));
     configured
         .chain(departed)
         .map(|(service, prefix)| Entry {

@@ -186,7 +186,7 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         address_family: prefix.managed.prefix.family().name(),
         asn: prefix.asn.as_ref().map(ToString::to_string),
         vtysh: prefix.managed.vtysh.display().to_string(),
-        current: prefix.current_state().name(),
+        current: prefix.current.name(),
         route_map: prefix.route_map.clone(),
         desired,
         desired_route_map: match desired {

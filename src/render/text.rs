@@ -216,7 +216,7 @@ fn action_words(prefix: &PrefixPlan, tense: Tense) -> (&'static str, &'static st
         Action::Withdraw => ("-", pick("withdraw ", "withdrawn"), Style::Red),
         Action::Drain => ("~", pick("drain    ", "drained  "), Style::Yellow),
         Action::Restore => ("~", pick("restore  ", "restored "), Style::Green),
-        Action::Keep | Action::Error(_) => (" ", padded(prefix.current_state()), Style::Dim),
+        Action::Keep | Action::Error(_) => (" ", padded(prefix.current), Style::Dim),
     }
 }
 

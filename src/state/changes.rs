@@ -27,7 +27,7 @@ pub fn read(state_dir: &StateDir) -> Option<Token> {
 
 /// Records that this process just changed FRR: a new token, which it returns so that loop mode knows it for its own.
 pub fn record(state_dir: &StateDir) -> io::Result<Token> {
-    let token = format!("{}\n", super::random_hex()).into_bytes();
+    let token = format!("{}\n", super::file::random_hex()).into_bytes();
     state_dir.write(CHANGES_FILE, &token)?;
     Ok(token)
 }

@@ -1,29 +1,14 @@
 //! A cache of the validated configuration, so that a timer firing every few seconds does not parse and validate an
-//! unchanged TOML file every time (at 10,000 prefixes that was half the cost of a pass that changes nothing).
+//! unchanged TOML file each time (at 10,000 prefixes that was half the cost of a pass that changes nothing); and the
+//! last valid configuration, which stands in while the file is broken.
 //!
-//! The file is still read on every run; the cache is keyed on its path, its length and a hash of its exact content,
-//! and on anycastd's version. File times are not trusted: two writes within one clock tick leave them unchanged.
-//! Anything that does not match exactly, or cannot be read, falls back to parsing the TOML: the cache can make a pass
-//! faster, never make it use another configuration.
-//!
-//! The configuration that takes effect must be exactly what the TOML file says, as written by whoever can write the
-//! TOML; the cache sits in the state directory, which someone else may be able to write. The cache holds everything
-//! that matters (prefixes, hooks, checks) and keeps the TOML's fingerprint, so whoever can rewrite it, keeping the
-//! fingerprint, decides what root announces and which hook it runs. Two ways out were weighed: no cache, with a
-//! parse fast enough for the benchmark's no-op target at 10,000 prefixes (1.5 times the floor; a pass that parses
-//! and validates the 1 MB file costs 2.0 times), or a cache trusted only when nobody but the running user can have
-//! written it. This is the
-//! second: the cache is read with [`StateDir::read_trusted`], so it is used only when the state directory and the
-//! file belong to the running user and the file has mode 0600 and one name. In such a directory, only this user
-//! and root can write; a process of the same user can already do everything anycastd can (run vtysh, run its own
-//! hooks), so trusting it gives nothing away. Root running in the service's `DynamicUser` directory, which the
-//! service's user owns, never trusts a cache there and pays the full parse; the cache it writes there is handed to
-//! the service, which may trust root's work. The content is validated again when read back (prefixes, VRF names,
-//! URLs): the cache may come from another build of the same version. It never holds a password (see [`store`]).
-//! What remains is a collision of the 64-bit content hash, which only whoever writes the TOML could aim for.
+//! The cache decides what root announces and which hooks it runs, so it is used only when nobody but the running
+//! user (or root) can have written it ([`StateDir::read_trusted`]), and only for the exact file it was made from: its
+//! path, length and content hash, and anycastd's version (file times are not trusted). Anything else falls back to
+//! parsing the TOML: the cache can make a pass faster, never make it use another configuration. It never holds a
+//! password (see [`store`]).
 
 use std::fs;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -37,7 +22,6 @@ const CACHE_FILE: &str = "config-cache.json";
 /// The largest cache read: a cache is about one and a half times the size of its TOML file.
 const CACHE_LIMIT: u64 = 64 << 20;
 
-/// What the cached configuration was made from: the file and a hash of its exact content.
 /// Reads the configuration file at `path`, and takes its validated form from the cache in `state_dir` when the
 /// cache matches the file's exact content and can be trusted; otherwise parses and validates it, and with `refresh`
 /// stores it there for the next run.
@@ -54,20 +38,24 @@ pub fn load_config(path: &Path, state_dir: &Path, refresh: bool) -> Result<Confi
     Ok(config)
 }
 
+/// What the cached configuration was made from: the file and a hash of its exact content. SHA-256, whose value no
+/// Rust release changes (std's `DefaultHasher` may). A cache of an older anycastd, keyed by a 64-bit `hash`, does not
+/// deserialize into it: it is no cache, the TOML is parsed, and the next store replaces it.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     path: PathBuf,
     len: usize,
-    hash: u64,
+    /// The SHA-256 of the content, in hex.
+    sha256: String,
 }
 
 impl Fingerprint {
     /// The fingerprint of configuration `text` read from `path`.
     pub fn of(path: &Path, text: &str) -> Fingerprint {
-        let mut hasher = DefaultHasher::new();
-        text.hash(&mut hasher);
+        let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+        let sha256 = digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect();
         let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        Fingerprint { path, len: text.len(), hash: hasher.finish() }
+        Fingerprint { path, len: text.len(), sha256 }
     }
 }
 
@@ -147,6 +135,34 @@ mod tests {
         let cache = dir.join(super::CACHE_FILE);
         std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
         assert_eq!(super::load(&dir, &fingerprint), None, "a cache with mode 0644 is not");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_cache_keyed_by_the_older_64_bit_hash_is_no_cache_and_is_replaced() {
+        let dir = std::env::temp_dir().join(format!("anycastd-cache-old-key-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("config.toml");
+        let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";
+        std::fs::write(&path, text).expect("write");
+        let config = super::load_config(&path, &dir, false).expect("valid");
+        let mut old = serde_json::to_value(super::Cached {
+            anycastd: env!("CARGO_PKG_VERSION").to_string(),
+            source: super::Fingerprint::of(&path, text),
+            config: config.clone(),
+        })
+        .expect("json");
+        let source = old["source"].as_object_mut().expect("a fingerprint");
+        source.remove("sha256");
+        source.insert("hash".into(), serde_json::json!(17_749_134_906_133_101_457_u64));
+        let state = crate::state::StateDir::open(&dir).expect("opened").expect("exists");
+        state.write(super::CACHE_FILE, old.to_string().as_bytes()).expect("an old cache");
+        let fingerprint = super::Fingerprint::of(&path, text);
+        assert_eq!(super::load(&dir, &fingerprint), None, "the old key matches nothing");
+        assert_eq!(super::last_valid(&dir), None, "nor is it a last valid configuration");
+        assert_eq!(super::load_config(&path, &dir, true).expect("parsed, not an error"), config);
+        assert_eq!(super::load(&dir, &fingerprint), Some(config), "replaced by a cache with the new key");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

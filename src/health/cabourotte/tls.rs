@@ -1,6 +1,6 @@
 //! https to Cabourotte: the HTTP client's TLS, built from a URL's settings, and a failed handshake in words.
 //!
-//! The files are read again for every pass (see `config/tls.rs`): a certificate renewed on disk is used at the next
+//! The files are read again for every pass (see `config/pem.rs`): a certificate renewed on disk is used at the next
 //! pass, even by `anycastd run`, which read its configuration once. A file that went bad since the configuration
 //! loaded makes the URL's checks "could not be asked", never a pass.
 //!

@@ -1,0 +1,437 @@
+//! The plan of a pass: every configured service's verdict applied to its prefixes, and the departed prefixes
+//! withdrawn.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Config, ManagedPrefix, Policy, Service};
+use crate::health::{self, ServiceHealth};
+use crate::state::streaks::Streak;
+
+use super::prefix::{Observed, observe};
+use super::{
+    Desired, Inputs, Intent, MaintenanceMode, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Verdict, decide,
+};
+
+impl Plan {
+    /// Computes the plan from every input of a run.
+    pub fn compute(config: &Config, inputs: &Inputs, intent: Intent) -> Plan {
+        let services = config.services.iter().map(|service| plan_service(service, inputs, intent)).collect();
+        Plan {
+            maintenance: inputs.maintenance.clone(),
+            services,
+            departed: plan_departed(inputs),
+            warnings: config.warnings(),
+            errors: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
+fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePlan {
+    let observed: Vec<Observed> = service.prefixes.iter().map(|managed| observe(managed, &inputs.frr)).collect();
+    let announced_now = observed.iter().any(|seen| seen.state.is_announced());
+    let health = intent.asks_health().then(|| health::evaluate(service, &inputs.answers, inputs.now));
+    let condition = health.as_ref().map(ServiceHealth::condition);
+    let previous = inputs.streaks.of(&service.name);
+    // A pass that cannot keep the counts would count the same unhealthy pass again and again, and counts someone
+    // else may have written could say anything: `fall` cannot hold back a withdrawal then.
+    let policy = match (&inputs.withdraw_only, inputs.counts_forgeable) {
+        (None, false) => service.policy,
+        _ => Policy { fall: 1, ..service.policy },
+    };
+    let decided = decide(policy, condition, announced_now, previous, maintenance_mode(inputs, intent));
+    let (verdict, desired, streak) = after_push(service, inputs, intent, decided, previous);
+    let refusal = inputs.withdraw_only.as_deref();
+    let prefixes =
+        service.prefixes.iter().zip(observed).map(|(managed, seen)| seen.plan(managed, desired, refusal)).collect();
+    ServicePlan { name: service.name.clone(), health, verdict, desired, policy: service.policy, streak, prefixes }
+}
+
+/// The departed prefixes, by the service they were for: withdrawn where their FRR still has them in their VRF
+/// (whatever AS its instance has by now); errors where their vtysh may not be run or FRR cannot be read.
+fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
+    let mut by_service: BTreeMap<&str, Vec<PrefixPlan>> = BTreeMap::new();
+    for departed in &inputs.departed {
+        let entry = &departed.entry;
+        let managed = ManagedPrefix {
+            vrf: entry.vrf.clone(),
+            prefix: entry.prefix,
+            vtysh: entry.vtysh.clone(),
+            bgpd_pid_file: None,
+            route_map: None,
+            drain_route_map: None,
+        };
+        let seen = match departed.vtysh_allowed {
+            true => observe(&managed, &inputs.frr),
+            false => Observed { error: Some(PrefixError::VtyshNotConfigured(entry.vtysh.clone())), ..Observed::none() },
+        };
+        let seen = match seen.error {
+            Some(PrefixError::NoBgpInstance) => Observed { state: PrefixState::Withdrawn, ..Observed::none() },
+            _ => seen,
+        };
+        by_service.entry(&entry.service).or_default().push(seen.plan(&managed, Desired::Withdrawn, None));
+    }
+    by_service
+        .into_iter()
+        .map(|(name, prefixes)| ServicePlan {
+            name: name.to_string(),
+            health: None,
+            verdict: Verdict::Removed,
+            desired: Desired::Withdrawn,
+            policy: Policy::default(),
+            streak: Streak::default(),
+            prefixes,
+        })
+        .collect()
+}
+
+/// A service's verdict, what it wants and its streak after `decided` (this pass's verdict and streak), in a pass made
+/// by a push. A push must neither announce nor count toward `rise` or `fall`: anyone who can reach the listener
+/// (any local user, with `--allow-unauthenticated-loopback`) could otherwise drive another service's rise with
+/// pushes about other checks. So a service the push does not name is left exactly as it is; a named one gets the
+/// verdict a poll would give with the pushed failure counted, but only its withdrawal or drain is done, and its
+/// streak stays what the polls made it. With `fall = 1` a pushed failure withdraws at once; with `fall = 3` only
+/// after two unhealthy polls.
+fn after_push(
+    service: &Service,
+    inputs: &Inputs,
+    intent: Intent,
+    decided: (Verdict, Streak),
+    previous: Streak,
+) -> (Verdict, Desired, Streak) {
+    let (verdict, streak) = decided;
+    let named = match (&inputs.pushed_services, intent) {
+        (Some(named), Intent::Reconcile) => named.contains(&service.name),
+        _ => {
+            let desired = verdict.desired(&service.policy);
+            return (verdict, desired, streak);
+        }
+    };
+    if !named {
+        return (Verdict::Untouched, Desired::Unchanged, previous);
+    }
+    let desired = match verdict.desired(&service.policy) {
+        Desired::Announced => Desired::Unchanged,
+        desired => desired,
+    };
+    (verdict, desired, previous)
+}
+
+/// What maintenance asks of this pass: `withdraw-all --drain`'s own pass drains and a withdrawal withdraws, whatever
+/// the marker says; otherwise a marker with a drain that is not over drains, and any other marker withdraws.
+fn maintenance_mode(inputs: &Inputs, intent: Intent) -> MaintenanceMode {
+    match (intent, &inputs.maintenance) {
+        (Intent::Drain { until }, _) => MaintenanceMode::Drain { until },
+        (Intent::WithdrawAll, _) => MaintenanceMode::Withdraw,
+        (Intent::Reconcile, None) => MaintenanceMode::Off,
+        (Intent::Reconcile, Some(marker)) => match marker.draining_until(inputs.now) {
+            Some(until) => MaintenanceMode::Drain { until },
+            None => MaintenanceMode::Withdraw,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::config::{OnCheckerError, Vrf};
+    use crate::health::cabourotte::Answers;
+    use crate::plan::testing::*;
+    use crate::plan::{Action, Summary};
+    use crate::state::maintenance::Maintenance;
+    use crate::state::streaks::Streaks;
+
+    const EMPTY_FRR: &str = "router bgp 65536\n!\nrouter bgp 65537 vrf 123\n!\nend\n";
+
+    #[test]
+    fn healthy_services_announce_what_frr_lacks() {
+        let config = seed();
+        let plan = compute(&config, &all_answer(&config, ALL_HEALTHY), &frr(EMPTY_FRR), None, Intent::Reconcile);
+        assert!(plan.prefixes().all(|p| p.action == Action::Announce));
+        assert_eq!(plan.summary(), Summary { announce: 4, ..Summary::default() });
+        let ntp = plan.prefixes().find(|p| p.managed.vrf == Vrf::Named("123".into())).expect("a vrf prefix");
+        assert_eq!(ntp.change().map(|c| c.asn.to_string()), Some("65537".into()));
+    }
+
+    #[test]
+    fn a_failing_check_withdraws_only_its_service() {
+        let config = seed();
+        let answers = all_answer(&config, include_str!("../../tests/fixtures/cabourotte-result-list.json"));
+        let running = include_str!("../../tests/fixtures/frr-8.4.4-running-config.txt");
+        let plan = compute(&config, &answers, &frr(running), None, Intent::Reconcile);
+        assert_eq!(plan.services[1].verdict, Verdict::Unhealthy);
+        assert_eq!(
+            actions(&plan),
+            [
+                ("203.0.113.53/32".into(), Action::Keep),
+                ("2001:db8::b19:bad:53/128".into(), Action::Keep),
+                ("203.0.113.123/32".into(), Action::Withdraw),
+                ("2001:db8::123:7e11:713e/128".into(), Action::Withdraw),
+            ]
+        );
+        assert_eq!(plan.summary(), Summary { withdraw: 2, unchanged: 2, ..Summary::default() });
+    }
+
+    #[test]
+    fn maintenance_and_withdraw_all_withdraw_everything_announced() {
+        let config = seed();
+        let running = include_str!("../../tests/fixtures/frr-8.4.4-running-config.txt");
+        let marker = Maintenance { since: 0, by: "alice".into(), reason: None, drain_until: None };
+        let healthy = all_answer(&config, ALL_HEALTHY);
+        let in_maintenance = compute(&config, &healthy, &frr(running), Some(marker), Intent::Reconcile);
+        assert!(in_maintenance.services.iter().all(|s| s.verdict == Verdict::Maintenance));
+        assert_eq!(in_maintenance.summary().withdraw, 4);
+        let withdraw_all = compute(&config, &Answers::new(), &frr(running), None, Intent::WithdrawAll);
+        assert!(withdraw_all.services.iter().all(|s| s.verdict == Verdict::WithdrawAll && s.health.is_none()));
+        assert_eq!(withdraw_all.summary().withdraw, 4);
+    }
+
+    #[test]
+    fn an_unreachable_cabourotte_withdraws_and_counts_as_a_checker_error() {
+        let config = seed();
+        let down: Answers =
+            config.checks().map(|(_, c)| (c.url.clone(), Err("Connection refused".to_string()))).collect();
+        let running = include_str!("../../tests/fixtures/frr-8.4.4-running-config.txt");
+        let plan = compute(&config, &down, &frr(running), None, Intent::Reconcile);
+        assert_eq!(plan.summary(), Summary { withdraw: 4, checker_errors: 3, ..Summary::default() });
+        assert!(plan.summary().has_errors());
+    }
+
+    fn pushed_about(services: &[&str]) -> Option<BTreeSet<String>> {
+        Some(services.iter().map(|name| name.to_string()).collect())
+    }
+
+    const NTP_V4_FAILING: &str =
+        r#"[{"name":"dns","success":true},{"name":"ntp_v4","success":false},{"name":"ntp_v6","success":true}]"#;
+
+    #[test]
+    fn a_push_leaves_every_service_it_does_not_name_exactly_as_it_is() {
+        let mut config = seed();
+        config.services[0].policy.rise = 3;
+        let nothing = include_str!("../../tests/fixtures/frr-8.4.4-nothing-announced.txt");
+        let two_healthy_polls =
+            Streaks { services: BTreeMap::from([("dns".to_string(), Streak { healthy: 2, unhealthy: 0 })]) };
+        let inputs = Inputs {
+            answers: all_answer(&config, NTP_V4_FAILING),
+            frr: frr(nothing),
+            streaks: two_healthy_polls.clone(),
+            ..Inputs::default()
+        };
+        let poll = Plan::compute(&config, &inputs, Intent::Reconcile);
+        assert_eq!(
+            actions(&poll)[..2],
+            [("203.0.113.53/32".into(), Action::Announce), ("2001:db8::b19:bad:53/128".into(), Action::Announce)],
+            "a third healthy poll announces"
+        );
+        let push =
+            Plan::compute(&config, &Inputs { pushed_services: pushed_about(&["ntp"]), ..inputs }, Intent::Reconcile);
+        let dns = &push.services[0];
+        assert_eq!(
+            (&dns.verdict, dns.desired, dns.streak),
+            (&Verdict::Untouched, Desired::Unchanged, Streak { healthy: 2, unhealthy: 0 })
+        );
+        assert!(
+            dns.prefixes.iter().all(|p| p.action == Action::Keep),
+            "a push about ntp is not dns's third healthy pass"
+        );
+        assert_eq!(push.streaks().of("dns"), two_healthy_polls.of("dns"), "nothing counted");
+        assert_eq!(push.streaks().of("ntp"), Streak::default(), "nor for the service named");
+
+        let announced = include_str!("../../tests/fixtures/frr-8.4.4-running-config.txt");
+        let dns_failing =
+            r#"[{"name":"dns","success":false},{"name":"ntp_v4","success":false},{"name":"ntp_v6","success":true}]"#;
+        let inputs = Inputs {
+            answers: all_answer(&config, dns_failing),
+            frr: frr(announced),
+            pushed_services: pushed_about(&["ntp"]),
+            ..Inputs::default()
+        };
+        let push = Plan::compute(&config, &inputs, Intent::Reconcile);
+        assert_eq!(
+            actions(&push),
+            [
+                ("203.0.113.53/32".into(), Action::Keep),
+                ("2001:db8::b19:bad:53/128".into(), Action::Keep),
+                ("203.0.113.123/32".into(), Action::Withdraw),
+                ("2001:db8::123:7e11:713e/128".into(), Action::Withdraw),
+            ],
+            "dns waits for the poll, whatever its last answer said"
+        );
+    }
+
+    #[test]
+    fn a_push_withdraws_the_service_it_names_as_a_poll_would_without_counting_itself() {
+        let mut config = seed();
+        let announced = include_str!("../../tests/fixtures/frr-8.4.4-running-config.txt");
+        let before = Streak { healthy: 4, unhealthy: 0 };
+        let answers = all_answer(&config, NTP_V4_FAILING);
+        let inputs = |streak: Streak| Inputs {
+            answers: answers.clone(),
+            frr: frr(announced),
+            streaks: Streaks { services: BTreeMap::from([("ntp".to_string(), streak)]) },
+            pushed_services: pushed_about(&["ntp"]),
+            ..Inputs::default()
+        };
+        let fall_1 = Plan::compute(&config, &inputs(before), Intent::Reconcile);
+        assert_eq!(fall_1.services[1].verdict, Verdict::Unhealthy);
+        assert!(fall_1.services[1].prefixes.iter().all(|p| p.action == Action::Withdraw), "fall = 1: at once");
+        assert_eq!(fall_1.services[1].streak, before, "the push is not counted");
+
+        config.services[1].policy.fall = 3;
+        let first = Plan::compute(&config, &inputs(before), Intent::Reconcile);
+        assert_eq!(first.services[1].verdict, Verdict::Falling { unhealthy: 1, fall: 3 });
+        assert!(first.services[1].prefixes.iter().all(|p| p.action == Action::Keep));
+        assert_eq!(first.services[1].streak, before);
+        let two_unhealthy_polls = Streak { healthy: 0, unhealthy: 2 };
+        let third = Plan::compute(&config, &inputs(two_unhealthy_polls), Intent::Reconcile);
+        assert_eq!(third.services[1].verdict, Verdict::Unhealthy, "the push brings the third unhealthy pass forward");
+        assert!(third.services[1].prefixes.iter().all(|p| p.action == Action::Withdraw));
+        assert_eq!(third.services[1].streak, two_unhealthy_polls, "still what the polls made it");
+    }
+
+    #[test]
+    fn a_push_never_announces_nor_restores_the_service_it_names_but_may_drain_it() {
+        let config = graded(GRADED);
+        let pushed = || Inputs { pushed_services: pushed_about(&["dns"]), ..Inputs::default() };
+        let drifted = graded_frr("  network 203.0.113.54/32\n");
+        let poll = plan_with(&config, true, &drifted, Inputs::default());
+        assert_eq!(
+            actions(&poll),
+            [("203.0.113.53/32".into(), Action::Announce), ("203.0.113.54/32".into(), Action::Restore)]
+        );
+        let push = plan_with(&config, true, &drifted, pushed());
+        assert_eq!(push.services[0].verdict, Verdict::Healthy, "the pushed failure was older than the poll");
+        assert_eq!(
+            actions(&push),
+            [("203.0.113.53/32".into(), Action::Keep), ("203.0.113.54/32".into(), Action::Keep)]
+        );
+        assert!(!push.summary().has_changes() && !push.summary().has_errors());
+
+        let announced = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-OUT\n");
+        let falling = plan_with(&config, false, &announced, pushed());
+        assert_eq!(falling.services[0].verdict, Verdict::Falling { unhealthy: 1, fall: 3 });
+        assert_eq!(actions(&falling)[0], ("203.0.113.53/32".into(), Action::Drain), "on_falling = \"drain\" drains");
+        assert_eq!(falling.services[0].streak, Streak::default());
+    }
+
+    #[test]
+    fn a_withdraw_only_pass_withdraws_at_once_and_refuses_every_announcement() {
+        let mut config = seed();
+        config.services[1].policy.fall = 3;
+        let answers = all_answer(
+            &config,
+            r#"[{"name":"dns","success":true},{"name":"ntp_v4","success":false},{"name":"ntp_v6","success":true}]"#,
+        );
+        let running =
+            include_str!("../../tests/fixtures/frr-8.4.4-running-config.txt").replace(" network 203.0.113.53/32\n", "");
+        let inputs =
+            Inputs { answers, frr: frr(&running), withdraw_only: Some("the lock is gone".into()), ..Inputs::default() };
+        let plan = Plan::compute(&config, &inputs, Intent::Reconcile);
+        let refused = Action::Error(PrefixError::AnnounceRefused("the lock is gone".into()));
+        assert_eq!(
+            actions(&plan),
+            [
+                ("203.0.113.53/32".into(), refused),
+                ("2001:db8::b19:bad:53/128".into(), Action::Keep),
+                ("203.0.113.123/32".into(), Action::Withdraw),
+                ("2001:db8::123:7e11:713e/128".into(), Action::Withdraw),
+            ],
+            "fall = 3 cannot keep an unhealthy service announced when the count cannot be kept"
+        );
+    }
+
+    #[test]
+    fn kept_prefixes_are_neither_announced_nor_withdrawn() {
+        let mut config = seed();
+        config.services[1].policy.on_checker_error = OnCheckerError::Keep;
+        let down: Answers =
+            config.checks().map(|(_, c)| (c.url.clone(), Err("Connection refused".to_string()))).collect();
+        let running = include_str!("../../tests/fixtures/frr-8.4.4-nothing-announced.txt");
+        let plan = compute(&config, &down, &frr(running), None, Intent::Reconcile);
+        assert_eq!(plan.services[1].verdict, Verdict::KeptOnCheckerError);
+        assert!(plan.services[1].prefixes.iter().all(|p| p.action == Action::Keep));
+        assert!(plan.summary().has_errors(), "a checker that could not be asked is still an error");
+    }
+
+    #[test]
+    fn a_drain_in_the_marker_drains_until_its_deadline_and_never_announces() {
+        let mut config = graded(GRADED);
+        config.services[0].prefixes[1].drain_route_map = None;
+        let frr = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-OUT\n");
+        let marker = Maintenance { since: 100, by: "alice".into(), reason: None, drain_until: Some(130) };
+        let during = Inputs { maintenance: Some(marker.clone()), now: Some(120), ..Inputs::default() };
+        let plan = plan_with(&config, true, &frr, during);
+        assert_eq!(plan.services[0].verdict, Verdict::Draining { until: 130 });
+        assert_eq!(
+            actions(&plan),
+            [("203.0.113.53/32".into(), Action::Drain), ("203.0.113.54/32".into(), Action::Keep)]
+        );
+        let with_plain = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-OUT\n  network 203.0.113.54/32\n");
+        let during = Inputs { maintenance: Some(marker.clone()), now: Some(120), ..Inputs::default() };
+        assert_eq!(
+            actions(&plan_with(&config, true, &with_plain, during))[1].1,
+            Action::Withdraw,
+            "no drain route-map"
+        );
+        let after = Inputs { maintenance: Some(marker), now: Some(130), ..Inputs::default() };
+        assert_eq!(actions(&plan_with(&config, true, &frr, after))[0].1, Action::Withdraw);
+        let healthy = all_answer(&config, r#"[{"name":"dns","success":true}]"#);
+        let asked = Inputs { frr: frr.clone(), answers: healthy, ..Inputs::default() };
+        let command = Plan::compute(&config, &asked, Intent::Drain { until: 5 });
+        assert_eq!(actions(&command)[0].1, Action::Drain, "withdraw-all --drain drains a healthy service");
+        let marked = Inputs { frr: frr.clone(), maintenance: Some(marker_ahead()), ..Inputs::default() };
+        let withdrawal = Plan::compute(&config, &marked, Intent::WithdrawAll);
+        assert_eq!(
+            actions(&withdrawal)[0].1,
+            Action::Withdraw,
+            "the withdrawal at the end of a drain withdraws, whatever the marker's deadline (it has no clock)"
+        );
+    }
+
+    #[test]
+    fn a_service_failing_during_a_drain_is_withdrawn_at_once_whatever_its_fall() {
+        let mut config = graded(GRADED);
+        config.services[0].policy.fall = 3;
+        let frr = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-DRAIN\n");
+        let marker = Maintenance { since: 100, by: "alice".into(), reason: None, drain_until: Some(130) };
+        let during = || Inputs { maintenance: Some(marker.clone()), now: Some(120), ..Inputs::default() };
+        let failing = plan_with(&config, false, &frr, during());
+        assert_eq!(failing.services[0].verdict, Verdict::Unhealthy, "not Falling 1/3, not Draining");
+        assert_eq!(actions(&failing)[0].1, Action::Withdraw);
+        let down: Answers =
+            config.checks().map(|(_, c)| (c.url.clone(), Err("Connection refused".to_string()))).collect();
+        let inputs = Inputs { answers: down.clone(), frr: frr.clone(), ..during() };
+        assert_eq!(Plan::compute(&config, &inputs, Intent::Reconcile).services[0].verdict, Verdict::Unhealthy);
+        config.services[0].policy.on_checker_error = OnCheckerError::Keep;
+        let inputs = Inputs { answers: down, frr: frr.clone(), ..during() };
+        let kept = Plan::compute(&config, &inputs, Intent::Reconcile);
+        assert_eq!(
+            (kept.services[0].verdict.clone(), actions(&kept)[0].1.clone()),
+            (Verdict::Draining { until: 130 }, Action::Keep)
+        );
+        let command = Plan::compute(&config, &Inputs { frr, ..Inputs::default() }, Intent::Drain { until: 130 });
+        assert!(command.services[0].health.is_some(), "withdraw-all --drain asks Cabourotte");
+    }
+
+    fn marker_ahead() -> Maintenance {
+        Maintenance { since: 100, by: "alice".into(), reason: None, drain_until: Some(u64::MAX) }
+    }
+
+    #[test]
+    fn on_unhealthy_drain_keeps_a_failed_service_drained() {
+        let config =
+            graded(&GRADED.replace("on_falling = \"drain\"", "on_unhealthy = \"drain\"").replace("fall = 3", ""));
+        let announced = graded_frr("  network 203.0.113.53/32 route-map ANYCAST-OUT\n");
+        let plan = plan_with(&config, false, &announced, Inputs::default());
+        assert_eq!(
+            (plan.services[0].verdict.clone(), plan.services[0].desired),
+            (Verdict::Unhealthy, Desired::Drained)
+        );
+        assert_eq!(
+            actions(&plan),
+            [("203.0.113.53/32".into(), Action::Drain), ("203.0.113.54/32".into(), Action::Keep)]
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! The plan: for every managed prefix, what FRR has, what it should have, and what to do about it.
+//!
+//! Pure: configuration, health answers, FRR's running configs and the maintenance marker in, a [`Plan`] out. No
+//! I/O and no clock: `plan` and `apply` compute it by the same function, so given the same inputs `apply` does what
+//! `plan` printed. `apply` gathers fresh inputs and computes it again, so what it does is right for that moment.
+
+mod compute;
+mod inputs;
+mod model;
+mod prefix;
+#[cfg(test)]
+mod testing;
+mod verdict;
+
+pub use inputs::{Departed, FrrStates, Inputs, Intent};
+pub use model::{Action, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary};
+pub use verdict::{Desired, MaintenanceMode, Verdict, decide};

@@ -1,0 +1,305 @@
+//! The plan as a value: per service and per prefix, what FRR has, what to do, and what applying did.
+
+use std::path::PathBuf;
+
+use crate::config::{ManagedPrefix, Policy, RouteMap, Vrf};
+use crate::frr::{Asn, Change, ChangeKind};
+use crate::health::{self, ServiceHealth};
+use crate::state::maintenance::Maintenance;
+use crate::state::streaks::{Streak, Streaks};
+
+use super::{Desired, Verdict};
+
+/// Why a prefix cannot be reconciled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrefixError {
+    /// The vtysh of this prefix could not read FRR's running config.
+    FrrUnavailable(String),
+    /// FRR has no BGP instance in the prefix's VRF; anycastd never creates one.
+    NoBgpInstance,
+    /// The prefix should be announced, but this pass may only withdraw, for this reason.
+    AnnounceRefused(String),
+    /// The prefix should be announced through a route-map that FRR does not have; anycastd never announces a prefix
+    /// without its policy, and never creates a route-map.
+    MissingRouteMap(RouteMap),
+    /// A departed prefix was announced through a vtysh that no configuration names any more: it is not run.
+    VtyshNotConfigured(PathBuf),
+}
+
+impl PrefixError {
+    /// What went wrong for a prefix in `vrf`, and how to fix it.
+    pub fn explain(&self, vrf: &Vrf) -> String {
+        match self {
+            PrefixError::FrrUnavailable(reason) => format!("cannot read FRR's running config: {reason}"),
+            PrefixError::NoBgpInstance => {
+                let block = match vrf.name() {
+                    Some(name) => format!("router bgp <ASN> vrf {name}"),
+                    None => "router bgp <ASN>".to_string(),
+                };
+                format!(
+                    "FRR has no BGP instance in {}; anycastd never creates one: add `{block}` to FRR's configuration",
+                    vrf.described()
+                )
+            }
+            PrefixError::AnnounceRefused(reason) => format!("not announced: {reason}"),
+            PrefixError::VtyshNotConfigured(vtysh) => format!(
+                "anycastd announced it through {}, which the configuration no longer names: not withdrawn (anycastd \
+                 runs only the vtysh its configuration names, or /usr/bin/vtysh); withdraw it by hand, then `anycastd \
+                 forget` it",
+                vtysh.display()
+            ),
+            PrefixError::MissingRouteMap(route_map) => format!(
+                "FRR has no route-map {route_map} (its route_map): not announced without it; define `route-map \
+                 {route_map} permit 10` in FRR, or remove route_map from the configuration"
+            ),
+        }
+    }
+}
+
+/// What to do with one prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Add the `network` statement, with the prefix's `route_map` if it has one.
+    Announce,
+    /// Remove the `network` statement.
+    Withdraw,
+    /// Put the prefix's `drain_route_map` on the `network` statement FRR has.
+    Drain,
+    /// Put the prefix's own `route_map` (or none) back on the `network` statement FRR has: after a drain, or when
+    /// someone changed it by hand.
+    Restore,
+    /// Nothing: FRR already matches.
+    Keep,
+    /// Nothing can be done.
+    Error(PrefixError),
+}
+
+/// What applying did to one prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not applied (a plan), or nothing to apply.
+    Pending,
+    /// FRR now matches.
+    Done,
+    /// FRR does not match after applying, for this reason.
+    Failed(String),
+}
+
+/// One managed prefix in the plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefixPlan {
+    /// The prefix as configured.
+    pub managed: ManagedPrefix,
+    /// The AS number of its BGP instance, when FRR has one.
+    pub asn: Option<Asn>,
+    /// What FRR does with the prefix now, before the plan is applied.
+    pub current: PrefixState,
+    /// The route-map of FRR's `network` line now, if it has the line and the line names one.
+    pub route_map: Option<String>,
+    /// What to do.
+    pub action: Action,
+    /// What applying did (always [`Outcome::Pending`] in a plan).
+    pub outcome: Outcome,
+    /// Whether its BGP instance has `bgp network import-check` on.
+    pub import_check: bool,
+    /// What the operator should know about this prefix (e.g. FRR will not advertise it, a route-map is missing).
+    pub warnings: Vec<String>,
+}
+
+/// What FRR does with a managed prefix, as reports, logs, metrics and hooks name it. Announced or drained, FRR's
+/// running config has the `network` line: that is what anycastd sees and changes. Whether FRR advertises it also
+/// depends on its RIB (`bgp network import-check`), which only `plan` looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrefixState {
+    /// FRR has the `network` line, not through the prefix's drain route-map.
+    Announced,
+    /// FRR has the `network` line through the prefix's drain route-map: still announced, less preferred.
+    Drained,
+    /// FRR does not have it.
+    Withdrawn,
+    /// FRR could not be read.
+    Unknown,
+}
+
+impl PrefixState {
+    /// Its name in reports, logs, metrics and hooks.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrefixState::Announced => "announced",
+            PrefixState::Drained => "drained",
+            PrefixState::Withdrawn => "withdrawn",
+            PrefixState::Unknown => "unknown",
+        }
+    }
+
+    /// Whether FRR has the `network` line, through whichever route-map: announced or drained.
+    pub fn is_announced(self) -> bool {
+        matches!(self, PrefixState::Announced | PrefixState::Drained)
+    }
+}
+
+impl PrefixPlan {
+    /// The FRR change this prefix needs, if any.
+    pub fn change(&self) -> Option<Change> {
+        let kind = match self.action {
+            Action::Withdraw => ChangeKind::NoNetwork,
+            Action::Announce | Action::Drain | Action::Restore => {
+                ChangeKind::Network(self.wanted_route_map()?.cloned())
+            }
+            Action::Keep | Action::Error(_) => return None,
+        };
+        let asn = self.asn.clone()?;
+        Some(Change { asn, vrf: self.managed.vrf.clone(), prefix: self.managed.prefix, kind })
+    }
+
+    /// The route-map the action puts on the `network` line (`Some(None)`: none); `None` for an action that does not
+    /// set a `network` line.
+    pub fn wanted_route_map(&self) -> Option<Option<&RouteMap>> {
+        match self.action {
+            Action::Announce | Action::Restore => Some(self.managed.route_map.as_ref()),
+            Action::Drain => Some(self.managed.drain_route_map.as_ref()),
+            Action::Withdraw | Action::Keep | Action::Error(_) => None,
+        }
+    }
+
+    /// Whether FRR will have this network after the plan is applied.
+    pub fn will_be_announced(&self) -> bool {
+        match self.action {
+            Action::Announce | Action::Drain | Action::Restore => true,
+            Action::Withdraw | Action::Error(_) => false,
+            Action::Keep => self.current.is_announced(),
+        }
+    }
+
+    /// What FRR does with the prefix once the plan is applied (or, for a failed change, as it was).
+    pub fn state_after(&self) -> PrefixState {
+        match (&self.action, &self.outcome) {
+            (_, Outcome::Failed(_)) | (Action::Keep | Action::Error(_), _) => self.current,
+            (Action::Announce | Action::Restore, _) => PrefixState::Announced,
+            (Action::Drain, _) => PrefixState::Drained,
+            (Action::Withdraw, _) => PrefixState::Withdrawn,
+        }
+    }
+
+    /// Whether this prefix failed to plan or to apply.
+    pub fn is_error(&self) -> bool {
+        matches!(self.action, Action::Error(_)) || matches!(self.outcome, Outcome::Failed(_))
+    }
+}
+
+/// One service in the plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePlan {
+    /// The service's name.
+    pub name: String,
+    /// Its checks' verdicts (`None` when health was not asked: `withdraw-all`).
+    pub health: Option<ServiceHealth>,
+    /// Whether its prefixes should be announced, and why.
+    pub verdict: Verdict,
+    /// What the verdict wants for its prefixes, under its policy.
+    pub desired: Desired,
+    /// Its rise/fall policy.
+    pub policy: Policy,
+    /// Its streak of healthy or unhealthy passes, this pass included (what a changing pass saves).
+    pub streak: Streak,
+    /// Its prefixes.
+    pub prefixes: Vec<PrefixPlan>,
+}
+
+/// The plan of one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The maintenance marker, when set.
+    pub maintenance: Option<Maintenance>,
+    /// Every service, sorted by name.
+    pub services: Vec<ServicePlan>,
+    /// What anycastd announced for services or prefixes the configuration no longer has, by the service it was
+    /// announced for ([`Verdict::Removed`]).
+    pub departed: Vec<ServicePlan>,
+    /// Things the operator should know that are not errors (e.g. a damaged state file).
+    pub warnings: Vec<String>,
+    /// Errors of the pass as a whole, not of one prefix (the state directory, the lock, the marker).
+    pub errors: Vec<String>,
+    /// Why this pass withdraws every managed prefix, when it is not withdraw-all's own reason: the signal that
+    /// stopped `run`, or a reload that removed the prefixes from the configuration.
+    pub reason: Option<String>,
+}
+
+/// Counts of what a plan does (or an applied plan did).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Prefixes to announce (or announced).
+    pub announce: usize,
+    /// Prefixes to withdraw (or withdrawn).
+    pub withdraw: usize,
+    /// Prefixes to drain (or drained).
+    pub drain: usize,
+    /// Prefixes to restore to their own route-map (or restored).
+    pub restore: usize,
+    /// Prefixes already as they should be.
+    pub unchanged: usize,
+    /// Prefixes that could not be planned or applied.
+    pub errors: usize,
+    /// Checks whose Cabourotte could not be asked.
+    pub checker_errors: usize,
+    /// Errors of the pass as a whole.
+    pub pass_errors: usize,
+}
+
+impl Summary {
+    /// Whether anything would change.
+    pub fn has_changes(&self) -> bool {
+        self.announce + self.withdraw + self.drain + self.restore > 0
+    }
+
+    /// Whether anything went wrong (a prefix error, a Cabourotte that could not be asked, an error of the pass).
+    pub fn has_errors(&self) -> bool {
+        self.errors + self.checker_errors + self.pass_errors > 0
+    }
+}
+
+impl Plan {
+    /// The streaks to remember after this pass.
+    pub fn streaks(&self) -> Streaks {
+        Streaks { services: self.services.iter().map(|service| (service.name.clone(), service.streak)).collect() }
+    }
+
+    /// Every prefix of the plan, departed ones included.
+    pub fn prefixes(&self) -> impl Iterator<Item = &PrefixPlan> {
+        self.all_services().flat_map(|service| service.prefixes.iter())
+    }
+
+    /// Every prefix of the plan, departed ones included, to fill in what applying did.
+    pub fn prefixes_mut(&mut self) -> impl Iterator<Item = &mut PrefixPlan> {
+        self.services.iter_mut().chain(self.departed.iter_mut()).flat_map(|service| service.prefixes.iter_mut())
+    }
+
+    /// The configured services, then the departed ones.
+    pub fn all_services(&self) -> impl Iterator<Item = &ServicePlan> {
+        self.services.iter().chain(self.departed.iter())
+    }
+
+    /// Counts what the plan does; prefixes that failed to apply count as errors, not as changes.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for prefix in self.prefixes() {
+            match (&prefix.action, prefix.is_error()) {
+                (_, true) => summary.errors += 1,
+                (Action::Announce, false) => summary.announce += 1,
+                (Action::Withdraw, false) => summary.withdraw += 1,
+                (Action::Drain, false) => summary.drain += 1,
+                (Action::Restore, false) => summary.restore += 1,
+                _ => summary.unchanged += 1,
+            }
+        }
+        summary.checker_errors = self
+            .services
+            .iter()
+            .filter_map(|service| service.health.as_ref())
+            .flat_map(|health| health.checks.iter())
+            .filter(|check| matches!(check.status, health::CheckStatus::Unavailable(_)))
+            .count();
+        summary.pass_errors = self.errors.len();
+        summary
+    }
+}
