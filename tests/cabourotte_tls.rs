@@ -3,7 +3,7 @@
 //! `check --cabourotte`. Each failure is asserted as the operator reads it: the plan's line of the check, the
 //! configuration error, or the pre-flight's line.
 
-mod support;
+use crate::support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

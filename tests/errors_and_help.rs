@@ -1,7 +1,7 @@
 //! What a new operator sees of errors and help in the first hour: one error per syntax error, a cause before its
 //! consequences, ASCII drawing where Unicode cannot be shown, and an empty configuration that is harmless.
 
-mod support;
+use crate::support;
 
 use support::env::Env;
 

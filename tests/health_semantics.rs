@@ -1,7 +1,7 @@
 //! Health semantics an operator can trust, through the binary: rise/fall across separate `apply` processes (timer
 //! mode) and in loop mode, stale results, a checker that cannot be asked, and on_change hooks.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -1,7 +1,7 @@
 //! Hostile or broken input from outside the TOML file (Cabourotte's answers, vtysh's output, input files, absurd
 //! values on the command line): each gets a clear error naming the place, changes nothing, and never panics.
 
-mod support;
+use crate::support;
 
 use support::env::Env;
 

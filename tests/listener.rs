@@ -2,7 +2,7 @@
 //! fake vtysh: whatever a client sends, the daemon lives on, withdraws a failing check within an interval, and takes
 //! a legitimate push; memory and descriptors stay bounded; a push can only withdraw what it is about.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

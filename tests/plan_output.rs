@@ -2,7 +2,7 @@
 //! each of them, proof that the offline plan (`--running-config FILE --health FILE`, as a user's CI renders it) of
 //! the same inputs is byte for byte the live one, so the snapshots hold for both.
 
-mod support;
+use crate::support;
 
 use support::env::{EMPTY_FRR, Env, Run};
 

@@ -1,6 +1,6 @@
 //! What an operator relies on in production: the run lock, log lines, the metrics file, quiet mode.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

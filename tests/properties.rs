@@ -2,7 +2,7 @@
 //! names the place. Each bound on time here is generous (many times what the check takes on 2 cores), so it only
 //! fails on a cost that grows the wrong way.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

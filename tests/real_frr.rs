@@ -6,7 +6,7 @@
 //! prefixes are checked in FRR's running config only). Tests assert what FRR is configured with and what the peer
 //! received, not anycastd's wording. They need root and fail loudly without it.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

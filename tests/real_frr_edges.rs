@@ -2,7 +2,7 @@
 //! `withdraw-all` racing a pass held up by a slow FRR, and loop mode noticing what other anycastd processes changed
 //! between its passes.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

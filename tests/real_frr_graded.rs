@@ -9,7 +9,7 @@
 //! graceful-shutdown community 65535:0 and prepends 65536 twice. A route without either has AS path `65536`, MED 0
 //! and no community.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -3,7 +3,7 @@
 //! `withdraw-all`), a broken configuration still lets a failing service be withdrawn, moving a prefix to another vtysh
 //! path of the same FRR does not make it flap, and a forgotten prefix is left alone.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

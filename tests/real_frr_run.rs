@@ -2,7 +2,7 @@
 //! pushes from Cabourotte's exporter, the bgpd watch, the resync, reload, metrics, the cost of an idle loop, and a
 //! listener that hostile clients cannot use to keep a failing check announced.
 
-mod support;
+use crate::support;
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

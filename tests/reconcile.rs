@@ -1,12 +1,11 @@
 //! The binary end to end against a fake vtysh (FRR's behaviours, in a file) and a fake Cabourotte (its exact API).
 //! Every test asserts what an operator sees: FRR's networks, the exit code, the message.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::cabourotte::ListShape;
 use support::env::{EMPTY_FRR, Env, wait_until};
 
 const ALL_ANNOUNCED: [&str; 4] = [
@@ -97,7 +96,7 @@ fn a_check_missing_from_the_list_is_unhealthy() {
 #[test]
 fn the_wrapped_list_a_base_path_and_basic_auth_work() {
     let env = Env::new();
-    env.cabourotte.shape(ListShape::Wrapped).require_basic_auth("anycast", "s3cret");
+    env.cabourotte.wrapped_list().require_basic_auth("anycast", "s3cret");
     let with_auth = format!("http://anycast:s3cret@127.0.0.1:{}/api/v1", env.cabourotte.port());
     env.config(&support::env::SEED_CONFIG.replace("{url}", &with_auth));
     let run = env.run(&["apply"]);

@@ -1,7 +1,7 @@
 //! The state directory as an attacker or an unlucky operator meets it (issue 11): what anycastd writes there and
 //! with which mode, what it trusts of what it finds there, and what it still does when it cannot use it.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -73,6 +73,12 @@ fn the_state_directory_is_created_0700_and_its_files_0600() {
 /// Whether the tests run as root: ownership, other users and mounts need it.
 fn root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// Fails a test that needs root for `what` when run without it: such a test is `#[ignore]`d, so that a plain
+/// `cargo test` leaves it to `scripts/test` (as root), and must never pass by doing nothing.
+fn needs_root(what: &str) {
+    assert!(root(), "this test needs root ({what}): run it with scripts/test as root");
 }
 
 /// The user `nobody`, who owns the service's directory in the tests of systemd's `DynamicUser=yes` layout.
@@ -237,11 +243,9 @@ fn a_lock_hard_linked_to_another_file_is_not_written() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn systemds_dynamic_user_layout_works_and_roots_files_go_to_the_service_user() {
-    if !root() {
-        eprintln!("skipped: needs root (chown, setpriv)");
-        return;
-    }
+    needs_root("chown, setpriv");
     let env = Env::new();
     let link = dynamic_user_layout(&env);
     assert_eq!(run(&env, with_state_dir(&env, &link, &["apply"])).code, 0);
@@ -269,11 +273,9 @@ fn systemds_dynamic_user_layout_works_and_roots_files_go_to_the_service_user() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn a_symlink_to_the_state_directory_owned_by_someone_else_is_refused() {
-    if !root() {
-        eprintln!("skipped: needs root (lchown)");
-        return;
-    }
+    needs_root("lchown");
     let env = Env::new();
     let link = dynamic_user_layout(&env);
     std::os::unix::fs::lchown(&link, Some(NOBODY), Some(NOBODY)).expect("lchown");
@@ -292,11 +294,9 @@ fn a_symlink_to_the_state_directory_owned_by_someone_else_is_refused() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn a_cache_forged_by_the_state_directorys_owner_never_reaches_root() {
-    if !root() {
-        eprintln!("skipped: needs root (another user owning the state directory)");
-        return;
-    }
+    needs_root("another user owning the state directory");
     let env = Env::new();
     let state_dir = env.dir.join("service-state");
     std::fs::create_dir_all(&state_dir).expect("state dir");
@@ -374,11 +374,9 @@ fn lines(run: &support::env::Run) -> Vec<&str> {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn on_a_read_only_state_directory_apply_withdraws_and_announces_nothing() {
-    if !root() {
-        eprintln!("skipped: needs root (mount)");
-        return;
-    }
+    needs_root("mount");
     let env = Env::new();
     env.cabourotte.failing("dns", "timeout");
     assert_eq!(env.run(&["apply"]).code, 0);
@@ -412,11 +410,9 @@ fn on_a_read_only_state_directory_apply_withdraws_and_announces_nothing() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn on_a_read_only_state_directory_withdraw_all_still_withdraws_and_warns() {
-    if !root() {
-        eprintln!("skipped: needs root (mount)");
-        return;
-    }
+    needs_root("mount");
     let env = Env::new();
     assert_eq!(env.run(&["apply"]).code, 0);
     assert_eq!(env.networks().len(), 4);
@@ -434,11 +430,9 @@ fn on_a_read_only_state_directory_withdraw_all_still_withdraws_and_warns() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn on_a_read_only_state_directory_run_still_withdraws_on_sigterm() {
-    if !root() {
-        eprintln!("skipped: needs root (mount)");
-        return;
-    }
+    needs_root("mount");
     let env = Env::new();
     assert_eq!(env.run(&["apply"]).code, 0);
     env.clear_vtysh_calls();
@@ -519,11 +513,9 @@ fn a_lock_held_too_long_never_stops_a_withdrawal() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn on_a_read_only_state_directory_fall_cannot_hold_back_a_withdrawal() {
-    if !root() {
-        eprintln!("skipped: needs root (mount)");
-        return;
-    }
+    needs_root("mount");
     let env = Env::new();
     env.config(&SEED_CONFIG.replace("[services.dns]\n", "[services.dns]\nfall = 3\n"));
     assert_eq!(env.run(&["apply"]).code, 0);
@@ -535,11 +527,9 @@ fn on_a_read_only_state_directory_fall_cannot_hold_back_a_withdrawal() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn counts_someone_else_can_write_neither_hold_back_a_withdrawal_nor_hasten_an_announcement() {
-    if !root() {
-        eprintln!("skipped: needs root (another user owning the state directory)");
-        return;
-    }
+    needs_root("another user owning the state directory");
     let env = Env::new();
     env.config(
         &SEED_CONFIG
@@ -575,11 +565,9 @@ fn counts_someone_else_can_write_neither_hold_back_a_withdrawal_nor_hasten_an_an
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn root_s_withdraw_all_in_the_units_directory_says_nothing_of_counts_it_does_not_use() {
-    if !root() {
-        eprintln!("skipped: needs root (another user owning the state directory)");
-        return;
-    }
+    needs_root("another user owning the state directory");
     let env = Env::new();
     env.config(SEED_CONFIG);
     let state_dir = env.dir.join("service-state");
@@ -649,11 +637,9 @@ impl Drop for SmallDisk {
 /// applies in a row exited 0). Counts that cannot be kept cannot hold back a withdrawal: the first pass withdraws,
 /// says why and exits 1, in timer mode and in loop mode.
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn on_a_full_disk_fall_cannot_hold_back_a_withdrawal() {
-    if !root() {
-        eprintln!("skipped: needs root (mount)");
-        return;
-    }
+    needs_root("mount");
     let env = Env::new();
     env.config(&SEED_CONFIG.replace("[services.dns]\n", "[services.dns]\nfall = 3\n"));
     let disk = SmallDisk::mount(&env.state_dir());
@@ -726,11 +712,9 @@ fn a_killed_loop_leaves_no_temporary_file_behind() {
 /// not own (root in the service's directory), it is reported, never acted on: a forged entry cannot make root
 /// withdraw a network the configuration does not name.
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn a_record_someone_else_can_write_is_reported_and_not_acted_on() {
-    if !root() {
-        eprintln!("skipped: needs root (another user owning the state directory)");
-        return;
-    }
+    needs_root("another user owning the state directory");
     let env = Env::new();
     let state_dir = env.dir.join("service-state");
     std::fs::create_dir_all(&state_dir).expect("state dir");

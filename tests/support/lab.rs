@@ -11,8 +11,6 @@
 //! behind, recognised by the dead PID in the name. The lab needs root and network namespaces and panics loudly
 //! without them: these tests must never pass by doing nothing.
 
-#![allow(dead_code)]
-
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -91,24 +89,27 @@ impl Frr {
 
 /// Generates one `#[test]` per supported FRR release for each named function `fn name(frr: Frr)`: the tests are
 /// `name::frr_7_5`, `name::frr_8_4` and `name::frr_10_3`.
-#[macro_export]
+/// They need root and the lab, so they are ignored by a plain `cargo test`; `scripts/test` runs them.
 macro_rules! on_every_frr {
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
-                use super::support::lab::Frr;
+                use $crate::support::lab::Frr;
 
                 #[test]
+                #[ignore = "needs root and the lab: scripts/test runs it"]
                 fn frr_7_5() {
                     super::$name(Frr::V7_5)
                 }
 
                 #[test]
+                #[ignore = "needs root and the lab: scripts/test runs it"]
                 fn frr_8_4() {
                     super::$name(Frr::V8_4)
                 }
 
                 #[test]
+                #[ignore = "needs root and the lab: scripts/test runs it"]
                 fn frr_10_3() {
                     super::$name(Frr::V10_3)
                 }
@@ -194,11 +195,6 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// A lab on `frr` with the default starting state: seed service addresses on `lo`, no unmanaged network.
-    pub fn start(frr: Frr) -> Lab {
-        Lab::builder(frr).start()
-    }
-
     /// A builder for a lab on `frr` with a different starting state.
     pub fn builder(frr: Frr) -> LabBuilder {
         LabBuilder { frr, unmanaged: Vec::new() }
@@ -210,11 +206,6 @@ impl Lab {
         let lab = Lab::builder(frr).unmanaged_network(UNMANAGED).start();
         lab.write_seed_config(cabourotte_url);
         lab
-    }
-
-    /// The FRR release of this lab.
-    pub fn frr(&self) -> Frr {
-        self.frr
     }
 
     /// anycastd's `--state-dir` for this lab.
