@@ -1,6 +1,7 @@
 //! Test support shared by the integration tests: a fake Cabourotte, a fake vtysh, the real FRR lab, the Debian
 //! package and the booted Debian node it is installed on.
 
+pub mod anycastd;
 pub mod cabourotte;
 pub mod debian;
 pub mod env;
@@ -8,7 +9,10 @@ pub mod http;
 #[macro_use]
 pub mod lab;
 pub mod node;
+pub mod peer;
 pub mod pki;
+pub mod running_config;
+pub mod wait;
 
 /// Asserts an insta snapshot stored in the top-level `snapshots/` folder.
 macro_rules! snapshot {
