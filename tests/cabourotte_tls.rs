@@ -3,13 +3,14 @@
 //! `check --cabourotte`. Each failure is asserted as the operator reads it: the plan's line of the check, the
 //! configuration error, or the pre-flight's line.
 
-mod support;
+use crate::support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+use support::anycastd::Run;
 use support::cabourotte::{FakeCabourotte, Tls};
-use support::env::{Env, Run};
+use support::env::Env;
 use support::pki::{Pki, Server};
 
 /// Two services, every check at `{url}`; `{dns}` and `{ntp_v4}` are replaced by TLS keys of those checks.
@@ -70,7 +71,7 @@ fn now() -> i64 {
 fn a_private_ca_and_a_client_certificate_let_anycastd_announce() {
     let env = tls_env(Server::Good);
     configure(&env, &trusted());
-    let run = env.run(&["apply"]);
+    let run = env.anycastd(["apply"]).run();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(check_line(&run, "dns"), "✓ check dns: success");
     assert_eq!(env.networks(), EVERY_NETWORK);
@@ -83,22 +84,15 @@ fn the_tls_settings_of_one_check_serve_every_check_of_its_url() {
     let env = tls_env(Server::Good);
     // The keys are on the last check only; `dns`, the first one asked, must use them too.
     env.config(&CONFIG.replace("{dns}", "").replace("{ntp_v4}", &trusted()));
-    let run = env.run(&["apply"]);
+    let run = env.anycastd(["apply"]).run();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(env.networks(), EVERY_NETWORK);
 
     let other = keys(&[("ca_file", "other-ca.pem"), ("cert_file", "client.pem"), ("key_file", "client.key")]);
     env.config(&CONFIG.replace("{dns}", &trusted()).replace("{ntp_v4}", &other));
-    let run = env.run(&["check"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains(
-            "× check `ntp_v4` sets other TLS settings than check `dns` for the same url https://[CABOUROTTE]"
-        ),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("first set here"), "{}", run.stderr);
+    let run = env.anycastd(["check"]).run().code(1);
+    run.stderr_has("× check `ntp_v4` sets other TLS settings than check `dns` for the same url https://[CABOUROTTE]");
+    run.stderr_has("first set here");
 }
 
 #[test]
@@ -110,13 +104,12 @@ fn basic_auth_works_over_tls_and_a_wrong_password_is_named_but_never_printed() {
         env.config(&CONFIG.replace("{url}", &url).replace("{dns}", &trusted()).replace("{ntp_v4}", ""));
     };
     with_password("s3cr3t");
-    let run = env.run(&["apply"]);
+    let run = env.anycastd(["apply"]).run();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(env.networks(), EVERY_NETWORK);
 
     with_password("wr0ng");
-    let run = env.run(&["plan"]);
-    assert_eq!(run.code, 1);
+    let run = env.anycastd(["plan"]).run().code(1);
     assert_eq!(
         check_line(&run, "dns"),
         "✗ check dns: Cabourotte at https://anycast:***@[CABOUROTTE] could not be asked: HTTP 401: Unauthorized \
@@ -178,11 +171,11 @@ fn each_tls_failure_is_a_plan_line_that_names_its_cause_and_announces_nothing() 
     ] {
         let env = tls_env(server);
         configure(&env, &dns_keys);
-        let run = env.run(&["plan"]);
+        let run = env.anycastd(["plan"]).run();
         assert_eq!(run.code, 1, "{server:?} {dns_keys}: {}", run.stdout);
         let line = check_line(&run, "dns");
         assert!(line.starts_with(&format!("{prefix}{reason}")), "{server:?} {dns_keys}:\n{line}\nexpected: {reason}");
-        assert!(run.stdout.contains("Plan: 0 to announce, 0 to withdraw, 2 unchanged."), "{}", run.stdout);
+        run.stdout_has("Plan: 0 to announce, 0 to withdraw, 2 unchanged.");
     }
 }
 
@@ -205,26 +198,24 @@ fn a_tls_file_that_breaks_after_the_config_loaded_fails_the_pass_without_a_panic
             own("client.key")
         ),
     );
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), EVERY_NETWORK);
 
     // The configuration is unchanged (its cache is used); the key no longer belongs to the certificate. ureq
     // would panic on it: the pass must read and check the files again, and withdraw.
     install("client.key", "stray.key").expect("replace the key");
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 1);
+    let run = env.anycastd(["apply"]).run().code(1);
     assert_eq!(
         check_line(&run, "dns"),
         "✗ check dns: Cabourotte at https://[CABOUROTTE] could not be asked: the key in key_file \
          [DIR]/tls/client.key does not belong to the certificate in cert_file [DIR]/tls/client.pem"
     );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run.stderr_lacks("panicked");
     assert_eq!(env.networks(), Vec::<String>::new(), "withdrawn: a check that cannot be asked never passes");
 
     // A renewed certificate and key take effect at the next pass, without touching the configuration.
     install("client.key", "client.key").expect("restore the key");
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 0, "{}", run.stdout);
+    env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), EVERY_NETWORK);
 }
 
@@ -260,7 +251,7 @@ fn a_bad_tls_file_is_a_configuration_error_at_its_key() {
         (keys(&[("cert_file", "client.pem")]), "`cert_file` without `key_file`"),
     ] {
         configure(&env, &dns_keys);
-        let run = env.run(&["check"]);
+        let run = env.anycastd(["check"]).run();
         assert_eq!(run.code, 1, "{dns_keys}");
         let stderr = shown(&run.stderr);
         assert!(stderr.contains(&format!("× {message}\n")), "{dns_keys}: expected {message}\n{stderr}");
@@ -269,7 +260,7 @@ fn a_bad_tls_file_is_a_configuration_error_at_its_key() {
         }
     }
     configure(&env, &keys(&[("ca_file", "ca.der")]));
-    let der = shown(&env.run(&["check"]).stderr);
+    let der = shown(&env.anycastd(["check"]).run().stderr);
     assert!(der.contains("a DER file converts with `openssl x509 -inform der -in FILE -out FILE.pem`"), "{der}");
 }
 
@@ -317,7 +308,7 @@ fn check_cabourotte_names_a_missing_check_and_the_name_it_probably_meant() {
         "{ \"name\" = \"ntp_v6\", url = \"{url}\" },",
         "{ \"name\" = \"ntp_v6\", url = \"{url}\" },\n    { \"name\" = \"chrony\", url = \"{url}\" },",
     ));
-    let run = env.run(&["check", "--cabourotte"]);
+    let run = env.anycastd(["check", "--cabourotte"]).run();
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let report = shown(&run.stdout);
     let preflight = &report[report.find("Cabourotte:\n").expect("a Cabourotte section")..];
@@ -335,8 +326,7 @@ Cabourotte pre-flight: 2 errors, 1 warning.
     assert_eq!(env.cabourotte.paths(), ["/result"], "one request per url, and nothing changed");
     assert_eq!(env.vtysh_calls(), Vec::<Vec<String>>::new(), "FRR is not asked without --frr");
 
-    let json = env.run(&["check", "--cabourotte", "--format", "json"]);
-    assert_eq!(json.code, 1);
+    let json = env.anycastd(["check", "--cabourotte", "--format", "json"]).run().code(1);
     let report: Value = serde_json::from_str(&json.stdout).expect("JSON");
     assert!(report.get("frr").is_none());
     let typo = report["cabourotte"]
@@ -351,28 +341,23 @@ Cabourotte pre-flight: 2 errors, 1 warning.
 fn check_cabourotte_says_why_a_url_cannot_be_asked() {
     let env = tls_env(Server::Good);
     configure(&env, &keys(&[("ca_file", "ca.pem")]));
-    let run = env.run(&["check", "--cabourotte"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stdout.contains(
-            "  ✗ https://[CABOUROTTE]: cannot be asked: TLS: Cabourotte requires a client certificate (alert \
-             certificate_required)"
-        ),
-        "{}",
-        run.stdout
+    let run = env.anycastd(["check", "--cabourotte"]).run().code(1);
+    run.stdout_has(
+        "  ✗ https://[CABOUROTTE]: cannot be asked: TLS: Cabourotte requires a client certificate (alert \
+             certificate_required)",
     );
-    assert!(run.stdout.contains("Cabourotte pre-flight: 1 error, 0 warnings."), "{}", run.stdout);
+    run.stdout_has("Cabourotte pre-flight: 1 error, 0 warnings.");
 }
 
 #[test]
 fn check_all_runs_both_preflights() {
     let env = Env::new();
     let startup = env.dir.join("frr.conf").display().to_string();
-    let run = env.run(&["check", "--all", "--frr-conf", &startup]);
+    let run = env.anycastd(["check", "--all", "--frr-conf", &startup]).run();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("FRR pre-flight: 0 errors"), "{}", run.stdout);
-    assert!(run.stdout.contains("  ✓ http://[CABOUROTTE]: answers GET /result over http: 3 results"), "{}", run.stdout);
-    assert!(run.stdout.contains("Cabourotte pre-flight: 0 errors, 0 warnings."), "{}", run.stdout);
+    run.stdout_has("FRR pre-flight: 0 errors");
+    run.stdout_has("  ✓ http://[CABOUROTTE]: answers GET /result over http: 3 results");
+    run.stdout_has("Cabourotte pre-flight: 0 errors, 0 warnings.");
 }
 
 /// A push secret that every user can read is refused; a client key that every user can read was accepted without a
@@ -389,14 +374,12 @@ fn a_key_file_every_user_can_read_is_warned_about() {
     configure(&env, &dns_keys);
     let warning = "the key_file [DIR]/client.key is readable by every user of this host, who can then present \
                    anycastd's client certificate to Cabourotte: chmod o-r [DIR]/client.key";
-    let checked = env.run(&["check"]);
-    assert_eq!(checked.code, 0, "{checked:?}");
-    assert!(checked.stdout.contains(&format!("Warning: {warning}\n")), "{}", checked.stdout);
-    let applied = env.run(&["apply"]);
-    assert_eq!(applied.code, 0, "{applied:?}");
+    let checked = env.anycastd(["check"]).run().success();
+    checked.stdout_has(&format!("Warning: {warning}\n"));
+    let applied = env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), EVERY_NETWORK, "still announced: the key works");
-    assert!(applied.stderr.contains(&format!("anycastd apply: warning: {warning}\n")), "{}", applied.stderr);
+    applied.stderr_has(&format!("anycastd apply: warning: {warning}\n"));
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod 0600");
-    let quiet = env.run(&["apply"]);
-    assert!(!quiet.stderr.contains("readable by every user"), "{}", quiet.stderr);
+    let quiet = env.anycastd(["apply"]).run();
+    quiet.stderr_lacks("readable by every user");
 }

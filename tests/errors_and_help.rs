@@ -1,7 +1,7 @@
 //! What a new operator sees of errors and help in the first hour: one error per syntax error, a cause before its
 //! consequences, ASCII drawing where Unicode cannot be shown, and an empty configuration that is harmless.
 
-mod support;
+use crate::support;
 
 use support::env::Env;
 
@@ -18,8 +18,7 @@ checks.cabourotte = ["ntp_v4"]
 fn one_missing_bracket_reports_one_error() {
     let env = Env::new();
     env.config(MISSING_BRACKET);
-    let run = env.run(&["check"]);
-    assert_eq!(run.code, 1, "{run:?}");
+    let run = env.anycastd(["check"]).run().code(1);
     assert_eq!(
         run.stderr,
         "  × the configuration [DIR]/config.toml has 1 error
@@ -43,8 +42,7 @@ Error:
 fn a_misspelt_key_with_its_suggestion_comes_before_the_missing_prefixes_it_causes() {
     let env = Env::new();
     env.config("[services.dns]\nprefix.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n");
-    let run = env.run(&["check"]);
-    assert_eq!(run.code, 1, "{run:?}");
+    let run = env.anycastd(["check"]).run().code(1);
     let headlines: Vec<&str> = run.stderr.lines().filter(|line| line.starts_with("  × ")).collect();
     assert_eq!(
         headlines,
@@ -54,7 +52,7 @@ fn a_misspelt_key_with_its_suggestion_comes_before_the_missing_prefixes_it_cause
             "  × service `dns` has no prefixes",
         ]
     );
-    assert!(run.stderr.contains("  help: did you mean `prefixes`? Valid keys: prefixes, checks,"), "{}", run.stderr);
+    run.stderr_has("  help: did you mean `prefixes`? Valid keys: prefixes, checks,");
 }
 
 #[test]
@@ -76,12 +74,10 @@ Error:
 
 ";
     for (name, value) in [("LANG", "C"), ("LC_ALL", "POSIX"), ("TERM", "dumb")] {
-        let output = env.command(&["check"]).env(name, value).output().expect("run anycastd");
-        let stderr = env.normalize(&String::from_utf8_lossy(&output.stderr));
-        assert_eq!(output.status.code(), Some(1));
-        assert_eq!(stderr, ascii, "with {name}={value}");
+        let run = env.anycastd(["check"]).env(name, value).run().code(1);
+        assert_eq!(run.stderr, ascii, "with {name}={value}");
     }
-    let unicode = env.run(&["check"]);
+    let unicode = env.anycastd(["check"]).run();
     assert!(unicode.stderr.contains("   ╭─[[DIR]/config.toml:2:23]\n"), "C.UTF-8 draws boxes: {}", unicode.stderr);
 }
 
@@ -91,16 +87,15 @@ fn a_configuration_of_comments_only_is_valid_and_changes_nothing_with_a_warning(
     env.config("# Nothing configured yet.\n");
     let warning = "the configuration defines no services: anycastd manages no prefix and changes nothing in FRR; add \
                    a [services.NAME] table with prefixes.frrouting and checks.cabourotte";
-    let check = env.run(&["check"]);
+    let check = env.anycastd(["check"]).run();
     assert_eq!((check.code, check.stderr.as_str()), (0, ""), "{check:?}");
     assert_eq!(
         check.stdout,
         format!("[DIR]/config.toml is valid: 0 services, 0 prefixes, 0 checks.\nWarning: {warning}\n")
     );
-    let apply = env.run(&["apply"]);
-    assert_eq!(apply.code, 0, "{apply:?}");
-    assert_eq!(apply.stdout, format!("Warning: {warning}\n\nApplied: 0 announced, 0 withdrawn, 0 unchanged.\n"));
-    assert_eq!(apply.stderr, format!("anycastd apply: warning: {warning}\n"));
+    let apply = env.anycastd(["apply"]).run().success();
+    apply.stdout_is(&format!("Warning: {warning}\n\nApplied: 0 announced, 0 withdrawn, 0 unchanged.\n"));
+    apply.stderr_is(&format!("anycastd apply: warning: {warning}\n"));
     assert!(env.vtysh_calls().is_empty(), "FRR was not even asked: {:?}", env.vtysh_calls());
     assert_eq!(env.cabourotte.request_count(), 0, "Cabourotte was not asked");
 }
@@ -114,16 +109,10 @@ fn a_stock_frr_without_bgpd_gets_a_hint_about_etc_frr_daemons() {
     let hint = "[DIR]/vtysh exited with 1: Exiting: failed to connect to any daemons. (is bgpd running? FRR starts \
                 only the daemons enabled in /etc/frr/daemons, and Debian's has bgpd=no: set bgpd=yes, then \
                 `systemctl restart frr`)";
-    let plan = env.run(&["plan"]);
-    assert_eq!(plan.code, 1, "{plan:?}");
-    assert!(
-        plan.stdout.contains(&format!(
-            "  ! 203.0.113.53/32              error (default VRF): cannot read FRR's running config: {hint}\n"
-        )),
-        "{}",
-        plan.stdout
-    );
-    let check = env.run(&["check", "--frr"]);
-    assert_eq!(check.code, 1, "{check:?}");
-    assert!(check.stdout.contains(&format!("cannot read FRR's running config: {hint}\n")), "{}", check.stdout);
+    let plan = env.anycastd(["plan"]).run().code(1);
+    plan.stdout_has(&format!(
+        "  ! 203.0.113.53/32              error (default VRF): cannot read FRR's running config: {hint}\n"
+    ));
+    let check = env.anycastd(["check", "--frr"]).run().code(1);
+    check.stdout_has(&format!("cannot read FRR's running config: {hint}\n"));
 }

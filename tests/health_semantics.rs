@@ -1,12 +1,13 @@
 //! Health semantics an operator can trust, through the binary: rise/fall across separate `apply` processes (timer
 //! mode) and in loop mode, stale results, a checker that cannot be asked, and on_change hooks.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use support::env::{Env, SEED_CONFIG, wait_until};
+use support::env::{Env, SEED_CONFIG};
+use support::wait::wait_until;
 
 const DNS: [&str; 2] = ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"];
 
@@ -23,17 +24,17 @@ fn dns_announced(env: &Env) -> bool {
 fn fall_withdraws_only_after_consecutive_unhealthy_timer_runs() {
     let env = Env::new();
     with_dns_keys(&env, "fall = 3");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     assert!(dns_announced(&env));
     env.cabourotte.failing("dns", "timeout");
-    let plan = env.run(&["plan"]);
-    assert!(plan.stdout.contains("dns: unhealthy 1/3, still announced"), "{}", plan.stdout);
+    let plan = env.anycastd(["plan"]).run();
+    plan.stdout_has("dns: unhealthy 1/3, still announced");
     for pass in 1..=2 {
-        let run = env.run(&["apply"]);
-        assert!(run.stdout.contains(&format!("dns: unhealthy {pass}/3, still announced")), "{}", run.stdout);
+        let run = env.anycastd(["apply"]).run();
+        run.stdout_has(&format!("dns: unhealthy {pass}/3, still announced"));
         assert!(dns_announced(&env), "still announced after {pass} unhealthy passes");
     }
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     assert!(!dns_announced(&env), "withdrawn at the third unhealthy pass");
 }
 
@@ -41,13 +42,13 @@ fn fall_withdraws_only_after_consecutive_unhealthy_timer_runs() {
 fn one_healthy_run_resets_the_fall_count() {
     let env = Env::new();
     with_dns_keys(&env, "fall = 2");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     env.cabourotte.failing("dns", "timeout");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     env.cabourotte.healthy("dns");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     env.cabourotte.failing("dns", "timeout");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     assert!(dns_announced(&env), "the count started again after the healthy pass");
 }
 
@@ -56,12 +57,12 @@ fn rise_announces_only_after_consecutive_healthy_timer_runs() {
     let env = Env::new();
     with_dns_keys(&env, "rise = 2");
     env.cabourotte.failing("dns", "timeout");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     env.cabourotte.healthy("dns");
-    let first = env.run(&["apply"]);
-    assert!(first.stdout.contains("dns: healthy 1/2, still withdrawn"), "{}", first.stdout);
+    let first = env.anycastd(["apply"]).run();
+    first.stdout_has("dns: healthy 1/2, still withdrawn");
     assert!(!dns_announced(&env));
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     assert!(dns_announced(&env));
 }
 
@@ -69,12 +70,11 @@ fn rise_announces_only_after_consecutive_healthy_timer_runs() {
 fn a_damaged_state_file_warns_and_starts_from_what_frr_has() {
     let env = Env::new();
     with_dns_keys(&env, "fall = 2");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     std::fs::write(env.state_dir().join("state.json"), "{ not json").expect("damage");
     env.cabourotte.failing("dns", "timeout");
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 0);
-    assert!(run.stderr.contains("warning: ignoring the damaged [DIR]/state/state.json"), "{}", run.stderr);
+    let run = env.anycastd(["apply"]).run().success();
+    run.stderr_has("warning: ignoring the damaged [DIR]/state/state.json");
     assert!(dns_announced(&env), "FRR says announced; the first unhealthy pass of two keeps it");
 }
 
@@ -82,7 +82,7 @@ fn a_damaged_state_file_warns_and_starts_from_what_frr_has() {
 fn fall_counts_passes_in_loop_mode_too() {
     let env = Env::new();
     with_dns_keys(&env, "fall = 3");
-    let looping = env.start_loop(&["run", "--interval", "300ms"]);
+    let looping = env.anycastd(["run", "--interval", "300ms"]).spawn();
     wait_until("announced", || dns_announced(&env));
     env.cabourotte.failing("dns", "timeout");
     let failed_at = Instant::now();
@@ -103,7 +103,7 @@ fn a_stale_result_is_unhealthy() {
     env.cabourotte.set_raw_result(
         json!({"name": "dns", "success": true, "healthcheck-timestamp": now - 47, "message": "success"}),
     );
-    let run = env.run(&["apply"]);
+    let run = env.anycastd(["apply"]).run();
     // The age is counted when anycastd asks: a second later on a busy machine.
     assert!(
         ["47", "48"]
@@ -115,7 +115,7 @@ fn a_stale_result_is_unhealthy() {
     assert!(!dns_announced(&env));
     env.cabourotte
         .set_raw_result(json!({"name": "dns", "success": true, "healthcheck-timestamp": now, "message": "success"}));
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     assert!(dns_announced(&env));
 }
 
@@ -129,12 +129,12 @@ fn a_result_dated_ahead_of_the_clock_is_stale_beyond_a_small_skew() {
     env.cabourotte.set_raw_result(
         json!({"name": "dns", "success": true, "healthcheck-timestamp": now + 3, "message": "success"}),
     );
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     assert!(dns_announced(&env), "a few seconds of skew are allowed");
     env.cabourotte.set_raw_result(
         json!({"name": "dns", "success": true, "healthcheck-timestamp": now + 3600, "message": "success"}),
     );
-    let run = env.run(&["apply"]);
+    let run = env.anycastd(["apply"]).run();
     let line = run.stdout.lines().find(|line| line.contains("check dns:")).unwrap_or_default().trim().to_string();
     assert!(
         ["3600", "3599"].iter().any(|ahead| line
@@ -153,27 +153,23 @@ fn a_result_dated_ahead_of_the_clock_is_stale_beyond_a_small_skew() {
 fn keep_on_checker_error_leaves_prefixes_and_says_so() {
     let env = Env::new();
     with_dns_keys(&env, "on_checker_error = \"keep\"");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     env.cabourotte.force_answer(503, "restarting");
-    let run = env.run(&["apply"]);
+    let run = env.anycastd(["apply"]).run();
     assert_eq!(run.code, 1, "loud in the exit code");
     assert!(dns_announced(&env), "kept");
     assert!(env.networks().len() == 2, "the ntp service (default policy) was withdrawn");
-    assert!(
-        run.stdout.contains("dns: health unknown (Cabourotte could not be asked): prefixes kept as they are"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stderr.contains("checker-unavailable for service dns"), "{}", run.stderr);
+    run.stdout_has("dns: health unknown (Cabourotte could not be asked): prefixes kept as they are");
+    run.stderr_has("checker-unavailable for service dns");
 }
 
 #[test]
 fn a_failing_check_outweighs_keep() {
     let env = Env::new();
     with_dns_keys(&env, "on_checker_error = \"keep\"");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     env.cabourotte.failing("dns", "NXDOMAIN");
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     assert!(!dns_announced(&env));
 }
 
@@ -186,11 +182,11 @@ fn the_hook_runs_after_a_change_with_its_environment() {
         out.display()
     );
     with_dns_keys(&env, &hook);
-    env.run(&["apply"]);
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
+    env.anycastd(["apply"]).run();
     env.cabourotte.failing("dns", "timeout");
-    let run = env.run(&["apply"]);
-    assert!(run.stderr.contains("hook-ran for service dns: withdrawn"), "{}", run.stderr);
+    let run = env.anycastd(["apply"]).run();
+    run.stderr_has("hook-ran for service dns: withdrawn");
     assert_eq!(
         std::fs::read_to_string(&out).expect("the hook wrote"),
         "dns announced 203.0.113.53/32 2001:db8::b19:bad:53/128\ndns withdrawn 203.0.113.53/32 2001:db8::b19:bad:53/128\n",
@@ -203,37 +199,33 @@ fn a_failing_or_hanging_hook_is_logged_and_blocks_nothing() {
     let env = Env::new();
     with_dns_keys(&env, "on_change = [\"/bin/sleep\", \"30\"]\non_change_timeout = \"300ms\"");
     let started = Instant::now();
-    let run = env.run(&["apply"]);
+    let run = env.anycastd(["apply"]).run();
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(run.code, 0, "a hook never fails the pass");
     assert_eq!(env.networks().len(), 4);
-    assert!(run.stderr.contains("hook-failed for service dns: announced"), "{}", run.stderr);
-    assert!(run.stderr.contains("/bin/sleep did not finish within 300 ms and was killed"), "{}", run.stderr);
+    run.stderr_has("hook-failed for service dns: announced");
+    run.stderr_has("/bin/sleep did not finish within 300 ms and was killed");
 }
 
 #[test]
 fn plan_warns_when_import_check_would_keep_an_announced_prefix_silent() {
     let env = Env::new();
     env.rib(&["default 203.0.113.53/32", "123 203.0.113.123/32", "123 2001:db8::123:7e11:713e/128"]);
-    let plan = env.run(&["plan"]);
-    assert!(
-        plan.stdout.contains(
-            "+ 2001:db8::b19:bad:53/128     announce   AS 65536, default VRF\n    ⚠ FRR has no route for \
+    let plan = env.anycastd(["plan"]).run();
+    plan.stdout_has(
+        "+ 2001:db8::b19:bad:53/128     announce   AS 65536, default VRF\n    ⚠ FRR has no route for \
              2001:db8::b19:bad:53/128 in the RIB of the default VRF and `bgp network import-check` is on: it keeps the \
-             network but does not advertise it; put the address on an interface (e.g. lo)\n"
-        ),
-        "{}",
-        plan.stdout
+             network but does not advertise it; put the address on an interface (e.g. lo)\n",
     );
     assert_eq!(plan.stdout.matches('⚠').count(), 1, "{}", plan.stdout);
     env.clear_vtysh_calls();
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     assert_eq!(env.vtysh_calls().len(), 3, "apply does not ask the RIB: read, configure, verify");
     env.frr(
         &env.running_config()
             .replace(" bgp router-id 203.0.113.179\n", " bgp router-id 203.0.113.179\n no bgp network import-check\n"),
     );
-    assert!(!env.run(&["plan"]).stdout.contains('⚠'), "no warning when import-check is off");
+    assert!(!env.anycastd(["plan"]).run().stdout.contains('⚠'), "no warning when import-check is off");
 }
 
 #[test]
@@ -242,14 +234,14 @@ fn check_frr_verifies_vtysh_instances_and_routes_without_changing_anything() {
     env.rib(&["default 203.0.113.53/32", "default 2001:db8::b19:bad:53/128", "123 203.0.113.123/32"]);
     let before = env.running_config();
     let absent = env.state_dir().join("no-frr.conf").display().to_string();
-    let run = env.run(&["check", "--frr", "--frr-conf", &absent]);
+    let run = env.anycastd(["check", "--frr", "--frr-conf", &absent]).run();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     snapshot!("check-frr-text", run.stdout);
     assert_eq!(env.running_config(), before);
     assert!(env.vtysh_calls().iter().all(|call| call.iter().all(|c| c.starts_with("show "))), "only show commands");
 
     env.frr(&support::env::EMPTY_FRR.replace("router bgp 65537 vrf 123", "router bgp 65537 vrf 456"));
-    let run = env.run(&["--format", "json", "check", "--frr", "--frr-conf", &absent]);
+    let run = env.anycastd(["--format", "json", "check", "--frr", "--frr-conf", &absent]).run();
     assert_eq!(run.code, 1, "a missing BGP instance fails the pre-flight");
     let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
     let errors: Vec<&serde_json::Value> =
@@ -267,7 +259,7 @@ fn check_frr_flags_managed_networks_saved_in_the_startup_config() {
     std::fs::create_dir_all(env.state_dir()).expect("state dir");
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/frr-10.3-write-memory.conf"), &saved)
         .expect("copy the fixture");
-    let run = env.run(&["check", "--frr", "--frr-conf", &saved.display().to_string()]);
+    let run = env.anycastd(["check", "--frr", "--frr-conf", &saved.display().to_string()]).run();
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let flagged: Vec<&str> = run.stdout.lines().filter(|line| line.contains("FRR's startup config")).collect();
     assert_eq!(flagged.len(), 4, "{}", run.stdout);
@@ -286,7 +278,7 @@ fn check_frr_flags_managed_networks_saved_in_the_startup_config() {
 fn rise_and_keep_on_checker_error_work_in_loop_mode_too() {
     let env = Env::new();
     with_dns_keys(&env, "rise = 3\non_checker_error = \"keep\"");
-    let looping = env.start_loop(&["run", "--interval", "300ms"]);
+    let looping = env.anycastd(["run", "--interval", "300ms"]).spawn();
     let started = Instant::now();
     wait_until("announced after three healthy passes", || dns_announced(&env));
     assert!(started.elapsed() >= Duration::from_millis(600), "not at the first pass: {:?}", started.elapsed());
@@ -295,7 +287,7 @@ fn rise_and_keep_on_checker_error_work_in_loop_mode_too() {
     let requests = env.cabourotte.request_count();
     wait_until("two more passes", || env.cabourotte.request_count() >= requests + 2);
     assert!(dns_announced(&env), "kept while Cabourotte cannot be asked");
-    assert_eq!(looping.stop("TERM").0, Some(0));
+    looping.stop("TERM").success();
 }
 
 #[test]
@@ -306,7 +298,7 @@ fn no_import_check_warning_for_prefixes_that_stay_withdrawn() {
     env.config(&format!("{SEED_CONFIG}{web}"));
     env.cabourotte.failing("web", "timeout");
     env.rib(&[]);
-    let plan = env.run(&["plan"]);
+    let plan = env.anycastd(["plan"]).run();
     assert_eq!(plan.stdout.matches('⚠').count(), 4, "the four seed prefixes will be announced\n{}", plan.stdout);
     assert!(!plan.stdout.contains("no route for 203.0.113.80/32"), "web stays withdrawn\n{}", plan.stdout);
 }

@@ -2,7 +2,7 @@
 //! fake vtysh: whatever a client sends, the daemon lives on, withdraws a failing check within an interval, and takes
 //! a legitimate push; memory and descriptors stay bounded; a push can only withdraw what it is about.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::env::{Env, Looping, wait_until};
+use support::anycastd::{Anycastd, Run, Running};
+use support::env::Env;
 use support::http::{exchange, free_port, get, proc_status, push, push_with, pushed, status, unix_now};
+use support::wait::wait_until;
 
 const SECRET: &str = "s3cr3t-token";
 const DNS: &str = "default 203.0.113.53/32";
@@ -30,36 +32,23 @@ fn secret_file(env: &Env, content: &[u8]) -> String {
 }
 
 /// `anycastd run --interval INTERVAL --listen 127.0.0.1:PORT --push-secret-file FILE EXTRA...`.
-fn run_command(env: &Env, interval: &str, port: u16, extra: &[&str]) -> Command {
+fn run_command(env: &Env, interval: &str, port: u16, extra: &[&str]) -> Anycastd {
     let (listen, secret) = (format!("127.0.0.1:{port}"), secret_file(env, SECRET.as_bytes()));
     let mut args = vec!["run", "--interval", interval, "--listen", &listen, "--push-secret-file", &secret];
     args.extend(extra);
-    env.command(&args)
+    env.anycastd(&args)
 }
 
 /// `run` with the listener on a free port and the secret, once the seed's four prefixes are announced.
-fn running(env: &Env, interval: &str, extra: &[&str]) -> (Looping, u16) {
+fn running(env: &Env, interval: &str, extra: &[&str]) -> (Running, u16) {
     let port = free_port();
-    let looping = env.start(run_command(env, interval, port, extra));
+    let looping = run_command(env, interval, port, extra).spawn();
     wait_until("everything is announced", || env.networks().len() == 4);
     (looping, port)
 }
 
 fn has(env: &Env, network: &str) -> bool {
     env.networks().iter().any(|n| n == network)
-}
-
-/// Runs `command` with at most `limit` open file descriptors.
-fn limit_descriptors(command: &mut Command, limit: u64) {
-    use std::os::unix::process::CommandExt;
-    let rlimit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
-    // SAFETY: between fork and exec the closure only calls setrlimit, which is async-signal-safe.
-    unsafe {
-        command.pre_exec(move || match libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) {
-            0 => Ok(()),
-            _ => Err(std::io::Error::last_os_error()),
-        });
-    }
 }
 
 /// Item 1: a `Content-Length` of 1 TiB aborted the process (the drain of an unread body allocated it), one of
@@ -83,7 +72,7 @@ fn a_huge_content_length_is_answered_and_the_daemon_goes_on_withdrawing() {
     env.cabourotte.failing("dns", "down");
     wait_until("the failing dns is withdrawn", || !has(&env, DNS));
     assert_eq!(get(port, "/healthz").0, 200, "and the listener still answers");
-    assert_eq!(looping.stop("TERM").0, Some(0));
+    looping.stop("TERM").success();
 }
 
 /// Item 2: about 510 idle connections used up the descriptors of the unit's default limit; every vtysh call then
@@ -92,9 +81,7 @@ fn a_huge_content_length_is_answered_and_the_daemon_goes_on_withdrawing() {
 fn hundreds_of_idle_connections_neither_starve_vtysh_nor_lock_out_a_push() {
     let env = Env::new();
     let port = free_port();
-    let mut command = run_command(&env, "1s", port, &[]);
-    limit_descriptors(&mut command, 64);
-    let looping = env.start(command);
+    let looping = run_command(&env, "1s", port, &[]).open_files(64).spawn();
     wait_until("everything is announced", || env.networks().len() == 4);
     // Connections the listener refuses (as tiny_http did once out of descriptors) are simply not held.
     let idle: Vec<TcpStream> = (0..300).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect();
@@ -105,8 +92,8 @@ fn hundreds_of_idle_connections_neither_starve_vtysh_nor_lock_out_a_push() {
     assert_eq!(push(port, &pushed("ntp_v4", false, unix_now() + 1), Some(SECRET)), 200, "a push gets through");
     wait_until("the pushed failure withdrew ntp", || !has(&env, NTP));
     drop(idle);
-    let (code, stderr) = looping.stop("TERM");
-    assert_eq!(code, Some(0), "{stderr}");
+    let Run { code, stderr, .. } = looping.stop("TERM");
+    assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains("Too many open files"), "{stderr}");
 }
 
@@ -141,7 +128,7 @@ fn clients_dripping_a_body_without_the_secret_do_not_delay_a_pushed_failure() {
     drop(stop);
     drippers.into_iter().for_each(|dripper| dripper.join().expect("a dripper"));
     assert!(took < Duration::from_millis(1500), "withdrawn {took:?} after the push, the next poll is 10 s away");
-    assert_eq!(looping.stop("TERM").0, Some(0));
+    looping.stop("TERM").success();
 }
 
 /// Tells the client threads of a test to stop, also when the test fails.
@@ -203,8 +190,8 @@ fn large_pushes_while_passes_are_slow_are_coalesced_and_memory_stays_bounded() {
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB after {count} pushes of 1 MiB");
     env.slow(None);
     wait_until("the pushed failure withdrew dns", || !has(&env, DNS));
-    let (code, stderr) = looping.stop("TERM");
-    assert_eq!(code, Some(0));
+    let Run { code, stderr, .. } = looping.stop("TERM");
+    assert_eq!(code, 0);
     let withdrawn = stderr.lines().find(|line| line.contains("withdrawn 203.0.113.53/32")).unwrap_or_default();
     assert!(withdrawn.contains("…") && withdrawn.len() < 2048, "the logged message is cut: {} bytes", withdrawn.len());
 }
@@ -237,7 +224,7 @@ fn pushes_about_other_checks_do_not_advance_a_rising_service() {
     env.config(&config);
     env.cabourotte.failing("dns", "down");
     let port = free_port();
-    let looping = env.start(run_command(&env, "2s", port, &[]));
+    let looping = run_command(&env, "2s", port, &[]).spawn();
     wait_until("two polls", || env.cabourotte.request_count() >= 2);
     assert!(env.networks().is_empty());
 
@@ -262,7 +249,7 @@ fn pushes_about_other_checks_do_not_advance_a_rising_service() {
     // The third healthy poll is two intervals after the first.
     println!("announced {after:?} after its first healthy poll");
     assert!(after >= Duration::from_secs(3), "announced {after:?} after its first healthy poll, before its third");
-    assert_eq!(looping.stop("TERM").0, Some(0));
+    looping.stop("TERM").success();
 }
 
 /// Item 5: a push on loopback needed no secret, so any local user could withdraw every service. The secret is now
@@ -271,25 +258,25 @@ fn pushes_about_other_checks_do_not_advance_a_rising_service() {
 fn the_secret_is_required_on_loopback_unless_explicitly_waived() {
     let env = Env::new();
     let listen = format!("127.0.0.1:{}", free_port());
-    let refused = env.start_loop(&["run", "--listen", &listen]).wait(Duration::from_secs(10));
-    let (code, stderr) = refused.expect("run without a secret must refuse to start, not run");
-    assert_eq!(code, Some(1), "{stderr}");
+    let refused = env.anycastd(["run", "--listen", &listen]).spawn().exit_within(Duration::from_secs(10));
+    let Run { code, stderr, .. } = refused.expect("run without a secret must refuse to start, not run");
+    assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains(&format!("--listen {listen} needs --push-secret-file PATH")), "{stderr}");
     assert!(env.networks().is_empty(), "nothing announced");
 
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let looping =
-        env.start_loop(&["run", "--interval", "10s", "--listen", &listen, "--allow-unauthenticated-loopback"]);
+        env.anycastd(["run", "--interval", "10s", "--listen", &listen, "--allow-unauthenticated-loopback"]).spawn();
     wait_until("everything is announced", || env.networks().len() == 4);
     assert_eq!(push(port, &pushed("dns", false, unix_now() + 1), None), 200, "waived on loopback");
     wait_until("the unauthenticated push withdrew dns", || !has(&env, DNS));
-    assert_eq!(looping.stop("TERM").0, Some(0));
+    looping.stop("TERM").success();
 
     let everywhere = format!("0.0.0.0:{}", free_port());
-    let refused = env.start_loop(&["run", "--listen", &everywhere, "--allow-unauthenticated-loopback"]);
-    let (code, stderr) = refused.wait(Duration::from_secs(10)).expect("refused at once");
-    assert_eq!(code, Some(1));
+    let mut refused = env.anycastd(["run", "--listen", &everywhere, "--allow-unauthenticated-loopback"]).spawn();
+    let Run { code, stderr, .. } = refused.exit_within(Duration::from_secs(10)).expect("refused at once");
+    assert_eq!(code, 1);
     assert!(stderr.contains("is not a loopback address"), "{stderr}");
 }
 
@@ -307,7 +294,7 @@ fn the_bearer_scheme_is_case_insensitive_and_a_wrong_secret_changes_nothing() {
     assert!(has(&env, DNS), "nothing refused may change FRR");
     assert_eq!(push_with(port, &failure, Some(&format!("bearer {SECRET}"))), 200);
     wait_until("the pushed failure withdrew dns", || !has(&env, DNS));
-    assert_eq!(looping.stop("TERM").0, Some(0));
+    looping.stop("TERM").success();
 }
 
 /// Item 6: a secret file over the limit was silently cut to its first 4096 bytes.
@@ -316,9 +303,9 @@ fn a_secret_file_over_4096_bytes_refuses_the_start() {
     let env = Env::new();
     let secret = secret_file(&env, &[b'a'; 5000]);
     let listen = format!("127.0.0.1:{}", free_port());
-    let started = env.start_loop(&["run", "--listen", &listen, "--push-secret-file", &secret]);
-    let (code, stderr) = started.wait(Duration::from_secs(10)).expect("refused at once, not running");
-    assert_eq!(code, Some(1), "{stderr}");
+    let mut started = env.anycastd(["run", "--listen", &listen, "--push-secret-file", &secret]).spawn();
+    let Run { code, stderr, .. } = started.exit_within(Duration::from_secs(10)).expect("refused at once, not running");
+    assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains(&format!("the push secret {secret} is larger than 4096 bytes, the most anycastd reads of it")),
         "{stderr}"
@@ -332,9 +319,10 @@ fn a_fifo_as_the_secret_file_refuses_the_start_at_once() {
     let env = Env::new();
     let fifo = make_fifo(&env.dir.join("push-secret-fifo"));
     let listen = format!("127.0.0.1:{}", free_port());
-    let started = env.start_loop(&["run", "--listen", &listen, "--push-secret-file", &fifo]);
-    let (code, stderr) = started.wait(Duration::from_secs(10)).expect("refused at once, not hung on the FIFO");
-    assert_eq!(code, Some(1), "{stderr}");
+    let mut started = env.anycastd(["run", "--listen", &listen, "--push-secret-file", &fifo]).spawn();
+    let Run { code, stderr, .. } =
+        started.exit_within(Duration::from_secs(10)).expect("refused at once, not hung on the FIFO");
+    assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains(&format!("cannot read the push secret {fifo}: it is not a regular file")), "{stderr}");
 }
 
@@ -369,8 +357,8 @@ fn sighup_rereads_the_secret_and_keeps_it_when_the_new_file_is_bad() {
     assert_eq!(push(port, &success, Some("n3w-s3cr3t")), 200);
     env.cabourotte.failing("dns", "down");
     wait_until("the loop goes on: dns is withdrawn", || !has(&env, DNS));
-    let (code, stderr) = looping.stop("TERM");
-    assert_eq!(code, Some(0));
+    let Run { code, stderr, .. } = looping.stop("TERM");
+    assert_eq!(code, 0);
     assert!(stderr.contains(&format!("cannot read the push secret {}: it is not a regular file", path.display())));
     assert!(stderr.contains(&format!("the push secret {} is empty{kept}", path.display())), "{stderr}");
 }
@@ -400,7 +388,7 @@ fn head_and_pipelined_requests_are_answered_cleanly() {
     assert_eq!((status(&refused), refused.matches("HTTP/1.1 ").count()), (Some(401), 1), "{refused}");
     std::thread::sleep(Duration::from_millis(500));
     assert!(has(&env, DNS), "the request behind the refused one was never read");
-    assert_eq!(looping.stop("TERM").0, Some(0));
+    looping.stop("TERM").success();
 }
 
 /// Item 13: a reload dropped the last poll's answers, and a pushed failure then waited for the next poll.
@@ -417,5 +405,5 @@ fn a_pushed_failure_withdraws_at_once_after_a_reload_too() {
     wait_until("the pushed failure withdrew dns", || !has(&env, DNS));
     let took = pushed_at.elapsed();
     assert!(took < Duration::from_millis(1500), "withdrawn {took:?} after the push, as if by the next poll");
-    assert_eq!(looping.stop("TERM").0, Some(0));
+    looping.stop("TERM").success();
 }

@@ -2,7 +2,7 @@
 //! config and real FRR and Cabourotte answers. The output must be deterministic and touch neither vtysh nor the
 //! network.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

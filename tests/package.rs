@@ -6,7 +6,7 @@
 //! build a second time with fat LTO; the layout, the units, the config file and the maintainer scripts are those of
 //! the release package. Needs root (mount, chroot), as `scripts/test` runs it; `scripts/test --no-lab` skips it.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Output};
 
@@ -25,6 +25,7 @@ fn dpkg_deb(args: &[&str]) -> String {
 }
 
 #[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
 fn the_package_holds_the_binary_units_config_man_page_and_completions_and_nothing_in_var() {
     let listing = Command::new("dpkg-deb").arg("--contents").arg(deb()).output().expect("dpkg-deb --contents");
     let listing = text(&listing.stdout);
@@ -79,6 +80,7 @@ fn the_package_holds_the_binary_units_config_man_page_and_completions_and_nothin
 }
 
 #[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
 fn the_packaged_files_are_the_repository_s_and_what_the_binary_generates() {
     let dir = std::env::temp_dir().join(format!("anycastd-deb-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -179,6 +181,7 @@ impl ThrowawayRoot {
 }
 
 #[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
 fn the_package_installs_runs_harmlessly_verifies_and_purges_in_a_throwaway_debian_12_root() {
     let root = ThrowawayRoot::new("root");
     let copy = root.overlay.path("/tmp/anycastd.deb");
@@ -238,6 +241,7 @@ fn the_package_installs_runs_harmlessly_verifies_and_purges_in_a_throwaway_debia
 const BY_HAND: &str = "look for them in FRR (vtysh -c 'show running-config') and remove their network lines by hand";
 
 #[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
 fn the_prerm_withdraws_only_on_remove_and_never_fails_the_removal() {
     let root = ThrowawayRoot::new("prerm");
     let copy = root.overlay.path("/tmp/anycastd.deb");

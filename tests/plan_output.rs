@@ -2,9 +2,10 @@
 //! each of them, proof that the offline plan (`--running-config FILE --health FILE`, as a user's CI renders it) of
 //! the same inputs is byte for byte the live one, so the snapshots hold for both.
 
-mod support;
+use crate::support;
 
-use support::env::{EMPTY_FRR, Env, Run};
+use support::anycastd::Run;
+use support::env::{EMPTY_FRR, Env};
 
 /// FRR with the dns service already announced, and an unmanaged network beside it.
 const DNS_ANNOUNCED: &str = "router bgp 65536\n address-family ipv4 unicast\n  network 192.0.2.0/24 route-map RM\n  \
@@ -17,10 +18,10 @@ fn snapshot_plan(env: &Env, name: &str, expected_code: i32) -> (Run, Run) {
 
 /// Like [`snapshot_plan`], snapshotting the reports as `shown` rewrites them (a time that changes at every run).
 fn snapshot_plan_shown(env: &Env, name: &str, expected_code: i32, shown: &dyn Fn(&str) -> String) -> (Run, Run) {
-    let text = env.run(&["--color", "never", "plan"]);
+    let text = env.anycastd(["--color", "never", "plan"]).run();
     assert_eq!(text.code, expected_code, "{}{}", text.stdout, text.stderr);
     snapshot!(format!("plan-{name}-text"), shown(&text.stdout));
-    let json = env.run(&["--format", "json", "plan"]);
+    let json = env.anycastd(["--format", "json", "plan"]).run();
     assert_eq!(json.code, expected_code);
     snapshot!(format!("plan-{name}-json"), shown(&json.stdout));
     (text, json)
@@ -35,9 +36,11 @@ fn assert_offline_plan_is_the_live_one(env: &Env, live: (Run, Run)) {
     std::fs::write(&health, body).expect("write the health answer");
     let given = ["--running-config", &running.display().to_string(), "--health", &health.display().to_string()]
         .map(String::from);
-    let offline_text = env.run(&[&["--color", "never", "plan"][..], &given.each_ref().map(String::as_str)].concat());
+    let offline_text =
+        env.anycastd([&["--color", "never", "plan"][..], &given.each_ref().map(String::as_str)].concat()).run();
     assert_eq!((offline_text.code, offline_text.stdout), (live.0.code, live.0.stdout), "text");
-    let offline_json = env.run(&[&["--format", "json", "plan"][..], &given.each_ref().map(String::as_str)].concat());
+    let offline_json =
+        env.anycastd([&["--format", "json", "plan"][..], &given.each_ref().map(String::as_str)].concat()).run();
     assert_eq!((offline_json.code, offline_json.stdout), (live.1.code, live.1.stdout), "JSON");
 }
 

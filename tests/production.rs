@@ -1,11 +1,13 @@
 //! What an operator relies on in production: the run lock, log lines, the metrics file, quiet mode.
 
-mod support;
+use crate::support;
+use crate::support::anycastd::Run;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::env::{Env, wait_until};
+use support::env::Env;
+use support::wait::wait_until;
 
 /// Parses a Prometheus text file into `name{labels}` → value, checking that every metric has HELP and TYPE lines.
 fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
@@ -24,33 +26,33 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
 fn a_second_changing_command_waits_for_the_lock_then_names_the_holder() {
     let env = Env::new();
     env.hang();
-    let holder = env.command(&["--vtysh-timeout", "3s", "apply"]).spawn().expect("start the holder");
-    let holding = format!("pid {} running `anycastd apply`", holder.id());
+    let holder = env.anycastd(["--vtysh-timeout", "3s", "apply"]).spawn();
+    let holding = format!("pid {} running `anycastd apply`", holder.pid());
     wait_until("the holder has the lock", || {
         std::fs::read_to_string(env.state_dir().join("lock")).is_ok_and(|text| text == holding)
     });
     let started = Instant::now();
     // It then withdraws without the lock, through the same hung vtysh: cut that short.
-    let second = env.run(&["--lock-timeout", "400ms", "--vtysh-timeout", "300ms", "withdraw-all"]);
+    let second = env.anycastd(["--lock-timeout", "400ms", "--vtysh-timeout", "300ms", "withdraw-all"]).run();
     assert!(started.elapsed() >= Duration::from_millis(400));
     assert_eq!(second.code, 1);
     let expected = format!(
         "(pid {} running `anycastd apply`); gave up after 400 ms; this pass withdraws but announces nothing",
-        holder.id()
+        holder.pid()
     );
-    assert!(second.stderr.contains(&expected), "{}", second.stderr);
-    assert!(second.stderr.contains("another anycastd holds the lock [DIR]/state/lock"), "{}", second.stderr);
-    let plan = env.run(&["--vtysh-timeout", "200ms", "plan"]);
+    second.stderr_has(&expected);
+    second.stderr_has("another anycastd holds the lock [DIR]/state/lock");
+    let plan = env.anycastd(["--vtysh-timeout", "200ms", "plan"]).run();
     assert!(!plan.stderr.contains("lock"), "plan does not take the lock: {}", plan.stderr);
-    let output = holder.wait_with_output().expect("holder ends");
-    assert_eq!(output.status.code(), Some(1), "the hung vtysh timed out");
-    assert_eq!(env.run(&["--lock-timeout", "400ms", "resume"]).code, 0, "the lock is free again");
+    let held = holder.wait(Duration::from_secs(60));
+    assert_eq!(held.code, 1, "the hung vtysh timed out: {held}");
+    assert_eq!(env.anycastd(["--lock-timeout", "400ms", "resume"]).run().code, 0, "the lock is free again");
 }
 
 #[test]
 fn every_change_is_one_log_line_on_stderr() {
     let env = Env::new();
-    let run = env.run(&["apply"]);
+    let run = env.anycastd(["apply"]).run();
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(
         lines,
@@ -61,9 +63,9 @@ fn every_change_is_one_log_line_on_stderr() {
             "anycastd apply: announced 2001:db8::123:7e11:713e/128 for service ntp (VRF 123, AS 65537): every check passes",
         ]
     );
-    assert_eq!(env.run(&["apply"]).stderr, "", "no change, no log line");
+    assert_eq!(env.anycastd(["apply"]).run().stderr, "", "no change, no log line");
     env.cabourotte.failing("ntp_v4", "exit status 1");
-    let run = env.run(&["--log-format", "json", "apply"]);
+    let run = env.anycastd(["--log-format", "json", "apply"]).run();
     let events: Vec<serde_json::Value> =
         run.stderr.lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect();
     assert_eq!(events.len(), 2);
@@ -80,7 +82,7 @@ fn the_metrics_file_describes_the_last_pass_and_counts_errors() {
     let path = env.dir.join("anycastd.prom");
     let metrics = path.display().to_string();
     env.cabourotte.failing("ntp_v4", "exit status 1");
-    assert_eq!(env.run(&["--metrics-file", &metrics, "apply"]).code, 0);
+    env.anycastd(["--metrics-file", &metrics, "apply"]).run().success();
     let values = parse_metrics(&std::fs::read_to_string(&path).expect("metrics written"));
     assert_eq!(values["anycastd_service_healthy{service=\"dns\"}"], 1.0);
     assert_eq!(values["anycastd_service_healthy{service=\"ntp\"}"], 0.0);
@@ -93,8 +95,8 @@ fn the_metrics_file_describes_the_last_pass_and_counts_errors() {
     assert_eq!(values["anycastd_errors_total{kind=\"checker_unavailable\"}"], 0.0);
 
     env.cabourotte.force_answer(500, "down");
-    assert_eq!(env.run(&["--metrics-file", &metrics, "apply"]).code, 1);
-    assert_eq!(env.run(&["--metrics-file", &metrics, "apply"]).code, 1);
+    env.anycastd(["--metrics-file", &metrics, "apply"]).run().code(1);
+    env.anycastd(["--metrics-file", &metrics, "apply"]).run().code(1);
     let values = parse_metrics(&std::fs::read_to_string(&path).expect("metrics written"));
     assert_eq!(values["anycastd_errors_total{kind=\"checker_unavailable\"}"], 6.0, "3 checks, 2 passes");
     assert_eq!(values["anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"}"], 0.0);
@@ -112,8 +114,7 @@ fn the_metrics_file_describes_the_last_pass_and_counts_errors() {
 fn a_metrics_file_that_cannot_be_written_fails_the_pass() {
     let env = Env::new();
     let metrics = env.dir.join("missing-directory/anycastd.prom").display().to_string();
-    let run = env.run(&["--metrics-file", &metrics, "apply"]);
-    assert_eq!(run.code, 1, "{run:?}");
+    let run = env.anycastd(["--metrics-file", &metrics, "apply"]).run().code(1);
     assert_eq!(env.networks().len(), 4, "the pass itself went ahead");
     assert!(
         run.stderr.starts_with(
@@ -128,33 +129,31 @@ fn a_metrics_file_that_cannot_be_written_fails_the_pass() {
 #[test]
 fn quiet_prints_no_report_but_still_logs() {
     let env = Env::new();
-    let run = env.run(&["--quiet", "apply"]);
-    assert_eq!(run.code, 0);
-    assert_eq!(run.stdout, "");
+    let run = env.anycastd(["--quiet", "apply"]).run().success();
+    run.stdout_is("");
     assert_eq!(run.stderr.lines().count(), 4);
 }
 
 #[test]
 fn the_config_cache_never_hides_an_edit() {
     let env = Env::new();
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     assert!(env.state_dir().join("config-cache.json").exists(), "apply caches the validated config");
     assert_eq!(env.networks().len(), 4);
 
     // The same length, one character different: ntp's IPv4 prefix moves from .123 to .124.
     let text = std::fs::read_to_string(env.config_path()).expect("config");
     std::fs::write(env.config_path(), text.replace("203.0.113.123", "203.0.113.124")).expect("edit");
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     assert!(env.running_config().contains("network 203.0.113.124/32"), "the edit is applied at once");
 
     std::fs::write(env.config_path(), "[services.dns]\nprefixes.frrouting = [\"192.0.2.241/28\"]\n").expect("break it");
-    let broken = env.run(&["apply"]);
-    assert_eq!(broken.code, 1);
+    let broken = env.anycastd(["apply"]).run().code(1);
     assert!(broken.stderr.contains("host bits set"), "a broken edit is reported, not hidden by the cache");
 
     std::fs::write(env.state_dir().join("config-cache.json"), "{ damaged").expect("damage the cache");
     std::fs::write(env.config_path(), text).expect("restore");
-    assert_eq!(env.run(&["apply"]).code, 0, "a damaged cache is ignored");
+    assert_eq!(env.anycastd(["apply"]).run().code, 0, "a damaged cache is ignored");
     assert!(env.running_config().contains("network 203.0.113.123/32"), "the restored config is applied");
 }
 
@@ -183,24 +182,18 @@ fn the_metrics_file_is_written_before_the_run_lock_is_released() {
     let template = support::env::SEED_CONFIG.replace("[services.dns]\n", &format!("[services.dns]\n{hook}"));
     env.config(&template.replace("{vtysh}", &spy.display().to_string()));
     let metrics_arg = metrics.display().to_string();
-    let quiet = |mut command: std::process::Command| {
-        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-        command
-    };
-    let first = quiet(env.command(&["--metrics-file", &metrics_arg, "apply"])).spawn().expect("first apply");
+    let first = env.anycastd(["--metrics-file", &metrics_arg, "apply"]).spawn();
     wait_until("the first pass read, applied and verified", || {
         std::fs::read_dir(&seen).map(|dir| dir.count()).unwrap_or(0) >= 3
     });
-    let second = quiet(env.command(&["--metrics-file", &metrics_arg, "--lock-timeout", "30s", "apply"]))
-        .spawn()
-        .expect("second apply");
+    let second = env.anycastd(["--metrics-file", &metrics_arg, "--lock-timeout", "30s", "apply"]).spawn();
     wait_until("the second pass reads FRR under the lock", || {
         std::fs::read_dir(&seen).map(|dir| dir.count()).unwrap_or(0) >= 4
     });
     let seen_by_second = std::fs::read_to_string(seen.join("3")).expect("the copy");
     std::fs::write(&release, "").expect("release the hook");
-    let (first, second) = (first.wait_with_output().expect("first"), second.wait_with_output().expect("second"));
-    assert_eq!((first.status.code(), second.status.code()), (Some(0), Some(0)));
+    let (first, second) = (first.wait(Duration::from_secs(60)), second.wait(Duration::from_secs(60)));
+    assert_eq!((first.code, second.code), (0, 0), "{first}\n{second}");
     let values = if seen_by_second.is_empty() { BTreeMap::new() } else { parse_metrics(&seen_by_second) };
     assert_eq!(
         values.get("anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"}"),
@@ -214,19 +207,19 @@ fn the_metrics_file_is_written_before_the_run_lock_is_released() {
 #[test]
 fn the_originals_run_flags_work_and_json_logs_are_json_throughout() {
     let env = Env::new();
-    let looping = env.start_loop(&["run", "--log-level", "info", "--log-format", "human", "--no-color"]);
+    let looping = env.anycastd(["run", "--log-level", "info", "--log-format", "human", "--no-color"]).spawn();
     wait_until("announced", || env.networks().len() == 4);
-    let (code, stderr) = looping.stop("TERM");
-    assert_eq!(code, Some(0), "{stderr}");
+    let Run { code, stderr, .. } = looping.stop("TERM");
+    assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("anycastd run: stopping: received SIGTERM, withdrawing every managed prefix\n"),
         "{stderr}"
     );
 
-    let looping = env.start_loop(&["run", "--interval", "200ms", "--log-format", "json"]);
+    let looping = env.anycastd(["run", "--interval", "200ms", "--log-format", "json"]).spawn();
     wait_until("announced again", || env.networks().len() == 4);
-    let (code, stderr) = looping.stop("TERM");
-    assert_eq!(code, Some(0), "{stderr}");
+    let Run { code, stderr, .. } = looping.stop("TERM");
+    assert_eq!(code, 0, "{stderr}");
     let events: Vec<serde_json::Value> = stderr
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}")))
@@ -243,8 +236,7 @@ fn the_originals_run_flags_work_and_json_logs_are_json_throughout() {
 #[test]
 fn logfmt_lines_and_the_log_level() {
     let env = Env::new();
-    let run = env.run(&["--log-format", "logfmt", "apply"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    let run = env.anycastd(["--log-format", "logfmt", "apply"]).run().success();
     assert!(
         run.stderr.lines().any(|line| line
             == "level=info event=announced command=apply service=dns prefix=203.0.113.53/32 vrf=default asn=65536 \
@@ -253,8 +245,7 @@ fn logfmt_lines_and_the_log_level() {
         run.stderr
     );
     env.cabourotte.failing("dns", "timeout");
-    let quiet = env.run(&["--log-level", "error", "apply"]);
-    assert_eq!(quiet.code, 0);
+    let quiet = env.anycastd(["--log-level", "error", "apply"]).run().success();
     assert_eq!(quiet.stderr, "", "withdrawals are info, below the level");
     assert_eq!(env.networks().len(), 2, "but they happened");
 }

@@ -2,7 +2,7 @@
 //! names the place. Each bound on time here is generous (many times what the check takes on 2 cores), so it only
 //! fails on a cost that grows the wrong way.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ fn ten_thousand_config_errors_are_all_reported_in_bounded_time() {
     let prefixes: String = (1..=10_000).map(|i| format!("  \"10.0.{}.{}/8\",\n", i / 256, i % 256)).collect();
     env.config(&format!("[services.dns]\nchecks.cabourotte = [\"dns\"]\nprefixes.frrouting = [\n{prefixes}]\n"));
     let started = Instant::now();
-    let run = env.run(&["--color", "never", "check"]);
+    let run = env.anycastd(["--color", "never", "check"]).run();
     let took = started.elapsed();
     assert_eq!(run.code, 1);
     assert!(
@@ -81,11 +81,11 @@ proptest! {
         std::fs::write(&running_path, &running).expect("write");
         std::fs::write(&health_path, &health).expect("write");
         let started = Instant::now();
-        let run = env.run(&[
+        let run = env.anycastd([
             "--color", "never", "plan", "--detailed-exitcode",
             "--running-config", &running_path.display().to_string(),
             "--health", &health_path.display().to_string(),
-        ]);
+        ]).run();
         prop_assert!(started.elapsed() < Duration::from_secs(10));
         prop_assert!(matches!(run.code, 0..=2), "{:?}", run);
         for output in [&run.stdout, &run.stderr] {

@@ -6,13 +6,15 @@
 //! prefixes are checked in FRR's running config only). Tests assert what FRR is configured with and what the peer
 //! received, not anycastd's wording. They need root and fail loudly without it.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use support::anycastd::Summary;
 use support::cabourotte::FakeCabourotte;
-use support::lab::{DNS_V4, DNS_V6, Frr, Lab, NTP_V4, NTP_V6, Summary, UNMANAGED, VRF, networks_in};
+use support::lab::{DNS_V4, DNS_V6, Frr, Lab, NTP_V4, NTP_V6, UNMANAGED, VRF};
+use support::running_config::networks_in;
 
 /// The harness itself: the session comes up, a network added by hand reaches the peer, removed it leaves.
 fn lab_smoke(frr: Frr) {
@@ -52,7 +54,7 @@ fn apply_announces_every_prefix_of_healthy_services(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::seed(frr, &cabourotte.url());
 
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
 
     assert_eq!(applied.summary(), summary(4, 0, 0, 0), "{applied}");
     for prefix in [DNS_V4, DNS_V6, NTP_V4, NTP_V6] {
@@ -70,11 +72,11 @@ fn apply_announces_every_prefix_of_healthy_services(frr: Frr) {
 fn apply_withdraws_the_prefixes_of_a_failing_service_only(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
     cabourotte.failing("dns", "DNS resolver does not answer check.local");
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
 
     assert_eq!(applied.summary(), summary(0, 2, 2, 0), "{applied}");
     assert_networks(&lab, &[UNMANAGED], &[NTP_V4, NTP_V6]);
@@ -82,7 +84,7 @@ fn apply_withdraws_the_prefixes_of_a_failing_service_only(frr: Frr) {
 
     // One failing check of several is enough to withdraw the whole service.
     cabourotte.failing("ntp_v6", "Command failed: exit status 1");
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_networks(&lab, &[UNMANAGED], &[]);
 }
 
@@ -91,18 +93,18 @@ fn plan_changes_nothing_and_after_apply_reports_no_changes(frr: Frr) {
     let lab = Lab::seed(frr, &cabourotte.url());
     let untouched = lab.running_config();
 
-    let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().expect_code(2);
+    let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().code(2);
     assert_eq!(planned.summary(), summary(4, 0, 0, 0), "{planned}");
     assert_eq!(lab.running_config(), untouched, "plan must not change FRR");
-    lab.anycastd(["plan"]).run().expect_code(0);
+    lab.anycastd(["plan"]).run().success();
 
-    lab.anycastd(["apply"]).run().expect_code(0);
-    let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
+    let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().success();
     assert_eq!(planned.summary(), summary(0, 0, 4, 0), "{planned}");
-    lab.anycastd(["plan", "--detailed-exitcode"]).run().expect_code(0);
+    lab.anycastd(["plan", "--detailed-exitcode"]).run().success();
 
     let before = lab.running_config();
-    let reapplied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let reapplied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(reapplied.summary(), summary(0, 0, 4, 0), "{reapplied}");
     assert_eq!(lab.running_config(), before, "a second apply must not touch FRR");
 }
@@ -110,14 +112,14 @@ fn plan_changes_nothing_and_after_apply_reports_no_changes(frr: Frr) {
 fn apply_restores_the_announcements_after_frr_restarts(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let mut lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
     lab.restart_frr();
     assert_networks(&lab, &[UNMANAGED], &[]);
     lab.wait_peer_routes(&[UNMANAGED]);
 
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(applied.summary(), summary(4, 0, 0, 0), "{applied}");
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
@@ -127,14 +129,14 @@ fn apply_removes_managed_networks_added_by_hand_while_unhealthy(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     cabourotte.failing("dns", "timeout").failing("ntp_v4", "timeout");
     let lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_networks(&lab, &[UNMANAGED], &[]);
 
     lab.add_network(None, DNS_V4);
     lab.add_network(Some(VRF), NTP_V6);
     lab.wait_peer_has(&[DNS_V4]);
 
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(applied.summary(), summary(0, 2, 2, 0), "{applied}");
     assert_networks(&lab, &[UNMANAGED], &[]);
     lab.wait_peer_routes(&[UNMANAGED]);
@@ -143,14 +145,14 @@ fn apply_removes_managed_networks_added_by_hand_while_unhealthy(frr: Frr) {
 fn apply_restores_managed_networks_removed_by_hand_while_healthy(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
     lab.remove_network(None, DNS_V6);
     lab.remove_network(Some(VRF), NTP_V4);
     lab.wait_peer_lacks(&[DNS_V6]);
 
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(applied.summary(), summary(2, 0, 2, 0), "{applied}");
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
@@ -166,15 +168,15 @@ fn unmanaged_networks_and_bgp_instances_are_left_alone(frr: Frr) {
     let instances = lab.bgp_instances();
     assert_eq!(instances, ["router bgp 65536", "router bgp 65537 vrf 123"]);
 
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_networks(&lab, &[UNMANAGED, UNMANAGED_V6, DNS_V4, DNS_V6], &[UNMANAGED_IN_VRF, NTP_V4, NTP_V6]);
     lab.wait_peer_routes(&[UNMANAGED, UNMANAGED_V6, DNS_V4, DNS_V6]);
 
     cabourotte.failing("ntp_v4", "timeout");
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_networks(&lab, &[UNMANAGED, UNMANAGED_V6, DNS_V4, DNS_V6], &[UNMANAGED_IN_VRF]);
 
-    lab.anycastd(["withdraw-all"]).run().expect_code(0);
+    lab.anycastd(["withdraw-all"]).run().success();
     assert_networks(&lab, &[UNMANAGED, UNMANAGED_V6], &[UNMANAGED_IN_VRF]);
     lab.wait_peer_routes(&[UNMANAGED, UNMANAGED_V6]);
     assert_eq!(lab.bgp_instances(), instances, "anycastd must never create or remove a BGP instance");
@@ -200,13 +202,13 @@ checks.cabourotte = [{{ name = "dns", url = "{url}" }}]
 "#
     ));
 
-    let applied = lab.anycastd(["apply"]).run().expect_code(1);
+    let applied = lab.anycastd(["apply"]).run().code(1);
     assert!(applied.output().contains("999"), "the error must name VRF 999\n{applied}");
     assert_eq!(lab.bgp_instances(), ["router bgp 65536", "router bgp 65537 vrf 123"]);
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[]);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
-    let again = lab.anycastd(["apply"]).json().run().expect_code(1);
+    let again = lab.anycastd(["apply"]).json().run().code(1);
     assert_eq!(again.action("203.0.113.99/32"), "error", "{again}");
     assert_eq!(again.summary(), summary(0, 0, 2, 1), "{again}");
     assert!(!lab.running_config().contains("vrf 999"), "no instance may appear for VRF 999");
@@ -215,20 +217,20 @@ checks.cabourotte = [{{ name = "dns", url = "{url}" }}]
 fn withdraw_all_keeps_prefixes_withdrawn_until_resume(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
-    lab.anycastd(["withdraw-all", "--reason", "lab maintenance"]).run().expect_code(0);
+    lab.anycastd(["withdraw-all", "--reason", "lab maintenance"]).run().success();
     assert_networks(&lab, &[UNMANAGED], &[]);
     lab.wait_peer_routes(&[UNMANAGED]);
 
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(applied.summary().announce, 0, "apply must not announce during maintenance\n{applied}");
     assert_networks(&lab, &[UNMANAGED], &[]);
 
-    lab.anycastd(["resume"]).run().expect_code(0);
+    lab.anycastd(["resume"]).run().success();
     assert_networks(&lab, &[UNMANAGED], &[]);
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
@@ -249,7 +251,7 @@ fn run_follows_health_and_withdraws_everything_on_sigterm(frr: Frr) {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     assert!(running.is_running(), "`run` must keep running");
 
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
     assert_networks(&lab, &[UNMANAGED], &[]);
     lab.wait_peer_routes(&[UNMANAGED]);
 }
@@ -264,7 +266,7 @@ fn run_reannounces_after_frr_restarts(frr: Frr) {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.wait_until("VRF 123 has the ntp prefixes again", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
 
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
     assert_networks(&lab, &[UNMANAGED], &[]);
 }
 
@@ -275,7 +277,7 @@ fn run_withdraws_everything_on_sigint(frr: Frr) {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
     running.signal("INT");
-    running.wait(Duration::from_secs(15)).expect_code(0);
+    running.wait(Duration::from_secs(15)).success();
     assert_networks(&lab, &[UNMANAGED], &[]);
     lab.wait_peer_routes(&[UNMANAGED]);
 }
@@ -287,7 +289,7 @@ fn run_keep_on_exit_leaves_the_prefixes_announced(frr: Frr) {
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)) == set(&[NTP_V4, NTP_V6]));
 
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
@@ -297,12 +299,12 @@ fn a_failing_vtysh_is_reported_and_the_next_apply_converges(frr: Frr) {
     let lab = Lab::seed(frr, &cabourotte.url());
 
     lab.fail_vtysh_writes(true);
-    let failed = lab.anycastd(["apply"]).run().expect_code(1);
+    let failed = lab.anycastd(["apply"]).run().code(1);
     assert!(failed.output().contains("failing on purpose"), "vtysh's own error must be shown\n{failed}");
     assert_networks(&lab, &[UNMANAGED], &[]);
 
     lab.fail_vtysh_writes(false);
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
@@ -314,7 +316,7 @@ fn a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned(frr: 
     let cabourotte = FakeCabourotte::all_healthy();
     cabourotte.failing("ntp_v4", "timeout");
     let lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[]);
 
     cabourotte.failing("dns", "timeout").healthy("ntp_v4");
@@ -324,7 +326,7 @@ fn a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned(frr: 
         "address-family ipv4 unicast",
         &format!("no network {DNS_V4}"),
     ]);
-    let raced = lab.anycastd(["apply"]).run().expect_code(0);
+    let raced = lab.anycastd(["apply"]).run().success();
     assert!(
         raced.output().contains("vtysh reported an error, yet FRR now has every planned change")
             && raced.output().contains("Can't find static route specified"),
@@ -332,7 +334,7 @@ fn a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned(frr: 
     );
     assert_networks(&lab, &[UNMANAGED], &[NTP_V4, NTP_V6]);
 
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_networks(&lab, &[UNMANAGED], &[NTP_V4, NTP_V6]);
     lab.wait_peer_routes(&[UNMANAGED]);
 }
@@ -340,11 +342,11 @@ fn a_command_frr_rejects_half_way_is_a_warning_when_frr_ends_up_as_planned(frr: 
 fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let mut lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
     lab.stop_bgpd();
-    let apply = lab.anycastd(["apply"]).run().expect_code(1);
+    let apply = lab.anycastd(["apply"]).run().code(1);
     assert!(apply.output().contains("cannot read FRR's running config"), "{}", apply.output());
     assert!(
         apply.output().contains("failed to connect to any daemons. (is bgpd running? FRR starts only the daemons"),
@@ -356,10 +358,10 @@ fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back(frr: Frr) {
         "a stopped bgpd is not a missing instance: {}",
         apply.output()
     );
-    lab.anycastd(["plan"]).run().expect_code(1);
+    lab.anycastd(["plan"]).run().code(1);
 
     lab.restart_frr();
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
@@ -380,7 +382,7 @@ fn import_check_warning_follows_frr_rib(frr: Frr) {
     lab.write_config(&format!("{}{web}", lab.seed_config(&cabourotte.url())));
 
     let warning_of = |prefix: &str| {
-        let plan = lab.anycastd(["plan"]).json().run().expect_code(0);
+        let plan = lab.anycastd(["plan"]).json().run().success();
         let json = plan.json();
         let found = json["services"]
             .as_array()
@@ -399,10 +401,10 @@ fn import_check_warning_follows_frr_rib(frr: Frr) {
         "{warning}"
     );
     assert_eq!(warning_of(DNS_V4), serde_json::Value::Null, "its address is on lo");
-    let check = lab.anycastd(["check", "--frr"]).run().expect_code(0);
-    assert!(check.stdout.contains(&format!("⚠ {WEB} in the default VRF: no route in FRR's RIB")), "{check}");
+    let check = lab.anycastd(["check", "--frr"]).run().success();
+    check.stdout_has(&format!("⚠ {WEB} in the default VRF: no route in FRR's RIB"));
 
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert!(lab.networks(None).contains(WEB), "FRR keeps the network...");
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     assert!(!lab.peer_routes().contains(WEB), "...but does not advertise it");
@@ -426,7 +428,7 @@ fn check_frr_reports_instances_and_a_missing_one(frr: Frr) {
     lab.write_config(&format!("{}{edge}", lab.seed_config(&cabourotte.url())));
     let before = lab.running_config();
 
-    let check = lab.anycastd(["check", "--frr"]).run().expect_code(1);
+    let check = lab.anycastd(["check", "--frr"]).run().code(1);
     for expected in [
         format!("✓ {}: vtysh reads FRR's running config", lab.vtysh_wrapper().display()),
         "✓ AS 65536, default VRF: BGP instance found, bgp network import-check on".to_string(),
@@ -447,13 +449,13 @@ fn check_frr_reports_instances_and_a_missing_one(frr: Frr) {
 fn check_frr_flags_managed_networks_saved_by_write_memory(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     let startup = lab.startup_config().display().to_string();
     let clean = lab.anycastd(["check", "--frr", "--frr-conf", &startup]).run();
-    assert!(clean.stdout.contains(&format!("✓ {startup}: no startup config here")), "{clean}");
+    clean.stdout_has(&format!("✓ {startup}: no startup config here"));
 
     lab.vtysh(&["write memory"]);
-    let check = lab.anycastd(["check", "--frr", "--frr-conf", &startup]).run().expect_code(1);
+    let check = lab.anycastd(["check", "--frr", "--frr-conf", &startup]).run().code(1);
     for prefix in [DNS_V4, DNS_V6, NTP_V4, NTP_V6] {
         let vrf = if prefix.starts_with("203.0.113.123") || prefix.starts_with("2001:db8::123") {
             "VRF 123"
@@ -463,7 +465,7 @@ fn check_frr_flags_managed_networks_saved_by_write_memory(frr: Frr) {
         let expected = format!("✗ {prefix} in {vrf}: FRR's startup config {startup} has it as a network (line ");
         assert!(check.stdout.contains(&expected), "expected {expected:?}\n{check}");
     }
-    assert!(!check.stdout.contains(UNMANAGED), "{check}");
+    check.stdout_lacks(UNMANAGED);
 }
 
 /// `apply` is killed (SIGKILL) while its vtysh batch is still on its way to FRR, and a newer `apply` finds every
@@ -480,7 +482,7 @@ fn a_killed_apply_leaves_no_batch_behind_to_announce_later(frr: Frr) {
     killed.wait(Duration::from_secs(5));
 
     cabourotte.failing("dns", "timeout").failing("ntp_v4", "timeout");
-    let newer = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let newer = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(newer.summary().announce, 0, "{newer}");
     // Longer than the slow write would have taken: a batch left running would have landed by now.
     std::thread::sleep(DELAY + Duration::from_secs(1));

@@ -2,7 +2,7 @@
 //! `withdraw-all` racing a pass held up by a slow FRR, and loop mode noticing what other anycastd processes changed
 //! between its passes.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -51,24 +51,21 @@ fn withdraw_all_wins_against_a_pass_whose_batch_is_slow(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     cabourotte.failing("dns", "SERVFAIL");
     let lab = slow_lab(frr, &cabourotte, Slow::Batches);
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED]);
     cabourotte.healthy("dns");
     let watch = lab.watch_peer();
     let applying = lab.anycastd(["apply"]).spawn();
     std::thread::sleep(Duration::from_millis(1500));
-    let withdrawn = lab.anycastd(["--lock-timeout", "500ms", "withdraw-all"]).run().expect_code(1);
-    assert!(withdrawn.stderr.contains("another anycastd holds the lock"), "{withdrawn}");
+    let withdrawn = lab.anycastd(["--lock-timeout", "500ms", "withdraw-all"]).run().code(1);
+    withdrawn.stderr_has("another anycastd holds the lock");
     let applied = applying.wait(Duration::from_secs(30));
-    assert!(
-        applied.stderr.contains("the maintenance marker appeared while this pass applied its changes"),
-        "{applied}"
-    );
+    applied.stderr_has("the maintenance marker appeared while this pass applied its changes");
     assert!(lab.networks(None).iter().all(|n| n == UNMANAGED), "{applied}\n{}", lab.running_config());
     lab.wait_peer_routes(&[UNMANAGED]);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(lab.peer_routes(), [UNMANAGED].map(String::from).into(), "{}", watch.timeline(DNS_V4));
-    let kept = lab.anycastd(["apply"]).run().expect_code(0);
+    let kept = lab.anycastd(["apply"]).run().success();
     assert!(lab.networks(None).iter().all(|n| n == UNMANAGED), "maintenance keeps it withdrawn\n{kept}");
 }
 
@@ -78,14 +75,14 @@ fn withdraw_all_wins_against_a_pass_slow_to_read(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     cabourotte.failing("dns", "SERVFAIL");
     let lab = slow_lab(frr, &cabourotte, Slow::Reads);
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED]);
     cabourotte.healthy("dns");
     let watch = lab.watch_peer();
     let applying = lab.anycastd(["apply"]).spawn();
     std::thread::sleep(Duration::from_millis(1000));
-    lab.anycastd(["--lock-timeout", "500ms", "withdraw-all"]).run().expect_code(1);
-    let applied = applying.wait(Duration::from_secs(30)).expect_code(0);
+    lab.anycastd(["--lock-timeout", "500ms", "withdraw-all"]).run().code(1);
+    let applied = applying.wait(Duration::from_secs(30)).success();
     assert!(!applied.stdout.contains("announced  AS"), "nothing announced\n{applied}");
     std::thread::sleep(Duration::from_secs(1));
     assert!(watch.events(DNS_V4).is_empty(), "the peer never saw dns\n{}", watch.timeline(DNS_V4));
@@ -107,14 +104,14 @@ fn run_notices_what_another_anycastd_changed_between_its_passes(frr: Frr) {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(lab.vtysh_calls().len(), calls, "no vtysh call while idle: {:?}", lab.vtysh_calls());
 
-    lab.anycastd(["withdraw-all"]).run().expect_code(0);
-    lab.anycastd(["resume"]).run().expect_code(0);
+    lab.anycastd(["withdraw-all"]).run().success();
+    lab.anycastd(["resume"]).run().success();
     let resumed = Instant::now();
     lab.wait_until("run announced dns again", || lab.networks(None).contains(DNS_V4));
     assert!(resumed.elapsed() < Duration::from_secs(5), "announced again only after {:?}", resumed.elapsed());
     lab.wait_until("and ntp", || lab.networks(Some(VRF)).contains(NTP_V4));
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
 }
 
 on_every_frr!(

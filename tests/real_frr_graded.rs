@@ -9,12 +9,14 @@
 //! graceful-shutdown community 65535:0 and prepends 65536 twice. A route without either has AS path `65536`, MED 0
 //! and no community.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use support::anycastd::Run;
 use support::cabourotte::FakeCabourotte;
-use support::lab::{DNS_V4, DNS_V6, Frr, GRACEFUL_SHUTDOWN, Lab, Outcome, PeerRoute, UNMANAGED, clock};
+use support::lab::{DNS_V4, DNS_V6, Frr, Lab, UNMANAGED};
+use support::peer::{GRACEFUL_SHUTDOWN, PeerRoute, clock};
 
 /// The route-map every announcement of `dns` carries.
 const OUT: &str = "ANYCAST-OUT";
@@ -96,7 +98,7 @@ fn web_service(lab: &Lab, url: &str) -> String {
 
 /// Applies (exit 0) and waits until the peer has both `dns` prefixes through `ANYCAST-OUT`.
 fn announce_dns(lab: &Lab) {
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
     for prefix in [DNS_V4, DNS_V6] {
         assert_eq!(applied.action(prefix), "announce", "{prefix}\n{applied}");
     }
@@ -117,13 +119,13 @@ fn assert_dns_lines(lab: &Lab, route_map: Option<Option<&str>>) {
     let config = lab.running_config();
     for prefix in [DNS_V4, DNS_V6] {
         let expected = route_map.and_then(|r| line(prefix, r));
-        assert_eq!(support::lab::network_line_in(&config, None, prefix), expected, "{prefix}\n{config}");
+        assert_eq!(support::running_config::network_line_in(&config, None, prefix), expected, "{prefix}\n{config}");
     }
 }
 
 /// The field `key` of `prefix` in a JSON report, as a string (`null` is `"null"`).
 #[track_caller]
-fn field(outcome: &Outcome, prefix: &str, key: &str) -> String {
+fn field(outcome: &Run, prefix: &str, key: &str) -> String {
     let value = &outcome.prefix(prefix)[key];
     value.as_str().map_or_else(|| value.to_string(), str::to_string)
 }
@@ -148,7 +150,7 @@ fn parse_utc(text: &str) -> SystemTime {
 
 /// The drain deadline a JSON report of `withdraw-all --drain` shows.
 #[track_caller]
-fn drain_until(outcome: &Outcome) -> SystemTime {
+fn drain_until(outcome: &Run) -> SystemTime {
     let json = outcome.json();
     let until = json["maintenance"]["drain_until"]
         .as_str()
@@ -171,7 +173,7 @@ impl Timeline {
         self.notes.push((SystemTime::now(), text.to_string()));
     }
 
-    fn render(&self, watch: &support::lab::PeerWatch, prefix: &str) -> String {
+    fn render(&self, watch: &support::peer::PeerWatch, prefix: &str) -> String {
         let mut lines: Vec<(SystemTime, String)> =
             self.notes.iter().map(|(at, t)| (*at, format!("{}  {t}", clock(*at)))).collect();
         lines.extend(watch.events(prefix).iter().map(|e| (e.at, format!("{e}"))));
@@ -188,9 +190,9 @@ fn apply_announces_through_the_route_map(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let mut lab = graded_lab(frr, &cabourotte, "", "");
 
-    let planned = lab.anycastd(["plan"]).json().run().expect_code(0);
+    let planned = lab.anycastd(["plan"]).json().run().success();
     assert_eq!(field(&planned, DNS_V4, "desired_route_map"), OUT, "{planned}");
-    let planned_text = lab.anycastd(["plan"]).run().expect_code(0);
+    let planned_text = lab.anycastd(["plan"]).run().success();
     assert!(
         planned_text
             .stdout
@@ -205,7 +207,7 @@ fn apply_announces_through_the_route_map(frr: Frr) {
 
     let batches = |lab: &Lab| lab.vtysh_calls().iter().filter(|c| c.contains("-f")).count();
     let before = batches(&lab);
-    let again = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let again = lab.anycastd(["apply"]).json().run().success();
     for prefix in [DNS_V4, DNS_V6] {
         assert_eq!(field(&again, prefix, "action"), "none", "{again}");
         assert_eq!(field(&again, prefix, "current"), "announced", "{again}");
@@ -234,13 +236,13 @@ fn apply_restores_a_route_map_removed_by_hand(frr: Frr) {
     assert_eq!(lab.network_line(None, DNS_V4), line(DNS_V4, None));
     lab.wait_peer_route(DNS_V4, plain);
 
-    let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().expect_code(2);
+    let planned = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().code(2);
     assert_eq!(field(&planned, DNS_V4, "action"), "restore", "{planned}");
     assert_eq!(field(&planned, DNS_V4, "route_map"), "null", "FRR's line has no route-map now\n{planned}");
     assert_eq!(field(&planned, DNS_V6, "action"), "none", "{planned}");
     assert_eq!(planned.count("restore"), 1, "{planned}");
 
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&applied, DNS_V4, "action"), "restore", "{applied}");
     assert_dns_lines(&lab, Some(Some(OUT)));
     lab.wait_peer_route(DNS_V4, through_out);
@@ -253,7 +255,7 @@ fn apply_restores_a_route_map_removed_by_hand(frr: Frr) {
         &format!("network {DNS_V6} route-map {DRAIN}"),
     ]);
     lab.wait_peer_route(DNS_V6, drained);
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&applied, DNS_V6, "action"), "restore", "{applied}");
     assert_dns_lines(&lab, Some(Some(OUT)));
     lab.wait_peer_route(DNS_V6, through_out);
@@ -291,18 +293,15 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
     let mut timeline = Timeline { notes: Vec::new() };
 
     timeline.note("$ anycastd apply");
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(applied.action(WEB_V4), "announce", "{applied}");
     wait_dns(&lab, through_out);
     lab.wait_peer_has(&[WEB_V4]);
 
     timeline.note("$ anycastd withdraw-all --drain 3s --no-wait");
     let started = Instant::now();
-    let drained_now = lab
-        .anycastd(["withdraw-all", "--drain", "3s", "--no-wait", "--reason", "graded test"])
-        .json()
-        .run()
-        .expect_code(0);
+    let drained_now =
+        lab.anycastd(["withdraw-all", "--drain", "3s", "--no-wait", "--reason", "graded test"]).json().run().success();
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "--no-wait returns before the deadline: {:?}",
@@ -326,7 +325,7 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
     lab.wait_peer_lacks(&[WEB_V4]);
 
     timeline.note("$ anycastd apply   (before the deadline)");
-    let kept = lab.anycastd(["apply", "--metrics-file", &metrics_arg]).json().run().expect_code(0);
+    let kept = lab.anycastd(["apply", "--metrics-file", &metrics_arg]).json().run().success();
     assert!(SystemTime::now() < deadline, "the machine is too slow for this test: the apply ended after the deadline");
     let text = std::fs::read_to_string(&metrics).expect("the metrics file");
     assert!(text.contains(&state_metric("drained")), "{text}");
@@ -341,7 +340,7 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
     std::thread::sleep(until(deadline) + Duration::from_millis(200));
     assert!(!watch.saw_withdrawal(DNS_V4), "the peer kept the route while draining\n{}", watch.timeline(DNS_V4));
     timeline.note("$ anycastd apply   (after the deadline)");
-    let withdrawn = lab.anycastd(["apply", "--metrics-file", &metrics_arg]).json().run().expect_code(0);
+    let withdrawn = lab.anycastd(["apply", "--metrics-file", &metrics_arg]).json().run().success();
     for prefix in [DNS_V4, DNS_V6] {
         assert_eq!(field(&withdrawn, prefix, "action"), "withdraw", "{withdrawn}");
     }
@@ -350,13 +349,13 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
     assert_dns_lines(&lab, None);
     lab.wait_peer_routes(&[UNMANAGED]);
 
-    let still = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let still = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&still, DNS_V4, "action"), "none", "maintenance keeps it withdrawn\n{still}");
     assert_dns_lines(&lab, None);
 
     timeline.note("$ anycastd resume && anycastd apply");
-    lab.anycastd(["resume"]).run().expect_code(0);
-    let back = lab.anycastd(["apply"]).json().run().expect_code(0);
+    lab.anycastd(["resume"]).run().success();
+    let back = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&back, DNS_V4, "action"), "announce", "{back}");
     assert_eq!(field(&back, WEB_V4, "action"), "announce", "{back}");
     assert_dns_lines(&lab, Some(Some(OUT)));
@@ -388,7 +387,7 @@ fn run_withdraws_a_drain_after_its_deadline(frr: Frr) {
     wait_dns(&lab, through_out);
     let watch = lab.watch_peer();
 
-    let drained_now = lab.anycastd(["withdraw-all", "--drain", "3s", "--no-wait"]).json().run().expect_code(0);
+    let drained_now = lab.anycastd(["withdraw-all", "--drain", "3s", "--no-wait"]).json().run().success();
     let deadline = drain_until(&drained_now);
     wait_dns(&lab, drained);
     // The deadline is at least 3 s away: run's passes of the 2 s before its last second keep it drained.
@@ -397,7 +396,7 @@ fn run_withdraws_a_drain_after_its_deadline(frr: Frr) {
     let peer = lab.peer_route(DNS_V4);
     assert!(SystemTime::now() < deadline, "the machine is too slow for this test: FRR was read after the deadline");
     for prefix in [DNS_V4, DNS_V6] {
-        let seen = support::lab::network_line_in(&config, None, prefix);
+        let seen = support::running_config::network_line_in(&config, None, prefix);
         assert_eq!(seen, line(prefix, Some(DRAIN)), "kept drained before the deadline {}\n{config}", clock(deadline));
     }
     assert!(peer.as_ref().is_some_and(drained), "{peer:?}\n{}", watch.timeline(DNS_V4));
@@ -422,10 +421,10 @@ fn run_withdraws_a_drain_after_its_deadline(frr: Frr) {
     let drain_events: Vec<_> = watch.events(DNS_V4).into_iter().take_while(|e| !e.withdrawn).collect();
     assert!(drain_events.iter().any(|e| drained(&e.route)), "{}", watch.timeline(DNS_V4));
 
-    lab.anycastd(["resume"]).run().expect_code(0);
+    lab.anycastd(["resume"]).run().success();
     wait_dns(&lab, through_out);
     assert_dns_lines(&lab, Some(Some(OUT)));
-    let stopped = running.terminate(Duration::from_secs(15)).expect_code(0);
+    let stopped = running.terminate(Duration::from_secs(15)).success();
     assert_dns_lines(&lab, None);
     lab.wait_peer_routes(&[UNMANAGED]);
     assert!(stopped.stderr.contains("withdrawn"), "run logged its withdrawals\n{stopped}");
@@ -446,7 +445,7 @@ fn withdraw_all_drain_waits_and_withdraws(frr: Frr) {
     wait_dns(&lab, drained);
     assert!(waiting.is_running(), "still waiting while the peer sees the drain");
     assert_dns_lines(&lab, Some(Some(DRAIN)));
-    let done = waiting.wait(Duration::from_secs(20)).expect_code(0);
+    let done = waiting.wait(Duration::from_secs(20)).success();
     let took = started.elapsed();
     assert!(took >= Duration::from_secs(2), "waited the whole drain: {took:?}\n{done}");
     assert!(took < Duration::from_secs(6), "withdrew soon after the deadline: {took:?}\n{done}");
@@ -490,7 +489,7 @@ fn a_signal_during_the_wait_withdraws_at_once(frr: Frr) {
     let signalled = Instant::now();
     let done = waiting.terminate(Duration::from_secs(10));
     assert!(signalled.elapsed() < Duration::from_secs(5), "exited {:?} after SIGTERM", signalled.elapsed());
-    let done = done.expect_code(0);
+    let done = done.success();
     assert_dns_lines(&lab, None);
     lab.wait_peer_routes(&[UNMANAGED]);
     assert!(done.stdout.lines().any(|l| l.contains(DNS_V4) && l.contains("withdraw")), "{done}");
@@ -501,13 +500,13 @@ fn withdraw_all_during_a_drain_withdraws_at_once(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = graded_lab(frr, &cabourotte, "", "");
     announce_dns(&lab);
-    lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).run().expect_code(0);
+    lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).run().success();
     wait_dns(&lab, drained);
-    let withdrawn = lab.anycastd(["withdraw-all"]).json().run().expect_code(0);
+    let withdrawn = lab.anycastd(["withdraw-all"]).json().run().success();
     assert_eq!(field(&withdrawn, DNS_V4, "action"), "withdraw", "{withdrawn}");
     assert_dns_lines(&lab, None);
     lab.wait_peer_routes(&[UNMANAGED]);
-    let kept = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let kept = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&kept, DNS_V4, "action"), "none", "{kept}");
     assert_dns_lines(&lab, None);
 }
@@ -522,14 +521,14 @@ fn resume_during_a_drain_restores_the_announcement(frr: Frr) {
     announce_dns(&lab);
     let watch = lab.watch_peer();
 
-    lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).run().expect_code(0);
+    lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).run().success();
     wait_dns(&lab, drained);
-    lab.anycastd(["resume"]).run().expect_code(0);
-    let planned = lab.anycastd(["plan"]).json().run().expect_code(0);
+    lab.anycastd(["resume"]).run().success();
+    let planned = lab.anycastd(["plan"]).json().run().success();
     assert_eq!(field(&planned, DNS_V4, "action"), "restore", "{planned}");
     assert_eq!(field(&planned, DNS_V4, "current"), "drained", "{planned}");
 
-    let restored = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let restored = lab.anycastd(["apply"]).json().run().success();
     for prefix in [DNS_V4, DNS_V6] {
         assert_eq!(field(&restored, prefix, "action"), "restore", "{restored}");
     }
@@ -550,11 +549,11 @@ fn resume_during_the_waiting_drain_leaves_the_route_announced(frr: Frr) {
     let watch = lab.watch_peer();
     let mut waiting = lab.anycastd(["withdraw-all", "--drain", "3s"]).spawn();
     wait_dns(&lab, drained);
-    lab.anycastd(["resume"]).run().expect_code(0);
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["resume"]).run().success();
+    lab.anycastd(["apply"]).run().success();
     wait_dns(&lab, through_out);
     assert!(waiting.is_running(), "the drain of 3 s is not over yet");
-    let done = waiting.wait(Duration::from_secs(20)).expect_code(0);
+    let done = waiting.wait(Duration::from_secs(20)).success();
     assert_dns_lines(&lab, Some(Some(OUT)));
     std::thread::sleep(Duration::from_millis(500));
     assert!(through_out(&lab.peer_route(DNS_V4).expect("the peer keeps dns")), "{done}");
@@ -568,14 +567,14 @@ fn resume_restores_a_plain_announcement(frr: Frr) {
     lab.define_route_maps(ROUTE_MAPS);
     let config = graded_config(&lab, &cabourotte.url(), "", "").replace("route_map = \"ANYCAST-OUT\"\n", "");
     lab.write_config(&config);
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     wait_dns(&lab, plain);
     assert_dns_lines(&lab, Some(None));
 
-    lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).run().expect_code(0);
+    lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).run().success();
     wait_dns(&lab, drained);
-    lab.anycastd(["resume"]).run().expect_code(0);
-    let restored = lab.anycastd(["apply"]).json().run().expect_code(0);
+    lab.anycastd(["resume"]).run().success();
+    let restored = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&restored, DNS_V4, "action"), "restore", "{restored}");
     assert_dns_lines(&lab, Some(None));
     wait_dns(&lab, plain);
@@ -590,38 +589,38 @@ fn on_falling_drain_drains_until_fall_then_withdraws(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = graded_lab(frr, &cabourotte, "fall = 3\nrise = 2\non_falling = \"drain\"", "");
     // rise = 2: the first healthy pass announces nothing yet.
-    let first = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let first = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&first, DNS_V4, "action"), "none", "rise 1/2\n{first}");
     announce_dns(&lab);
 
     cabourotte.failing("dns", "DNS resolver does not answer");
     for pass in 1..=2 {
-        let falling = lab.anycastd(["apply"]).json().run().expect_code(0);
+        let falling = lab.anycastd(["apply"]).json().run().success();
         let expected = if pass == 1 { "drain" } else { "none" };
         assert_eq!(field(&falling, DNS_V4, "action"), expected, "unhealthy pass {pass}/3\n{falling}");
         assert_eq!(field(&falling, DNS_V4, "desired_route_map"), DRAIN, "pass {pass}\n{falling}");
         assert_dns_lines(&lab, Some(Some(DRAIN)));
         wait_dns(&lab, drained);
     }
-    let fallen = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let fallen = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&fallen, DNS_V4, "action"), "withdraw", "unhealthy pass 3/3\n{fallen}");
     assert_dns_lines(&lab, None);
     lab.wait_peer_routes(&[UNMANAGED]);
 
     cabourotte.healthy("dns");
-    let rising = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let rising = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&rising, DNS_V4, "action"), "none", "healthy 1/2\n{rising}");
-    let risen = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let risen = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&risen, DNS_V4, "action"), "announce", "healthy 2/2\n{risen}");
     assert_dns_lines(&lab, Some(Some(OUT)));
     wait_dns(&lab, through_out);
 
     cabourotte.failing("dns", "DNS resolver does not answer");
-    let falling = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let falling = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&falling, DNS_V4, "action"), "drain", "{falling}");
     wait_dns(&lab, drained);
     cabourotte.healthy("dns");
-    let restored = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let restored = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&restored, DNS_V4, "action"), "restore", "restored at once, rise does not apply\n{restored}");
     assert_dns_lines(&lab, Some(Some(OUT)));
     wait_dns(&lab, through_out);
@@ -636,13 +635,13 @@ fn on_unhealthy_drain_keeps_the_route_drained(frr: Frr) {
     let watch = lab.watch_peer();
     cabourotte.failing("dns", "DNS resolver does not answer");
     for pass in 1..=3 {
-        let unhealthy = lab.anycastd(["apply"]).json().run().expect_code(0);
+        let unhealthy = lab.anycastd(["apply"]).json().run().success();
         assert_eq!(field(&unhealthy, DNS_V4, "action"), if pass == 1 { "drain" } else { "none" }, "{unhealthy}");
         wait_dns(&lab, drained);
     }
     assert_dns_lines(&lab, Some(Some(DRAIN)));
     cabourotte.healthy("dns");
-    let restored = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let restored = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&restored, DNS_V4, "action"), "restore", "{restored}");
     wait_dns(&lab, through_out);
     assert!(!watch.saw_withdrawal(DNS_V4), "{}", watch.timeline(DNS_V4));
@@ -670,20 +669,20 @@ checks.cabourotte = [{{ name = "dns", url = "{url}" }}]
     ));
     let frr_conf = lab.startup_config().display().to_string();
 
-    let checked = lab.anycastd(["check", "--frr", "--frr-conf", &frr_conf]).run().expect_code(1);
+    let checked = lab.anycastd(["check", "--frr", "--frr-conf", &frr_conf]).run().code(1);
     assert!(checked.output().contains("ANYCAST-MISSING"), "check --frr names the missing route-map\n{checked}");
 
-    let planned = lab.anycastd(["plan"]).json().run().expect_code(1);
+    let planned = lab.anycastd(["plan"]).json().run().code(1);
     assert_eq!(field(&planned, DNS_V4, "action"), "error", "{planned}");
     assert!(field(&planned, DNS_V4, "error").contains("ANYCAST-MISSING"), "{planned}");
     assert_eq!(field(&planned, DNS_V6, "action"), "announce", "{planned}");
-    let planned_text = lab.anycastd(["plan"]).run().expect_code(1);
+    let planned_text = lab.anycastd(["plan"]).run().code(1);
     assert!(
         planned_text.stdout.lines().any(|l| l.contains("ANYCAST-MISSING")),
         "the text plan names it\n{planned_text}"
     );
 
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(1);
+    let applied = lab.anycastd(["apply"]).json().run().code(1);
     assert_eq!(field(&applied, DNS_V4, "action"), "error", "{applied}");
     assert_eq!(lab.network_line(None, DNS_V4), None, "never announced without its route-map");
     assert_eq!(lab.network_line(None, DNS_V6), line(DNS_V6, Some(OUT)));
@@ -691,8 +690,8 @@ checks.cabourotte = [{{ name = "dns", url = "{url}" }}]
     lab.wait_peer_routes(&[UNMANAGED, DNS_V6]);
 
     lab.define_route_maps(&["route-map ANYCAST-MISSING permit 10", " set metric 77"]);
-    lab.anycastd(["check", "--frr", "--frr-conf", &frr_conf]).run().expect_code(0);
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    lab.anycastd(["check", "--frr", "--frr-conf", &frr_conf]).run().success();
+    let applied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&applied, DNS_V4, "action"), "announce", "{applied}");
     assert_eq!(lab.network_line(None, DNS_V4), line(DNS_V4, Some("ANYCAST-MISSING")));
     lab.wait_peer_route(DNS_V4, |r| r.med == Some(77));
@@ -718,10 +717,10 @@ drain_route_map = "{DRAIN}"
 "#
     ));
     announce_dns(&lab);
-    let planned = lab.anycastd(["plan"]).run().expect_code(0);
+    let planned = lab.anycastd(["plan"]).run().success();
     assert!(planned.output().contains("NO-SUCH-DRAIN"), "plan warns about it\n{planned}");
 
-    let drained_now = lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).json().run().expect_code(0);
+    let drained_now = lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).json().run().success();
     assert_eq!(field(&drained_now, DNS_V4, "action"), "withdraw", "{drained_now}");
     assert!(drained_now.output().contains("NO-SUCH-DRAIN"), "the report names it\n{drained_now}");
     assert_eq!(field(&drained_now, DNS_V6, "action"), "drain", "{drained_now}");
@@ -737,14 +736,14 @@ fn a_drain_never_announces(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     cabourotte.failing("dns", "down");
     let lab = graded_lab(frr, &cabourotte, "", "");
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     assert_dns_lines(&lab, None);
-    let drained_now = lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).json().run().expect_code(0);
+    let drained_now = lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).json().run().success();
     assert_eq!(field(&drained_now, DNS_V4, "action"), "none", "{drained_now}");
-    let kept = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let kept = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&kept, DNS_V4, "action"), "none", "{kept}");
     cabourotte.healthy("dns");
-    let still = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let still = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&still, DNS_V4, "action"), "none", "healthy, but the drain announces nothing\n{still}");
     assert_dns_lines(&lab, None);
     std::thread::sleep(Duration::from_millis(500));
@@ -759,15 +758,15 @@ fn a_service_failing_during_a_drain_is_withdrawn_by_the_next_apply(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = graded_lab(frr, &cabourotte, "fall = 3", "");
     announce_dns(&lab);
-    lab.anycastd(["withdraw-all", "--drain", "1h", "--no-wait"]).run().expect_code(0);
+    lab.anycastd(["withdraw-all", "--drain", "1h", "--no-wait"]).run().success();
     wait_dns(&lab, drained);
     cabourotte.failing("dns", "SERVFAIL");
-    let applied = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let applied = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&applied, DNS_V4, "action"), "withdraw", "{applied}");
     assert_dns_lines(&lab, None);
     lab.wait_peer_routes(&[UNMANAGED]);
     cabourotte.healthy("dns");
-    let kept = lab.anycastd(["apply"]).json().run().expect_code(0);
+    let kept = lab.anycastd(["apply"]).json().run().success();
     assert_eq!(field(&kept, DNS_V4, "action"), "none", "healthy again, but a drain never announces\n{kept}");
     assert_dns_lines(&lab, None);
 }
@@ -786,7 +785,7 @@ fn the_waiting_drain_withdraws_a_service_that_fails_during_it(frr: Frr) {
     assert!(failed.elapsed() < Duration::from_secs(8), "withdrawn {:?} after the failure", failed.elapsed());
     assert!(waiting.is_running(), "still waiting for the deadline, an hour away");
     assert_dns_lines(&lab, None);
-    let done = waiting.terminate(Duration::from_secs(10)).expect_code(0);
+    let done = waiting.terminate(Duration::from_secs(10)).success();
     assert!(
         done.stdout.lines().any(|l| l.contains(DNS_V4) && l.contains("withdrawn")),
         "the waiting command reported the withdrawal\n{done}"
@@ -805,11 +804,8 @@ fn a_drain_deadline_beyond_any_drain_withdraws(frr: Frr) {
     let marker = lab.state_dir().join("maintenance.json");
     std::fs::write(&marker, forged).expect("forge the marker");
     std::fs::set_permissions(&marker, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
-    let applied = lab.anycastd(["apply"]).run().expect_code(0);
-    assert!(
-        applied.stdout.contains("further ahead than the longest drain (withdraw-all --drain 1 day) allows"),
-        "{applied}"
-    );
+    let applied = lab.anycastd(["apply"]).run().success();
+    applied.stdout_has("further ahead than the longest drain (withdraw-all --drain 1 day) allows");
     assert_dns_lines(&lab, None);
     lab.wait_peer_routes(&[UNMANAGED]);
 }

@@ -3,7 +3,7 @@
 //! `withdraw-all`), a broken configuration still lets a failing service be withdrawn, moving a prefix to another vtysh
 //! path of the same FRR does not make it flap, and a forgotten prefix is left alone.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ fn lab_with_web(frr: Frr, cabourotte: &FakeCabourotte) -> Lab {
     let lab = Lab::seed(frr, &cabourotte.url());
     lab.add_service_address(WEB_V4);
     lab.write_config(&with_web(&lab, &cabourotte.url()));
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6, WEB_V4]);
     lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)).contains(NTP_V4));
     lab
@@ -42,24 +42,21 @@ fn a_service_removed_from_the_configuration_is_withdrawn_at_the_peer(frr: Frr) {
     let lab = lab_with_web(frr, &cabourotte);
     let watch = lab.watch_peer();
     lab.write_config(&lab.seed_config(&cabourotte.url()));
-    let plan = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().expect_code(2);
+    let plan = lab.anycastd(["plan", "--detailed-exitcode"]).json().run().code(2);
     let departed = &plan.json()["departed"][0];
     assert_eq!(departed["name"], "web", "{plan}");
     assert_eq!(departed["state"], "removed", "{plan}");
     assert_eq!(departed["prefixes"][0]["prefix"], WEB_V4, "{plan}");
     assert_eq!(departed["prefixes"][0]["action"], "withdraw", "{plan}");
-    let applied = lab.anycastd(["apply"]).run().expect_code(0);
-    assert!(
-        applied.stderr.contains(&format!(
-            "anycastd apply: withdrawn {WEB_V4} for service web (default VRF, AS 65536): no longer in the configuration"
-        )),
-        "{applied}"
-    );
+    let applied = lab.anycastd(["apply"]).run().success();
+    applied.stderr_has(&format!(
+        "anycastd apply: withdrawn {WEB_V4} for service web (default VRF, AS 65536): no longer in the configuration"
+    ));
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     assert!(watch.saw_withdrawal(WEB_V4), "{}", watch.timeline(WEB_V4));
     assert!(!watch.saw_withdrawal(DNS_V4), "nothing else moved\n{}", watch.timeline(DNS_V4));
     assert_eq!(lab.networks(Some(VRF)), [NTP_V4, NTP_V6].map(String::from).into());
-    lab.anycastd(["plan", "--detailed-exitcode"]).run().expect_code(0);
+    lab.anycastd(["plan", "--detailed-exitcode"]).run().success();
 }
 
 /// `run` started with a configuration that no longer has `web` withdraws it at its first pass, and SIGTERM withdraws
@@ -70,7 +67,7 @@ fn run_withdraws_a_service_removed_while_it_was_not_running(frr: Frr) {
     lab.write_config(&lab.seed_config(&cabourotte.url()));
     let running = lab.anycastd(["run", "--interval", "500ms"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
     lab.wait_peer_routes(&[UNMANAGED]);
 }
 
@@ -80,10 +77,10 @@ fn withdraw_all_withdraws_a_removed_service_and_resume_leaves_it_withdrawn(frr: 
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = lab_with_web(frr, &cabourotte);
     lab.write_config(&lab.seed_config(&cabourotte.url()));
-    lab.anycastd(["withdraw-all"]).run().expect_code(0);
+    lab.anycastd(["withdraw-all"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED]);
-    lab.anycastd(["resume"]).run().expect_code(0);
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["resume"]).run().success();
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     std::thread::sleep(Duration::from_millis(500));
     assert!(!lab.peer_routes().contains(WEB_V4), "web is not announced again");
@@ -94,21 +91,21 @@ fn withdraw_all_withdraws_a_removed_service_and_resume_leaves_it_withdrawn(frr: 
 fn a_broken_configuration_still_withdraws_a_failing_service(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     let valid = lab.seed_config(&cabourotte.url());
     lab.write_config(&format!("{valid}\noops = = \n"));
     cabourotte.failing("dns", "SERVFAIL");
-    let applied = lab.anycastd(["apply"]).run().expect_code(1);
-    assert!(applied.stderr.contains("anycastd apply: config-invalid: "), "{applied}");
+    let applied = lab.anycastd(["apply"]).run().code(1);
+    applied.stderr_has("anycastd apply: config-invalid: ");
     lab.wait_peer_routes(&[UNMANAGED]);
     assert!(lab.networks(Some(VRF)).contains(NTP_V4), "ntp, healthy, stays\n{applied}");
     cabourotte.healthy("dns");
-    lab.anycastd(["apply"]).run().expect_code(1);
+    lab.anycastd(["apply"]).run().code(1);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(lab.peer_routes(), [UNMANAGED].map(String::from).into(), "nothing announced while broken");
     lab.write_config(&valid);
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 }
 
@@ -117,7 +114,7 @@ fn a_broken_configuration_still_withdraws_a_failing_service(frr: Frr) {
 fn moving_a_prefix_to_another_vtysh_path_does_not_make_it_flap(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::seed(frr, &cabourotte.url());
-    lab.anycastd(["apply"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     let watch = lab.watch_peer();
     let other = lab.vtysh_wrapper().with_file_name("other-vtysh");
@@ -128,9 +125,9 @@ fn moving_a_prefix_to_another_vtysh_path_does_not_make_it_flap(frr: Frr) {
         &format!("vtysh = \"{}\"", other.display()),
     );
     lab.write_config(&moved);
-    let plan = lab.anycastd(["plan", "--detailed-exitcode"]).run().expect_code(0);
-    assert!(!plan.stdout.contains("no longer in the configuration"), "{plan}");
-    lab.anycastd(["apply"]).run().expect_code(0);
+    let plan = lab.anycastd(["plan", "--detailed-exitcode"]).run().success();
+    plan.stdout_lacks("no longer in the configuration");
+    lab.anycastd(["apply"]).run().success();
     std::thread::sleep(Duration::from_secs(1));
     assert!(!watch.saw_withdrawal(DNS_V4), "{}", watch.timeline(DNS_V4));
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
@@ -140,10 +137,10 @@ fn moving_a_prefix_to_another_vtysh_path_does_not_make_it_flap(frr: Frr) {
 fn a_forgotten_prefix_stays_announced(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = lab_with_web(frr, &cabourotte);
-    lab.anycastd(["forget", WEB_V4]).run().expect_code(0);
+    lab.anycastd(["forget", WEB_V4]).run().success();
     lab.write_config(&lab.seed_config(&cabourotte.url()));
-    lab.anycastd(["apply"]).run().expect_code(0);
-    lab.anycastd(["withdraw-all"]).run().expect_code(0);
+    lab.anycastd(["apply"]).run().success();
+    lab.anycastd(["withdraw-all"]).run().success();
     lab.wait_peer_routes(&[UNMANAGED, WEB_V4]);
 }
 

@@ -2,7 +2,7 @@
 //! pushes from Cabourotte's exporter, the bgpd watch, the resync, reload, metrics, the cost of an idle loop, and a
 //! listener that hostile clients cannot use to keep a failing check announced.
 
-mod support;
+use crate::support;
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -49,7 +49,7 @@ fn a_pushed_failure_withdraws_at_once_and_a_pushed_success_waits_for_the_poll(fr
     cabourotte.set_raw_result(result("dns", true, now + 3));
     lab.wait_until("the poll confirmed dns healthy", || has_dns(&lab));
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
 }
 
 /// bgpd comes back from a restart without anycastd's networks: the bgpd watch notices without a resync (an hour
@@ -65,7 +65,7 @@ fn a_bgpd_restart_is_converged_within_an_interval(frr: Frr) {
     assert!(back.elapsed() < Duration::from_secs(3), "back only after {:?}", back.elapsed());
     lab.wait_until("VRF 123 has the ntp prefixes again", || lab.networks(Some(VRF)).contains(NTP_V4));
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
 }
 
 /// A network removed by hand is put back by the resync (every 3 s here), which nothing else would notice.
@@ -79,7 +79,7 @@ fn a_hand_edit_is_converged_at_the_resync(frr: Frr) {
     lab.wait_until("the resync put the network back", || lab.networks(None).contains(DNS_V4));
     assert!(removed.elapsed() < Duration::from_secs(5), "back only after {:?}", removed.elapsed());
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
 }
 
 /// An idle loop asks Cabourotte every interval but FRR only at the resync.
@@ -93,7 +93,7 @@ fn an_idle_run_makes_no_vtysh_call_between_resyncs(frr: Frr) {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(lab.vtysh_calls().len(), calls, "no vtysh call while nothing changes: {:?}", lab.vtysh_calls());
     assert!(cabourotte.request_count() >= requests + 5, "Cabourotte is still asked every interval");
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
 }
 
 /// SIGHUP with a valid file: the prefixes it dropped are withdrawn, the rest stays. With a broken file: the error is
@@ -122,14 +122,14 @@ fn sighup_applies_a_valid_configuration_and_keeps_the_old_one_when_broken(frr: F
     std::thread::sleep(Duration::from_secs(1));
     assert!(has_dns(&lab), "the configuration in force stays");
     assert!(!lab.networks(Some(VRF)).contains(NTP_V4), "and ntp is not back");
-    let stopped = running.terminate(Duration::from_secs(15)).expect_code(0);
+    let stopped = running.terminate(Duration::from_secs(15)).success();
     assert!(
         stopped
             .stderr
             .contains("anycastd run: reloaded: the configuration is read again; 2 prefixes it no longer has withdrawn"),
         "{stopped}"
     );
-    assert!(stopped.stderr.contains("anycastd run: reload-failed: "), "{stopped}");
+    stopped.stderr_has("anycastd run: reload-failed: ");
     assert!(stopped.stderr.contains("192.0.2.300"), "the error names the bad value\n{stopped}");
     assert!(lab.networks(None).iter().all(|n| n == UNMANAGED), "withdrawn on SIGTERM");
 }
@@ -154,7 +154,7 @@ fn metrics_and_healthz_answer(frr: Frr) {
         "{text}"
     );
     assert_eq!(get(port, "/push").0, 404, "no pushes on the metrics listener");
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
 }
 
 /// The listener refuses a push without the secret, with a wrong one, and one larger than 1 MiB; FRR is untouched.
@@ -176,7 +176,7 @@ fn the_listener_refuses_a_wrong_secret_and_an_oversized_body(frr: Frr) {
     assert!(has_dns(&lab), "nothing refused may change FRR");
     assert_eq!(push(port, &failure, Some("s3cr3t-token")), 200);
     lab.wait_until("the authenticated failure withdrew dns", || !lab.networks(None).contains(DNS_V4));
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
 }
 
 /// Issue 21, item 2: idle connections used up the descriptors, every vtysh call failed with "Too many open files",
@@ -204,8 +204,8 @@ fn idle_connections_do_not_keep_a_failing_check_announced(frr: Frr) {
     assert_eq!(push(port, &json!([result("ntp_v4", false, unix_now() + 1)]).to_string(), Some("s3cr3t-token")), 200);
     lab.wait_until("the pushed failure withdrew ntp", || !lab.networks(Some(VRF)).contains(NTP_V4));
     drop(idle);
-    let stopped = running.terminate(Duration::from_secs(15)).expect_code(0);
-    assert!(!stopped.stderr.contains("Too many open files"), "{stopped}");
+    let stopped = running.terminate(Duration::from_secs(15)).success();
+    stopped.stderr_lacks("Too many open files");
 }
 
 /// Issue 21, item 1: `Content-Length: 1099511627776` aborted the process with every prefix announced;
@@ -231,7 +231,7 @@ fn a_huge_content_length_does_not_stop_the_daemon(frr: Frr) {
     cabourotte.failing("dns", "down");
     lab.wait_until("dns is withdrawn", || !lab.networks(None).contains(DNS_V4));
     lab.wait_peer_routes(&[UNMANAGED]);
-    running.terminate(Duration::from_secs(15)).expect_code(0);
+    running.terminate(Duration::from_secs(15)).success();
 }
 
 on_every_frr!(

@@ -1,13 +1,14 @@
 //! The binary end to end against a fake vtysh (FRR's behaviours, in a file) and a fake Cabourotte (its exact API).
 //! Every test asserts what an operator sees: FRR's networks, the exit code, the message.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::cabourotte::ListShape;
-use support::env::{EMPTY_FRR, Env, wait_until};
+use support::anycastd::Run;
+use support::env::{EMPTY_FRR, Env};
+use support::wait::wait_until;
 
 const ALL_ANNOUNCED: [&str; 4] = [
     "123 2001:db8::123:7e11:713e/128",
@@ -16,15 +17,14 @@ const ALL_ANNOUNCED: [&str; 4] = [
     "default 203.0.113.53/32",
 ];
 
-fn json(run: &support::env::Run) -> serde_json::Value {
+fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {}", run.stdout))
 }
 
 #[test]
 fn apply_announces_every_prefix_of_healthy_services_in_one_vtysh_batch() {
     let env = Env::new();
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    let run = env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ALL_ANNOUNCED);
     assert!(run.stdout.ends_with("Applied: 4 announced, 0 withdrawn, 0 unchanged.\n"), "{}", run.stdout);
     let configuring: Vec<_> =
@@ -36,11 +36,10 @@ fn apply_announces_every_prefix_of_healthy_services_in_one_vtysh_batch() {
 #[test]
 fn a_second_apply_changes_nothing_and_runs_no_configuration_command() {
     let env = Env::new();
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     let before = env.running_config();
     env.clear_vtysh_calls();
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 0);
+    let run = env.anycastd(["apply"]).run().success();
     assert!(run.stdout.ends_with("Applied: 0 announced, 0 withdrawn, 4 unchanged.\n"), "{}", run.stdout);
     assert_eq!(env.vtysh_calls(), [vec!["show running-config".to_string()]]);
     assert_eq!(env.running_config(), before);
@@ -49,59 +48,51 @@ fn a_second_apply_changes_nothing_and_runs_no_configuration_command() {
 #[test]
 fn a_failing_check_withdraws_its_service_only() {
     let env = Env::new();
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     env.cabourotte.failing("ntp_v4", "Command failed: exit status 1");
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    let run = env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"]);
-    assert!(run.stdout.contains("✗ check ntp_v4: Command failed: exit status 1"), "{}", run.stdout);
+    run.stdout_has("✗ check ntp_v4: Command failed: exit status 1");
 }
 
 #[test]
 fn plan_detailed_exitcode_follows_terraform() {
     let env = Env::new();
-    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 2);
-    assert_eq!(env.run(&["plan"]).code, 0);
+    env.anycastd(["plan", "--detailed-exitcode"]).run().code(2);
+    env.anycastd(["plan"]).run().success();
     assert!(env.networks().is_empty(), "plan changes nothing");
-    env.run(&["apply"]);
-    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 0);
+    env.anycastd(["apply"]).run();
+    env.anycastd(["plan", "--detailed-exitcode"]).run().success();
     env.frr(&EMPTY_FRR.replace("router bgp 65537 vrf 123", "router bgp 65537 vrf 9"));
-    assert_eq!(env.run(&["plan", "--detailed-exitcode"]).code, 1);
+    env.anycastd(["plan", "--detailed-exitcode"]).run().code(1);
 }
 
 #[test]
 fn an_unreachable_cabourotte_withdraws_and_exits_non_zero() {
     let env = Env::new();
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     env.cabourotte.force_answer(500, "oops");
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 1);
+    let run = env.anycastd(["apply"]).run().code(1);
     assert!(env.networks().is_empty());
-    assert!(run.stdout.contains("could not be asked: HTTP 500: oops"), "{}", run.stdout);
+    run.stdout_has("could not be asked: HTTP 500: oops");
 }
 
 #[test]
 fn a_check_missing_from_the_list_is_unhealthy() {
     let env = Env::new();
     env.cabourotte.remove("dns");
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 0);
+    let run = env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ["123 2001:db8::123:7e11:713e/128", "123 203.0.113.123/32"]);
-    assert!(
-        run.stdout.contains("has no result for this check (unknown check, or it has not run yet)"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("has no result for this check (unknown check, or it has not run yet)");
 }
 
 #[test]
 fn the_wrapped_list_a_base_path_and_basic_auth_work() {
     let env = Env::new();
-    env.cabourotte.shape(ListShape::Wrapped).require_basic_auth("anycast", "s3cret");
+    env.cabourotte.wrapped_list().require_basic_auth("anycast", "s3cret");
     let with_auth = format!("http://anycast:s3cret@127.0.0.1:{}/api/v1", env.cabourotte.port());
     env.config(&support::env::SEED_CONFIG.replace("{url}", &with_auth));
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    let run = env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ALL_ANNOUNCED);
     assert_eq!(env.cabourotte.paths(), ["/api/v1/result"]);
     assert!(!run.stdout.contains("s3cret"), "the password is never printed");
@@ -111,9 +102,8 @@ fn the_wrapped_list_a_base_path_and_basic_auth_work() {
 fn wrong_credentials_say_so() {
     let env = Env::new();
     env.cabourotte.require_basic_auth("anycast", "s3cret");
-    let run = env.run(&["plan"]);
-    assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("HTTP 401: Unauthorized (check the credentials in the check's url)"), "{}", run.stdout);
+    let run = env.anycastd(["plan"]).run().code(1);
+    run.stdout_has("HTTP 401: Unauthorized (check the credentials in the check's url)");
 }
 
 #[test]
@@ -121,18 +111,17 @@ fn a_slow_cabourotte_is_cut_off_by_the_http_timeout() {
     let env = Env::new();
     env.cabourotte.delay(Duration::from_secs(3));
     let started = Instant::now();
-    let run = env.run(&["--http-timeout", "300ms", "plan"]);
+    let run = env.anycastd(["--http-timeout", "300ms", "plan"]).run();
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("could not be asked: no answer within 300 ms"), "{}", run.stdout);
+    run.stdout_has("could not be asked: no answer within 300 ms");
 }
 
 #[test]
 fn a_missing_bgp_instance_is_an_error_and_nothing_is_created() {
     let env = Env::new();
     env.frr(&EMPTY_FRR.replace("router bgp 65537 vrf 123", "router bgp 65537 vrf 456"));
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 1);
+    let run = env.anycastd(["apply"]).run().code(1);
     assert_eq!(env.networks(), ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"]);
     assert!(!env.running_config().contains("vrf 123"), "no BGP instance was created");
     assert!(
@@ -150,9 +139,9 @@ fn unmanaged_networks_are_never_touched() {
         "neighbor 192.0.2.2 remote-as 65100\n",
         "neighbor 192.0.2.2 remote-as 65100\n !\n address-family ipv4 unicast\n  network 198.51.100.0/24 route-map RM\n exit-address-family\n",
     ));
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     assert!(env.networks().contains(&"default 198.51.100.0/24".to_string()));
-    env.run(&["withdraw-all"]);
+    env.anycastd(["withdraw-all"]).run();
     assert_eq!(env.networks(), ["default 198.51.100.0/24"]);
     assert!(env.running_config().contains("network 198.51.100.0/24 route-map RM"));
 }
@@ -160,21 +149,20 @@ fn unmanaged_networks_are_never_touched() {
 #[test]
 fn withdraw_all_holds_until_resume() {
     let env = Env::new();
-    env.run(&["apply"]);
-    let run = env.run(&["withdraw-all", "--reason", "kernel upgrade"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    env.anycastd(["apply"]).run();
+    let run = env.anycastd(["withdraw-all", "--reason", "kernel upgrade"]).run().success();
     assert!(env.networks().is_empty());
     assert!(run.stdout.contains("by ") && run.stdout.contains(": kernel upgrade"), "{}", run.stdout);
-    let apply = env.run(&["apply"]);
+    let apply = env.anycastd(["apply"]).run();
     assert!(env.networks().is_empty(), "apply honours maintenance");
-    assert!(apply.stdout.contains("dns: in maintenance (checks healthy)"), "{}", apply.stdout);
-    let plan = env.run(&["--format", "json", "plan"]);
+    apply.stdout_has("dns: in maintenance (checks healthy)");
+    let plan = env.anycastd(["--format", "json", "plan"]).run();
     assert_eq!(json(&plan)["maintenance"]["reason"], "kernel upgrade");
-    let resume = env.run(&["resume"]);
-    assert_eq!(resume.stdout, "Maintenance ended: the next apply announces the prefixes of healthy services again.\n");
-    env.run(&["apply"]);
+    let resume = env.anycastd(["resume"]).run();
+    resume.stdout_is("Maintenance ended: the next apply announces the prefixes of healthy services again.\n");
+    env.anycastd(["apply"]).run();
     assert_eq!(env.networks(), ALL_ANNOUNCED);
-    assert_eq!(env.run(&["resume"]).stdout, "Not in maintenance: nothing to resume.\n");
+    assert_eq!(env.anycastd(["resume"]).run().stdout, "Not in maintenance: nothing to resume.\n");
 }
 
 /// A maintenance reason is printed by every pass: a long one given to `withdraw-all` is a usage error, and a marker
@@ -182,9 +170,8 @@ fn withdraw_all_holds_until_resume() {
 #[test]
 fn a_long_maintenance_reason_is_refused_or_cut() {
     let env = Env::new();
-    env.run(&["apply"]);
-    let refused = env.run(&["withdraw-all", "--reason", &"x".repeat(501)]);
-    assert_eq!(refused.code, 2, "{refused:?}");
+    env.anycastd(["apply"]).run();
+    let refused = env.anycastd(["withdraw-all", "--reason", &"x".repeat(501)]).run().code(2);
     assert!(
         refused.stderr.contains("invalid value")
             && refused.stderr.contains("is 501 characters long; at most 500 are kept"),
@@ -194,20 +181,18 @@ fn a_long_maintenance_reason_is_refused_or_cut() {
     assert_eq!(env.networks(), ALL_ANNOUNCED, "nothing withdrawn");
     let marker = format!(r#"{{"since": 1, "by": "mallory", "reason": "{}"}}"#, "y".repeat(900_000));
     std::fs::write(env.state_dir().join("maintenance.json"), marker).expect("a marker with a long reason");
-    let applied = env.run(&["apply"]);
-    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let applied = env.anycastd(["apply"]).run().success();
     assert!(env.networks().is_empty(), "maintenance withdraws");
     assert!(applied.stdout.len() < 4000, "the reason is cut: {} bytes printed", applied.stdout.len());
-    assert!(applied.stdout.contains(&format!("{}… (cut: 900000 bytes in all)", "y".repeat(500))), "{}", applied.stdout);
+    applied.stdout_has(&format!("{}… (cut: 900000 bytes in all)", "y".repeat(500)));
 }
 
 #[test]
 fn withdraw_all_does_not_need_cabourotte() {
     let env = Env::new();
-    env.run(&["apply"]);
+    env.anycastd(["apply"]).run();
     env.cabourotte.force_answer(500, "down");
-    let run = env.run(&["withdraw-all"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    env.anycastd(["withdraw-all"]).run().success();
     assert!(env.networks().is_empty());
 }
 
@@ -215,21 +200,16 @@ fn withdraw_all_does_not_need_cabourotte() {
 fn a_failure_in_the_middle_of_a_batch_is_reported_the_rest_applied_and_the_next_apply_converges() {
     let env = Env::new();
     env.fail_on(Some("network 2001:db8::b19:bad:53/128"));
-    let run = env.run(&["apply"]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stdout.contains(
-            "! 2001:db8::b19:bad:53/128     failed (AS 65536, default VRF): FRR does not have the network after \
+    let run = env.anycastd(["apply"]).run().code(1);
+    run.stdout_has(
+        "! 2001:db8::b19:bad:53/128     failed (AS 65536, default VRF): FRR does not have the network after \
              applying: [DIR]/vtysh exited with 13: line 6: Failure to communicate[13] to bgpd, line: network \
-             2001:db8::b19:bad:53/128 / % Injected failure on: network 2001:db8::b19:bad:53/128"
-        ),
-        "{}",
-        run.stdout
+             2001:db8::b19:bad:53/128 / % Injected failure on: network 2001:db8::b19:bad:53/128",
     );
     assert!(run.stdout.ends_with("Applied: 3 announced, 0 withdrawn, 0 unchanged, 1 error.\n"), "{}", run.stdout);
     assert_eq!(env.networks().len(), 3, "the lines after the failing one were applied");
     env.fail_on(None);
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ALL_ANNOUNCED);
 }
 
@@ -238,18 +218,17 @@ fn a_hung_vtysh_is_stopped_by_the_vtysh_timeout() {
     let env = Env::new();
     env.hang();
     let started = Instant::now();
-    let run = env.run(&["--vtysh-timeout", "500ms", "apply"]);
+    let run = env.anycastd(["--vtysh-timeout", "500ms", "apply"]).run();
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("[DIR]/vtysh did not finish within 500 ms and was stopped"), "{}", run.stdout);
+    run.stdout_has("[DIR]/vtysh did not finish within 500 ms and was stopped");
 }
 
 #[test]
 fn a_broken_config_changes_nothing_and_points_at_the_error() {
     let env = Env::new();
     env.config("[services.dns]\nprefixes.frrouting = [\"192.0.2.241/28\"]\nchecks.cabourotte = [\"dns\"]\n");
-    let run = env.run(&["--color", "never", "apply"]);
-    assert_eq!(run.code, 1);
+    let run = env.anycastd(["--color", "never", "apply"]).run().code(1);
     snapshot!("config-error-host-bits", run.stderr);
     assert!(env.vtysh_calls().is_empty(), "vtysh was not called");
     assert_eq!(env.cabourotte.request_count(), 0, "Cabourotte was not asked");
@@ -261,8 +240,7 @@ fn a_broken_config_changes_nothing_and_points_at_the_error() {
 fn a_broken_config_under_json_logs_is_one_json_event_naming_the_problem() {
     let env = Env::new();
     env.config("[services.dns]\nprefixes.frrouting = [\"192.0.2.241/28\"]\nchecks.cabourotte = [\"dns\"]\n");
-    let run = env.run(&["--log-format", "json", "apply"]);
-    assert_eq!(run.code, 1);
+    let run = env.anycastd(["--log-format", "json", "apply"]).run().code(1);
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {}", run.stderr);
     let event: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON event");
@@ -279,10 +257,9 @@ fn a_broken_config_under_json_logs_is_one_json_event_naming_the_problem() {
 #[test]
 fn check_validates_and_summarises() {
     let env = Env::new();
-    let run = env.run(&["check"]);
-    assert_eq!(run.code, 0);
+    let run = env.anycastd(["check"]).run().success();
     snapshot!("check-seed-text", run.stdout);
-    let run = env.run(&["--format", "json", "validate"]);
+    let run = env.anycastd(["--format", "json", "validate"]).run();
     assert_eq!(json(&run)["services"][1]["checks"][0]["interval_seconds"], 1.0);
     assert!(env.vtysh_calls().is_empty() && env.cabourotte.request_count() == 0, "check touches nothing");
 }
@@ -307,19 +284,19 @@ fn the_shipped_example_is_valid_under_every_option_spelling() {
 #[test]
 fn colour_only_when_asked_or_on_a_terminal() {
     let env = Env::new();
-    assert!(!env.run(&["plan"]).stdout.contains('\u{1b}'), "no colour when not a terminal");
-    assert!(env.run(&["--color", "always", "plan"]).stdout.contains('\u{1b}'));
+    assert!(!env.anycastd(["plan"]).run().stdout.contains('\u{1b}'), "no colour when not a terminal");
+    assert!(env.anycastd(["--color", "always", "plan"]).run().stdout.contains('\u{1b}'));
 }
 
 #[test]
 fn run_loop_follows_health_and_withdraws_on_sigterm() {
     let env = Env::new();
-    let looping = env.start_loop(&["run", "--interval", "200ms"]);
+    let looping = env.anycastd(["run", "--interval", "200ms"]).spawn();
     wait_until("all announced", || env.networks() == ALL_ANNOUNCED);
     env.cabourotte.failing("dns", "timeout");
     wait_until("dns withdrawn", || env.networks() == ALL_ANNOUNCED[..2]);
-    let (code, stderr) = looping.stop("TERM");
-    assert_eq!(code, Some(0), "{stderr}");
+    let Run { code, stderr, .. } = looping.stop("TERM");
+    assert_eq!(code, 0, "{stderr}");
     assert!(env.networks().is_empty(), "SIGTERM withdraws every managed prefix");
     assert!(!env.state_dir().join("maintenance.json").exists(), "stopping is not maintenance");
 }
@@ -327,9 +304,9 @@ fn run_loop_follows_health_and_withdraws_on_sigterm() {
 #[test]
 fn run_loop_keeps_prefixes_on_exit_when_asked() {
     let env = Env::new();
-    let looping = env.start_loop(&["run", "--interval", "200ms", "--keep-on-exit"]);
+    let looping = env.anycastd(["run", "--interval", "200ms", "--keep-on-exit"]).spawn();
     wait_until("all announced", || env.networks() == ALL_ANNOUNCED);
-    assert_eq!(looping.stop("INT").0, Some(0));
+    looping.stop("INT").success();
     assert_eq!(env.networks(), ALL_ANNOUNCED);
 }
 
@@ -338,31 +315,25 @@ fn run_loop_keeps_prefixes_on_exit_when_asked() {
 #[test]
 fn a_service_removed_from_the_configuration_is_withdrawn() {
     let env = Env::new();
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ALL_ANNOUNCED);
     env.config(support::env::SEED_CONFIG.split("[services.ntp]").next().expect("the dns part"));
-    let plan = env.run(&["--color", "never", "plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 2, "{plan:?}");
-    assert!(plan.stdout.contains("ntp: no longer in the configuration\n"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("  - 203.0.113.123/32"), "{}", plan.stdout);
-    let json = json(&env.run(&["--format", "json", "plan"]));
+    let plan = env.anycastd(["--color", "never", "plan", "--detailed-exitcode"]).run().code(2);
+    plan.stdout_has("ntp: no longer in the configuration\n");
+    plan.stdout_has("  - 203.0.113.123/32");
+    let json = json(&env.anycastd(["--format", "json", "plan"]).run());
     assert_eq!(json["departed"][0]["name"], "ntp", "{json}");
     assert_eq!(json["departed"][0]["state"], "removed", "{json}");
     assert_eq!(json["departed"][0]["prefixes"][0]["action"], "withdraw", "{json}");
-    let applied = env.run(&["apply"]);
-    assert_eq!(applied.code, 0, "{applied:?}");
+    let applied = env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"]);
-    assert!(
-        applied.stderr.contains(
-            "anycastd apply: withdrawn 203.0.113.123/32 for service ntp (VRF 123, AS 65537): no longer in the \
-             configuration\n"
-        ),
-        "{}",
-        applied.stderr
+    applied.stderr_has(
+        "anycastd apply: withdrawn 203.0.113.123/32 for service ntp (VRF 123, AS 65537): no longer in the \
+             configuration\n",
     );
-    let again = env.run(&["--color", "never", "plan", "--detailed-exitcode"]);
+    let again = env.anycastd(["--color", "never", "plan", "--detailed-exitcode"]).run();
     assert_eq!(again.code, 0, "nothing left to do: {again:?}");
-    assert!(!again.stdout.contains("ntp"), "{}", again.stdout);
+    again.stdout_lacks("ntp");
 }
 
 /// A typo appended to the file by configuration management: the timer's next pass still withdraws a service whose
@@ -371,14 +342,13 @@ fn a_service_removed_from_the_configuration_is_withdrawn() {
 #[test]
 fn a_broken_configuration_never_stops_a_health_driven_withdrawal() {
     let env = Env::new();
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ALL_ANNOUNCED);
     let valid = std::fs::read_to_string(env.config_path()).expect("the configuration");
     std::fs::write(env.config_path(), format!("{valid}\noops = = \n")).expect("a typo");
     env.cabourotte.failing("dns", "SERVFAIL");
     let metrics = env.dir.join("anycastd.prom");
-    let applied = env.run(&["--metrics-file", &metrics.display().to_string(), "apply"]);
-    assert_eq!(applied.code, 1, "{applied:?}");
+    let applied = env.anycastd(["--metrics-file", &metrics.display().to_string(), "apply"]).run().code(1);
     assert_eq!(env.networks(), ["123 2001:db8::123:7e11:713e/128", "123 203.0.113.123/32"], "dns withdrawn");
     let text = std::fs::read_to_string(&metrics).expect("the metrics file");
     assert!(text.contains("\nanycastd_configuration_valid 0\n"), "{text}");
@@ -403,15 +373,13 @@ fn a_broken_configuration_never_stops_a_health_driven_withdrawal() {
         applied.stdout
     );
     env.cabourotte.healthy("dns");
-    let refused = env.run(&["apply"]);
-    assert_eq!(refused.code, 1);
+    let refused = env.anycastd(["apply"]).run().code(1);
     assert_eq!(env.networks().len(), 2, "nothing announced while the file is broken: {refused:?}");
-    let plan = env.run(&["--color", "never", "plan"]);
-    assert_eq!(plan.code, 1);
+    let plan = env.anycastd(["--color", "never", "plan"]).run().code(1);
     assert!(plan.stderr.contains("config-invalid"), "plan shows what the file says: {}", plan.stderr);
     assert!(plan.stdout.contains("not announced: the configuration"), "and what is done meanwhile: {}", plan.stdout);
     std::fs::write(env.config_path(), valid).expect("fixed");
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ALL_ANNOUNCED, "announced again once the file is fixed");
 }
 
@@ -420,15 +388,14 @@ fn a_broken_configuration_never_stops_a_health_driven_withdrawal() {
 #[test]
 fn a_broken_configuration_without_a_last_valid_one_changes_nothing() {
     let env = Env::new();
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     std::fs::remove_file(env.state_dir().join("config-cache.json")).expect("no cache");
     let valid = std::fs::read_to_string(env.config_path()).expect("the configuration");
     std::fs::write(env.config_path(), format!("{valid}\noops = = \n")).expect("a typo");
     env.cabourotte.failing("dns", "SERVFAIL");
-    let applied = env.run(&["--color", "never", "apply"]);
-    assert_eq!(applied.code, 1, "{applied:?}");
+    let applied = env.anycastd(["--color", "never", "apply"]).run().code(1);
     assert_eq!(env.networks(), ALL_ANNOUNCED, "nothing changed");
-    assert!(applied.stderr.contains("oops"), "{}", applied.stderr);
+    applied.stderr_has("oops");
 }
 
 /// An operator moving a prefix into FRR's own configuration tells anycastd to let go of it: `forget` it, and removing
@@ -436,36 +403,29 @@ fn a_broken_configuration_without_a_last_valid_one_changes_nothing() {
 #[test]
 fn a_forgotten_prefix_is_left_announced_when_its_service_is_removed() {
     let env = Env::new();
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     env.config(support::env::SEED_CONFIG.split("[services.ntp]").next().expect("the dns part"));
-    let plan = env.run(&["--color", "never", "plan"]);
-    assert!(
-        plan.stdout.contains(
-            "To keep one announced without anycastd, put its `network` in FRR's configuration and run `anycastd \
-             forget PREFIX`."
-        ),
-        "{}",
-        plan.stdout
+    let plan = env.anycastd(["--color", "never", "plan"]).run();
+    plan.stdout_has(
+        "To keep one announced without anycastd, put its `network` in FRR's configuration and run `anycastd \
+             forget PREFIX`.",
     );
-    let forgot = env.run(&["forget", "203.0.113.123", "--vrf", "123"]);
-    assert_eq!(forgot.code, 0, "{forgot:?}");
+    let forgot = env.anycastd(["forget", "203.0.113.123", "--vrf", "123"]).run().success();
     assert_eq!(
         forgot.stdout,
         "Forgot 203.0.113.123/32 in VRF 123 (announced for service ntp through [DIR]/vtysh): anycastd no longer \
          withdraws it; FRR keeps it as it is.\n"
     );
-    let applied = env.run(&["apply"]);
-    assert_eq!(applied.code, 0, "{applied:?}");
+    env.anycastd(["apply"]).run().success();
     assert_eq!(
         env.networks(),
         ["123 203.0.113.123/32", "default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"],
         "the forgotten prefix stays, the other one of ntp is withdrawn"
     );
-    let again = env.run(&["forget", "203.0.113.123"]);
-    assert_eq!(again.stdout, "203.0.113.123/32 is not in the record of managed prefixes: nothing to forget.\n");
-    let wrong = env.run(&["forget", "203.0.113.123/24"]);
-    assert_eq!(wrong.code, 1);
-    assert!(wrong.stderr.contains("203.0.113.123/24 has host bits set; did you mean 203.0.113.0/24?"), "{wrong:?}");
+    let again = env.anycastd(["forget", "203.0.113.123"]).run();
+    again.stdout_is("203.0.113.123/32 is not in the record of managed prefixes: nothing to forget.\n");
+    let wrong = env.anycastd(["forget", "203.0.113.123/24"]).run().code(1);
+    wrong.stderr_has("203.0.113.123/24 has host bits set; did you mean 203.0.113.0/24?");
 }
 
 /// `run` started while the file is broken: the last valid configuration stands in, a failing service is withdrawn,
@@ -473,14 +433,15 @@ fn a_forgotten_prefix_is_left_announced_when_its_service_is_removed() {
 #[test]
 fn run_started_on_a_broken_configuration_still_withdraws_and_a_fixed_reload_ends_it() {
     let env = Env::new();
-    assert_eq!(env.run(&["apply"]).code, 0);
+    env.anycastd(["apply"]).run().success();
     let valid = std::fs::read_to_string(env.config_path()).expect("the configuration");
     std::fs::write(env.config_path(), format!("{valid}\noops = = \n")).expect("a typo");
     env.cabourotte.failing("dns", "SERVFAIL");
     let metrics = env.dir.join("anycastd.prom");
-    let looping = env.start_loop(&["--metrics-file", &metrics.display().to_string(), "run", "--interval", "200ms"]);
-    support::env::wait_until("dns withdrawn", || env.networks().len() == 2);
-    support::env::wait_until("the metrics say the file is broken", || {
+    let looping =
+        env.anycastd(["--metrics-file", &metrics.display().to_string(), "run", "--interval", "200ms"]).spawn();
+    support::wait::wait_until("dns withdrawn", || env.networks().len() == 2);
+    support::wait::wait_until("the metrics say the file is broken", || {
         std::fs::read_to_string(&metrics).is_ok_and(|text| text.contains("\nanycastd_configuration_valid 0\n"))
     });
     env.cabourotte.healthy("dns");
@@ -488,8 +449,8 @@ fn run_started_on_a_broken_configuration_still_withdraws_and_a_fixed_reload_ends
     assert_eq!(env.networks().len(), 2, "nothing announced while the file is broken");
     std::fs::write(env.config_path(), valid).expect("fixed");
     looping.signal("HUP");
-    support::env::wait_until("dns announced again after the reload", || env.networks() == ALL_ANNOUNCED);
-    let (code, stderr) = looping.stop("TERM");
-    assert_eq!(code, Some(0), "{stderr}");
+    support::wait::wait_until("dns announced again after the reload", || env.networks() == ALL_ANNOUNCED);
+    let Run { code, stderr, .. } = looping.stop("TERM");
+    assert_eq!(code, 0, "{stderr}");
     assert!(stderr.starts_with("anycastd run: config-invalid: "), "{stderr}");
 }

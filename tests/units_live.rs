@@ -7,7 +7,7 @@
 //! Needs root (mount, nspawn), as `scripts/test` runs it; `scripts/test --no-lab` skips it. The node is built once
 //! into /var/cache/anycastd-build by `scripts/test-root`; each test boots its own throwaway overlay of it.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -161,6 +161,7 @@ fn journal_entries(node: &Node, unit: &str) -> Vec<serde_json::Value> {
 }
 
 #[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
 fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_periods_as_user_anycastd() {
     let node = node_with(DNS_CONFIG, &["dns"]);
     // The configuration may hold a password: the package makes it readable by the units' group, not by others.
@@ -224,6 +225,7 @@ fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_
 }
 
 #[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
 fn root_s_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume() {
     let node = node_with(DNS_CONFIG, &["dns"]);
     node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
@@ -261,6 +263,7 @@ fn root_s_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume
 }
 
 #[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
 fn loop_mode_announces_reloads_converges_after_sigkill_and_withdraws_everything_before_it_stops() {
     let config = r#"[services.dns]
 prefixes.frrouting = ["203.0.113.53", "2001:db8::b19:bad:53"]
@@ -330,6 +333,7 @@ checks.cabourotte = [{ name = "ntp", interval = 1 }]
 }
 
 #[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
 fn an_upgrade_keeps_the_timer_s_prefixes_announced_and_removing_the_package_withdraws_them_until_resume() {
     let node = node_with(DNS_CONFIG, &["dns"]);
     node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
@@ -394,6 +398,7 @@ fn an_upgrade_keeps_the_timer_s_prefixes_announced_and_removing_the_package_with
 }
 
 #[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
 fn removing_the_package_while_the_loop_runs_withdraws_and_only_a_purge_forgets_the_maintenance() {
     let config = r#"[services.dns]
 prefixes.frrouting = ["203.0.113.53", "2001:db8::b19:bad:53"]

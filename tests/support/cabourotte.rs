@@ -21,15 +21,6 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fake-cabourot
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-/// How `GET /result` wraps the list: older releases answer a bare array, newer ones `{"result": [...]}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListShape {
-    /// `[ {...}, ... ]`
-    Bare,
-    /// `{"result": [ {...}, ... ]}`
-    Wrapped,
-}
-
 /// How a fake Cabourotte serves https: its certificate and key, and the CA that must have signed a client's
 /// certificate (none: no client certificate is asked for).
 pub struct Tls {
@@ -169,9 +160,10 @@ impl FakeCabourotte {
         self
     }
 
-    /// Chooses the list shape of `GET /result`.
-    pub fn shape(&self, shape: ListShape) -> &Self {
-        self.behave("shape", json!(if shape == ListShape::Wrapped { "wrapped" } else { "bare" }))
+    /// Makes `GET /result` wrap its list as newer releases do, `{"result": [...]}`, instead of the bare array
+    /// `[...]` of older ones.
+    pub fn wrapped_list(&self) -> &Self {
+        self.behave("shape", json!("wrapped"))
     }
 
     /// Makes every `/result` request answer `status` with `body`.

@@ -1,13 +1,12 @@
 //! A test environment for the anycastd binary: a temporary directory with a config, a fake vtysh keeping a
-//! running config in a file, a fake Cabourotte, and a state directory. In the spirit of casey/just's `Test`.
+//! running config in a file, a fake Cabourotte, and a state directory; [`Env::anycastd`] runs the binary in it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use anycastd::frr::RunningConfig;
 
+use super::anycastd::Anycastd;
 use super::cabourotte::FakeCabourotte;
 
 /// FRR's running config with the seed's two BGP instances and nothing announced.
@@ -30,17 +29,6 @@ checks.cabourotte = [
     { "name" = "ntp_v4", "interval" = 1, url = "{url}" },
 ]
 "#;
-
-/// What one run of the binary gave.
-#[derive(Debug)]
-pub struct Run {
-    /// Its exit code.
-    pub code: i32,
-    /// Its stdout, with the environment's temporary paths and ports replaced by placeholders.
-    pub stdout: String,
-    /// Its stderr, likewise.
-    pub stderr: String,
-}
 
 /// One test's world.
 pub struct Env {
@@ -160,37 +148,19 @@ impl Env {
         self
     }
 
-    /// A command for the binary with this environment's config and state directory.
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_anycastd"));
-        command
-            .arg("--configuration")
-            .arg(self.config_path())
-            .arg("--state-dir")
-            .arg(self.state_dir())
-            .args(args)
-            .env_remove("ANYCASTD_CONFIG")
-            .env_remove("ANYCASTD_STATE_DIR")
-            .env_remove("NO_COLOR");
-        // Error reports are drawn in Unicode only under a UTF-8 locale (src/locale.rs): every test sees the same one,
-        // whatever the machine running it has.
-        command.env("LANG", "C.UTF-8").env_remove("LC_ALL").env_remove("LC_CTYPE").env_remove("TERM");
-        command
+    /// The binary with this environment's config and state directory, and `args`: see [`Anycastd`].
+    pub fn anycastd<I, S>(&self, args: I) -> Anycastd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Anycastd::new(self).args(args)
     }
 
-    /// Starts `anycastd ARGS` (e.g. `run --interval 200ms`) in the background.
-    pub fn start_loop(&self, args: &[&str]) -> Looping {
-        self.start(self.command(args))
-    }
-
-    /// Starts `command` (from [`Env::command`], perhaps with limits of its own) in the background. Its stderr goes
-    /// to a file, so that a chatty daemon never blocks on a full pipe, and can be read while it runs.
-    pub fn start(&self, mut command: Command) -> Looping {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let stderr = self.dir.join(format!("anycastd-{n}.stderr"));
-        let file = std::fs::File::create(&stderr).expect("create a stderr file");
-        let child = command.stdout(Stdio::null()).stderr(file).spawn().expect("start anycastd");
-        Looping { child: Some(child), stderr }
+    /// `text` with this environment's temporary paths and Cabourotte's address replaced by placeholders, as
+    /// [`Anycastd::run`] replaces them.
+    pub fn normalize(&self, text: &str) -> String {
+        super::anycastd::normalize(self, text)
     }
 
     /// Makes every vtysh call take `seconds` before doing its work (`None`: at once again).
@@ -203,106 +173,6 @@ impl Env {
             }
         }
         self
-    }
-
-    /// Runs the binary with `args` and waits for it.
-    pub fn run(&self, args: &[&str]) -> Run {
-        let output = self.command(args).output().expect("run anycastd");
-        self.finish(output)
-    }
-
-    /// Turns a finished process into a [`Run`] with stable placeholders.
-    pub fn finish(&self, output: Output) -> Run {
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: self.normalize(&String::from_utf8_lossy(&output.stdout)),
-            stderr: self.normalize(&String::from_utf8_lossy(&output.stderr)),
-        }
-    }
-
-    /// Replaces this environment's temporary paths and Cabourotte's address with placeholders, for snapshots.
-    pub fn normalize(&self, text: &str) -> String {
-        let address = format!("127.0.0.1:{}", self.cabourotte.port());
-        text.replace(&self.dir.display().to_string(), "[DIR]").replace(&address, "[CABOUROTTE]")
-    }
-}
-
-/// `anycastd run` in the background; killed when dropped, so a failing test leaves nothing running.
-pub struct Looping {
-    child: Option<Child>,
-    stderr: PathBuf,
-}
-
-impl Looping {
-    /// Kills the loop with SIGKILL, as the OOM killer or a crash would, and waits for it.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// The process ID of the loop.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    /// Whether it is still running (`Some(code)`: it exited, `-1` for a signal).
-    pub fn exited(&mut self) -> Option<i32> {
-        let child = self.child.as_mut()?;
-        child.try_wait().ok().flatten().map(|status| status.code().unwrap_or(-1))
-    }
-
-    /// Sends `signal` (e.g. `HUP`) and lets it run on.
-    pub fn signal(&self, signal: &str) {
-        let pid = self.pid().to_string();
-        let sent = Command::new("kill").arg(format!("-{signal}")).arg(pid).status();
-        assert!(sent.is_ok_and(|status| status.success()), "kill -{signal}");
-    }
-
-    /// Waits up to `deadline` for it to exit by itself; its exit code and stderr, or `None` if it did not.
-    pub fn wait(mut self, deadline: Duration) -> Option<(Option<i32>, String)> {
-        let started = Instant::now();
-        while started.elapsed() < deadline {
-            if let Some(code) = self.exited() {
-                self.child = None;
-                return Some((Some(code).filter(|code| *code >= 0), self.stderr()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-
-    /// What it wrote on stderr so far.
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Sends `signal` (e.g. `TERM`, `INT`) and waits for the exit; returns the exit code and stderr.
-    pub fn stop(mut self, signal: &str) -> (Option<i32>, String) {
-        let child = self.child.take().expect("still running");
-        let sent = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
-        assert!(sent.is_ok_and(|status| status.success()), "kill -{signal}");
-        let output = child.wait_with_output().expect("wait for anycastd run");
-        (output.status.code(), self.stderr())
-    }
-}
-
-impl Drop for Looping {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Polls `condition` every 50 ms for up to 15 s; fails the test naming `what` otherwise.
-pub fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -1,5 +1,5 @@
 //! A client for the listener of `anycastd run`, polite (pushes, GETs) and hostile (raw bytes), and what the
-//! process looks like from /proc meanwhile (memory, descriptors, threads).
+//! process looks like from /proc meanwhile (memory, threads).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -84,18 +84,4 @@ pub fn proc_status(pid: u32, field: &str) -> u64 {
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|value| value.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
-/// How many file descriptors the process has open.
-pub fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
-}
-
-/// Waits until something listens on `port` of the loopback (15 s at most).
-pub fn wait_listening(port: u16) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "nothing listens on port {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

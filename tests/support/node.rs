@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::debian::{self, Overlay, succeed, text};
-use super::lab::networks_in;
+use super::running_config::networks_in;
+use super::wait::Wait;
 
 const CABOUROTTE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fake-cabourotte");
 /// The BGP instance the node's FRR starts with, as in the README's production quickstart.
@@ -242,17 +243,10 @@ impl Node {
 
     /// Polls `condition` every 100 ms until it gives a value; fails the test after `deadline`, with what the node
     /// was doing.
-    pub fn wait_for<T>(&self, what: &str, deadline: Duration, mut condition: impl FnMut() -> Option<T>) -> T {
-        let started = Instant::now();
-        loop {
-            if let Some(value) = condition() {
-                return value;
-            }
-            if started.elapsed() > deadline {
-                panic!("node {}: timed out after {deadline:?} waiting until {what}\n{}", self.name, self.diagnosis());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    #[track_caller]
+    pub fn wait_for<T>(&self, what: &str, deadline: Duration, condition: impl FnMut() -> Option<T>) -> T {
+        let diagnosis = || format!("node {}\n{}", self.name, self.diagnosis());
+        Wait::new(what).deadline(deadline).poll(Duration::from_millis(100)).diagnosis(diagnosis).until(condition)
     }
 
     /// What helps to understand a failure: the container's failed units and the end of its journal.

@@ -1,0 +1,281 @@
+//! The lab's BGP peer: GoBGP in a network namespace of its own, listening passively for FRR's session. What it
+//! received is what the rest of the network would see of anycastd's announcements and withdrawals.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use super::lab::Lab;
+
+/// GoBGP's gRPC API, inside the peer namespace.
+const GOBGP_API_PORT: u16 = 50051;
+
+/// Address family of a prefix, to ask GoBGP for the right RIB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Afi {
+    /// `ipv4 unicast`
+    Ipv4,
+    /// `ipv6 unicast`
+    Ipv6,
+}
+
+impl Afi {
+    /// The family of `prefix` (IPv6 when it contains a colon).
+    pub fn of(prefix: &str) -> Afi {
+        if prefix.contains(':') { Afi::Ipv6 } else { Afi::Ipv4 }
+    }
+
+    fn gobgp_name(self) -> &'static str {
+        match self {
+            Afi::Ipv4 => "ipv4",
+            Afi::Ipv6 => "ipv6",
+        }
+    }
+}
+
+impl Lab {
+    /// The prefixes GoBGP received in `afi`.
+    pub fn peer_prefixes(&self, afi: Afi) -> BTreeSet<String> {
+        self.try_peer_prefixes(afi)
+            .unwrap_or_else(|| panic!("cannot read GoBGP's {afi:?} RIB\n{}", self.failure_context()))
+    }
+
+    pub(super) fn try_peer_prefixes(&self, afi: Afi) -> Option<BTreeSet<String>> {
+        let out = self.try_gobgp(&["global", "rib", "-a", afi.gobgp_name(), "-j"])?;
+        let rib: Value = serde_json::from_str(out.trim()).ok()?;
+        Some(rib.as_object().map(|routes| routes.keys().cloned().collect()).unwrap_or_default())
+    }
+
+    /// Every prefix GoBGP received, IPv4 and IPv6.
+    pub fn peer_routes(&self) -> BTreeSet<String> {
+        let mut all = self.peer_prefixes(Afi::Ipv4);
+        all.extend(self.peer_prefixes(Afi::Ipv6));
+        all
+    }
+
+    /// Waits until GoBGP has received every one of `prefixes`; panics with a diagnosis after the deadline.
+    #[track_caller]
+    pub fn wait_peer_has(&self, prefixes: &[&str]) {
+        self.wait_until(&format!("the peer has received {prefixes:?}"), || {
+            let routes = self.peer_routes();
+            prefixes.iter().all(|p| routes.contains(*p))
+        });
+    }
+
+    /// Waits until GoBGP has none of `prefixes` (any more); panics with a diagnosis after the deadline.
+    #[track_caller]
+    pub fn wait_peer_lacks(&self, prefixes: &[&str]) {
+        self.wait_until(&format!("the peer has none of {prefixes:?}"), || {
+            let routes = self.peer_routes();
+            prefixes.iter().all(|p| !routes.contains(*p))
+        });
+    }
+
+    /// Waits until GoBGP's received routes are exactly `prefixes`.
+    #[track_caller]
+    pub fn wait_peer_routes(&self, prefixes: &[&str]) {
+        let expected: BTreeSet<String> = prefixes.iter().map(|p| p.to_string()).collect();
+        self.wait_until(&format!("the peer has exactly {expected:?}"), || self.peer_routes() == expected);
+    }
+
+    /// The route the peer received for `prefix` (its best path), with the attributes tests look at.
+    pub fn peer_route(&self, prefix: &str) -> Option<PeerRoute> {
+        let out = self.try_gobgp(&["global", "rib", "-a", Afi::of(prefix).gobgp_name(), "-j"])?;
+        let rib: Value = serde_json::from_str(out.trim()).ok()?;
+        let paths = rib.get(prefix)?.as_array()?;
+        let best = paths.iter().find(|p| p["best"] == true).or_else(|| paths.first())?;
+        Some(PeerRoute::from_gobgp(best))
+    }
+
+    /// Waits until the peer has a route for `prefix` whose attributes satisfy `condition`, and returns it; panics
+    /// after the deadline with the route the peer last had and the state of FRR and GoBGP.
+    #[track_caller]
+    pub fn wait_peer_route(&self, prefix: &str, condition: impl Fn(&PeerRoute) -> bool) -> PeerRoute {
+        let last = RefCell::new(None);
+        let what = format!("the peer's route {prefix} matches");
+        let diagnosis = || format!("it last was {:?}\n{}", last.borrow(), self.failure_context());
+        self.wait(&what).diagnosis(diagnosis).until(|| {
+            let route = self.peer_route(prefix);
+            last.replace(route.clone());
+            route.filter(|route| condition(route))
+        })
+    }
+
+    /// Starts recording every route change the peer sees, IPv4 and IPv6 (`gobgp monitor global rib`), with the
+    /// time each arrived; returns once the recording runs (it has received the peer's current routes, which it
+    /// keeps as its first events). Stops when dropped.
+    pub fn watch_peer(&self) -> PeerWatch {
+        let port = GOBGP_API_PORT.to_string();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.peer_ns, "gobgp", "-u", "127.0.0.1", "-p", &port])
+            .args(["monitor", "global", "rib", "--current", "-j"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gobgp monitor");
+        let stdout = child.stdout.take().expect("gobgp monitor's stdout");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::new(AtomicUsize::new(0));
+        let (sink, seen) = (Arc::clone(&events), Arc::clone(&lines));
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let at = SystemTime::now();
+                let Ok(Value::Array(paths)) = serde_json::from_str::<Value>(line.trim()) else { continue };
+                let mut sink = sink.lock().expect("the peer watch's events");
+                for path in &paths {
+                    sink.push(PeerEvent {
+                        at,
+                        prefix: path["nlri"]["prefix"].as_str().unwrap_or_default().to_string(),
+                        withdrawn: path["withdrawal"] == true,
+                        route: PeerRoute::from_gobgp(path),
+                    });
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let watch = PeerWatch { child, events };
+        self.wait_until("gobgp monitor has dumped the peer's routes", || lines.load(Ordering::SeqCst) > 0);
+        watch
+    }
+
+    /// Whether GoBGP reports the session with FRR as established.
+    pub fn session_established(&self) -> bool {
+        let Some(out) = self.try_gobgp(&["neighbor", "-j"]) else { return false };
+        let Ok(neighbors) = serde_json::from_str::<Value>(out.trim()) else { return false };
+        neighbors.as_array().is_some_and(|all| {
+            all.iter().any(|n| {
+                let state = &n["state"]["session_state"];
+                state == 6 || state.as_str().is_some_and(|s| s.eq_ignore_ascii_case("established"))
+            })
+        })
+    }
+
+    pub(super) fn try_gobgp(&self, args: &[&str]) -> Option<String> {
+        let port = GOBGP_API_PORT.to_string();
+        let mut all = vec!["netns", "exec", &self.peer_ns, "gobgp", "-u", "127.0.0.1", "-p", &port];
+        all.extend_from_slice(args);
+        let output = Command::new("ip").args(&all).stdin(Stdio::null()).output().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+/// The graceful-shutdown community (RFC 8326) as [`PeerRoute::communities`] shows it.
+pub const GRACEFUL_SHUTDOWN: &str = "65535:0";
+
+/// A route as the peer (GoBGP) received it: the attributes route-maps change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerRoute {
+    /// The AS path, first AS first (`[65536]`; `[65536, 65536, 65536]` with two prepends).
+    pub as_path: Vec<u32>,
+    /// The standard communities as `high:low` (`"65535:0"`), in the order received.
+    pub communities: Vec<String>,
+    /// The MED, when the route carries one (FRR sends 0 when no route-map sets one).
+    pub med: Option<u32>,
+}
+
+impl PeerRoute {
+    /// Reads one path of GoBGP's JSON (`global rib -j`, `monitor ... -j`): `attrs` of type 2 (AS path), 4 (MED)
+    /// and 8 (communities, 32-bit numbers).
+    fn from_gobgp(path: &Value) -> PeerRoute {
+        let attrs = path["attrs"].as_array().cloned().unwrap_or_default();
+        let of_type = |t: u64| attrs.iter().find(|a| a["type"] == t);
+        let numbers = |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_u64).collect::<Vec<_>>();
+        let as_path = of_type(2)
+            .and_then(|a| a["as_paths"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|segment| numbers(&segment["asns"]))
+            .map(|asn| asn as u32)
+            .collect();
+        let communities = of_type(8)
+            .map(|a| numbers(&a["communities"]).iter().map(|c| format!("{}:{}", c >> 16, c & 0xffff)).collect())
+            .unwrap_or_default();
+        let med = of_type(4).and_then(|a| a["metric"].as_u64()).map(|m| m as u32);
+        PeerRoute { as_path, communities, med }
+    }
+
+    /// Whether it carries community `community` (`"65535:0"`).
+    pub fn has_community(&self, community: &str) -> bool {
+        self.communities.iter().any(|c| c == community)
+    }
+}
+
+impl std::fmt::Display for PeerRoute {
+    /// `as-path 65536 65536 65536, MED 0, communities 65535:0`: one line of a timeline.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path: Vec<String> = self.as_path.iter().map(u32::to_string).collect();
+        write!(f, "as-path {}", path.join(" "))?;
+        if let Some(med) = self.med {
+            write!(f, ", MED {med}")?;
+        }
+        if !self.communities.is_empty() {
+            write!(f, ", communities {}", self.communities.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+/// One change the peer saw, recorded by a [`PeerWatch`].
+#[derive(Clone, Debug)]
+pub struct PeerEvent {
+    /// When the watch received it.
+    pub at: SystemTime,
+    /// The prefix (`203.0.113.53/32`).
+    pub prefix: String,
+    /// Whether it is a withdrawal (then `route` is the path withdrawn).
+    pub withdrawn: bool,
+    /// The path's attributes.
+    pub route: PeerRoute,
+}
+
+impl std::fmt::Display for PeerEvent {
+    /// `04:01:08.123Z  203.0.113.53/32  withdrawn` or `...  announced  as-path 65536, MED 50`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}  {}  ", clock(self.at), self.prefix)?;
+        if self.withdrawn { write!(f, "withdrawn") } else { write!(f, "received   {}", self.route) }
+    }
+}
+
+/// `at` as a UTC time of day with milliseconds: `04:01:08.123Z`.
+pub fn clock(at: SystemTime) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (s, ms) = (since.as_secs() % 86_400, since.subsec_millis());
+    format!("{:02}:{:02}:{:02}.{ms:03}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The peer's route changes as they arrive (see [`Lab::watch_peer`]); stops `gobgp monitor` when dropped.
+pub struct PeerWatch {
+    child: Child,
+    events: Arc<Mutex<Vec<PeerEvent>>>,
+}
+
+impl PeerWatch {
+    /// Every change of `prefix` received so far, oldest first (the first may be the current route at the start).
+    pub fn events(&self, prefix: &str) -> Vec<PeerEvent> {
+        self.events.lock().expect("the peer watch's events").iter().filter(|e| e.prefix == prefix).cloned().collect()
+    }
+
+    /// Whether the peer has seen `prefix` withdrawn since the watch started.
+    pub fn saw_withdrawal(&self, prefix: &str) -> bool {
+        self.events(prefix).iter().any(|e| e.withdrawn)
+    }
+
+    /// The changes of `prefix`, one line each ([`PeerEvent`]'s display), for a timeline.
+    pub fn timeline(&self, prefix: &str) -> String {
+        self.events(prefix).iter().map(|e| format!("{e}\n")).collect()
+    }
+}
+
+impl Drop for PeerWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
