@@ -26,7 +26,7 @@ use crate::listener::mailbox::Mailbox;
 use crate::listener::routes::{Push, Routes};
 use crate::listener::secret::Secret;
 use crate::listener::{self, SharedStatus, Status, Wake};
-use crate::observe::log::{Event, Logging};
+use crate::observe::log::{Event, LogLevel, Logging};
 use crate::observe::metrics::{self, PassTiming};
 use crate::pass::memory::Memory;
 use crate::pass::{self, Pass, record};
@@ -225,7 +225,7 @@ impl Daemon<'_> {
                 self.config_errors += 1;
                 self.file_valid = false;
                 let reason = format!("{}; the configuration in force stays", narrated(&error));
-                self.log(vec![Event { level: "error", ..Event::notice(COMMAND, "reload-failed", reason) }]);
+                self.log(vec![Event { level: LogLevel::Error, ..Event::notice(COMMAND, "reload-failed", reason) }]);
                 return;
             }
         };
@@ -258,7 +258,7 @@ impl Daemon<'_> {
         let Some(secret) = &self.listening.secret else { return };
         if let Err(reason) = secret.reload() {
             let reason = format!("{reason}; the push secret in force stays");
-            self.log(vec![Event { level: "error", ..Event::notice(COMMAND, "reload-failed", reason) }]);
+            self.log(vec![Event { level: LogLevel::Error, ..Event::notice(COMMAND, "reload-failed", reason) }]);
         }
     }
 
