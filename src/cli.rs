@@ -478,7 +478,7 @@ mod tests {
     #[test]
     fn the_help_of_each_log_format_starts_a_real_line_of_it() {
         let announced = log::Event {
-            level: "info",
+            level: log::LogLevel::Info,
             event: "announced",
             command: "apply".to_string(),
             service: Some("dns".to_string()),

@@ -121,14 +121,13 @@ fn a_slow_cabourotte_is_cut_off_by_the_http_timeout() {
 fn a_missing_bgp_instance_is_an_error_and_nothing_is_created() {
     let env = Env::new();
     env.frr(&EMPTY_FRR.replace("router bgp 65537 vrf 123", "router bgp 65537 vrf 456"));
-    let run = env.anycastd(["apply"]).run().code(1);
+    let run = env.anycastd(["apply"]).json().run().code(1);
     assert_eq!(env.networks(), ["default 2001:db8::b19:bad:53/128", "default 203.0.113.53/32"]);
     assert!(!env.running_config().contains("vrf 123"), "no BGP instance was created");
+    let ntp = &run.json()["services"][1];
     assert!(
-        run.stdout
-            .contains("FRR has no BGP instance in VRF 123; anycastd never creates one: add `router bgp <ASN> vrf 123`"),
-        "{}",
-        run.stdout
+        ntp["prefixes"].as_array().is_some_and(|p| p.iter().all(|p| p["error_code"] == "no-bgp-instance")),
+        "{ntp}"
     );
 }
 

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::finding::{Finding, Level};
 use crate::frr::preflight as frr_preflight;
 use crate::health::preflight as cabourotte_preflight;
+use crate::plan::Warning;
 use crate::render::{self, Format, emit};
 
 /// The pre-flights asked for, besides validating the configuration.
@@ -28,7 +29,8 @@ pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Erro
         .cabourotte
         .then(|| cabourotte_preflight::check_all(&config, context.http_timeout, crate::clock::unix_now()));
     let output = &context.output;
-    let warnings: Vec<String> = config.warnings().into_iter().chain(crate::config::exposed_keys(&config)).collect();
+    let exposed = crate::config::exposed_keys(&config).into_iter().map(Warning::KeyFileReadable);
+    let warnings: Vec<Warning> = config.warnings().into_iter().map(Warning::Config).chain(exposed).collect();
     match output.format {
         Format::Text => {
             emit(&render::check_text(&config, &context.config_path.display().to_string(), &warnings));

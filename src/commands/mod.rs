@@ -16,7 +16,7 @@ use miette::{Diagnostic, NarratableReportHandler};
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
-use crate::observe::log::Event;
+use crate::observe::log::{Event, LogLevel};
 use crate::plan::Plan;
 use crate::state::config_cache;
 
@@ -91,7 +91,7 @@ impl InForce {
              nothing is announced",
             narrated(problem)
         );
-        context.logging.write(&[Event { level: "error", ..Event::notice(command, "config-invalid", reason) }]);
+        context.logging.write(&[Event { level: LogLevel::Error, ..Event::notice(command, "config-invalid", reason) }]);
         Some(format!(
             "the configuration {} is not valid (see the config-invalid log line); the last valid one stands in",
             context.config_path.display()

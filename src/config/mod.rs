@@ -44,9 +44,21 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// How long an `on_change` hook may run when the service does not say.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The warning of a configuration without services (see [`Config::warnings`]).
-pub const NO_SERVICES: &str = "the configuration defines no services: anycastd manages no prefix and changes nothing \
-     in FRR; add a [services.NAME] table with prefixes.frrouting and checks.cabourotte";
+/// What the operator should know about a valid configuration (see [`Config::warnings`]); worded by the renderer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigWarning {
+    /// The configuration defines no services: anycastd manages nothing.
+    NoServices,
+}
+
+impl ConfigWarning {
+    /// Its stable code in the JSON output.
+    pub fn code(self) -> &'static str {
+        match self {
+            ConfigWarning::NoServices => "no-services",
+        }
+    }
+}
 
 /// A validated configuration: the services anycastd manages, sorted by name. The default manages nothing.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -204,8 +216,8 @@ impl Config {
     /// that an installed but unconfigured anycastd (the package's config file is all comments) is harmless: it
     /// manages no prefix, so it asks nobody and changes nothing in FRR. It is not silent, though: `check`, `plan`
     /// and every pass say so, since a file emptied by mistake would otherwise look like a healthy no-op.
-    pub fn warnings(&self) -> Vec<String> {
-        if self.services.is_empty() { vec![NO_SERVICES.to_string()] } else { Vec::new() }
+    pub fn warnings(&self) -> Vec<ConfigWarning> {
+        if self.services.is_empty() { vec![ConfigWarning::NoServices] } else { Vec::new() }
     }
 
     /// The shortest check interval: how often loop mode runs a pass.

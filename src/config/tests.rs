@@ -194,7 +194,7 @@ fn a_configuration_without_services_is_valid_with_a_warning() {
     for text in ["", "# all comments, as the package installs it\n", "[services]\n"] {
         let config = Config::parse(text, "t").expect("no services is valid");
         assert!(config.services.is_empty());
-        assert_eq!(config.warnings(), [NO_SERVICES], "{text:?}");
+        assert_eq!(config.warnings(), [ConfigWarning::NoServices], "{text:?}");
     }
     let seed = Config::parse(SEED, "seed").expect("the seed example is valid");
     assert!(seed.warnings().is_empty());
@@ -203,7 +203,7 @@ fn a_configuration_without_services_is_valid_with_a_warning() {
 #[test]
 fn the_packaged_config_is_valid_as_installed_and_its_example_is_the_seed_once_uncommented() {
     let installed = Config::parse(PACKAGED, "/etc/anycastd/config.toml").expect("valid as installed");
-    assert_eq!(installed.warnings(), [NO_SERVICES]);
+    assert_eq!(installed.warnings(), [ConfigWarning::NoServices]);
     // As the file says: remove the leading `#` of each line from the example's first one on.
     let example = &PACKAGED[PACKAGED.find("\n#[services.").expect("an example") + 1..];
     assert!(example.lines().all(|line| line.starts_with('#')), "the whole example is commented out");

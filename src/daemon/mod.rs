@@ -32,7 +32,7 @@ use crate::commands::{CacheUse, Exit, load_config, load_config_or_last_valid, na
 use crate::config::{Config, describe};
 use crate::context::Context;
 use crate::error::Error;
-use crate::observe::log::{Event, Logging};
+use crate::observe::log::{Event, LogLevel, Logging};
 use crate::observe::metrics::{self, PassTiming};
 use crate::pass::{self, Pass, record};
 use crate::plan::{Intent, Plan};
@@ -200,7 +200,7 @@ impl Daemon<'_> {
                 self.config_errors += 1;
                 self.file_valid = false;
                 let reason = format!("{}; the configuration in force stays", narrated(&error));
-                self.log(vec![Event { level: "error", ..Event::notice(COMMAND, "reload-failed", reason) }]);
+                self.log(vec![Event { level: LogLevel::Error, ..Event::notice(COMMAND, "reload-failed", reason) }]);
                 return;
             }
         };
@@ -232,7 +232,7 @@ impl Daemon<'_> {
         let Some(secret) = &self.listening.secret else { return };
         if let Err(reason) = secret.reload() {
             let reason = format!("{reason}; the push secret in force stays");
-            self.log(vec![Event { level: "error", ..Event::notice(COMMAND, "reload-failed", reason) }]);
+            self.log(vec![Event { level: LogLevel::Error, ..Event::notice(COMMAND, "reload-failed", reason) }]);
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
 
 use crate::config::{Config, Hook};
-use crate::observe::log::Event;
+use crate::observe::log::{Event, LogLevel};
 use crate::plan::{Outcome, Plan, ServicePlan};
 use crate::process::{self, RunError};
 
@@ -35,7 +35,13 @@ pub fn run_changed(config: &Config, applied: &Plan, command: &str) -> Vec<Event>
 
 fn run_hook(service: &ServicePlan, hook: &Hook, state: &str, changed: &[String], command: &str) -> Event {
     let Some((program, arguments)) = hook.argv.split_first() else {
-        return Event::about_service("error", "hook-failed", command, &service.name, "the hook is empty".into());
+        return Event::about_service(
+            LogLevel::Error,
+            "hook-failed",
+            command,
+            &service.name,
+            "the hook is empty".into(),
+        );
     };
     let mut child = Command::new(program);
     child
@@ -46,20 +52,20 @@ fn run_hook(service: &ServicePlan, hook: &Hook, state: &str, changed: &[String],
         .env("ANYCASTD_REASON", crate::observe::log::why(service));
     let timeout = hook.timeout;
     let (level, event, outcome) = match process::run_with_deadline(&mut child, None, timeout) {
-        Ok(finished) if finished.success => ("info", "hook-ran", format!("{program} exited 0")),
+        Ok(finished) if finished.success => (LogLevel::Info, "hook-ran", format!("{program} exited 0")),
         Ok(finished) => {
             let code = finished.code.map_or_else(|| "a signal".to_string(), |code| code.to_string());
             let stderr = finished.stderr.trim().to_string();
-            ("error", "hook-failed", format!("{program} exited with {code}: {stderr}"))
+            (LogLevel::Error, "hook-failed", format!("{program} exited with {code}: {stderr}"))
         }
         Err(RunError::Timeout) => (
-            "error",
+            LogLevel::Error,
             "hook-failed",
             format!("{program} did not finish within {} and was killed", crate::config::describe(timeout)),
         ),
-        Err(RunError::Spawn(error)) => ("error", "hook-failed", format!("cannot run {program}: {error}")),
+        Err(RunError::Spawn(error)) => (LogLevel::Error, "hook-failed", format!("cannot run {program}: {error}")),
         Err(RunError::OutputTooLarge) => {
-            ("error", "hook-failed", format!("{program}: {}", RunError::output_too_large()))
+            (LogLevel::Error, "hook-failed", format!("{program}: {}", RunError::output_too_large()))
         }
     };
     Event::about_service(level, event, command, &service.name, format!("{state} {}: {outcome}", changed.join(" ")))

@@ -9,6 +9,7 @@ use crate::clock::utc_timestamp;
 use crate::escape::escape;
 use crate::health::CheckStatus;
 use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
+use crate::render::words;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,8 +22,10 @@ pub enum LogFormat {
     Logfmt,
 }
 
-/// The least serious log lines written (`--log-level`, the original's flag): `debug` and `info` write everything.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// How serious a log event is, and the least serious events written (`--log-level`, the original's flag): `debug`
+/// and `info` write everything. Serialised in lowercase, as in every log format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Everything (anycastd has no debug lines of its own).
     Debug,
@@ -35,12 +38,13 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
-    fn of(level: &str) -> LogLevel {
-        match level {
-            "error" => LogLevel::Error,
-            "warning" => LogLevel::Warning,
-            "info" => LogLevel::Info,
-            _ => LogLevel::Debug,
+    /// Its name in log lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
         }
     }
 }
@@ -57,7 +61,7 @@ pub struct Logging {
 impl Logging {
     /// Writes `events` to stderr, one line each, unless below the level.
     pub fn write(&self, events: &[Event]) {
-        for event in events.iter().filter(|event| LogLevel::of(event.level) >= self.level) {
+        for event in events.iter().filter(|event| event.level >= self.level) {
             eprintln!("{}", event.line(self.format));
         }
     }
@@ -67,7 +71,7 @@ impl Logging {
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Event {
     /// `info`, `warning` or `error`.
-    pub level: &'static str,
+    pub level: LogLevel,
     /// `announced`, `withdrawn`, `announce-failed`, `withdraw-failed`, `prefix-error`, `checker-unavailable`,
     /// `hook-ran`, `hook-failed`, `warning`, `state-error`, or `pass-failed`.
     pub event: &'static str,
@@ -89,7 +93,7 @@ impl Event {
     /// An event about the whole pass (e.g. the lock could not be taken).
     pub fn pass_failed(command: &str, reason: String) -> Event {
         Event {
-            level: "error",
+            level: LogLevel::Error,
             event: "pass-failed",
             command: command.to_string(),
             service: None,
@@ -101,24 +105,18 @@ impl Event {
     }
 
     /// An event about a service as a whole.
-    pub fn about_service(
-        level: &'static str,
-        event: &'static str,
-        command: &str,
-        service: &str,
-        reason: String,
-    ) -> Event {
+    pub fn about_service(level: LogLevel, event: &'static str, command: &str, service: &str, reason: String) -> Event {
         Event { level, event, service: Some(service.to_string()), ..Event::pass_failed(command, reason) }
     }
 
     /// Something loop mode tells about itself (`started`, `stopping`, `reloaded`).
     pub fn notice(command: &str, event: &'static str, reason: String) -> Event {
-        Event { level: "info", event, ..Event::pass_failed(command, reason) }
+        Event { level: LogLevel::Info, event, ..Event::pass_failed(command, reason) }
     }
 
     /// A warning about the whole pass.
     pub fn warning(command: &str, reason: String) -> Event {
-        Event { level: "warning", event: "warning", ..Event::pass_failed(command, reason) }
+        Event { level: LogLevel::Warning, event: "warning", ..Event::pass_failed(command, reason) }
     }
 
     /// An error of the state directory (the lock, the counts, the marker) in a pass that went on.
@@ -127,7 +125,7 @@ impl Event {
     }
 
     fn about_prefix(
-        level: &'static str,
+        level: LogLevel,
         event: &'static str,
         command: &str,
         service: &str,
@@ -178,7 +176,7 @@ impl Event {
     /// `key=value` pairs, a value quoted (with `\\` and `\"` escaped) when it is empty or holds a space, `=` or `"`;
     /// control characters escaped as everywhere else. Absent fields are left out; the default VRF is `vrf=default`.
     fn logfmt(&self) -> String {
-        let mut fields = vec![("level", self.level.to_string()), ("event", self.event.to_string())];
+        let mut fields = vec![("level", self.level.name().to_string()), ("event", self.event.to_string())];
         fields.push(("command", self.command.clone()));
         fields.extend(self.service.clone().map(|service| ("service", service)));
         if let Some(prefix) = &self.prefix {
@@ -206,12 +204,18 @@ fn logfmt_value(value: &str) -> String {
 pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
     let mut events: Vec<Event> =
         applied.errors.iter().map(|error| Event::state_error(command, error.clone())).collect();
-    events.extend(applied.warnings.iter().map(|warning| Event::warning(command, warning.clone())));
+    events.extend(applied.warnings.iter().map(|warning| Event::warning(command, words::warning(warning))));
     for service in applied.all_services() {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {
             if let CheckStatus::Unavailable(_) = check.status {
                 let reason = format!("check {}: {}", check.name, check.reason());
-                events.push(Event::about_service("warning", "checker-unavailable", command, &service.name, reason));
+                events.push(Event::about_service(
+                    LogLevel::Warning,
+                    "checker-unavailable",
+                    command,
+                    &service.name,
+                    reason,
+                ));
             }
         }
         let why = match (&service.verdict, &applied.reason) {
@@ -226,15 +230,23 @@ pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
 fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: &str) -> Option<Event> {
     let event = |level, event, reason| Some(Event::about_prefix(level, event, command, &service.name, prefix, reason));
     match (&prefix.action, &prefix.outcome) {
-        (Action::Error(error), _) => event("error", "prefix-error", error.explain(&prefix.managed.vrf)),
-        (Action::Announce, Outcome::Done) => event("info", "announced", through(prefix, why)),
-        (Action::Withdraw, Outcome::Done) => event("info", "withdrawn", why.to_string()),
-        (Action::Drain, Outcome::Done) => event("info", "drained", through(prefix, why)),
-        (Action::Restore, Outcome::Done) => event("info", "restored", through(prefix, why)),
-        (Action::Announce, Outcome::Failed(reason)) => event("error", "announce-failed", reason.clone()),
-        (Action::Withdraw, Outcome::Failed(reason)) => event("error", "withdraw-failed", reason.clone()),
-        (Action::Drain, Outcome::Failed(reason)) => event("error", "drain-failed", reason.clone()),
-        (Action::Restore, Outcome::Failed(reason)) => event("error", "restore-failed", reason.clone()),
+        (Action::Error(error), _) => {
+            event(LogLevel::Error, "prefix-error", words::prefix_error(error, &prefix.managed.vrf))
+        }
+        (Action::Announce, Outcome::Done) => event(LogLevel::Info, "announced", through(prefix, why)),
+        (Action::Withdraw, Outcome::Done) => event(LogLevel::Info, "withdrawn", why.to_string()),
+        (Action::Drain, Outcome::Done) => event(LogLevel::Info, "drained", through(prefix, why)),
+        (Action::Restore, Outcome::Done) => event(LogLevel::Info, "restored", through(prefix, why)),
+        (Action::Announce, Outcome::Failed(failure)) => {
+            event(LogLevel::Error, "announce-failed", words::failure(failure))
+        }
+        (Action::Withdraw, Outcome::Failed(failure)) => {
+            event(LogLevel::Error, "withdraw-failed", words::failure(failure))
+        }
+        (Action::Drain, Outcome::Failed(failure)) => event(LogLevel::Error, "drain-failed", words::failure(failure)),
+        (Action::Restore, Outcome::Failed(failure)) => {
+            event(LogLevel::Error, "restore-failed", words::failure(failure))
+        }
         _ => None,
     }
 }
@@ -278,5 +290,25 @@ pub fn why(service: &ServicePlan) -> String {
                 _ => failures,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The level is an enum inside anycastd, and the same word in every format outside it.
+    #[test]
+    fn a_level_is_written_as_its_word_in_every_format_and_filters_by_order() {
+        let error = Event::state_error("apply", "the lock is held".into());
+        assert_eq!(error.level, LogLevel::Error);
+        assert!(error.line(LogFormat::Json).starts_with(r#"{"level":"error","event":"state-error""#));
+        assert!(error.line(LogFormat::Logfmt).starts_with("level=error event=state-error"));
+        let warning = Event::warning("apply", "careful".into());
+        assert!(warning.line(LogFormat::Json).starts_with(r#"{"level":"warning","#));
+        assert!(Event::notice("run", "started", "ok".into()).line(LogFormat::Logfmt).starts_with("level=info "));
+        let levels = [LogLevel::Debug, LogLevel::Info, LogLevel::Warning, LogLevel::Error];
+        assert_eq!(levels.map(LogLevel::name), ["debug", "info", "warning", "error"]);
+        assert!(levels.is_sorted(), "--log-level warning writes warnings and errors, in this order");
     }
 }

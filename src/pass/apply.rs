@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::config::RouteMap;
 use crate::frr::{RunningConfig, Vtysh, render_batch};
-use crate::plan::{Action, FrrStates, Outcome, Plan};
+use crate::plan::{Action, Failure, FrrStates, Outcome, Plan, Warning};
 
 /// Applies `plan` and returns it with the outcome of every change filled in, and the running configs read to verify
 /// it (of the FRRs that had changes).
@@ -42,16 +42,16 @@ pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> (Plan, FrrStates) {
         let outcome = match after {
             Ok(running) => match running.network(&prefix.managed.vrf, &prefix.managed.prefix) {
                 found if found == wanted => Outcome::Done,
-                found => Outcome::Failed(mismatch(wanted, found, batch_error.as_deref())),
+                found => Outcome::Failed(mismatch(wanted, found, batch_error.clone())),
             },
-            Err(reason) => Outcome::Failed(format!("cannot read FRR's running config after applying: {reason}")),
+            Err(reason) => Outcome::Failed(Failure::Unverified { reason: reason.clone() }),
         };
         prefix.outcome = outcome;
     }
     for (path, (batch_error, _)) in &results {
         let failed_here = plan.prefixes().any(|p| &p.managed.vtysh == path && matches!(p.outcome, Outcome::Failed(_)));
         if let (Some(error), false) = (batch_error, failed_here) {
-            plan.warnings.push(format!("vtysh reported an error, yet FRR now has every planned change: {error}"));
+            plan.warnings.push(Warning::VtyshErrorButApplied { error: error.clone() });
         }
     }
     let verified = results.into_iter().map(|(path, (_, after))| (path, after)).collect();
@@ -60,17 +60,12 @@ pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> (Plan, FrrStates) {
 
 /// What differs between the `network` line wanted and the one found (`None`: no line; `Some(None)`: a line without
 /// a route-map).
-fn mismatch(wanted: Option<Option<&str>>, found: Option<Option<&str>>, batch_error: Option<&str>) -> String {
-    let route_map = |line: Option<&str>| line.map_or("no route-map".to_string(), |name| format!("route-map {name}"));
-    let what = match (wanted, found) {
-        (Some(_), None) => "FRR does not have the network after applying".to_string(),
-        (None, _) => "FRR still has the network after applying".to_string(),
+fn mismatch(wanted: Option<Option<&str>>, found: Option<Option<&str>>, vtysh_error: Option<String>) -> Failure {
+    match (wanted, found) {
+        (Some(_), None) => Failure::Absent { vtysh_error },
+        (None, _) => Failure::StillPresent { vtysh_error },
         (Some(wanted), Some(found)) => {
-            format!("FRR has the network with {} after applying, not {}", route_map(found), route_map(wanted))
+            Failure::WrongRouteMap { found: found.map(str::to_string), wanted: wanted.map(str::to_string), vtysh_error }
         }
-    };
-    match batch_error {
-        Some(error) => format!("{what}: {error}"),
-        None => what.to_string(),
     }
 }

@@ -12,7 +12,7 @@ use crate::config::{Config, DEFAULT_VTYSH, Prefix, Vrf};
 use crate::context::Context;
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
 use crate::health::cabourotte::{self, Answers};
-use crate::plan::{Departed, FrrStates, Intent, Plan};
+use crate::plan::{Departed, FrrStates, Intent, Plan, Warning};
 use crate::state::StateDir;
 use crate::state::maintenance::{self, Maintenance};
 use crate::state::managed::{self, Record};
@@ -32,7 +32,7 @@ pub struct Gathered {
     pub recalled: Recalled,
     /// What the operator should know about files the configuration names (a key file every user can read), or about
     /// the record of what anycastd announced.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// What the record of managed prefixes says (see `state/managed.rs`), for the pass to keep it.
     pub record: Record,
     /// The prefixes of that record the configuration no longer names, to withdraw.
@@ -96,7 +96,8 @@ pub fn gather(
         (ask_health(), read_frr())
     };
     let answers = health.with_pushed(answers);
-    let mut warnings = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
+    let exposed = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
+    let mut warnings: Vec<Warning> = exposed.into_iter().map(Warning::KeyFileReadable).collect();
     warnings.extend(record_warning);
     Gathered {
         answers,
@@ -114,26 +115,16 @@ pub fn gather(
 /// The prefixes of `record` that `config` no longer names, each with whether its vtysh may be run (one the
 /// configuration names, or FRR's default); and, for a record that cannot be trusted, what it lists instead, as a
 /// warning: nothing is done on it.
-fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<String>) {
+fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<Warning>) {
     let departed = record.departed(config);
     if let Record::Damaged(why) = record {
-        let warning = format!(
-            "the record of managed prefixes is damaged ({why}): it is written anew, and what it knew of prefixes the \
-             configuration no longer names is lost (they stay as they are in FRR)"
-        );
-        return (Vec::new(), Some(warning));
+        return (Vec::new(), Some(Warning::RecordDamaged { why: why.clone() }));
     }
     if let Record::Untrusted { why, .. } = record {
         let listed: BTreeSet<String> =
             departed.iter().map(|entry| format!("{} ({})", entry.prefix, entry.vrf.described())).collect();
-        let warning = (!listed.is_empty()).then(|| {
-            format!(
-                "not acting on the record of managed prefixes: {why}; it lists {} prefixes the configuration no \
-                 longer names, which stay as they are in FRR: {}",
-                listed.len(),
-                listed.into_iter().collect::<Vec<_>>().join(", ")
-            )
-        });
+        let warning = (!listed.is_empty())
+            .then(|| Warning::RecordUntrusted { why: why.clone(), listed: listed.into_iter().collect() });
         return (Vec::new(), warning);
     }
     let allowed: BTreeSet<&Path> = vtysh_paths(config).into_iter().chain([Path::new(DEFAULT_VTYSH)]).collect();
@@ -197,13 +188,8 @@ pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
         let Some(lookup) = lookups.get(&managed.vtysh).and_then(|lookup| lookup.get(&managed.vrf)) else { continue };
         let warning = match lookup {
             Ok(routed) if routed.contains(&managed.prefix) => None,
-            Ok(_) => Some(format!(
-                "FRR has no route for {} in the RIB of {} and `bgp network import-check` is on: it keeps the network \
-                 but does not advertise it; put the address on an interface (e.g. lo)",
-                managed.prefix,
-                managed.vrf.described()
-            )),
-            Err(reason) => Some(format!("cannot check FRR's RIB of {}: {reason}", managed.vrf.described())),
+            Ok(_) => Some(Warning::NotInRib { prefix: managed.prefix, vrf: managed.vrf.clone() }),
+            Err(reason) => Some(Warning::RibUnreadable { vrf: managed.vrf.clone(), reason: reason.clone() }),
         };
         prefix.warnings.extend(warning);
     }

@@ -24,7 +24,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::context::Context;
 use crate::daemon::memory::Memory;
-use crate::plan::{Action, FrrStates, Inputs, Intent, Outcome, Plan};
+use crate::plan::{Action, FrrStates, Inputs, Intent, Outcome, Plan, Warning};
 use crate::state::lock::RunLock;
 use crate::state::managed::Record;
 use crate::state::streaks::{self, Streaks};
@@ -226,11 +226,7 @@ fn apply_heeding_the_marker(
     let (mut again, verified) = apply::apply(deciding.plan(), vtysh_timeout);
     learn(&verified);
     deciding.inputs.frr.extend(verified);
-    again.warnings.push(
-        "the maintenance marker appeared while this pass applied its changes (withdraw-all): what it had just \
-         announced follows the marker now"
-            .into(),
-    );
+    again.warnings.push(Warning::MarkerAppeared);
     again
 }
 
@@ -289,7 +285,7 @@ struct Deciding<'a> {
     inputs: Inputs,
     /// What keeps this pass from announcing.
     problems: Vec<String>,
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
 }
 
 impl<'a> Deciding<'a> {
@@ -331,7 +327,7 @@ impl<'a> Deciding<'a> {
 /// The inputs of the compute stage, from the gathered ones. `problems` keep this pass from announcing; a maintenance
 /// marker that cannot be read is one more (it is unknown whether anything may be announced, but withdrawals go on).
 /// A damaged counts file is only a warning, returned beside.
-fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>, Vec<String>) {
+fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>, Vec<Warning>) {
     let maintenance = gathered.maintenance.unwrap_or_else(|error| {
         problems.push(error.to_string());
         None
@@ -349,13 +345,13 @@ fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>
         departed: gathered.departed,
         pushed_services: gathered.pushed_services,
     };
-    let warnings = recalled.warning.into_iter().chain(gathered.warnings).collect();
+    let warnings = recalled.warning.map(Warning::CountsReset).into_iter().chain(gathered.warnings).collect();
     (inputs, problems, warnings)
 }
 
 /// The compute stage: the plan of `inputs`, with the pass's `problems` as its errors and its `warnings` (the counts, the
 /// files the configuration names).
-fn compute(config: &Config, inputs: &Inputs, intent: Intent, problems: &[String], warnings: Vec<String>) -> Plan {
+fn compute(config: &Config, inputs: &Inputs, intent: Intent, problems: &[String], warnings: Vec<Warning>) -> Plan {
     let mut plan = Plan::compute(config, inputs, intent);
     plan.errors =
         problems.iter().map(|problem| format!("{problem}; this pass withdraws but announces nothing")).collect();

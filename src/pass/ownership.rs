@@ -4,7 +4,7 @@
 //! has.
 
 use crate::config::Config;
-use crate::plan::{Action, FrrStates, Plan, PrefixPlan, PrefixState};
+use crate::plan::{Action, FrrStates, Plan, PrefixPlan, PrefixState, Warning};
 use crate::state::StateDir;
 use crate::state::managed::{self, Entry, Record};
 
@@ -25,14 +25,12 @@ pub fn before_applying(state_dir: &StateDir, config: &Config, plan: &Plan, recor
 
 /// After applying a plan that had departed prefixes: the record written anew without those FRR no longer has
 /// (`frr`: what each FRR has now). Returns a warning when it cannot be written (the next pass tries again).
-pub fn after_applying(state_dir: &StateDir, config: &Config, applied: &Plan, frr: &FrrStates) -> Option<String> {
+pub fn after_applying(state_dir: &StateDir, config: &Config, applied: &Plan, frr: &FrrStates) -> Option<Warning> {
     if applied.departed.is_empty() {
         return None;
     }
     let kept = entries(applied, |prefix| still_there(prefix, frr));
-    managed::write(state_dir, config, &kept)
-        .err()
-        .map(|error| format!("cannot update the record of managed prefixes: {error}"))
+    managed::write(state_dir, config, &kept).err().map(|error| Warning::RecordNotUpdated { error: error.to_string() })
 }
 
 /// Whether FRR may still have the departed `prefix`: its FRR has the network in its VRF, or could not be read.

@@ -9,7 +9,8 @@ use crate::state::streaks::Streak;
 
 use super::prefix::{Observed, observe};
 use super::{
-    Desired, Inputs, Intent, MaintenanceMode, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Verdict, decide,
+    Desired, Inputs, Intent, MaintenanceMode, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Verdict,
+    Warning, decide,
 };
 
 impl Plan {
@@ -20,7 +21,7 @@ impl Plan {
             maintenance: inputs.maintenance.clone(),
             services,
             departed: plan_departed(inputs),
-            warnings: config.warnings(),
+            warnings: config.warnings().into_iter().map(Warning::Config).collect(),
             errors: Vec::new(),
             reason: None,
         }

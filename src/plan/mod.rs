@@ -11,7 +11,9 @@ mod prefix;
 #[cfg(test)]
 mod testing;
 mod verdict;
+mod warning;
 
 pub use inputs::{Departed, FrrStates, Inputs, Intent};
-pub use model::{Action, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary};
+pub use model::{Action, Failure, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary};
 pub use verdict::{Desired, MaintenanceMode, Verdict, decide};
+pub use warning::Warning;

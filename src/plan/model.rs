@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use crate::config::{ManagedPrefix, Policy, RouteMap, Vrf};
+use crate::config::{ManagedPrefix, Policy, RouteMap};
 use crate::frr::{Asn, Change, ChangeKind};
 use crate::health::{self, ServiceHealth};
 use crate::state::maintenance::Maintenance;
 use crate::state::streaks::{Streak, Streaks};
 
-use super::{Desired, Verdict};
+use super::{Desired, Verdict, Warning};
 
 /// Why a prefix cannot be reconciled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,31 +27,55 @@ pub enum PrefixError {
 }
 
 impl PrefixError {
-    /// What went wrong for a prefix in `vrf`, and how to fix it.
-    pub fn explain(&self, vrf: &Vrf) -> String {
+    /// Its stable code in the JSON output (`error_code`); the renderer words it (`render::words::prefix_error`).
+    pub fn code(&self) -> &'static str {
         match self {
-            PrefixError::FrrUnavailable(reason) => format!("cannot read FRR's running config: {reason}"),
-            PrefixError::NoBgpInstance => {
-                let block = match vrf.name() {
-                    Some(name) => format!("router bgp <ASN> vrf {name}"),
-                    None => "router bgp <ASN>".to_string(),
-                };
-                format!(
-                    "FRR has no BGP instance in {}; anycastd never creates one: add `{block}` to FRR's configuration",
-                    vrf.described()
-                )
-            }
-            PrefixError::AnnounceRefused(reason) => format!("not announced: {reason}"),
-            PrefixError::VtyshNotConfigured(vtysh) => format!(
-                "anycastd announced it through {}, which the configuration no longer names: not withdrawn (anycastd \
-                 runs only the vtysh its configuration names, or /usr/bin/vtysh); withdraw it by hand, then `anycastd \
-                 forget` it",
-                vtysh.display()
-            ),
-            PrefixError::MissingRouteMap(route_map) => format!(
-                "FRR has no route-map {route_map} (its route_map): not announced without it; define `route-map \
-                 {route_map} permit 10` in FRR, or remove route_map from the configuration"
-            ),
+            PrefixError::FrrUnavailable(_) => "frr-unavailable",
+            PrefixError::NoBgpInstance => "no-bgp-instance",
+            PrefixError::AnnounceRefused(_) => "announce-refused",
+            PrefixError::MissingRouteMap(_) => "missing-route-map",
+            PrefixError::VtyshNotConfigured(_) => "vtysh-not-configured",
+        }
+    }
+}
+
+/// Why FRR does not match a prefix's plan after applying it: only FRR itself can say what it took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// FRR does not have the `network` line it should have.
+    Absent {
+        /// What vtysh reported, if it reported an error.
+        vtysh_error: Option<String>,
+    },
+    /// FRR still has the `network` line it should not have.
+    StillPresent {
+        /// What vtysh reported, if it reported an error.
+        vtysh_error: Option<String>,
+    },
+    /// FRR has the `network` line, through another route-map (`None`: none) than the one wanted.
+    WrongRouteMap {
+        /// The route-map FRR has on the line.
+        found: Option<String>,
+        /// The route-map wanted on it.
+        wanted: Option<String>,
+        /// What vtysh reported, if it reported an error.
+        vtysh_error: Option<String>,
+    },
+    /// FRR's running config could not be read after applying.
+    Unverified {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Failure {
+    /// Its stable code in the JSON output (`error_code`); the renderer words it (`render::words::failure`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Failure::Absent { .. } => "absent-after-applying",
+            Failure::StillPresent { .. } => "present-after-applying",
+            Failure::WrongRouteMap { .. } => "wrong-route-map-after-applying",
+            Failure::Unverified { .. } => "unverified-after-applying",
         }
     }
 }
@@ -81,8 +105,8 @@ pub enum Outcome {
     Pending,
     /// FRR now matches.
     Done,
-    /// FRR does not match after applying, for this reason.
-    Failed(String),
+    /// FRR does not match after applying.
+    Failed(Failure),
 }
 
 /// One managed prefix in the plan.
@@ -103,7 +127,7 @@ pub struct PrefixPlan {
     /// Whether its BGP instance has `bgp network import-check` on.
     pub import_check: bool,
     /// What the operator should know about this prefix (e.g. FRR will not advertise it, a route-map is missing).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// What FRR does with a managed prefix, as reports, logs, metrics and hooks name it. Announced or drained, FRR's
@@ -217,7 +241,7 @@ pub struct Plan {
     /// announced for ([`Verdict::Removed`]).
     pub departed: Vec<ServicePlan>,
     /// Things the operator should know that are not errors (e.g. a damaged state file).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Errors of the pass as a whole, not of one prefix (the state directory, the lock, the marker).
     pub errors: Vec<String>,
     /// Why this pass withdraws every managed prefix, when it is not withdraw-all's own reason: the signal that

@@ -3,7 +3,7 @@
 use crate::config::{ManagedPrefix, RouteMap};
 use crate::frr::Asn;
 
-use super::{Action, Desired, FrrStates, Outcome, PrefixError, PrefixPlan, PrefixState};
+use super::{Action, Desired, FrrStates, Outcome, PrefixError, PrefixPlan, PrefixState, Warning};
 
 /// What FRR has of one managed prefix.
 pub(super) struct Observed {
@@ -77,16 +77,10 @@ impl Observed {
             (None, _) => Action::Keep,
         };
         if let (Some(route_map), false) = (&self.missing_route_map, matches!(action, Action::Error(_))) {
-            warnings.push(format!(
-                "FRR has no route-map {route_map} (route_map): anycastd will not announce {} without it",
-                managed.prefix
-            ));
+            warnings.push(Warning::MissingRouteMap { prefix: managed.prefix, route_map: route_map.clone() });
         }
         if let Some(drain) = &self.missing_drain_route_map {
-            warnings.push(format!(
-                "FRR has no route-map {drain} (drain_route_map): draining {} withdraws it instead",
-                managed.prefix
-            ));
+            warnings.push(Warning::MissingDrainRouteMap { prefix: managed.prefix, route_map: drain.clone() });
         }
         PrefixPlan {
             managed: managed.clone(),
@@ -187,10 +181,8 @@ mod tests {
         let plan = plan_with(&config, true, &frr, Inputs::default());
         let missing = Action::Error(PrefixError::MissingRouteMap(RouteMap::parse("ANYCAST-OUT").expect("valid")));
         assert_eq!(actions(&plan), [("203.0.113.53/32".into(), missing.clone()), ("203.0.113.54/32".into(), missing)]);
-        assert!(
-            plan.prefixes()
-                .all(|p| p.warnings.iter().any(|w| w.contains("route-map ANYCAST-DRAIN") || w.contains("OTHER-DRAIN")))
-        );
+        let codes: Vec<Vec<&str>> = plan.prefixes().map(|p| p.warnings.iter().map(Warning::code).collect()).collect();
+        assert_eq!(codes, [["missing-drain-route-map"], ["missing-drain-route-map"]], "no missing-route-map: an error");
         let unhealthy = plan_with(&config, false, &frr, Inputs::default());
         assert!(unhealthy.prefixes().all(|p| p.action == Action::Keep), "nothing announced: nothing to withdraw");
     }

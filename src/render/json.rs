@@ -5,11 +5,11 @@
 
 use serde::Serialize;
 
-use super::Tense;
+use super::{Tense, words};
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::health::{CheckStatus, CheckVerdict};
-use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Summary, Verdict};
+use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Summary, Verdict, Warning};
 
 /// The version of the JSON schema; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -25,6 +25,8 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     departed: Vec<ServiceJson>,
     warnings: Vec<String>,
+    /// The stable code of each of `warnings`, in the same order.
+    warning_codes: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<String>,
     summary: SummaryJson,
@@ -80,7 +82,11 @@ struct PrefixJson {
     action: &'static str,
     result: Option<&'static str>,
     error: Option<String>,
+    /// The stable code of `error`.
+    error_code: Option<&'static str>,
     warning: Option<String>,
+    /// The stable code of each warning joined in `warning`, in the same order.
+    warning_codes: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -108,7 +114,8 @@ pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
         }),
         services: plan.services.iter().map(|service| service_json(service, tense)).collect(),
         departed: plan.departed.iter().map(|service| service_json(service, tense)).collect(),
-        warnings: plan.warnings.clone(),
+        warnings: plan.warnings.iter().map(words::warning).collect(),
+        warning_codes: plan.warnings.iter().map(Warning::code).collect(),
         errors: plan.errors.clone(),
         summary: summary_json(plan.summary()),
     };
@@ -172,10 +179,10 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         Action::Drain => ("drain", None),
         Action::Restore => ("restore", None),
         Action::Keep => ("none", None),
-        Action::Error(error) => ("error", Some(error.explain(&prefix.managed.vrf))),
+        Action::Error(error) => ("error", Some((error.code(), words::prefix_error(error, &prefix.managed.vrf)))),
     };
     let (result, error) = match (&prefix.outcome, tense) {
-        (Outcome::Failed(reason), _) => (Some("failed"), Some(reason.clone())),
+        (Outcome::Failed(failure), _) => (Some("failed"), Some((failure.code(), words::failure(failure)))),
         (Outcome::Done, _) => (Some("done"), error),
         (Outcome::Pending, Tense::Applied) if error.is_none() => (Some("unchanged"), None),
         (Outcome::Pending, _) => (None, error),
@@ -196,8 +203,11 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         },
         action,
         result,
-        error,
-        warning: (!prefix.warnings.is_empty()).then(|| prefix.warnings.join("; ")),
+        error_code: error.as_ref().map(|(code, _)| *code),
+        error: error.map(|(_, message)| message),
+        warning: (!prefix.warnings.is_empty())
+            .then(|| prefix.warnings.iter().map(words::warning).collect::<Vec<_>>().join("; ")),
+        warning_codes: prefix.warnings.iter().map(Warning::code).collect(),
     }
 }
 
@@ -221,6 +231,8 @@ struct CheckReport<'a> {
     services: Vec<ConfiguredService>,
     /// What the operator should know, e.g. that no service is defined.
     warnings: Vec<String>,
+    /// The stable code of each of `warnings`, in the same order.
+    warning_codes: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     frr: Option<&'a [Finding]>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -255,7 +267,7 @@ struct ConfiguredCheck {
 /// `--cabourotte` if asked.
 pub fn check_json(
     config: &Config,
-    warnings: &[String],
+    warnings: &[Warning],
     frr: Option<&[Finding]>,
     cabourotte: Option<&[Finding]>,
 ) -> String {
@@ -287,13 +299,13 @@ pub fn check_json(
                 .collect(),
         })
         .collect();
-    let warnings = warnings.to_vec();
     let report = CheckReport {
         format_version: FORMAT_VERSION,
         command: "check",
         valid: true,
         services,
-        warnings,
+        warnings: warnings.iter().map(words::warning).collect(),
+        warning_codes: warnings.iter().map(Warning::code).collect(),
         frr,
         cabourotte,
     };

@@ -2,6 +2,7 @@
 
 mod json;
 mod text;
+pub mod words;
 
 use std::io::Write;
 

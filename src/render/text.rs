@@ -9,13 +9,13 @@ use std::fmt::Write;
 
 use owo_colors::OwoColorize;
 
-use super::Tense;
+use super::{Tense, words};
 use crate::clock::utc_timestamp;
 use crate::config::{Config, RouteMap};
 use crate::escape::escape;
 use crate::finding::{Finding, Level};
 use crate::health::CheckStatus;
-use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, PrefixState, ServicePlan, Summary, Verdict};
+use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, PrefixState, ServicePlan, Summary, Verdict, Warning};
 
 /// Colours text when enabled (on a terminal, or when asked), and passes it through otherwise.
 #[derive(Clone, Copy, Debug)]
@@ -83,7 +83,7 @@ pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
         let _ = writeln!(out, "{} {error}\n", painter.red("Error:"));
     }
     for warning in &plan.warnings {
-        let _ = writeln!(out, "{} {}\n", painter.yellow("Warning:"), escape(warning));
+        let _ = writeln!(out, "{} {}\n", painter.yellow("Warning:"), escape(&words::warning(warning)));
     }
     if let Some(maintenance) = &plan.maintenance {
         let reason = maintenance.reason.as_deref().map(|r| format!(": {}", escape(r))).unwrap_or_default();
@@ -159,7 +159,7 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
     for prefix in &service.prefixes {
         prefix_line(out, prefix, tense, width, painter);
         for warning in &prefix.warnings {
-            let _ = writeln!(out, "    {} {}", painter.yellow("⚠"), escape(warning));
+            let _ = writeln!(out, "    {} {}", painter.yellow("⚠"), escape(&words::warning(warning)));
         }
     }
     out.push('\n');
@@ -169,8 +169,10 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
 /// of the instructions of a no-op pass.
 fn prefix_line(out: &mut String, prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter) {
     let failure = match (&prefix.outcome, &prefix.action) {
-        (Outcome::Failed(reason), _) => Some(("failed", escape(reason).to_string())),
-        (_, Action::Error(error)) => Some(("error", escape(&error.explain(&prefix.managed.vrf)).to_string())),
+        (Outcome::Failed(failure), _) => Some(("failed", escape(&words::failure(failure)).to_string())),
+        (_, Action::Error(error)) => {
+            Some(("error", escape(&words::prefix_error(error, &prefix.managed.vrf)).to_string()))
+        }
         _ => None,
     };
     let (mark, word, style) = match failure {
@@ -278,7 +280,7 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 /// The summary of a valid configuration, for `anycastd check`.
-pub fn check_text(config: &Config, origin: &str, warnings: &[String]) -> String {
+pub fn check_text(config: &Config, origin: &str, warnings: &[Warning]) -> String {
     let prefixes = config.prefixes().count();
     let checks = config.checks().count();
     let mut out = format!(
@@ -290,7 +292,7 @@ pub fn check_text(config: &Config, origin: &str, warnings: &[String]) -> String 
         plural(checks, "check", "checks"),
     );
     for warning in warnings {
-        let _ = writeln!(out, "Warning: {}", escape(warning));
+        let _ = writeln!(out, "Warning: {}", escape(&words::warning(warning)));
     }
     for service in &config.services {
         let _ = writeln!(out, "  {}:", escape(&service.name));

@@ -1,0 +1,89 @@
+//! What the operator should know that is not an error, as data: the wording is the renderer's
+//! (`render::words::warning`), and each kind has a stable `code` for the JSON output.
+
+use crate::config::{ConfigWarning, Prefix, RouteMap, Vrf};
+
+/// One warning of a plan, or of one of its prefixes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// About the configuration as a whole.
+    Config(ConfigWarning),
+    /// A check's TLS `key_file` is readable by every user of the host. Worded by `config::exposed_keys`, which says
+    /// which file.
+    KeyFileReadable(String),
+    /// The prefix's `route_map` is not in FRR: it is not announced without it.
+    MissingRouteMap {
+        /// The prefix.
+        prefix: Prefix,
+        /// Its `route_map`.
+        route_map: RouteMap,
+    },
+    /// The prefix's `drain_route_map` is not in FRR: draining it withdraws it instead.
+    MissingDrainRouteMap {
+        /// The prefix.
+        prefix: Prefix,
+        /// Its `drain_route_map`.
+        route_map: RouteMap,
+    },
+    /// FRR has the network but no route for it in the VRF's RIB, with `bgp network import-check` on: it does not
+    /// advertise it.
+    NotInRib {
+        /// The prefix.
+        prefix: Prefix,
+        /// Its VRF.
+        vrf: Vrf,
+    },
+    /// The RIB of a VRF could not be read to tell whether FRR advertises its prefixes.
+    RibUnreadable {
+        /// The VRF.
+        vrf: Vrf,
+        /// Why.
+        reason: String,
+    },
+    /// vtysh reported an error, yet FRR has every planned change of its batch.
+    VtyshErrorButApplied {
+        /// What vtysh reported.
+        error: String,
+    },
+    /// The maintenance marker appeared while the pass applied an announcement; the pass followed it.
+    MarkerAppeared,
+    /// The rise/fall counts were not used (damaged, or not trusted): counting from zero. Worded by `state::streaks`.
+    CountsReset(String),
+    /// The record of managed prefixes is damaged: what it knew of departed prefixes is lost.
+    RecordDamaged {
+        /// Why it is damaged.
+        why: String,
+    },
+    /// The record of managed prefixes is not trusted: the departed prefixes it lists are left as they are.
+    RecordUntrusted {
+        /// Why it is not trusted.
+        why: String,
+        /// The departed prefixes it lists, each with its VRF described.
+        listed: Vec<String>,
+    },
+    /// The record of managed prefixes could not be written anew after departed prefixes were withdrawn.
+    RecordNotUpdated {
+        /// Why.
+        error: String,
+    },
+}
+
+impl Warning {
+    /// Its stable code in the JSON output (`warning_codes`): kebab-case, never reworded.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Warning::Config(warning) => warning.code(),
+            Warning::KeyFileReadable(_) => "key-file-readable",
+            Warning::MissingRouteMap { .. } => "missing-route-map",
+            Warning::MissingDrainRouteMap { .. } => "missing-drain-route-map",
+            Warning::NotInRib { .. } => "not-in-rib",
+            Warning::RibUnreadable { .. } => "rib-unreadable",
+            Warning::VtyshErrorButApplied { .. } => "vtysh-error-but-applied",
+            Warning::MarkerAppeared => "marker-appeared-while-applying",
+            Warning::CountsReset(_) => "counts-reset",
+            Warning::RecordDamaged { .. } => "record-damaged",
+            Warning::RecordUntrusted { .. } => "record-untrusted",
+            Warning::RecordNotUpdated { .. } => "record-not-updated",
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The words of the plan's findings: warnings, prefix errors and failures to apply are data in `plan` (each with a
+//! stable code for the JSON output); this is the one place that says them in English, for the text report, the JSON
+//! report's message fields and the log lines.
+
+use crate::config::{ConfigWarning, Vrf};
+use crate::plan::{Failure, PrefixError, Warning};
+
+/// A warning, in one sentence.
+pub fn warning(warning: &Warning) -> String {
+    match warning {
+        Warning::Config(warning) => config_warning(*warning).to_string(),
+        Warning::KeyFileReadable(text) | Warning::CountsReset(text) => text.clone(),
+        Warning::MissingRouteMap { prefix, route_map } => {
+            format!("FRR has no route-map {route_map} (route_map): anycastd will not announce {prefix} without it")
+        }
+        Warning::MissingDrainRouteMap { prefix, route_map } => {
+            format!("FRR has no route-map {route_map} (drain_route_map): draining {prefix} withdraws it instead")
+        }
+        Warning::NotInRib { prefix, vrf } => format!(
+            "FRR has no route for {prefix} in the RIB of {} and `bgp network import-check` is on: it keeps the network \
+             but does not advertise it; put the address on an interface (e.g. lo)",
+            vrf.described()
+        ),
+        Warning::RibUnreadable { vrf, reason } => format!("cannot check FRR's RIB of {}: {reason}", vrf.described()),
+        Warning::VtyshErrorButApplied { error } => {
+            format!("vtysh reported an error, yet FRR now has every planned change: {error}")
+        }
+        Warning::MarkerAppeared => {
+            "the maintenance marker appeared while this pass applied its changes (withdraw-all): \
+                                    what it had just announced follows the marker now"
+                .to_string()
+        }
+        Warning::RecordDamaged { why } => format!(
+            "the record of managed prefixes is damaged ({why}): it is written anew, and what it knew of prefixes the \
+             configuration no longer names is lost (they stay as they are in FRR)"
+        ),
+        Warning::RecordUntrusted { why, listed } => format!(
+            "not acting on the record of managed prefixes: {why}; it lists {} prefixes the configuration no longer \
+             names, which stay as they are in FRR: {}",
+            listed.len(),
+            listed.join(", ")
+        ),
+        Warning::RecordNotUpdated { error } => format!("cannot update the record of managed prefixes: {error}"),
+    }
+}
+
+/// A warning about the configuration, in one sentence.
+pub fn config_warning(warning: ConfigWarning) -> &'static str {
+    match warning {
+        ConfigWarning::NoServices => {
+            "the configuration defines no services: anycastd manages no prefix and changes nothing in FRR; add a \
+             [services.NAME] table with prefixes.frrouting and checks.cabourotte"
+        }
+    }
+}
+
+/// What went wrong for a prefix in `vrf`, and how to fix it.
+pub fn prefix_error(error: &PrefixError, vrf: &Vrf) -> String {
+    match error {
+        PrefixError::FrrUnavailable(reason) => format!("cannot read FRR's running config: {reason}"),
+        PrefixError::NoBgpInstance => {
+            let block = match vrf.name() {
+                Some(name) => format!("router bgp <ASN> vrf {name}"),
+                None => "router bgp <ASN>".to_string(),
+            };
+            format!(
+                "FRR has no BGP instance in {}; anycastd never creates one: add `{block}` to FRR's configuration",
+                vrf.described()
+            )
+        }
+        PrefixError::AnnounceRefused(reason) => format!("not announced: {reason}"),
+        PrefixError::VtyshNotConfigured(vtysh) => format!(
+            "anycastd announced it through {}, which the configuration no longer names: not withdrawn (anycastd runs \
+             only the vtysh its configuration names, or /usr/bin/vtysh); withdraw it by hand, then `anycastd forget` \
+             it",
+            vtysh.display()
+        ),
+        PrefixError::MissingRouteMap(route_map) => format!(
+            "FRR has no route-map {route_map} (its route_map): not announced without it; define `route-map \
+             {route_map} permit 10` in FRR, or remove route_map from the configuration"
+        ),
+    }
+}
+
+/// Why FRR does not match a prefix's plan after applying it.
+pub fn failure(failure: &Failure) -> String {
+    let route_map =
+        |line: &Option<String>| line.as_ref().map_or("no route-map".to_string(), |name| format!("route-map {name}"));
+    let (what, vtysh_error) = match failure {
+        Failure::Unverified { reason } => return format!("cannot read FRR's running config after applying: {reason}"),
+        Failure::Absent { vtysh_error } => ("FRR does not have the network after applying".to_string(), vtysh_error),
+        Failure::StillPresent { vtysh_error } => ("FRR still has the network after applying".to_string(), vtysh_error),
+        Failure::WrongRouteMap { found, wanted, vtysh_error } => (
+            format!("FRR has the network with {} after applying, not {}", route_map(found), route_map(wanted)),
+            vtysh_error,
+        ),
+    };
+    match vtysh_error {
+        Some(error) => format!("{what}: {error}"),
+        None => what,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::{Prefix, RouteMap};
+
+    fn prefix() -> Prefix {
+        Prefix::parse("203.0.113.53/32").expect("a valid prefix")
+    }
+
+    fn route_map(name: &str) -> RouteMap {
+        RouteMap::parse(name).expect("a valid route-map")
+    }
+
+    /// Every warning, worded as before warnings were data, with its code: the codes are what scripts match, so they
+    /// must never change, and no two kinds may share one.
+    #[test]
+    fn every_warning_has_its_own_stable_code_and_its_words() {
+        let vrf = Vrf::Named("123".into());
+        let cases = [
+            (Warning::Config(ConfigWarning::NoServices), "no-services", "the configuration defines no services: "),
+            (Warning::KeyFileReadable("the key_file k".into()), "key-file-readable", "the key_file k"),
+            (
+                Warning::MissingRouteMap { prefix: prefix(), route_map: route_map("OUT") },
+                "missing-route-map",
+                "FRR has no route-map OUT (route_map): anycastd will not announce 203.0.113.53/32 without it",
+            ),
+            (
+                Warning::MissingDrainRouteMap { prefix: prefix(), route_map: route_map("DRAIN") },
+                "missing-drain-route-map",
+                "FRR has no route-map DRAIN (drain_route_map): draining 203.0.113.53/32 withdraws it instead",
+            ),
+            (
+                Warning::NotInRib { prefix: prefix(), vrf: vrf.clone() },
+                "not-in-rib",
+                "FRR has no route for 203.0.113.53/32 in the RIB of VRF 123 and `bgp network import-check` is on: ",
+            ),
+            (
+                Warning::RibUnreadable { vrf, reason: "timeout".into() },
+                "rib-unreadable",
+                "cannot check FRR's RIB of VRF 123: timeout",
+            ),
+            (
+                Warning::VtyshErrorButApplied { error: "% Unknown command".into() },
+                "vtysh-error-but-applied",
+                "vtysh reported an error, yet FRR now has every planned change: % Unknown command",
+            ),
+            (
+                Warning::MarkerAppeared,
+                "marker-appeared-while-applying",
+                "the maintenance marker appeared while this pass applied its changes (withdraw-all): what it had just \
+                 announced follows the marker now",
+            ),
+            (Warning::CountsReset("ignoring the damaged".into()), "counts-reset", "ignoring the damaged"),
+            (
+                Warning::RecordDamaged { why: "bad JSON".into() },
+                "record-damaged",
+                "the record of managed prefixes is damaged (bad JSON): it is written anew",
+            ),
+            (
+                Warning::RecordUntrusted { why: "not ours".into(), listed: vec!["a".into(), "b".into()] },
+                "record-untrusted",
+                "not acting on the record of managed prefixes: not ours; it lists 2 prefixes the configuration no \
+                 longer names, which stay as they are in FRR: a, b",
+            ),
+            (
+                Warning::RecordNotUpdated { error: "disk full".into() },
+                "record-not-updated",
+                "cannot update the record of managed prefixes: disk full",
+            ),
+        ];
+        let mut codes = std::collections::BTreeSet::new();
+        for (warning, code, start) in &cases {
+            assert_eq!(warning.code(), *code);
+            assert!(codes.insert(*code), "{code} twice");
+            assert!(super::warning(warning).starts_with(start), "{:?}", super::warning(warning));
+        }
+    }
+
+    #[test]
+    fn prefix_errors_have_codes_and_say_what_to_do() {
+        let default = Vrf::Default;
+        let cases = [
+            (
+                PrefixError::FrrUnavailable("refused".into()),
+                "frr-unavailable",
+                "cannot read FRR's running config: refused",
+            ),
+            (
+                PrefixError::NoBgpInstance,
+                "no-bgp-instance",
+                "FRR has no BGP instance in the default VRF; anycastd never creates one: add `router bgp <ASN>` to \
+                 FRR's configuration",
+            ),
+            (PrefixError::AnnounceRefused("no lock".into()), "announce-refused", "not announced: no lock"),
+            (
+                PrefixError::MissingRouteMap(route_map("OUT")),
+                "missing-route-map",
+                "FRR has no route-map OUT (its route_map): not announced without it; define `route-map OUT permit 10` \
+                 in FRR, or remove route_map from the configuration",
+            ),
+            (
+                PrefixError::VtyshNotConfigured(PathBuf::from("/opt/vtysh")),
+                "vtysh-not-configured",
+                "anycastd announced it through /opt/vtysh, which the configuration no longer names: not withdrawn \
+                 (anycastd runs only the vtysh its configuration names, or /usr/bin/vtysh); withdraw it by hand, then \
+                 `anycastd forget` it",
+            ),
+        ];
+        for (error, code, words) in &cases {
+            assert_eq!((error.code(), prefix_error(error, &default).as_str()), (*code, *words));
+        }
+        let named = prefix_error(&PrefixError::NoBgpInstance, &Vrf::Named("123".into()));
+        assert!(named.contains("`router bgp <ASN> vrf 123`"), "{named}");
+    }
+
+    #[test]
+    fn failures_have_codes_and_quote_vtysh() {
+        let error = Some("% Unknown command".to_string());
+        let cases = [
+            (
+                Failure::Absent { vtysh_error: error.clone() },
+                "absent-after-applying",
+                "FRR does not have the network after applying: % Unknown command",
+            ),
+            (
+                Failure::StillPresent { vtysh_error: None },
+                "present-after-applying",
+                "FRR still has the network after applying",
+            ),
+            (
+                Failure::WrongRouteMap { found: None, wanted: Some("OUT".into()), vtysh_error: None },
+                "wrong-route-map-after-applying",
+                "FRR has the network with no route-map after applying, not route-map OUT",
+            ),
+            (
+                Failure::Unverified { reason: "timeout".into() },
+                "unverified-after-applying",
+                "cannot read FRR's running config after applying: timeout",
+            ),
+        ];
+        for (failed, code, words) in &cases {
+            assert_eq!((failed.code(), failure(failed).as_str()), (*code, *words));
+        }
+    }
+}
