@@ -92,12 +92,9 @@ fn wait_with_deadline(child: &mut Child, deadline: Instant) -> Result<Finished, 
 /// Makes the child (about to exec) receive SIGKILL when anycastd dies, and fails if it is already gone: a child whose
 /// parent died between fork and this call would not be told. (Run between fork and exec: async-signal-safe only.)
 fn die_with_parent(parent: u32) -> io::Result<()> {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid take no pointers and only act on the calling process.
-    let (set, now) = unsafe { (libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL), libc::getppid()) };
-    if set != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if u32::try_from(now).ok() != Some(parent) {
+    use rustix::process::{Signal, getppid, set_parent_process_death_signal};
+    set_parent_process_death_signal(Some(Signal::KILL))?;
+    if getppid().and_then(|now| u32::try_from(now.as_raw_nonzero().get()).ok()) != Some(parent) {
         return Err(io::Error::other("anycastd ended before its child started"));
     }
     Ok(())
@@ -105,10 +102,10 @@ fn die_with_parent(parent: u32) -> io::Result<()> {
 
 /// Kills the child's whole process group, then reaps the child.
 fn kill_group(child: &mut Child) {
-    if let Ok(group) = i32::try_from(child.id()) {
-        // SAFETY: kill(2) only sends a signal. The child leads its own group (`process_group(0)`) and is not reaped
-        // yet, so its id still names that group and no other.
-        unsafe { libc::kill(-group, libc::SIGKILL) };
+    // The child leads its own group (`process_group(0)`) and is not reaped yet, so its id still names that group and
+    // no other.
+    if let Some(group) = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw) {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     }
     let _ = child.kill();
     let _ = child.wait();

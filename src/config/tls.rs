@@ -298,9 +298,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temporary directory");
         let fifo = dir.join("fifo");
-        let path = std::ffi::CString::new(fifo.display().to_string()).expect("no NUL");
-        // SAFETY: mkfifo reads a NUL-terminated path and touches no memory of ours.
-        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
         for path in [Path::new("/"), fifo.as_path()] {
             let text = config("https://h", &format!(", ca_file = \"{}\"", path.display()), "");
             assert_eq!(

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Seek, Write};
-use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -164,14 +163,7 @@ impl Vtysh {
 
 /// A file in memory only, holding `contents`, positioned at its start.
 fn in_memory_file(contents: &[u8]) -> io::Result<File> {
-    // SAFETY: memfd_create takes a NUL-terminated name and flags and returns a new descriptor or -1; nothing else
-    // owns the descriptor, so the File may take it.
-    let fd = unsafe { libc::memfd_create(c"anycastd-batch".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh, valid descriptor that nothing else refers to.
-    let mut file = unsafe { File::from_raw_fd(fd) };
+    let mut file = File::from(rustix::fs::memfd_create(c"anycastd-batch", rustix::fs::MemfdFlags::CLOEXEC)?);
     file.write_all(contents)?;
     file.rewind()?;
     Ok(file)

@@ -25,8 +25,7 @@ const MAX_LINKS: usize = 40;
 
 /// The effective user ID of this process: whose files it may trust.
 pub fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions, cannot fail and touches no memory of ours.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// A state directory that was checked: resolved through trusted links only, writable by its owner only.

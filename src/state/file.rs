@@ -122,23 +122,15 @@ fn named(dir: &Path, name: &str, mode: u32) -> io::Result<(File, PathBuf)> {
 /// Links the unnamed `file` into `dir` as `.NAME.<random>` and returns that path. Through `/proc/self/fd`, as
 /// open(2) documents for `O_TMPFILE`: the other way, `AT_EMPTY_PATH`, needs `CAP_DAC_READ_SEARCH`.
 fn name_unnamed(file: &File, dir: &Path, name: &str) -> io::Result<PathBuf> {
-    use std::ffi::CString;
+    use rustix::fs::{AtFlags, CWD, linkat};
     use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let source = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(io::Error::other)?;
+    let source = format!("/proc/self/fd/{}", file.as_raw_fd());
     for _ in 0..NAME_ATTEMPTS {
         let temporary = dir.join(format!(".{name}.{}", random_hex()));
-        let target = CString::new(temporary.as_os_str().as_bytes()).map_err(io::Error::other)?;
-        // SAFETY: both paths are NUL-terminated strings that outlive the call; linkat touches no other memory.
-        let linked = unsafe {
-            libc::linkat(libc::AT_FDCWD, source.as_ptr(), libc::AT_FDCWD, target.as_ptr(), libc::AT_SYMLINK_FOLLOW)
-        };
-        if linked == 0 {
-            return Ok(temporary);
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != ErrorKind::AlreadyExists {
-            return Err(error);
+        match linkat(CWD, source.as_str(), CWD, &temporary, AtFlags::SYMLINK_FOLLOW) {
+            Ok(()) => return Ok(temporary),
+            Err(error) if error == rustix::io::Errno::EXIST => continue,
+            Err(error) => return Err(error.into()),
         }
     }
     Err(io::Error::new(ErrorKind::AlreadyExists, "every temporary name tried was taken"))
@@ -248,9 +240,8 @@ pub(super) fn is_read_only_fs(error: &io::Error) -> bool {
 /// `O_EXCL` already makes a planted name harmless, randomness only keeps it from blocking every attempt.
 pub(super) fn random_hex() -> String {
     let mut bytes = [0u8; 8];
-    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer it is given, which lives for the call.
-    let filled = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    let value = if usize::try_from(filled).is_ok_and(|filled| filled == bytes.len()) {
+    let filled = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
+    let value = if filled.is_ok_and(|filled| filled == bytes.len()) {
         u64::from_ne_bytes(bytes)
     } else {
         use std::hash::{BuildHasher, Hasher};

@@ -143,9 +143,14 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let fifo = dir.join("fifo");
         let _ = std::fs::remove_file(&fifo);
-        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("no NUL");
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0, "mkfifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
         let refused = Secret::read(&fifo).err().unwrap_or_default();
         assert!(refused.ends_with("it is not a regular file"), "{refused}");
         assert!(Secret::read(&dir).err().unwrap_or_default().ends_with("it is not a regular file"));

@@ -29,7 +29,6 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -172,38 +171,54 @@ impl Server<'_> {
         if self.paused_until.is_some_and(|until| now >= until) {
             self.paused_until = None;
         }
-        let listening = if self.paused_until.is_some() { -1 } else { self.listener.as_raw_fd() };
-        let mut fds = Vec::with_capacity(self.connections.len() + 1);
-        fds.push(libc::pollfd { fd: listening, events: libc::POLLIN, revents: 0 });
-        fds.extend(self.connections.iter().map(Connection::pollfd));
-        if let Err(error) = poll(&mut fds, self.timeout(now)) {
-            if error.kind() != io::ErrorKind::Interrupted {
-                self.complaints.say(now, format!("poll failed: {error}"));
-                std::thread::sleep(self.limits.accept_backoff);
+        let listening = self.paused_until.is_none();
+        let ready = match self.wait_for_ready(listening, now) {
+            Ok(ready) => ready,
+            Err(error) => {
+                if error.kind() != io::ErrorKind::Interrupted {
+                    self.complaints.say(now, format!("poll failed: {error}"));
+                    std::thread::sleep(self.limits.accept_backoff);
+                }
+                return;
             }
-            return;
-        }
+        };
+        let (accept, connections_ready) = match listening {
+            true => (ready[0], &ready[1..]),
+            false => (false, &ready[..]),
+        };
         let now = Instant::now();
-        for (connection, fd) in self.connections.iter_mut().zip(&fds[1..]) {
-            if fd.revents != 0 {
-                connection.advance(self.service, self.limits, now);
-            }
+        for (connection, _) in self.connections.iter_mut().zip(connections_ready).filter(|(_, ready)| **ready) {
+            connection.advance(self.service, self.limits, now);
         }
         self.connections.retain(Connection::is_open);
-        if fds[0].revents != 0 {
+        if accept {
             self.accept(now);
         }
     }
 
+    /// `poll(2)` over the listening socket (unless paused) and every connection: which of them are ready, in that
+    /// order.
+    fn wait_for_ready(&self, listening: bool, now: Instant) -> io::Result<Vec<bool>> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = Vec::with_capacity(self.connections.len() + 1);
+        if listening {
+            fds.push(PollFd::new(&self.listener, PollFlags::IN));
+        }
+        fds.extend(self.connections.iter().map(Connection::poll_fd));
+        let timeout = self.timeout(now).map(|wait| Timespec {
+            tv_sec: i64::try_from(wait.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(wait.subsec_nanos()),
+        });
+        poll(&mut fds, timeout.as_ref())?;
+        Ok(fds.iter().map(|fd| !fd.revents().is_empty()).collect())
+    }
+
     /// How long `poll` may wait: until the nearest deadline, or for ever when nothing has one (an idle listener
     /// costs nothing).
-    fn timeout(&self, now: Instant) -> i32 {
-        let next = self.connections.iter().map(|connection| connection.deadline).chain(self.paused_until).min();
-        match next {
-            None => -1,
-            // One millisecond more, so that the deadline has passed when poll returns.
-            Some(at) => i32::try_from(at.saturating_duration_since(now).as_millis().min(60_000)).unwrap_or(60_000) + 1,
-        }
+    fn timeout(&self, now: Instant) -> Option<Duration> {
+        let next = self.connections.iter().map(|connection| connection.deadline).chain(self.paused_until).min()?;
+        // One millisecond more, so that the deadline has passed when poll returns.
+        Some(next.saturating_duration_since(now).min(Duration::from_secs(60)) + Duration::from_millis(1))
     }
 
     /// Accepts what is waiting (at most one server's worth per turn, so a flood cannot keep the loop from serving),
@@ -268,14 +283,6 @@ fn transient(error: &io::Error) -> bool {
         )
 }
 
-/// `poll(2)` over `fds`, waiting at most `timeout` ms (`-1`: for ever).
-fn poll(fds: &mut [libc::pollfd], timeout: i32) -> io::Result<usize> {
-    let count = libc::nfds_t::try_from(fds.len()).unwrap_or(libc::nfds_t::MAX);
-    // SAFETY: `fds` is a valid, exclusively borrowed array of `count` pollfd for the whole call.
-    let ready = unsafe { libc::poll(fds.as_mut_ptr(), count, timeout) };
-    usize::try_from(ready).map_err(|_| io::Error::last_os_error())
-}
-
 /// Errors said at most once per [`COMPLAINT_INTERVAL`].
 struct Complaints<'a> {
     log: &'a dyn Fn(String),
@@ -333,12 +340,12 @@ impl Connection {
     }
 
     /// What to wait for in `poll`.
-    fn pollfd(&self) -> libc::pollfd {
+    fn poll_fd(&self) -> rustix::event::PollFd<'_> {
         let events = match self.phase {
-            Phase::Respond { .. } => libc::POLLOUT,
-            _ => libc::POLLIN,
+            Phase::Respond { .. } => rustix::event::PollFlags::OUT,
+            _ => rustix::event::PollFlags::IN,
         };
-        libc::pollfd { fd: self.stream.as_raw_fd(), events, revents: 0 }
+        rustix::event::PollFd::new(&self.stream, events)
     }
 
     /// The order of eviction, least worth keeping first (see [`Server::evict`]).
