@@ -71,6 +71,13 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Makes a FIFO at `path`, for the tests that prove one is refused at once rather than waited on.
+#[cfg(test)]
+pub(crate) fn make_fifo(path: &Path) {
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o600), 0).expect("mkfifo");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -298,14 +298,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temporary directory");
         let fifo = dir.join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .expect("mkfifo");
+        crate::bounded::make_fifo(&fifo);
         for path in [Path::new("/"), fifo.as_path()] {
             let text = config("https://h", &format!(", ca_file = \"{}\"", path.display()), "");
             assert_eq!(

@@ -373,12 +373,7 @@ mod tests {
 
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("anycastd-state-dir-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        DirBuilder::new().recursive(true).mode(0o700).create(&dir).expect("scratch dir");
-        dir
-    }
+    use crate::state::scratch;
 
     #[test]
     fn links_of_root_or_the_running_user_are_followed_relative_to_where_they_are() {

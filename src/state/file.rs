@@ -254,18 +254,12 @@ pub(super) fn random_hex() -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::fs::DirBuilder;
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, symlink};
+    use std::os::unix::fs::{MetadataExt, symlink};
 
     use super::*;
     use crate::state::StateDir;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("anycastd-state-dir-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        DirBuilder::new().recursive(true).mode(0o700).create(&dir).expect("scratch dir");
-        dir
-    }
+    use crate::state::scratch;
 
     #[test]
     fn files_are_replaced_through_new_private_files_and_never_through_links() {

@@ -16,3 +16,13 @@ pub mod streaks;
 
 pub use dir::{StateDir, euid};
 pub use file::{PRIVATE, Replacement, read_file, replace_file};
+
+/// A fresh private directory for one test of this module's files.
+#[cfg(test)]
+fn scratch(name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::env::temp_dir().join(format!("anycastd-state-dir-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).expect("scratch dir");
+    dir
+}

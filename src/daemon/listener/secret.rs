@@ -143,14 +143,7 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let fifo = dir.join("fifo");
         let _ = std::fs::remove_file(&fifo);
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .expect("mkfifo");
+        crate::bounded::make_fifo(&fifo);
         let refused = Secret::read(&fifo).err().unwrap_or_default();
         assert!(refused.ends_with("it is not a regular file"), "{refused}");
         assert!(Secret::read(&dir).err().unwrap_or_default().ends_with("it is not a regular file"));
