@@ -300,6 +300,19 @@ fn run_loop_follows_health_and_withdraws_on_sigterm() {
     assert!(!env.state_dir().join("maintenance.json").exists(), "stopping is not maintenance");
 }
 
+/// Passes slower than the interval (a slow vtysh, a loaded machine) must not keep the loop from reading SIGTERM:
+/// before, every poll was due at once and the loop polled back to back, never stopping nor withdrawing.
+#[test]
+fn run_loop_whose_passes_outlast_the_interval_still_stops_and_withdraws_on_sigterm() {
+    let env = Env::new();
+    env.slow(Some(0.3));
+    let looping = env.anycastd(["run", "--interval", "100ms", "--resync", "0"]).spawn();
+    wait_until("all announced", || env.networks() == ALL_ANNOUNCED);
+    let Run { code, stderr, .. } = looping.terminate(Duration::from_secs(20));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(env.networks().is_empty(), "SIGTERM withdraws every managed prefix");
+}
+
 #[test]
 fn run_loop_keeps_prefixes_on_exit_when_asked() {
     let env = Env::new();
