@@ -7,21 +7,21 @@
 //! modules never import higher ones. The binary (`main.rs`) only parses, dispatches and
 //! renders a fatal error; the library exists so that the tests can use the crate's own parsers.
 
-pub mod bounded;
+pub(crate) mod bounded;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod context;
-pub mod daemon;
+pub(crate) mod daemon;
 pub mod error;
 pub mod escape;
-pub mod finding;
+pub(crate) mod finding;
 pub mod frr;
-pub mod health;
+pub(crate) mod health;
 pub mod observe;
-pub mod pass;
-pub mod plan;
-pub mod process;
+pub(crate) mod pass;
+pub(crate) mod plan;
+pub(crate) mod process;
 pub mod render;
 pub mod state;
 
