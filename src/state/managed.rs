@@ -18,8 +18,10 @@
 //! configuration names the same prefixes and none is departed, a pass reads only the header, so an idle pass at
 //! 10,000 prefixes pays nothing for the record.
 //!
-//!     {"anycastd_record":1,"named":"8f3c2a0b9d3e4f61","departed":0}
-//!     {"prefix":"203.0.113.53/32","vrf":"default","asn":"65536","vtysh":"/usr/bin/vtysh","service":"dns"}
+//! ```text
+//! {"anycastd_record":1,"named":"8f3c2a0b9d3e4f61","departed":0}
+//! {"prefix":"203.0.113.53/32","vrf":"default","asn":"65536","vtysh":"/usr/bin/vtysh","service":"dns"}
+//! ```
 
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, BufReader, Read};
