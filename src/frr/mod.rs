@@ -1,7 +1,7 @@
 //! FRRouting: what its running config (and its startup config) says, the commands that change it, and the vtysh process that runs them.
 
 mod batch;
-pub mod preflight;
+pub(crate) mod preflight;
 mod rib;
 mod running_config;
 mod startup_config;

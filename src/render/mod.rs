@@ -2,7 +2,7 @@
 
 mod json;
 mod text;
-pub mod words;
+pub(crate) mod words;
 
 use std::io::Write;
 

@@ -5,14 +5,14 @@
 //! same directory: what one finds there, the other may have written. So trust is decided in one place (`dir.rs`),
 //! and every file is opened, replaced and removed through one set of safe operations (`file.rs`).
 
-pub mod changes;
-pub mod config_cache;
+pub(crate) mod changes;
+pub(crate) mod config_cache;
 mod dir;
 mod file;
-pub mod lock;
+pub(crate) mod lock;
 pub mod maintenance;
-pub mod managed;
-pub mod streaks;
+pub(crate) mod managed;
+pub(crate) mod streaks;
 
 pub use dir::{StateDir, euid};
 pub use file::{PRIVATE, Replacement, read_file, replace_file};
