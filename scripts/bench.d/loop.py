@@ -48,6 +48,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+
+def lab_bgpd_pid_file(bench_dir):
+    """bgpd's pid file, from the lab's settings in `bench_dir`: `run` watches it to trust what it read of FRR."""
+    with open(os.path.join(bench_dir, "lab.env")) as f:
+        for line in f:
+            if line.startswith("BGPD_PID_FILE="):
+                return line.split("=", 1)[1].strip().strip("'")
+    sys.exit("bench: no BGPD_PID_FILE in the lab's lab.env")
+
 class Loop:
     def __init__(self, bench, idle_seconds, original_venv):
         self.bench = bench
@@ -58,12 +67,7 @@ class Loop:
     # ---- inputs ----------------------------------------------------------------------------------------------------
 
     def bgpd_pid_file(self):
-        """bgpd's pid file, from the lab's settings: `run` watches it to trust what it read of FRR."""
-        with open(os.path.join(self.bench.dir, "lab.env")) as f:
-            for line in f:
-                if line.startswith("BGPD_PID_FILE="):
-                    return line.split("=", 1)[1].strip().strip("'")
-        sys.exit("bench: no BGPD_PID_FILE in the lab's lab.env")
+        return lab_bgpd_pid_file(self.bench.dir)
 
     def generate(self, services, original=False):
         """`services` services of one IPv4 prefix each in the default VRF, one check each at interval 1 s. The

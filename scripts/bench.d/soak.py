@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.request
 
-from loop import PUSH_SECRET, TICKS, free_port, push_secret_file
+from loop import PUSH_SECRET, TICKS, free_port, lab_bgpd_pid_file, push_secret_file
 
 INTERVAL = 0.1
 SERVICES = 10
@@ -65,7 +65,7 @@ class Soak:
     # ---- inputs ----------------------------------------------------------------------------------------------------
 
     def generate(self):
-        pid_file = self.bench_pid_file()
+        pid_file = lab_bgpd_pid_file(self.bench.dir)
         lines = []
         for number in range(SERVICES):
             lines += [
@@ -79,13 +79,6 @@ class Soak:
         with open(self.bench.config, "w") as f:
             f.write("\n".join(lines))
         self.write_results()
-
-    def bench_pid_file(self):
-        with open(os.path.join(self.bench.dir, "lab.env")) as f:
-            for line in f:
-                if line.startswith("BGPD_PID_FILE="):
-                    return line.split("=", 1)[1].strip().strip("'")
-        sys.exit("bench: no BGPD_PID_FILE in the lab's lab.env")
 
     def write_results(self):
         results = [
