@@ -143,10 +143,7 @@ mod tests {
     use super::*;
 
     fn temporary_dir(name: &str) -> (std::path::PathBuf, StateDir) {
-        let dir = std::env::temp_dir().join(format!("anycastd-maintenance-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let state_dir = StateDir::create(&dir).expect("state dir");
-        (dir, state_dir)
+        crate::state::scratch_state_dir(&format!("maintenance-{name}"))
     }
 
     #[test]

@@ -257,10 +257,7 @@ mod tests {
     }
 
     fn scratch(name: &str) -> (std::path::PathBuf, StateDir) {
-        let dir = std::env::temp_dir().join(format!("anycastd-announced-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let state_dir = StateDir::create(&dir).expect("state dir");
-        (dir, state_dir)
+        crate::state::scratch_state_dir(&format!("managed-{name}"))
     }
 
     #[test]

@@ -26,3 +26,11 @@ fn scratch(name: &str) -> std::path::PathBuf {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).expect("scratch dir");
     dir
 }
+
+/// A fresh state directory for one test of this module's files, and its path.
+#[cfg(test)]
+fn scratch_state_dir(name: &str) -> (std::path::PathBuf, StateDir) {
+    let dir = scratch(name);
+    let state_dir = StateDir::create(&dir).expect("state dir");
+    (dir, state_dir)
+}
