@@ -19,6 +19,8 @@ pub enum Level {
 pub struct Finding {
     /// How serious it is.
     pub level: Level,
+    /// What kind of finding it is: kebab-case, stable, never reworded (the JSON output's `code`).
+    pub code: &'static str,
     /// What it is about.
     pub subject: String,
     /// What was found, and what to do.
@@ -26,8 +28,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A finding about `subject`.
-    pub fn new(level: Level, subject: impl Into<String>, message: impl Into<String>) -> Finding {
-        Finding { level, subject: subject.into(), message: message.into() }
+    /// A finding of kind `code` about `subject`.
+    pub fn new(level: Level, code: &'static str, subject: impl Into<String>, message: impl Into<String>) -> Finding {
+        Finding { level, code, subject: subject.into(), message: message.into() }
     }
 }

@@ -333,7 +333,7 @@ Cabourotte pre-flight: 2 errors, 1 warning.
         .as_array()
         .and_then(|findings| findings.iter().find(|f| f["subject"] == "check ntp-v4 at https://[CABOUROTTE]"))
         .unwrap_or_else(|| panic!("no finding for ntp-v4: {report}"));
-    assert_eq!(typo["level"], "error");
+    assert_eq!((&typo["level"], &typo["code"]), (&"error".into(), &"check-result-missing".into()));
     assert!(typo["message"].as_str().is_some_and(|m| m.contains("did you mean `ntp_v4`?")), "{typo}");
 }
 

@@ -73,7 +73,8 @@ fn a_damaged_state_file_warns_and_starts_from_what_frr_has() {
     env.anycastd(["apply"]).run();
     std::fs::write(env.state_dir().join("state.json"), "{ not json").expect("damage");
     env.cabourotte.failing("dns", "timeout");
-    let run = env.anycastd(["apply"]).run().success();
+    let run = env.anycastd(["apply"]).json().run().success();
+    assert_eq!(run.json()["warning_codes"], serde_json::json!(["counts-reset"]), "{run}");
     run.stderr_has("warning: ignoring the damaged [DIR]/state/state.json");
     assert!(dns_announced(&env), "FRR says announced; the first unhealthy pass of two keeps it");
 }
@@ -247,7 +248,7 @@ fn check_frr_verifies_vtysh_instances_and_routes_without_changing_anything() {
     let errors: Vec<&serde_json::Value> =
         report["frr"].as_array().expect("findings").iter().filter(|f| f["level"] == "error").collect();
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0]["subject"], "VRF 123");
+    assert_eq!((&errors[0]["code"], &errors[0]["subject"]), (&"bgp-instance-missing".into(), &"VRF 123".into()));
 }
 
 /// `write memory` saved the managed networks into FRR's startup config (real FRR 10.3 output): FRR would announce

@@ -390,17 +390,18 @@ fn import_check_warning_follows_frr_rib(frr: Frr) {
             .flatten()
             .flat_map(|s| s["prefixes"].as_array().into_iter().flatten())
             .find(|p| p["prefix"] == prefix)
-            .map(|p| p["warning"].clone());
+            .map(|p| (p["warning_codes"].clone(), p["warning"].clone()));
         found.unwrap_or_else(|| panic!("{prefix} not in the plan\n{plan}"))
     };
-    let warning = warning_of(WEB);
+    let (codes, warning) = warning_of(WEB);
+    assert_eq!(codes, serde_json::json!(["not-in-rib"]));
     assert!(
         warning
             .as_str()
             .is_some_and(|w| w.starts_with(&format!("FRR has no route for {WEB} in the RIB of the default VRF"))),
         "{warning}"
     );
-    assert_eq!(warning_of(DNS_V4), serde_json::Value::Null, "its address is on lo");
+    assert_eq!(warning_of(DNS_V4), (serde_json::json!([]), serde_json::Value::Null), "its address is on lo");
     let check = lab.anycastd(["check", "--frr"]).run().success();
     check.stdout_has(&format!("⚠ {WEB} in the default VRF: no route in FRR's RIB"));
 
@@ -411,7 +412,7 @@ fn import_check_warning_follows_frr_rib(frr: Frr) {
 
     lab.add_service_address(WEB);
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6, WEB]);
-    assert_eq!(warning_of(WEB), serde_json::Value::Null);
+    assert_eq!(warning_of(WEB), (serde_json::json!([]), serde_json::Value::Null));
 }
 
 /// The FRR pre-flight reads the real running config: both instances found, a VRF without one is an error, and

@@ -674,6 +674,7 @@ checks.cabourotte = [{{ name = "dns", url = "{url}" }}]
 
     let planned = lab.anycastd(["plan"]).json().run().code(1);
     assert_eq!(field(&planned, DNS_V4, "action"), "error", "{planned}");
+    assert_eq!(field(&planned, DNS_V4, "error_code"), "missing-route-map", "{planned}");
     assert!(field(&planned, DNS_V4, "error").contains("ANYCAST-MISSING"), "{planned}");
     assert_eq!(field(&planned, DNS_V6, "action"), "announce", "{planned}");
     let planned_text = lab.anycastd(["plan"]).run().code(1);
@@ -722,6 +723,7 @@ drain_route_map = "{DRAIN}"
 
     let drained_now = lab.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).json().run().success();
     assert_eq!(field(&drained_now, DNS_V4, "action"), "withdraw", "{drained_now}");
+    assert_eq!(drained_now.prefix(DNS_V4)["warning_codes"], serde_json::json!(["missing-drain-route-map"]));
     assert!(drained_now.output().contains("NO-SUCH-DRAIN"), "the report names it\n{drained_now}");
     assert_eq!(field(&drained_now, DNS_V6, "action"), "drain", "{drained_now}");
     assert_eq!(lab.network_line(None, DNS_V4), None);

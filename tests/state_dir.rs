@@ -481,8 +481,9 @@ fn a_lock_held_too_long_never_stops_a_withdrawal() {
         "anycastd apply: state-error: another anycastd holds the lock [DIR]/state/lock (holder unknown); gave up \
          after 300 ms; this pass withdraws but announces nothing"
     );
-    env.anycastd(["--lock-timeout", "300ms", "withdraw-all"]).run().code(1);
+    let withdrawn = env.anycastd(["--lock-timeout", "300ms", "withdraw-all"]).json().run().code(1);
     assert!(env.networks().is_empty());
+    assert_eq!(withdrawn.json()["error_codes"], serde_json::json!(["lock-not-taken"]), "{withdrawn}");
     drop(lock);
 }
 

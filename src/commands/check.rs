@@ -29,7 +29,8 @@ pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Erro
         .cabourotte
         .then(|| cabourotte_preflight::check_all(&config, context.http_timeout, crate::clock::unix_now()));
     let output = &context.output;
-    let exposed = crate::config::exposed_keys(&config).into_iter().map(Warning::KeyFileReadable);
+    let exposed =
+        crate::config::exposed_keys(&config).into_iter().map(|key_file| Warning::KeyFileReadable { key_file });
     let warnings: Vec<Warning> = config.warnings().into_iter().map(Warning::Config).chain(exposed).collect();
     match output.format {
         Format::Text => {

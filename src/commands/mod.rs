@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::observe::log::{Event, LogLevel};
-use crate::plan::Plan;
+use crate::plan::{HoldProblem, PassError, Plan};
 use crate::state::config_cache;
 
 /// How a command ended, as its exit code says.
@@ -84,7 +84,7 @@ impl InForce {
 
     /// Why nothing may be announced, when the file is broken; logs its diagnostic (loudly: an error event with every
     /// problem of the file, at its line) as `command`.
-    pub fn refusal(&self, context: &Context, command: &str) -> Option<String> {
+    pub fn refusal(&self, context: &Context, command: &str) -> Option<PassError> {
         let InForce::LastValid { problem, .. } = self else { return None };
         let reason = format!(
             "{}; until it is fixed, the last valid configuration stands in: services whose checks fail are withdrawn, \
@@ -92,10 +92,11 @@ impl InForce {
             narrated(problem)
         );
         context.logging.write(&[Event { level: LogLevel::Error, ..Event::notice(command, "config-invalid", reason) }]);
-        Some(format!(
+        let detail = format!(
             "the configuration {} is not valid (see the config-invalid log line); the last valid one stands in",
             context.config_path.display()
-        ))
+        );
+        Some(PassError::withdraw_only(HoldProblem::Configuration, detail))
     }
 }
 

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::pass;
-use crate::plan::Intent;
+use crate::plan::{Intent, PassError};
 use crate::render::{Format, Tense, emit};
 use crate::state::StateDir;
 use crate::state::maintenance::{self, Maintenance};
@@ -45,13 +45,7 @@ pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Dra
     let deadline = until.map(|until| UNIX_EPOCH + Duration::from_secs(until));
     let marker_written =
         StateDir::create(&context.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason, until));
-    let unmarked = marker_written.err().map(|error| {
-        format!(
-            "{error}: withdrawing anyway, but without the maintenance marker the next apply or run pass may announce \
-             the prefixes again; stop the timer or the loop, or make the state directory writable and run `anycastd \
-             withdraw-all` again"
-        )
-    });
+    let unmarked = marker_written.err().map(|error| PassError::MarkerNotWritten { detail: error.to_string() });
     let (Some(drain), Some(until), Some(deadline)) = (drain, until, deadline) else {
         let withdrawn = withdraw_pass(&config, context, unmarked.into_iter().collect());
         return Ok(if broken.is_some() { Exit::Failed } else { withdrawn });
@@ -132,7 +126,7 @@ fn watch_drain(
 }
 
 /// The withdrawal: every managed prefix, whatever the health.
-fn withdraw_pass(config: &Config, context: &Context, earlier: Vec<String>) -> Exit {
+fn withdraw_pass(config: &Config, context: &Context, earlier: Vec<PassError>) -> Exit {
     let applied = pass::changing_pass(config, context, Intent::WithdrawAll, "withdraw-all", earlier);
     context.output.plan(&applied, "withdraw-all", Tense::Applied);
     Exit::of(&applied)

@@ -129,20 +129,14 @@ fn client_identity(client: &ClientCertificate) -> Result<ClientIdentity, Vec<Tls
 /// A warning for every `key_file` of `config` that every user of the host can read: whoever reads it can present
 /// anycastd's client certificate to Cabourotte. Not an error (refusing the configuration would stop every pass,
 /// withdrawals included, over a file mode), but said by `check`, `plan` and every pass until fixed.
-pub fn exposed_keys(config: &crate::config::Config) -> Vec<String> {
+pub fn exposed_keys(config: &crate::config::Config) -> Vec<std::path::PathBuf> {
     let keys: std::collections::BTreeSet<&Path> = config
         .checks()
         .filter_map(|(_, check)| check.tls.client.as_ref().map(|client| client.key_file.as_path()))
         .collect();
     keys.into_iter()
         .filter(|key| std::fs::metadata(key).is_ok_and(|metadata| metadata.mode() & 0o004 != 0))
-        .map(|key| {
-            format!(
-                "the key_file {0} is readable by every user of this host, who can then present anycastd's client \
-                 certificate to Cabourotte: chmod o-r {0}",
-                key.display()
-            )
-        })
+        .map(Path::to_path_buf)
         .collect()
 }
 

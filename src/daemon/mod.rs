@@ -35,6 +35,7 @@ use crate::error::Error;
 use crate::observe::log::{Event, LogLevel, Logging};
 use crate::observe::metrics::{self, PassTiming};
 use crate::pass::{self, Pass, record};
+use crate::plan::PassError;
 use crate::plan::{Intent, Plan};
 use crate::render::Tense;
 use listener::mailbox::Mailbox;
@@ -125,7 +126,7 @@ struct Daemon<'a> {
     file_valid: bool,
     /// Why nothing may be announced: the file was broken at start, and the last valid configuration stands in, until
     /// a SIGHUP finds it valid.
-    broken_config: Option<String>,
+    broken_config: Option<PassError>,
 }
 
 impl Daemon<'_> {

@@ -50,11 +50,12 @@ fn startup_findings(config: &Config, path: &Path, startup: StartupConfig) -> Vec
     let text = match startup {
         StartupConfig::Text(text) => text,
         StartupConfig::Absent => {
-            return vec![Finding { level: Level::Ok, subject, message: "no startup config here".into() }];
+            return vec![Finding::new(Level::Ok, "startup-config-absent", subject, "no startup config here")];
         }
         StartupConfig::Unreadable(reason) => {
             return vec![Finding {
                 level: Level::Warning,
+                code: "startup-config-unreadable",
                 subject,
                 message: format!(
                     "cannot read FRR's startup config ({reason}), so cannot tell whether it holds managed networks"
@@ -68,6 +69,7 @@ fn startup_findings(config: &Config, path: &Path, startup: StartupConfig) -> Vec
         .filter(|network| managed.contains(&(&network.vrf, &network.prefix)))
         .map(|network| Finding {
             level: Level::Error,
+            code: "network-in-startup-config",
             subject: format!("{} in {}", network.prefix, network.vrf.described()),
             message: format!(
                 "FRR's startup config {} has it as a network (line {}): FRR announces it at boot, before any check \
@@ -79,28 +81,31 @@ fn startup_findings(config: &Config, path: &Path, startup: StartupConfig) -> Vec
         })
         .collect();
     if saved.is_empty() {
-        return vec![Finding {
-            level: Level::Ok,
+        return vec![Finding::new(
+            Level::Ok,
+            "startup-config-clean",
             subject,
-            message: "FRR's startup config holds no managed network".into(),
-        }];
+            "FRR's startup config holds no managed network",
+        )];
     }
     saved
 }
 
 fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Finding> {
-    let finding = |level, subject: String, message: String| Finding { level, subject, message };
+    let finding = |level, code, subject: String, message: String| Finding { level, code, subject, message };
     let running = match vtysh.read_running_config() {
         Ok(running) => running,
         Err(error) => {
             return vec![finding(
                 Level::Error,
+                "running-config-unreadable",
                 path.display().to_string(),
                 format!("cannot read FRR's running config: {error}"),
             )];
         }
     };
-    let mut findings = vec![finding(Level::Ok, path.display().to_string(), "vtysh reads FRR's running config".into())];
+    let mut findings =
+        vec![finding(Level::Ok, "vtysh-works", path.display().to_string(), "vtysh reads FRR's running config".into())];
     let mut needed: BTreeMap<&Vrf, BTreeSet<AddressFamily>> = BTreeMap::new();
     for prefix in prefixes {
         needed.entry(&prefix.vrf).or_default().insert(prefix.prefix.family());
@@ -113,6 +118,7 @@ fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Fin
                 .map_or_else(|| "router bgp <ASN>".to_string(), |name| format!("router bgp <ASN> vrf {name}"));
             findings.push(finding(
                 Level::Error,
+                "bgp-instance-missing",
                 vrf.described(),
                 format!(
                     "FRR has no BGP instance here; anycastd never creates one: add `{block}` to FRR's configuration"
@@ -123,12 +129,14 @@ fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Fin
         let import_check = if instance.import_check { "on" } else { "off" };
         findings.push(finding(
             Level::Ok,
+            "bgp-instance-found",
             format!("AS {}, {}", instance.asn, vrf),
             format!("BGP instance found, bgp network import-check {import_check}"),
         ));
         for family in families.difference(&instance.families) {
             findings.push(finding(
                 Level::Ok,
+                "address-family-not-configured",
                 format!("AS {}, {}", instance.asn, vrf),
                 format!(
                     "address-family {} unicast not configured yet: FRR creates it with the first network",
@@ -168,10 +176,11 @@ fn route_map_findings(running: &RunningConfig, prefixes: &[&ManagedPrefix]) -> V
             };
             let keys = keys.into_iter().collect::<Vec<_>>().join(" and ");
             if running.has_route_map(route_map.name()) {
-                return Finding { level: Level::Ok, subject, message: format!("defined in FRR ({keys})") };
+                return Finding::new(Level::Ok, "route-map-defined", subject, format!("defined in FRR ({keys})"));
             }
             Finding {
                 level: Level::Error,
+                code: "route-map-missing",
                 subject,
                 message: format!(
                     "FRR has no such route-map ({keys}): {consequence}; anycastd never creates route-maps: define \
@@ -192,6 +201,7 @@ fn rib_findings(vtysh: &Vtysh, wanted: &BTreeSet<(Vrf, Prefix)>) -> Vec<Finding>
                 Ok(present) if present.contains(prefix) => None,
                 Ok(_) => Some(Finding {
                     level: Level::Warning,
+                    code: "not-in-rib",
                     subject,
                     message: "no route in FRR's RIB while import-check is on: once announced, FRR keeps the network \
                               but does not advertise it; put the address on an interface (e.g. lo)"
@@ -199,6 +209,7 @@ fn rib_findings(vtysh: &Vtysh, wanted: &BTreeSet<(Vrf, Prefix)>) -> Vec<Finding>
                 }),
                 Err(reason) => Some(Finding {
                     level: Level::Warning,
+                    code: "rib-unreadable",
                     subject,
                     message: format!("cannot check FRR's RIB: {reason}"),
                 }),

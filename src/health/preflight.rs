@@ -21,10 +21,15 @@ pub fn check_all(config: &Config, timeout: Duration, now: i64) -> Vec<Finding> {
     for (url, endpoint) in cabourotte::endpoints(config) {
         match answers.get(url) {
             Some(Ok(list)) => {
-                findings.push(Finding::new(Level::Ok, url.to_string(), reachable(url, endpoint.tls, list)));
+                findings.push(Finding::new(
+                    Level::Ok,
+                    "cabourotte-answers",
+                    url.to_string(),
+                    reachable(url, endpoint.tls, list),
+                ));
                 if !list.unreadable().is_empty() {
                     let message = format!("some entries of its answer have no readable name: {}", list.unreadable());
-                    findings.push(Finding::new(Level::Warning, url.to_string(), message));
+                    findings.push(Finding::new(Level::Warning, "unnamed-results", url.to_string(), message));
                 }
                 for name in &endpoint.checks {
                     let max_age = max_ages.get(&(url, *name)).copied();
@@ -32,9 +37,14 @@ pub fn check_all(config: &Config, timeout: Duration, now: i64) -> Vec<Finding> {
                 }
             }
             Some(Err(reason)) => {
-                findings.push(Finding::new(Level::Error, url.to_string(), format!("cannot be asked: {reason}")));
+                findings.push(Finding::new(
+                    Level::Error,
+                    "cabourotte-unreachable",
+                    url.to_string(),
+                    format!("cannot be asked: {reason}"),
+                ));
             }
-            None => findings.push(Finding::new(Level::Error, url.to_string(), "was not asked")),
+            None => findings.push(Finding::new(Level::Error, "cabourotte-not-asked", url.to_string(), "was not asked")),
         }
     }
     findings
@@ -83,14 +93,14 @@ fn check_finding(
 ) -> Finding {
     let subject = format!("check {name} at {url}");
     let Some(result) = list.get(name) else {
-        return Finding::new(Level::Error, subject, missing(name, endpoint, list));
+        return Finding::new(Level::Error, "check-result-missing", subject, missing(name, endpoint, list));
     };
-    let (level, message) = judged(result, max_age, now);
-    Finding::new(level, subject, message)
+    let (level, code, message) = judged(result, max_age, now);
+    Finding::new(level, code, subject, message)
 }
 
 /// What a result says, and how old it is.
-fn judged(result: &CheckResult, max_age: Option<Duration>, now: i64) -> (Level, String) {
+fn judged(result: &CheckResult, max_age: Option<Duration>, now: i64) -> (Level, &'static str, String) {
     let age = result.timestamp.map(|timestamp| now.saturating_sub(timestamp));
     let when = match age {
         Some(age) if age < 0 => format!("latest result {} in the future", spoken(age.unsigned_abs())),
@@ -100,7 +110,7 @@ fn judged(result: &CheckResult, max_age: Option<Duration>, now: i64) -> (Level, 
     if !result.success {
         let message =
             format!("failing, {when}: {}; while it fails, anycastd withdraws the service's prefixes", result.message);
-        return (Level::Warning, message);
+        return (Level::Warning, "check-failing", message);
     }
     let stale = match (max_age, age) {
         (Some(max_age), Some(age)) => age as f64 > max_age.as_secs_f64(),
@@ -110,16 +120,19 @@ fn judged(result: &CheckResult, max_age: Option<Duration>, now: i64) -> (Level, 
     match (stale, age) {
         (true, _) => (
             Level::Warning,
+            "check-result-stale",
             format!(
                 "success, but {when}: older than its max_age {}, so anycastd counts it as failing (is the check still \
                  scheduled in Cabourotte?)",
                 max_age.map(describe).unwrap_or_default()
             ),
         ),
-        (false, Some(age)) if age < 0 => {
-            (Level::Warning, format!("success, {when}: do the clocks of this host and of Cabourotte agree?"))
-        }
-        (false, _) => (Level::Ok, format!("success, {when}")),
+        (false, Some(age)) if age < 0 => (
+            Level::Warning,
+            "check-result-in-future",
+            format!("success, {when}: do the clocks of this host and of Cabourotte agree?"),
+        ),
+        (false, _) => (Level::Ok, "check-passing", format!("success, {when}")),
     }
 }
 
@@ -194,13 +207,16 @@ mod tests {
         let max_age = Some(Duration::from_secs(30));
         assert_eq!(
             judged(&result(true, Some(990)), max_age, 1000),
-            (Level::Ok, "success, latest result 10 s ago".into())
+            (Level::Ok, "check-passing", "success, latest result 10 s ago".into())
         );
-        assert_eq!(judged(&result(true, Some(900)), max_age, 1000).0, Level::Warning);
-        assert_eq!(judged(&result(true, Some(900)), None, 1000).0, Level::Ok, "no max_age: age is not judged");
-        assert_eq!(judged(&result(true, Some(1010)), None, 1000).0, Level::Warning, "from the future");
-        let (level, message) = judged(&result(false, Some(990)), None, 1000);
-        assert_eq!(level, Level::Warning);
+        let kind = |judged: (Level, &'static str, String)| (judged.0, judged.1);
+        assert_eq!(kind(judged(&result(true, Some(900)), max_age, 1000)), (Level::Warning, "check-result-stale"));
+        let unjudged = kind(judged(&result(true, Some(900)), None, 1000));
+        assert_eq!(unjudged, (Level::Ok, "check-passing"), "no max_age: age is not judged");
+        let future = kind(judged(&result(true, Some(1010)), None, 1000));
+        assert_eq!(future, (Level::Warning, "check-result-in-future"));
+        let (level, code, message) = judged(&result(false, Some(990)), None, 1000);
+        assert_eq!((level, code), (Level::Warning, "check-failing"));
         assert!(message.starts_with("failing, latest result 10 s ago: down;"), "{message}");
     }
 }

@@ -203,7 +203,7 @@ fn logfmt_value(value: &str) -> String {
 /// checker that could not be asked.
 pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
     let mut events: Vec<Event> =
-        applied.errors.iter().map(|error| Event::state_error(command, error.clone())).collect();
+        applied.errors.iter().map(|error| Event::state_error(command, words::pass_error(error))).collect();
     events.extend(applied.warnings.iter().map(|warning| Event::warning(command, words::warning(warning))));
     for service in applied.all_services() {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {

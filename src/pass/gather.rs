@@ -97,7 +97,8 @@ pub fn gather(
     };
     let answers = health.with_pushed(answers);
     let exposed = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
-    let mut warnings: Vec<Warning> = exposed.into_iter().map(Warning::KeyFileReadable).collect();
+    let mut warnings: Vec<Warning> =
+        exposed.into_iter().map(|key_file| Warning::KeyFileReadable { key_file }).collect();
     warnings.extend(record_warning);
     Gathered {
         answers,

@@ -24,7 +24,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::context::Context;
 use crate::daemon::memory::Memory;
-use crate::plan::{Action, FrrStates, Inputs, Intent, Outcome, Plan, Warning};
+use crate::plan::{Action, FrrStates, HoldProblem, Inputs, Intent, Outcome, PassError, Plan, Warning};
 use crate::state::lock::RunLock;
 use crate::state::managed::Record;
 use crate::state::streaks::{self, Streaks};
@@ -41,17 +41,19 @@ struct Held {
     /// written is known in time.
     counts: Option<Replacement>,
     /// What keeps this pass from announcing (the state directory, the lock, the counts' file).
-    problems: Vec<String>,
+    problems: Vec<PassError>,
 }
 
 /// The hold stage of a changing pass for `command`. `spare` is a counts file prepared by an earlier pass of the loop
 /// and not needed then: taken instead of creating (and, most often, removing unused) another one every pass.
 fn hold(context: &Context, intent: Intent, command: &str, spare: Option<Replacement>) -> Held {
     let mut problems = Vec::new();
-    let state_dir = StateDir::create(&context.state_dir).map_err(|error| problems.push(error.to_string())).ok();
+    let state_dir = StateDir::create(&context.state_dir)
+        .map_err(|error| problems.push(PassError::withdraw_only(HoldProblem::StateDir, error)))
+        .ok();
     let lock = state_dir.as_ref().and_then(|state_dir| {
         RunLock::acquire(state_dir, command, context.lock_timeout)
-            .map_err(|error| problems.push(error.to_string()))
+            .map_err(|error| problems.push(PassError::withdraw_only(HoldProblem::Lock, error)))
             .ok()
     });
     if let (Some(state_dir), Some(_), None) = (&state_dir, &lock, &spare) {
@@ -59,9 +61,9 @@ fn hold(context: &Context, intent: Intent, command: &str, spare: Option<Replacem
     }
     let counts = match (intent, &state_dir, &lock, spare) {
         (Intent::Reconcile, Some(_), Some(_), Some(spare)) => Some(spare),
-        (Intent::Reconcile, Some(state_dir), Some(_), None) => {
-            streaks::prepare_save(state_dir).map_err(|error| problems.push(error.to_string())).ok()
-        }
+        (Intent::Reconcile, Some(state_dir), Some(_), None) => streaks::prepare_save(state_dir)
+            .map_err(|error| problems.push(PassError::withdraw_only(HoldProblem::Counts, error)))
+            .ok(),
         _ => None,
     };
     Held { state_dir, lock, counts, problems }
@@ -82,11 +84,11 @@ pub fn plan_only(
     context: &Context,
     health: &HealthInput,
     frr: &FrrInput,
-    withdraw_only: Option<String>,
+    withdraw_only: Option<PassError>,
 ) -> Plan {
     let (state_dir, mut problems) = match StateDir::open(&context.state_dir) {
         Ok(state_dir) => (state_dir, Vec::new()),
-        Err(problem) => (None, vec![problem.to_string()]),
+        Err(problem) => (None, vec![PassError::withdraw_only(HoldProblem::StateDir, problem)]),
     };
     problems.splice(0..0, withdraw_only);
     let gathered = gather::gather(config, context, Intent::Reconcile, health, frr, state_dir.as_ref());
@@ -105,7 +107,13 @@ pub fn one_pass(config: &Config, context: &Context, pass: &Pass<'_>) -> Plan {
 
 /// A changing pass (`apply`, `withdraw-all`, each pass of `run`) for `command`: every stage, live. `earlier` are
 /// errors the caller met before it (withdraw-all's marker), reported with the pass's own. Returns the applied plan.
-pub fn changing_pass(config: &Config, context: &Context, intent: Intent, command: &str, earlier: Vec<String>) -> Plan {
+pub fn changing_pass(
+    config: &Config,
+    context: &Context,
+    intent: Intent,
+    command: &str,
+    earlier: Vec<PassError>,
+) -> Plan {
     let pass = Pass { intent, command, earlier, ..Pass::new(intent, command) };
     remembering_pass(config, context, &pass, &mut Memory::none())
 }
@@ -119,7 +127,7 @@ pub struct Pass<'a> {
     /// The command the pass logs as.
     pub command: &'a str,
     /// Errors the caller met before the pass, reported with its own.
-    pub earlier: Vec<String>,
+    pub earlier: Vec<PassError>,
     /// Where the health of the checks comes from.
     pub health: HealthInput,
     /// Why it withdraws every managed prefix, when not withdraw-all's own reason (see [`Plan::reason`]).
@@ -127,7 +135,7 @@ pub struct Pass<'a> {
     /// Configurations refused since the last pass, for the metrics.
     pub config_errors: u64,
     /// Why this pass may withdraw but not announce, decided before it started (a broken configuration file).
-    pub broken_config: Option<String>,
+    pub broken_config: Option<PassError>,
     /// Whether the configuration file was valid when last read, for the metrics (`run` keeps its configuration in
     /// force when a SIGHUP finds the file broken).
     pub config_file_valid: bool,
@@ -192,13 +200,13 @@ fn keep_before_applying(
 ) -> Plan {
     let mut plan = deciding.plan();
     if let Some(problem) = keep_counts(held, memory, &plan, previous_counts) {
-        deciding.refuse_announcements(problem);
+        deciding.refuse_announcements(PassError::withdraw_only(HoldProblem::Counts, problem));
         plan = deciding.plan();
     }
     if let (Some(state_dir), Some(_)) = (&held.state_dir, &held.lock)
         && let Some(problem) = ownership::before_applying(state_dir, deciding.config, &plan, record)
     {
-        deciding.refuse_announcements(problem);
+        deciding.refuse_announcements(PassError::withdraw_only(HoldProblem::Record, problem));
         plan = deciding.plan();
     }
     if announces(&plan) && deciding.heed_marker(held.state_dir.as_ref()) {
@@ -284,12 +292,12 @@ struct Deciding<'a> {
     intent: Intent,
     inputs: Inputs,
     /// What keeps this pass from announcing.
-    problems: Vec<String>,
+    problems: Vec<PassError>,
     warnings: Vec<Warning>,
 }
 
 impl<'a> Deciding<'a> {
-    fn new(config: &'a Config, intent: Intent, gathered: Gathered, problems: Vec<String>) -> Deciding<'a> {
+    fn new(config: &'a Config, intent: Intent, gathered: Gathered, problems: Vec<PassError>) -> Deciding<'a> {
         let (inputs, problems, warnings) = inputs(gathered, problems);
         Deciding { config, intent, inputs, problems, warnings }
     }
@@ -300,9 +308,9 @@ impl<'a> Deciding<'a> {
     }
 
     /// From now on, the pass may withdraw but not announce, because of `problem`.
-    fn refuse_announcements(&mut self, problem: String) {
+    fn refuse_announcements(&mut self, problem: PassError) {
         self.problems.push(problem);
-        self.inputs.withdraw_only = self.problems.first().cloned();
+        self.inputs.withdraw_only = self.problems.first().map(|problem| problem.detail().to_string());
     }
 
     /// Reads the maintenance marker again; `true` when it changed into one that keeps prefixes from being announced
@@ -317,7 +325,7 @@ impl<'a> Deciding<'a> {
             }
             Ok(_) => false,
             Err(error) => {
-                self.refuse_announcements(error.to_string());
+                self.refuse_announcements(PassError::withdraw_only(HoldProblem::Marker, error));
                 true
             }
         }
@@ -327,9 +335,9 @@ impl<'a> Deciding<'a> {
 /// The inputs of the compute stage, from the gathered ones. `problems` keep this pass from announcing; a maintenance
 /// marker that cannot be read is one more (it is unknown whether anything may be announced, but withdrawals go on).
 /// A damaged counts file is only a warning, returned beside.
-fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>, Vec<Warning>) {
+fn inputs(gathered: Gathered, mut problems: Vec<PassError>) -> (Inputs, Vec<PassError>, Vec<Warning>) {
     let maintenance = gathered.maintenance.unwrap_or_else(|error| {
-        problems.push(error.to_string());
+        problems.push(PassError::withdraw_only(HoldProblem::Marker, error));
         None
     });
     let recalled = gathered.recalled;
@@ -340,7 +348,7 @@ fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>
         streaks: recalled.streaks,
         now: gathered.now,
         // Every problem is reported; the first one is the reason given for each announcement refused.
-        withdraw_only: problems.first().cloned(),
+        withdraw_only: problems.first().map(|problem| problem.detail().to_string()),
         counts_forgeable: recalled.forgeable,
         departed: gathered.departed,
         pushed_services: gathered.pushed_services,
@@ -351,10 +359,9 @@ fn inputs(gathered: Gathered, mut problems: Vec<String>) -> (Inputs, Vec<String>
 
 /// The compute stage: the plan of `inputs`, with the pass's `problems` as its errors and its `warnings` (the counts, the
 /// files the configuration names).
-fn compute(config: &Config, inputs: &Inputs, intent: Intent, problems: &[String], warnings: Vec<Warning>) -> Plan {
+fn compute(config: &Config, inputs: &Inputs, intent: Intent, problems: &[PassError], warnings: Vec<Warning>) -> Plan {
     let mut plan = Plan::compute(config, inputs, intent);
-    plan.errors =
-        problems.iter().map(|problem| format!("{problem}; this pass withdraws but announces nothing")).collect();
+    plan.errors = problems.to_vec();
     plan.warnings.extend(warnings);
     plan
 }

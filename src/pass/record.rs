@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::observe::hooks;
 use crate::observe::log;
 use crate::observe::metrics::{self, PassTiming};
-use crate::plan::Plan;
+use crate::plan::{PassError, Plan};
 
 /// Records the `applied` plan of `pass`, which started at `started`, then lets go of what it held. A metrics file
 /// that cannot be written is an error of the pass: whoever reads it would see a pass that did not happen.
@@ -30,7 +30,7 @@ pub(super) fn record(
     };
     let metrics_error = context.metrics_file.as_deref().and_then(|path| metrics::write(path, applied, timing).err());
     drop(held.lock);
-    applied.errors.extend(metrics_error.map(|error| error.to_string()));
+    applied.errors.extend(metrics_error.map(|error| PassError::MetricsNotWritten { detail: error.to_string() }));
     let mut events = log::events(applied, command);
     events.extend(hooks::run_changed(config, applied, command));
     context.logging.write(&events);

@@ -7,6 +7,7 @@
 mod compute;
 mod inputs;
 mod model;
+mod pass_error;
 mod prefix;
 #[cfg(test)]
 mod testing;
@@ -15,5 +16,6 @@ mod warning;
 
 pub use inputs::{Departed, FrrStates, Inputs, Intent};
 pub use model::{Action, Failure, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary};
+pub use pass_error::{HoldProblem, PassError};
 pub use verdict::{Desired, MaintenanceMode, Verdict, decide};
 pub use warning::Warning;

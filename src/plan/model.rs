@@ -243,7 +243,7 @@ pub struct Plan {
     /// Things the operator should know that are not errors (e.g. a damaged state file).
     pub warnings: Vec<Warning>,
     /// Errors of the pass as a whole, not of one prefix (the state directory, the lock, the marker).
-    pub errors: Vec<String>,
+    pub errors: Vec<super::PassError>,
     /// Why this pass withdraws every managed prefix, when it is not withdraw-all's own reason: the signal that
     /// stopped `run`, or a reload that removed the prefixes from the configuration.
     pub reason: Option<String>,

@@ -1,16 +1,21 @@
 //! What the operator should know that is not an error, as data: the wording is the renderer's
 //! (`render::words::warning`), and each kind has a stable `code` for the JSON output.
 
+use std::path::PathBuf;
+
 use crate::config::{ConfigWarning, Prefix, RouteMap, Vrf};
+use crate::state::streaks::CountsProblem;
 
 /// One warning of a plan, or of one of its prefixes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Warning {
     /// About the configuration as a whole.
     Config(ConfigWarning),
-    /// A check's TLS `key_file` is readable by every user of the host. Worded by `config::exposed_keys`, which says
-    /// which file.
-    KeyFileReadable(String),
+    /// A check's TLS `key_file` is readable by every user of the host (`config::exposed_keys`).
+    KeyFileReadable {
+        /// The file.
+        key_file: PathBuf,
+    },
     /// The prefix's `route_map` is not in FRR: it is not announced without it.
     MissingRouteMap {
         /// The prefix.
@@ -47,8 +52,8 @@ pub enum Warning {
     },
     /// The maintenance marker appeared while the pass applied an announcement; the pass followed it.
     MarkerAppeared,
-    /// The rise/fall counts were not used (damaged, or not trusted): counting from zero. Worded by `state::streaks`.
-    CountsReset(String),
+    /// The rise/fall counts were not used (damaged, or not trusted): counting from zero.
+    CountsReset(CountsProblem),
     /// The record of managed prefixes is damaged: what it knew of departed prefixes is lost.
     RecordDamaged {
         /// Why it is damaged.
@@ -73,7 +78,7 @@ impl Warning {
     pub fn code(&self) -> &'static str {
         match self {
             Warning::Config(warning) => warning.code(),
-            Warning::KeyFileReadable(_) => "key-file-readable",
+            Warning::KeyFileReadable { .. } => "key-file-readable",
             Warning::MissingRouteMap { .. } => "missing-route-map",
             Warning::MissingDrainRouteMap { .. } => "missing-drain-route-map",
             Warning::NotInRib { .. } => "not-in-rib",

@@ -9,7 +9,7 @@ use super::{Tense, words};
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::health::{CheckStatus, CheckVerdict};
-use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Summary, Verdict, Warning};
+use crate::plan::{Action, Desired, Outcome, PassError, Plan, PrefixPlan, ServicePlan, Summary, Verdict, Warning};
 
 /// The version of the JSON schema; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -29,6 +29,9 @@ struct Report<'a> {
     warning_codes: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<String>,
+    /// The stable code of each error, in the same order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    error_codes: Vec<&'static str>,
     summary: SummaryJson,
 }
 
@@ -116,7 +119,8 @@ pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
         departed: plan.departed.iter().map(|service| service_json(service, tense)).collect(),
         warnings: plan.warnings.iter().map(words::warning).collect(),
         warning_codes: plan.warnings.iter().map(Warning::code).collect(),
-        errors: plan.errors.clone(),
+        errors: plan.errors.iter().map(words::pass_error).collect(),
+        error_codes: plan.errors.iter().map(PassError::code).collect(),
         summary: summary_json(plan.summary()),
     };
     serde_json::to_string_pretty(&report).unwrap_or_default()

@@ -80,7 +80,7 @@ enum Style {
 pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
     let mut out = String::new();
     for error in &plan.errors {
-        let _ = writeln!(out, "{} {error}\n", painter.red("Error:"));
+        let _ = writeln!(out, "{} {}\n", painter.red("Error:"), escape(&words::pass_error(error)));
     }
     for warning in &plan.warnings {
         let _ = writeln!(out, "{} {}\n", painter.yellow("Warning:"), escape(&words::warning(warning)));

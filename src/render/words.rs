@@ -3,13 +3,24 @@
 //! report's message fields and the log lines.
 
 use crate::config::{ConfigWarning, Vrf};
-use crate::plan::{Failure, PrefixError, Warning};
+use crate::plan::{Failure, PassError, PrefixError, Warning};
+use crate::state::streaks::CountsProblem;
 
 /// A warning, in one sentence.
 pub fn warning(warning: &Warning) -> String {
     match warning {
         Warning::Config(warning) => config_warning(*warning).to_string(),
-        Warning::KeyFileReadable(text) | Warning::CountsReset(text) => text.clone(),
+        Warning::KeyFileReadable { key_file } => format!(
+            "the key_file {0} is readable by every user of this host, who can then present anycastd's client \
+             certificate to Cabourotte: chmod o-r {0}",
+            key_file.display()
+        ),
+        Warning::CountsReset(CountsProblem::Damaged { path, error }) => {
+            format!("ignoring the damaged {} ({error}); counting from zero", path.display())
+        }
+        Warning::CountsReset(CountsProblem::Untrusted { why }) => format!(
+            "not using the rise/fall counts: {why}; counting from zero, and `fall` cannot hold back a withdrawal"
+        ),
         Warning::MissingRouteMap { prefix, route_map } => {
             format!("FRR has no route-map {route_map} (route_map): anycastd will not announce {prefix} without it")
         }
@@ -41,6 +52,19 @@ pub fn warning(warning: &Warning) -> String {
             listed.join(", ")
         ),
         Warning::RecordNotUpdated { error } => format!("cannot update the record of managed prefixes: {error}"),
+    }
+}
+
+/// An error of the pass as a whole, in one sentence.
+pub fn pass_error(error: &PassError) -> String {
+    match error {
+        PassError::WithdrawOnly { detail, .. } => format!("{detail}; this pass withdraws but announces nothing"),
+        PassError::MarkerNotWritten { detail } => format!(
+            "{detail}: withdrawing anyway, but without the maintenance marker the next apply or run pass may announce \
+             the prefixes again; stop the timer or the loop, or make the state directory writable and run `anycastd \
+             withdraw-all` again"
+        ),
+        PassError::MetricsNotWritten { detail } => detail.clone(),
     }
 }
 
@@ -123,7 +147,12 @@ mod tests {
         let vrf = Vrf::Named("123".into());
         let cases = [
             (Warning::Config(ConfigWarning::NoServices), "no-services", "the configuration defines no services: "),
-            (Warning::KeyFileReadable("the key_file k".into()), "key-file-readable", "the key_file k"),
+            (
+                Warning::KeyFileReadable { key_file: "/etc/k.pem".into() },
+                "key-file-readable",
+                "the key_file /etc/k.pem is readable by every user of this host, who can then present anycastd's \
+                 client certificate to Cabourotte: chmod o-r /etc/k.pem",
+            ),
             (
                 Warning::MissingRouteMap { prefix: prefix(), route_map: route_map("OUT") },
                 "missing-route-map",
@@ -155,7 +184,17 @@ mod tests {
                 "the maintenance marker appeared while this pass applied its changes (withdraw-all): what it had just \
                  announced follows the marker now",
             ),
-            (Warning::CountsReset("ignoring the damaged".into()), "counts-reset", "ignoring the damaged"),
+            (
+                Warning::CountsReset(CountsProblem::Damaged { path: "/s/counts.json".into(), error: "EOF".into() }),
+                "counts-reset",
+                "ignoring the damaged /s/counts.json (EOF); counting from zero",
+            ),
+            (
+                Warning::CountsReset(CountsProblem::Untrusted { why: "it belongs to uid 997".into() }),
+                "counts-reset",
+                "not using the rise/fall counts: it belongs to uid 997; counting from zero, and `fall` cannot hold \
+                 back a withdrawal",
+            ),
             (
                 Warning::RecordDamaged { why: "bad JSON".into() },
                 "record-damaged",
@@ -173,11 +212,39 @@ mod tests {
                 "cannot update the record of managed prefixes: disk full",
             ),
         ];
-        let mut codes = std::collections::BTreeSet::new();
+        let mut kinds = std::collections::BTreeMap::new();
         for (warning, code, start) in &cases {
             assert_eq!(warning.code(), *code);
-            assert!(codes.insert(*code), "{code} twice");
+            let kind = std::mem::discriminant(warning);
+            assert_eq!(*kinds.entry(*code).or_insert(kind), kind, "{code} for two kinds");
             assert!(super::warning(warning).starts_with(start), "{:?}", super::warning(warning));
+        }
+    }
+
+    #[test]
+    fn every_pass_error_has_its_own_stable_code_and_its_words() {
+        use crate::plan::HoldProblem;
+        let refused = |cause| PassError::withdraw_only(cause, "why");
+        let cases = [
+            (refused(HoldProblem::StateDir), "state-dir-unusable", "why; this pass withdraws but announces nothing"),
+            (refused(HoldProblem::Lock), "lock-not-taken", "why; this pass withdraws"),
+            (refused(HoldProblem::Counts), "counts-not-kept", "why; this pass withdraws"),
+            (refused(HoldProblem::Record), "record-not-kept", "why; this pass withdraws"),
+            (refused(HoldProblem::Marker), "marker-unreadable", "why; this pass withdraws"),
+            (refused(HoldProblem::Configuration), "config-invalid", "why; this pass withdraws"),
+            (
+                PassError::MarkerNotWritten { detail: "read-only".into() },
+                "marker-not-written",
+                "read-only: withdrawing anyway, but without the maintenance marker the next apply or run pass may \
+                 announce the prefixes again",
+            ),
+            (PassError::MetricsNotWritten { detail: "disk full".into() }, "metrics-not-written", "disk full"),
+        ];
+        let mut codes = std::collections::BTreeSet::new();
+        for (error, code, start) in &cases {
+            assert_eq!(error.code(), *code);
+            assert!(codes.insert(*code), "{code} twice");
+            assert!(pass_error(error).starts_with(start), "{:?}", pass_error(error));
         }
     }
 

@@ -67,7 +67,24 @@ pub struct Recalled {
     /// whoever can write them could keep `fall` from ever withdrawing an unhealthy service, or skip `rise`.
     pub forgeable: bool,
     /// What the operator should know about the file.
-    pub warning: Option<String>,
+    pub warning: Option<CountsProblem>,
+}
+
+/// Why the counts of earlier passes were not used (worded by the renderer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CountsProblem {
+    /// The file is damaged.
+    Damaged {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        error: String,
+    },
+    /// The file is not trusted (see [`StateDir::read_trusted`]).
+    Untrusted {
+        /// Why.
+        why: String,
+    },
 }
 
 /// Reads the streaks; a missing file (or state directory) is a fresh start, a damaged one too, with a warning. Only a
@@ -76,19 +93,14 @@ pub struct Recalled {
 pub fn load(state_dir: Option<&StateDir>) -> Recalled {
     let Some(state_dir) = state_dir else { return Recalled::default() };
     let path = state_dir.file(STATE_FILE);
-    let fresh = |warning: String| Recalled { warning: Some(warning), ..Recalled::default() };
+    let fresh = |warning: CountsProblem| Recalled { warning: Some(warning), ..Recalled::default() };
     match state_dir.read_trusted(STATE_FILE, STATE_LIMIT) {
         Ok(Some(text)) => match serde_json::from_slice(&text) {
             Ok(streaks) => Recalled { streaks, ..Recalled::default() },
-            Err(error) => fresh(format!("ignoring the damaged {} ({error}); counting from zero", path.display())),
+            Err(error) => fresh(CountsProblem::Damaged { path, error: error.to_string() }),
         },
         Ok(None) => Recalled::default(),
-        Err(why) => Recalled {
-            forgeable: true,
-            ..fresh(format!(
-                "not using the rise/fall counts: {why}; counting from zero, and `fall` cannot hold back a withdrawal"
-            ))
-        },
+        Err(why) => Recalled { forgeable: true, ..fresh(CountsProblem::Untrusted { why: why.to_string() }) },
     }
 }
 
@@ -142,8 +154,8 @@ mod tests {
         assert_eq!(load(Some(&state_dir)), Recalled { streaks, ..Recalled::default() });
         std::fs::write(dir.join(STATE_FILE), "{ broken").expect("damage it");
         let damaged = load(Some(&state_dir));
+        assert!(matches!(damaged.warning, Some(CountsProblem::Damaged { .. })), "{damaged:?}");
         assert_eq!((damaged.streaks, damaged.forgeable), (Streaks::default(), false));
-        assert!(damaged.warning.is_some_and(|w| w.contains("damaged") && w.contains("counting from zero")));
         std::fs::set_permissions(dir.join(STATE_FILE), std::os::unix::fs::PermissionsExt::from_mode(0o666))
             .expect("chmod");
         let loose = load(Some(&state_dir));
