@@ -30,7 +30,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 /// `text` with every unsafe character replaced by as many `?` as it has bytes: for text whose byte offsets must stay
 /// where they were (the excerpt of a configuration error, whose labels point into it). Line breaks (`\n`, `\r\n`)
 /// and tabs are kept: they are the text's layout.
-pub fn mask(text: &str) -> Cow<'_, str> {
+pub(crate) fn mask(text: &str) -> Cow<'_, str> {
     let kept =
         |c: char, next: Option<char>| !is_unsafe(c) || c == '\n' || c == '\t' || (c == '\r' && next == Some('\n'));
     let mut chars = text.chars().peekable();

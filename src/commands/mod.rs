@@ -33,7 +33,7 @@ pub enum Exit {
 
 impl Exit {
     /// Failed when the applied (or planned) plan has errors, done otherwise.
-    pub fn of(plan: &Plan) -> Exit {
+    pub(crate) fn of(plan: &Plan) -> Exit {
         if plan.summary().has_errors() { Exit::Failed } else { Exit::Done }
     }
 }
@@ -50,7 +50,7 @@ impl From<Exit> for ExitCode {
 
 /// How a command uses the configuration cache of the state directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheUse {
+pub(crate) enum CacheUse {
     /// Always read and validate the file (`check`: its job is to validate the file itself).
     Never,
     /// Use the cache when it matches the file, but write nothing (`plan`).
@@ -61,7 +61,7 @@ pub enum CacheUse {
 
 /// The configuration a changing command works with.
 #[derive(Debug)]
-pub enum InForce {
+pub(crate) enum InForce {
     /// The file's: valid.
     File(Config),
     /// The file cannot be read or is not valid (`problem`): the last valid configuration, from the configuration
@@ -76,7 +76,7 @@ pub enum InForce {
 
 impl InForce {
     /// The configuration in force.
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         match self {
             InForce::File(config) | InForce::LastValid { config, .. } => config,
         }
@@ -84,7 +84,7 @@ impl InForce {
 
     /// Why nothing may be announced, when the file is broken; logs its diagnostic (loudly: an error event with every
     /// problem of the file, at its line) as `command`.
-    pub fn refusal(&self, context: &Context, command: &str) -> Option<PassError> {
+    pub(crate) fn refusal(&self, context: &Context, command: &str) -> Option<PassError> {
         let InForce::LastValid { problem, .. } = self else { return None };
         let reason = format!(
             "{}; until it is fixed, the last valid configuration stands in: services whose checks fail are withdrawn, \
@@ -103,7 +103,7 @@ impl InForce {
 /// Reads the configuration for a changing command: the file's when valid; else the last valid one (see
 /// [`InForce::LastValid`]); with none that can be trusted, the file's error: withdrawing everything on a typo that
 /// configuration management pushed to every node would take the service down everywhere.
-pub fn load_config_or_last_valid(context: &Context, cache: CacheUse) -> Result<InForce, Error> {
+pub(crate) fn load_config_or_last_valid(context: &Context, cache: CacheUse) -> Result<InForce, Error> {
     match load_config(context, cache) {
         Ok(config) => Ok(InForce::File(config)),
         Err(problem @ Error::Config(_)) => match config_cache::last_valid(&context.state_dir) {
@@ -115,14 +115,14 @@ pub fn load_config_or_last_valid(context: &Context, cache: CacheUse) -> Result<I
 }
 
 /// An error in plain words, with its details (a configuration's problems, each at its line), for one log line.
-pub fn narrated(error: &Error) -> String {
+pub(crate) fn narrated(error: &Error) -> String {
     let mut text = String::new();
     let _ = NarratableReportHandler::new().render_report(&mut text, error as &dyn Diagnostic);
     text.trim().to_string()
 }
 
 /// Reads and validates the configuration file of `context`.
-pub fn load_config(context: &Context, cache: CacheUse) -> Result<Config, Error> {
+pub(crate) fn load_config(context: &Context, cache: CacheUse) -> Result<Config, Error> {
     let (path, state_dir) = (&context.config_path, &context.state_dir);
     let loaded = match cache {
         CacheUse::Never => Config::load(path),

@@ -29,18 +29,18 @@ pub struct ConfigProblem {
 
 impl ConfigProblem {
     /// A problem at `span` with a message and a label.
-    pub fn new(span: Range<usize>, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub(crate) fn new(span: Range<usize>, message: impl Into<String>, label: impl Into<String>) -> Self {
         ConfigProblem { message: message.into(), span, label: label.into(), help: None, related: None }
     }
 
     /// Adds how to fix it.
-    pub fn help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
     /// Adds a second labelled place.
-    pub fn also_at(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
+    pub(crate) fn also_at(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
         self.related = Some((span, label.into()));
         self
     }
@@ -178,7 +178,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// The file at `path` could not be read.
-    pub fn unreadable(path: &Path, reason: &str) -> Self {
+    pub(crate) fn unreadable(path: &Path, reason: &str) -> Self {
         let path = escape(&path.display().to_string()).into_owned();
         ConfigError::Unreadable { path, reason: escape(reason).into_owned() }
     }
@@ -186,7 +186,7 @@ impl ConfigError {
     /// `text` from `origin` has `problems`. Each excerpt is found through one line index of the text, so the cost
     /// is the text's length once plus a small part of it per problem.
     /// What is shown is escaped (messages) or masked (the file's text, byte for byte): see `escape.rs`.
-    pub fn invalid(origin: &str, text: &str, problems: Vec<ConfigProblem>) -> Self {
+    pub(crate) fn invalid(origin: &str, text: &str, problems: Vec<ConfigProblem>) -> Self {
         let text = without_passwords(text);
         let text = escape::mask(&text);
         let name = escape(origin).into_owned();
@@ -197,7 +197,7 @@ impl ConfigError {
 
     /// The problems found in the file (none when it could not be read).
     #[cfg(test)]
-    pub fn problems(&self) -> &[ConfigProblem] {
+    pub(crate) fn problems(&self) -> &[ConfigProblem] {
         match self {
             ConfigError::Unreadable { .. } => &[],
             ConfigError::Invalid { problems, .. } => problems,

@@ -26,10 +26,10 @@ pub const INTERVAL: Bounds = Bounds { min: Duration::from_millis(100), max: Dura
 
 /// `max_age`: Cabourotte's timestamps are whole seconds, so under 1 s every result would be stale; a result older
 /// than a day says nothing about the service now.
-pub const MAX_AGE: Bounds = Bounds { min: Duration::from_secs(1), max: Duration::from_secs(DAY) };
+pub(crate) const MAX_AGE: Bounds = Bounds { min: Duration::from_secs(1), max: Duration::from_secs(DAY) };
 
 /// `on_change_timeout`: starting a program alone takes milliseconds; a hook may hold up loop mode for at most an hour.
-pub const HOOK_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(100), max: Duration::from_secs(HOUR) };
+pub(crate) const HOOK_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(100), max: Duration::from_secs(HOUR) };
 
 /// `--vtysh-timeout`: one vtysh call takes about 20 ms on an idle host, so under 100 ms every call on a busy one
 /// would be killed; a vtysh hung for an hour is hung.
@@ -56,7 +56,7 @@ impl Bounds {
 
     /// A number of seconds as a duration, if it is within the bounds. Checked as a number first, so that no value,
     /// however large, small or odd (NaN, infinity), is turned into a duration that could overflow or round to zero.
-    pub fn checked(&self, value: f64) -> Result<Duration, String> {
+    pub(crate) fn checked(&self, value: f64) -> Result<Duration, String> {
         if value.is_nan() || value < self.min.as_secs_f64() {
             return Err(format!("must be at least {}", spoken(self.min)));
         }
@@ -67,7 +67,7 @@ impl Bounds {
     }
 
     /// `100 ms to 1 day`.
-    pub fn range(&self) -> String {
+    pub(crate) fn range(&self) -> String {
         format!("{} to {}", spoken(self.min), spoken(self.max))
     }
 }

@@ -25,14 +25,14 @@ const MOST_LINES: usize = 6;
 const CUT: &str = "…";
 
 /// The start of every line of a text, to find the line of an offset by binary search.
-pub struct LineIndex<'t> {
+pub(crate) struct LineIndex<'t> {
     text: &'t str,
     starts: Vec<usize>,
 }
 
 impl<'t> LineIndex<'t> {
     /// Indexes `text` (one pass).
-    pub fn new(text: &'t str) -> Self {
+    pub(crate) fn new(text: &'t str) -> Self {
         let mut starts: Vec<usize> = std::iter::once(0).chain(text.match_indices('\n').map(|(at, _)| at + 1)).collect();
         if starts.len() > 1 && text.ends_with('\n') {
             starts.pop();
@@ -77,7 +77,7 @@ struct Shown {
 
 /// The part of the file shown for one problem.
 #[derive(Debug)]
-pub struct Excerpt {
+pub(crate) struct Excerpt {
     name: String,
     text: String,
     shown: Vec<Shown>,
@@ -89,7 +89,7 @@ type Wanted = Vec<(usize, usize)>;
 impl Excerpt {
     /// The excerpt of file `name` (indexed by `index`, `shown_text` being what may be printed of it, the same length)
     /// for labels at `spans`; returns it with each span translated into it.
-    pub fn new(
+    pub(crate) fn new(
         name: &str,
         index: &LineIndex<'_>,
         shown_text: &str,

@@ -19,41 +19,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::bounded;
 
-pub use diagnostics::ConfigError;
+pub(crate) use diagnostics::ConfigError;
 pub use duration::{
     DRAIN, HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds, spoken,
 };
-pub use pem::{ClientIdentity, TlsMaterial, TlsProblem, crypto_provider, exposed_keys, load as load_tls};
-pub use tls::{ClientCertificate, TlsKey, TlsSettings};
+pub(crate) use pem::{exposed_keys, load as load_tls};
+pub(crate) use tls::TlsSettings;
 pub use types::{AddressFamily, CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.
 pub const DEFAULT_PATH: &str = "/etc/anycastd/config.toml";
 
 /// The vtysh binary used when a prefix does not name one.
-pub const DEFAULT_VTYSH: &str = "/usr/bin/vtysh";
+pub(crate) const DEFAULT_VTYSH: &str = "/usr/bin/vtysh";
 /// Debian's bgpd pid file, watched for `/usr/bin/vtysh` when no `bgpd_pid_file` is given.
-pub const DEFAULT_BGPD_PID_FILE: &str = "/run/frr/bgpd.pid";
+pub(crate) const DEFAULT_BGPD_PID_FILE: &str = "/run/frr/bgpd.pid";
 
 /// The Cabourotte API used when a check does not name one.
-pub const DEFAULT_CABOUROTTE_URL: &str = "http://127.0.0.1:9013";
+pub(crate) const DEFAULT_CABOUROTTE_URL: &str = "http://127.0.0.1:9013";
 
 /// The check interval used when a check does not set one.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How long an `on_change` hook may run when the service does not say.
-pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the operator should know about a valid configuration (see [`Config::warnings`]); worded by the renderer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConfigWarning {
+pub(crate) enum ConfigWarning {
     /// The configuration defines no services: anycastd manages nothing.
     NoServices,
 }
 
 impl ConfigWarning {
     /// Its stable code in the JSON output.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             ConfigWarning::NoServices => "no-services",
         }
@@ -73,19 +73,19 @@ pub struct Service {
     /// The name under `[services.NAME]`.
     pub name: String,
     /// The prefixes announced while healthy, sorted by VRF then prefix.
-    pub prefixes: Vec<ManagedPrefix>,
+    pub(crate) prefixes: Vec<ManagedPrefix>,
     /// The checks that must all pass for the service to be healthy, in config order.
     pub checks: Vec<Check>,
     /// How health turns into announcements: rise/fall counts, what to do when Cabourotte cannot be asked.
-    pub policy: Policy,
+    pub(crate) policy: Policy,
     /// A command run after the service's prefixes were announced or withdrawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_change: Option<Hook>,
+    pub(crate) on_change: Option<Hook>,
 }
 
 /// How a service's health turns into announcements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// Consecutive healthy passes needed before a withdrawn service is announced.
     pub rise: u32,
     /// Consecutive unhealthy passes needed before an announced service is withdrawn.
@@ -113,7 +113,7 @@ impl Default for Policy {
 
 /// What an announced service does while it is unhealthy but its `fall` count is not reached yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OnFalling {
+pub(crate) enum OnFalling {
     /// Stays announced as it is (the default).
     Keep,
     /// Announced through its drain route-map, so that peers prefer other nodes before it is withdrawn.
@@ -122,7 +122,7 @@ pub enum OnFalling {
 
 /// What an announced service does once it is unhealthy for `fall` passes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OnUnhealthy {
+pub(crate) enum OnUnhealthy {
     /// Withdrawn (the default).
     Withdraw,
     /// Kept, through its drain route-map: a degraded node is better than none (the last site standing).
@@ -131,7 +131,7 @@ pub enum OnUnhealthy {
 
 /// What to do with a service when its Cabourotte cannot be asked (connection refused, timeout, 5xx, bad JSON).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OnCheckerError {
+pub(crate) enum OnCheckerError {
     /// Withdraw, as if a check failed (the default, the original's behaviour).
     Withdraw,
     /// Leave the prefixes as they are in FRR, and say so loudly.
@@ -140,7 +140,7 @@ pub enum OnCheckerError {
 
 /// A command run after a service changed, as an argument vector (no shell).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hook {
+pub(crate) struct Hook {
     /// The program and its arguments.
     pub argv: Vec<String>,
     /// How long it may run before it is killed.
@@ -149,7 +149,7 @@ pub struct Hook {
 
 /// One `network` statement that anycastd owns in FRR.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ManagedPrefix {
+pub(crate) struct ManagedPrefix {
     /// The VRF of the BGP instance that announces it.
     pub vrf: Vrf,
     /// The network itself.
@@ -183,17 +183,17 @@ pub struct Check {
     pub max_age: Option<Duration>,
     /// How to verify an https Cabourotte and prove who anycastd is: the same for every check of one URL.
     #[serde(default)]
-    pub tls: TlsSettings,
+    pub(crate) tls: TlsSettings,
 }
 
 impl Config {
     /// Reads and validates the configuration file at `path`.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
         Config::parse(&read(path)?, &path.display().to_string())
     }
 
     /// The text of the configuration file at `path`, bounded in size (see `bounded.rs`).
-    pub fn read_file(path: &Path) -> Result<String, ConfigError> {
+    pub(crate) fn read_file(path: &Path) -> Result<String, ConfigError> {
         read(path)
     }
 
@@ -203,7 +203,7 @@ impl Config {
     }
 
     /// Every managed prefix with the service that owns it.
-    pub fn prefixes(&self) -> impl Iterator<Item = (&Service, &ManagedPrefix)> {
+    pub(crate) fn prefixes(&self) -> impl Iterator<Item = (&Service, &ManagedPrefix)> {
         self.services.iter().flat_map(|service| service.prefixes.iter().map(move |prefix| (service, prefix)))
     }
 
@@ -216,12 +216,12 @@ impl Config {
     /// that an installed but unconfigured anycastd (the package's config file is all comments) is harmless: it
     /// manages no prefix, so it asks nobody and changes nothing in FRR. It is not silent, though: `check`, `plan`
     /// and every pass say so, since a file emptied by mistake would otherwise look like a healthy no-op.
-    pub fn warnings(&self) -> Vec<ConfigWarning> {
+    pub(crate) fn warnings(&self) -> Vec<ConfigWarning> {
         if self.services.is_empty() { vec![ConfigWarning::NoServices] } else { Vec::new() }
     }
 
     /// The shortest check interval: how often loop mode runs a pass.
-    pub fn shortest_interval(&self) -> Duration {
+    pub(crate) fn shortest_interval(&self) -> Duration {
         self.checks().map(|(_, check)| check.interval).min().unwrap_or(DEFAULT_INTERVAL)
     }
 }

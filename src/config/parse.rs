@@ -43,7 +43,7 @@ const SERVICE_KEYS: &[&str] = &[
 ];
 
 /// Parses and validates configuration text, returning every problem found when it is not valid.
-pub fn parse(text: &str) -> Result<Config, Vec<ConfigProblem>> {
+pub(crate) fn parse(text: &str) -> Result<Config, Vec<ConfigProblem>> {
     let (document, syntax_errors) = DeTable::parse_recoverable(text);
     if let Some(first) = syntax_errors.first() {
         return Err(vec![syntax_problem(first, syntax_errors.len() > 1)]);

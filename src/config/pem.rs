@@ -23,7 +23,7 @@ use crate::bounded;
 
 /// What is wrong with the file of one TLS key.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsProblem {
+pub(crate) struct TlsProblem {
     /// The key whose file it is.
     pub key: TlsKey,
     /// What is wrong, naming the key and the path.
@@ -54,7 +54,7 @@ impl fmt::Display for TlsProblem {
 }
 
 /// The checked content of the files of [`TlsSettings`]: what the HTTP client is built from.
-pub struct TlsMaterial {
+pub(crate) struct TlsMaterial {
     /// The CA certificates of `ca_file`, when it is set.
     pub roots: Option<Vec<CertificateDer<'static>>>,
     /// The client certificate chain and its key, when they are set.
@@ -62,7 +62,7 @@ pub struct TlsMaterial {
 }
 
 /// A client certificate chain and the key that belongs to its first certificate.
-pub struct ClientIdentity {
+pub(crate) struct ClientIdentity {
     /// The certificate, then any intermediates.
     pub chain: Vec<CertificateDer<'static>>,
     /// The key file as read: ureq takes a key as PEM (it does not export the kind a DER key needs), and its PEM
@@ -71,7 +71,7 @@ pub struct ClientIdentity {
 }
 
 /// The bytes of a key file, zeroed when dropped (best effort: copies made by the TLS stack are its own).
-pub struct KeyPem(Vec<u8>);
+pub(crate) struct KeyPem(Vec<u8>);
 
 impl std::ops::Deref for KeyPem {
     type Target = [u8];
@@ -89,7 +89,7 @@ impl Drop for KeyPem {
 }
 
 /// Reads and checks the files of `settings`: every problem found, or the material.
-pub fn load(settings: &TlsSettings) -> Result<TlsMaterial, Vec<TlsProblem>> {
+pub(crate) fn load(settings: &TlsSettings) -> Result<TlsMaterial, Vec<TlsProblem>> {
     let roots = settings.ca_file.as_deref().map(roots).transpose().map_err(|problem| vec![problem]);
     let client = settings.client.as_ref().map(client_identity).transpose();
     match (roots, client) {
@@ -100,7 +100,7 @@ pub fn load(settings: &TlsSettings) -> Result<TlsMaterial, Vec<TlsProblem>> {
 
 /// The crypto provider that ureq's rustls backend picks: the process default if one was installed (anycastd
 /// installs none), else ring. Checking the key with another provider could pass a key that ureq then panics on.
-pub fn crypto_provider() -> Arc<CryptoProvider> {
+pub(crate) fn crypto_provider() -> Arc<CryptoProvider> {
     CryptoProvider::get_default().cloned().unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
@@ -129,7 +129,7 @@ fn client_identity(client: &ClientCertificate) -> Result<ClientIdentity, Vec<Tls
 /// A warning for every `key_file` of `config` that every user of the host can read: whoever reads it can present
 /// anycastd's client certificate to Cabourotte. Not an error (refusing the configuration would stop every pass,
 /// withdrawals included, over a file mode), but said by `check`, `plan` and every pass until fixed.
-pub fn exposed_keys(config: &crate::config::Config) -> Vec<std::path::PathBuf> {
+pub(crate) fn exposed_keys(config: &crate::config::Config) -> Vec<std::path::PathBuf> {
     let keys: std::collections::BTreeSet<&Path> = config
         .checks()
         .filter_map(|(_, check)| check.tls.client.as_ref().map(|client| client.key_file.as_path()))

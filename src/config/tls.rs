@@ -19,7 +19,7 @@ use super::{CabourotteUrl, Service};
 /// How anycastd verifies a Cabourotte's certificate and proves who it is. The default (nothing set) verifies
 /// against the public web PKI roots built into anycastd and presents no certificate.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct TlsSettings {
+pub(crate) struct TlsSettings {
     /// PEM CA certificates that replace the web PKI roots.
     pub ca_file: Option<PathBuf>,
     /// The client certificate presented when Cabourotte asks for one.
@@ -28,7 +28,7 @@ pub struct TlsSettings {
 
 /// A client certificate chain and its key, each in a PEM file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ClientCertificate {
+pub(crate) struct ClientCertificate {
     /// The certificate, then any intermediate CA certificates.
     pub cert_file: PathBuf,
     /// The certificate's private key, unencrypted.
@@ -37,14 +37,15 @@ pub struct ClientCertificate {
 
 impl TlsSettings {
     /// Whether any TLS key was given.
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.ca_file.is_some() || self.client.is_some()
     }
 }
 
-/// One of a check's TLS keys.
+/// One of a check's TLS keys, named after it (hence the common `File`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TlsKey {
+#[allow(clippy::enum_variant_names)]
+pub(crate) enum TlsKey {
     /// `ca_file`
     CaFile,
     /// `cert_file`
@@ -55,10 +56,10 @@ pub enum TlsKey {
 
 impl TlsKey {
     /// Every TLS key, in the order docs/configuration.md lists them.
-    pub const ALL: [TlsKey; 3] = [TlsKey::CaFile, TlsKey::CertFile, TlsKey::KeyFile];
+    pub(crate) const ALL: [TlsKey; 3] = [TlsKey::CaFile, TlsKey::CertFile, TlsKey::KeyFile];
 
     /// The key as written in the configuration.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TlsKey::CaFile => "ca_file",
             TlsKey::CertFile => "cert_file",

@@ -25,7 +25,7 @@ pub enum PrefixError {
 
 impl Prefix {
     /// Parses `203.0.113.53`, `203.0.113.0/24` or `2001:db8::53`; a bare address means /32 or /128.
-    pub fn parse(text: &str) -> Result<Prefix, PrefixError> {
+    pub(crate) fn parse(text: &str) -> Result<Prefix, PrefixError> {
         let net =
             if text.contains('/') { text.parse::<IpNet>().ok() } else { text.parse::<IpAddr>().ok().map(IpNet::from) };
         let net = net.ok_or(PrefixError::NotAPrefix)?;
@@ -33,17 +33,17 @@ impl Prefix {
     }
 
     /// Wraps a network read from FRR, which never has host bits.
-    pub fn from_frr(net: IpNet) -> Prefix {
+    pub(crate) fn from_frr(net: IpNet) -> Prefix {
         Prefix(net.trunc())
     }
 
     /// The network itself.
-    pub fn net(&self) -> &IpNet {
+    pub(crate) fn net(&self) -> &IpNet {
         &self.0
     }
 
     /// The address family whose `address-family` block holds this prefix.
-    pub fn family(&self) -> AddressFamily {
+    pub(crate) fn family(&self) -> AddressFamily {
         match self.0 {
             IpNet::V4(_) => AddressFamily::Ipv4,
             IpNet::V6(_) => AddressFamily::Ipv6,
@@ -83,7 +83,7 @@ pub enum AddressFamily {
 
 impl AddressFamily {
     /// The family of an `address-family ipv4|ipv6` line.
-    pub fn from_afi(afi: &str) -> Option<AddressFamily> {
+    pub(crate) fn from_afi(afi: &str) -> Option<AddressFamily> {
         match afi {
             "ipv4" => Some(AddressFamily::Ipv4),
             "ipv6" => Some(AddressFamily::Ipv6),
@@ -92,7 +92,7 @@ impl AddressFamily {
     }
 
     /// The short name used in output: `ipv4` or `ipv6`.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             AddressFamily::Ipv4 => "ipv4",
             AddressFamily::Ipv6 => "ipv6",
@@ -112,7 +112,7 @@ pub enum Vrf {
 
 impl Vrf {
     /// The longest VRF name FRR accepts.
-    pub const MAX_LEN: usize = 36;
+    pub(crate) const MAX_LEN: usize = 36;
 
     /// Validates a VRF name as FRR accepts it: letters, digits, `-`, `_`, `.`, at most 36 characters.
     /// `default` is FRR's own name for the default VRF.
@@ -128,7 +128,7 @@ impl Vrf {
     }
 
     /// The VRF in a sentence: "the default VRF" or "VRF blue".
-    pub fn described(&self) -> String {
+    pub(crate) fn described(&self) -> String {
         match self {
             Vrf::Default => "the default VRF".to_string(),
             Vrf::Named(name) => format!("VRF {name}"),
@@ -176,11 +176,11 @@ pub struct RouteMap(String);
 
 impl RouteMap {
     /// The longest route-map name accepted: far more than anyone writes, short enough for every report.
-    pub const MAX_LEN: usize = 64;
+    pub(crate) const MAX_LEN: usize = 64;
 
     /// Validates a route-map name: letters, digits, `-`, `_`, `.` and `:`, at most [`RouteMap::MAX_LEN`]
     /// characters. Nothing else, so that the name is one word on a vtysh line and cannot start a new one.
-    pub fn parse(name: &str) -> Option<RouteMap> {
+    pub(crate) fn parse(name: &str) -> Option<RouteMap> {
         let valid = !name.is_empty()
             && name.len() <= Self::MAX_LEN
             && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
@@ -188,7 +188,7 @@ impl RouteMap {
     }
 
     /// The name, as written in FRR.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.0
     }
 }
@@ -227,7 +227,7 @@ pub struct CabourotteUrl {
 impl CabourotteUrl {
     /// Parses `scheme://[user[:password]@]host[:port][/path]`; the scheme must be http or https. No error quotes
     /// any part of the URL after `://`: it may hold a password, even where the URL is malformed.
-    pub fn parse(text: &str) -> Result<CabourotteUrl, String> {
+    pub(crate) fn parse(text: &str) -> Result<CabourotteUrl, String> {
         if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err("a URL cannot contain spaces or control characters".into());
         }
@@ -256,17 +256,17 @@ impl CabourotteUrl {
     }
 
     /// The URL of the result list: the base with `/result` appended.
-    pub fn result_list(&self) -> String {
+    pub(crate) fn result_list(&self) -> String {
         format!("{}/result", self.base)
     }
 
     /// Whether the URL is https.
-    pub fn is_https(&self) -> bool {
+    pub(crate) fn is_https(&self) -> bool {
         self.base.starts_with("https://")
     }
 
     /// The basic-auth user and password, if any.
-    pub fn credentials(&self) -> Option<(&str, &str)> {
+    pub(crate) fn credentials(&self) -> Option<(&str, &str)> {
         self.credentials.as_ref().map(|(user, password)| (user.as_str(), password.as_str()))
     }
 }

@@ -13,7 +13,7 @@ use crate::config::{AddressFamily, Prefix, RouteMap, Vrf};
 
 /// Whether a change sets or removes a `network` statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ChangeKind {
+pub(crate) enum ChangeKind {
     /// `network PREFIX [route-map NAME]`: announces it, or changes the route-map of an announced one.
     Network(Option<RouteMap>),
     /// `no network PREFIX`
@@ -22,7 +22,7 @@ pub enum ChangeKind {
 
 /// One `network` statement to add or remove in an existing BGP instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     /// The AS number of the instance, as FRR's running config shows it.
     pub asn: Asn,
     /// The VRF of the instance.
@@ -34,7 +34,7 @@ pub struct Change {
 }
 
 /// The command lines that make all `changes` in one vtysh call, grouped by instance and address family.
-pub fn render_batch(changes: &[Change]) -> Vec<String> {
+pub(crate) fn render_batch(changes: &[Change]) -> Vec<String> {
     let mut grouped: BTreeMap<(&Vrf, &Asn), BTreeMap<AddressFamily, Vec<&Change>>> = BTreeMap::new();
     for change in changes {
         grouped.entry((&change.vrf, &change.asn)).or_default().entry(change.prefix.family()).or_default().push(change);

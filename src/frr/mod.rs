@@ -7,8 +7,8 @@ mod running_config;
 mod startup_config;
 mod vtysh;
 
-pub use batch::{Change, ChangeKind, render_batch};
-pub use rib::{RouteLookup, routes_present};
+pub(crate) use batch::{Change, ChangeKind, render_batch};
+pub(crate) use rib::{RouteLookup, routes_present};
 pub use running_config::{Asn, RunningConfig};
-pub use startup_config::bgp_networks;
-pub use vtysh::Vtysh;
+pub(crate) use startup_config::bgp_networks;
+pub(crate) use vtysh::Vtysh;

@@ -9,10 +9,10 @@ use std::time::Duration;
 use super::{RunningConfig, Vtysh, bgp_networks, routes_present};
 use crate::bounded;
 use crate::config::{AddressFamily, Config, ManagedPrefix, Prefix, RouteMap, Vrf};
-pub use crate::finding::{Finding, Level};
+pub(crate) use crate::finding::{Finding, Level};
 
 /// Checks every FRR of the configuration, and FRR's startup config at `startup_config`.
-pub fn check_all(config: &Config, vtysh_timeout: Duration, startup_config: &Path) -> Vec<Finding> {
+pub(crate) fn check_all(config: &Config, vtysh_timeout: Duration, startup_config: &Path) -> Vec<Finding> {
     let mut by_vtysh: BTreeMap<&Path, Vec<&ManagedPrefix>> = BTreeMap::new();
     for (_, prefix) in config.prefixes() {
         by_vtysh.entry(prefix.vtysh.as_path()).or_default().push(prefix);

@@ -8,11 +8,11 @@ use crate::config::{AddressFamily, Prefix, Vrf};
 
 /// Whether FRR's RIB has a route for exactly each prefix, by VRF; a VRF whose RIB could not be read maps to the
 /// reason.
-pub type RouteLookup = BTreeMap<Vrf, Result<BTreeSet<Prefix>, String>>;
+pub(crate) type RouteLookup = BTreeMap<Vrf, Result<BTreeSet<Prefix>, String>>;
 
 /// Looks up `prefixes` in FRR's RIB: one vtysh call per VRF, one `show ip[v6] route [vrf NAME] PREFIX json` each.
 /// The answer for each VRF is the set of prefixes that have a route.
-pub fn routes_present(vtysh: &Vtysh, prefixes: &BTreeSet<(Vrf, Prefix)>) -> RouteLookup {
+pub(crate) fn routes_present(vtysh: &Vtysh, prefixes: &BTreeSet<(Vrf, Prefix)>) -> RouteLookup {
     let mut by_vrf: BTreeMap<&Vrf, Vec<Prefix>> = BTreeMap::new();
     for (vrf, prefix) in prefixes {
         by_vrf.entry(vrf).or_default().push(*prefix);

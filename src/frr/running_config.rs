@@ -20,7 +20,7 @@ pub struct Asn(String);
 
 impl Asn {
     /// Validates an AS number read from FRR.
-    pub fn parse(text: &str) -> Option<Asn> {
+    pub(crate) fn parse(text: &str) -> Option<Asn> {
         let mut parts = text.split('.');
         let valid = parts.clone().count() <= 2
             && parts.all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
@@ -115,18 +115,13 @@ impl RunningConfig {
         self.instances.iter().find(|instance| &instance.vrf == vrf)
     }
 
-    /// Whether `prefix` is a `network` of the BGP instance of `vrf`.
-    pub fn has_network(&self, vrf: &Vrf, prefix: &Prefix) -> bool {
-        self.network(vrf, prefix).is_some()
-    }
-
     /// The `network` line of `prefix` in the BGP instance of `vrf`, if there is one: the route-map it carries.
-    pub fn network(&self, vrf: &Vrf, prefix: &Prefix) -> Option<Option<&str>> {
+    pub(crate) fn network(&self, vrf: &Vrf, prefix: &Prefix) -> Option<Option<&str>> {
         self.instance(vrf)?.networks.get(prefix).map(Option::as_deref)
     }
 
     /// Whether FRR has a route-map of this name.
-    pub fn has_route_map(&self, name: &str) -> bool {
+    pub(crate) fn has_route_map(&self, name: &str) -> bool {
         self.route_maps.contains(name)
     }
 }
@@ -330,7 +325,7 @@ mod tests {
     fn networks_directly_under_router_bgp_count_as_unicast() {
         let config = parse("router bgp 1.10\n network 192.0.2.0/24\nend\n");
         assert_eq!(config.instances[0].asn.to_string(), "1.10");
-        assert!(config.has_network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")));
+        assert!(config.network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")).is_some());
     }
 
     #[test]
@@ -345,7 +340,7 @@ mod tests {
         let config = parse(
             "router bgp 65536\n\n address-family ipv4 unicast\n\n  network 192.0.2.0/24\n exit-address-family\nexit\n!\nend\n",
         );
-        assert!(config.has_network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")));
+        assert!(config.network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")).is_some());
     }
 
     #[test]

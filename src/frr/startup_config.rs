@@ -15,7 +15,7 @@ use crate::config::{Prefix, Vrf};
 
 /// One `network` statement of a `router bgp` block.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StartupNetwork {
+pub(crate) struct StartupNetwork {
     /// Its line number, from 1.
     pub line: usize,
     /// The VRF of its `router bgp` block.
@@ -25,7 +25,7 @@ pub struct StartupNetwork {
 }
 
 /// The BGP `network` statements of startup config `text`.
-pub fn bgp_networks(text: &str) -> Vec<StartupNetwork> {
+pub(crate) fn bgp_networks(text: &str) -> Vec<StartupNetwork> {
     let mut networks = Vec::new();
     let mut current: Option<Vrf> = None;
     for (index, line) in text.lines().enumerate() {

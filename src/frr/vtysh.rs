@@ -12,14 +12,14 @@ use crate::process::{self, RunError};
 
 /// One FRR, reached through its vtysh binary.
 #[derive(Clone, Debug)]
-pub struct Vtysh {
+pub(crate) struct Vtysh {
     path: PathBuf,
     timeout: Duration,
 }
 
 /// Why a vtysh call did not succeed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VtyshError {
+pub(crate) enum VtyshError {
     /// The binary could not be started.
     Spawn {
         /// The vtysh path.
@@ -94,24 +94,24 @@ impl std::error::Error for VtyshError {}
 
 impl Vtysh {
     /// A vtysh at `path` whose every call is stopped after `timeout`.
-    pub fn new(path: &Path, timeout: Duration) -> Vtysh {
+    pub(crate) fn new(path: &Path, timeout: Duration) -> Vtysh {
         Vtysh { path: path.to_path_buf(), timeout }
     }
 
     /// The text of bgpd's `show running-config`. Asking bgpd alone (`-d bgpd`) makes a stopped bgpd an error:
     /// the plain command still succeeds then, without any `router bgp` block, which would read as "no instance".
-    pub fn running_config(&self) -> Result<String, VtyshError> {
+    pub(crate) fn running_config(&self) -> Result<String, VtyshError> {
         self.call(&["-d", "bgpd", "-c", "show running-config"].map(String::from), None)
     }
 
     /// bgpd's running config, parsed; the reason in words when it cannot be read or is cut short.
-    pub fn read_running_config(&self) -> Result<RunningConfig, String> {
+    pub(crate) fn read_running_config(&self) -> Result<RunningConfig, String> {
         let text = self.running_config().map_err(|error| error.to_string())?;
         RunningConfig::parse(&text).map_err(|error| error.to_string())
     }
 
     /// Runs `show` commands in one vtysh call and returns what they printed, one after the other.
-    pub fn show(&self, commands: &[String]) -> Result<String, VtyshError> {
+    pub(crate) fn show(&self, commands: &[String]) -> Result<String, VtyshError> {
         if let Some(command) = commands.iter().find(|command| !is_safe_command(command)) {
             return Err(VtyshError::UnsafeCommand(command.clone()));
         }
@@ -130,7 +130,7 @@ impl Vtysh {
     /// same content, so every child reads every line, on FRR 7.5 and 8.4 alike. Being in memory, it needs no
     /// writable directory (a full or read-only disk must never block a withdrawal) and has no name another user
     /// could replace. Being stdin, it also passes through wrappers that close other descriptors (sudo, chroot).
-    pub fn configure(&self, lines: &[String]) -> Result<(), VtyshError> {
+    pub(crate) fn configure(&self, lines: &[String]) -> Result<(), VtyshError> {
         if let Some(line) = lines.iter().find(|line| !is_safe_command(line)) {
             return Err(VtyshError::UnsafeCommand(line.clone()));
         }

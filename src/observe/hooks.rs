@@ -13,7 +13,7 @@ use crate::plan::{Outcome, Plan, ServicePlan};
 use crate::process::{self, RunError};
 
 /// Runs the hook of every service whose prefixes changed in `applied`, and returns what to log about them.
-pub fn run_changed(config: &Config, applied: &Plan, command: &str) -> Vec<Event> {
+pub(crate) fn run_changed(config: &Config, applied: &Plan, command: &str) -> Vec<Event> {
     let hooks: HashMap<&str, &Hook> = config
         .services
         .iter()

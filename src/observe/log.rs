@@ -39,7 +39,7 @@ pub enum LogLevel {
 
 impl LogLevel {
     /// Its name in log lines.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             LogLevel::Debug => "debug",
             LogLevel::Info => "info",
@@ -60,7 +60,7 @@ pub struct Logging {
 
 impl Logging {
     /// Writes `events` to stderr, one line each, unless below the level.
-    pub fn write(&self, events: &[Event]) {
+    pub(crate) fn write(&self, events: &[Event]) {
         for event in events.iter().filter(|event| event.level >= self.level) {
             eprintln!("{}", event.line(self.format));
         }
@@ -105,22 +105,28 @@ impl Event {
     }
 
     /// An event about a service as a whole.
-    pub fn about_service(level: LogLevel, event: &'static str, command: &str, service: &str, reason: String) -> Event {
+    pub(crate) fn about_service(
+        level: LogLevel,
+        event: &'static str,
+        command: &str,
+        service: &str,
+        reason: String,
+    ) -> Event {
         Event { level, event, service: Some(service.to_string()), ..Event::pass_failed(command, reason) }
     }
 
     /// Something loop mode tells about itself (`started`, `stopping`, `reloaded`).
-    pub fn notice(command: &str, event: &'static str, reason: String) -> Event {
+    pub(crate) fn notice(command: &str, event: &'static str, reason: String) -> Event {
         Event { level: LogLevel::Info, event, ..Event::pass_failed(command, reason) }
     }
 
     /// A warning about the whole pass.
-    pub fn warning(command: &str, reason: String) -> Event {
+    pub(crate) fn warning(command: &str, reason: String) -> Event {
         Event { level: LogLevel::Warning, event: "warning", ..Event::pass_failed(command, reason) }
     }
 
     /// An error of the state directory (the lock, the counts, the marker) in a pass that went on.
-    pub fn state_error(command: &str, reason: String) -> Event {
+    pub(crate) fn state_error(command: &str, reason: String) -> Event {
         Event { event: "state-error", ..Event::pass_failed(command, reason) }
     }
 
@@ -201,7 +207,7 @@ fn logfmt_value(value: &str) -> String {
 
 /// The events of an applied plan: its errors and warnings, every change made or failed, every prefix error, every
 /// checker that could not be asked.
-pub fn events(applied: &Plan, command: &str) -> Vec<Event> {
+pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
     let mut events: Vec<Event> =
         applied.errors.iter().map(|error| Event::state_error(command, words::pass_error(error))).collect();
     events.extend(applied.warnings.iter().map(|warning| Event::warning(command, words::warning(warning))));
@@ -261,7 +267,7 @@ fn through(prefix: &PrefixPlan, why: &str) -> String {
 }
 
 /// Why a service's prefixes are announced or withdrawn, in one phrase.
-pub fn why(service: &ServicePlan) -> String {
+pub(crate) fn why(service: &ServicePlan) -> String {
     match service.verdict {
         Verdict::Healthy => "every check passes".to_string(),
         Verdict::Maintenance => "maintenance (anycastd withdraw-all)".to_string(),

@@ -32,7 +32,7 @@ const PREVIOUS_LIMIT: u64 = 64 << 20;
 
 /// What a pass leaves for the metrics file besides the plan.
 #[derive(Clone, Copy, Debug)]
-pub struct PassTiming {
+pub(crate) struct PassTiming {
     /// When the pass ended, in Unix seconds.
     pub finished_at: f64,
     /// How long it took.
@@ -44,7 +44,7 @@ pub struct PassTiming {
 }
 
 /// Writes the metrics of an applied plan to `path`, atomically (temporary file, then rename).
-pub fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> {
+pub(crate) fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> {
     let previous = match state::read_file(path, PREVIOUS_LIMIT) {
         Ok(Some(text)) => error_counts(&String::from_utf8_lossy(&text)),
         _ => BTreeMap::new(),
@@ -54,7 +54,7 @@ pub fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> 
 }
 
 /// The metrics text of an applied plan, with the error counters carried on from `previous`.
-pub fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<String, u64>) -> String {
+pub(crate) fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<String, u64>) -> String {
     let mut out = String::new();
     header(&mut out, "anycastd_service_healthy", "gauge", "1 if every check of the service passed in the last pass.");
     for service in &applied.services {
@@ -176,7 +176,7 @@ fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
 }
 
 /// The error counters of a previous metrics file (or text).
-pub fn error_counts(text: &str) -> BTreeMap<String, u64> {
+pub(crate) fn error_counts(text: &str) -> BTreeMap<String, u64> {
     text.lines()
         .filter_map(|line| line.strip_prefix("anycastd_errors_total{kind=\""))
         .filter_map(|rest| rest.split_once("\"} "))

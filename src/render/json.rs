@@ -12,7 +12,7 @@ use crate::health::{CheckStatus, CheckVerdict};
 use crate::plan::{Action, Desired, Outcome, PassError, Plan, PrefixPlan, ServicePlan, Summary, Verdict, Warning};
 
 /// The version of the JSON schema; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -104,7 +104,7 @@ struct SummaryJson {
 }
 
 /// The plan (or applied plan) of `command` as one JSON document.
-pub fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
+pub(crate) fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
     let report = Report {
         format_version: FORMAT_VERSION,
         command,
@@ -269,7 +269,7 @@ struct ConfiguredCheck {
 
 /// A valid configuration as JSON, for `anycastd check --format json`, with the findings of `--frr` and
 /// `--cabourotte` if asked.
-pub fn check_json(
+pub(crate) fn check_json(
     config: &Config,
     warnings: &[Warning],
     frr: Option<&[Finding]>,

@@ -6,8 +6,9 @@ pub(crate) mod words;
 
 use std::io::Write;
 
-pub use json::{check_json, plan_json};
-pub use text::{Painter, check_text, plan_text, preflight_text};
+pub(crate) use json::{check_json, plan_json};
+pub use text::Painter;
+pub(crate) use text::{check_text, plan_text, preflight_text};
 
 use crate::plan::Plan;
 
@@ -33,7 +34,7 @@ pub struct Output {
 
 impl Output {
     /// Prints a plan (or an applied plan) made by `command` to stdout, unless quiet.
-    pub fn plan(&self, plan: &Plan, command: &str, tense: Tense) {
+    pub(crate) fn plan(&self, plan: &Plan, command: &str, tense: Tense) {
         if self.quiet {
             return;
         }
@@ -46,13 +47,13 @@ impl Output {
 
 /// Writes to stdout. A reader that went away (`anycastd plan | head`) is not an error worth a panic: what it did
 /// not read is dropped; the exit code still tells the outcome.
-pub fn emit(text: &str) {
+pub(crate) fn emit(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// Whether a plan is shown before or after it was applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tense {
+pub(crate) enum Tense {
     /// `plan`: what would be done.
     Planned,
     /// `apply`, `withdraw-all`, `run`: what was done.

@@ -77,7 +77,7 @@ enum Style {
 }
 
 /// The plan (or applied plan) as text.
-pub fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
+pub(crate) fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
     let mut out = String::new();
     for error in &plan.errors {
         let _ = writeln!(out, "{} {}\n", painter.red("Error:"), escape(&words::pass_error(error)));
@@ -280,7 +280,7 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 /// The summary of a valid configuration, for `anycastd check`.
-pub fn check_text(config: &Config, origin: &str, warnings: &[Warning]) -> String {
+pub(crate) fn check_text(config: &Config, origin: &str, warnings: &[Warning]) -> String {
     let prefixes = config.prefixes().count();
     let checks = config.checks().count();
     let mut out = format!(
@@ -327,7 +327,7 @@ pub fn check_text(config: &Config, origin: &str, warnings: &[Warning]) -> String
 
 /// The findings of a pre-flight of `what` (`FRR`, `Cabourotte`: `check --frr`, `check --cabourotte`), with a
 /// summary line; nothing when there are none.
-pub fn preflight_text(what: &str, findings: &[Finding], painter: Painter) -> String {
+pub(crate) fn preflight_text(what: &str, findings: &[Finding], painter: Painter) -> String {
     if findings.is_empty() {
         return String::new();
     }

@@ -7,7 +7,7 @@ use crate::plan::{Failure, PassError, PrefixError, Warning};
 use crate::state::streaks::CountsProblem;
 
 /// A warning, in one sentence.
-pub fn warning(warning: &Warning) -> String {
+pub(crate) fn warning(warning: &Warning) -> String {
     match warning {
         Warning::Config(warning) => config_warning(*warning).to_string(),
         Warning::KeyFileReadable { key_file } => format!(
@@ -56,7 +56,7 @@ pub fn warning(warning: &Warning) -> String {
 }
 
 /// An error of the pass as a whole, in one sentence.
-pub fn pass_error(error: &PassError) -> String {
+pub(crate) fn pass_error(error: &PassError) -> String {
     match error {
         PassError::WithdrawOnly { detail, .. } => format!("{detail}; this pass withdraws but announces nothing"),
         PassError::MarkerNotWritten { detail } => format!(
@@ -69,7 +69,7 @@ pub fn pass_error(error: &PassError) -> String {
 }
 
 /// A warning about the configuration, in one sentence.
-pub fn config_warning(warning: ConfigWarning) -> &'static str {
+pub(crate) fn config_warning(warning: ConfigWarning) -> &'static str {
     match warning {
         ConfigWarning::NoServices => {
             "the configuration defines no services: anycastd manages no prefix and changes nothing in FRR; add a \
@@ -79,7 +79,7 @@ pub fn config_warning(warning: ConfigWarning) -> &'static str {
 }
 
 /// What went wrong for a prefix in `vrf`, and how to fix it.
-pub fn prefix_error(error: &PrefixError, vrf: &Vrf) -> String {
+pub(crate) fn prefix_error(error: &PrefixError, vrf: &Vrf) -> String {
     match error {
         PrefixError::FrrUnavailable(reason) => format!("cannot read FRR's running config: {reason}"),
         PrefixError::NoBgpInstance => {
@@ -107,7 +107,7 @@ pub fn prefix_error(error: &PrefixError, vrf: &Vrf) -> String {
 }
 
 /// Why FRR does not match a prefix's plan after applying it.
-pub fn failure(failure: &Failure) -> String {
+pub(crate) fn failure(failure: &Failure) -> String {
     let route_map =
         |line: &Option<String>| line.as_ref().map_or("no route-map".to_string(), |name| format!("route-map {name}"));
     let (what, vtysh_error) = match failure {

@@ -18,15 +18,15 @@ const CHANGES_FILE: &str = "frr-changed";
 const TOKEN_LIMIT: u64 = 64;
 
 /// The token of the last change, as found in the file.
-pub type Token = Vec<u8>;
+pub(crate) type Token = Vec<u8>;
 
 /// The token now in the state directory; `None` when there is none (no change recorded yet) or it cannot be read.
-pub fn read(state_dir: &StateDir) -> Option<Token> {
+pub(crate) fn read(state_dir: &StateDir) -> Option<Token> {
     state_dir.read(CHANGES_FILE, TOKEN_LIMIT).ok().flatten()
 }
 
 /// Records that this process just changed FRR: a new token, which it returns so that loop mode knows it for its own.
-pub fn record(state_dir: &StateDir) -> io::Result<Token> {
+pub(crate) fn record(state_dir: &StateDir) -> io::Result<Token> {
     let token = format!("{}\n", super::file::random_hex()).into_bytes();
     state_dir.write(CHANGES_FILE, &token)?;
     Ok(token)

@@ -25,7 +25,7 @@ const CACHE_LIMIT: u64 = 64 << 20;
 /// Reads the configuration file at `path`, and takes its validated form from the cache in `state_dir` when the
 /// cache matches the file's exact content and can be trusted; otherwise parses and validates it, and with `refresh`
 /// stores it there for the next run.
-pub fn load_config(path: &Path, state_dir: &Path, refresh: bool) -> Result<Config, ConfigError> {
+pub(crate) fn load_config(path: &Path, state_dir: &Path, refresh: bool) -> Result<Config, ConfigError> {
     let text = Config::read_file(path)?;
     let fingerprint = Fingerprint::of(path, &text);
     if let Some(config) = load(state_dir, &fingerprint) {
@@ -42,7 +42,7 @@ pub fn load_config(path: &Path, state_dir: &Path, refresh: bool) -> Result<Confi
 /// Rust release changes (std's `DefaultHasher` may). A cache of an older anycastd, keyed by a 64-bit `hash`, does not
 /// deserialize into it: it is no cache, the TOML is parsed, and the next store replaces it.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fingerprint {
+pub(crate) struct Fingerprint {
     path: PathBuf,
     len: usize,
     /// The SHA-256 of the content, in hex.
@@ -51,7 +51,7 @@ pub struct Fingerprint {
 
 impl Fingerprint {
     /// The fingerprint of configuration `text` read from `path`.
-    pub fn of(path: &Path, text: &str) -> Fingerprint {
+    pub(crate) fn of(path: &Path, text: &str) -> Fingerprint {
         let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
         let sha256 = digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect();
         let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -67,7 +67,7 @@ struct Cached {
 }
 
 /// The cached configuration, if it was made from exactly this file by this version of anycastd.
-pub fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
+pub(crate) fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
     let text = StateDir::open(state_dir).ok()??.read_trusted(CACHE_FILE, CACHE_LIMIT).ok()??;
     let cached: Cached = serde_json::from_slice(&text).ok()?;
     (cached.anycastd == env!("CARGO_PKG_VERSION") && &cached.source == fingerprint).then_some(cached.config)
@@ -77,7 +77,7 @@ pub fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
 /// used, which stands in while the file is broken (see `commands::load_config_or_last_valid`). Only a cache nobody
 /// else can have written, made by this version of anycastd; none when the configuration held a password (such a
 /// configuration is never cached).
-pub fn last_valid(state_dir: &Path) -> Option<Config> {
+pub(crate) fn last_valid(state_dir: &Path) -> Option<Config> {
     let text = StateDir::open(state_dir).ok()??.read_trusted(CACHE_FILE, CACHE_LIMIT).ok()??;
     let cached: Cached = serde_json::from_slice(&text).ok()?;
     (cached.anycastd == env!("CARGO_PKG_VERSION")).then_some(cached.config)
@@ -87,7 +87,7 @@ pub fn last_valid(state_dir: &Path) -> Option<Config> {
 ///
 /// A configuration with a password in a check's URL is not cached: the cache would hold the password in plain
 /// text. A cache left by an older anycastd, which did hold it, is removed instead.
-pub fn store(state_dir: &Path, fingerprint: Fingerprint, config: &Config) {
+pub(crate) fn store(state_dir: &Path, fingerprint: Fingerprint, config: &Config) {
     let Ok(state_dir) = StateDir::create(state_dir) else { return };
     if config.checks().any(|(_, check)| check.url.credentials().is_some()) {
         let _ = state_dir.remove(CACHE_FILE);

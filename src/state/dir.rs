@@ -8,13 +8,12 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::file::{
-    NAME_ATTEMPTS, NO_FOLLOW, PRIVATE, Replacement, cannot_write, explain, is_read_only_fs, open_regular, read_bounded,
-    refuse_link, settle,
+    NAME_ATTEMPTS, NO_FOLLOW, PRIVATE, Replacement, is_read_only_fs, open_regular, read_bounded, refuse_link, settle,
 };
 
 /// The mode of the state directory when anycastd creates it.
@@ -24,13 +23,13 @@ const PRIVATE_DIR: u32 = 0o700;
 const MAX_LINKS: usize = 40;
 
 /// The effective user ID of this process: whose files it may trust.
-pub fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
 /// A state directory that was checked: resolved through trusted links only, writable by its owner only.
 #[derive(Debug)]
-pub struct StateDir {
+pub(crate) struct StateDir {
     /// The directory as the user named it, for messages.
     shown: PathBuf,
     /// The directory itself, every symbolic link on the way resolved.
@@ -42,7 +41,7 @@ pub struct StateDir {
 
 impl StateDir {
     /// Opens the state directory at `path`; `None` when it does not exist (there is nothing in it to read).
-    pub fn open(path: &Path) -> io::Result<Option<StateDir>> {
+    pub(crate) fn open(path: &Path) -> io::Result<Option<StateDir>> {
         match resolve(path)? {
             Resolution::Found(real) => inspect(path, real).map(Some),
             Resolution::Missing { .. } => Ok(None),
@@ -50,7 +49,7 @@ impl StateDir {
     }
 
     /// Opens the state directory at `path`, creating it (and its missing parents) with mode 0700.
-    pub fn create(path: &Path) -> io::Result<StateDir> {
+    pub(crate) fn create(path: &Path) -> io::Result<StateDir> {
         if let Resolution::Missing { existing, rest } = resolve(path)? {
             DirBuilder::new().recursive(true).mode(PRIVATE_DIR).create(existing.join(rest)).map_err(|error| {
                 io::Error::other(format!("cannot create the state directory {}: {error}", path.display()))
@@ -65,17 +64,17 @@ impl StateDir {
     }
 
     /// Whether the directory belongs to the running user: only then can what it holds be trusted.
-    pub fn is_own(&self) -> bool {
+    pub(crate) fn is_own(&self) -> bool {
         self.uid == euid()
     }
 
     /// The path of file `name`, as the user would write it.
-    pub fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.shown.join(name)
     }
 
     /// Whether something (of any type) exists under `name`.
-    pub fn exists(&self, name: &str) -> io::Result<bool> {
+    pub(crate) fn exists(&self, name: &str) -> io::Result<bool> {
         match fs::symlink_metadata(self.real.join(name)) {
             Ok(_) => Ok(true),
             Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
@@ -83,13 +82,8 @@ impl StateDir {
         }
     }
 
-    /// Opens the existing regular file `name` for reading, never through a symbolic link; `None` when there is none.
-    pub fn open_existing(&self, name: &str) -> io::Result<Option<(File, Metadata)>> {
-        open_regular(&self.real.join(name), &self.file(name))
-    }
-
     /// Reads file `name` (at most `limit` bytes); `None` when there is none.
-    pub fn read(&self, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    pub(crate) fn read(&self, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
         let shown = self.file(name);
         match open_regular(&self.real.join(name), &shown)? {
             Some((file, metadata)) => read_bounded(file, &metadata, &shown, limit).map(Some),
@@ -111,7 +105,7 @@ impl StateDir {
     /// the service's directory to the service's user ([`StateDir::prepare`]), so the service trusts what root
     /// wrote, and root trusts nothing the service could have changed. The link count refuses a hard link to some
     /// other file of the running user.
-    pub fn read_trusted(&self, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    pub(crate) fn read_trusted(&self, name: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
         match self.open_trusted(name)? {
             Some((file, metadata)) => read_bounded(file, &metadata, &self.file(name), limit).map(Some),
             None => Ok(None),
@@ -120,7 +114,7 @@ impl StateDir {
 
     /// Opens file `name` if it can be trusted, by the rule of [`StateDir::read_trusted`], for a reader that reads
     /// only part of it. `None` when there is none; an error says why it is not trusted.
-    pub fn open_trusted(&self, name: &str) -> io::Result<Option<(File, Metadata)>> {
+    pub(crate) fn open_trusted(&self, name: &str) -> io::Result<Option<(File, Metadata)>> {
         let me = euid();
         if self.uid != me {
             return Err(io::Error::other(format!(
@@ -153,43 +147,22 @@ impl StateDir {
         Ok(Some((file, metadata)))
     }
 
-    /// Appends `bytes` to file `name` and flushes them to disk; `false` when there is no such file (nothing is
-    /// written: the caller creates it whole). Never through a symbolic link, only to a regular file with one name.
-    pub fn append(&self, name: &str, bytes: &[u8]) -> io::Result<bool> {
-        let shown = self.file(name);
-        let opened = OpenOptions::new().append(true).custom_flags(NO_FOLLOW).open(self.real.join(name));
-        let mut file = match opened {
-            Ok(file) => file,
-            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(false),
-            Err(error) => return Err(explain(error, &shown)),
-        };
-        let metadata = file.metadata()?;
-        if !metadata.is_file() || metadata.nlink() != 1 {
-            return Err(io::Error::other(format!(
-                "{} is not a regular file with one name; remove it",
-                shown.display()
-            )));
-        }
-        file.write_all(bytes).and_then(|()| file.sync_data()).map_err(|error| cannot_write(&shown, error))?;
-        Ok(true)
-    }
-
     /// Starts replacing file `name`: creates its temporary file now, so a directory that cannot be written is known
     /// before anything else is done. [`Replacement::commit`] then writes and renames it.
-    pub fn prepare(&self, name: &str) -> io::Result<Replacement> {
+    pub(crate) fn prepare(&self, name: &str) -> io::Result<Replacement> {
         let owner = (self.uid != euid()).then_some((self.uid, self.gid));
         Replacement::create(&self.real, name, PRIVATE, owner, self.file(name))
     }
 
     /// Replaces file `name` with `contents` atomically.
-    pub fn write(&self, name: &str, contents: &[u8]) -> io::Result<()> {
+    pub(crate) fn write(&self, name: &str, contents: &[u8]) -> io::Result<()> {
         self.prepare(name)?.commit(contents)
     }
 
     /// Removes the temporary files of `name` that a killed process left behind (`.NAME.<random>`, from an older
     /// anycastd or a file system without `O_TMPFILE`). Called under the run lock, for a file only written under it:
     /// no live process is writing one then.
-    pub fn remove_leftovers(&self, name: &str) {
+    pub(crate) fn remove_leftovers(&self, name: &str) {
         let prefix = format!(".{name}.");
         let Ok(entries) = fs::read_dir(&self.real) else { return };
         for entry in entries.flatten() {
@@ -201,7 +174,7 @@ impl StateDir {
     }
 
     /// Removes file `name` (a symbolic link itself, never its target); `false` when there was none.
-    pub fn remove(&self, name: &str) -> io::Result<bool> {
+    pub(crate) fn remove(&self, name: &str) -> io::Result<bool> {
         match fs::remove_file(self.real.join(name)) {
             Ok(()) => Ok(true),
             Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
@@ -214,7 +187,7 @@ impl StateDir {
     /// Opens file `name` for locking, creating it when missing. It is opened for writing when possible (the holder
     /// notes who it is); read-only when it belongs to someone else or the file system is read-only, as a lock needs
     /// no write access. It must be a regular file with no other name, since the holder truncates and writes it.
-    pub fn open_lock(&self, name: &str) -> io::Result<File> {
+    pub(crate) fn open_lock(&self, name: &str) -> io::Result<File> {
         let path = self.real.join(name);
         let shown = self.file(name);
         for _ in 0..NAME_ATTEMPTS {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// The mode of every file in the state directory: the maintenance reason, the rise/fall counts and the
 /// configuration cache are nobody else's business.
-pub const PRIVATE: u32 = 0o600;
+pub(crate) const PRIVATE: u32 = 0o600;
 
 /// Flags of every open of an existing file: never through a symbolic link, never blocked by a FIFO.
 pub(super) const NO_FOLLOW: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK;
@@ -28,7 +28,7 @@ pub(super) const NAME_ATTEMPTS: usize = 8;
 /// process killed meanwhile leaves nothing behind (named ones piled up as empty `.state.json.<random>` files). It
 /// gets a name only at the commit, just before the rename. A file system without `O_TMPFILE` gets a named one.
 #[derive(Debug)]
-pub struct Replacement {
+pub(crate) struct Replacement {
     file: File,
     /// The temporary file's name, when it has one already.
     temporary: Option<PathBuf>,
@@ -64,12 +64,12 @@ impl Replacement {
     }
 
     /// Whether the temporary file has no name yet, so that keeping it costs nothing if the process dies.
-    pub fn is_unnamed(&self) -> bool {
+    pub(crate) fn is_unnamed(&self) -> bool {
         self.temporary.is_none()
     }
 
     /// Writes `contents`, flushes them to disk, and renames the file over its target.
-    pub fn commit(mut self, contents: &[u8]) -> io::Result<()> {
+    pub(crate) fn commit(mut self, contents: &[u8]) -> io::Result<()> {
         let written = self.file.write_all(contents).and_then(|()| self.file.sync_all()).and_then(|()| self.publish());
         self.committed = written.is_ok();
         written.map_err(|error| cannot_write(&self.shown, error))
@@ -138,7 +138,7 @@ fn name_unnamed(file: &File, dir: &Path, name: &str) -> io::Result<PathBuf> {
 
 /// Replaces the file at `path` (outside the state directory, e.g. the metrics file) with `contents` atomically,
 /// with mode `mode`, the same way as [`StateDir::write`].
-pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub(crate) fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -150,7 +150,7 @@ pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
 }
 
 /// Reads the regular file at `path` (at most `limit` bytes), never through a symbolic link; `None` when missing.
-pub fn read_file(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_file(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
     match open_regular(path, path)? {
         Some((file, metadata)) => read_bounded(file, &metadata, path, limit).map(Some),
         None => Ok(None),

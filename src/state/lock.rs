@@ -21,13 +21,13 @@ const NOTE_LIMIT: u64 = 4096;
 
 /// A held lock; released when dropped (or when the process dies: the kernel releases it).
 #[derive(Debug)]
-pub struct RunLock {
+pub(crate) struct RunLock {
     _file: File,
 }
 
 impl RunLock {
     /// Takes the lock of `state_dir` for `command`, waiting up to `timeout` for another holder to finish.
-    pub fn acquire(state_dir: &StateDir, command: &str, timeout: Duration) -> io::Result<RunLock> {
+    pub(crate) fn acquire(state_dir: &StateDir, command: &str, timeout: Duration) -> io::Result<RunLock> {
         let path = state_dir.file(LOCK_FILE);
         let mut file = state_dir
             .open_lock(LOCK_FILE)

@@ -22,7 +22,7 @@ const MARKER_LIMIT: u64 = 1 << 20;
 
 /// Who put anycastd in maintenance, when, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Maintenance {
+pub(crate) struct Maintenance {
     /// When it started, in Unix seconds.
     pub since: u64,
     /// Who started it (the invoking user).
@@ -36,13 +36,13 @@ pub struct Maintenance {
 
 impl Maintenance {
     /// Maintenance starting now, by the invoking user, draining until `drain_until` if given.
-    pub fn begin(reason: Option<String>, drain_until: Option<u64>) -> Maintenance {
+    pub(crate) fn begin(reason: Option<String>, drain_until: Option<u64>) -> Maintenance {
         Maintenance { since: clock::unix_now().max(0).unsigned_abs(), by: invoking_user(), reason, drain_until }
     }
 
     /// The drain's deadline, if the marker asks for a drain that is not over at `now` (Unix seconds; `None`, in an
     /// offline plan, counts as before the deadline).
-    pub fn draining_until(&self, now: Option<i64>) -> Option<u64> {
+    pub(crate) fn draining_until(&self, now: Option<i64>) -> Option<u64> {
         let until = self.drain_until?;
         let before = now.is_none_or(|now| u64::try_from(now).map_or(true, |now| now < until));
         before.then_some(until)
@@ -51,7 +51,7 @@ impl Maintenance {
     /// The drain's deadline, if it is further from `now` (Unix seconds) than any `withdraw-all --drain` can set:
     /// whoever can write the state directory could otherwise keep a failing service announced, through its drain
     /// route-map, for as long as they like.
-    pub fn beyond_any_drain(&self, now: i64) -> Option<u64> {
+    pub(crate) fn beyond_any_drain(&self, now: i64) -> Option<u64> {
         let until = self.drain_until?;
         // The longest drain, plus the second that rounding the deadline up may add.
         let latest = now.saturating_add(i64::try_from(crate::config::DRAIN.max.as_secs()).unwrap_or(i64::MAX)) + 1;
@@ -65,7 +65,7 @@ impl Maintenance {
     }
 
     /// When it started, as an RFC 3339 UTC timestamp.
-    pub fn since_utc(&self) -> String {
+    pub(crate) fn since_utc(&self) -> String {
         utc_timestamp(self.since)
     }
 }
@@ -86,7 +86,7 @@ fn shorten(text: String) -> String {
 /// means maintenance, even when it cannot be read or parsed (a symbolic link, a FIFO, a file too large): nothing is
 /// re-announced by surprise. A directory that cannot be looked into is an error: it is unknown whether anycastd is
 /// in maintenance.
-pub fn read(state_dir: Option<&StateDir>) -> io::Result<Option<Maintenance>> {
+pub(crate) fn read(state_dir: Option<&StateDir>) -> io::Result<Option<Maintenance>> {
     let Some(state_dir) = state_dir else { return Ok(None) };
     let path = state_dir.file(MARKER_FILE);
     let damaged = |why: String| Maintenance {
@@ -118,13 +118,13 @@ pub fn read(state_dir: Option<&StateDir>) -> io::Result<Option<Maintenance>> {
 }
 
 /// Writes the marker atomically (a temporary file renamed over it).
-pub fn write(state_dir: &StateDir, maintenance: &Maintenance) -> io::Result<()> {
+pub(crate) fn write(state_dir: &StateDir, maintenance: &Maintenance) -> io::Result<()> {
     let json = serde_json::to_string_pretty(maintenance).map_err(io::Error::other)?;
     state_dir.write(MARKER_FILE, json.as_bytes())
 }
 
 /// Removes the marker; `false` when there was none.
-pub fn remove(state_dir: &StateDir) -> io::Result<bool> {
+pub(crate) fn remove(state_dir: &StateDir) -> io::Result<bool> {
     state_dir.remove(MARKER_FILE)
 }
 

@@ -33,7 +33,7 @@ use super::StateDir;
 use crate::config::{Config, Prefix, Vrf};
 
 /// The record's name inside the state directory.
-pub const RECORD_FILE: &str = "managed.json";
+pub(crate) const RECORD_FILE: &str = "managed.json";
 
 /// The largest record read: an entry is about 100 bytes, so room for half a million.
 const RECORD_LIMIT: u64 = 64 << 20;
@@ -43,7 +43,7 @@ const HEADER_LIMIT: u64 = 4096;
 
 /// One prefix anycastd manages, or managed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The network.
     pub prefix: Prefix,
     /// The VRF of its BGP instance.
@@ -60,7 +60,7 @@ pub struct Entry {
 
 impl Entry {
     /// The prefix and VRF: what the configuration names, whatever the vtysh.
-    pub fn named_as(&self) -> (Prefix, Vrf) {
+    pub(crate) fn named_as(&self) -> (Prefix, Vrf) {
         (self.prefix, self.vrf.clone())
     }
 }
@@ -78,7 +78,7 @@ struct Header {
 
 /// What the record says, as far as this pass needs to know.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Record {
+pub(crate) enum Record {
     /// There is none yet (a new installation, or an anycastd older than the record).
     Missing,
     /// It was written for the prefixes the configuration names now, and none of its entries is departed: its
@@ -101,7 +101,7 @@ pub enum Record {
 
 impl Record {
     /// The entries whose prefix and VRF `config` does not name: managed by anycastd once, no longer configured.
-    pub fn departed(&self, config: &Config) -> Vec<Entry> {
+    pub(crate) fn departed(&self, config: &Config) -> Vec<Entry> {
         let entries = match self {
             Record::Read(entries) | Record::Untrusted { listed: entries, .. } => entries,
             Record::Missing | Record::Settled | Record::Damaged(_) => return Vec::new(),
@@ -112,7 +112,7 @@ impl Record {
     }
 
     /// Whether it must be written (anew) for the configuration in force.
-    pub fn needs_writing(&self) -> bool {
+    pub(crate) fn needs_writing(&self) -> bool {
         matches!(self, Record::Missing | Record::Read(_) | Record::Damaged(_))
     }
 }
@@ -126,7 +126,7 @@ fn named_set(config: &Config) -> BTreeSet<(Prefix, Vrf)> {
 /// their bytes: it runs at every pass over every prefix, where std's SipHash cost 6 M instructions at 10,000 prefixes,
 /// and it cannot change between Rust releases. It need not resist forgery: it only says when to read the record
 /// whole.
-pub fn named_digest(config: &Config) -> String {
+pub(crate) fn named_digest(config: &Config) -> String {
     let mut digest = Fnv::new();
     for (_, prefix) in config.prefixes() {
         match prefix.prefix.net() {
@@ -158,7 +158,7 @@ impl Fnv {
 }
 
 /// Reads the record for a pass under `config` (see [`Record`]); `None` state directory: [`Record::Missing`].
-pub fn read(state_dir: Option<&StateDir>, config: &Config) -> Record {
+pub(crate) fn read(state_dir: Option<&StateDir>, config: &Config) -> Record {
     let Some(state_dir) = state_dir else { return Record::Missing };
     match state_dir.open_trusted(RECORD_FILE) {
         Ok(None) => Record::Missing,
@@ -206,7 +206,7 @@ fn entries(text: &[u8]) -> Vec<Entry> {
 }
 
 /// Writes the record anew, atomically, holding exactly `entries` (once each), for `config`.
-pub fn write(state_dir: &StateDir, config: &Config, entries: &[Entry]) -> io::Result<()> {
+pub(crate) fn write(state_dir: &StateDir, config: &Config, entries: &[Entry]) -> io::Result<()> {
     let unique: BTreeSet<&Entry> = entries.iter().collect();
     let named = named_set(config);
     let departed = unique.iter().filter(|entry| !named.contains(&entry.named_as())).count();
@@ -223,7 +223,12 @@ pub fn write(state_dir: &StateDir, config: &Config, entries: &[Entry]) -> io::Re
 /// Forgets every entry of `prefix` (in `vrf`, or in every VRF): anycastd will not withdraw it when the configuration
 /// no longer names it. Returns what it forgot. The record is read whether trusted or not: forgetting only removes.
 /// It stays settled for `config`, so the prefix stays forgotten until the configuration changes.
-pub fn forget(state_dir: &StateDir, config: &Config, prefix: Prefix, vrf: Option<&Vrf>) -> io::Result<Vec<Entry>> {
+pub(crate) fn forget(
+    state_dir: &StateDir,
+    config: &Config,
+    prefix: Prefix,
+    vrf: Option<&Vrf>,
+) -> io::Result<Vec<Entry>> {
     let all = match state_dir.read(RECORD_FILE, RECORD_LIMIT)? {
         Some(text) => entries(&text),
         None => return Ok(Vec::new()),

@@ -14,8 +14,8 @@ pub mod maintenance;
 pub(crate) mod managed;
 pub(crate) mod streaks;
 
-pub use dir::{StateDir, euid};
-pub use file::{PRIVATE, Replacement, read_file, replace_file};
+pub(crate) use dir::StateDir;
+pub(crate) use file::{Replacement, read_file, replace_file};
 
 /// A fresh private directory for one test of this module's files.
 #[cfg(test)]

@@ -19,7 +19,7 @@ const STATE_LIMIT: u64 = 8 << 20;
 
 /// Consecutive healthy and unhealthy passes of one service; one of them is always zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Streak {
+pub(crate) struct Streak {
     /// Consecutive passes in which every check passed.
     pub healthy: u32,
     /// Consecutive passes in which the service was unhealthy.
@@ -30,12 +30,12 @@ impl Streak {
     /// The streak with each count held at what decides anything: `rise` healthy passes, `fall` unhealthy ones.
     /// Counting further would change the file on every pass of a steady service, and loop mode writes it only when a
     /// count changes.
-    pub fn capped(self, rise: u32, fall: u32) -> Streak {
+    pub(crate) fn capped(self, rise: u32, fall: u32) -> Streak {
         Streak { healthy: self.healthy.min(rise.max(1)), unhealthy: self.unhealthy.min(fall.max(1)) }
     }
 
     /// The streak after one more pass.
-    pub fn after(self, healthy: bool) -> Streak {
+    pub(crate) fn after(self, healthy: bool) -> Streak {
         if healthy {
             Streak { healthy: self.healthy.saturating_add(1), unhealthy: 0 }
         } else {
@@ -46,21 +46,21 @@ impl Streak {
 
 /// The streaks of every service, by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Streaks {
+pub(crate) struct Streaks {
     /// By service name.
     pub services: BTreeMap<String, Streak>,
 }
 
 impl Streaks {
     /// The streak of `service` (zero when unknown).
-    pub fn of(&self, service: &str) -> Streak {
+    pub(crate) fn of(&self, service: &str) -> Streak {
         self.services.get(service).copied().unwrap_or_default()
     }
 }
 
 /// The streaks read back from the state directory.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Recalled {
+pub(crate) struct Recalled {
     /// The streaks of past passes; zero where unknown.
     pub streaks: Streaks,
     /// Whether someone other than this user could have written (or removed) the file. Such counts are not used:
@@ -72,7 +72,7 @@ pub struct Recalled {
 
 /// Why the counts of earlier passes were not used (worded by the renderer).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CountsProblem {
+pub(crate) enum CountsProblem {
     /// The file is damaged.
     Damaged {
         /// The file.
@@ -90,7 +90,7 @@ pub enum CountsProblem {
 /// Reads the streaks; a missing file (or state directory) is a fresh start, a damaged one too, with a warning. Only a
 /// file nobody else can have written is used ([`StateDir::read_trusted`]); any other is ignored, with a warning, and
 /// marked forgeable.
-pub fn load(state_dir: Option<&StateDir>) -> Recalled {
+pub(crate) fn load(state_dir: Option<&StateDir>) -> Recalled {
     let Some(state_dir) = state_dir else { return Recalled::default() };
     let path = state_dir.file(STATE_FILE);
     let fresh = |warning: CountsProblem| Recalled { warning: Some(warning), ..Recalled::default() };
@@ -106,23 +106,23 @@ pub fn load(state_dir: Option<&StateDir>) -> Recalled {
 
 /// Starts saving the streaks: their new file is created now, so that a state directory that cannot be written is
 /// known before the pass decides anything.
-pub fn prepare_save(state_dir: &StateDir) -> io::Result<Replacement> {
+pub(crate) fn prepare_save(state_dir: &StateDir) -> io::Result<Replacement> {
     state_dir.prepare(STATE_FILE)
 }
 
 /// Removes the counts file, best effort: used when new counts could not be written over it (a full disk still lets
 /// a file be removed).
-pub fn forget(state_dir: &StateDir) {
+pub(crate) fn forget(state_dir: &StateDir) {
     let _ = state_dir.remove(STATE_FILE);
 }
 
 /// Removes the temporary counts files that killed processes left behind; call it under the run lock.
-pub fn remove_leftovers(state_dir: &StateDir) {
+pub(crate) fn remove_leftovers(state_dir: &StateDir) {
     state_dir.remove_leftovers(STATE_FILE);
 }
 
 /// Writes the streaks into the file prepared, atomically.
-pub fn save(file: Replacement, streaks: &Streaks) -> io::Result<()> {
+pub(crate) fn save(file: Replacement, streaks: &Streaks) -> io::Result<()> {
     let json = serde_json::to_string_pretty(streaks).map_err(io::Error::other)?;
     file.commit(json.as_bytes())
 }
