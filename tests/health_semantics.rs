@@ -221,7 +221,9 @@ fn plan_warns_when_import_check_would_keep_an_announced_prefix_silent() {
     assert_eq!(plan.stdout.matches('⚠').count(), 1, "{}", plan.stdout);
     env.clear_vtysh_calls();
     env.anycastd(["apply"]).run();
-    assert_eq!(env.vtysh_calls().len(), 3, "apply does not ask the RIB: read, configure, verify");
+    let calls = env.vtysh_calls();
+    assert_eq!(calls.len(), 4, "apply does not ask the RIB: read, configure, verify, what FRR advertises: {calls:?}");
+    assert_eq!(calls[3][0], "show bgp vrf all neighbors json");
     env.frr(
         &env.running_config()
             .replace(" bgp router-id 203.0.113.179\n", " bgp router-id 203.0.113.179\n no bgp network import-check\n"),

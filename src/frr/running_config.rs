@@ -49,6 +49,9 @@ pub struct BgpInstance {
     /// `bgp network import-check` (on unless the config says `no bgp network import-check`): FRR then advertises a
     /// network only while a route for it is in its RIB.
     pub import_check: bool,
+    /// Its BGP neighbors, by the name its `neighbor` lines give them (an address, or an interface for unnumbered
+    /// BGP); peer groups are not neighbors.
+    pub neighbors: BTreeSet<String>,
 }
 
 /// What FRR's running config says about BGP.
@@ -133,6 +136,8 @@ struct Reader {
     route_maps: BTreeSet<String>,
     current: Option<BgpInstance>,
     family: Family,
+    /// The peer groups of the current instance (`neighbor NAME peer-group`), which its `neighbor` lines also name.
+    peer_groups: Vec<String>,
 }
 
 impl Reader {
@@ -142,7 +147,7 @@ impl Reader {
             if let ["route-map", name, "permit" | "deny", _] = line.split_whitespace().collect::<Vec<_>>()[..] {
                 self.route_maps.insert(name.to_string());
             }
-            self.instances.extend(self.current.take());
+            self.end_instance();
             self.current = parse_router_bgp(line);
             self.family = Family::Implicit;
             return;
@@ -164,13 +169,25 @@ impl Reader {
                 }
             }
             (Some("exit-address-family"), None) => self.family = Family::Implicit,
+            (Some("neighbor"), Some(name)) => match words.next() {
+                Some("peer-group") if words.next().is_none() => self.peer_groups.push(name.to_string()),
+                _ => _ = instance.neighbors.insert(name.to_string()),
+            },
             (Some("no"), Some("bgp")) if line.trim() == "no bgp network import-check" => instance.import_check = false,
             _ => {}
         }
     }
 
+    fn end_instance(&mut self) {
+        let peer_groups = std::mem::take(&mut self.peer_groups);
+        if let Some(mut instance) = self.current.take() {
+            instance.neighbors.retain(|name| !peer_groups.contains(name));
+            self.instances.push(instance);
+        }
+    }
+
     fn finish(mut self) -> RunningConfig {
-        self.instances.extend(self.current);
+        self.end_instance();
         RunningConfig { instances: self.instances, route_maps: self.route_maps }
     }
 }
@@ -218,6 +235,7 @@ fn parse_router_bgp(line: &str) -> Option<BgpInstance> {
         networks: BTreeMap::new(),
         families: BTreeSet::new(),
         import_check: true,
+        neighbors: BTreeSet::new(),
     })
 }
 

@@ -46,10 +46,11 @@ pub(crate) struct PassTiming {
 /// Writes the metrics of an applied plan to `path`, atomically (temporary file, then rename).
 pub(crate) fn write(path: &Path, applied: &Plan, timing: PassTiming) -> io::Result<()> {
     let previous = match state::read_file(path, PREVIOUS_LIMIT) {
-        Ok(Some(text)) => error_counts(&String::from_utf8_lossy(&text)),
-        _ => BTreeMap::new(),
+        Ok(Some(text)) => String::from_utf8_lossy(&text).into_owned(),
+        _ => String::new(),
     };
-    let text = render(applied, timing, &previous);
+    let mut text = render(applied, timing, &error_counts(&previous));
+    text.push_str(&render_advertised(applied, &advertised_values(&previous)));
     state::replace_file(path, text.as_bytes(), READABLE)
 }
 
@@ -175,6 +176,64 @@ fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
     counts
 }
 
+/// The peers each prefix is advertised to, as last read, with when: this pass's reading where it read (`plan`
+/// does, and a pass that changed something), else the previous file's, so that a pass that did not read keeps the
+/// last value read. `previous`: by label set, the peers and the time of the previous file.
+pub(crate) fn render_advertised(applied: &Plan, previous: &BTreeMap<String, (u64, u64)>) -> String {
+    let mut values = Vec::new();
+    for service in &applied.services {
+        for prefix in &service.prefixes {
+            let vrf = prefix.managed.vrf.name().unwrap_or("default");
+            let labels = format!(
+                "service=\"{}\",prefix=\"{}\",vrf=\"{}\"",
+                escape(&service.name),
+                prefix.managed.prefix,
+                escape(vrf)
+            );
+            let value = match &prefix.advertising {
+                Some(advertising) => Some((advertising.reach.peers.len() as u64, advertising.read_at)),
+                None => previous.get(&labels).copied(),
+            };
+            values.extend(value.map(|value| (labels, value)));
+        }
+    }
+    let mut out = String::new();
+    header(
+        &mut out,
+        "anycastd_prefix_advertised_peers",
+        "gauge",
+        "How many BGP neighbors FRR sends the prefix to, as last read (see anycastd_prefix_advertised_read_timestamp_seconds).",
+    );
+    for (labels, (peers, _)) in &values {
+        let _ = writeln!(out, "anycastd_prefix_advertised_peers{{{labels}}} {peers}");
+    }
+    header(
+        &mut out,
+        "anycastd_prefix_advertised_read_timestamp_seconds",
+        "gauge",
+        "When anycastd_prefix_advertised_peers was read from FRR, in Unix seconds.",
+    );
+    for (labels, (_, read_at)) in &values {
+        let _ = writeln!(out, "anycastd_prefix_advertised_read_timestamp_seconds{{{labels}}} {read_at}");
+    }
+    out
+}
+
+/// The advertised peers and their reading times of a previous metrics file, by label set.
+fn advertised_values(text: &str) -> BTreeMap<String, (u64, u64)> {
+    let values = |name: &str| -> BTreeMap<String, u64> {
+        text.lines()
+            .filter_map(|line| line.strip_prefix(name)?.strip_prefix('{')?.rsplit_once("} "))
+            .filter_map(|(labels, value)| value.trim().parse().ok().map(|value| (labels.to_string(), value)))
+            .collect()
+    };
+    let read_at = values("anycastd_prefix_advertised_read_timestamp_seconds");
+    values("anycastd_prefix_advertised_peers")
+        .into_iter()
+        .filter_map(|(labels, peers)| read_at.get(&labels).map(|at| (labels, (peers, *at))))
+        .collect()
+}
+
 /// The error counters of a previous metrics file (or text).
 pub(crate) fn error_counts(text: &str) -> BTreeMap<String, u64> {
     text.lines()
@@ -215,6 +274,20 @@ mod tests {
         );
         assert!(text.contains("anycastd_errors_total{kind=\"apply_failed\"} 3\n"), "{text}");
         assert!(text.contains("anycastd_errors_total{kind=\"frr_unavailable\"} 0\n"), "{text}");
+    }
+
+    #[test]
+    fn advertised_peers_carry_on_until_read_again() {
+        let previous = "anycastd_prefix_advertised_peers{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"} 2\n\
+                        anycastd_prefix_advertised_read_timestamp_seconds{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"} 1700000000\n\
+                        anycastd_prefix_advertised_peers{service=\"gone\",prefix=\"192.0.2.0/24\",vrf=\"default\"} 1\n";
+        let values = advertised_values(previous);
+        let labels = "service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"";
+        assert_eq!(
+            values,
+            BTreeMap::from([(labels.to_string(), (2, 1_700_000_000))]),
+            "a value without its time is dropped"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! the lock or the state file a pass still withdraws, but announces nothing: a local problem never stops a
 //! withdrawal.
 
+pub mod advertised;
 pub mod apply;
 pub mod gather;
 pub mod input;
@@ -96,6 +97,7 @@ pub fn plan_only(
     let mut plan = compute(config, &inputs, Intent::Reconcile, &problems, warnings);
     if !matches!(frr, FrrInput::File(_)) {
         gather::warn_unrouted(&mut plan, context.vtysh_timeout);
+        advertised::annotate(&mut plan, &inputs.frr, context.vtysh_timeout, false);
     }
     plan
 }
@@ -183,6 +185,9 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     applied.errors.splice(0..0, pass.earlier.iter().cloned());
     applied.reason.clone_from(&pass.reason);
     keep_after_applying(&mut applied, config, &held, &deciding.inputs.frr, memory);
+    if changed_frr(&applied) {
+        advertised::annotate(&mut applied, &deciding.inputs.frr, context.vtysh_timeout, true);
+    }
     memory.ended(applied.summary().has_errors());
     record::record(config, context, &mut applied, held, pass, started);
     applied

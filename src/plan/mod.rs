@@ -15,7 +15,9 @@ mod verdict;
 mod warning;
 
 pub use inputs::{Departed, FrrStates, Inputs, Intent};
-pub use model::{Action, Failure, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary};
+pub use model::{
+    Action, Advertising, Failure, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary,
+};
 pub use pass_error::{HoldProblem, PassError};
 pub use verdict::{Desired, MaintenanceMode, Verdict, decide};
 pub use warning::Warning;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::config::{ManagedPrefix, Policy, RouteMap};
-use crate::frr::{Asn, Change, ChangeKind};
+use crate::frr::{Asn, Change, ChangeKind, Reach};
 use crate::health::{self, ServiceHealth};
 use crate::state::maintenance::Maintenance;
 use crate::state::streaks::{Streak, Streaks};
@@ -128,6 +128,17 @@ pub struct PrefixPlan {
     pub import_check: bool,
     /// What the operator should know about this prefix (e.g. FRR will not advertise it, a route-map is missing).
     pub warnings: Vec<Warning>,
+    /// Whether FRR sends it to its BGP neighbors, when that was read (`plan`, and a pass that changed something).
+    pub advertising: Option<Advertising>,
+}
+
+/// What FRR sends of a prefix to its neighbors, and when that was read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Advertising {
+    /// The neighbors it is sent to, and what that means.
+    pub reach: Reach,
+    /// When it was read, in Unix seconds.
+    pub read_at: u64,
 }
 
 /// What FRR does with a managed prefix, as reports, logs, metrics and hooks name it. Announced or drained, FRR's

@@ -91,6 +91,7 @@ impl Observed {
             outcome: Outcome::Pending,
             import_check: self.import_check,
             warnings,
+            advertising: None,
         }
     }
 

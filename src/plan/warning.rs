@@ -45,6 +45,13 @@ pub enum Warning {
         /// Why.
         reason: String,
     },
+    /// What FRR sends to its BGP neighbors could not be read through this vtysh.
+    AdvertisementUnreadable {
+        /// The vtysh.
+        vtysh: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// vtysh reported an error, yet FRR has every planned change of its batch.
     VtyshErrorButApplied {
         /// What vtysh reported.
@@ -83,6 +90,7 @@ impl Warning {
             Warning::MissingDrainRouteMap { .. } => "missing-drain-route-map",
             Warning::NotInRib { .. } => "not-in-rib",
             Warning::RibUnreadable { .. } => "rib-unreadable",
+            Warning::AdvertisementUnreadable { .. } => "advertisement-unreadable",
             Warning::VtyshErrorButApplied { .. } => "vtysh-error-but-applied",
             Warning::MarkerAppeared => "marker-appeared-while-applying",
             Warning::CountsReset(_) => "counts-reset",

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{Tense, words};
 use crate::config::Config;
 use crate::finding::Finding;
+use crate::frr::Advertisement;
 use crate::health::{CheckStatus, CheckVerdict};
 use crate::plan::{Action, Desired, Outcome, PassError, Plan, PrefixPlan, ServicePlan, Summary, Verdict, Warning};
 
@@ -72,6 +73,13 @@ struct CheckJson {
 }
 
 #[derive(Serialize)]
+struct HeldJson {
+    neighbor: String,
+    code: &'static str,
+    reason: String,
+}
+
+#[derive(Serialize)]
 struct PrefixJson {
     prefix: String,
     vrf: Option<String>,
@@ -90,6 +98,15 @@ struct PrefixJson {
     warning: Option<String>,
     /// The stable code of each warning joined in `warning`, in the same order.
     warning_codes: Vec<&'static str>,
+    /// The BGP neighbors FRR sends it to, when that was read (live `plan`, a pass that changed something).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advertised_to: Option<Vec<String>>,
+    /// `advertised`, `pending` (FRR has not sent the update yet) or `not-advertised`, with `advertised_to`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advertisement: Option<&'static str>,
+    /// Why each neighbor does not receive it, when nobody does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_advertised: Vec<HeldJson>,
 }
 
 #[derive(Serialize)]
@@ -212,6 +229,23 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         warning: (!prefix.warnings.is_empty())
             .then(|| prefix.warnings.iter().map(words::warning).collect::<Vec<_>>().join("; ")),
         warning_codes: prefix.warnings.iter().map(Warning::code).collect(),
+        advertised_to: prefix.advertising.as_ref().map(|advertising| advertising.reach.peers.clone()),
+        advertisement: prefix.advertising.as_ref().map(|advertising| match advertising.reach.status {
+            Advertisement::Advertised => "advertised",
+            Advertisement::Pending => "pending",
+            Advertisement::Nowhere(_) => "not-advertised",
+        }),
+        not_advertised: match prefix.advertising.as_ref().map(|advertising| &advertising.reach.status) {
+            Some(Advertisement::Nowhere(held)) => held
+                .iter()
+                .map(|held| HeldJson {
+                    neighbor: held.neighbor().to_string(),
+                    code: words::held_code(held),
+                    reason: words::held_words(held),
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
     }
 }
 

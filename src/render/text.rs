@@ -206,7 +206,24 @@ fn prefix_line(out: &mut String, prefix: &PrefixPlan, tense: Tense, width: usize
             place(out, prefix);
         }
     }
+    let (suffix, problem) = match &prefix.advertising {
+        Some(advertising) => {
+            let announced = if tense == Tense::Applied { prefix.state_after() } else { prefix.current };
+            let will_be = if tense == Tense::Applied { announced.is_announced() } else { prefix.will_be_announced() };
+            words::advertising(&advertising.reach, will_be, announced.is_announced())
+        }
+        None => (None, None),
+    };
+    if let Some(suffix) = suffix {
+        out.push_str(", ");
+        painter.put(out, &escape(&suffix), Style::Dim);
+    }
     out.push('\n');
+    if let Some(problem) = problem {
+        out.push_str("      ");
+        painter.put(out, &escape(&problem), Style::Yellow);
+        out.push('\n');
+    }
 }
 
 /// The mark and word of a prefix's action (or of its state, unchanged), padded to one width, and their colour.

@@ -3,6 +3,7 @@
 //! report's message fields and the log lines.
 
 use crate::config::{ConfigWarning, Vrf};
+use crate::frr::{Advertisement, Held, Reach};
 use crate::plan::{Failure, PassError, PrefixError, Warning};
 use crate::state::streaks::CountsProblem;
 
@@ -33,6 +34,9 @@ pub(crate) fn warning(warning: &Warning) -> String {
             vrf.described()
         ),
         Warning::RibUnreadable { vrf, reason } => format!("cannot check FRR's RIB of {}: {reason}", vrf.described()),
+        Warning::AdvertisementUnreadable { vtysh, reason } => {
+            format!("cannot read what FRR sends its BGP neighbors through {}: {reason}", vtysh.display())
+        }
         Warning::VtyshErrorButApplied { error } => {
             format!("vtysh reported an error, yet FRR now has every planned change: {error}")
         }
@@ -52,6 +56,59 @@ pub(crate) fn warning(warning: &Warning) -> String {
             listed.join(", ")
         ),
         Warning::RecordNotUpdated { error } => format!("cannot update the record of managed prefixes: {error}"),
+    }
+}
+
+/// What FRR sends of a prefix, as the end of its line (`advertised to 2 peers`), and as a line of its own when it
+/// will not reach anybody although it is (or will be) announced, with why. `announced`: FRR has (or, in a plan, will
+/// have) its network; `has_now`: it has it already, so a neighbor whose session and family are fine yet receives
+/// nothing is filtering it (before the network exists, that is expected, and not said).
+pub fn advertising(reach: &Reach, announced: bool, has_now: bool) -> (Option<String>, Option<String>) {
+    let peers = reach.peers.len();
+    let plural = if peers == 1 { "" } else { "s" };
+    match &reach.status {
+        Advertisement::Advertised => (Some(format!("advertised to {peers} peer{plural}")), None),
+        Advertisement::Pending if announced => {
+            (Some("advertisement pending: FRR sends its updates on its own timers".to_string()), None)
+        }
+        Advertisement::Pending => (Some(format!("withdrawal pending at {peers} peer{plural}")), None),
+        Advertisement::Nowhere(_) if !announced => (None, None),
+        Advertisement::Nowhere(held) => {
+            let reasons: Vec<String> =
+                held.iter().filter(|held| has_now || !matches!(held, Held::Filtered { .. })).map(held_words).collect();
+            match (held.is_empty(), reasons.is_empty()) {
+                (true, _) => (None, Some("not advertised to any peer: its BGP instance has no neighbor".to_string())),
+                (false, true) => (None, None),
+                (false, false) => (None, Some(format!("not advertised to any peer: {}", reasons.join("; ")))),
+            }
+        }
+    }
+}
+
+/// Why one neighbor does not receive a prefix, and what to do.
+pub fn held_words(held: &Held) -> String {
+    match held {
+        Held::SessionDown { neighbor, state } => format!("the session with neighbor {neighbor} is down ({state})"),
+        Held::NeedsPolicy { neighbor } => {
+            format!("neighbor {neighbor} needs an outbound policy (eBGP requires one): give it a route-map out")
+        }
+        Held::NotActivated { neighbor, family } => format!(
+            "neighbor {neighbor} is not activated for {0} unicast: `neighbor {neighbor} activate` under              `address-family {0} unicast`",
+            family.name()
+        ),
+        Held::Filtered { neighbor } => {
+            format!("neighbor {neighbor} does not receive it (an outbound filter, or no route in the RIB)")
+        }
+    }
+}
+
+/// The stable code of why one neighbor does not receive a prefix (JSON `not_advertised[].code`).
+pub fn held_code(held: &Held) -> &'static str {
+    match held {
+        Held::SessionDown { .. } => "session-down",
+        Held::NeedsPolicy { .. } => "needs-policy",
+        Held::NotActivated { .. } => "not-activated",
+        Held::Filtered { .. } => "filtered",
     }
 }
 
@@ -172,6 +229,11 @@ mod tests {
                 Warning::RibUnreadable { vrf, reason: "timeout".into() },
                 "rib-unreadable",
                 "cannot check FRR's RIB of VRF 123: timeout",
+            ),
+            (
+                Warning::AdvertisementUnreadable { vtysh: "/usr/bin/vtysh".into(), reason: "timeout".into() },
+                "advertisement-unreadable",
+                "cannot read what FRR sends its BGP neighbors through /usr/bin/vtysh: timeout",
             ),
             (
                 Warning::VtyshErrorButApplied { error: "% Unknown command".into() },

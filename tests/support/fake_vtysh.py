@@ -177,6 +177,10 @@ class Session:
             return None
         if words[0] == "show" and words[1] in ("ip", "ipv6") and words[2] == "route" and words[-1] == "json":
             return self.show_route(words[3:-1])
+        if command == "show bgp vrf all neighbors json":
+            return self.show_neighbors()
+        if words[:2] == ["show", "bgp"] and words[-2:] == ["advertised-routes", "json"]:
+            return self.show_advertised(words[2:-2])
         if command in ("configure terminal", "conf t"):
             self.mode = "config"
             return None
@@ -211,6 +215,36 @@ class Session:
             print(json.dumps({prefix: [{"prefix": prefix, "protocol": "connected", "selected": True}]}, indent=2))
         else:
             print("{}")
+        return None
+
+    def neighbors(self, instance):
+        """The neighbors of an instance: each `neighbor X remote-as ...` line; every session is established."""
+        return [line.split()[1] for line in instance["lines"] if line.split()[:1] == ["neighbor"] and "remote-as" in line]
+
+    def show_neighbors(self):
+        answer = {}
+        for instance in self.config["instances"]:
+            vrf = instance["vrf"] or "default"
+            entry = {"vrfId": 0, "vrfName": vrf}
+            for name in self.neighbors(instance):
+                families = {"ipv4Unicast": {"sentPrefixCounter": 0}, "ipv6Unicast": {"sentPrefixCounter": 0}}
+                entry[name] = {"bgpState": "Established", "addressFamilyInfo": families}
+            answer[vrf] = entry
+        print(json.dumps(answer, indent=2))
+        return None
+
+    def show_advertised(self, words):
+        """`[vrf V] ipv4|ipv6 unicast neighbors X`: every network of that family, as if sent at once."""
+        vrf = words[1] if words[0] == "vrf" else None
+        family, neighbor = (words[2], words[5]) if vrf else (words[0], words[3])
+        for instance in self.config["instances"]:
+            if instance["vrf"] == vrf and neighbor in self.neighbors(instance):
+                networks = [line.split()[1] for line in instance["families"].get(f"{family} unicast", [])
+                            if line.startswith("network ")]
+                routes = {network: {"network": network} for network in networks}
+                print(json.dumps({"advertisedRoutes": routes, "totalPrefixCounter": len(routes)}, indent=2))
+                return None
+        print(json.dumps({"warning": "No such neighbor in this view/vrf"}, indent=2))
         return None
 
     def router_bgp(self, words):
