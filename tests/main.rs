@@ -24,6 +24,7 @@ mod real_frr_edges;
 mod real_frr_graded;
 mod real_frr_ownership;
 mod real_frr_run;
+mod real_frr_wire;
 mod reconcile;
 mod state_dir;
 mod systemd_units;

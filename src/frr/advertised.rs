@@ -38,10 +38,12 @@ pub struct Session {
     /// The families the neighbor is activated for, each with whether FRR holds its updates back for want of an
     /// outbound policy (`bgp ebgp-requires-policy`, shown as `(Policy)` by `show bgp summary`).
     pub families: BTreeMap<AddressFamily, bool>,
+    /// The router ID FRR uses towards it (`localRouterId`).
+    pub local_router_id: Option<String>,
 }
 
 impl Session {
-    fn is_established(&self) -> bool {
+    pub fn is_established(&self) -> bool {
         self.state == "Established"
     }
 }
@@ -93,6 +95,20 @@ impl Advertised {
         Reach { peers, status }
     }
 
+    /// Whether FRR may still be sending its update for `prefix` of `vrf`, just changed: announced (`announced`) and
+    /// not yet sent to a neighbor that could receive it, or withdrawn and still sent to one.
+    pub fn awaiting(&self, vrf: &Vrf, prefix: &Prefix, announced: bool) -> bool {
+        let family = prefix.family();
+        self.sessions.get(vrf).into_iter().flatten().any(|(neighbor, session)| {
+            let sent =
+                self.sent.get(&(vrf.clone(), family, neighbor.clone())).is_some_and(|sent| sent.contains(prefix));
+            match announced {
+                true => !sent && matches!(held(neighbor, session, family), Held::Filtered { .. }),
+                false => sent,
+            }
+        })
+    }
+
     /// The neighbors `prefix` of `vrf` is sent to.
     fn peers(&self, vrf: &Vrf, prefix: &Prefix) -> Vec<Neighbor> {
         let family = prefix.family();
@@ -137,7 +153,7 @@ impl Held {
 }
 
 /// Why `neighbor` does not get a prefix of `family`.
-fn held(neighbor: &Neighbor, session: &Session, family: AddressFamily) -> Held {
+pub fn held(neighbor: &Neighbor, session: &Session, family: AddressFamily) -> Held {
     let neighbor = neighbor.clone();
     if !session.is_established() {
         return Held::SessionDown { neighbor, state: session.state.clone() };
@@ -237,7 +253,9 @@ fn sessions_of(neighbors: &Value, vrf: &Vrf) -> BTreeMap<Neighbor, Session> {
                 })
                 .collect();
             let state = state.as_str().unwrap_or("unknown").chars().take(32).collect();
-            (name.chars().take(64).collect(), Session { state, families })
+            let local_router_id =
+                neighbor.get("localRouterId").and_then(Value::as_str).map(|id| id.chars().take(64).collect());
+            (name.chars().take(64).collect(), Session { state, families, local_router_id })
         })
         .collect()
 }

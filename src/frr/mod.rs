@@ -8,7 +8,7 @@ mod running_config;
 mod startup_config;
 mod vtysh;
 
-pub(crate) use advertised::{Advertised, Advertisement, Held, Reach, read as read_advertised};
+pub(crate) use advertised::{Advertised, Advertisement, Held, Reach, held, read as read_advertised};
 pub(crate) use batch::{Change, ChangeKind, render_batch};
 pub(crate) use rib::{RouteLookup, routes_present};
 pub use running_config::{Asn, RunningConfig};

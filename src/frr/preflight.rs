@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{RunningConfig, Vtysh, bgp_networks, routes_present};
+use super::{Held, RunningConfig, Vtysh, bgp_networks, routes_present};
 use crate::bounded;
 use crate::config::{AddressFamily, Config, ManagedPrefix, Prefix, RouteMap, Vrf};
 pub(crate) use crate::finding::{Finding, Level};
@@ -148,8 +148,116 @@ fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Fin
             routed.extend(prefixes.iter().filter(|p| &p.vrf == vrf).map(|p| (p.vrf.clone(), p.prefix)));
         }
     }
+    findings.extend(neighbor_findings(vtysh, &running, prefixes));
     findings.extend(route_map_findings(&running, prefixes));
     findings.extend(rib_findings(vtysh, &routed));
+    findings
+}
+
+/// Whether the managed prefixes can reach a BGP peer: per neighbor and managed family, its session, its activation
+/// and its outbound policy (a warning each when it would receive nothing); an error when no neighbor at all would
+/// receive a managed prefix; a warning when FRR's router ID is one of the managed addresses (the same on every node
+/// of the anycast group, which peers then take for one router).
+fn neighbor_findings(vtysh: &Vtysh, running: &RunningConfig, prefixes: &[&ManagedPrefix]) -> Vec<Finding> {
+    let mut wanted: BTreeMap<Vrf, BTreeSet<AddressFamily>> = BTreeMap::new();
+    for prefix in prefixes.iter().filter(|prefix| running.instance(&prefix.vrf).is_some()) {
+        wanted.entry(prefix.vrf.clone()).or_default().insert(prefix.prefix.family());
+    }
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let advertised = match super::read_advertised(vtysh, running, &wanted) {
+        Ok(advertised) => advertised,
+        Err(reason) => {
+            let message = format!("cannot read FRR's BGP neighbors: {reason}");
+            return vec![Finding::new(Level::Warning, "neighbors-unreadable", "BGP neighbors", message)];
+        }
+    };
+    let mut findings = Vec::new();
+    let mut anyone_receives = false;
+    for (vrf, families) in &wanted {
+        let sessions = advertised.sessions.get(vrf).into_iter().flatten();
+        for family in families {
+            let subject = format!("{} unicast in {}", family.name(), vrf.described());
+            let held: Vec<(String, Option<Held>)> = sessions
+                .clone()
+                .map(|(neighbor, session)| {
+                    let held = super::held(neighbor, session, *family);
+                    (neighbor.clone(), (!matches!(held, Held::Filtered { .. })).then_some(held))
+                })
+                .collect();
+            let receiving: Vec<&str> =
+                held.iter().filter(|(_, held)| held.is_none()).map(|(neighbor, _)| neighbor.as_str()).collect();
+            anyone_receives |= !receiving.is_empty();
+            for held in held.iter().filter_map(|(_, held)| held.as_ref()) {
+                let (code, message) = match held {
+                    Held::SessionDown { .. } => ("neighbor-session-down", crate::render::words::held_words(held)),
+                    Held::NeedsPolicy { .. } => ("neighbor-needs-policy", crate::render::words::held_words(held)),
+                    Held::NotActivated { .. } => ("neighbor-not-activated", crate::render::words::held_words(held)),
+                    Held::Filtered { .. } => continue,
+                };
+                findings.push(Finding::new(Level::Warning, code, subject.clone(), message));
+            }
+            findings.push(match (held.is_empty(), receiving.is_empty()) {
+                (true, _) => Finding::new(
+                    Level::Warning,
+                    "no-neighbor",
+                    subject,
+                    "no BGP neighbor here: the managed prefixes reach nobody",
+                ),
+                (false, true) => Finding::new(
+                    Level::Warning,
+                    "no-neighbor-receives",
+                    subject,
+                    "no neighbor would receive the managed prefixes",
+                ),
+                (false, false) => Finding::new(
+                    Level::Ok,
+                    "neighbors-receive",
+                    subject,
+                    format!("received by {}", receiving.join(", ")),
+                ),
+            });
+        }
+    }
+    if !anyone_receives {
+        findings.push(Finding::new(
+            Level::Error,
+            "no-peer-receives",
+            "BGP neighbors",
+            "no neighbor at all would receive a managed prefix: anycastd's announcements would reach nobody",
+        ));
+    }
+    findings.extend(router_id_findings(running, &advertised, prefixes));
+    findings
+}
+
+/// A warning for each BGP instance whose router ID is the address of a managed prefix: without `bgp router-id`, FRR
+/// takes the highest loopback address, which is often the anycast service address, the same on every node.
+fn router_id_findings(
+    running: &RunningConfig,
+    advertised: &super::Advertised,
+    prefixes: &[&ManagedPrefix],
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for instance in &running.instances {
+        let chosen =
+            advertised.sessions.get(&instance.vrf).into_iter().flatten().find_map(|(_, s)| s.local_router_id.clone());
+        let Some(router_id) = instance.router_id.clone().or(chosen) else { continue };
+        let Ok(address) = router_id.parse::<std::net::IpAddr>() else { continue };
+        if prefixes.iter().any(|prefix| prefix.prefix.net().contains(&address)) {
+            let how = if instance.router_id.is_some() { "is set to" } else { "was chosen by FRR as" };
+            findings.push(Finding::new(
+                Level::Warning,
+                "router-id-is-managed-address",
+                format!("AS {}, {}", instance.asn, instance.vrf),
+                format!(
+                    "the router ID {how} {router_id}, a managed (anycast) address: every node of the anycast group would \
+                     share it; set `bgp router-id` to an address of this node alone"
+                ),
+            ));
+        }
+    }
     findings
 }
 

@@ -52,6 +52,8 @@ pub struct BgpInstance {
     /// Its BGP neighbors, by the name its `neighbor` lines give them (an address, or an interface for unnumbered
     /// BGP); peer groups are not neighbors.
     pub neighbors: BTreeSet<String>,
+    /// Its `bgp router-id`, when the config sets one.
+    pub router_id: Option<String>,
 }
 
 /// What FRR's running config says about BGP.
@@ -174,6 +176,7 @@ impl Reader {
                 _ => _ = instance.neighbors.insert(name.to_string()),
             },
             (Some("no"), Some("bgp")) if line.trim() == "no bgp network import-check" => instance.import_check = false,
+            (Some("bgp"), Some("router-id")) => instance.router_id = words.next().map(str::to_string),
             _ => {}
         }
     }
@@ -236,6 +239,7 @@ fn parse_router_bgp(line: &str) -> Option<BgpInstance> {
         families: BTreeSet::new(),
         import_check: true,
         neighbors: BTreeSet::new(),
+        router_id: None,
     })
 }
 

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::config::{AddressFamily, Vrf};
-use crate::frr::{Advertised, Advertisement, Vtysh, read_advertised};
+use crate::frr::{Advertised, Vtysh, read_advertised};
 use crate::plan::{Advertising, FrrStates, Outcome, Plan, PrefixPlan, Warning};
 
 /// How long a pass that changed something waits for FRR to send its updates.
-const PENDING_WAIT: Duration = Duration::from_secs(2);
+const PENDING_WAIT: Duration = Duration::from_secs(1);
 /// How often it reads again meanwhile.
 const REREAD_EVERY: Duration = Duration::from_millis(250);
 
@@ -60,8 +60,9 @@ fn tell(plan: &mut Plan, path: &PathBuf, advertised: &Advertised, after_changes:
     for prefix in prefixes.filter(|prefix| &prefix.managed.vtysh == path) {
         let just_changed = after_changes && changed(prefix);
         let announced = if after_changes { prefix.state_after() } else { prefix.current }.is_announced();
-        let reach = advertised.of(&prefix.managed.vrf, &prefix.managed.prefix, announced, just_changed);
-        pending |= reach.status == Advertisement::Pending;
+        let (vrf, address) = (&prefix.managed.vrf, &prefix.managed.prefix);
+        let reach = advertised.of(vrf, address, announced, just_changed);
+        pending |= just_changed && advertised.awaiting(vrf, address, announced);
         prefix.advertising = Some(Advertising { reach, read_at });
     }
     pending

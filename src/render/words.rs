@@ -88,12 +88,15 @@ pub fn advertising(reach: &Reach, announced: bool, has_now: bool) -> (Option<Str
 /// Why one neighbor does not receive a prefix, and what to do.
 pub fn held_words(held: &Held) -> String {
     match held {
-        Held::SessionDown { neighbor, state } => format!("the session with neighbor {neighbor} is down ({state})"),
+        Held::SessionDown { neighbor, state } => format!(
+            "the session with neighbor {neighbor} is not established ({state}): check its address and remote-as, and \
+             the peer's side"
+        ),
         Held::NeedsPolicy { neighbor } => {
             format!("neighbor {neighbor} needs an outbound policy (eBGP requires one): give it a route-map out")
         }
         Held::NotActivated { neighbor, family } => format!(
-            "neighbor {neighbor} is not activated for {0} unicast: `neighbor {neighbor} activate` under              `address-family {0} unicast`",
+            "neighbor {neighbor} is not activated for {0} unicast: `neighbor {neighbor} activate` under `address-family {0} unicast`",
             family.name()
         ),
         Held::Filtered { neighbor } => {
