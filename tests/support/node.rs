@@ -1,6 +1,7 @@
 //! An anycast node in a box: the cached Debian 12 root (`scripts/test-root`) booted by `systemd-nspawn`, with
-//! systemd 252 as its PID 1, Debian's FRR (bgpd on, `router bgp 65536`) and node_exporter running as Debian starts
-//! them, and the fake Cabourotte of the tests (`scripts/fake-cabourotte`) serving the check `dns`.
+//! systemd 252 as its PID 1, Debian's FRR (bgpd on, `router bgp 65536`; or as Debian installs it, for the README's
+//! quickstart) and node_exporter running as Debian starts them, and the fake Cabourotte of the tests
+//! (`scripts/fake-cabourotte`) serving the check `dns`.
 //!
 //! The container has a network namespace of its own (`--private-network`: only a loopback), so that its zebra and
 //! bgpd never touch the host's routes or port 179 and several nodes can run side by side. The fake Cabourotte is a
