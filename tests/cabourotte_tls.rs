@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use support::anycastd::Run;
 use support::cabourotte::{FakeCabourotte, Tls};
-use support::env::Env;
+use support::env::{Env, SEED_CONFIG};
 use support::pki::{Pki, Server};
 
 /// Two services, every check at `{url}`; `{dns}` and `{ntp_v4}` are replaced by TLS keys of those checks.
@@ -382,4 +382,41 @@ fn a_key_file_every_user_can_read_is_warned_about() {
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod 0600");
     let quiet = env.anycastd(["apply"]).run();
     quiet.stderr_lacks("readable by every user");
+}
+
+/// Cabourotte 2.x serves its API only under `/api/v1`, and anycastd's default url is the root of releases before
+/// 2.0: every check then answers 404. anycastd asks `/api/v1/result` once more, and the hint gives the url that works,
+/// with the configured scheme, host and port.
+#[test]
+fn a_404_at_the_root_of_a_cabourotte_2_names_the_api_v1_url_to_use() {
+    let env = Env::new();
+    env.cabourotte.only_api_v1();
+    // The output shows the fake Cabourotte's 127.0.0.1:PORT as [CABOUROTTE].
+    let hint =
+        r#"HTTP 404: not found (Cabourotte 2.x serves its API under /api/v1: use url = "http://[CABOUROTTE]/api/v1")"#;
+    let plan = env.anycastd(["plan"]).run().code(1);
+    let line = plan.stdout.lines().find(|line| line.contains("check dns: ")).unwrap_or_default().trim().to_string();
+    assert_eq!(
+        line,
+        format!("✗ check dns: Cabourotte at http://[CABOUROTTE] could not be asked: {hint}"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(env.cabourotte.paths(), ["/result", "/api/v1/result"], "one request more, after the 404");
+
+    let checked = env.anycastd(["check", "--cabourotte"]).run().code(1);
+    checked.stdout_has(&format!("  ✗ http://[CABOUROTTE]: cannot be asked: {hint}\n"));
+
+    // The url the hint gives works.
+    env.config(&SEED_CONFIG.replace("{url}", "{url}/api/v1"));
+    env.anycastd(["apply"]).run().success();
+    assert_eq!(env.networks().len(), 4, "every check passes at /api/v1");
+
+    // A 404 there too (the result API disabled) keeps the question, and a url already under /api/v1 is not asked
+    // again.
+    env.cabourotte.force_answer(404, r#"{"message": "not found"}"#);
+    let before = env.cabourotte.request_count();
+    let disabled = env.anycastd(["plan"]).run().code(1);
+    disabled.stdout_has("check dns: Cabourotte at http://[CABOUROTTE]/api/v1 could not be asked: HTTP 404: not found (is Cabourotte's result API enabled at this url?)");
+    assert_eq!(env.cabourotte.request_count(), before + 1);
 }

@@ -19,6 +19,7 @@ mod package;
 mod plan_output;
 mod production;
 mod properties;
+mod quickstart;
 mod real_frr;
 mod real_frr_edges;
 mod real_frr_graded;

@@ -260,6 +260,13 @@ impl CabourotteUrl {
         format!("{}/result", self.base)
     }
 
+    /// The same Cabourotte's URL under `/api/v1`, where Cabourotte 2.x serves its API; none when it is there
+    /// already.
+    pub(crate) fn under_api_v1(&self) -> Option<CabourotteUrl> {
+        let base = (!self.base.ends_with("/api/v1")).then(|| format!("{}/api/v1", self.base))?;
+        Some(CabourotteUrl { base, credentials: self.credentials.clone() })
+    }
+
     /// Whether the URL is https.
     pub(crate) fn is_https(&self) -> bool {
         self.base.starts_with("https://")
@@ -389,6 +396,20 @@ mod tests {
         assert_eq!(url.credentials(), Some(("anycast", "s@cret")));
         assert_eq!(url.to_string(), "https://anycast:***@healthz.local:9013/api/v1");
         assert_eq!(format!("{url:?}"), "CabourotteUrl(https://anycast:***@healthz.local:9013/api/v1)");
+    }
+
+    #[test]
+    fn the_api_v1_url_keeps_scheme_host_port_path_and_credentials() {
+        let root = CabourotteUrl::parse("https://anycast:s3cret@healthz.local:9013/").expect("valid");
+        let api_v1 = root.under_api_v1().expect("not under /api/v1 yet");
+        assert_eq!(api_v1.to_string(), "https://anycast:***@healthz.local:9013/api/v1");
+        assert_eq!(api_v1.credentials(), Some(("anycast", "s3cret")));
+        assert_eq!(api_v1.under_api_v1(), None, "already there");
+        let proxied = CabourotteUrl::parse("http://[::1]:8080/cabourotte").expect("valid");
+        assert_eq!(
+            proxied.under_api_v1().map(|url| url.result_list()),
+            Some("http://[::1]:8080/cabourotte/api/v1/result".into())
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Cabourotte's HTTP API: one `GET {url}/result` per distinct URL per pass, whatever the number of checks.
+//! Cabourotte's HTTP API: one `GET {url}/result` per distinct URL per pass, whatever the number of checks (and one
+//! more, `GET {url}/api/v1/result`, after a 404: see `api_v1_answers`).
 //!
 //! Cabourotte keeps the latest result of every check in memory and serves them all from its list endpoint, so one
 //! request answers every check at that URL. Older releases answer a bare JSON array, newer ones `{"result": [...]}`;
@@ -111,8 +112,24 @@ pub fn fetch(
         agent = agent.tls_config(tls::client_config(tls)?);
     }
     let agent: ureq::Agent = agent.build().into();
-    let endpoint = url.result_list();
-    let mut request = agent.get(&endpoint);
+    let (status, body) = get(&agent, url, timeout, tls)?;
+    if status == 404 {
+        return Err(status_error(status, &body, api_v1_answers(&agent, url, timeout, tls).as_ref()));
+    }
+    if status != 200 {
+        return Err(status_error(status, &body, None));
+    }
+    parse_result_list(&body, wanted)
+}
+
+/// `GET {url}/result`: the status and the body, read within its bound.
+fn get(
+    agent: &ureq::Agent,
+    url: &CabourotteUrl,
+    timeout: Duration,
+    tls: &TlsSettings,
+) -> Result<(u16, String), String> {
+    let mut request = agent.get(&url.result_list());
     if let Some((user, password)) = url.credentials() {
         request = request.header("Authorization", format!("Basic {}", basic_auth_token(user, password)));
     }
@@ -124,22 +141,38 @@ pub fn fetch(
         .limit(bounded::HEALTH.0)
         .read_to_string()
         .map_err(|error| describe(&error, timeout, tls))?;
-    if status != 200 {
-        return Err(status_error(status, &body));
-    }
-    parse_result_list(&body, wanted)
+    Ok((status, body))
 }
 
-fn status_error(status: u16, body: &str) -> String {
+/// After a 404 at `url`: the url under `/api/v1`, when Cabourotte answers its result list there. Cabourotte 2.x
+/// serves its API only there, and its root then answers 404 to every request: the url was written for a release
+/// before 2.0 (anycastd's default is one). One request, made only after a 404, so a pass that works costs nothing.
+fn api_v1_answers(
+    agent: &ureq::Agent,
+    url: &CabourotteUrl,
+    timeout: Duration,
+    tls: &TlsSettings,
+) -> Option<CabourotteUrl> {
+    let api_v1 = url.under_api_v1()?;
+    let (status, body) = get(agent, &api_v1, timeout, tls).ok()?;
+    (status == 200 && parse_result_list(&body, &|_| false).is_ok()).then_some(api_v1)
+}
+
+/// The error of an answer other than 200, quoting Cabourotte's message, with a hint at the fix where the status
+/// tells it; `api_v1` is where a 404's result list really is, when anycastd found it there.
+fn status_error(status: u16, body: &str, api_v1: Option<&CabourotteUrl>) -> String {
     let message = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|value| value.get("message").and_then(|m| m.as_str()).map(str::to_string))
         .unwrap_or_else(|| excerpt(body));
-    let hint = match status {
-        400 if message.contains("HTTPS server") => " (Cabourotte serves TLS here: write the url with https://)",
-        401 | 403 => " (check the credentials in the check's url)",
-        404 => " (is Cabourotte's result API enabled at this url?)",
-        _ => "",
+    let hint = match (status, api_v1) {
+        (404, Some(api_v1)) => format!(" (Cabourotte 2.x serves its API under /api/v1: use url = \"{api_v1}\")"),
+        (400, _) if message.contains("HTTPS server") => {
+            " (Cabourotte serves TLS here: write the url with https://)".to_string()
+        }
+        (401 | 403, _) => " (check the credentials in the check's url)".to_string(),
+        (404, None) => " (is Cabourotte's result API enabled at this url?)".to_string(),
+        _ => String::new(),
     };
     format!("HTTP {status}: {message}{hint}")
 }
@@ -168,10 +201,15 @@ mod tests {
     #[test]
     fn status_errors_quote_cabourotte_and_hint_at_the_fix() {
         assert_eq!(
-            status_error(404, r#"{"message": "not found"}"#),
+            status_error(404, r#"{"message": "not found"}"#, None),
             "HTTP 404: not found (is Cabourotte's result API enabled at this url?)"
         );
-        assert_eq!(status_error(500, "boom"), "HTTP 500: boom");
+        let api_v1 = CabourotteUrl::parse("https://anycast:s3cret@healthz.local:9013/api/v1").expect("valid");
+        assert_eq!(
+            status_error(404, r#"{"message": "not found"}"#, Some(&api_v1)),
+            r#"HTTP 404: not found (Cabourotte 2.x serves its API under /api/v1: use url = "https://anycast:***@healthz.local:9013/api/v1")"#
+        );
+        assert_eq!(status_error(500, "boom", None), "HTTP 500: boom");
     }
 
     #[test]

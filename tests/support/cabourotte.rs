@@ -166,6 +166,11 @@ impl FakeCabourotte {
         self.behave("shape", json!("wrapped"))
     }
 
+    /// Serves the API only under `/api/v1`, as Cabourotte 2.x does: `/result` answers 404 `{"message": "not found"}`.
+    pub fn only_api_v1(&self) -> &Self {
+        self.behave("api_v1_only", json!(true))
+    }
+
     /// Makes every `/result` request answer `status` with `body`.
     pub fn force_answer(&self, status: u16, body: &str) -> &Self {
         self.behave("forced", json!([status, body]))

@@ -1,6 +1,7 @@
 //! An anycast node in a box: the cached Debian 12 root (`scripts/test-root`) booted by `systemd-nspawn`, with
-//! systemd 252 as its PID 1, Debian's FRR (bgpd on, `router bgp 65536`) and node_exporter running as Debian starts
-//! them, and the fake Cabourotte of the tests (`scripts/fake-cabourotte`) serving the check `dns`.
+//! systemd 252 as its PID 1, Debian's FRR (bgpd on, `router bgp 65536`; or as Debian installs it, for the README's
+//! quickstart) and node_exporter running as Debian starts them, and the fake Cabourotte of the tests
+//! (`scripts/fake-cabourotte`) serving the check `dns`.
 //!
 //! The container has a network namespace of its own (`--private-network`: only a loopback), so that its zebra and
 //! bgpd never touch the host's routes or port 179 and several nodes can run side by side. The fake Cabourotte is a
@@ -40,16 +41,34 @@ pub struct Node {
 impl Node {
     /// Boots a node and waits until its systemd reports `running` and FRR has its BGP instance.
     pub fn boot() -> Node {
+        let node = Node::boot_with(true);
+        node.wait_for("FRR runs bgpd with its BGP instance", Duration::from_secs(30), || {
+            let output = node.run(&["vtysh", "-d", "bgpd", "-c", "show running-config"]);
+            text(&output.stdout).contains(&format!("\nrouter bgp {ASN}\n")).then_some(())
+        });
+        node
+    }
+
+    /// Boots a node whose FRR is as Debian's package installs it (bgpd off, Debian's frr.conf, `frr defaults
+    /// traditional`), and waits until its systemd reports `running`: the README's production quickstart starts there.
+    pub fn boot_as_installed() -> Node {
+        Node::boot_with(false)
+    }
+
+    fn boot_with(bgp_instance: bool) -> Node {
         let name = format!("acd-node-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
         let root = Overlay::new(&name);
-        // FRR as an operator sets it up (README, "Production quickstart", steps 1 and 2): bgpd on, one BGP instance.
-        let daemons = root.path("/etc/frr/daemons");
-        let enabled =
-            std::fs::read_to_string(&daemons).expect("FRR's daemons file").replace("\nbgpd=no\n", "\nbgpd=yes\n");
-        std::fs::write(&daemons, enabled).expect("enable bgpd");
-        let mut frr_conf = std::fs::read_to_string(root.path("/etc/frr/frr.conf")).expect("FRR's frr.conf");
-        frr_conf.push_str(&format!("router bgp {ASN}\n bgp router-id 192.0.2.1\nexit\n!\n"));
-        std::fs::write(root.path("/etc/frr/frr.conf"), frr_conf).expect("write frr.conf");
+        if bgp_instance {
+            // FRR as an operator sets it up (README, "Production quickstart", steps 1 and 2): bgpd on, one BGP
+            // instance.
+            let daemons = root.path("/etc/frr/daemons");
+            let enabled =
+                std::fs::read_to_string(&daemons).expect("FRR's daemons file").replace("\nbgpd=no\n", "\nbgpd=yes\n");
+            std::fs::write(&daemons, enabled).expect("enable bgpd");
+            let mut frr_conf = std::fs::read_to_string(root.path("/etc/frr/frr.conf")).expect("FRR's frr.conf");
+            frr_conf.push_str(&format!("router bgp {ASN}\n bgp router-id 192.0.2.1\nexit\n!\n"));
+            std::fs::write(root.path("/etc/frr/frr.conf"), frr_conf).expect("write frr.conf");
+        }
 
         let log = root.dir.join("nspawn.log");
         let cgroups = own_cgroups(&name);
@@ -75,11 +94,12 @@ impl Node {
             let state = text(&node.run(&["systemctl", "is-system-running"]).stdout);
             (state.trim() == "running").then_some(())
         });
-        node.wait_for("FRR runs bgpd with its BGP instance", Duration::from_secs(30), || {
-            let output = node.run(&["vtysh", "-d", "bgpd", "-c", "show running-config"]);
-            text(&output.stdout).contains(&format!("\nrouter bgp {ASN}\n")).then_some(())
-        });
         node
+    }
+
+    /// The container's systemd as a PID of the host: its network namespace is the node's (`ip link ... netns PID`).
+    pub fn pid(&self) -> u32 {
+        self.init
     }
 
     /// The container's systemd: the child of systemd-nspawn.
@@ -147,6 +167,8 @@ impl Node {
             .arg(&self.results)
             .args(["--port", "9013", "--port-file"])
             .arg(&port_file)
+            .arg("--behaviour")
+            .arg(self.root.dir.join("cabourotte-behaviour.json"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(self.root.dir.join("cabourotte.log")).expect("the fake Cabourotte's log"))
@@ -154,6 +176,12 @@ impl Node {
             .expect("start scripts/fake-cabourotte (python3) in the node's network namespace");
         self.cabourotte = Some(child);
         self.wait_for("the fake Cabourotte listens", Duration::from_secs(10), || port_file.exists().then_some(()));
+    }
+
+    /// Makes the fake Cabourotte serve its API only under `/api/v1`, as Cabourotte 2.x does.
+    pub fn cabourotte_serves_only_api_v1(&self) {
+        let behaviour = self.root.dir.join("cabourotte-behaviour.json");
+        std::fs::write(behaviour, "{\"api_v1_only\": true}\n").expect("write the fake Cabourotte's behaviour");
     }
 
     /// Makes the check `name` report success (`healthy`) or failure in the fake Cabourotte.

@@ -1,17 +1,22 @@
-//! The lab's BGP peer: GoBGP in a network namespace of its own, listening passively for FRR's session. What it
-//! received is what the rest of the network would see of anycastd's announcements and withdrawals.
+//! The BGP peers of the tests: GoBGP in a network namespace of its own, listening passively for FRR's session, for
+//! the lab ([`Lab`]) and for a booted node ([`Peer`]). What it received is what the rest of the network would see of
+//! anycastd's announcements and withdrawals.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use super::debian::succeed;
 use super::lab::Lab;
+use super::node::Node;
+use super::wait::Wait;
 
 /// GoBGP's gRPC API, inside the peer namespace.
 const GOBGP_API_PORT: u16 = 50051;
@@ -47,9 +52,7 @@ impl Lab {
     }
 
     pub(super) fn try_peer_prefixes(&self, afi: Afi) -> Option<BTreeSet<String>> {
-        let out = self.try_gobgp(&["global", "rib", "-a", afi.gobgp_name(), "-j"])?;
-        let rib: Value = serde_json::from_str(out.trim()).ok()?;
-        Some(rib.as_object().map(|routes| routes.keys().cloned().collect()).unwrap_or_default())
+        received(&self.peer_ns, afi)
     }
 
     /// Every prefix GoBGP received, IPv4 and IPv6.
@@ -158,11 +161,139 @@ impl Lab {
     }
 
     pub(super) fn try_gobgp(&self, args: &[&str]) -> Option<String> {
-        let port = GOBGP_API_PORT.to_string();
-        let mut all = vec!["netns", "exec", &self.peer_ns, "gobgp", "-u", "127.0.0.1", "-p", &port];
-        all.extend_from_slice(args);
-        let output = Command::new("ip").args(&all).stdin(Stdio::null()).output().ok()?;
-        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+        gobgp(&self.peer_ns, args)
+    }
+}
+
+/// `gobgp ARGS` against the GoBGP of network namespace `ns`: its stdout, if it succeeded.
+fn gobgp(ns: &str, args: &[&str]) -> Option<String> {
+    let port = GOBGP_API_PORT.to_string();
+    let mut all = vec!["netns", "exec", ns, "gobgp", "-u", "127.0.0.1", "-p", &port];
+    all.extend_from_slice(args);
+    let output = Command::new("ip").args(&all).stdin(Stdio::null()).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The prefixes the GoBGP of network namespace `ns` received in `afi`.
+fn received(ns: &str, afi: Afi) -> Option<BTreeSet<String>> {
+    let out = gobgp(ns, &["global", "rib", "-a", afi.gobgp_name(), "-j"])?;
+    let rib: Value = serde_json::from_str(out.trim()).ok()?;
+    Some(rib.as_object().map(|routes| routes.keys().cloned().collect()).unwrap_or_default())
+}
+
+static NEXT_PEER: AtomicUsize = AtomicUsize::new(0);
+
+/// The BGP peer of a booted [`Node`], as its upstream router would be: GoBGP (AS 65100, 192.0.2.2) in a network
+/// namespace of its own, linked to the node's by a veth pair, waiting for the node's FRR to connect to port 179. The
+/// node's end of the link is `uplink`, with 192.0.2.1/30 and 2001:db8:ffff::1/64 (the peer has ::2): the addresses
+/// of the README's production quickstart. Stopped, and its namespace deleted, on drop.
+pub struct Peer {
+    ns: String,
+    dir: PathBuf,
+    gobgpd: Child,
+}
+
+impl Peer {
+    /// Links a new peer to `node` and starts its GoBGP; returns once GoBGP's API answers.
+    pub fn facing(node: &Node) -> Peer {
+        let n = NEXT_PEER.fetch_add(1, Ordering::SeqCst);
+        let ns = format!("acd-peer-{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("anycastd-{ns}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the peer's directory");
+        let node_ns = node.pid().to_string();
+        for args in [
+            vec!["netns", "add", &ns],
+            vec!["-n", &ns, "link", "set", "lo", "up"],
+            vec!["link", "add", "downlink", "netns", &ns, "type", "veth", "peer", "name", "uplink", "netns", &node_ns],
+            vec!["-n", &ns, "address", "add", "192.0.2.2/30", "dev", "downlink"],
+            vec!["-n", &ns, "-6", "address", "add", "2001:db8:ffff::2/64", "dev", "downlink", "nodad"],
+            vec!["-n", &ns, "link", "set", "downlink", "up"],
+        ] {
+            succeed(Command::new("ip").args(&args), &format!("ip {}", args.join(" ")));
+        }
+        // The node's end, from inside: its network configuration, not the quickstart's.
+        node.ok(&["ip", "address", "add", "192.0.2.1/30", "dev", "uplink"]);
+        node.ok(&["ip", "-6", "address", "add", "2001:db8:ffff::1/64", "dev", "uplink", "nodad"]);
+        node.ok(&["ip", "link", "set", "uplink", "up"]);
+        let config = dir.join("gobgpd.toml");
+        std::fs::write(
+            &config,
+            r#"[global.config]
+  as = 65100
+  router-id = "192.0.2.2"
+  local-address-list = ["192.0.2.2"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "192.0.2.1"
+    peer-as = 65536
+  [neighbors.transport.config]
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+"#,
+        )
+        .expect("write gobgpd.toml");
+        let api = format!("127.0.0.1:{GOBGP_API_PORT}");
+        let gobgpd = Command::new("ip")
+            .args(["netns", "exec", &ns, "gobgpd", "--pprof-disable", "-f"])
+            .arg(&config)
+            .args(["--api-hosts", &api])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("gobgpd.log")).expect("gobgpd's log"))
+            .spawn()
+            .expect("start gobgpd (Debian package gobgpd)");
+        let peer = Peer { ns, dir, gobgpd };
+        peer.wait_for("GoBGP's API answers", || gobgp(&peer.ns, &["neighbor"]).map(|_| ()));
+        peer
+    }
+
+    /// Every prefix it received, IPv4 and IPv6.
+    pub fn routes(&self) -> BTreeSet<String> {
+        let mut all = received(&self.ns, Afi::Ipv4).unwrap_or_default();
+        all.extend(received(&self.ns, Afi::Ipv6).unwrap_or_default());
+        all
+    }
+
+    /// Waits until it has received exactly `prefixes` (within `deadline`); returns how long that took.
+    #[track_caller]
+    pub fn wait_routes(&self, prefixes: &[&str], deadline: Duration, diagnosis: impl Fn() -> String) -> Duration {
+        let started = Instant::now();
+        let expected: BTreeSet<String> = prefixes.iter().map(ToString::to_string).collect();
+        Wait::new(&format!("the peer has exactly {expected:?}"))
+            .deadline(deadline)
+            .poll(Duration::from_millis(100))
+            .diagnosis(|| format!("the peer has {:?}\n{}\n{}", self.routes(), self.diagnosis(), diagnosis()))
+            .until(|| (self.routes() == expected).then_some(()));
+        started.elapsed()
+    }
+
+    /// GoBGP's view of the session and the end of its log.
+    pub fn diagnosis(&self) -> String {
+        let neighbors = gobgp(&self.ns, &["neighbor"]).unwrap_or_else(|| "(gobgp neighbor failed)".into());
+        let log = std::fs::read_to_string(self.dir.join("gobgpd.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("gobgp neighbor:\n{neighbors}\ngobgpd's log, last lines:\n{}", tail.join("\n"))
+    }
+
+    #[track_caller]
+    fn wait_for(&self, what: &str, condition: impl FnMut() -> Option<()>) {
+        Wait::new(what).diagnosis(|| self.diagnosis()).until(condition);
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.gobgpd.kill();
+        let _ = self.gobgpd.wait();
+        // Deleting the namespace deletes the peer's end of the link, and the node's end with it.
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
