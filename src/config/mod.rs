@@ -25,6 +25,7 @@ pub use duration::{
 };
 pub(crate) use pem::{exposed_keys, load as load_tls};
 pub(crate) use tls::TlsSettings;
+pub(crate) use types::parse_net;
 pub use types::{AddressFamily, CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 
 /// Where the configuration lives unless `--configuration` or `ANYCASTD_CONFIG` say otherwise.

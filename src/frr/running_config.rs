@@ -9,8 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use ipnet::IpNet;
-
 use crate::config::{AddressFamily, Prefix, Vrf};
 
 /// A BGP AS number as FRR prints it: plain (`65536`) or asdot (`1.10`). Only digits and one dot, so it is safe to
@@ -158,7 +156,7 @@ impl Reader {
         let mut words = line.split_whitespace();
         match (words.next(), words.next()) {
             (Some("network"), Some(prefix)) if self.family.is_unicast() => {
-                if let Ok(net) = prefix.parse::<IpNet>() {
+                if let Some(net) = crate::config::parse_net(prefix) {
                     let mut rest = words.skip_while(|word| *word != "route-map");
                     let route_map = rest.nth(1).map(str::to_string);
                     instance.networks.insert(Prefix::from_frr(net), route_map);
@@ -348,6 +346,16 @@ mod tests {
         let config = parse("router bgp 1.10\n network 192.0.2.0/24\nend\n");
         assert_eq!(config.instances[0].asn.to_string(), "1.10");
         assert!(config.network(&Vrf::Default, &Prefix::parse("192.0.2.0/24").expect("valid")).is_some());
+    }
+
+    #[test]
+    fn networks_read_as_ipnet_reads_them() {
+        for text in ["203.0.113.53/32", "2001:db8::b19:bad:53/128", "0.0.0.0/0", "::/0", "198.51.100.0/24"] {
+            assert_eq!(crate::config::parse_net(text), text.parse::<ipnet::IpNet>().ok(), "{text}");
+        }
+        for text in ["203.0.113.53", "203.0.113.53/33", "2001:db8::/129", "x/8", "1.2.3.4/+8", "1.2.3.4/ 8", ""] {
+            assert_eq!(crate::config::parse_net(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -9,8 +9,6 @@
 //! (`router ospf`, `interface`, ...) begins in column 0; a `network` of another routing daemon (`network 10.0.0.0/8
 //! area 0` under `router ospf`) is therefore not taken for a BGP one. No `end` line is expected.
 
-use ipnet::IpNet;
-
 use crate::config::{Prefix, Vrf};
 
 /// One `network` statement of a `router bgp` block.
@@ -36,7 +34,7 @@ pub(crate) fn bgp_networks(text: &str) -> Vec<StartupNetwork> {
             continue;
         }
         if let (Some(vrf), Some("network"), Some(prefix)) = (&current, first, words.next())
-            && let Ok(net) = prefix.parse::<IpNet>()
+            && let Some(net) = crate::config::parse_net(prefix)
         {
             networks.push(StartupNetwork { line: index + 1, vrf: vrf.clone(), prefix: Prefix::from_frr(net) });
         }

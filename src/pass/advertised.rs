@@ -53,11 +53,11 @@ fn wanted(plan: &Plan) -> BTreeMap<PathBuf, BTreeMap<Vrf, BTreeSet<AddressFamily
 }
 
 /// Gives each prefix of `path` its advertising; `true` when one that was just changed is still pending.
-fn tell(plan: &mut Plan, path: &PathBuf, advertised: &Advertised, after_changes: bool) -> bool {
+fn tell(plan: &mut Plan, path: &std::path::Path, advertised: &Advertised, after_changes: bool) -> bool {
     let read_at = crate::clock::unix_now().max(0).unsigned_abs();
     let mut pending = false;
     let prefixes = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
-    for prefix in prefixes.filter(|prefix| &prefix.managed.vtysh == path) {
+    for prefix in prefixes.filter(|prefix| prefix.managed.vtysh.as_os_str() == path.as_os_str()) {
         let just_changed = after_changes && changed(prefix);
         let announced = if after_changes { prefix.state_after() } else { prefix.current }.is_announced();
         let (vrf, address) = (&prefix.managed.vrf, &prefix.managed.prefix);

@@ -138,7 +138,9 @@ fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<Warning>
 
 /// The distinct vtysh paths of the config.
 fn vtysh_paths(config: &Config) -> BTreeSet<&Path> {
-    config.prefixes().map(|(_, prefix)| prefix.vtysh.as_path()).collect()
+    // As bytes: comparing `Path`s component by component, 10,000 times, was a twentieth of a pass.
+    let distinct: BTreeSet<&std::ffi::OsStr> = config.prefixes().map(|(_, prefix)| prefix.vtysh.as_os_str()).collect();
+    distinct.into_iter().map(Path::new).collect()
 }
 
 /// The running config of every distinct vtysh path of the config and of `extra` (the departed prefixes'):

@@ -4,7 +4,7 @@
 //!
 //! The cache decides what root announces and which hooks it runs, so it is used only when nobody but the running
 //! user (or root) can have written it ([`StateDir::read_trusted`]), and only for the exact file it was made from: its
-//! path, length and content hash, and anycastd's version (file times are not trusted). Anything else falls back to
+//! path and its content, byte for byte, and anycastd's version (file times are not trusted). Anything else falls back to
 //! parsing the TOML: the cache can make a pass faster, never make it use another configuration. It never holds a
 //! password (see [`store`]).
 
@@ -19,7 +19,8 @@ use crate::config::{Config, ConfigError};
 /// The cache's file name inside the state directory.
 const CACHE_FILE: &str = "config-cache.json";
 
-/// The largest cache read: a cache is about one and a half times the size of its TOML file.
+/// The largest cache read: a cache is about two and a half times the size of its TOML file (its JSON, then the
+/// text itself).
 const CACHE_LIMIT: u64 = 64 << 20;
 
 /// Reads the configuration file at `path`, and takes its validated form from the cache in `state_dir` when the
@@ -27,50 +28,56 @@ const CACHE_LIMIT: u64 = 64 << 20;
 /// stores it there for the next run.
 pub(crate) fn load_config(path: &Path, state_dir: &Path, refresh: bool) -> Result<Config, ConfigError> {
     let text = Config::read_file(path)?;
-    let fingerprint = Fingerprint::of(path, &text);
-    if let Some(config) = load(state_dir, &fingerprint) {
+    let source = Source::of(path, &text);
+    if let Some(config) = load(state_dir, &source) {
         return Ok(config);
     }
     let config = Config::parse(&text, &path.display().to_string())?;
     if refresh {
-        store(state_dir, fingerprint, &config);
+        store(state_dir, source, &config);
     }
     Ok(config)
 }
 
-/// What the cached configuration was made from: the file and a hash of its exact content. SHA-256, whose value no
-/// Rust release changes (std's `DefaultHasher` may). A cache of an older anycastd, keyed by a 64-bit `hash`, does not
-/// deserialize into it: it is no cache, the TOML is parsed, and the next store replaces it.
-#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Fingerprint {
+/// What the cached configuration was made from: the file and its exact content. The content itself, not a hash of
+/// it: no collision, nothing a Rust release can change (std's `DefaultHasher` may), and comparing 1.7 MB (10,000
+/// prefixes) costs far less than hashing it (SHA-256 was a sixth of the instructions of a pass that changes nothing).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Source<'a> {
     path: PathBuf,
-    len: usize,
-    /// The SHA-256 of the content, in hex.
-    sha256: String,
+    text: &'a str,
 }
 
-impl Fingerprint {
-    /// The fingerprint of configuration `text` read from `path`.
-    pub(crate) fn of(path: &Path, text: &str) -> Fingerprint {
-        let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-        let sha256 = digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect();
+impl Source<'_> {
+    /// The source of configuration `text` read from `path`.
+    pub(crate) fn of<'a>(path: &Path, text: &'a str) -> Source<'a> {
         let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        Fingerprint { path, len: text.len(), sha256 }
+        Source { path, text }
     }
 }
 
+/// The cache file: this JSON on its first line, then the TOML text it was made from, byte for byte. A cache of an
+/// older anycastd (JSON alone, keyed by a hash) has no second part: it is no cache, and the next store replaces it.
 #[derive(Serialize, Deserialize)]
 struct Cached {
     anycastd: String,
-    source: Fingerprint,
+    path: PathBuf,
     config: Config,
 }
 
+/// The cache's JSON part and the text after it; `None` when the file is not a cache of this version of anycastd.
+fn read_cache(state_dir: &Path) -> Option<(Cached, Vec<u8>)> {
+    let mut bytes = StateDir::open(state_dir).ok()??.read_trusted(CACHE_FILE, CACHE_LIMIT).ok()??;
+    let newline = bytes.iter().position(|byte| *byte == b'\n')?;
+    let cached: Cached = serde_json::from_slice(&bytes[..newline]).ok()?;
+    let text = bytes.split_off(newline + 1);
+    (cached.anycastd == env!("CARGO_PKG_VERSION")).then_some((cached, text))
+}
+
 /// The cached configuration, if it was made from exactly this file by this version of anycastd.
-pub(crate) fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config> {
-    let text = StateDir::open(state_dir).ok()??.read_trusted(CACHE_FILE, CACHE_LIMIT).ok()??;
-    let cached: Cached = serde_json::from_slice(&text).ok()?;
-    (cached.anycastd == env!("CARGO_PKG_VERSION") && &cached.source == fingerprint).then_some(cached.config)
+pub(crate) fn load(state_dir: &Path, source: &Source<'_>) -> Option<Config> {
+    let (cached, text) = read_cache(state_dir)?;
+    (cached.path == source.path && text == source.text.as_bytes()).then_some(cached.config)
 }
 
 /// The configuration last cached, whatever file it was made from: the last valid configuration a changing command
@@ -78,25 +85,24 @@ pub(crate) fn load(state_dir: &Path, fingerprint: &Fingerprint) -> Option<Config
 /// else can have written, made by this version of anycastd; none when the configuration held a password (such a
 /// configuration is never cached).
 pub(crate) fn last_valid(state_dir: &Path) -> Option<Config> {
-    let text = StateDir::open(state_dir).ok()??.read_trusted(CACHE_FILE, CACHE_LIMIT).ok()??;
-    let cached: Cached = serde_json::from_slice(&text).ok()?;
-    (cached.anycastd == env!("CARGO_PKG_VERSION")).then_some(cached.config)
+    read_cache(state_dir).map(|(cached, _)| cached.config)
 }
 
-/// Stores `config`, made from the file of `fingerprint`; failing to store it only costs speed next time.
+/// Stores `config`, made from `source`; failing to store it only costs speed next time.
 ///
 /// A configuration with a password in a check's URL is not cached: the cache would hold the password in plain
 /// text. A cache left by an older anycastd, which did hold it, is removed instead.
-pub(crate) fn store(state_dir: &Path, fingerprint: Fingerprint, config: &Config) {
+pub(crate) fn store(state_dir: &Path, source: Source<'_>, config: &Config) {
     let Ok(state_dir) = StateDir::create(state_dir) else { return };
     if config.checks().any(|(_, check)| check.url.credentials().is_some()) {
         let _ = state_dir.remove(CACHE_FILE);
         return;
     }
-    let cached =
-        Cached { anycastd: env!("CARGO_PKG_VERSION").to_string(), source: fingerprint, config: config.clone() };
-    if let Ok(json) = serde_json::to_vec(&cached) {
-        let _ = state_dir.write(CACHE_FILE, &json);
+    let cached = Cached { anycastd: env!("CARGO_PKG_VERSION").to_string(), path: source.path, config: config.clone() };
+    if let Ok(mut bytes) = serde_json::to_vec(&cached) {
+        bytes.push(b'\n');
+        bytes.extend_from_slice(source.text.as_bytes());
+        let _ = state_dir.write(CACHE_FILE, &bytes);
     }
 }
 
@@ -130,16 +136,16 @@ mod tests {
         let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";
         std::fs::write(&path, text).expect("write");
         let config = super::load_config(&path, &dir, true).expect("valid");
-        let fingerprint = super::Fingerprint::of(&path, text);
-        assert_eq!(super::load(&dir, &fingerprint), Some(config), "the running user's own cache is used");
+        let source = super::Source::of(&path, text);
+        assert_eq!(super::load(&dir, &source), Some(config), "the running user's own cache is used");
         let cache = dir.join(super::CACHE_FILE);
         std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
-        assert_eq!(super::load(&dir, &fingerprint), None, "a cache with mode 0644 is not");
+        assert_eq!(super::load(&dir, &source), None, "a cache with mode 0644 is not");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
-    fn a_cache_keyed_by_the_older_64_bit_hash_is_no_cache_and_is_replaced() {
+    fn a_cache_keyed_by_an_older_hash_is_no_cache_and_is_replaced() {
         let dir = std::env::temp_dir().join(format!("anycastd-cache-old-key-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
@@ -147,22 +153,24 @@ mod tests {
         let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n";
         std::fs::write(&path, text).expect("write");
         let config = super::load_config(&path, &dir, false).expect("valid");
-        let mut old = serde_json::to_value(super::Cached {
-            anycastd: env!("CARGO_PKG_VERSION").to_string(),
-            source: super::Fingerprint::of(&path, text),
-            config: config.clone(),
-        })
-        .expect("json");
-        let source = old["source"].as_object_mut().expect("a fingerprint");
-        source.remove("sha256");
-        source.insert("hash".into(), serde_json::json!(17_749_134_906_133_101_457_u64));
+        let canonical = std::fs::canonicalize(&path).expect("canonical");
+        let old = serde_json::json!({
+            "anycastd": env!("CARGO_PKG_VERSION"),
+            "source": {"path": canonical, "len": text.len(), "sha256": "00"},
+            "config": config,
+        });
         let state = crate::state::StateDir::open(&dir).expect("opened").expect("exists");
         state.write(super::CACHE_FILE, old.to_string().as_bytes()).expect("an old cache");
-        let fingerprint = super::Fingerprint::of(&path, text);
-        assert_eq!(super::load(&dir, &fingerprint), None, "the old key matches nothing");
+        let source = super::Source::of(&path, text);
+        assert_eq!(super::load(&dir, &source), None, "the old key matches nothing");
         assert_eq!(super::last_valid(&dir), None, "nor is it a last valid configuration");
         assert_eq!(super::load_config(&path, &dir, true).expect("parsed, not an error"), config);
-        assert_eq!(super::load(&dir, &fingerprint), Some(config), "replaced by a cache with the new key");
+        assert_eq!(super::load(&dir, &source), Some(config.clone()), "replaced by a cache with the new key");
+        let cache = std::fs::read(dir.join(super::CACHE_FILE)).expect("the cache");
+        assert!(cache.ends_with(format!("}}\n{text}").as_bytes()), "the JSON, then the TOML it was made from");
+        std::fs::write(&path, text.replace(".53", ".54")).expect("an edit");
+        assert_eq!(super::load(&dir, &super::Source::of(&path, &text.replace(".53", ".54"))), None, "another text");
+        assert_eq!(super::last_valid(&dir), Some(config), "is still the last valid configuration");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
