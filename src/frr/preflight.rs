@@ -155,8 +155,10 @@ fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Fin
 }
 
 /// Whether the managed prefixes can reach a BGP peer: per neighbor and managed family, its session, its activation
-/// and its outbound policy (a warning each when it would receive nothing); an error when no neighbor at all would
-/// receive a managed prefix; a warning when FRR's router ID is one of the managed addresses (the same on every node
+/// and its outbound policy (a warning each when it would receive nothing); an error when FRR's configuration lets no
+/// neighbor at all receive a managed prefix (none, or each held back by policy or not activated). A session that is
+/// not established yet is a warning, not that error: it comes up on its own (the quickstart runs `check --frr` seconds
+/// after starting FRR), and the report says nothing reaches a peer meanwhile. A warning when FRR's router ID is one of the managed addresses (the same on every node
 /// of the anycast group, which peers then take for one router).
 fn neighbor_findings(vtysh: &Vtysh, running: &RunningConfig, prefixes: &[&ManagedPrefix]) -> Vec<Finding> {
     let mut wanted: BTreeMap<Vrf, BTreeSet<AddressFamily>> = BTreeMap::new();
@@ -174,7 +176,7 @@ fn neighbor_findings(vtysh: &Vtysh, running: &RunningConfig, prefixes: &[&Manage
         }
     };
     let mut findings = Vec::new();
-    let mut anyone_receives = false;
+    let mut anyone_could_receive = false;
     for (vrf, families) in &wanted {
         let sessions = advertised.sessions.get(vrf).into_iter().flatten();
         for family in families {
@@ -188,7 +190,8 @@ fn neighbor_findings(vtysh: &Vtysh, running: &RunningConfig, prefixes: &[&Manage
                 .collect();
             let receiving: Vec<&str> =
                 held.iter().filter(|(_, held)| held.is_none()).map(|(neighbor, _)| neighbor.as_str()).collect();
-            anyone_receives |= !receiving.is_empty();
+            let connecting = held.iter().any(|(_, held)| matches!(held, Some(Held::SessionDown { .. })));
+            anyone_could_receive |= !receiving.is_empty() || connecting;
             for held in held.iter().filter_map(|(_, held)| held.as_ref()) {
                 let (code, message) = match held {
                     Held::SessionDown { .. } => ("neighbor-session-down", crate::render::words::held_words(held)),
@@ -220,7 +223,7 @@ fn neighbor_findings(vtysh: &Vtysh, running: &RunningConfig, prefixes: &[&Manage
             });
         }
     }
-    if !anyone_receives {
+    if !anyone_could_receive {
         findings.push(Finding::new(
             Level::Error,
             "no-peer-receives",
