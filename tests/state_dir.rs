@@ -284,8 +284,11 @@ fn a_cache_forged_by_the_state_directorys_owner_never_reaches_root() {
 
     // The directory's owner edits the cache and keeps its `source`: a hook, 0.0.0.0/0, no checks.
     let cache = state_dir.join("config-cache.json");
-    let mut forged: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&cache).expect("apply cached the config")).expect("JSON");
+    // The cache is its JSON on one line, then the TOML text it was made from.
+    let bytes = std::fs::read(&cache).expect("apply cached the config");
+    let newline = bytes.iter().position(|byte| *byte == b'\n').expect("the JSON line");
+    let (json, source) = bytes.split_at(newline);
+    let mut forged: serde_json::Value = serde_json::from_slice(json).expect("JSON");
     let pwned = env.dir.join("pwned");
     let dns = &mut forged["config"]["services"][0];
     dns["checks"] = serde_json::json!([]);
@@ -297,7 +300,9 @@ fn a_cache_forged_by_the_state_directorys_owner_never_reaches_root() {
     dns["prefixes"].as_array_mut().expect("prefixes").push(serde_json::json!(
         {"vrf": "default", "prefix": "0.0.0.0/0", "vtysh": vtysh}
     ));
-    std::fs::write(&cache, serde_json::to_vec(&forged).expect("JSON")).expect("forge");
+    let mut forgery = serde_json::to_vec(&forged).expect("JSON");
+    forgery.extend_from_slice(source);
+    std::fs::write(&cache, forgery).expect("forge");
     std::os::unix::fs::chown(&cache, Some(NOBODY), Some(NOBODY)).expect("chown");
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o600)).expect("chmod");
 
