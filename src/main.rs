@@ -7,7 +7,7 @@ mod manual;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use miette::{Diagnostic, MietteHandlerOpts, NarratableReportHandler, Report};
 use supports_color::Stream;
 
@@ -20,7 +20,7 @@ use anycastd::render::{Output, Painter};
 use cli::{Cli, ColorChoice, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     let context = context_of(&cli);
     match dispatch(&cli.command, &context) {
         Ok(exit) => exit.into(),
@@ -30,6 +30,14 @@ fn main() -> ExitCode {
             Exit::Failed.into()
         }
     }
+}
+
+/// The command line, as `cli::command` defines it; clap prints help, the version or a usage error, and exits.
+fn parse() -> Cli {
+    let mut command = cli::command();
+    let matches = command.try_get_matches_from_mut(std::env::args_os());
+    let parsed = matches.and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    parsed.unwrap_or_else(|error| error.format(&mut command).exit())
 }
 
 /// The settings of this invocation, for every command.
