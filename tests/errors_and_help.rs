@@ -144,3 +144,14 @@ fn global_options_after_the_command_still_work() {
     let checked = env.anycastd(["check", "--format", "json", "--config", &env.config_path().display().to_string()]);
     assert_eq!(checked.run().success().json()["valid"], true);
 }
+
+/// `anycastd man`, listed now, prints a page with the configuration's keys and examples.
+#[test]
+fn the_man_page_has_a_configuration_reference_and_examples() {
+    let env = Env::new();
+    let man = env.anycastd(["man"]).run().success();
+    for section in [".SH CONFIGURATION\n", ".SH EXAMPLES\n", ".SH \"EXIT STATUS\"\n", ".SS \"anycastd man\"\n"] {
+        man.stdout_has(section);
+    }
+    man.stdout_has("\\fBon_checker_error\\fR").stdout_has("docs/configuration.md is the full reference");
+}
