@@ -192,21 +192,30 @@ fn examples(roff: &mut Roff) {
     }
 }
 
+/// What each exit code means, as the README's "Exit codes" table says (a test holds them to it).
+const EXIT_CODES: &[(&str, &str)] = &[
+    ("0", "Done; nothing failed. An unhealthy service whose prefixes were withdrawn is not a failure."),
+    (
+        "1",
+        "Something failed: an invalid configuration, a Cabourotte that could not be asked, an FRR that could not \
+         be read, a missing BGP instance, a change FRR did not take, a state directory that could not be used \
+         (then nothing was announced, but withdrawals went on).",
+    ),
+    ("2", "Only with plan --detailed-exitcode: changes are pending, and nothing failed."),
+    (
+        "64",
+        "A usage error (EX_USAGE of sysexits.h): an unknown command or option, a missing or invalid value (a \
+         duration out of its range, forget given something that is not a prefix); nothing was done. --help and \
+         --version exit 0.",
+    ),
+];
+
 /// EXIT STATUS, FILES, EXAMPLES and SEE ALSO, as the README's "Exit codes", docs/security.md and the units describe them.
 fn closing_sections() -> Roff {
     let mut roff = Roff::new();
     roff.control("SH", ["EXIT STATUS"]);
-    for (code, meaning) in [
-        ("0", "Done; nothing failed. An unhealthy service whose prefixes were withdrawn is not a failure."),
-        (
-            "1",
-            "Something failed: an invalid configuration, a Cabourotte that could not be asked, an FRR that could not \
-             be read, a missing BGP instance, a change FRR did not take, a state directory that could not be used \
-             (then nothing was announced, but withdrawals went on).",
-        ),
-        ("2", "Only with plan --detailed-exitcode: changes are pending, and nothing failed. Usage errors exit 2 too."),
-    ] {
-        roff.control("TP", []).text([bold(code)]).text([roman(meaning)]);
+    for (code, meaning) in EXIT_CODES {
+        roff.control("TP", []).text([bold(*code)]).text([roman(*meaning)]);
     }
     roff.control("SH", ["FILES"]);
     for (path, meaning) in [
@@ -308,6 +317,25 @@ mod tests {
         let page = page();
         assert!(page.contains(".SS \"Check keys, checks.cabourotte\"\n"), "{page}");
         assert!(page.contains("\n\\fBon_checker_error\\fR\n"), "{page}");
+    }
+
+    /// EXIT STATUS has the codes of the README's "Exit codes" table, and of `commands::Exit`.
+    #[test]
+    fn the_man_page_has_the_exit_codes_of_the_readme() {
+        const README: &str = include_str!("../README.md");
+        let start = README.find("### Exit codes").expect("the README's exit codes");
+        let rows = README[start..].lines().skip_while(|line| !line.starts_with('|')).take_while(|l| l.starts_with('|'));
+        let readme: Vec<&str> = rows.skip(2).filter_map(|row| row.split('|').nth(1)).map(str::trim).collect();
+        let shown: Vec<&str> = EXIT_CODES.iter().map(|(code, _)| *code).collect();
+        assert_eq!(shown, readme, "the man page (left) and the README");
+        let exits = [Exit::Done, Exit::Failed, Exit::ChangesPending, Exit::Usage];
+        let codes: Vec<String> =
+            exits.into_iter().map(|exit| format!("{:?}", std::process::ExitCode::from(exit))).collect();
+        let expected: Vec<String> = shown
+            .iter()
+            .map(|code| format!("{:?}", std::process::ExitCode::from(code.parse::<u8>().expect("a code"))))
+            .collect();
+        assert_eq!(codes, expected, "commands::Exit (left) and the man page");
     }
 
     /// Each example is a command line anycastd accepts.

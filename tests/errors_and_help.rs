@@ -155,3 +155,27 @@ fn the_man_page_has_a_configuration_reference_and_examples() {
     }
     man.stdout_has("\\fBon_checker_error\\fR").stdout_has("docs/configuration.md is the full reference");
 }
+
+/// A usage error exits 64, apart from `plan --detailed-exitcode`'s 2 (changes pending) and a failure's 1, and does
+/// nothing; help and the version exit 0.
+#[test]
+fn a_usage_error_has_its_own_exit_code() {
+    let env = Env::new();
+    for args in [
+        &["plan", "--detailed-exitcod"][..],
+        &["aply"],
+        &[],
+        &["--vtysh-timeout", "1ms", "apply"],
+        &["apply", "--format", "yaml"],
+        &["check", "--frr-conf", "/etc/frr/frr.conf"],
+        &["forget", "203.0.113.53/24"],
+    ] {
+        let run = env.anycastd(args.iter().copied()).run().code(64);
+        assert!(!run.stderr.trim().is_empty(), "{args:?} says what is wrong");
+    }
+    assert!(env.networks().is_empty(), "nothing was applied");
+    env.anycastd(["plan", "--detailed-exitcode"]).run().code(2).stdout_has("Plan: 4 to announce");
+    for args in [&["--help"][..], &["--version"], &["plan", "--help"], &["help", "run"]] {
+        env.anycastd(args.iter().copied()).run().success();
+    }
+}
