@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use anycastd::config::{self, DEFAULT_PATH};
 use anycastd::observe::log;
@@ -15,7 +15,7 @@ use anycastd::render;
 /// Each command is one pass: read the configuration, ask Cabourotte for every check, read FRR's running config,
 /// and compute the plan that makes FRR match.
 #[derive(Debug, Parser)]
-#[command(name = "anycastd", version)]
+#[command(name = "anycastd", version, after_help = ROOT_AFTER_HELP)]
 pub struct Cli {
     /// The configuration file.
     #[arg(
@@ -178,8 +178,31 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page anycastd(1) in roff (`anycastd man | man -l -`); the Debian package installs it.
-    #[command(hide = true)]
     Man,
+}
+
+/// The last line of `anycastd --help`.
+const ROOT_AFTER_HELP: &str = "Each option above but --version is valid before or after the command; \
+                               `anycastd COMMAND --help` shows the command's own.";
+
+/// The last line of each command's `--help`, which lists only the command's own options.
+const GLOBAL_OPTIONS_ELSEWHERE: &str = "Global options (-c/--config, --state-dir, --format, --quiet, ...), valid \
+                                        before or after the command: see `anycastd --help`.";
+
+/// The command line as anycastd parses it and `--help` shows it: the global options are accepted before or after the
+/// command, as the original anycastd's were, but listed once, in `anycastd --help`, not again in each command's help.
+///
+/// clap (4.6) gives every command a copy of each global option when it builds the command line, unless the command
+/// already has an option of that id; values are merged by id when parsed. Each command gets its copy here, first,
+/// hidden: parsing is what it was, and the command's help shows what the command takes. (Hiding the options needs
+/// their copies: `mut_arg` cannot reach an option clap has not copied yet, and a help template cannot leave options
+/// out.) The completions and the man page use [`Cli::command`], where nothing is hidden, so that `anycastd plan
+/// --st<TAB>` still completes.
+pub fn command() -> clap::Command {
+    let root = Cli::command();
+    let globals: Vec<clap::Arg> =
+        root.get_arguments().filter(|arg| arg.is_global_set()).map(|arg| arg.clone().hide(true)).collect();
+    root.mut_subcommands(|command| command.args(globals.clone()).after_help(GLOBAL_OPTIONS_ELSEWHERE))
 }
 
 /// What `plan --assume` takes every check to report.
@@ -333,9 +356,9 @@ mod tests {
 
     use std::collections::BTreeMap;
 
-    use clap::{CommandFactory, ValueEnum};
+    use clap::{CommandFactory, FromArgMatches, ValueEnum};
 
-    use super::{Cli, LogFormat, log};
+    use super::{Cli, Command, Format, LogFormat, LogLevel, log};
 
     const README: &str = include_str!("../README.md");
 
@@ -466,6 +489,105 @@ mod tests {
         for holds in everything {
             assert!(help.contains(holds), "--help of --state-dir names the {holds}: {help}");
             assert!(readme.contains(holds), "the README's --state-dir names the {holds}: {readme}");
+        }
+    }
+
+    fn parsed(args: &[&str]) -> Cli {
+        let mut matches = super::command().try_get_matches_from(args).expect("a valid command line");
+        Cli::from_arg_matches_mut(&mut matches).expect("a Cli")
+    }
+
+    /// The global options are hidden from each command's help, not taken away: an existing command line, with them
+    /// before or after the command, means what it meant.
+    #[test]
+    fn global_options_are_accepted_before_and_after_the_command() {
+        let after = [
+            "anycastd",
+            "plan",
+            "--detailed-exitcode",
+            "-c",
+            "/etc/a.toml",
+            "--state-dir",
+            "/tmp/s",
+            "--format",
+            "json",
+            "--log-level",
+            "error",
+            "--log-format",
+            "human",
+            "--no-color",
+            "--vtysh-timeout",
+            "1s",
+            "-q",
+        ];
+        let before = [
+            "anycastd",
+            "--configuration",
+            "/etc/a.toml",
+            "--state-dir=/tmp/s",
+            "--format",
+            "json",
+            "--log-level",
+            "error",
+            "--log-format",
+            "human",
+            "--no-color",
+            "--vtysh-timeout",
+            "1s",
+            "-q",
+            "plan",
+            "--detailed-exitcode",
+        ];
+        for args in [&after[..], &before[..]] {
+            let cli = parsed(args);
+            assert_eq!(cli.configuration.to_str(), Some("/etc/a.toml"), "{args:?}");
+            assert_eq!(cli.state_dir.to_str(), Some("/tmp/s"), "{args:?}");
+            assert_eq!((cli.format, cli.log_level, cli.log_format), (Format::Json, LogLevel::Error, LogFormat::Text));
+            assert!(cli.no_color && cli.quiet, "{args:?}");
+            assert_eq!(cli.vtysh_timeout, std::time::Duration::from_secs(1), "{args:?}");
+            assert!(matches!(cli.command, Command::Plan { detailed_exitcode: true, .. }), "{args:?}");
+        }
+        assert_eq!(parsed(&["anycastd", "run", "--config", "/etc/b.toml"]).configuration.to_str(), Some("/etc/b.toml"));
+        let defaults = parsed(&["anycastd", "apply"]);
+        assert_eq!(defaults.state_dir.to_str(), Some("/var/lib/anycastd"), "defaults still apply");
+        assert_eq!(defaults.vtysh_timeout, std::time::Duration::from_secs(10), "defaults still apply");
+    }
+
+    /// How many lines of `help` list the option `long` (`-c, --configuration <CONFIGURATION>`, `--no-color`).
+    fn listings(help: &str, long: &str) -> usize {
+        let listed = |line: &str| {
+            let line = line.trim_start();
+            let line = line.split_once(", ").filter(|(short, _)| short.len() == 2).map_or(line, |(_, long)| long);
+            line.split_whitespace().next() == Some(long)
+        };
+        help.lines().filter(|line| listed(line)).count()
+    }
+
+    /// `anycastd --help` lists each global option once; a command's help lists none of them, and says where they are.
+    #[test]
+    fn global_options_are_shown_once_in_the_top_level_help() {
+        let mut command = super::command();
+        let top = command.render_long_help().to_string();
+        let globals: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter(|arg| arg.is_global_set())
+            .map(|arg| format!("--{}", arg.get_long().expect("long")))
+            .collect();
+        assert_eq!(globals.len(), 12, "{globals:?}");
+        for global in &globals {
+            assert_eq!(listings(&top, global), 1, "{global} in:\n{top}");
+        }
+        assert!(top.contains("\n  man "), "man is listed:\n{top}");
+        let commands = command.get_subcommands().map(|sub| sub.get_name().to_string());
+        // clap's own `help` command, added when the command line is built, takes no option.
+        for name in commands.filter(|name| name != "help").collect::<Vec<_>>() {
+            let sub = command.find_subcommand_mut(&name).expect("the command");
+            for help in [sub.render_long_help().to_string(), sub.render_help().to_string()] {
+                for global in &globals {
+                    assert_eq!(listings(&help, global), 0, "`{name} --help` lists {global}:\n{help}");
+                }
+                assert!(help.trim_end().ends_with("see `anycastd --help`."), "`{name} --help`:\n{help}");
+            }
         }
     }
 

@@ -35,7 +35,7 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A command's argument is not what it takes (beyond what clap checks).
+    /// A command's argument is not what it takes (beyond what clap checks): a usage error, as clap's are (exit 64).
     InvalidArgument {
         /// The command.
         what: &'static str,

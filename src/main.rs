@@ -7,7 +7,7 @@ mod manual;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use miette::{Diagnostic, MietteHandlerOpts, NarratableReportHandler, Report};
 use supports_color::Stream;
 
@@ -20,15 +20,42 @@ use anycastd::render::{Output, Painter};
 use cli::{Cli, ColorChoice, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(exit) => return exit.into(),
+    };
     let context = context_of(&cli);
     match dispatch(&cli.command, &context) {
         Ok(exit) => exit.into(),
         Err(error) => {
             let colour = wants_colour(colour_choice(&cli), Stream::Stderr);
+            let exit = exit_of(&error);
             report(error, cli.command.name(), context.logging.format, colour);
-            Exit::Failed.into()
+            exit.into()
         }
+    }
+}
+
+/// The command line, as `cli::command` defines it. Help and the version are printed here and end it with 0; a
+/// usage error is printed by clap, and ends it with [`Exit::Usage`] (clap's own exit would be 2, which `plan
+/// --detailed-exitcode` means as changes pending).
+fn parse() -> Result<Cli, Exit> {
+    let mut command = cli::command();
+    let matches = command.try_get_matches_from_mut(std::env::args_os());
+    let parsed = matches.and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    parsed.map_err(|error| {
+        let error = error.format(&mut command);
+        let _ = error.print();
+        if error.use_stderr() { Exit::Usage } else { Exit::Done }
+    })
+}
+
+/// The exit code of a command that stopped with `error`: a usage error for an argument clap could not check (`forget
+/// 203.0.113.1/24`), a failure otherwise.
+fn exit_of(error: &Error) -> Exit {
+    match error {
+        Error::InvalidArgument { .. } => Exit::Usage,
+        _ => Exit::Failed,
     }
 }
 

@@ -116,3 +116,66 @@ fn a_stock_frr_without_bgpd_gets_a_hint_about_etc_frr_daemons() {
     let check = env.anycastd(["check", "--frr"]).run().code(1);
     check.stdout_has(&format!("cannot read FRR's running config: {hint}\n"));
 }
+
+/// A command's help shows what the command takes, and one line says where the global options are; `anycastd --help`
+/// lists each of them once, and every command, `man` included.
+#[test]
+fn a_commands_help_shows_its_own_options_and_the_top_level_help_the_global_ones() {
+    let env = Env::new();
+    let completions = env.anycastd(["completions", "--help"]).run().success();
+    completions.stdout_has("<SHELL>").stdout_lacks("--vtysh-timeout").stdout_lacks("--log-level");
+    completions.stdout_has("valid before or after the command: see `anycastd --help`.");
+    assert!(completions.stdout.lines().count() < 30, "{}", completions.stdout);
+    let plan = env.anycastd(["plan", "-h"]).run().success();
+    plan.stdout_has("--detailed-exitcode").stdout_lacks("--state-dir <").stdout_has("see `anycastd --help`.");
+    let top = env.anycastd(["--help"]).run().success();
+    for global in ["--vtysh-timeout <", "--state-dir <", "--log-level <", "--configuration <", "--no-color\n"] {
+        assert_eq!(top.stdout.matches(global).count(), 1, "{global}:\n{}", top.stdout);
+    }
+    top.stdout_has("\n  man ").stdout_has("\n  completions ");
+}
+
+/// Hidden from a command's help is not taken away: the original anycastd's flags after the command still work.
+#[test]
+fn global_options_after_the_command_still_work() {
+    let env = Env::new();
+    let applied = env.anycastd(["apply", "--log-level", "error", "--log-format", "json", "--no-color", "-q"]).run();
+    applied.success().stdout_is("");
+    let checked = env.anycastd(["check", "--format", "json", "--config", &env.config_path().display().to_string()]);
+    assert_eq!(checked.run().success().json()["valid"], true);
+}
+
+/// `anycastd man`, listed now, prints a page with the configuration's keys and examples.
+#[test]
+fn the_man_page_has_a_configuration_reference_and_examples() {
+    let env = Env::new();
+    let man = env.anycastd(["man"]).run().success();
+    for section in [".SH CONFIGURATION\n", ".SH EXAMPLES\n", ".SH \"EXIT STATUS\"\n", ".SS \"anycastd man\"\n"] {
+        man.stdout_has(section);
+    }
+    man.stdout_has("\\fBon_checker_error\\fR").stdout_has("docs/configuration.md is the full reference");
+}
+
+/// A usage error exits 64, apart from `plan --detailed-exitcode`'s 2 (changes pending) and a failure's 1, and does
+/// nothing; help and the version exit 0.
+#[test]
+fn a_usage_error_has_its_own_exit_code() {
+    let env = Env::new();
+    for args in [
+        &["plan", "--detailed-exitcod"][..],
+        &["aply"],
+        &[],
+        &["--vtysh-timeout", "1ms", "apply"],
+        &["apply", "--format", "yaml"],
+        &["check", "--frr-conf", "/etc/frr/frr.conf"],
+        &["forget", "203.0.113.53/24"],
+    ] {
+        let run = env.anycastd(args.iter().copied()).run().code(64);
+        assert!(!run.stderr.trim().is_empty(), "{args:?} says what is wrong");
+    }
+    assert!(env.networks().is_empty(), "nothing was applied");
+    env.anycastd(["plan", "--detailed-exitcode"]).run().code(2).stdout_has("Plan: 4 to announce");
+    for args in [&["--help"][..], &["--version"], &["plan", "--help"], &["help", "run"]] {
+        env.anycastd(args.iter().copied()).run().success();
+    }
+}

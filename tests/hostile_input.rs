@@ -114,7 +114,7 @@ fn out_of_range_durations_on_the_command_line_are_usage_errors_not_panics() {
         (["run", "--interval", "1ms"], "invalid value '1ms' for '--interval <INTERVAL>': must be at least 100 ms"),
     ] {
         let run = env.anycastd(args).run();
-        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert_eq!(run.code, 64, "{args:?}: {run:?}");
         assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
     }
     assert!(env.networks().is_empty(), "nothing was applied");

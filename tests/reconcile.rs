@@ -170,7 +170,7 @@ fn withdraw_all_holds_until_resume() {
 fn a_long_maintenance_reason_is_refused_or_cut() {
     let env = Env::new();
     env.anycastd(["apply"]).run();
-    let refused = env.anycastd(["withdraw-all", "--reason", &"x".repeat(501)]).run().code(2);
+    let refused = env.anycastd(["withdraw-all", "--reason", &"x".repeat(501)]).run().code(64);
     assert!(
         refused.stderr.contains("invalid value")
             && refused.stderr.contains("is 501 characters long; at most 500 are kept"),
@@ -436,7 +436,7 @@ fn a_forgotten_prefix_is_left_announced_when_its_service_is_removed() {
     );
     let again = env.anycastd(["forget", "203.0.113.123"]).run();
     again.stdout_is("203.0.113.123/32 is not in the record of managed prefixes: nothing to forget.\n");
-    let wrong = env.anycastd(["forget", "203.0.113.123/24"]).run().code(1);
+    let wrong = env.anycastd(["forget", "203.0.113.123/24"]).run().code(64);
     wrong.stderr_has("203.0.113.123/24 has host bits set; did you mean 203.0.113.0/24?");
 }
 

@@ -29,6 +29,9 @@ pub enum Exit {
     Failed,
     /// `plan --detailed-exitcode` only: changes are pending (2), Terraform's convention.
     ChangesPending,
+    /// The command line is not one anycastd takes (64, `EX_USAGE` of sysexits.h): an unknown option, a missing or
+    /// out-of-range value. Its own code, so that a script tells a typo from pending changes (2) or a failure (1).
+    Usage,
 }
 
 impl Exit {
@@ -44,6 +47,7 @@ impl From<Exit> for ExitCode {
             Exit::Done => 0,
             Exit::Failed => 1,
             Exit::ChangesPending => 2,
+            Exit::Usage => 64,
         })
     }
 }
