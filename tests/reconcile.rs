@@ -247,6 +247,7 @@ fn a_broken_config_under_json_logs_is_one_json_event_naming_the_problem() {
         (&event["level"], &event["event"], &event["command"]),
         (&json!("error"), &json!("pass-failed"), &json!("apply"))
     );
+    assert!(event["timestamp"].as_str().is_some_and(|at| at.ends_with('Z') && at.len() == 27), "{event}");
     let reason = event["reason"].as_str().expect("a reason");
     assert!(reason.starts_with("the configuration [DIR]/config.toml has 1 error"), "{reason}");
     assert!(reason.contains("prefix `192.0.2.241/28` has host bits set"), "{reason}");
