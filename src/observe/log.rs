@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::clock::{utc_timestamp, utc_timestamp_micros};
 use crate::escape::escape;
 use crate::health::CheckStatus;
-use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
+use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Verdict, Warning};
 use crate::render::words;
 
 /// How log lines are written.
@@ -305,6 +305,9 @@ fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: 
             event(LogLevel::Error, "prefix-error", words::prefix_error(error, &prefix.managed.vrf))
         }
         (Action::Announce, Outcome::Done) => event(LogLevel::Info, "announced", through(prefix, why)),
+        (Action::Withdraw, Outcome::Done) if matches!(service.verdict, Verdict::Draining { .. }) => {
+            event(LogLevel::Info, "withdrawn", withdrawn_instead_of_drained(prefix))
+        }
         (Action::Withdraw, Outcome::Done) => event(LogLevel::Info, "withdrawn", why.to_string()),
         (Action::Drain, Outcome::Done) => event(LogLevel::Info, "drained", through(prefix, why)),
         (Action::Restore, Outcome::Done) => event(LogLevel::Info, "restored", through(prefix, why)),
@@ -319,6 +322,21 @@ fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: 
             event(LogLevel::Error, "restore-failed", words::failure(failure))
         }
         _ => None,
+    }
+}
+
+/// Why a prefix of a service being drained (`withdraw-all --drain`) was withdrawn at once: it has nothing to drain
+/// through. Not "draining until ...": that is what happens to the others, not to it.
+fn withdrawn_instead_of_drained(prefix: &PrefixPlan) -> String {
+    let missing = prefix.warnings.iter().find_map(|warning| match warning {
+        Warning::MissingDrainRouteMap { route_map, .. } => Some(route_map),
+        _ => None,
+    });
+    match (&prefix.managed.drain_route_map, missing) {
+        (Some(_), Some(route_map)) => {
+            format!("its drain_route_map {route_map} is not in FRR: withdrawn at once (anycastd withdraw-all --drain)")
+        }
+        _ => "no drain_route_map to drain through: withdrawn at once (anycastd withdraw-all --drain)".to_string(),
     }
 }
 
