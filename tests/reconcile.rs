@@ -261,6 +261,20 @@ fn withdraw_all_drain_drains_what_it_can_and_says_why_the_rest_is_withdrawn() {
     assert!(marker.contains("drain_until"), "the drain's deadline stays: {marker}");
 }
 
+/// With none of `SUDO_USER`, `USER`, `LOGNAME` set (a unit, a cron job), the marker names the user as `id -un` does,
+/// not `uid 0`.
+#[test]
+fn the_marker_names_the_user_without_the_variables() {
+    let env = Env::new();
+    let run = env.anycastd(["withdraw-all"]).env("SUDO_USER", "").env("USER", "").env("LOGNAME", "").run().success();
+    let id = std::process::Command::new("id").arg("-un").output().expect("id -un");
+    let name = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    let marker = std::fs::read_to_string(env.state_dir().join("maintenance.json")).expect("the marker");
+    let marker: serde_json::Value = serde_json::from_str(&marker).expect("JSON");
+    assert_eq!(marker["by"], name.as_str(), "{marker}");
+    run.stdout_has(&format!(" by {name}\n"));
+}
+
 /// A maintenance reason is printed by every pass: a long one given to `withdraw-all` is a usage error, and a marker
 /// holding one (written by whoever can write the state directory) is printed cut, not whole on every apply.
 #[test]
