@@ -20,6 +20,8 @@ pub const RUNNING_CONFIG: Limit = Limit(64 * MIB);
 pub const CHILD_OUTPUT: Limit = RUNNING_CONFIG;
 /// A PEM file of a check's `ca_file`, `cert_file` or `key_file`: a bundle of every web PKI root is about 200 KB.
 pub const TLS_FILE: Limit = Limit(MIB);
+/// `/etc/passwd`, read to name the user who wrote the maintenance marker: a large site's is a few MB.
+pub(crate) const PASSWD: Limit = Limit(16 * MIB);
 
 const MIB: u64 = 1024 * 1024;
 

@@ -608,6 +608,7 @@ mod tests {
             vrf: None,
             asn: Some("65536".to_string()),
             reason: "every check passes".to_string(),
+            service_healthy: Some(true),
         };
         for format in [LogFormat::Text, LogFormat::Json, LogFormat::Logfmt] {
             let value = format.to_possible_value().expect("a visible value");

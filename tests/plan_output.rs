@@ -124,7 +124,7 @@ fn a_vrf_without_bgp_instance_is_an_error_live_and_offline_alike() {
 /// The seed example with graded actions: dns announces through ANYCAST-OUT and drains while falling (`fall = 3`);
 /// ntp announces through ANYCAST-OUT too and drains through ANYCAST-DRAIN, except its IPv4 prefix, whose own drain
 /// route-map FRR lacks.
-const GRADED_CONFIG: &str = r#"[services.dns]
+pub(crate) const GRADED_CONFIG: &str = r#"[services.dns]
 prefixes.frrouting = [{ prefix = "2001:db8::b19:bad:53", vtysh = "{vtysh}" }, { prefix = "203.0.113.53", vtysh = "{vtysh}" }]
 checks.cabourotte = [{ name = "dns", url = "{url}" }]
 route_map = "ANYCAST-OUT"
@@ -143,7 +143,7 @@ drain_route_map = "ANYCAST-DRAIN"
 "#;
 
 /// FRR with both services announced: dns through its route-map, ntp plain; the two route-maps defined.
-const GRADED_FRR: &str = "route-map ANYCAST-OUT permit 10\n set metric 50\nexit\n!\nroute-map ANYCAST-DRAIN permit 10\n \
+pub(crate) const GRADED_FRR: &str = "route-map ANYCAST-OUT permit 10\n set metric 50\nexit\n!\nroute-map ANYCAST-DRAIN permit 10\n \
 set community graceful-shutdown\nexit\n!\nrouter bgp 65536\n address-family ipv4 unicast\n  \
 network 203.0.113.53/32 route-map ANYCAST-OUT\n exit-address-family\n address-family ipv6 unicast\n  \
 network 2001:db8::b19:bad:53/128\n exit-address-family\nexit\n!\nrouter bgp 65537 vrf 123\n address-family ipv4 \

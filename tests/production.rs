@@ -4,7 +4,10 @@ use crate::support;
 use crate::support::anycastd::Run;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anycastd::clock::utc_timestamp;
+use serde_json::json;
 
 use support::env::Env;
 use support::wait::wait_until;
@@ -238,9 +241,11 @@ fn logfmt_lines_and_the_log_level() {
     let env = Env::new();
     let run = env.anycastd(["--log-format", "logfmt", "apply"]).run().success();
     assert!(
-        run.stderr.lines().any(|line| line
-            == "level=info event=announced command=apply service=dns prefix=203.0.113.53/32 vrf=default asn=65536 \
-                reason=\"every check passes\""),
+        run.stderr.lines().any(|line| line.starts_with(
+            "level=info event=announced command=apply service=dns prefix=203.0.113.53/32 vrf=default asn=65536 \
+             reason=\"every check passes\" service_name=dns service_healthy=true message=\"anycastd apply: \
+             announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes\" timestamp="
+        )),
         "{}",
         run.stderr
     );
@@ -248,4 +253,80 @@ fn logfmt_lines_and_the_log_level() {
     let quiet = env.anycastd(["--log-level", "error", "apply"]).run().success();
     assert_eq!(quiet.stderr, "", "withdrawals are info, below the level");
     assert_eq!(env.networks().len(), 2, "but they happened");
+}
+
+/// The `timestamp` of a log line, checked to be RFC 3339 in UTC to the microsecond (`2025-11-25T10:40:00.123456Z`,
+/// the shape of the original's) and written between `before` and `after`.
+fn assert_timestamp(timestamp: &str, before: SystemTime, after: SystemTime) {
+    let shape = timestamp.bytes().enumerate().all(|(at, byte)| match at {
+        4 | 7 => byte == b'-',
+        10 => byte == b'T',
+        13 | 16 => byte == b':',
+        19 => byte == b'.',
+        26 => byte == b'Z',
+        _ => byte.is_ascii_digit(),
+    });
+    assert!(shape && timestamp.len() == 27, "not RFC 3339 to the microsecond: {timestamp:?}");
+    let seconds = |time: SystemTime| time.duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
+    let (earliest, latest) = (utc_timestamp(seconds(before)), utc_timestamp(seconds(after) + 1));
+    let whole = format!("{}Z", &timestamp[..19]);
+    assert!(earliest <= whole && whole <= latest, "{timestamp} is not between {earliest} and {latest}");
+}
+
+/// Every JSON and logfmt line carries a timestamp, and a pipeline keyed on the original anycastd's fields finds
+/// them: `timestamp`, `level`, `service_name`, `service_healthy` (`true` for an announcement, `false` for a
+/// withdrawal of a failed service, `null` when health was not asked, as by `withdraw-all`); our `event` stays the
+/// code, the sentence is `message`, the text line.
+#[test]
+fn json_and_logfmt_lines_carry_a_timestamp_and_the_originals_fields() {
+    let env = Env::new();
+    let json_lines = |args: &[&str]| {
+        let before = SystemTime::now();
+        let run = env.anycastd(args.iter().copied()).run();
+        let after = SystemTime::now();
+        let events: Vec<serde_json::Value> = run
+            .stderr
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}")))
+            .collect();
+        for event in &events {
+            assert_timestamp(event["timestamp"].as_str().expect("a timestamp"), before, after);
+        }
+        events
+    };
+    let announced = json_lines(&["--log-format", "json", "apply"]);
+    assert_eq!(announced.len(), 4);
+    for event in &announced {
+        assert_eq!(
+            (&event["level"], &event["event"], &event["service_healthy"]),
+            (&json!("info"), &json!("announced"), &json!(true))
+        );
+        assert_eq!(event["service_name"], event["service"]);
+    }
+    assert_eq!(announced[0]["service_name"], "dns");
+    assert_eq!(
+        announced[0]["message"],
+        "anycastd apply: announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes"
+    );
+    env.cabourotte.failing("ntp_v4", "exit status 1");
+    let withdrawn = json_lines(&["--log-format", "json", "apply"]);
+    assert_eq!(withdrawn.len(), 2);
+    for event in &withdrawn {
+        let fields = (&event["event"], &event["service_name"], &event["service_healthy"]);
+        assert_eq!(fields, (&json!("withdrawn"), &json!("ntp"), &json!(false)));
+    }
+    let maintenance = json_lines(&["--log-format", "json", "withdraw-all"]);
+    assert_eq!(maintenance.len(), 2, "dns's two prefixes");
+    assert!(maintenance.iter().all(|event| event["service_name"] == "dns" && event["service_healthy"].is_null()));
+
+    env.anycastd(["resume"]).run().success();
+    let before = SystemTime::now();
+    let run = env.anycastd(["--log-format", "logfmt", "apply"]).run().success();
+    let after = SystemTime::now();
+    assert_eq!(run.stderr.lines().count(), 2, "{}", run.stderr);
+    for line in run.stderr.lines() {
+        let (_, timestamp) = line.rsplit_once(" timestamp=").unwrap_or_else(|| panic!("no timestamp: {line}"));
+        assert_timestamp(timestamp, before, after);
+        assert!(line.contains(" service_name=dns service_healthy=true message="), "{line}");
+    }
 }

@@ -164,6 +164,117 @@ fn withdraw_all_holds_until_resume() {
     assert_eq!(env.anycastd(["resume"]).run().stdout, "Not in maintenance: nothing to resume.\n");
 }
 
+/// `withdraw-all --drain 30s` with nothing to drain (no service has a `drain_route_map`) withdraws and returns at
+/// once, saying so, instead of waiting 30 s "draining until ..." a drain that holds nothing; its log lines say why
+/// each prefix was withdrawn; the marker is plain maintenance afterwards. (It waited the whole 30 s.)
+#[test]
+fn withdraw_all_drain_with_nothing_to_drain_withdraws_and_returns_at_once() {
+    let env = Env::new();
+    env.anycastd(["apply"]).run().success();
+    let started = Instant::now();
+    let run = env.anycastd(["withdraw-all", "--drain", "30s", "--reason", "kernel upgrade"]).run();
+    let took = started.elapsed();
+    assert_eq!(run.code, 0, "{run}");
+    eprintln!("withdraw-all --drain 30s with nothing to drain returned in {took:?}");
+    assert!(took < Duration::from_secs(10), "returned after {took:?}, not at once");
+    assert!(env.networks().is_empty(), "everything withdrawn");
+    run.stdout_has(
+        "Nothing to drain: no announced prefix of a healthy service has a drain_route_map that FRR has, so every \
+         managed prefix was withdrawn at once, without waiting.\n",
+    );
+    run.stdout_has("dns: in maintenance (checks healthy)").stdout_has("Every managed prefix stays withdrawn");
+    run.stdout_lacks("draining until").stdout_lacks("drained until").stdout_lacks("Draining until");
+    let withdrawn = "no drain_route_map to drain through: withdrawn at once (anycastd withdraw-all --drain)";
+    assert_eq!(
+        run.stderr.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "anycastd withdraw-all: withdrawn 203.0.113.53/32 for service dns (default VRF, AS 65536): {withdrawn}"
+            ),
+            format!(
+                "anycastd withdraw-all: withdrawn 2001:db8::b19:bad:53/128 for service dns (default VRF, AS 65536): {withdrawn}"
+            ),
+            format!(
+                "anycastd withdraw-all: withdrawn 203.0.113.123/32 for service ntp (VRF 123, AS 65537): {withdrawn}"
+            ),
+            format!(
+                "anycastd withdraw-all: withdrawn 2001:db8::123:7e11:713e/128 for service ntp (VRF 123, AS 65537): {withdrawn}"
+            ),
+        ]
+    );
+    let marker = std::fs::read_to_string(env.state_dir().join("maintenance.json")).expect("the marker");
+    let marker: serde_json::Value = serde_json::from_str(&marker).expect("JSON");
+    assert_eq!((&marker["reason"], &marker["drain_until"]), (&json!("kernel upgrade"), &serde_json::Value::Null));
+    let plan = env.anycastd(["plan"]).run().success();
+    plan.stdout_has("dns: in maintenance (checks healthy)").stdout_lacks("drain");
+
+    // JSON, with --no-wait, and ntp failing: its prefixes are withdrawn for the failure, dns's for want of a drain.
+    env.anycastd(["resume"]).run().success();
+    env.anycastd(["apply"]).run().success();
+    env.cabourotte.failing("ntp_v4", "exit status 1");
+    let started = Instant::now();
+    let run =
+        env.anycastd(["--log-format", "json", "withdraw-all", "--drain", "30s", "--no-wait"]).json().run().success();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(env.networks().is_empty());
+    let report = run.json();
+    assert_eq!(report["maintenance"]["drain_until"], serde_json::Value::Null, "{report}");
+    assert_eq!(report["services"][0]["state"], "maintenance", "{report}");
+    let events: Vec<serde_json::Value> =
+        run.stderr.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
+    let seen: Vec<(&str, &str, Option<bool>, &str)> = events
+        .iter()
+        .map(|event| {
+            let text = |key: &str| event[key].as_str().unwrap_or_default();
+            (text("event"), text("service_name"), event["service_healthy"].as_bool(), text("reason"))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("withdrawn", "dns", Some(true), withdrawn),
+            ("withdrawn", "dns", Some(true), withdrawn),
+            ("withdrawn", "ntp", Some(false), "check ntp_v4 failed: exit status 1"),
+            ("withdrawn", "ntp", Some(false), "check ntp_v4 failed: exit status 1"),
+        ]
+    );
+}
+
+/// When something does drain, `withdraw-all --drain` drains it as before; a prefix whose drain route-map FRR lacks is
+/// withdrawn at once, and its log line says so rather than "draining until ..., then withdrawn".
+#[test]
+fn withdraw_all_drain_drains_what_it_can_and_says_why_the_rest_is_withdrawn() {
+    let env = Env::new();
+    env.config(crate::plan_output::GRADED_CONFIG).frr(crate::plan_output::GRADED_FRR);
+    let run = env.anycastd(["withdraw-all", "--drain", "30s", "--no-wait"]).run().success();
+    run.stdout_has("Drained until ").stdout_lacks("Nothing to drain");
+    assert!(env.running_config().contains("network 203.0.113.53/32 route-map ANYCAST-DRAIN"), "dns drains");
+    assert_eq!(env.networks().len(), 3, "only ntp's IPv4 prefix is withdrawn");
+    run.stderr_has(
+        "anycastd withdraw-all: withdrawn 203.0.113.123/32 for service ntp (VRF 123, AS 65537): its drain_route_map \
+         NTP-DRAIN is not in FRR: withdrawn at once (anycastd withdraw-all --drain)\n",
+    );
+    run.stderr_has(
+        "anycastd withdraw-all: drained 203.0.113.53/32 for service dns (default VRF, AS 65536): draining until ",
+    );
+    let marker = std::fs::read_to_string(env.state_dir().join("maintenance.json")).expect("the marker");
+    assert!(marker.contains("drain_until"), "the drain's deadline stays: {marker}");
+}
+
+/// With none of `SUDO_USER`, `USER`, `LOGNAME` set (a unit, a cron job), the marker names the user as `id -un` does,
+/// not `uid 0`.
+#[test]
+fn the_marker_names_the_user_without_the_variables() {
+    let env = Env::new();
+    let run = env.anycastd(["withdraw-all"]).env("SUDO_USER", "").env("USER", "").env("LOGNAME", "").run().success();
+    let id = std::process::Command::new("id").arg("-un").output().expect("id -un");
+    let name = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    let marker = std::fs::read_to_string(env.state_dir().join("maintenance.json")).expect("the marker");
+    let marker: serde_json::Value = serde_json::from_str(&marker).expect("JSON");
+    assert_eq!(marker["by"], name.as_str(), "{marker}");
+    run.stdout_has(&format!(" by {name}\n"));
+}
+
 /// A maintenance reason is printed by every pass: a long one given to `withdraw-all` is a usage error, and a marker
 /// holding one (written by whoever can write the state directory) is printed cut, not whole on every apply.
 #[test]
@@ -247,6 +358,7 @@ fn a_broken_config_under_json_logs_is_one_json_event_naming_the_problem() {
         (&event["level"], &event["event"], &event["command"]),
         (&json!("error"), &json!("pass-failed"), &json!("apply"))
     );
+    assert!(event["timestamp"].as_str().is_some_and(|at| at.ends_with('Z') && at.len() == 27), "{event}");
     let reason = event["reason"].as_str().expect("a reason");
     assert!(reason.starts_with("the configuration [DIR]/config.toml has 1 error"), "{reason}");
     assert!(reason.contains("prefix `192.0.2.241/28` has host bits set"), "{reason}");

@@ -4,7 +4,9 @@
 //! With `--drain D`, the marker also holds a deadline D from now. Until then, announced prefixes carry their drain
 //! route-map (peers move to other nodes while this one still answers), then they are withdrawn. The command waits
 //! for the deadline and withdraws, unless `--no-wait`: the deadline is in the marker, so the next `apply` or `run`
-//! pass after it withdraws just as well.
+//! pass after it withdraws just as well. When nothing drains (no announced prefix of a healthy service has a drain
+//! route-map FRR has), the first pass has withdrawn everything: the marker loses its deadline and the command returns
+//! at once, saying so.
 
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,7 +20,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::pass;
-use crate::plan::{Intent, PassError};
+use crate::plan::{Action, Intent, PassError, Plan, PrefixState, Verdict};
 use crate::render::{Format, Tense, emit};
 use crate::state::StateDir;
 use crate::state::maintenance::{self, Maintenance};
@@ -44,7 +46,7 @@ pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Dra
     let until = drain.map(|drain| unix_seconds_rounded_up(SystemTime::now() + drain.period));
     let deadline = until.map(|until| UNIX_EPOCH + Duration::from_secs(until));
     let marker_written =
-        StateDir::create(&context.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason, until));
+        StateDir::create(&context.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason.clone(), until));
     let unmarked = marker_written.err().map(|error| PassError::MarkerNotWritten { detail: error.to_string() });
     let (Some(drain), Some(until), Some(deadline)) = (drain, until, deadline) else {
         let withdrawn = withdraw_pass(&config, context, unmarked.into_iter().collect());
@@ -53,6 +55,13 @@ pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Dra
     // Listening before the drain, so that a Ctrl-C from now on ends the drain with a withdrawal, not mid-way.
     let stop = if drain.wait { Some(stop_signals().map_err(Error::Signals)?) } else { None };
     let drained = pass::changing_pass(&config, context, Intent::Drain { until }, "withdraw-all", Vec::new());
+    if !drains_anything(&drained) {
+        let exit = nothing_to_drain(context, drained, reason, unmarked.is_none());
+        // A marker that could not be written is this withdrawal's error, as without --drain: a pass reports it.
+        let unwritten = unmarked.map(|error| withdraw_pass(&config, context, vec![error]));
+        let failed = broken.is_some() || exit == Exit::Failed || unwritten == Some(Exit::Failed);
+        return Ok(if failed { Exit::Failed } else { Exit::Done });
+    }
     context.output.plan(&drained, "withdraw-all", Tense::Applied);
     let Some(stop) = stop else {
         note(
@@ -80,6 +89,54 @@ pub fn withdraw_all(context: &Context, reason: Option<String>, drain: Option<Dra
     let withdrawn = withdraw_pass(&config, context, unmarked.into_iter().collect());
     let failed = drained.summary().has_errors() || watched == DrainEnd::WithErrors || broken.is_some();
     Ok(if failed { Exit::Failed } else { withdrawn })
+}
+
+/// Whether a drain pass left anything to wait for: a prefix it drained or found drained, or one of a service being
+/// drained that has a drain route-map and an error (FRR could not be read: it may be announced, and the drain is
+/// kept rather than turned into a withdrawal nobody asked for). A drain that FRR refused counts too: the wait, then
+/// the withdrawal, are what happens today to a drain that went wrong.
+fn drains_anything(drained: &Plan) -> bool {
+    drained.all_services().any(|service| {
+        let draining = matches!(service.verdict, Verdict::Draining { .. });
+        service.prefixes.iter().any(|prefix| match &prefix.action {
+            Action::Drain => true,
+            Action::Keep => prefix.current == PrefixState::Drained,
+            Action::Error(_) => draining && prefix.managed.drain_route_map.is_some(),
+            _ => false,
+        })
+    })
+}
+
+/// The drain pass drained nothing, so it withdrew every announced prefix: maintenance without a drain. The marker
+/// loses its deadline (so `plan` and the next passes say maintenance, not "draining until"), the report says what
+/// happened (the services are in maintenance, nothing drains), and the command returns at once.
+fn nothing_to_drain(context: &Context, mut drained: Plan, reason: Option<String>, marked: bool) -> Exit {
+    let kept = if marked {
+        StateDir::create(&context.state_dir).and_then(|state_dir| begin_maintenance(&state_dir, reason, None))
+    } else {
+        Ok(())
+    };
+    if let Some(marker) = &mut drained.maintenance {
+        marker.drain_until = None;
+    }
+    for service in &mut drained.services {
+        if matches!(service.verdict, Verdict::Draining { .. }) {
+            service.verdict = Verdict::Maintenance;
+        }
+    }
+    context.output.plan(&drained, "withdraw-all", Tense::Applied);
+    note(
+        context,
+        "Nothing to drain: no announced prefix of a healthy service has a drain_route_map that FRR has, so every \
+         managed prefix was withdrawn at once, without waiting.\n",
+    );
+    if let Err(error) = kept {
+        note(
+            context,
+            &format!("The maintenance marker keeps the drain's deadline ({error}); it withdraws all the same.\n"),
+        );
+    }
+    Exit::of(&drained)
 }
 
 /// How the wait for a drain's deadline ended.

@@ -41,7 +41,8 @@ fn run_hook(service: &ServicePlan, hook: &Hook, state: &str, changed: &[String],
             command,
             &service.name,
             "the hook is empty".into(),
-        );
+        )
+        .of_service(service);
     };
     let mut child = Command::new(program);
     child
@@ -69,4 +70,5 @@ fn run_hook(service: &ServicePlan, hook: &Hook, state: &str, changed: &[String],
         }
     };
     Event::about_service(level, event, command, &service.name, format!("{state} {}: {outcome}", changed.join(" ")))
+        .of_service(service)
 }

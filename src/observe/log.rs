@@ -1,14 +1,19 @@
 //! Log lines on stderr: one line per change, failure and error of a changing pass, for journald or a log shipper.
 //!
 //! Text lines carry no colour and no timestamp (journald adds its own); `--log-format json` prints one JSON object
-//! per line with the same facts.
+//! per line with the same facts, and `logfmt` the same fields as `key=value` pairs. Those two also carry what a
+//! pipeline built for the original anycastd reads: `timestamp` (RFC 3339, to the microsecond, as the original's),
+//! `level`, `service_name` and `service_healthy`. The original's `event` is a sentence; ours stays a stable code
+//! (`announced`), and the sentence is `message`, the very line `--log-format text` writes (see [`JsonLine`]).
+
+use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::clock::utc_timestamp;
+use crate::clock::{utc_timestamp, utc_timestamp_micros};
 use crate::escape::escape;
 use crate::health::CheckStatus;
-use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Verdict};
+use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Verdict, Warning};
 use crate::render::words;
 
 /// How log lines are written.
@@ -16,7 +21,7 @@ use crate::render::words;
 pub enum LogFormat {
     /// `anycastd apply: announced 203.0.113.53/32 for service dns ...`
     Text,
-    /// `{"level":"info","event":"announced","command":"apply",...}`
+    /// `{"level":"info","event":"announced","command":"apply",...,"timestamp":"2025-11-25T10:40:00.123456Z"}`
     Json,
     /// `level=info event=announced command=apply ...` (the original anycastd's third format)
     Logfmt,
@@ -68,7 +73,7 @@ impl Logging {
 }
 
 /// One log event.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Event {
     /// `info`, `warning` or `error`.
     pub level: LogLevel,
@@ -87,6 +92,32 @@ pub struct Event {
     pub asn: Option<String>,
     /// Why.
     pub reason: String,
+    /// Whether every check of the service passed in this pass (`None`: not asked, as by `withdraw-all`, or no
+    /// service): the original's `service_healthy`.
+    pub service_healthy: Option<bool>,
+}
+
+/// One JSON log line: the event's fields, then the original anycastd's (structlog's) names for what a pipeline
+/// built for it reads. Its `event` was a sentence (`Service "dns" is now considered healthy, announcing related
+/// prefixes.`) and ours is a code (`announced`): the code wins `event`, because it is what our pipelines and alerts
+/// match, it is stable across versions (the original's sentences changed wording between its own releases), and
+/// ours are per prefix where the original's were per service, so no sentence of ours could match one of its
+/// patterns anyway. The sentence is `message`, the text line; `service_name`, `service_healthy`, `level` and
+/// `timestamp` carry the original's names and values.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    level: LogLevel,
+    event: &'a str,
+    command: &'a str,
+    service: Option<&'a str>,
+    prefix: Option<&'a str>,
+    vrf: Option<&'a str>,
+    asn: Option<&'a str>,
+    reason: &'a str,
+    service_name: Option<&'a str>,
+    service_healthy: Option<bool>,
+    message: String,
+    timestamp: String,
 }
 
 impl Event {
@@ -101,7 +132,13 @@ impl Event {
             vrf: None,
             asn: None,
             reason,
+            service_healthy: None,
         }
+    }
+
+    /// The event, with whether `service`'s checks passed in this pass (when they were asked).
+    pub(crate) fn of_service(self, service: &ServicePlan) -> Event {
+        Event { service_healthy: service.health.as_ref().map(|health| health.is_healthy()), ..self }
     }
 
     /// An event about a service as a whole.
@@ -147,41 +184,66 @@ impl Event {
             vrf: prefix.managed.vrf.name().map(str::to_string),
             asn: prefix.asn.as_ref().map(ToString::to_string),
             reason,
+            service_healthy: None,
         }
     }
 
-    /// The event as one line in `format`. Every field is escaped in text: a reason may quote Cabourotte or vtysh,
-    /// and a newline in it must not start a forged log line.
+    /// The event as one line in `format`, written now. Every field is escaped in text: a reason may quote
+    /// Cabourotte or vtysh, and a newline in it must not start a forged log line.
     pub fn line(&self, format: LogFormat) -> String {
+        self.line_at(format, SystemTime::now())
+    }
+
+    /// The event as one line in `format`, written at `now` (the JSON and logfmt lines' `timestamp`).
+    fn line_at(&self, format: LogFormat, now: SystemTime) -> String {
         match format {
-            LogFormat::Json => serde_json::to_string(self).unwrap_or_default(),
-            LogFormat::Logfmt => self.logfmt(),
-            LogFormat::Text => {
-                let mut line = format!("anycastd {}: {}", escape(&self.command), self.event);
-                if let Some(prefix) = &self.prefix {
-                    line.push_str(&format!(" {}", escape(prefix)));
-                }
-                if let Some(service) = &self.service {
-                    line.push_str(&format!(" for service {}", escape(service)));
-                }
-                if self.prefix.is_some() {
-                    let vrf = self
-                        .vrf
-                        .as_deref()
-                        .map_or_else(|| "default VRF".to_string(), |name| format!("VRF {}", escape(name)));
-                    let asn = self.asn.as_deref().map(|asn| format!(", AS {}", escape(asn))).unwrap_or_default();
-                    line.push_str(&format!(" ({vrf}{asn})"));
-                }
-                format!("{line}: {}", escape(&self.reason))
-            }
+            LogFormat::Json => serde_json::to_string(&self.json_line(now)).unwrap_or_default(),
+            LogFormat::Logfmt => self.logfmt(now),
+            LogFormat::Text => self.text(),
         }
+    }
+
+    fn json_line(&self, now: SystemTime) -> JsonLine<'_> {
+        JsonLine {
+            level: self.level,
+            event: self.event,
+            command: &self.command,
+            service: self.service.as_deref(),
+            prefix: self.prefix.as_deref(),
+            vrf: self.vrf.as_deref(),
+            asn: self.asn.as_deref(),
+            reason: &self.reason,
+            service_name: self.service.as_deref(),
+            service_healthy: self.service_healthy,
+            message: self.text(),
+            timestamp: utc_timestamp_micros(now),
+        }
+    }
+
+    /// `anycastd apply: announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes`
+    fn text(&self) -> String {
+        let mut line = format!("anycastd {}: {}", escape(&self.command), self.event);
+        if let Some(prefix) = &self.prefix {
+            line.push_str(&format!(" {}", escape(prefix)));
+        }
+        if let Some(service) = &self.service {
+            line.push_str(&format!(" for service {}", escape(service)));
+        }
+        if self.prefix.is_some() {
+            let vrf =
+                self.vrf.as_deref().map_or_else(|| "default VRF".to_string(), |name| format!("VRF {}", escape(name)));
+            let asn = self.asn.as_deref().map(|asn| format!(", AS {}", escape(asn))).unwrap_or_default();
+            line.push_str(&format!(" ({vrf}{asn})"));
+        }
+        format!("{line}: {}", escape(&self.reason))
     }
 }
 
 impl Event {
     /// `key=value` pairs, a value quoted (with `\\` and `\"` escaped) when it is empty or holds a space, `=` or `"`;
     /// control characters escaped as everywhere else. Absent fields are left out; the default VRF is `vrf=default`.
-    fn logfmt(&self) -> String {
+    /// The same fields as a JSON line, in the same order.
+    fn logfmt(&self, now: SystemTime) -> String {
         let mut fields = vec![("level", self.level.name().to_string()), ("event", self.event.to_string())];
         fields.push(("command", self.command.clone()));
         fields.extend(self.service.clone().map(|service| ("service", service)));
@@ -191,6 +253,10 @@ impl Event {
         }
         fields.extend(self.asn.clone().map(|asn| ("asn", asn)));
         fields.push(("reason", self.reason.clone()));
+        fields.extend(self.service.clone().map(|service| ("service_name", service)));
+        fields.extend(self.service_healthy.map(|healthy| ("service_healthy", healthy.to_string())));
+        fields.push(("message", self.text()));
+        fields.push(("timestamp", utc_timestamp_micros(now)));
         let pairs: Vec<String> =
             fields.into_iter().map(|(key, value)| format!("{key}={}", logfmt_value(&value))).collect();
         pairs.join(" ")
@@ -215,13 +281,10 @@ pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {
             if let CheckStatus::Unavailable(_) = check.status {
                 let reason = format!("check {}: {}", check.name, check.reason());
-                events.push(Event::about_service(
-                    LogLevel::Warning,
-                    "checker-unavailable",
-                    command,
-                    &service.name,
-                    reason,
-                ));
+                events.push(
+                    Event::about_service(LogLevel::Warning, "checker-unavailable", command, &service.name, reason)
+                        .of_service(service),
+                );
             }
         }
         let why = match (&service.verdict, &applied.reason) {
@@ -234,12 +297,17 @@ pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
 }
 
 fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: &str) -> Option<Event> {
-    let event = |level, event, reason| Some(Event::about_prefix(level, event, command, &service.name, prefix, reason));
+    let event = |level, event, reason| {
+        Some(Event::about_prefix(level, event, command, &service.name, prefix, reason).of_service(service))
+    };
     match (&prefix.action, &prefix.outcome) {
         (Action::Error(error), _) => {
             event(LogLevel::Error, "prefix-error", words::prefix_error(error, &prefix.managed.vrf))
         }
         (Action::Announce, Outcome::Done) => event(LogLevel::Info, "announced", through(prefix, why)),
+        (Action::Withdraw, Outcome::Done) if matches!(service.verdict, Verdict::Draining { .. }) => {
+            event(LogLevel::Info, "withdrawn", withdrawn_instead_of_drained(prefix))
+        }
         (Action::Withdraw, Outcome::Done) => event(LogLevel::Info, "withdrawn", why.to_string()),
         (Action::Drain, Outcome::Done) => event(LogLevel::Info, "drained", through(prefix, why)),
         (Action::Restore, Outcome::Done) => event(LogLevel::Info, "restored", through(prefix, why)),
@@ -254,6 +322,21 @@ fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: 
             event(LogLevel::Error, "restore-failed", words::failure(failure))
         }
         _ => None,
+    }
+}
+
+/// Why a prefix of a service being drained (`withdraw-all --drain`) was withdrawn at once: it has nothing to drain
+/// through. Not "draining until ...": that is what happens to the others, not to it.
+fn withdrawn_instead_of_drained(prefix: &PrefixPlan) -> String {
+    let missing = prefix.warnings.iter().find_map(|warning| match warning {
+        Warning::MissingDrainRouteMap { route_map, .. } => Some(route_map),
+        _ => None,
+    });
+    match (&prefix.managed.drain_route_map, missing) {
+        (Some(_), Some(route_map)) => {
+            format!("its drain_route_map {route_map} is not in FRR: withdrawn at once (anycastd withdraw-all --drain)")
+        }
+        _ => "no drain_route_map to drain through: withdrawn at once (anycastd withdraw-all --drain)".to_string(),
     }
 }
 
@@ -316,5 +399,55 @@ mod tests {
         let levels = [LogLevel::Debug, LogLevel::Info, LogLevel::Warning, LogLevel::Error];
         assert_eq!(levels.map(LogLevel::name), ["debug", "info", "warning", "error"]);
         assert!(levels.is_sorted(), "--log-level warning writes warnings and errors, in this order");
+    }
+
+    fn announced() -> Event {
+        Event {
+            level: LogLevel::Info,
+            event: "announced",
+            command: "apply".into(),
+            service: Some("dns".into()),
+            prefix: Some("203.0.113.53/32".into()),
+            vrf: None,
+            asn: Some("65536".into()),
+            reason: "every check passes".into(),
+            service_healthy: Some(true),
+        }
+    }
+
+    /// A JSON line has our fields, the original's (`service_name`, `service_healthy`, `level`, `timestamp` to the
+    /// microsecond) and the text line as `message`; logfmt the same, in the same order.
+    #[test]
+    fn json_and_logfmt_lines_carry_the_originals_fields_and_a_timestamp() {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::new(1_764_067_200, 123_456_789);
+        assert_eq!(
+            announced().line_at(LogFormat::Json, at),
+            r#"{"level":"info","event":"announced","command":"apply","service":"dns","prefix":"203.0.113.53/32","vrf":null,"asn":"65536","reason":"every check passes","service_name":"dns","service_healthy":true,"message":"anycastd apply: announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes","timestamp":"2025-11-25T10:40:00.123456Z"}"#
+        );
+        assert_eq!(
+            announced().line_at(LogFormat::Logfmt, at),
+            "level=info event=announced command=apply service=dns prefix=203.0.113.53/32 vrf=default asn=65536 \
+             reason=\"every check passes\" service_name=dns service_healthy=true message=\"anycastd apply: announced \
+             203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes\" \
+             timestamp=2025-11-25T10:40:00.123456Z"
+        );
+        assert_eq!(
+            announced().line_at(LogFormat::Text, at),
+            "anycastd apply: announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes",
+            "text lines are unchanged: journald stamps them"
+        );
+        let failed = Event::pass_failed("apply", "no configuration".into());
+        let json: serde_json::Value = serde_json::from_str(&failed.line_at(LogFormat::Json, at)).expect("JSON");
+        assert_eq!(
+            (&json["service_name"], &json["service_healthy"]),
+            (&serde_json::Value::Null, &serde_json::Value::Null)
+        );
+        assert_eq!(json["timestamp"], "2025-11-25T10:40:00.123456Z");
+        assert_eq!(
+            failed.line_at(LogFormat::Logfmt, at),
+            "level=error event=pass-failed command=apply reason=\"no configuration\" message=\"anycastd apply: \
+             pass-failed: no configuration\" timestamp=2025-11-25T10:40:00.123456Z",
+            "absent fields are left out"
+        );
     }
 }

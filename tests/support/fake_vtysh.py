@@ -15,7 +15,8 @@ DIR holds:
 
 Behaviours copied from FRR (see frr-lab.md): `router bgp ASN` creates an instance when none exists for that VRF, and
 fails with "BGP is already running; AS is X" when the default instance has another ASN; host bits of a network are
-masked; a prefix of the wrong family is an unknown command; `no network X` for an absent network fails; a `-c`
+masked; a prefix of the wrong family is an unknown command; `network X route-map R` adds the network or sets its
+route-map (FRR checks no route-map's existence); `no network X` for an absent network fails; a `-c`
 batch stops at the first failing command (errors on stdout and stderr, exit code 1), while `-f` goes on with the
 next lines (the error on stdout, the failing line on stderr, exit code 13).
 """
@@ -205,6 +206,8 @@ class Session:
             return None
         if words[0] == "network" and len(words) == 2:
             return self.network(words[1], add=True)
+        if words[0] == "network" and len(words) == 4 and words[2] == "route-map":
+            return self.network(words[1], add=True, route_map=words[3])
         if words[:2] == ["no", "network"] and len(words) == 3:
             return self.network(words[2], add=False)
         return self.fail(f"% Unknown command: {command}")
@@ -260,7 +263,7 @@ class Session:
         self.changed = True
         return None
 
-    def network(self, text, add):
+    def network(self, text, add, route_map=None):
         family = self.family or "ipv4 unicast"
         command = f"{'' if add else 'no '}network {text}"
         try:
@@ -273,6 +276,14 @@ class Session:
             return self.fail(f"% Unknown command: {command}")
         lines = self.instance["families"].setdefault(family, [])
         existing = [line for line in lines if line.split()[1] == str(net)]
+        if add and route_map is not None:
+            line = f"network {net} route-map {route_map}"
+            if existing != [line]:
+                for old in existing:
+                    lines.remove(old)
+                lines.append(line)
+                self.changed = True
+            return None
         if add:
             if not existing:
                 lines.append(f"network {net}")
