@@ -89,6 +89,8 @@ fn an_idle_run_makes_no_vtysh_call_between_resyncs(frr: Frr) {
     let running = lab.anycastd(["run", "--interval", "200ms", "--resync", "1h"]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
     lab.wait_until("VRF 123 has the ntp prefixes", || lab.networks(Some(VRF)).contains(NTP_V6));
+    // The pass after one that announced reads what FRR sends its neighbors once more, if an update was pending.
+    std::thread::sleep(Duration::from_millis(600));
     let (calls, requests) = (lab.vtysh_calls().len(), cabourotte.request_count());
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(lab.vtysh_calls().len(), calls, "no vtysh call while nothing changes: {:?}", lab.vtysh_calls());

@@ -181,7 +181,31 @@ fn a_session_down_is_named(frr: Frr) {
     );
 }
 
+/// `run` does not wait for FRR's updates after a change (a wait would delay its next withdrawal): its next pass reads
+/// what FRR sends again, and the metrics say the peer has the prefix; the report of the announcing pass says so too,
+/// or that it was pending.
+fn run_confirms_the_advertisement_at_its_next_pass(frr: Frr) {
+    let cabourotte = FakeCabourotte::all_healthy();
+    let lab = Lab::seed(frr, &cabourotte.url());
+    let metrics = lab.dir().join("metrics.prom");
+    let metrics_arg = metrics.display().to_string();
+    let running = lab.anycastd(["run", "--interval", "300ms", "--metrics-file", &metrics_arg]).spawn();
+    lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
+    lab.wait_until("the metrics say the peer has dns's IPv4 prefix", || {
+        let text = std::fs::read_to_string(&metrics).unwrap_or_default();
+        metric(&text, "anycastd_prefix_advertised_peers", DNS_V4).as_deref() == Some("1")
+    });
+    let stopped = running.terminate(std::time::Duration::from_secs(15)).success();
+    let said = &stopped.stdout;
+    assert!(
+        said.contains(&format!("{DNS_V4:<28} announced  AS 65536, default VRF, advertised to 1 peer"))
+            || said.contains(&format!("{DNS_V4:<28} announced  AS 65536, default VRF, advertisement pending")),
+        "{stopped}"
+    );
+}
+
 on_every_frr!(
+    run_confirms_the_advertisement_at_its_next_pass,
     a_neighbor_held_back_by_policy_is_named,
     a_family_not_activated_is_named,
     a_prefix_advertised_to_two_peers_says_both,

@@ -30,6 +30,9 @@ pub struct Memory {
     failed: bool,
     /// The answers of the last poll of Cabourotte, for a pass made by a push.
     pub answers: Option<Answers>,
+    /// The last pass changed FRR and some update had not reached its neighbors yet: the next pass reads what FRR
+    /// sends again, so that the report and the metrics confirm it.
+    pub advertisement_pending: bool,
     /// A counts file prepared and not needed, for the next pass (see `pass::hold`).
     pub spare_counts: Option<Replacement>,
     /// The last token of `state/changes.rs` seen or written: another token means another process changed FRR.
@@ -46,6 +49,11 @@ impl Memory {
     /// No memory: every pass reads every FRR.
     pub fn none() -> Memory {
         Memory::default()
+    }
+
+    /// Whether this is loop mode's memory (else a one-shot command's, which remembers nothing).
+    pub fn is_loop(&self) -> bool {
+        self.resync.is_some()
     }
 
     /// Loop mode's memory: a full read at least every `resync` (`0`: on every pass).

@@ -1,7 +1,9 @@
 //! Whether what FRR's running config announces reaches a BGP peer: after the plan of `plan`, and after a pass that
 //! changed something, each prefix learns which neighbors FRR sends it to ([`crate::frr::Advertised`]). One vtysh
 //! call per FRR; after changes, FRR sends its updates on its own timers (about 0.2 s here), so a prefix whose update
-//! is pending is read again, every [`REREAD_EVERY`], for at most [`PENDING_WAIT`].
+//! is pending is read again, every [`REREAD_EVERY`], for at most the wait the caller gives: [`PENDING_WAIT`] for a
+//! one-shot command, none for `run`, whose next pass reads again instead (a wait there would delay its next
+//! withdrawal).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -11,15 +13,23 @@ use crate::config::{AddressFamily, Vrf};
 use crate::frr::{Advertised, Vtysh, read_advertised};
 use crate::plan::{Advertising, FrrStates, Outcome, Plan, PrefixPlan, Warning};
 
-/// How long a pass that changed something waits for FRR to send its updates.
-const PENDING_WAIT: Duration = Duration::from_secs(1);
+/// How long a one-shot pass that changed something waits for FRR to send its updates.
+pub const PENDING_WAIT: Duration = Duration::from_secs(1);
 /// How often it reads again meanwhile.
 const REREAD_EVERY: Duration = Duration::from_millis(250);
 
 /// Tells each prefix of `plan` whether FRR sends it to its neighbors, reading each FRR of `frr` (the running configs
-/// name the neighbors). `after_changes`: the plan was just applied, and prefixes it changed may still be pending.
-pub fn annotate(plan: &mut Plan, frr: &FrrStates, vtysh_timeout: Duration, after_changes: bool) {
+/// name the neighbors). `after_changes`: the plan was just applied, and prefixes it changed may still be pending,
+/// read again for at most `wait`. Returns whether an update is still pending.
+pub fn annotate(
+    plan: &mut Plan,
+    frr: &FrrStates,
+    vtysh_timeout: Duration,
+    after_changes: bool,
+    wait: Duration,
+) -> bool {
     let started = Instant::now();
+    let mut still_pending = false;
     for (path, wanted) in wanted(plan) {
         let Some(Ok(running)) = frr.get(&path) else { continue };
         let vtysh = Vtysh::new(&path, vtysh_timeout);
@@ -27,7 +37,8 @@ pub fn annotate(plan: &mut Plan, frr: &FrrStates, vtysh_timeout: Duration, after
             match read_advertised(&vtysh, running, &wanted) {
                 Ok(advertised) => {
                     let pending = tell(plan, &path, &advertised, after_changes);
-                    if !pending || started.elapsed() + REREAD_EVERY > PENDING_WAIT {
+                    if !pending || started.elapsed() + REREAD_EVERY > wait {
+                        still_pending |= pending;
                         break;
                     }
                     std::thread::sleep(REREAD_EVERY);
@@ -39,6 +50,7 @@ pub fn annotate(plan: &mut Plan, frr: &FrrStates, vtysh_timeout: Duration, after
             }
         }
     }
+    still_pending
 }
 
 /// The VRFs and families of each vtysh's prefixes.

@@ -20,7 +20,7 @@ pub mod record;
 #[cfg(test)]
 mod tests;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::context::Context;
@@ -97,7 +97,7 @@ pub fn plan_only(
     let mut plan = compute(config, &inputs, Intent::Reconcile, &problems, warnings);
     if !matches!(frr, FrrInput::File(_)) {
         gather::warn_unrouted(&mut plan, context.vtysh_timeout);
-        advertised::annotate(&mut plan, &inputs.frr, context.vtysh_timeout, false);
+        advertised::annotate(&mut plan, &inputs.frr, context.vtysh_timeout, false, Duration::ZERO);
     }
     plan
 }
@@ -185,8 +185,12 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     applied.errors.splice(0..0, pass.earlier.iter().cloned());
     applied.reason.clone_from(&pass.reason);
     keep_after_applying(&mut applied, config, &held, &deciding.inputs.frr, memory);
-    if changed_frr(&applied) {
-        advertised::annotate(&mut applied, &deciding.inputs.frr, context.vtysh_timeout, true);
+    let changed = changed_frr(&applied);
+    if changed || memory.advertisement_pending {
+        let wait = if memory.is_loop() { Duration::ZERO } else { advertised::PENDING_WAIT };
+        let frr = &deciding.inputs.frr;
+        let pending = advertised::annotate(&mut applied, frr, context.vtysh_timeout, changed, wait);
+        memory.advertisement_pending = pending && memory.is_loop();
     }
     memory.ended(applied.summary().has_errors());
     record::record(config, context, &mut applied, held, pass, started);
