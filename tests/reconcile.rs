@@ -443,7 +443,10 @@ fn run_says_once_that_it_reads_an_unwatched_frr_on_every_pass() {
     let looping = env.anycastd(["run", "--interval", "100ms"]).spawn();
     wait_until("all announced", || env.networks() == ALL_ANNOUNCED);
     env.clear_vtysh_calls();
-    wait_until("three passes more, each reading FRR", || env.vtysh_calls().len() >= 3);
+    let reads = || -> Vec<Vec<String>> {
+        env.vtysh_calls().into_iter().filter(|call| call.iter().any(|arg| arg == "show running-config")).collect()
+    };
+    wait_until("three passes more, each reading FRR's running config", || reads().len() >= 3);
     looping.signal("HUP");
     wait_until("reloaded", || looping.stderr().contains("anycastd run: reloaded:"));
     let run = looping.stop("TERM").normalized(&env);
@@ -468,13 +471,14 @@ fn run_says_once_that_it_reads_an_unwatched_frr_on_every_pass() {
     std::thread::sleep(Duration::from_millis(500));
     env.clear_vtysh_calls();
     std::thread::sleep(Duration::from_secs(1));
-    let idle_calls = env.vtysh_calls();
+    // The running config is what memory spares; the last changing pass may still be asking whom FRR advertises to.
+    let idle_reads = reads();
     let run = looping.stop("TERM");
     let _ = bgpd.kill();
     let _ = bgpd.wait();
     assert_eq!(run.code, 0, "{run}");
     run.stderr_lacks("bgpd-unwatched");
-    assert_eq!(idle_calls, Vec::<Vec<String>>::new(), "ten idle passes of a watched bgpd call no vtysh");
+    assert_eq!(idle_reads, Vec::<Vec<String>>::new(), "ten idle passes of a watched bgpd read no running config");
 }
 
 /// A service deleted from the configuration: anycastd announced its prefixes, so it withdraws them, and says why.
