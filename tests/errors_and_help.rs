@@ -179,3 +179,45 @@ fn a_usage_error_has_its_own_exit_code() {
         env.anycastd(args.iter().copied()).run().success();
     }
 }
+
+/// The README's commands after `cargo install`, run as written but under an empty directory standing for a stock
+/// Debian's `/`, whose /usr/local/share has neither bash-completion/completions nor man/man1: they make the
+/// directories they write into, and leave the completion script and the man page there. (Before, the completion
+/// line failed there: `No such file or directory`.)
+#[test]
+fn the_readmes_cargo_install_commands_make_the_directories_they_write_into() {
+    let readme = include_str!("../README.md");
+    let install = &readme[readme.find("\n## Install").expect("Install")..readme.find("\n## Try it").expect("Try it")];
+    let block = install
+        .split("```sh")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block))
+        .find(|block| block.contains("cargo install"))
+        .expect("the README's block of `cargo install`");
+    let root = std::env::temp_dir().join(format!("anycastd-readme-root-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("an empty root");
+    let script: Vec<String> = block
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("cargo install"))
+        .map(|line| line.replace(" /usr/", &format!(" {}/usr/", root.display())))
+        .collect();
+    let root_text = root.display().to_string();
+    let outside = script
+        .iter()
+        .flat_map(|line| line.split_whitespace())
+        .find(|word| word.starts_with('/') && !word.starts_with(&root_text));
+    assert_eq!(outside, None, "every path is moved under the root: {script:#?}");
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_anycastd"));
+    let path =
+        format!("{}:{}", binary.parent().expect("its directory").display(), std::env::var("PATH").unwrap_or_default());
+    let ran = std::process::Command::new("sh").args(["-e", "-c", &script.join("\n")]).env("PATH", path).output();
+    let ran = ran.expect("run sh");
+    let completion = std::fs::read_to_string(root.join("usr/local/share/bash-completion/completions/anycastd"));
+    let manual = std::fs::read_to_string(root.join("usr/local/share/man/man1/anycastd.1"));
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(ran.status.success(), "{script:#?}: {}", String::from_utf8_lossy(&ran.stderr));
+    assert!(completion.is_ok_and(|text| text.contains("complete -F _anycastd")), "the bash completion");
+    assert!(manual.is_ok_and(|text| text.contains(".TH anycastd 1")), "the man page");
+}

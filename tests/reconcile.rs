@@ -434,6 +434,53 @@ fn run_loop_keeps_prefixes_on_exit_when_asked() {
     assert_eq!(env.networks(), ALL_ANNOUNCED);
 }
 
+/// The fake vtysh has no `bgpd_pid_file` (only `/usr/bin/vtysh` gets Debian's): `run` reads FRR on every pass, and
+/// says so once at start, with the fix, however many passes and reloads follow. Given the pid file of a running bgpd, it says
+/// nothing and an idle pass calls no vtysh. (Before, nothing said why `run` never idled with another vtysh.)
+#[test]
+fn run_says_once_that_it_reads_an_unwatched_frr_on_every_pass() {
+    let env = Env::new();
+    let looping = env.anycastd(["run", "--interval", "100ms"]).spawn();
+    wait_until("all announced", || env.networks() == ALL_ANNOUNCED);
+    env.clear_vtysh_calls();
+    let reads = || -> Vec<Vec<String>> {
+        env.vtysh_calls().into_iter().filter(|call| call.iter().any(|arg| arg == "show running-config")).collect()
+    };
+    wait_until("three passes more, each reading FRR's running config", || reads().len() >= 3);
+    looping.signal("HUP");
+    wait_until("reloaded", || looping.stderr().contains("anycastd run: reloaded:"));
+    let run = looping.stop("TERM").normalized(&env);
+    assert_eq!(run.code, 0, "{run}");
+    let told = "anycastd run: bgpd-unwatched: [DIR]/vtysh has no bgpd_pid_file: run cannot tell a restarted bgpd, so \
+                it reads that FRR's running config on every pass (every 100 ms), not only at the resync; set \
+                bgpd_pid_file = \"PATH\" on its prefixes, the pid file that bgpd writes (/run/frr/bgpd.pid for \
+                Debian's FRR)";
+    assert_eq!(run.stderr.lines().filter(|line| *line == told).count(), 1, "{run}");
+    assert_eq!(run.stderr.matches("bgpd-unwatched").count(), 1, "{run}");
+
+    // A bgpd to watch: a process named bgpd (a copy of sleep), and its pid file.
+    let bgpd_path = env.dir.join("bgpd");
+    std::fs::copy("/bin/sleep", &bgpd_path).expect("copy sleep as bgpd");
+    let mut bgpd = std::process::Command::new(&bgpd_path).arg("60").spawn().expect("start the fake bgpd");
+    let pid_file = env.dir.join("bgpd.pid");
+    std::fs::write(&pid_file, format!("{}\n", bgpd.id())).expect("write the pid file");
+    let watched = format!("vtysh = \"{{vtysh}}\", bgpd_pid_file = \"{}\"", pid_file.display());
+    env.config(&support::env::SEED_CONFIG.replace("vtysh = \"{vtysh}\"", &watched));
+    let looping = env.anycastd(["run", "--interval", "100ms"]).spawn();
+    wait_until("all announced again", || env.networks() == ALL_ANNOUNCED);
+    std::thread::sleep(Duration::from_millis(500));
+    env.clear_vtysh_calls();
+    std::thread::sleep(Duration::from_secs(1));
+    // The running config is what memory spares; the last changing pass may still be asking whom FRR advertises to.
+    let idle_reads = reads();
+    let run = looping.stop("TERM");
+    let _ = bgpd.kill();
+    let _ = bgpd.wait();
+    assert_eq!(run.code, 0, "{run}");
+    run.stderr_lacks("bgpd-unwatched");
+    assert_eq!(idle_reads, Vec::<Vec<String>>::new(), "ten idle passes of a watched bgpd read no running config");
+}
+
 /// A service deleted from the configuration: anycastd announced its prefixes, so it withdraws them, and says why.
 /// (Before, they stayed announced for ever with nothing checking them, and no plan mentioned them.)
 #[test]

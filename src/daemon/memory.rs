@@ -4,7 +4,8 @@
 //! A remembered running config is trusted only while nothing says it is stale: the same bgpd runs (a restarted bgpd
 //! comes back without anycastd's networks), the last pass had no error, and the periodic resync (`run --resync`)
 //! is not due (it catches hand edits, which nothing else reveals). A vtysh whose bgpd cannot be watched (no
-//! `bgpd_pid_file`, or one that cannot be read) is read on every pass. A one-shot `apply` remembers nothing.
+//! `bgpd_pid_file`, or one that cannot be read) is read on every pass, which `run` says once ([`unwatched`]). A
+//! one-shot `apply` remembers nothing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -141,6 +142,26 @@ impl Memory {
     pub fn ended(&mut self, failed: bool) {
         self.failed = failed;
     }
+}
+
+/// A vtysh whose bgpd loop mode cannot watch now, so that every pass reads its running config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unwatched {
+    /// The vtysh path.
+    pub vtysh: PathBuf,
+    /// Its bgpd pid file, which names no running bgpd; `None` when it has none.
+    pub pid_file: Option<PathBuf>,
+}
+
+/// The vtysh paths of `config` whose bgpd cannot be watched now: no `bgpd_pid_file` (another vtysh than
+/// `/usr/bin/vtysh`, which gets Debian's), or one that names no running bgpd (missing, unreadable, left behind).
+/// Read at start, so that the operator learns why an idle `run` still calls vtysh on every pass.
+pub fn unwatched(config: &Config) -> Vec<Unwatched> {
+    watched_pid_files(config)
+        .into_iter()
+        .filter(|(_, pid_file)| pid_file.and_then(bgpd::identity).is_none())
+        .map(|(vtysh, pid_file)| Unwatched { vtysh: vtysh.to_path_buf(), pid_file: pid_file.map(Path::to_path_buf) })
+        .collect()
 }
 
 /// The bgpd pid file of each vtysh path of `config` (`None`: not watchable).

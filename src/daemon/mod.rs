@@ -42,7 +42,7 @@ use listener::mailbox::Mailbox;
 use listener::routes::{Push, Routes};
 use listener::secret::Secret;
 use listener::{SharedStatus, Status, Wake};
-use memory::Memory;
+use memory::{Memory, Unwatched};
 use pushes::Pushes;
 
 /// The options of `run`.
@@ -94,8 +94,10 @@ pub fn run(context: &Context, options: &Options) -> Result<Exit, Error> {
         listening,
         file_valid: broken_config.is_none(),
         broken_config,
+        unwatched_told: BTreeSet::new(),
     };
     daemon.notice("started", daemon.banner(options.keep_on_exit));
+    daemon.tell_unwatched();
     let signal = daemon.serve(&woken);
     if options.keep_on_exit {
         daemon.notice("stopping", format!("received {signal}, stopping; prefixes left as they are"));
@@ -127,6 +129,8 @@ struct Daemon<'a> {
     /// Why nothing may be announced: the file was broken at start, and the last valid configuration stands in, until
     /// a SIGHUP finds it valid.
     broken_config: Option<PassError>,
+    /// The vtysh paths already said to be read on every pass (once per process, not per pass or reload).
+    unwatched_told: BTreeSet<PathBuf>,
 }
 
 impl Daemon<'_> {
@@ -226,6 +230,25 @@ impl Daemon<'_> {
             "reloaded",
             format!("the configuration is read again; {count} prefixes it no longer has withdrawn"),
         );
+        self.tell_unwatched();
+    }
+
+    /// Says once, for each vtysh whose bgpd cannot be watched, that every pass reads its running config, and how to
+    /// end that: loop mode's idle cost (a few ticks per 30 s) holds only for the vtysh it can watch, and an operator
+    /// with another vtysh would otherwise see a vtysh call every interval with nothing saying why. Nothing to say with `--resync 0`, which asks for that read on every pass.
+    fn tell_unwatched(&mut self) {
+        if self.resync.is_zero() {
+            return;
+        }
+        let events = memory::unwatched(&self.config)
+            .into_iter()
+            .filter(|unwatched| self.unwatched_told.insert(unwatched.vtysh.clone()))
+            .map(|unwatched| Event {
+                level: LogLevel::Warning,
+                ..Event::notice(COMMAND, "bgpd-unwatched", unwatched_reason(&unwatched, self.interval))
+            })
+            .collect();
+        self.log(events);
     }
 
     /// SIGHUP reads the push secret again; a file that cannot be used is logged, and the secret in force stays.
@@ -286,6 +309,27 @@ impl Daemon<'_> {
     fn log(&self, events: Vec<Event>) {
         self.context.logging.write(&events);
     }
+}
+
+/// Why `run` reads the running config behind `unwatched` on every pass, and what to set instead.
+fn unwatched_reason(unwatched: &Unwatched, interval: Duration) -> String {
+    let vtysh = unwatched.vtysh.display();
+    let (why, until) = match &unwatched.pid_file {
+        None => (format!("{vtysh} has no bgpd_pid_file"), ""),
+        Some(pid_file) => (
+            format!(
+                "the bgpd_pid_file {} of {vtysh} names no running bgpd (missing, unreadable or left behind)",
+                pid_file.display()
+            ),
+            " while it names none",
+        ),
+    };
+    format!(
+        "{why}: run cannot tell a restarted bgpd, so it reads that FRR's running config on every pass \
+         (every {}){until}, not only at the resync; set bgpd_pid_file = \"PATH\" on its prefixes, the pid file \
+         that bgpd writes (/run/frr/bgpd.pid for Debian's FRR)",
+        describe(interval)
+    )
 }
 
 /// How many prefixes of `old` `new` no longer names (the same prefix and VRF, under any vtysh path).

@@ -152,7 +152,7 @@ impl Event {
         Event { level, event, service: Some(service.to_string()), ..Event::pass_failed(command, reason) }
     }
 
-    /// Something loop mode tells about itself (`started`, `stopping`, `reloaded`).
+    /// Something loop mode tells about itself (`started`, `stopping`, `reloaded`; `bgpd-unwatched` as a warning).
     pub(crate) fn notice(command: &str, event: &'static str, reason: String) -> Event {
         Event { level: LogLevel::Info, event, ..Event::pass_failed(command, reason) }
     }
