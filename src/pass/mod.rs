@@ -186,6 +186,7 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     applied.reason.clone_from(&pass.reason);
     keep_after_applying(&mut applied, config, &held, &deciding.inputs.frr, memory);
     if changed_frr(&applied) {
+        gather::warn_unrouted_in_vrfs(&mut applied, context.vtysh_timeout);
         advertised::annotate(&mut applied, &deciding.inputs.frr, context.vtysh_timeout, true);
     }
     memory.ended(applied.summary().has_errors());

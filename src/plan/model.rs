@@ -143,7 +143,8 @@ pub struct Advertising {
 
 /// What FRR does with a managed prefix, as reports, logs, metrics and hooks name it. Announced or drained, FRR's
 /// running config has the `network` line: that is what anycastd sees and changes. Whether FRR advertises it also
-/// depends on its RIB (`bgp network import-check`), which only `plan` looks at.
+/// depends on its RIB (`bgp network import-check`), which `plan` looks at (and a changing pass, of what it has just
+/// announced in a VRF other than the default one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PrefixState {
     /// FRR has the `network` line, not through the prefix's drain route-map.
