@@ -372,6 +372,10 @@ fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back(frr: Frr) {
         "the real vtysh's words get the hint about /etc/frr/daemons: {}",
         apply.output()
     );
+    for (what, text) in [("report", &apply.stdout), ("log", &apply.stderr)] {
+        let said = text.matches("failed to connect to any daemons").count();
+        assert_eq!(said, 1, "said once per FRR in the {what}, not once per prefix: {}", apply.output());
+    }
     assert!(
         !apply.output().contains("no BGP instance"),
         "a stopped bgpd is not a missing instance: {}",

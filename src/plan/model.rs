@@ -1,6 +1,6 @@
 //! The plan as a value: per service and per prefix, what FRR has, what to do, and what applying did.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::{ManagedPrefix, Policy, RouteMap};
 use crate::frr::{Asn, Change, ChangeKind, Reach};
@@ -337,5 +337,19 @@ impl Plan {
             .count();
         summary.pass_errors = self.errors.len();
         summary
+    }
+
+    /// Each FRR whose running config could not be read, once, with why, in the order of the prefixes behind it: a
+    /// stopped bgpd is one problem however many prefixes it holds, and reports say it once.
+    pub fn unreadable_frrs(&self) -> Vec<(&Path, &str)> {
+        let mut unreadable: Vec<(&Path, &str)> = Vec::new();
+        for prefix in self.prefixes() {
+            if let Action::Error(PrefixError::FrrUnavailable(reason)) = &prefix.action
+                && !unreadable.iter().any(|(vtysh, _)| *vtysh == prefix.managed.vtysh)
+            {
+                unreadable.push((&prefix.managed.vtysh, reason));
+            }
+        }
+        unreadable
     }
 }
