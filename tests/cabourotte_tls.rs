@@ -316,7 +316,7 @@ fn check_cabourotte_names_a_missing_check_and_the_name_it_probably_meant() {
         without_ages(preflight),
         "Cabourotte:
   ✓ https://[CABOUROTTE]: answers GET /result over https (server verified with ca_file [PKI]/ca.pem, client certificate [PKI]/client.pem): 4 results
-  ✗ check chrony at https://[CABOUROTTE]: not in Cabourotte's result list: Cabourotte has no check of that name, or it has not run yet (right after Cabourotte starts, wait one interval of the check); while it has no result, anycastd withdraws the service's prefixes
+  ✗ check chrony at https://[CABOUROTTE]: not in Cabourotte's result list: Cabourotte has no check of that name, or it has not run yet (right after Cabourotte starts, wait one interval of the check); while it has no result, anycastd withdraws the service's prefixes. Cabourotte has results for `dns`, `ntp_v4`, `ntp_v6`, `web`
   ✓ check dns at https://[CABOUROTTE]: success, latest result [AGE] ago
   ✗ check ntp-v4 at https://[CABOUROTTE]: not in Cabourotte's result list; did you mean `ntp_v4`? Cabourotte has a result of that name, and no check of anycastd's configuration asks for it
   ⚠ check ntp_v6 at https://[CABOUROTTE]: failing, latest result [AGE] ago: no server suitable for synchronization found; while it fails, anycastd withdraws the service's prefixes
@@ -335,6 +335,19 @@ Cabourotte pre-flight: 2 errors, 1 warning.
         .unwrap_or_else(|| panic!("no finding for ntp-v4: {report}"));
     assert_eq!((&typo["level"], &typo["code"]), (&"error".into(), &"check-result-missing".into()));
     assert!(typo["message"].as_str().is_some_and(|m| m.contains("did you mean `ntp_v4`?")), "{typo}");
+}
+
+/// Two characters swapped are one edit: the README's `dsn` gets `dns`.
+#[test]
+fn check_cabourotte_suggests_dns_for_dsn() {
+    let env = Env::new();
+    env.config(&SEED_CONFIG.replace("name = \"dns\"", "name = \"dsn\""));
+    let run = env.anycastd(["check", "--cabourotte"]).run().code(1);
+    run.stdout_has(
+        "  ✗ check dsn at http://[CABOUROTTE]: not in Cabourotte's result list; did you mean `dns`? Cabourotte has a \
+         result of that name, and no check of anycastd's configuration asks for it\n",
+    );
+    run.stdout_has("Cabourotte pre-flight: 1 error, 0 warnings.");
 }
 
 #[test]

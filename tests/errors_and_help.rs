@@ -109,10 +109,41 @@ fn a_stock_frr_without_bgpd_gets_a_hint_about_etc_frr_daemons() {
     let hint = "[DIR]/vtysh exited with 1: Exiting: failed to connect to any daemons. (is bgpd running? FRR starts \
                 only the daemons enabled in /etc/frr/daemons, and Debian's has bgpd=no: set bgpd=yes, then \
                 `systemctl restart frr`)";
+    // Said once for the FRR, in the report and in the log; each prefix refers to it.
     let plan = env.anycastd(["plan"]).run().code(1);
-    plan.stdout_has(&format!(
-        "  ! 203.0.113.53/32              error (default VRF): cannot read FRR's running config: {hint}\n"
-    ));
+    assert!(plan.stdout.starts_with(&format!("Error: cannot read FRR's running config: {hint}\n\n")), "{plan}");
+    plan.stdout_has(
+        "  ! 203.0.113.53/32              error (default VRF): cannot read FRR's running config through [DIR]/vtysh (see \
+         above)\n",
+    );
+    plan.stdout_has(
+        "  ! 2001:db8::123:7e11:713e/128  error (VRF 123): cannot read FRR's running config through [DIR]/vtysh (see \
+         above)\n",
+    );
+    assert_eq!(plan.stdout.matches("failed to connect to any daemons").count(), 1, "{plan}");
+    let apply = env.anycastd(["apply"]).run().code(1);
+    assert_eq!(apply.stdout.matches("failed to connect to any daemons").count(), 1, "{apply}");
+    assert!(
+        apply
+            .stderr
+            .starts_with(&format!("anycastd apply: frr-unavailable: cannot read FRR's running config: {hint}\n")),
+        "{apply}"
+    );
+    apply.stderr_has(
+        "anycastd apply: prefix-error 203.0.113.53/32 for service dns (default VRF): cannot read FRR's running config \
+         through [DIR]/vtysh (see above)\n",
+    );
+    assert_eq!(apply.stderr.matches("failed to connect to any daemons").count(), 1, "{apply}");
+    assert_eq!(apply.stderr.matches("prefix-error").count(), 4, "{apply}");
+    let json = env.anycastd(["plan"]).json().run().code(1).json();
+    let codes: Vec<&serde_json::Value> = json["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|service| service["prefixes"].as_array().into_iter().flatten())
+        .map(|prefix| &prefix["error_code"])
+        .collect();
+    assert_eq!(codes, [&serde_json::json!("frr-unavailable"); 4], "the JSON keeps one per prefix: {json}");
     let check = env.anycastd(["check", "--frr"]).run().code(1);
     check.stdout_has(&format!("cannot read FRR's running config: {hint}\n"));
 }

@@ -222,13 +222,63 @@ fn plan_warns_when_import_check_would_keep_an_announced_prefix_silent() {
     env.clear_vtysh_calls();
     env.anycastd(["apply"]).run();
     let calls = env.vtysh_calls();
-    assert_eq!(calls.len(), 4, "apply does not ask the RIB: read, configure, verify, what FRR advertises: {calls:?}");
-    assert_eq!(calls[3][0], "show bgp vrf all neighbors json");
+    assert_eq!(
+        calls.len(),
+        5,
+        "apply asks the RIB only of what it announced in a VRF: read, configure, verify, VRF 123's RIB, what FRR \
+         advertises: {calls:?}"
+    );
+    let vrf_123 =
+        ["show ip route vrf 123 203.0.113.123/32 json", "show ipv6 route vrf 123 2001:db8::123:7e11:713e/128 json"];
+    assert_eq!(calls[3], vrf_123);
+    assert_eq!(calls[4][0], "show bgp vrf all neighbors json");
     env.frr(
         &env.running_config()
             .replace(" bgp router-id 203.0.113.179\n", " bgp router-id 203.0.113.179\n no bgp network import-check\n"),
     );
     assert!(!env.anycastd(["plan"]).run().stdout.contains('⚠'), "no warning when import-check is off");
+}
+
+/// A VRF without its kernel device: FRR takes the `network` lines and advertises nothing. `plan` warns, and so does
+/// an `apply` that announces in it, once per prefix, with how to make the device; a pass that announces nothing
+/// there does not ask.
+#[test]
+fn a_vrf_without_its_device_is_warned_about_by_plan_and_by_an_apply_that_announces_in_it() {
+    let env = Env::new();
+    env.missing_vrfs(&["123"]);
+    let warning = "    ⚠ cannot check FRR's RIB of VRF 123: % VRF 123 not found: the kernel has no VRF device named 123, \
+                   and FRR advertises nothing in this VRF without it; create it with `ip link add 123 type vrf table N \
+                   && ip link set 123 up` (N: a routing table no other VRF device uses), and make it persistent in the \
+                   host's network configuration\n";
+    let under = |prefix: &str, verb: &str| {
+        format!(
+            "+ {prefix:<27}  {verb}  AS 65537, VRF 123\n      not advertised to any peer: its BGP instance has no \
+             neighbor\n{warning}"
+        )
+    };
+    let plan = env.anycastd(["plan"]).run().success();
+    plan.stdout_has(&under("203.0.113.123/32", "announce "));
+    plan.stdout_has(&under("2001:db8::123:7e11:713e/128", "announce "));
+    assert_eq!(plan.stdout.matches('⚠').count(), 2, "{}", plan.stdout);
+
+    let apply = env.anycastd(["apply"]).run().success();
+    apply.stdout_has(&under("203.0.113.123/32", "announced"));
+    apply.stdout_has(&under("2001:db8::123:7e11:713e/128", "announced"));
+    assert_eq!(apply.stdout.matches('⚠').count(), 2, "{}", apply.stdout);
+    let json = env.anycastd(["plan"]).json().run().success().json();
+    let codes: Vec<&serde_json::Value> = json["services"][1]["prefixes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|prefix| &prefix["warning_codes"])
+        .collect();
+    assert_eq!(codes, [&serde_json::json!(["rib-unreadable"]); 2], "{json}");
+
+    env.clear_vtysh_calls();
+    let idle = env.anycastd(["apply"]).run().success();
+    assert!(!idle.stdout.contains('⚠'), "{}", idle.stdout);
+    let asked_the_rib = env.vtysh_calls().iter().flatten().any(|command| command.contains(" route "));
+    assert!(!asked_the_rib, "a pass that announces nothing does not ask: {:?}", env.vtysh_calls());
 }
 
 #[test]

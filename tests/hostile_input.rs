@@ -22,8 +22,12 @@ fn a_running_config_cut_before_its_end_line_is_an_error_and_nothing_is_announced
     vtysh_printing(&env, cut);
     let run = env.anycastd(["--color", "never", "apply"]).run().code(1);
     run.stdout_has(
-        "! 203.0.113.53/32              error (default VRF): cannot read FRR's running config: FRR's running \
-             config ended before its `end` line: vtysh output was cut short",
+        "Error: cannot read FRR's running config through [DIR]/vtysh: FRR's running config ended before its `end` \
+         line: vtysh output was cut short\n",
+    );
+    run.stdout_has(
+        "! 203.0.113.53/32              error (default VRF): cannot read FRR's running config through [DIR]/vtysh \
+         (see above)\n",
     );
     assert!(run.stdout.ends_with("Applied: 0 announced, 0 withdrawn, 0 unchanged, 4 errors.\n"), "{}", run.stdout);
     let calls = std::fs::read_to_string(env.dir.join("frr/args")).expect("vtysh was called");

@@ -186,14 +186,14 @@ fn the_metrics_file_is_written_before_the_run_lock_is_released() {
     env.config(&template.replace("{vtysh}", &spy.display().to_string()));
     let metrics_arg = metrics.display().to_string();
     let first = env.anycastd(["--metrics-file", &metrics_arg, "apply"]).spawn();
-    wait_until("the first pass read, applied, verified and read what FRR advertises", || {
-        std::fs::read_dir(&seen).map(|dir| dir.count()).unwrap_or(0) >= 4
+    wait_until("the first pass read, applied, verified, looked up VRF 123's RIB and read what FRR advertises", || {
+        std::fs::read_dir(&seen).map(|dir| dir.count()).unwrap_or(0) >= 5
     });
     let second = env.anycastd(["--metrics-file", &metrics_arg, "--lock-timeout", "30s", "apply"]).spawn();
     wait_until("the second pass reads FRR under the lock", || {
-        std::fs::read_dir(&seen).map(|dir| dir.count()).unwrap_or(0) >= 5
+        std::fs::read_dir(&seen).map(|dir| dir.count()).unwrap_or(0) >= 6
     });
-    let seen_by_second = std::fs::read_to_string(seen.join("4")).expect("the copy");
+    let seen_by_second = std::fs::read_to_string(seen.join("5")).expect("the copy");
     std::fs::write(&release, "").expect("release the hook");
     let (first, second) = (first.wait(Duration::from_secs(60)), second.wait(Duration::from_secs(60)));
     assert_eq!((first.code, second.code), (0, 0), "{first}\n{second}");

@@ -60,6 +60,25 @@ fn apply_announces_every_prefix_of_healthy_services(frr: Frr) {
     for prefix in [DNS_V4, DNS_V6, NTP_V4, NTP_V6] {
         assert_eq!(applied.action(prefix), "announce", "{prefix}\n{applied}");
     }
+    // The lab has no kernel VRF device 123: the apply that announced there says so, with how to make it.
+    for prefix in [NTP_V4, NTP_V6] {
+        let found = applied.prefix(prefix);
+        assert_eq!(found["warning_codes"], serde_json::json!(["rib-unreadable"]), "{prefix}\n{applied}");
+        let warning = found["warning"].as_str().unwrap_or_default();
+        assert!(
+            warning.starts_with(
+                "cannot check FRR's RIB of VRF 123: % VRF 123 not found: the kernel has no VRF device named 123"
+            ) && warning.contains("`ip link add 123 type vrf table N && ip link set 123 up`"),
+            "{prefix}\n{applied}"
+        );
+    }
+    assert_eq!(
+        applied.prefix(DNS_V4)["warning_codes"],
+        serde_json::json!([]),
+        "the default VRF is not asked after applying\n{applied}"
+    );
+    let idle = lab.anycastd(["apply"]).run().success();
+    assert!(!idle.stdout.contains("VRF 123 not found"), "a pass that announces nothing does not ask\n{idle}");
     assert_networks(&lab, &[UNMANAGED, DNS_V4, DNS_V6], &[NTP_V4, NTP_V6]);
     let config = lab.running_config();
     assert!(
@@ -353,6 +372,10 @@ fn bgpd_down_is_an_error_and_apply_converges_after_frr_is_back(frr: Frr) {
         "the real vtysh's words get the hint about /etc/frr/daemons: {}",
         apply.output()
     );
+    for (what, text) in [("report", &apply.stdout), ("log", &apply.stderr)] {
+        let said = text.matches("failed to connect to any daemons").count();
+        assert_eq!(said, 1, "said once per FRR in the {what}, not once per prefix: {}", apply.output());
+    }
     assert!(
         !apply.output().contains("no BGP instance"),
         "a stopped bgpd is not a missing instance: {}",

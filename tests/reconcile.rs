@@ -114,7 +114,31 @@ fn a_slow_cabourotte_is_cut_off_by_the_http_timeout() {
     let run = env.anycastd(["--http-timeout", "300ms", "plan"]).run();
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     assert_eq!(run.code, 1);
-    run.stdout_has("could not be asked: no answer within 300 ms");
+    run.stdout_has(
+        "  ✗ check dns: Cabourotte at http://[CABOUROTTE] could not be asked: GET http://[CABOUROTTE]/result: no \
+         answer within 300 ms (--http-timeout): is Cabourotte stuck or overloaded?\n",
+    );
+}
+
+/// Nothing listening at the url: the plan, the log line and `check --cabourotte` name the request and what to check.
+#[test]
+fn a_cabourotte_that_refuses_the_connection_is_named_with_what_to_check() {
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let url = format!("http://127.0.0.1:{port}");
+    env.config(&support::env::SEED_CONFIG.replace("{url}", &url));
+    let why = format!(
+        "GET {url}/result: connection refused: is Cabourotte running and listening there (the host and port of its \
+         http section)?"
+    );
+    let plan = env.anycastd(["plan"]).run().code(1);
+    plan.stdout_has(&format!("  ✗ check dns: Cabourotte at {url} could not be asked: {why}\n"));
+    let apply = env.anycastd(["apply"]).run().code(1);
+    apply.stderr_has(&format!(
+        "anycastd apply: checker-unavailable for service dns: check dns: Cabourotte at {url} could not be asked: {why}\n"
+    ));
+    let check = env.anycastd(["check", "--cabourotte"]).run().code(1);
+    check.stdout_has(&format!("  ✗ {url}: cannot be asked: {why}\n"));
 }
 
 #[test]

@@ -23,11 +23,24 @@ pub(crate) fn routes_present(vtysh: &Vtysh, prefixes: &BTreeSet<(Vrf, Prefix)>) 
 fn lookup_vrf(vtysh: &Vtysh, vrf: &Vrf, prefixes: &[Prefix]) -> Result<BTreeSet<Prefix>, String> {
     let commands: Vec<String> = prefixes.iter().map(|prefix| show_route(vrf, prefix)).collect();
     let output = vtysh.show(&commands).map_err(|error| error.to_string())?;
-    let answers = parse_answers(&output)?;
+    let answers = parse_answers(&output).map_err(|reason| match vrf.name() {
+        Some(name) if reason == format!("% VRF {name} not found") => no_vrf_device(&reason, name),
+        _ => reason,
+    })?;
     if answers.len() != prefixes.len() {
         return Err(format!("expected {} answers from vtysh, got {}", prefixes.len(), answers.len()));
     }
     Ok(prefixes.iter().zip(answers).filter(|(_, has_route)| *has_route).map(|(prefix, _)| *prefix).collect())
+}
+
+/// What zebra's `% VRF NAME not found` means, and how to make the VRF: FRR takes `router bgp ASN vrf NAME` and its
+/// `network` lines without the kernel's VRF device, and then advertises nothing in that VRF.
+fn no_vrf_device(frr_said: &str, name: &str) -> String {
+    format!(
+        "{frr_said}: the kernel has no VRF device named {name}, and FRR advertises nothing in this VRF without it; \
+         create it with `ip link add {name} type vrf table N && ip link set {name} up` (N: a routing table no other \
+         VRF device uses), and make it persistent in the host's network configuration"
+    )
 }
 
 /// The exact-match route query for one prefix.

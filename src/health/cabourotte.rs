@@ -133,14 +133,14 @@ fn get(
     if let Some((user, password)) = url.credentials() {
         request = request.header("Authorization", format!("Basic {}", basic_auth_token(user, password)));
     }
-    let mut response = request.call().map_err(|error| describe(&error, timeout, tls))?;
+    let mut response = request.call().map_err(|error| describe(&error, url, timeout, tls))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
         .with_config()
         .limit(bounded::HEALTH.0)
         .read_to_string()
-        .map_err(|error| describe(&error, timeout, tls))?;
+        .map_err(|error| describe(&error, url, timeout, tls))?;
     Ok((status, body))
 }
 
@@ -177,16 +177,67 @@ fn status_error(status: u16, body: &str, api_v1: Option<&CabourotteUrl>) -> Stri
     format!("HTTP {status}: {message}{hint}")
 }
 
-fn describe(error: &ureq::Error, timeout: Duration, tls: &TlsSettings) -> String {
+/// Why `GET {url}/result` failed, in words that name the request and what to check: the connection refused (nothing
+/// listens there), the name that does not resolve, no answer in time, TLS (see `tls.rs`).
+fn describe(error: &ureq::Error, url: &CabourotteUrl, timeout: Duration, tls: &TlsSettings) -> String {
     if let Some(reason) = tls::explain(error, tls) {
         return reason;
     }
-    match error {
-        ureq::Error::Timeout(_) => format!("no answer within {}", crate::config::describe(timeout)),
-        ureq::Error::BodyExceedsLimit(_) => bounded::HEALTH.exceeded("its answer"),
-        ureq::Error::Io(io) => io.to_string(),
+    let within = format!("{} (--http-timeout)", crate::config::describe(timeout));
+    let why = match error {
+        ureq::Error::BodyExceedsLimit(_) => return bounded::HEALTH.exceeded("its answer"),
+        ureq::Error::Timeout(ureq::Timeout::Resolve) => format!(
+            "its host name was not resolved within {within}: check this host's DNS (/etc/resolv.conf, /etc/hosts)"
+        ),
+        ureq::Error::Timeout(ureq::Timeout::Connect) => {
+            format!("no connection within {within}: is the host up, and does no firewall drop the packets to its port?")
+        }
+        ureq::Error::Timeout(_) => format!("no answer within {within}: is Cabourotte stuck or overloaded?"),
+        ureq::Error::HostNotFound => unresolved("no address found"),
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                "connection refused: is Cabourotte running and listening there (the host and port of its http \
+                 section)?"
+                    .to_string()
+            }
+            std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
+                format!("{}: check the url's address, and this host's routes to it", lowercase_io(io))
+            }
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => format!(
+                "{}: Cabourotte closed the connection (does it serve https, and the url say http://?)",
+                lowercase_io(io)
+            ),
+            _ if io.to_string().starts_with(LOOKUP_FAILED) => {
+                unresolved(io.to_string().trim_start_matches(LOOKUP_FAILED).trim_start_matches(": "))
+            }
+            _ => lowercase_io(io),
+        },
         other => other.to_string(),
-    }
+    };
+    format!("GET {url}/result: {why}")
+}
+
+/// How the standard library's resolver begins its error (its kind is not stable to match on).
+const LOOKUP_FAILED: &str = "failed to lookup address information";
+
+/// A host name that does not resolve, with the resolver's own words.
+fn unresolved(resolver: &str) -> String {
+    format!(
+        "its host name does not resolve ({resolver}): check the url's host name, and this host's DNS \
+         (/etc/resolv.conf, /etc/hosts)"
+    )
+}
+
+/// An I/O error as the operating system says it, without Rust's ` (os error 111)` and with a lowercase initial, to
+/// read as part of a sentence: `connection reset by peer`.
+fn lowercase_io(io: &std::io::Error) -> String {
+    let text = io.to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => &text[..at],
+        _ => text.as_str(),
+    };
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The basic-auth header's token: standard base64 with padding.
@@ -210,6 +261,34 @@ mod tests {
             r#"HTTP 404: not found (Cabourotte 2.x serves its API under /api/v1: use url = "https://anycast:***@healthz.local:9013/api/v1")"#
         );
         assert_eq!(status_error(500, "boom", None), "HTTP 500: boom");
+    }
+
+    #[test]
+    fn a_failed_request_names_the_url_and_what_to_check() {
+        let url = CabourotteUrl::parse("http://anycast:s3cret@127.0.0.1:9013").expect("valid");
+        let tls = TlsSettings::default();
+        let said = |error| describe(&error, &url, Duration::from_millis(300), &tls);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            said(ureq::Error::Io(refused)),
+            "GET http://anycast:***@127.0.0.1:9013/result: connection refused: is Cabourotte running and listening \
+             there (the host and port of its http section)?"
+        );
+        let os = std::io::Error::from_raw_os_error(113);
+        assert_eq!(
+            said(ureq::Error::Io(os)),
+            "GET http://anycast:***@127.0.0.1:9013/result: no route to host: check the url's address, and this \
+             host's routes to it"
+        );
+        let lookup = std::io::Error::other("failed to lookup address information: Name or service not known");
+        assert!(said(ureq::Error::Io(lookup)).ends_with(
+            "/result: its host name does not resolve (Name or service not known): check the url's host name, \
+                 and this host's DNS (/etc/resolv.conf, /etc/hosts)"
+        ),);
+        assert!(
+            said(ureq::Error::Timeout(ureq::Timeout::Global))
+                .ends_with("/result: no answer within 300 ms (--http-timeout): is Cabourotte stuck or overloaded?")
+        );
     }
 
     #[test]

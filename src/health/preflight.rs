@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::cabourotte::{self, CheckResult, Endpoint, Keep, ResultList};
 use crate::config::{CabourotteUrl, Config, TlsSettings, describe};
+use crate::escape::escape;
 use crate::finding::{Finding, Level};
 
 /// Asks every Cabourotte of `config`, each bounded by `timeout`; `now` (Unix seconds) dates the results.
@@ -136,7 +137,7 @@ fn judged(result: &CheckResult, max_age: Option<Duration>, now: i64) -> (Level, 
     }
 }
 
-/// Why a configured check has no result, with the name it probably meant.
+/// Why a configured check has no result, with the name it probably meant, or else the names Cabourotte has.
 fn missing(name: &str, endpoint: &Endpoint<'_>, list: &ResultList) -> String {
     let unconfigured = list.names().filter(|candidate| !endpoint.checks.contains(candidate));
     let mut message = match closest(name, unconfigured) {
@@ -144,10 +145,12 @@ fn missing(name: &str, endpoint: &Endpoint<'_>, list: &ResultList) -> String {
             "not in Cabourotte's result list; did you mean `{meant}`? Cabourotte has a result of that name, and no \
              check of anycastd's configuration asks for it"
         ),
-        None => "not in Cabourotte's result list: Cabourotte has no check of that name, or it has not run yet (right \
-                 after Cabourotte starts, wait one interval of the check); while it has no result, anycastd \
-                 withdraws the service's prefixes"
-            .to_string(),
+        None => format!(
+            "not in Cabourotte's result list: Cabourotte has no check of that name, or it has not run yet (right \
+             after Cabourotte starts, wait one interval of the check); while it has no result, anycastd withdraws \
+             the service's prefixes. {}",
+            listed(list)
+        ),
     };
     if !list.unreadable().is_empty() {
         message.push_str(&format!(
@@ -158,12 +161,41 @@ fn missing(name: &str, endpoint: &Endpoint<'_>, list: &ResultList) -> String {
     message
 }
 
-/// The candidate closest to `name`, if it is close enough to be a typo of it: at most two edits (case aside), and
-/// at most one per two characters, so that `a` does not suggest `b`. Ties go to the first in alphabetical order.
+/// The most names of Cabourotte's list that a finding quotes, and the most characters of each.
+const LISTED_NAMES: usize = 10;
+const LISTED_NAME_CHARS: usize = 64;
+
+/// The names Cabourotte has results for, sorted, at most [`LISTED_NAMES`] of them, each cut to
+/// [`LISTED_NAME_CHARS`] characters and escaped: `Cabourotte has results for `dns`, `ntp_v4` (and 3 more)`.
+fn listed(list: &ResultList) -> String {
+    let mut names: Vec<&str> = list.names().collect();
+    if names.is_empty() {
+        return "Cabourotte has no result at all".to_string();
+    }
+    names.sort_unstable();
+    let quoted: Vec<String> = names
+        .iter()
+        .take(LISTED_NAMES)
+        .map(|name| {
+            let cut: String = name.chars().take(LISTED_NAME_CHARS).collect();
+            let more = if cut.len() < name.len() { "…" } else { "" };
+            format!("`{}{more}`", escape(&cut))
+        })
+        .collect();
+    let more = match names.len().saturating_sub(LISTED_NAMES) {
+        0 => String::new(),
+        more => format!(" (and {more} more)"),
+    };
+    format!("Cabourotte has results for {}{more}", quoted.join(", "))
+}
+
+/// The candidate closest to `name`, if it is close enough to be a typo of it: at most two edits (case aside; two
+/// neighbouring characters swapped, `dsn` for `dns`, are one edit), and at most one per two characters, so that `a`
+/// does not suggest `b`. Ties go to the first in alphabetical order.
 fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let wanted = name.to_lowercase();
     candidates
-        .map(|candidate| (strsim::levenshtein(&wanted, &candidate.to_lowercase()), candidate))
+        .map(|candidate| (strsim::osa_distance(&wanted, &candidate.to_lowercase()), candidate))
         .filter(|(distance, _)| *distance <= 2 && 2 * distance <= wanted.chars().count())
         .min()
         .map(|(_, candidate)| candidate)
@@ -191,6 +223,23 @@ mod tests {
         assert_eq!(closest("web", names.into_iter()), None);
         assert_eq!(closest("a", ["b"].into_iter()), None);
         assert_eq!(closest("ntp_v5", names.into_iter()), Some("ntp_v4"), "ties: the first alphabetically");
+        assert_eq!(closest("dsn", names.into_iter()), Some("dns"), "two characters swapped are one edit");
+        assert_eq!(closest("nt_pv4", names.into_iter()), Some("ntp_v4"), "one swap");
+        assert_eq!(closest("sdn", ["dns"].into_iter()), None, "a swap and more: too far for three characters");
+    }
+
+    #[test]
+    fn the_names_cabourotte_has_are_listed_sorted_bounded_and_escaped() {
+        let result = CheckResult { success: true, message: String::new(), timestamp: None };
+        let list = |names: &[&str]| ResultList::from_results(names.iter().map(|n| (n.to_string(), result.clone())));
+        assert_eq!(listed(&list(&[])), "Cabourotte has no result at all");
+        assert_eq!(listed(&list(&["web", "dns"])), "Cabourotte has results for `dns`, `web`");
+        let many: Vec<String> = (0..12).map(|n| format!("check{n:02}")).collect();
+        let many = listed(&list(&many.iter().map(String::as_str).collect::<Vec<_>>()));
+        assert!(many.ends_with("`check09` (and 2 more)"), "{many}");
+        let long = "x".repeat(100);
+        assert_eq!(listed(&list(&[&long])), format!("Cabourotte has results for `{}…`", "x".repeat(64)));
+        assert_eq!(listed(&list(&["a\nb"])), "Cabourotte has results for `a\\nb`");
     }
 
     #[test]

@@ -77,7 +77,8 @@ impl Logging {
 pub struct Event {
     /// `info`, `warning` or `error`.
     pub level: LogLevel,
-    /// `announced`, `withdrawn`, `announce-failed`, `withdraw-failed`, `prefix-error`, `checker-unavailable`,
+    /// `announced`, `withdrawn`, `announce-failed`, `withdraw-failed`, `prefix-error`, `frr-unavailable` (once per
+    /// FRR that could not be read, before the `prefix-error` of each of its prefixes), `checker-unavailable`,
     /// `hook-ran`, `hook-failed`, `warning`, `state-error`, or `pass-failed`.
     pub event: &'static str,
     /// The anycastd command of the pass.
@@ -277,6 +278,10 @@ pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
     let mut events: Vec<Event> =
         applied.errors.iter().map(|error| Event::state_error(command, words::pass_error(error))).collect();
     events.extend(applied.warnings.iter().map(|warning| Event::warning(command, words::warning(warning))));
+    events.extend(applied.unreadable_frrs().into_iter().map(|(vtysh, reason)| Event {
+        event: "frr-unavailable",
+        ..Event::pass_failed(command, words::frr_unavailable(vtysh, reason))
+    }));
     for service in applied.all_services() {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {
             if let CheckStatus::Unavailable(_) = check.status {
@@ -301,9 +306,7 @@ fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: 
         Some(Event::about_prefix(level, event, command, &service.name, prefix, reason).of_service(service))
     };
     match (&prefix.action, &prefix.outcome) {
-        (Action::Error(error), _) => {
-            event(LogLevel::Error, "prefix-error", words::prefix_error(error, &prefix.managed.vrf))
-        }
+        (Action::Error(error), _) => event(LogLevel::Error, "prefix-error", words::prefix_error_below(prefix, error)),
         (Action::Announce, Outcome::Done) => event(LogLevel::Info, "announced", through(prefix, why)),
         (Action::Withdraw, Outcome::Done) if matches!(service.verdict, Verdict::Draining { .. }) => {
             event(LogLevel::Info, "withdrawn", withdrawn_instead_of_drained(prefix))

@@ -12,7 +12,7 @@ use crate::config::{Config, DEFAULT_VTYSH, Prefix, Vrf};
 use crate::context::Context;
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
 use crate::health::cabourotte::{self, Answers};
-use crate::plan::{Departed, FrrStates, Intent, Plan, Warning};
+use crate::plan::{Action, Departed, FrrStates, Intent, Outcome, Plan, PrefixPlan, Warning};
 use crate::state::StateDir;
 use crate::state::maintenance::{self, Maintenance};
 use crate::state::managed::{self, Record};
@@ -169,14 +169,34 @@ fn read_all(
 }
 
 /// Warns about every prefix that FRR will have but not advertise: `bgp network import-check` is on and its RIB has
-/// no route for the prefix. Costs one vtysh call per FRR and VRF, so only `plan` asks (not every pass of `apply`).
+/// no route for the prefix (or its VRF has no kernel device). Costs one vtysh call per FRR and VRF, so only `plan`
+/// asks of every prefix; a changing pass asks of what it announced in a VRF ([`warn_unrouted_in_vrfs`]).
 pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
+    warn_unrouted_of(plan, vtysh_timeout, PrefixPlan::will_be_announced);
+}
+
+/// After a changing pass: warns about the prefixes it just announced in a VRF other than the default one that FRR
+/// does not advertise, above all a VRF without its kernel device (`% VRF 123 not found`), which FRR accepts the
+/// `network` lines of without a word. Only a pass that announced in a VRF pays the vtysh call, not every idle pass.
+pub fn warn_unrouted_in_vrfs(plan: &mut Plan, vtysh_timeout: Duration) {
+    warn_unrouted_of(plan, vtysh_timeout, |prefix| {
+        prefix.action == Action::Announce && prefix.outcome == Outcome::Done && prefix.managed.vrf != Vrf::Default
+    });
+}
+
+/// Looks up in FRR's RIB each prefix with `import-check` on that `chosen` picks, and warns about those without a
+/// route.
+fn warn_unrouted_of(plan: &mut Plan, vtysh_timeout: Duration, chosen: impl Fn(&PrefixPlan) -> bool) {
+    let chosen = |prefix: &PrefixPlan| prefix.import_check && chosen(prefix);
     let mut wanted: BTreeMap<PathBuf, BTreeSet<(Vrf, Prefix)>> = BTreeMap::new();
-    for prefix in plan.prefixes().filter(|prefix| prefix.will_be_announced() && prefix.import_check) {
+    for prefix in plan.prefixes().filter(|prefix| chosen(prefix)) {
         wanted
             .entry(prefix.managed.vtysh.clone())
             .or_default()
             .insert((prefix.managed.vrf.clone(), prefix.managed.prefix));
+    }
+    if wanted.is_empty() {
+        return;
     }
     let lookups: BTreeMap<PathBuf, RouteLookup> = wanted
         .into_iter()
@@ -186,7 +206,7 @@ pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
         })
         .collect();
     let checked = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
-    for prefix in checked.filter(|prefix| prefix.will_be_announced() && prefix.import_check) {
+    for prefix in checked.filter(|prefix| chosen(prefix)) {
         let managed = &prefix.managed;
         let Some(lookup) = lookups.get(&managed.vtysh).and_then(|lookup| lookup.get(&managed.vrf)) else { continue };
         let warning = match lookup {

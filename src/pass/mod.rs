@@ -186,6 +186,9 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     applied.reason.clone_from(&pass.reason);
     keep_after_applying(&mut applied, config, &held, &deciding.inputs.frr, memory);
     let changed = changed_frr(&applied);
+    if changed {
+        gather::warn_unrouted_in_vrfs(&mut applied, context.vtysh_timeout);
+    }
     if changed || memory.advertisement_pending {
         let wait = if memory.is_loop() { Duration::ZERO } else { advertised::PENDING_WAIT };
         let frr = &deciding.inputs.frr;

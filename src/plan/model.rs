@@ -1,6 +1,6 @@
 //! The plan as a value: per service and per prefix, what FRR has, what to do, and what applying did.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::{ManagedPrefix, Policy, RouteMap};
 use crate::frr::{Asn, Change, ChangeKind, Reach};
@@ -143,7 +143,8 @@ pub struct Advertising {
 
 /// What FRR does with a managed prefix, as reports, logs, metrics and hooks name it. Announced or drained, FRR's
 /// running config has the `network` line: that is what anycastd sees and changes. Whether FRR advertises it also
-/// depends on its RIB (`bgp network import-check`), which only `plan` looks at.
+/// depends on its RIB (`bgp network import-check`), which `plan` looks at (and a changing pass, of what it has just
+/// announced in a VRF other than the default one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PrefixState {
     /// FRR has the `network` line, not through the prefix's drain route-map.
@@ -336,5 +337,19 @@ impl Plan {
             .count();
         summary.pass_errors = self.errors.len();
         summary
+    }
+
+    /// Each FRR whose running config could not be read, once, with why, in the order of the prefixes behind it: a
+    /// stopped bgpd is one problem however many prefixes it holds, and reports say it once.
+    pub fn unreadable_frrs(&self) -> Vec<(&Path, &str)> {
+        let mut unreadable: Vec<(&Path, &str)> = Vec::new();
+        for prefix in self.prefixes() {
+            if let Action::Error(PrefixError::FrrUnavailable(reason)) = &prefix.action
+                && !unreadable.iter().any(|(vtysh, _)| *vtysh == prefix.managed.vtysh)
+            {
+                unreadable.push((&prefix.managed.vtysh, reason));
+            }
+        }
+        unreadable
     }
 }

@@ -82,6 +82,9 @@ pub(crate) fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
     for error in &plan.errors {
         let _ = writeln!(out, "{} {}\n", painter.red("Error:"), escape(&words::pass_error(error)));
     }
+    for (vtysh, reason) in plan.unreadable_frrs() {
+        let _ = writeln!(out, "{} {}\n", painter.red("Error:"), escape(&words::frr_unavailable(vtysh, reason)));
+    }
     for warning in &plan.warnings {
         let _ = writeln!(out, "{} {}\n", painter.yellow("Warning:"), escape(&words::warning(warning)));
     }
@@ -170,9 +173,7 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
 fn prefix_line(out: &mut String, prefix: &PrefixPlan, tense: Tense, width: usize, painter: Painter) {
     let failure = match (&prefix.outcome, &prefix.action) {
         (Outcome::Failed(failure), _) => Some(("failed", escape(&words::failure(failure)).to_string())),
-        (_, Action::Error(error)) => {
-            Some(("error", escape(&words::prefix_error(error, &prefix.managed.vrf)).to_string()))
-        }
+        (_, Action::Error(error)) => Some(("error", escape(&words::prefix_error_below(prefix, error)).to_string())),
         _ => None,
     };
     let (mark, word, style) = match failure {

@@ -4,7 +4,9 @@
 
 use crate::config::{ConfigWarning, Vrf};
 use crate::frr::{Advertisement, Held, Reach};
-use crate::plan::{Failure, PassError, PrefixError, Warning};
+use std::path::Path;
+
+use crate::plan::{Failure, PassError, PrefixError, PrefixPlan, Warning};
 use crate::state::streaks::CountsProblem;
 
 /// A warning, in one sentence.
@@ -166,6 +168,27 @@ pub(crate) fn prefix_error(error: &PrefixError, vrf: &Vrf) -> String {
     }
 }
 
+/// An FRR whose running config could not be read, said once for all its prefixes: `/usr/bin/vtysh exited with 1:
+/// ...`, or, when the reason does not name the vtysh, with it.
+pub(crate) fn frr_unavailable(vtysh: &Path, reason: &str) -> String {
+    if reason.starts_with(&vtysh.display().to_string()) {
+        format!("cannot read FRR's running config: {reason}")
+    } else {
+        format!("cannot read FRR's running config through {}: {reason}", vtysh.display())
+    }
+}
+
+/// What went wrong for `prefix`, where the report or the log has said once, above, what is wrong with its FRR
+/// ([`frr_unavailable`]): only which FRR; anything else in full ([`prefix_error`]).
+pub(crate) fn prefix_error_below(prefix: &PrefixPlan, error: &PrefixError) -> String {
+    match error {
+        PrefixError::FrrUnavailable(_) => {
+            format!("cannot read FRR's running config through {} (see above)", prefix.managed.vtysh.display())
+        }
+        other => prefix_error(other, &prefix.managed.vrf),
+    }
+}
+
 /// Why FRR does not match a prefix's plan after applying it.
 pub(crate) fn failure(failure: &Failure) -> String {
     let route_map =
@@ -198,6 +221,19 @@ mod tests {
 
     fn route_map(name: &str) -> RouteMap {
         RouteMap::parse(name).expect("a valid route-map")
+    }
+
+    #[test]
+    fn an_unreadable_frr_is_named_once_by_its_vtysh() {
+        let vtysh = std::path::Path::new("/usr/bin/vtysh");
+        assert_eq!(
+            frr_unavailable(vtysh, "/usr/bin/vtysh exited with 1: Exiting."),
+            "cannot read FRR's running config: /usr/bin/vtysh exited with 1: Exiting."
+        );
+        assert_eq!(
+            frr_unavailable(vtysh, "vtysh output was cut short"),
+            "cannot read FRR's running config through /usr/bin/vtysh: vtysh output was cut short"
+        );
     }
 
     /// Every warning, worded as before warnings were data, with its code: the codes are what scripts match, so they

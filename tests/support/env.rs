@@ -142,6 +142,13 @@ impl Env {
         self
     }
 
+    /// Makes FRR know no VRF of these names, as when the kernel has no VRF device for them: its RIB lookups there
+    /// answer `% VRF NAME not found`.
+    pub fn missing_vrfs(&self, names: &[&str]) -> &Self {
+        std::fs::write(self.dir.join("frr/missing-vrfs"), names.join("\n")).expect("write missing-vrfs");
+        self
+    }
+
     /// Makes every vtysh call hang.
     pub fn hang(&self) -> &Self {
         std::fs::write(self.dir.join("frr/hang"), "").expect("write hang");

@@ -12,6 +12,8 @@ DIR holds:
   slow            optional: a number of seconds every call sleeps before doing its work (slow passes)
   rib             optional: the routes in FRR's RIB, one `VRF PREFIX` per line (`default` for the default VRF);
                   without it, every `show ip[v6] route ... json` finds a route
+  missing-vrfs    optional: VRF names, one per line, that zebra does not know (no kernel VRF device): a `show
+                  ip[v6] route vrf NAME ...` answers `% VRF NAME not found`, with success, as FRR does
 
 Behaviours copied from FRR (see frr-lab.md): `router bgp ASN` creates an instance when none exists for that VRF, and
 fails with "BGP is already running; AS is X" when the default instance has another ASN; host bits of a network are
@@ -59,7 +61,8 @@ def main(argv):
         config = parse(f.read())
     fail_on = read_optional(os.path.join(state, "fail-on"))
     rib = read_optional(os.path.join(state, "rib"))
-    session = Session(config, fail_on, None if rib is None else set(rib.splitlines()))
+    missing_vrfs = set((read_optional(os.path.join(state, "missing-vrfs")) or "").split())
+    session = Session(config, fail_on, None if rib is None else set(rib.splitlines()), missing_vrfs)
     if from_file:
         session.mode = "config"
     for number, command in enumerate(commands, start=1):
@@ -158,8 +161,8 @@ def render(config):
 
 
 class Session:
-    def __init__(self, config, fail_on, rib):
-        self.config, self.fail_on, self.rib = config, fail_on, rib
+    def __init__(self, config, fail_on, rib, missing_vrfs):
+        self.config, self.fail_on, self.rib, self.missing_vrfs = config, fail_on, rib, missing_vrfs
         self.mode, self.instance, self.family = "enable", None, None
         self.changed, self.failed = False, False
 
@@ -214,6 +217,9 @@ class Session:
 
     def show_route(self, words):
         vrf, prefix = ("default", words[0]) if len(words) == 1 else (words[1], words[2])
+        if vrf in self.missing_vrfs:
+            print(f"% VRF {vrf} not found")
+            return None
         if self.rib is None or f"{vrf} {prefix}" in self.rib:
             print(json.dumps({prefix: [{"prefix": prefix, "protocol": "connected", "selected": True}]}, indent=2))
         else:

@@ -149,7 +149,10 @@ mod tests {
     }
 
     fn push(secret: bool, loopback_without_secret: bool) -> Push {
-        let dir = std::env::temp_dir().join(format!("anycastd-routes-{}", std::process::id()));
+        // A directory per call: tests run in parallel, and one must not read another's secret half-written.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("anycastd-routes-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let path = dir.join("secret");
         std::fs::write(&path, "s3cr3t\n").expect("write");
