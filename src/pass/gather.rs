@@ -175,13 +175,33 @@ pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
     warn_unrouted_of(plan, vtysh_timeout, PrefixPlan::will_be_announced);
 }
 
-/// After a changing pass: warns about the prefixes it just announced in a VRF other than the default one that FRR
-/// does not advertise, above all a VRF without its kernel device (`% VRF 123 not found`), which FRR accepts the
-/// `network` lines of without a word. Only a pass that announced in a VRF pays the vtysh call, not every idle pass.
+/// After a changing pass: warns about the prefixes it just announced in a VRF other than the default one whose VRF
+/// has no kernel device (`% VRF 123 not found`), which FRR accepts the `network` lines of without a word. One route
+/// lookup per FRR and VRF (its first announced prefix) tells: looking each prefix up cost 0.4 s for 5,000 of them.
+/// Which prefixes lack a route is `plan`'s to say. Only a pass that announced in a VRF pays the vtysh call.
 pub fn warn_unrouted_in_vrfs(plan: &mut Plan, vtysh_timeout: Duration) {
-    warn_unrouted_of(plan, vtysh_timeout, |prefix| {
+    let announced = |prefix: &PrefixPlan| {
         prefix.action == Action::Announce && prefix.outcome == Outcome::Done && prefix.managed.vrf != Vrf::Default
-    });
+    };
+    let mut samples: BTreeMap<(PathBuf, Vrf), Prefix> = BTreeMap::new();
+    for prefix in plan.prefixes().filter(|prefix| announced(prefix)) {
+        samples.entry((prefix.managed.vtysh.clone(), prefix.managed.vrf.clone())).or_insert(prefix.managed.prefix);
+    }
+    let missing: BTreeMap<(PathBuf, Vrf), String> = samples
+        .into_iter()
+        .filter_map(|((path, vrf), prefix)| {
+            let lookup = routes_present(&Vtysh::new(&path, vtysh_timeout), &BTreeSet::from([(vrf.clone(), prefix)]));
+            let reason = lookup.get(&vrf)?.as_ref().err()?.clone();
+            Some(((path, vrf), reason))
+        })
+        .collect();
+    let checked = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
+    for prefix in checked.filter(|prefix| announced(prefix)) {
+        let key = (prefix.managed.vtysh.clone(), prefix.managed.vrf.clone());
+        if let Some(reason) = missing.get(&key) {
+            prefix.warnings.push(Warning::RibUnreadable { vrf: prefix.managed.vrf.clone(), reason: reason.clone() });
+        }
+    }
 }
 
 /// Looks up in FRR's RIB each prefix with `import-check` on that `chosen` picks, and warns about those without a
