@@ -83,13 +83,7 @@ pub(crate) fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<Str
     );
     for service in &applied.services {
         for prefix in &service.prefixes {
-            let vrf = prefix.managed.vrf.name().unwrap_or("default");
-            let labels = format!(
-                "service=\"{}\",prefix=\"{}\",vrf=\"{}\"",
-                escape(&service.name),
-                prefix.managed.prefix,
-                escape(vrf)
-            );
+            let labels = prefix_labels(&service.name, prefix);
             let _ = writeln!(out, "anycastd_prefix_announced{{{labels}}} {}", u8::from(announced_after(prefix)));
         }
     }
@@ -142,6 +136,12 @@ pub(crate) fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<Str
     out
 }
 
+/// The labels of a prefix's metrics: `service="dns",prefix="203.0.113.53/32",vrf="default"`.
+fn prefix_labels(service: &str, prefix: &PrefixPlan) -> String {
+    let vrf = prefix.managed.vrf.name().unwrap_or("default");
+    format!("service=\"{}\",prefix=\"{}\",vrf=\"{}\"", escape(service), prefix.managed.prefix, escape(vrf))
+}
+
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -183,13 +183,7 @@ pub(crate) fn render_advertised(applied: &Plan, previous: &BTreeMap<String, (u64
     let mut values = Vec::new();
     for service in &applied.services {
         for prefix in &service.prefixes {
-            let vrf = prefix.managed.vrf.name().unwrap_or("default");
-            let labels = format!(
-                "service=\"{}\",prefix=\"{}\",vrf=\"{}\"",
-                escape(&service.name),
-                prefix.managed.prefix,
-                escape(vrf)
-            );
+            let labels = prefix_labels(&service.name, prefix);
             let value = match &prefix.advertising {
                 Some(advertising) => Some((advertising.reach.peers.len() as u64, advertising.read_at)),
                 None => previous.get(&labels).copied(),
