@@ -139,7 +139,6 @@ fn the_readme_s_production_quickstart_announces_to_a_bgp_peer_and_a_failing_chec
     assert_eq!(networks_in(&running, Some("123")), NTP.map(String::from).into(), "{running}");
     println!("vtysh -c 'show bgp summary':\n{}", node.ok(&["vtysh", "-c", "show bgp summary"]));
 
-    // A failing check: the timer's next run withdraws, and the peer loses both routes.
     // A failing check: the timer's next run withdraws (every 5 s; a loaded 2-core CI machine once took over 20 s), and
     // the peer loses both routes.
     let withdrawn = peer.wait_routes(&[], Duration::from_secs(60), diagnosis);
