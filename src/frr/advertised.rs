@@ -141,6 +141,36 @@ impl Advertised {
 }
 
 impl Held {
+    /// Why one neighbor does not receive a prefix, and what to do.
+    pub fn sentence(&self) -> String {
+        match self {
+            Held::SessionDown { neighbor, state } => format!(
+                "the session with neighbor {neighbor} is not established ({state}): check its address and remote-as, and \
+                 the peer's side"
+            ),
+            Held::NeedsPolicy { neighbor } => {
+                format!("neighbor {neighbor} needs an outbound policy (eBGP requires one): give it a route-map out")
+            }
+            Held::NotActivated { neighbor, family } => format!(
+                "neighbor {neighbor} is not activated for {0} unicast: `neighbor {neighbor} activate` under `address-family {0} unicast`",
+                family.name()
+            ),
+            Held::Filtered { neighbor } => {
+                format!("neighbor {neighbor} does not receive it (an outbound filter, or no route in the RIB)")
+            }
+        }
+    }
+
+    /// The stable code of why one neighbor does not receive a prefix (JSON `not_advertised[].code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Held::SessionDown { .. } => "session-down",
+            Held::NeedsPolicy { .. } => "needs-policy",
+            Held::NotActivated { .. } => "not-activated",
+            Held::Filtered { .. } => "filtered",
+        }
+    }
+
     /// The neighbor it is about.
     pub fn neighbor(&self) -> &str {
         match self {

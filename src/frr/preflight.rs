@@ -193,13 +193,13 @@ fn neighbor_findings(vtysh: &Vtysh, running: &RunningConfig, prefixes: &[&Manage
             let connecting = held.iter().any(|(_, held)| matches!(held, Some(Held::SessionDown { .. })));
             anyone_could_receive |= !receiving.is_empty() || connecting;
             for held in held.iter().filter_map(|(_, held)| held.as_ref()) {
-                let (code, message) = match held {
-                    Held::SessionDown { .. } => ("neighbor-session-down", crate::render::words::held_words(held)),
-                    Held::NeedsPolicy { .. } => ("neighbor-needs-policy", crate::render::words::held_words(held)),
-                    Held::NotActivated { .. } => ("neighbor-not-activated", crate::render::words::held_words(held)),
+                let code = match held {
+                    Held::SessionDown { .. } => "neighbor-session-down",
+                    Held::NeedsPolicy { .. } => "neighbor-needs-policy",
+                    Held::NotActivated { .. } => "neighbor-not-activated",
                     Held::Filtered { .. } => continue,
                 };
-                findings.push(Finding::new(Level::Warning, code, subject.clone(), message));
+                findings.push(Finding::new(Level::Warning, code, subject.clone(), held.sentence()));
             }
             findings.push(match (held.is_empty(), receiving.is_empty()) {
                 (true, _) => Finding::new(

@@ -240,8 +240,8 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
                 .iter()
                 .map(|held| HeldJson {
                     neighbor: held.neighbor().to_string(),
-                    code: words::held_code(held),
-                    reason: words::held_words(held),
+                    code: held.code(),
+                    reason: held.sentence(),
                 })
                 .collect(),
             _ => Vec::new(),

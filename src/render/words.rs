@@ -76,44 +76,17 @@ pub fn advertising(reach: &Reach, announced: bool, has_now: bool) -> (Option<Str
         Advertisement::Pending => (Some(format!("withdrawal pending at {peers} peer{plural}")), None),
         Advertisement::Nowhere(_) if !announced => (None, None),
         Advertisement::Nowhere(held) => {
-            let reasons: Vec<String> =
-                held.iter().filter(|held| has_now || !matches!(held, Held::Filtered { .. })).map(held_words).collect();
+            let reasons: Vec<String> = held
+                .iter()
+                .filter(|held| has_now || !matches!(held, Held::Filtered { .. }))
+                .map(Held::sentence)
+                .collect();
             match (held.is_empty(), reasons.is_empty()) {
                 (true, _) => (None, Some("not advertised to any peer: its BGP instance has no neighbor".to_string())),
                 (false, true) => (None, None),
                 (false, false) => (None, Some(format!("not advertised to any peer: {}", reasons.join("; ")))),
             }
         }
-    }
-}
-
-/// Why one neighbor does not receive a prefix, and what to do.
-pub fn held_words(held: &Held) -> String {
-    match held {
-        Held::SessionDown { neighbor, state } => format!(
-            "the session with neighbor {neighbor} is not established ({state}): check its address and remote-as, and \
-             the peer's side"
-        ),
-        Held::NeedsPolicy { neighbor } => {
-            format!("neighbor {neighbor} needs an outbound policy (eBGP requires one): give it a route-map out")
-        }
-        Held::NotActivated { neighbor, family } => format!(
-            "neighbor {neighbor} is not activated for {0} unicast: `neighbor {neighbor} activate` under `address-family {0} unicast`",
-            family.name()
-        ),
-        Held::Filtered { neighbor } => {
-            format!("neighbor {neighbor} does not receive it (an outbound filter, or no route in the RIB)")
-        }
-    }
-}
-
-/// The stable code of why one neighbor does not receive a prefix (JSON `not_advertised[].code`).
-pub fn held_code(held: &Held) -> &'static str {
-    match held {
-        Held::SessionDown { .. } => "session-down",
-        Held::NeedsPolicy { .. } => "needs-policy",
-        Held::NotActivated { .. } => "not-activated",
-        Held::Filtered { .. } => "filtered",
     }
 }
 
