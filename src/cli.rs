@@ -294,6 +294,12 @@ impl Command {
             Command::Man => "man",
         }
     }
+
+    /// Whether the command reads or writes the state directory: root takes the units' identity for those alone
+    /// (`check` reads FRR's own files, such as a root-only `frr.conf`, as whoever runs it).
+    pub fn uses_state_dir(&self) -> bool {
+        !matches!(self, Command::Check { .. } | Command::Completions { .. } | Command::Man)
+    }
 }
 
 /// Colour choices.

@@ -73,6 +73,20 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// The error in one line, escaped, with what to do: for a log line, where the journal shows one line per entry.
+    pub fn one_line(&self) -> String {
+        let text = match self {
+            Error::Config(error) => return error.one_line(),
+            other => crate::escape::escape(&other.to_string()).into_owned(),
+        };
+        match self.help() {
+            Some(help) => format!("{text} (help: {})", crate::escape::escape(&help.to_string())),
+            None => text,
+        }
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

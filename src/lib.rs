@@ -18,6 +18,7 @@ pub mod escape;
 pub(crate) mod finding;
 pub mod frr;
 pub(crate) mod health;
+pub mod identity;
 pub mod observe;
 pub(crate) mod pass;
 pub(crate) mod plan;

@@ -8,14 +8,15 @@ mod manual;
 use std::process::ExitCode;
 
 use clap::FromArgMatches;
-use miette::{Diagnostic, MietteHandlerOpts, NarratableReportHandler, Report};
+use miette::{Diagnostic, MietteHandlerOpts, Report};
 use supports_color::Stream;
 
 use anycastd::commands::{self, Exit};
 use anycastd::context::Context;
 use anycastd::error::Error;
 use anycastd::escape::escape;
-use anycastd::observe::log::{Event, LogFormat, Logging};
+use anycastd::identity::{self, Identity, UNITS_USER};
+use anycastd::observe::log::{self, Event, LogFormat, Logging};
 use anycastd::render::{Output, Painter};
 use cli::{Cli, ColorChoice, Command};
 
@@ -25,15 +26,39 @@ fn main() -> ExitCode {
         Err(exit) => return exit.into(),
     };
     let context = context_of(&cli);
+    let identity = take_identity(&cli.command, &context);
     match dispatch(&cli.command, &context) {
         Ok(exit) => exit.into(),
         Err(error) => {
             let colour = wants_colour(colour_choice(&cli), Stream::Stderr);
             let exit = exit_of(&error);
-            report(error, cli.command.name(), context.logging.format, colour);
+            let denied = error.to_string().contains("Permission denied");
+            report(error, cli.command.name(), &context.logging, colour);
+            if denied && identity == Identity::UnitsUser {
+                let note = format!(
+                    "anycastd acted as user {UNITS_USER}, as its units do, because the state directory {} is that \
+                     user's: make the file readable by group {UNITS_USER}, or give root a state directory of its own \
+                     with --state-dir",
+                    context.state_dir.display()
+                );
+                context.logging.write(&[Event::warning(cli.command.name(), note)]);
+            }
             exit.into()
         }
     }
+}
+
+/// Before a command that uses the state directory, root becomes the units' user when the directory is theirs (see
+/// `identity.rs`); when it cannot, it says why and goes on as root, trusting nothing in the directory.
+fn take_identity(command: &Command, context: &Context) -> Identity {
+    if !command.uses_state_dir() {
+        return Identity::AsInvoked;
+    }
+    let identity = identity::adopt_units_identity(&context.state_dir);
+    if let Identity::StayedRoot(why) = &identity {
+        context.logging.write(&[Event::warning(command.name(), why.clone())]);
+    }
+    identity
 }
 
 /// The command line, as `cli::command` defines it. Help and the version are printed here and end it with 0; a
@@ -73,7 +98,11 @@ fn context_of(cli: &Cli) -> Context {
         http_timeout: cli.http_timeout,
         lock_timeout: cli.lock_timeout,
         metrics_file: cli.metrics_file.clone(),
-        logging: Logging { format: cli.log_format.into(), level: cli.log_level.into() },
+        logging: Logging {
+            format: cli.log_format.into(),
+            level: cli.log_level.into(),
+            journal: log::stderr_is_the_journal(),
+        },
         output,
     }
 }
@@ -128,22 +157,20 @@ fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
     }
 }
 
-/// Renders a fatal error on stderr, once: miette's report (coloured when stderr is a terminal), or one JSON event.
-fn report(error: Error, command: &str, format: LogFormat, colour: bool) {
-    match format {
-        LogFormat::Text => {
-            let unicode = locale::environment_draws_unicode();
-            let _ = miette::set_hook(Box::new(move |_| {
-                let options = MietteHandlerOpts::new().color(colour).unicode(unicode);
-                Box::new(options.terminal_links(false).wrap_lines(false).build())
-            }));
-            eprintln!("{:?}", printable(error));
-        }
-        LogFormat::Json | LogFormat::Logfmt => {
-            let mut text = String::new();
-            let _ = NarratableReportHandler::new().render_report(&mut text, &error as &dyn Diagnostic);
-            eprintln!("{}", Event::pass_failed(command, text.trim().to_string()).line(format));
-        }
+/// Renders a fatal error on stderr, once: miette's report (coloured when stderr is a terminal), or one log line in
+/// the log format, and always one line in the journal (which shows one line per entry, and whose `LogLevelMax=`
+/// would drop lines without a priority).
+fn report(error: Error, command: &str, logging: &Logging, colour: bool) {
+    if logging.format == LogFormat::Text && !logging.journal {
+        let unicode = locale::environment_draws_unicode();
+        let _ = miette::set_hook(Box::new(move |_| {
+            let options = MietteHandlerOpts::new().color(colour).unicode(unicode);
+            Box::new(options.terminal_links(false).wrap_lines(false).build())
+        }));
+        eprintln!("{:?}", printable(error));
+    } else {
+        let event = Event::pass_failed(command, error.one_line());
+        eprintln!("{}{}", logging.priority_prefix(event.level), event.line(logging.format));
     }
 }
 

@@ -252,3 +252,41 @@ fn the_readmes_cargo_install_commands_make_the_directories_they_write_into() {
     assert!(completion.is_ok_and(|text| text.contains("complete -F _anycastd")), "the bash completion");
     assert!(manual.is_ok_and(|text| text.contains(".TH anycastd 1")), "the man page");
 }
+
+/// Under systemd, stderr is the journal (`$JOURNAL_STREAM` names its device and inode): each line starts with its
+/// syslog priority, and a fatal error is one line, which the units' `LogLevelMax=notice` keeps and the journal shows
+/// whole. A `$JOURNAL_STREAM` that names another file is not believed.
+#[test]
+fn under_the_journal_a_fatal_error_is_one_line_with_its_priority() {
+    use std::os::unix::fs::MetadataExt;
+
+    let env = Env::new();
+    env.config(MISSING_BRACKET);
+    let stderr_path = env.dir.join("stderr");
+    let run = |stream: &dyn Fn(&std::fs::Metadata) -> String| {
+        let file = std::fs::File::create(&stderr_path).expect("the stderr file");
+        let stream = stream(&file.metadata().expect("its metadata"));
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_anycastd"))
+            .args(["-c", &env.config_path().display().to_string(), "check"])
+            .env("JOURNAL_STREAM", stream)
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .status()
+            .expect("anycastd runs");
+        (status.code(), std::fs::read_to_string(&stderr_path).expect("what it wrote"))
+    };
+    let (code, journal) = run(&|metadata| format!("{}:{}", metadata.dev(), metadata.ino()));
+    let config = env.config_path().display().to_string();
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        journal,
+        format!(
+            "<3>anycastd check: pass-failed: the configuration {config} has 1 error: line 3, column 1: invalid TOML: \
+             missing comma between array elements, expected `,` (help: the rest of the file cannot be read until \
+             this is fixed; only this first error is shown)\n"
+        )
+    );
+    let (code, elsewhere) = run(&|metadata| format!("{}:{}", metadata.dev(), metadata.ino() + 1));
+    assert_eq!(code, Some(1));
+    assert!(elsewhere.starts_with("  × the configuration "), "miette's report, not the journal's line: {elsewhere}");
+}

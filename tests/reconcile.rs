@@ -532,7 +532,8 @@ fn a_service_removed_from_the_configuration_is_withdrawn() {
 }
 
 /// A typo appended to the file by configuration management: the timer's next pass still withdraws a service whose
-/// check fails, with the last valid configuration, announces nothing, exits 1 and says what is wrong. (Before, every
+/// check fails, with the last valid configuration, announces nothing, exits 1 and says what is wrong, in one line
+/// with its place in the file. (Before, every
 /// pass exited 1 before doing anything, and the failing service stayed announced for as long as the typo stayed.)
 #[test]
 fn a_broken_configuration_never_stops_a_health_driven_withdrawal() {
@@ -550,8 +551,9 @@ fn a_broken_configuration_never_stops_a_health_driven_withdrawal() {
     assert!(text.contains("\nanycastd_errors_total{kind=\"config_invalid\"} 1\n"), "{text}");
     let first = applied.stderr.lines().next().unwrap_or_default();
     assert!(
-        first.starts_with("anycastd apply: config-invalid: ")
-            && first.contains("oops")
+        first.starts_with("anycastd apply: config-invalid: the configuration ")
+            && first
+                .contains("config.toml has 1 error: line 15, column 8: invalid TOML: extra `=`, expected nothing; ")
             && first.ends_with(
                 "; until it is fixed, the last valid configuration stands in: services whose checks fail are \
                  withdrawn, nothing is announced"

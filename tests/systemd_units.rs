@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use anycastd::identity::{UNITS_SUPPLEMENTARY_GROUPS, UNITS_USER};
+
 const UNITS: [&str; 3] = ["anycastd.service", "anycastd.timer", "anycastd-run.service"];
 
 #[test]
@@ -69,6 +71,7 @@ fn both_services_have_an_exposure_of_at_most_1_5_in_systemd_analyze_security() {
     }
 }
 
+/// The identity root takes in the units' state directory (src/identity.rs) is the units' own.
 #[test]
 fn both_services_run_as_the_packaged_system_user_with_umask_0077() {
     let sysusers = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pkg/sysusers.d/anycastd.conf"))
@@ -77,9 +80,13 @@ fn both_services_run_as_the_packaged_system_user_with_umask_0077() {
     for unit in ["anycastd.service", "anycastd-run.service"] {
         let text =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("timers").join(unit)).expect("unit");
-        for setting in ["\nUser=anycastd\n", "\nGroup=anycastd\n", "\nUMask=0077\n", "\nSupplementaryGroups=frrvty\n"] {
+        let user = format!("\nUser={UNITS_USER}\n");
+        let group = format!("\nGroup={UNITS_USER}\n");
+        let supplementary = format!("\nSupplementaryGroups={}\n", UNITS_SUPPLEMENTARY_GROUPS.join(" "));
+        for setting in [user.as_str(), &group, "\nUMask=0077\n", &supplementary, "\nLogLevelMax=notice\n"] {
             assert!(text.contains(setting), "{unit} has {setting:?}");
         }
+        assert!(text.contains("\nBindReadOnlyPaths=-/usr/lib/anycastd/pam.d:/etc/pam.d\n"), "{unit}: vtysh's PAM");
         assert!(!text.lines().any(|line| line.starts_with("DynamicUser=")), "{unit}: a static user, see its comment");
     }
 }

@@ -198,6 +198,8 @@ fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_
     for entry in &ours {
         assert_eq!(entry["_UID"].as_str(), Some(uid.as_str()), "logged by user anycastd: {entry}");
         assert_eq!(entry["_SYSTEMD_UNIT"].as_str(), Some("anycastd.service"), "{entry}");
+        // Changes are notices, so that the unit's LogLevelMax=notice keeps them (syslog priority 5).
+        assert_eq!(entry["PRIORITY"].as_str(), Some("5"), "{entry}");
     }
     assert_eq!(node.property("anycastd.service", "Result"), "success");
 
@@ -224,9 +226,84 @@ fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_
     }
 }
 
+/// The journal entries about the timer's units since `since` (a `journalctl --since` time), systemd's own lines about
+/// them included, and every line of PAM's `unix_chkpwd` (which vtysh's PAM service may run).
+fn timer_journal_since(node: &Node, since: &str) -> Vec<String> {
+    let about_units = ["-u", "anycastd.service", "-u", "anycastd.timer"];
+    let mut lines = Vec::new();
+    for filter in [&about_units[..], &["_COMM=unix_chkpwd"]] {
+        let mut args = vec!["journalctl", "--no-pager", "-q", "-o", "short-precise", "--since", since];
+        args.extend_from_slice(filter);
+        lines.extend(node.ok(&args).lines().map(String::from));
+    }
+    lines
+}
+
+/// The node's clock, as `journalctl --since` takes it.
+fn node_now(node: &Node) -> String {
+    format!("@{}", node.ok(&["date", "+%s.%N"]).trim())
+}
+
 #[test]
 #[ignore = "needs root and the lab: scripts/test runs it"]
-fn root_s_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume() {
+fn a_minute_of_timer_runs_that_change_nothing_leaves_nothing_in_the_journal_and_a_change_is_a_notice() {
+    let node = node_with(DNS_CONFIG, &["dns"]);
+    node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
+    let announced =
+        format!("anycastd apply: announced {DNS_V6} for service dns (default VRF, AS 65536): every check passes");
+    node.wait_journal("anycastd.service", &announced, TIMER_PERIOD);
+
+    // A minute of runs that change nothing: not one line, neither anycastd's, nor systemd's (LogLevelMax=notice),
+    // nor unix_chkpwd's (the units' PAM service for vtysh, pkg/pam.d/frr).
+    let since = node_now(&node);
+    let mut seen = vec![node.property("anycastd.service", "InvocationID")];
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        seen.push(next_timer_run(&node, &seen));
+        assert_eq!(node.property("anycastd.service", "Result"), "success");
+    }
+    let runs = seen.len() - 1;
+    let quiet = timer_journal_since(&node, &since);
+    println!("{runs} timer runs in {:?}: {} journal lines\n{}", started.elapsed(), quiet.len(), quiet.join("\n"));
+    assert!(runs >= 10, "{runs} runs in a minute");
+    assert_eq!(quiet, Vec::<String>::new(), "nothing in the journal");
+
+    // The same runs with systemd's info lines let through: the count above would have seen them, and the PAM
+    // helper stays silent whatever the level.
+    let dir = node.path("/etc/systemd/system/anycastd.service.d");
+    std::fs::create_dir_all(&dir).expect("the drop-in folder");
+    std::fs::write(dir.join("info.conf"), "[Service]\nLogLevelMax=info\n").expect("the drop-in");
+    node.ok(&["systemctl", "daemon-reload"]);
+    let since = node_now(&node);
+    let mut seen = vec![node.property("anycastd.service", "InvocationID")];
+    for _ in 0..2 {
+        seen.push(next_timer_run(&node, &seen));
+    }
+    let loud = timer_journal_since(&node, &since);
+    println!("2 timer runs at LogLevelMax=info: {} journal lines\n{}", loud.len(), loud.join("\n"));
+    assert!(loud.iter().any(|line| line.contains(" systemd[1]: Finished anycastd.service")), "{loud:?}");
+    assert!(!loud.iter().any(|line| line.contains("unix_chkpwd")), "{loud:?}");
+    std::fs::remove_file(dir.join("info.conf")).expect("the drop-in removed");
+    node.ok(&["systemctl", "daemon-reload"]);
+
+    // A change is a notice: the withdrawal is in the journal, at priority 5.
+    node.set_check("dns", false);
+    node.wait_networks(&[UNMANAGED], TWO_PERIODS);
+    let withdrawn = format!(
+        "anycastd apply: withdrawn {DNS_V4} for service dns (default VRF, AS 65536): check dns failed: {FAILED}"
+    );
+    node.wait_journal("anycastd.service", &withdrawn, TIMER_PERIOD);
+    let entry = journal_entries(&node, "anycastd.service")
+        .into_iter()
+        .find(|entry| entry["MESSAGE"].as_str() == Some(withdrawn.as_str()))
+        .expect("the withdrawal's entry");
+    assert_eq!(entry["PRIORITY"].as_str(), Some("5"), "{entry}");
+}
+
+#[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
+fn root_at_the_shell_is_silent_and_its_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume() {
     let node = node_with(DNS_CONFIG, &["dns"]);
     node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
     node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
@@ -236,10 +313,28 @@ fn root_s_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume
         format!("anycastd apply: announced {DNS_V6} for service dns (default VRF, AS 65536): every check passes");
     node.wait_journal("anycastd.service", &announced, TIMER_PERIOD);
 
-    // From a root shell on the node, in the directory of the units' user.
-    node.ok(&["anycastd", "withdraw-all", "--reason", "test"]);
+    // From a root shell on the node, in the directory of the units' user: root acts as that user (src/identity.rs),
+    // so it uses the rise/fall counts as the units do, and warns about nothing (it used to warn, twice per command,
+    // that the directory belonged to uid 997).
+    for command in
+        [&["anycastd", "plan"][..], &["anycastd", "apply"], &["anycastd", "withdraw-all", "--reason", "test"]]
+    {
+        let output = node.run(command);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        println!("{}: {}\n{}{stderr}", command.join(" "), output.status, String::from_utf8_lossy(&output.stdout));
+        assert_eq!(output.status.code(), Some(0), "{command:?}");
+        let expected = if command[1] == "withdraw-all" {
+            format!("{}{}", withdrawn_by_withdraw_all(DNS_V4), withdrawn_by_withdraw_all(DNS_V6))
+        } else {
+            String::new()
+        };
+        assert_eq!(stderr, expected, "{command:?}: nothing but what it changed");
+    }
     assert_eq!(node.networks(), [UNMANAGED], "withdraw-all withdraws before it returns");
     assert_eq!(node.stat("%U:%G %a", "/var/lib/anycastd/maintenance.json"), "anycastd:anycastd 600");
+    // The marker names root, who ran the command (a root shell on the node sets no SUDO_USER, USER or LOGNAME).
+    let shown = maintenance_shown(&node);
+    assert!(shown.starts_with("Maintenance since ") && shown.ends_with(" by root: test"), "{shown}");
 
     // Several timer runs later, the healthy service is still withdrawn, and the runs went well.
     let mut seen = vec![node.property("anycastd.service", "InvocationID")];
@@ -303,6 +398,25 @@ checks.cabourotte = [{ name = "ntp", interval = 1 }]
     let reloaded = "anycastd run: reloaded: the configuration is read again; 1 prefixes it no longer has withdrawn";
     node.wait_journal(unit, reloaded, pass);
     assert_eq!(node.property(unit, "MainPID"), pid, "reloaded, not restarted");
+
+    // A reload of a broken file: one readable journal line (an error), and the configuration in force stays.
+    node.write_config(&format!("{DNS_CONFIG}rise = \"x\"\n"));
+    node.ok(&["systemctl", "reload", unit]);
+    let failed = "anycastd run: reload-failed: the configuration /etc/anycastd/config.toml has 1 error: line 4, column \
+                  8: `rise` must be a whole number of passes, 1 or more (help: e.g. rise = 3; 1 (the default) decides \
+                  on every pass alone); the configuration in force stays";
+    node.wait_journal(unit, failed, pass);
+    let entries = journal_entries(&node, unit);
+    let reload_failures: Vec<_> = entries
+        .iter()
+        .filter(|entry| entry["MESSAGE"].as_str().is_some_and(|message| message.contains("reload-failed")))
+        .collect();
+    assert_eq!(reload_failures.len(), 1, "one entry: {reload_failures:?}");
+    assert_eq!(reload_failures[0]["PRIORITY"].as_str(), Some("3"), "an error");
+    let mut in_force = vec![DNS_V4, DNS_V6, UNMANAGED];
+    in_force.sort();
+    assert_eq!(node.networks(), in_force, "the configuration in force stays");
+    node.write_config(DNS_CONFIG);
 
     // Killed outright, it cannot withdraw; systemd starts it again, and the new process follows the health.
     node.ok(&["systemctl", "kill", "-s", "SIGKILL", unit]);

@@ -11,8 +11,6 @@ pub mod withdraw_all;
 
 use std::process::ExitCode;
 
-use miette::{Diagnostic, NarratableReportHandler};
-
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
@@ -93,7 +91,7 @@ impl InForce {
         let reason = format!(
             "{}; until it is fixed, the last valid configuration stands in: services whose checks fail are withdrawn, \
              nothing is announced",
-            narrated(problem)
+            problem.one_line()
         );
         context.logging.write(&[Event { level: LogLevel::Error, ..Event::notice(command, "config-invalid", reason) }]);
         let detail = format!(
@@ -116,13 +114,6 @@ pub(crate) fn load_config_or_last_valid(context: &Context, cache: CacheUse) -> R
         },
         Err(other) => Err(other),
     }
-}
-
-/// An error in plain words, with its details (a configuration's problems, each at its line), for one log line.
-pub(crate) fn narrated(error: &Error) -> String {
-    let mut text = String::new();
-    let _ = NarratableReportHandler::new().render_report(&mut text, error as &dyn Diagnostic);
-    text.trim().to_string()
 }
 
 /// Reads and validates the configuration file of `context`.

@@ -57,6 +57,8 @@ impl std::error::Error for ConfigProblem {}
 /// A problem as miette renders it: its labels translated into its own excerpt of the file.
 #[derive(Debug)]
 pub struct Shown {
+    /// Where the problem is (`line 3, column 7`), for a one-line rendering.
+    place: String,
     message: String,
     help: Option<String>,
     labels: Vec<LabeledSpan>,
@@ -85,7 +87,8 @@ impl Shown {
         // A message quotes the value it is about, and a URL with a password may be where a prefix was expected.
         let message = printable(&problem.message);
         let help = problem.help.as_deref().map(printable);
-        Shown { message, help, labels, excerpt }
+        let place = index.place_of(problem.span.start);
+        Shown { place, message, help, labels, excerpt }
     }
 }
 
@@ -193,6 +196,24 @@ impl ConfigError {
         let index = LineIndex::new(&text);
         let shown = problems.iter().map(|problem| Shown::new(problem, &name, &index, &text)).collect();
         ConfigError::Invalid { name, problems, shown }
+    }
+
+    /// The error in one line, for a log line (the journal shows one line per entry): each problem at its place,
+    /// with its help. `the configuration /etc/anycastd/config.toml has 1 error: line 3, column 1: unknown key ...`
+    pub(crate) fn one_line(&self) -> String {
+        match self {
+            ConfigError::Unreadable { .. } => self.to_string(),
+            ConfigError::Invalid { shown, .. } => {
+                let problems: Vec<String> = shown
+                    .iter()
+                    .map(|problem| match &problem.help {
+                        Some(help) => format!("{}: {} (help: {help})", problem.place, problem.message),
+                        None => format!("{}: {}", problem.place, problem.message),
+                    })
+                    .collect();
+                format!("{}: {}", self, problems.join("; "))
+            }
+        }
     }
 
     /// The problems found in the file (none when it could not be read).

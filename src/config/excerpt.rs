@@ -40,6 +40,14 @@ impl<'t> LineIndex<'t> {
         LineIndex { text, starts }
     }
 
+    /// Where byte `offset` is, as an editor shows it: `line 3, column 7` (both from 1, columns in characters).
+    pub(crate) fn place_of(&self, offset: usize) -> String {
+        let line = self.line_of(offset);
+        let start = self.starts[line];
+        let column = self.text.get(start..offset.min(self.text.len())).map_or(0, |before| before.chars().count());
+        format!("line {}, column {}", line + 1, column + 1)
+    }
+
     /// The line (from 0) holding byte `offset`; the end of the text is on its last line.
     fn line_of(&self, offset: usize) -> usize {
         self.starts.partition_point(|&start| start <= offset).saturating_sub(1)

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::commands::{CacheUse, Exit, load_config, load_config_or_last_valid, narrated};
+use crate::commands::{CacheUse, Exit, load_config, load_config_or_last_valid};
 use crate::config::{Config, describe};
 use crate::context::Context;
 use crate::error::Error;
@@ -204,7 +204,7 @@ impl Daemon<'_> {
             Err(error) => {
                 self.config_errors += 1;
                 self.file_valid = false;
-                let reason = format!("{}; the configuration in force stays", narrated(&error));
+                let reason = format!("{}; the configuration in force stays", error.one_line());
                 self.log(vec![Event { level: LogLevel::Error, ..Event::notice(COMMAND, "reload-failed", reason) }]);
                 return;
             }

@@ -61,15 +61,44 @@ pub struct Logging {
     pub format: LogFormat,
     /// The least serious level written.
     pub level: LogLevel,
+    /// Whether stderr is systemd's journal ([`stderr_is_the_journal`]): each line then starts with its syslog
+    /// priority (`<5>`), which journald takes as the entry's priority and removes.
+    pub journal: bool,
 }
 
 impl Logging {
     /// Writes `events` to stderr, one line each, unless below the level.
-    pub(crate) fn write(&self, events: &[Event]) {
+    pub fn write(&self, events: &[Event]) {
         for event in events.iter().filter(|event| event.level >= self.level) {
-            eprintln!("{}", event.line(self.format));
+            eprintln!("{}{}", self.priority_prefix(event.level), event.line(self.format));
         }
     }
+
+    /// The syslog priority that starts a line in the journal; nothing elsewhere. An `info` event of anycastd is a
+    /// change (announced, withdrawn, a hook, a reload, a stop), which the journal keeps at `notice`: the units'
+    /// `LogLevelMax=notice` drops systemd's own lines of every timer run (Starting, Deactivated, Finished), so a
+    /// pass that changes nothing leaves nothing, while every change is kept.
+    pub fn priority_prefix(&self, level: LogLevel) -> &'static str {
+        if !self.journal {
+            return "";
+        }
+        match level {
+            LogLevel::Debug => "<7>",
+            LogLevel::Info => "<5>",
+            LogLevel::Warning => "<4>",
+            LogLevel::Error => "<3>",
+        }
+    }
+}
+
+/// Whether stderr is connected to systemd's journal: `$JOURNAL_STREAM` (set by systemd for a unit whose output goes
+/// to the journal) names the device and inode of stderr itself, as systemd.exec(5) says to check, so a variable
+/// inherited by a child whose stderr goes elsewhere is not believed.
+pub fn stderr_is_the_journal() -> bool {
+    let Some(stream) = std::env::var("JOURNAL_STREAM").ok() else { return false };
+    let Some((device, inode)) = stream.split_once(':') else { return false };
+    let (Ok(device), Ok(inode)) = (device.parse::<u64>(), inode.parse::<u64>()) else { return false };
+    rustix::fs::fstat(std::io::stderr()).is_ok_and(|stat| stat.st_dev == device && stat.st_ino == inode)
 }
 
 /// One log event.
@@ -159,7 +188,7 @@ impl Event {
     }
 
     /// A warning about the whole pass.
-    pub(crate) fn warning(command: &str, reason: String) -> Event {
+    pub fn warning(command: &str, reason: String) -> Event {
         Event { level: LogLevel::Warning, event: "warning", ..Event::pass_failed(command, reason) }
     }
 

@@ -45,7 +45,7 @@ fn context() -> Context {
         http_timeout: Duration::from_secs(1),
         lock_timeout: Duration::from_secs(1),
         metrics_file: None,
-        logging: Logging { format: LogFormat::Text, level: LogLevel::Error },
+        logging: Logging { format: LogFormat::Text, level: LogLevel::Error, journal: false },
         output: Output { format: Format::Text, painter: Painter::new(false), quiet: true },
     }
 }

@@ -68,6 +68,11 @@ impl StateDir {
         self.uid == euid()
     }
 
+    /// The uid the directory belongs to.
+    pub(crate) fn owner(&self) -> u32 {
+        self.uid
+    }
+
     /// The path of file `name`, as the user would write it.
     pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.shown.join(name)

@@ -7,11 +7,11 @@
 //! a marker that cannot be parsed still counts, so a damaged file never re-announces anything by surprise.
 
 use std::io;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{self, utc_timestamp};
+use crate::identity;
 use crate::state::StateDir;
 
 /// The marker's file name inside the state directory.
@@ -128,39 +128,19 @@ pub(crate) fn remove(state_dir: &StateDir) -> io::Result<bool> {
     state_dir.remove(MARKER_FILE)
 }
 
-/// The human behind the command: the sudo caller if any, else the login name, else the name of the effective user in
-/// `/etc/passwd` (a unit or a cron job sets none of the variables), else `uid N`. The variables and the file are
-/// input from outside: cut to [`MAX_REASON`] characters here, escaped wherever the marker is printed.
+/// The human behind the command: the sudo caller if any, else the login name, else the name in `/etc/passwd` of the
+/// user that started it (a unit or a cron job sets none of the variables; root acting as the units' user is still
+/// root here), else `uid N`. The variables and the file are input from outside: cut to [`MAX_REASON`] characters
+/// here, escaped wherever the marker is printed.
 fn invoking_user() -> String {
     let named = ["SUDO_USER", "USER", "LOGNAME"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()));
     let by = named.unwrap_or_else(|| {
-        let uid = rustix::process::geteuid().as_raw();
-        let passwd = crate::bounded::open_regular(Path::new(PASSWD))
-            .map_err(|error| error.to_string())
-            .and_then(|file| crate::bounded::PASSWD.read_to_string(file));
-        passwd.ok().and_then(|passwd| user_name(&passwd, uid)).unwrap_or_else(|| format!("uid {uid}"))
+        let uid = identity::invoking_uid();
+        identity::user_name_of(uid).unwrap_or_else(|| format!("uid {uid}"))
     });
     shorten(by)
-}
-
-/// Where user names are looked up (users only a directory service knows are `uid N`).
-const PASSWD: &str = "/etc/passwd";
-
-/// The name of `uid` in the text of a passwd(5) file: the first line `name:password:uid:...` with that uid. A line
-/// that is a comment, a NIS `+`/`-` entry or malformed is skipped, and so is a name that is empty, longer than
-/// [`MAX_REASON`] bytes or holds a control character: whoever wrote the file, what lands in the marker is a name.
-fn user_name(passwd: &str, uid: u32) -> Option<String> {
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let (name, _password, line_uid) = (fields.next()?, fields.next()?, fields.next()?);
-        let plausible = !name.is_empty()
-            && name.len() <= MAX_REASON
-            && !name.starts_with(['#', '+', '-'])
-            && !name.chars().any(char::is_control);
-        (plausible && line_uid.parse::<u32>().ok()? == uid).then(|| name.to_string())
-    })
 }
 
 #[cfg(test)]
@@ -231,28 +211,6 @@ mod tests {
         assert_eq!(read.reason, Some(format!("{}… (cut: 900000 bytes in all)", "x".repeat(500))));
         assert_eq!(read.by, format!("{}… (cut: 1200 bytes in all)", "é".repeat(500)));
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// With none of `SUDO_USER`, `USER`, `LOGNAME`, the marker names the effective user as `/etc/passwd` does;
-    /// what cannot be a name is skipped, and an unknown uid stays a number.
-    #[test]
-    fn the_user_is_looked_up_in_passwd() {
-        let passwd = "# users\n\
-                      +::::::\n\
-                      root:x:0:0:root:/root:/bin/bash\n\
-                      broken line\n\
-                      anycastd:x:998:998::/var/lib/anycastd:/usr/sbin/nologin\n\
-                      evil\u{1b}[2J:x:1000:1000::/home/evil:/bin/sh\n\
-                      alice:x:1000:1000:Alice:/home/alice:/bin/bash\n\
-                      :x:1001:1001::/:/bin/sh\n\
-                      bob:x:notanumber:0::/:/bin/sh\n";
-        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
-        assert_eq!(user_name(passwd, 998).as_deref(), Some("anycastd"));
-        assert_eq!(user_name(passwd, 1000).as_deref(), Some("alice"), "a name with a control character is skipped");
-        assert_eq!(user_name(passwd, 1001), None, "an empty name is none");
-        assert_eq!(user_name(passwd, 4242), None);
-        assert_eq!(user_name(&format!("{}:x:7:7::/:/bin/sh\n", "n".repeat(MAX_REASON + 1)), 7), None, "too long");
-        assert_eq!(user_name("", 0), None);
     }
 
     #[test]
