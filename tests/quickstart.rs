@@ -113,8 +113,12 @@ fn the_readme_s_production_quickstart_announces_to_a_bgp_peer_and_a_failing_chec
         match block.language.as_str() {
             "sh" if vrf.is_err() && needs_a_vrf_device(&block) => println!("skipped (no VRF devices):\n{}", block.body),
             "sh" => {
-                let shown = node.ok(&["sh", "-e", "-c", &block.body]);
-                println!("# {}\n{shown}", block.body.trim_end().replace('\n', "\n# "));
+                let output = node.run(&["sh", "-e", "-c", &block.body]);
+                let (shown, stderr) = (text(&output.stdout), text(&output.stderr));
+                println!("# {}\n{shown}{stderr}", block.body.trim_end().replace('\n', "\n# "));
+                assert!(output.status.success(), "{}: {}", block.body, output.status);
+                // Root's commands in the units' directory act as the units' user: not a word about whose it is.
+                assert!(!stderr.contains("state directory /var/lib/anycastd belongs to"), "{stderr}");
             }
             "frr" => {
                 let path = node.path("/etc/frr/frr.conf");
