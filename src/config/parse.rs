@@ -17,7 +17,7 @@ use super::tls::{self, TlsKey};
 use super::types::{CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 use super::{
     Check, Config, DEFAULT_BGPD_PID_FILE, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL,
-    DEFAULT_VTYSH, Hook, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, Service,
+    DEFAULT_VTYSH, Daemon, FrrDaemon, Hook, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, Service,
 };
 
 type Key<'i> = Spanned<DeString<'i>>;
@@ -404,8 +404,7 @@ impl Walker {
         let managed = ManagedPrefix {
             prefix: prefix?,
             vrf: vrf?,
-            vtysh: vtysh?,
-            bgpd_pid_file,
+            daemon: Daemon::Frr(FrrDaemon { vtysh: vtysh?, bgpd_pid_file }),
             route_map: own_maps.route_map.or_else(|| service_maps.route_map.clone()),
             drain_route_map: own_maps.drain_route_map.or_else(|| service_maps.drain_route_map.clone()),
         };
@@ -631,11 +630,12 @@ impl Walker {
         let mut unique = Vec::with_capacity(prefixes.len());
         for prefix in prefixes {
             let (span, prefix) = (prefix.span(), prefix.into_inner());
-            match self.bgpd_pid_files.get(&prefix.vtysh) {
-                Some((first, at)) if *first != prefix.bgpd_pid_file => {
+            let pid_file = prefix.bgpd_pid_file().map(Path::to_path_buf);
+            match self.bgpd_pid_files.get(prefix.vtysh()) {
+                Some((first, at)) if *first != pid_file => {
                     let problem = ConfigProblem::new(
                         span.clone(),
-                        format!("{} is given two different `bgpd_pid_file`s", prefix.vtysh.display()),
+                        format!("{} is given two different `bgpd_pid_file`s", prefix.vtysh().display()),
                         "a different bgpd_pid_file (or none) here",
                     )
                     .also_at(at.clone(), "first given here")
@@ -645,7 +645,7 @@ impl Walker {
                 }
                 Some(_) => {}
                 None => {
-                    self.bgpd_pid_files.insert(prefix.vtysh.clone(), (prefix.bgpd_pid_file.clone(), span.clone()));
+                    self.bgpd_pid_files.insert(prefix.vtysh().to_path_buf(), (pid_file, span.clone()));
                 }
             }
             let key = DuplicateKey::of(&prefix);
@@ -754,7 +754,7 @@ struct DuplicateKey {
 
 impl DuplicateKey {
     fn of(managed: &ManagedPrefix) -> Self {
-        let vtysh = managed.vtysh.as_os_str().as_encoded_bytes().to_vec();
+        let vtysh = managed.vtysh().as_os_str().as_encoded_bytes().to_vec();
         DuplicateKey { prefix: managed.prefix, vrf: managed.vrf.clone(), vtysh }
     }
 }

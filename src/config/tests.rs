@@ -1,7 +1,7 @@
 //! Tests of the configuration: the original's format, and one test per validation rule asserting the message and
 //! the exact text its span points at.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
@@ -41,16 +41,20 @@ fn the_seed_example_parses_with_its_defaults() {
             ManagedPrefix {
                 vrf: Vrf::Default,
                 prefix: prefix("203.0.113.53/32"),
-                vtysh: PathBuf::from("/usr/bin/vtysh"),
-                bgpd_pid_file: Some(PathBuf::from("/run/frr/bgpd.pid")),
+                daemon: Daemon::Frr(FrrDaemon {
+                    vtysh: PathBuf::from("/usr/bin/vtysh"),
+                    bgpd_pid_file: Some(PathBuf::from("/run/frr/bgpd.pid")),
+                }),
                 route_map: None,
                 drain_route_map: None,
             },
             ManagedPrefix {
                 vrf: Vrf::Default,
                 prefix: prefix("2001:db8::b19:bad:53/128"),
-                vtysh: PathBuf::from("/usr/bin/vtysh"),
-                bgpd_pid_file: Some(PathBuf::from("/run/frr/bgpd.pid")),
+                daemon: Daemon::Frr(FrrDaemon {
+                    vtysh: PathBuf::from("/usr/bin/vtysh"),
+                    bgpd_pid_file: Some(PathBuf::from("/run/frr/bgpd.pid")),
+                }),
                 route_map: None,
                 drain_route_map: None,
             },
@@ -87,7 +91,7 @@ interval = "500ms"
 "#;
     let config = Config::parse(text, "t").expect("valid");
     let web = &config.services[0];
-    assert_eq!(web.prefixes[0].vtysh, PathBuf::from("/usr/local/bin/vtysh"));
+    assert_eq!(web.prefixes[0].vtysh(), Path::new("/usr/local/bin/vtysh"));
     let intervals: Vec<_> = web.checks.iter().map(|c| c.interval).collect();
     assert_eq!(intervals, [Duration::from_secs(2), Duration::from_millis(250), Duration::from_millis(500)]);
     assert_eq!(web.checks[1].url.result_list(), "https://healthz.local/api/v1/result");
@@ -453,7 +457,7 @@ checks.cabourotte = ["b"]
         "prefix = \"203.0.113.55\", vtysh = \"/usr/bin//vtysh\"",
     );
     let config = Config::parse(&valid, "t").expect("valid");
-    let paths: Vec<_> = config.prefixes().map(|(_, p)| p.vtysh.display().to_string()).collect();
+    let paths: Vec<_> = config.prefixes().map(|(_, p)| p.vtysh().display().to_string()).collect();
     assert_eq!(paths, ["/usr/bin/vtysh", "/usr/bin/vtysh", "/usr/bin/vtysh"]);
 }
 
@@ -472,7 +476,7 @@ fn the_bgpd_pid_file_is_debians_for_the_default_vtysh_and_none_for_others() {
         "t",
     )
     .expect("valid");
-    let files: Vec<_> = config.services[0].prefixes.iter().map(|p| p.bgpd_pid_file.clone()).collect();
+    let files: Vec<_> = config.services[0].prefixes.iter().map(|p| p.bgpd_pid_file().map(Path::to_path_buf)).collect();
     assert_eq!(files, [Some(PathBuf::from("/run/frr/bgpd.pid")), None, Some(PathBuf::from("/opt/b/bgpd.pid"))]);
 }
 

@@ -15,7 +15,7 @@ pub(crate) use crate::finding::{Finding, Level};
 pub(crate) fn check_all(config: &Config, vtysh_timeout: Duration, startup_config: &Path) -> Vec<Finding> {
     let mut by_vtysh: BTreeMap<&Path, Vec<&ManagedPrefix>> = BTreeMap::new();
     for (_, prefix) in config.prefixes() {
-        by_vtysh.entry(prefix.vtysh.as_path()).or_default().push(prefix);
+        by_vtysh.entry(prefix.vtysh()).or_default().push(prefix);
     }
     let mut findings: Vec<Finding> = by_vtysh
         .into_iter()

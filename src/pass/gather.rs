@@ -139,7 +139,8 @@ fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<Warning>
 /// The distinct vtysh paths of the config.
 fn vtysh_paths(config: &Config) -> BTreeSet<&Path> {
     // As bytes: comparing `Path`s component by component, 10,000 times, was a twentieth of a pass.
-    let distinct: BTreeSet<&std::ffi::OsStr> = config.prefixes().map(|(_, prefix)| prefix.vtysh.as_os_str()).collect();
+    let distinct: BTreeSet<&std::ffi::OsStr> =
+        config.prefixes().map(|(_, prefix)| prefix.vtysh().as_os_str()).collect();
     distinct.into_iter().map(Path::new).collect()
 }
 
@@ -185,7 +186,9 @@ pub fn warn_unrouted_in_vrfs(plan: &mut Plan, vtysh_timeout: Duration) {
     };
     let mut samples: BTreeMap<(PathBuf, Vrf), Prefix> = BTreeMap::new();
     for prefix in plan.prefixes().filter(|prefix| announced(prefix)) {
-        samples.entry((prefix.managed.vtysh.clone(), prefix.managed.vrf.clone())).or_insert(prefix.managed.prefix);
+        samples
+            .entry((prefix.managed.vtysh().to_path_buf(), prefix.managed.vrf.clone()))
+            .or_insert(prefix.managed.prefix);
     }
     let missing: BTreeMap<(PathBuf, Vrf), String> = samples
         .into_iter()
@@ -197,7 +200,7 @@ pub fn warn_unrouted_in_vrfs(plan: &mut Plan, vtysh_timeout: Duration) {
         .collect();
     let checked = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
     for prefix in checked.filter(|prefix| announced(prefix)) {
-        let key = (prefix.managed.vtysh.clone(), prefix.managed.vrf.clone());
+        let key = (prefix.managed.vtysh().to_path_buf(), prefix.managed.vrf.clone());
         if let Some(reason) = missing.get(&key) {
             prefix.warnings.push(Warning::RibUnreadable { vrf: prefix.managed.vrf.clone(), reason: reason.clone() });
         }
@@ -211,7 +214,7 @@ fn warn_unrouted_of(plan: &mut Plan, vtysh_timeout: Duration, chosen: impl Fn(&P
     let mut wanted: BTreeMap<PathBuf, BTreeSet<(Vrf, Prefix)>> = BTreeMap::new();
     for prefix in plan.prefixes().filter(|prefix| chosen(prefix)) {
         wanted
-            .entry(prefix.managed.vtysh.clone())
+            .entry(prefix.managed.vtysh().to_path_buf())
             .or_default()
             .insert((prefix.managed.vrf.clone(), prefix.managed.prefix));
     }
@@ -228,7 +231,7 @@ fn warn_unrouted_of(plan: &mut Plan, vtysh_timeout: Duration, chosen: impl Fn(&P
     let checked = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
     for prefix in checked.filter(|prefix| chosen(prefix)) {
         let managed = &prefix.managed;
-        let Some(lookup) = lookups.get(&managed.vtysh).and_then(|lookup| lookup.get(&managed.vrf)) else { continue };
+        let Some(lookup) = lookups.get(managed.vtysh()).and_then(|lookup| lookup.get(&managed.vrf)) else { continue };
         let warning = match lookup {
             Ok(routed) if routed.contains(&managed.prefix) => None,
             Ok(_) => Some(Warning::NotInRib { prefix: managed.prefix, vrf: managed.vrf.clone() }),

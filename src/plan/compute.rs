@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, ManagedPrefix, Policy, Service};
+use crate::config::{Config, Daemon, FrrDaemon, ManagedPrefix, Policy, Service};
 use crate::health::{self, ServiceHealth};
 use crate::state::streaks::Streak;
 
@@ -57,8 +57,7 @@ fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
         let managed = ManagedPrefix {
             vrf: entry.vrf.clone(),
             prefix: entry.prefix,
-            vtysh: entry.vtysh.clone(),
-            bgpd_pid_file: None,
+            daemon: Daemon::Frr(FrrDaemon { vtysh: entry.vtysh.clone(), bgpd_pid_file: None }),
             route_map: None,
             drain_route_map: None,
         };

@@ -345,9 +345,9 @@ impl Plan {
         let mut unreadable: Vec<(&Path, &str)> = Vec::new();
         for prefix in self.prefixes() {
             if let Action::Error(PrefixError::FrrUnavailable(reason)) = &prefix.action
-                && !unreadable.iter().any(|(vtysh, _)| *vtysh == prefix.managed.vtysh)
+                && !unreadable.iter().any(|(vtysh, _)| *vtysh == prefix.managed.vtysh())
             {
-                unreadable.push((&prefix.managed.vtysh, reason));
+                unreadable.push((prefix.managed.vtysh(), reason));
             }
         }
         unreadable

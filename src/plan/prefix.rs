@@ -36,7 +36,7 @@ impl Observed {
 
 pub(super) fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
     let nothing = Observed::none();
-    let running = match frr.get(&managed.vtysh) {
+    let running = match frr.get(managed.vtysh()) {
         Some(Ok(running)) => running,
         Some(Err(reason)) => return Observed { error: Some(PrefixError::FrrUnavailable(reason.clone())), ..nothing },
         None => return Observed { error: Some(PrefixError::FrrUnavailable("not read".into())), ..nothing },

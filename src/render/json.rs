@@ -213,7 +213,7 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         vrf: prefix.managed.vrf.name().map(str::to_string),
         address_family: prefix.managed.prefix.family().name(),
         asn: prefix.asn.as_ref().map(ToString::to_string),
-        vtysh: prefix.managed.vtysh.display().to_string(),
+        vtysh: prefix.managed.vtysh().display().to_string(),
         current: prefix.current.name(),
         route_map: prefix.route_map.clone(),
         desired,
@@ -321,7 +321,7 @@ pub(crate) fn check_json(
                     prefix: p.prefix.to_string(),
                     vrf: p.vrf.name().map(str::to_string),
                     address_family: p.prefix.family().name(),
-                    vtysh: p.vtysh.display().to_string(),
+                    vtysh: p.vtysh().display().to_string(),
                     route_map: p.route_map.as_ref().map(ToString::to_string),
                     drain_route_map: p.drain_route_map.as_ref().map(ToString::to_string),
                 })

@@ -320,7 +320,7 @@ pub(crate) fn check_text(config: &Config, origin: &str, warnings: &[Warning]) ->
                 "    prefix {} in {} via {}",
                 prefix.prefix,
                 prefix.vrf.described(),
-                escape(&prefix.vtysh.display().to_string())
+                escape(&prefix.vtysh().display().to_string())
             );
             if let Some(route_map) = &prefix.route_map {
                 let _ = write!(out, ", route-map {route_map}");

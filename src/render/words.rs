@@ -156,7 +156,7 @@ pub(crate) fn frr_unavailable(vtysh: &Path, reason: &str) -> String {
 pub(crate) fn prefix_error_below(prefix: &PrefixPlan, error: &PrefixError) -> String {
     match error {
         PrefixError::FrrUnavailable(_) => {
-            format!("cannot read FRR's running config through {} (see above)", prefix.managed.vtysh.display())
+            format!("cannot read FRR's running config through {} (see above)", prefix.managed.vtysh().display())
         }
         other => prefix_error(other, &prefix.managed.vrf),
     }

@@ -136,7 +136,7 @@ pub(crate) fn named_digest(config: &Config) -> String {
         digest.write(&[prefix.prefix.net().prefix_len()]);
         digest.write(prefix.vrf.name().unwrap_or_default().as_bytes());
         digest.write(&[0]);
-        digest.write(prefix.vtysh.as_os_str().as_encoded_bytes());
+        digest.write(prefix.vtysh().as_os_str().as_encoded_bytes());
         digest.write(&[0]);
     }
     format!("{:016x}", digest.0)
