@@ -613,6 +613,7 @@ mod tests {
             prefix: Some("203.0.113.53/32".to_string()),
             vrf: None,
             asn: Some("65536".to_string()),
+            daemon: Some("frr"),
             reason: "every check passes".to_string(),
             service_healthy: Some(true),
         };

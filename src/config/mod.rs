@@ -35,6 +35,11 @@ pub const DEFAULT_PATH: &str = "/etc/anycastd/config.toml";
 pub(crate) const DEFAULT_VTYSH: &str = "/usr/bin/vtysh";
 /// Debian's bgpd pid file, watched for `/usr/bin/vtysh` when no `bgpd_pid_file` is given.
 pub(crate) const DEFAULT_BGPD_PID_FILE: &str = "/run/frr/bgpd.pid";
+/// Debian's BIRD control socket (`bird2` and `bird3`), used when a BIRD prefix does not name one.
+pub(crate) const DEFAULT_BIRD_SOCKET: &str = "/run/bird/bird.ctl";
+/// The file anycastd owns for BIRD when a prefix does not name one: under /run, so that after a reboot BIRD starts
+/// with nothing of anycastd's until a pass has seen a passing check; the package's tmpfiles.d makes the folder.
+pub(crate) const DEFAULT_BIRD_FILE: &str = "/run/anycastd-bird/anycastd.conf";
 
 /// The Cabourotte API used when a check does not name one.
 pub(crate) const DEFAULT_CABOUROTTE_URL: &str = "http://127.0.0.1:9013";
@@ -173,6 +178,22 @@ pub(crate) struct ManagedPrefix {
 pub(crate) enum Daemon {
     /// FRRouting, through a vtysh.
     Frr(FrrDaemon),
+    /// BIRD, through its control socket and a file of anycastd's that its configuration includes.
+    Bird(BirdDaemon),
+}
+
+/// How anycastd reaches one BIRD (see `bird/mod.rs` for why a file and the control socket).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct BirdDaemon {
+    /// BIRD's control socket (`birdc -s`).
+    pub socket: PathBuf,
+    /// The file anycastd owns and BIRD's configuration includes: one `protocol static` per announced prefix.
+    pub file: PathBuf,
+    /// Whether a drain keeps the prefix announced with `anycastd_draining = 1`, which the operator's export filter
+    /// turns into the graceful-shutdown community (README, "BIRD"); without it, a drain withdraws, as an FRR prefix
+    /// without a drain route-map does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drain: bool,
 }
 
 /// How anycastd reaches one FRR.
@@ -187,10 +208,11 @@ pub(crate) struct FrrDaemon {
 }
 
 impl ManagedPrefix {
-    /// The vtysh of the FRR that announces it.
-    pub(crate) fn vtysh(&self) -> &Path {
+    /// The vtysh of the FRR that announces it; `None` for another daemon.
+    pub(crate) fn vtysh(&self) -> Option<&Path> {
         match &self.daemon {
-            Daemon::Frr(frr) => &frr.vtysh,
+            Daemon::Frr(frr) => Some(&frr.vtysh),
+            Daemon::Bird(_) => None,
         }
     }
 
@@ -198,6 +220,31 @@ impl ManagedPrefix {
     pub(crate) fn bgpd_pid_file(&self) -> Option<&Path> {
         match &self.daemon {
             Daemon::Frr(frr) => frr.bgpd_pid_file.as_deref(),
+            Daemon::Bird(_) => None,
+        }
+    }
+
+    /// The BIRD that announces it; `None` for another daemon.
+    pub(crate) fn bird(&self) -> Option<&BirdDaemon> {
+        match &self.daemon {
+            Daemon::Bird(bird) => Some(bird),
+            Daemon::Frr(_) => None,
+        }
+    }
+
+    /// The name of its daemon in reports and logs: `frr`, `bird`.
+    pub(crate) fn daemon_name(&self) -> &'static str {
+        match self.daemon {
+            Daemon::Frr(_) => "frr",
+            Daemon::Bird(_) => "bird",
+        }
+    }
+
+    /// Whether a drain keeps it announced, marked as draining: FRR's drain route-map, BIRD's `drain = true`.
+    pub(crate) fn drains(&self) -> bool {
+        match &self.daemon {
+            Daemon::Frr(_) => self.drain_route_map.is_some(),
+            Daemon::Bird(bird) => bird.drain,
         }
     }
 }

@@ -16,16 +16,17 @@ use super::duration::{self, Bounds, parse_seconds};
 use super::tls::{self, TlsKey};
 use super::types::{CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 use super::{
-    Check, Config, DEFAULT_BGPD_PID_FILE, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL,
+    Check, Config, BirdDaemon, DEFAULT_BGPD_PID_FILE, DEFAULT_BIRD_FILE, DEFAULT_BIRD_SOCKET, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL,
     DEFAULT_VTYSH, Daemon, FrrDaemon, Hook, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, Service,
 };
 
 type Key<'i> = Spanned<DeString<'i>>;
 type Value<'i> = Spanned<DeValue<'i>>;
 
-const PREFIX_TYPES: &[&str] = &["frrouting"];
+const PREFIX_TYPES: &[&str] = &["frrouting", "bird"];
 const CHECK_TYPES: &[&str] = &["cabourotte"];
 const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh", "bgpd_pid_file", "route_map", "drain_route_map"];
+const BIRD_KEYS: &[&str] = &["prefix", "socket", "file", "drain"];
 const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval", "max_age", "ca_file", "cert_file", "key_file"];
 const SERVICE_KEYS: &[&str] = &[
     "prefixes",
@@ -86,6 +87,10 @@ struct Walker {
     first_definition: HashMap<DuplicateKey, Range<usize>>,
     /// The bgpd pid file of each vtysh, and where it was first given.
     bgpd_pid_files: HashMap<PathBuf, (Option<PathBuf>, Range<usize>)>,
+    /// The file of each BIRD socket seen so far, and where it was first given.
+    bird_files: HashMap<PathBuf, (Option<PathBuf>, Range<usize>)>,
+    /// The BIRD socket of each file seen so far, and where it was first given.
+    bird_file_owners: HashMap<PathBuf, (PathBuf, Range<usize>)>,
     /// The TLS settings of each Cabourotte URL, shared by its checks.
     tls: tls::ByUrl,
 }
@@ -130,10 +135,13 @@ impl Walker {
         let service_maps = self.route_maps(Some(table));
         let inherited = service_maps.clone().unwrap_or_default();
         let prefixes =
-            self.typed_lists(table, "prefixes", PREFIX_TYPES, |walker, item| walker.frrouting_prefix(item, &inherited));
+            self.typed_lists(table, "prefixes", PREFIX_TYPES, |walker, kind, item| match kind {
+                "bird" => walker.bird_prefix(item),
+                _ => walker.frrouting_prefix(item, &inherited),
+            });
         let default_max_age = max_age.flatten();
         let checks = self
-            .typed_lists(table, "checks", CHECK_TYPES, |walker, item| walker.cabourotte_check(item, default_max_age));
+            .typed_lists(table, "checks", CHECK_TYPES, |walker, _, item| walker.cabourotte_check(item, default_max_age));
         let (prefixes, checks, policy, on_change, _) = (prefixes?, checks?, policy?, on_change?, service_maps?);
         self.drains_need_a_route_map(table, policy, &prefixes);
         let end = table.iter().map(|(key, value)| key.span().end.max(end_of(value))).max();
@@ -264,19 +272,30 @@ impl Walker {
         ];
         for (key, _) in drains.iter().filter(|(_, drains)| *drains) {
             let Some((_, value)) = field(table, key) else { continue };
-            let lacking: Vec<String> = prefixes
-                .iter()
-                .filter(|prefix| prefix.get_ref().drain_route_map.is_none())
-                .map(|prefix| prefix.get_ref().prefix.to_string())
-                .collect();
-            if !lacking.is_empty() {
+            let lacking: Vec<&ManagedPrefix> =
+                prefixes.iter().map(Spanned::get_ref).filter(|prefix| !prefix.drains()).collect();
+            let (frr, bird): (Vec<_>, Vec<_>) = lacking.iter().partition(|prefix| prefix.bird().is_none());
+            let names = |prefixes: &[&&ManagedPrefix]| {
+                prefixes.iter().map(|prefix| prefix.prefix.to_string()).collect::<Vec<_>>().join(", ")
+            };
+            if !frr.is_empty() {
                 self.report(
                     ConfigProblem::new(
                         value.span(),
-                        format!("`{key} = \"drain\"` needs a drain route-map, and {} has none", lacking.join(", ")),
+                        format!("`{key} = \"drain\"` needs a drain route-map, and {} has none", names(&frr)),
                         "drains without a route-map",
                     )
                     .help("add drain_route_map = \"ANYCAST-DRAIN\" to the service (or to each prefix's table)"),
+                );
+            }
+            if !bird.is_empty() {
+                self.report(
+                    ConfigProblem::new(
+                        value.span(),
+                        format!("`{key} = \"drain\"` needs BIRD prefixes that drain, and {} does not", names(&bird)),
+                        "drains without drain = true",
+                    )
+                    .help("add drain = true to each BIRD prefix's table, with the export filter the README shows"),
                 );
             }
         }
@@ -352,7 +371,7 @@ impl Walker {
         service: &DeTable<'_>,
         section: &str,
         types: &[&str],
-        mut item: impl FnMut(&mut Self, &Value<'_>) -> Option<T>,
+        mut item: impl FnMut(&mut Self, &str, &Value<'_>) -> Option<T>,
     ) -> Option<Vec<T>> {
         let Some((_, lists)) = field(service, section) else { return Some(Vec::new()) };
         let lists =
@@ -376,7 +395,7 @@ impl Walker {
                 continue;
             };
             for entry in list.iter() {
-                match item(self, entry) {
+                match item(self, kind.get_ref(), entry) {
                     Some(parsed) => items.push(parsed),
                     None => all_valid = false,
                 }
@@ -407,6 +426,28 @@ impl Walker {
             daemon: Daemon::Frr(FrrDaemon { vtysh: vtysh?, bgpd_pid_file }),
             route_map: own_maps.route_map.or_else(|| service_maps.route_map.clone()),
             drain_route_map: own_maps.drain_route_map.or_else(|| service_maps.drain_route_map.clone()),
+        };
+        Some(Spanned::new(prefix_value.span(), managed))
+    }
+
+    fn bird_prefix(&mut self, item: &Value<'_>) -> Option<Spanned<ManagedPrefix>> {
+        let example = "{ prefix = \"203.0.113.53\", drain = true }";
+        let (prefix_value, table) =
+            self.shorthand_or_table(item, ("bird prefix", "a prefix string"), BIRD_KEYS, "prefix", example)?;
+        let prefix = self.prefix(prefix_value);
+        let path = |walker: &mut Self, key: &str, default: &str| {
+            option(table, key).map_or_else(|| Some(PathBuf::from(default)), |value| walker.absolute_path(value, key))
+        };
+        let socket = path(self, "socket", DEFAULT_BIRD_SOCKET);
+        let file = path(self, "file", DEFAULT_BIRD_FILE);
+        let drain = option(table, "drain").map_or(Some(false), |value| self.boolean(value, "drain"));
+        let daemon = BirdDaemon { socket: socket?, file: file?, drain: drain? };
+        let managed = ManagedPrefix {
+            prefix: prefix?,
+            vrf: Vrf::Default,
+            daemon: Daemon::Bird(daemon),
+            route_map: None,
+            drain_route_map: None,
         };
         Some(Spanned::new(prefix_value.span(), managed))
     }
@@ -491,7 +532,12 @@ impl Walker {
     /// and `/usr/bin//vtysh` is a duplicate, not two owners that undo each other's changes.
     fn absolute_path(&mut self, value: &Value<'_>, key: &str) -> Option<PathBuf> {
         let text = self.string(value, &format!("`{key}` must be a string"))?;
-        let example = if key == "vtysh" { DEFAULT_VTYSH } else { DEFAULT_BGPD_PID_FILE };
+        let example = match key {
+            "vtysh" => DEFAULT_VTYSH,
+            "socket" => DEFAULT_BIRD_SOCKET,
+            "file" => DEFAULT_BIRD_FILE,
+            _ => DEFAULT_BGPD_PID_FILE,
+        };
         if !text.starts_with('/') || text.chars().any(char::is_control) {
             self.report(
                 ConfigProblem::new(value.span(), format!("`{key}` must be an absolute path"), "not an absolute path")
@@ -624,29 +670,74 @@ impl Walker {
             .ok()
     }
 
+    /// Reports (and drops) a prefix whose daemon is given a setting that another prefix of the same daemon gives
+    /// differently: one vtysh talks to one bgpd (its pid file), one BIRD has one file of anycastd's, and one file
+    /// belongs to one BIRD.
+    fn one_daemon_one_setting(&mut self, prefix: &ManagedPrefix, span: &Range<usize>) -> bool {
+        let (seen, key, setting, (problem, label, help)) = match &prefix.daemon {
+            Daemon::Frr(frr) => (
+                &mut self.bgpd_pid_files,
+                frr.vtysh.clone(),
+                frr.bgpd_pid_file.clone(),
+                (
+                    format!("{} is given two different `bgpd_pid_file`s", frr.vtysh.display()),
+                    "a different bgpd_pid_file (or none) here",
+                    "one vtysh talks to one bgpd: give every prefix of this vtysh the same bgpd_pid_file",
+                ),
+            ),
+            Daemon::Bird(bird) => (
+                &mut self.bird_files,
+                bird.socket.clone(),
+                Some(bird.file.clone()),
+                (
+                    format!("the BIRD of {} is given two different `file`s", bird.socket.display()),
+                    "a different file here",
+                    "anycastd writes one file per BIRD: give every prefix of this socket the same file",
+                ),
+            ),
+        };
+        match seen.get(&key) {
+            Some((first, at)) if *first != setting => {
+                let problem = ConfigProblem::new(span.clone(), problem, label)
+                    .also_at(at.clone(), "first given here")
+                    .help(help);
+                self.report(problem);
+                return false;
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(key, (setting, span.clone()));
+            }
+        }
+        let Some(bird) = prefix.bird() else { return true };
+        match self.bird_file_owners.get(&bird.file) {
+            Some((socket, at)) if *socket != bird.socket => {
+                let problem = ConfigProblem::new(
+                    span.clone(),
+                    format!("{} is given to two BIRDs", bird.file.display()),
+                    "another socket here",
+                )
+                .also_at(at.clone(), "first given here")
+                .help("each BIRD needs a file of its own: anycastd rewrites the whole file for its BIRD");
+                self.report(problem);
+                false
+            }
+            Some(_) => true,
+            None => {
+                self.bird_file_owners.insert(bird.file.clone(), (bird.socket.clone(), span.clone()));
+                true
+            }
+        }
+    }
+
     /// Drops (and reports) a prefix defined twice in the same VRF of the same FRR, and reports one FRR (vtysh) given
     /// two different bgpd pid files: it has one bgpd.
     fn without_duplicates(&mut self, prefixes: Vec<Spanned<ManagedPrefix>>) -> Vec<ManagedPrefix> {
         let mut unique = Vec::with_capacity(prefixes.len());
         for prefix in prefixes {
             let (span, prefix) = (prefix.span(), prefix.into_inner());
-            let pid_file = prefix.bgpd_pid_file().map(Path::to_path_buf);
-            match self.bgpd_pid_files.get(prefix.vtysh()) {
-                Some((first, at)) if *first != pid_file => {
-                    let problem = ConfigProblem::new(
-                        span.clone(),
-                        format!("{} is given two different `bgpd_pid_file`s", prefix.vtysh().display()),
-                        "a different bgpd_pid_file (or none) here",
-                    )
-                    .also_at(at.clone(), "first given here")
-                    .help("one vtysh talks to one bgpd: give every prefix of this vtysh the same bgpd_pid_file");
-                    self.report(problem);
-                    continue;
-                }
-                Some(_) => {}
-                None => {
-                    self.bgpd_pid_files.insert(prefix.vtysh().to_path_buf(), (pid_file, span.clone()));
-                }
+            if !self.one_daemon_one_setting(&prefix, &span) {
+                continue;
             }
             let key = DuplicateKey::of(&prefix);
             if let Some(first) = self.first_definition.get(&key) {
@@ -712,6 +803,16 @@ impl Walker {
         }
     }
 
+    fn boolean(&mut self, value: &Value<'_>, key: &str) -> Option<bool> {
+        match value.get_ref() {
+            DeValue::Boolean(flag) => Some(*flag),
+            other => {
+                self.type_mismatch(value, &format!("`{key}` must be true or false"), other);
+                None
+            }
+        }
+    }
+
     fn type_mismatch(&mut self, value: &Value<'_>, expected: &str, found: &DeValue<'_>) {
         let message = if expected.starts_with('`') || expected.starts_with("the ") {
             expected.to_string()
@@ -749,13 +850,17 @@ fn option<'a, 'i>(table: Option<&'a DeTable<'i>>, key: &str) -> Option<&'a Value
 struct DuplicateKey {
     prefix: Prefix,
     vrf: Vrf,
-    vtysh: Vec<u8>,
+    /// The daemon: its kind and the path that reaches it (vtysh, control socket).
+    daemon: (&'static str, Vec<u8>),
 }
 
 impl DuplicateKey {
     fn of(managed: &ManagedPrefix) -> Self {
-        let vtysh = managed.vtysh().as_os_str().as_encoded_bytes().to_vec();
-        DuplicateKey { prefix: managed.prefix, vrf: managed.vrf.clone(), vtysh }
+        let daemon = match &managed.daemon {
+            Daemon::Frr(frr) => ("frr", frr.vtysh.as_os_str().as_encoded_bytes().to_vec()),
+            Daemon::Bird(bird) => ("bird", bird.socket.as_os_str().as_encoded_bytes().to_vec()),
+        };
+        DuplicateKey { prefix: managed.prefix, vrf: managed.vrf.clone(), daemon }
     }
 }
 

@@ -91,7 +91,7 @@ interval = "500ms"
 "#;
     let config = Config::parse(text, "t").expect("valid");
     let web = &config.services[0];
-    assert_eq!(web.prefixes[0].vtysh(), Path::new("/usr/local/bin/vtysh"));
+    assert_eq!(web.prefixes[0].vtysh(), Some(Path::new("/usr/local/bin/vtysh")));
     let intervals: Vec<_> = web.checks.iter().map(|c| c.interval).collect();
     assert_eq!(intervals, [Duration::from_secs(2), Duration::from_millis(250), Duration::from_millis(500)]);
     assert_eq!(web.checks[1].url.result_list(), "https://healthz.local/api/v1/result");
@@ -457,7 +457,7 @@ checks.cabourotte = ["b"]
         "prefix = \"203.0.113.55\", vtysh = \"/usr/bin//vtysh\"",
     );
     let config = Config::parse(&valid, "t").expect("valid");
-    let paths: Vec<_> = config.prefixes().map(|(_, p)| p.vtysh().display().to_string()).collect();
+    let paths: Vec<_> = config.prefixes().map(|(_, p)| p.vtysh().map(|vtysh| vtysh.display().to_string()).unwrap_or_default()).collect();
     assert_eq!(paths, ["/usr/bin/vtysh", "/usr/bin/vtysh", "/usr/bin/vtysh"]);
 }
 

@@ -166,5 +166,5 @@ pub fn unwatched(config: &Config) -> Vec<Unwatched> {
 
 /// The bgpd pid file of each vtysh path of `config` (`None`: not watchable).
 fn watched_pid_files(config: &Config) -> BTreeMap<&Path, Option<&Path>> {
-    config.prefixes().map(|(_, prefix)| (prefix.vtysh(), prefix.bgpd_pid_file())).collect()
+    config.prefixes().filter_map(|(_, prefix)| Some((prefix.vtysh()?, prefix.bgpd_pid_file()))).collect()
 }

@@ -14,8 +14,8 @@ pub(crate) use crate::finding::{Finding, Level};
 /// Checks every FRR of the configuration, and FRR's startup config at `startup_config`.
 pub(crate) fn check_all(config: &Config, vtysh_timeout: Duration, startup_config: &Path) -> Vec<Finding> {
     let mut by_vtysh: BTreeMap<&Path, Vec<&ManagedPrefix>> = BTreeMap::new();
-    for (_, prefix) in config.prefixes() {
-        by_vtysh.entry(prefix.vtysh()).or_default().push(prefix);
+    for (vtysh, prefix) in config.prefixes().filter_map(|(_, prefix)| Some((prefix.vtysh()?, prefix))) {
+        by_vtysh.entry(vtysh).or_default().push(prefix);
     }
     let mut findings: Vec<Finding> = by_vtysh
         .into_iter()

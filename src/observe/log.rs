@@ -120,6 +120,8 @@ pub struct Event {
     pub vrf: Option<String>,
     /// The AS number of its BGP instance, when known.
     pub asn: Option<String>,
+    /// The routing daemon of the prefix (`frr`, `bird`), if the event is about one.
+    pub daemon: Option<&'static str>,
     /// Why.
     pub reason: String,
     /// Whether every check of the service passed in this pass (`None`: not asked, as by `withdraw-all`, or no
@@ -161,6 +163,7 @@ impl Event {
             prefix: None,
             vrf: None,
             asn: None,
+            daemon: None,
             reason,
             service_healthy: None,
         }
@@ -213,6 +216,7 @@ impl Event {
             prefix: Some(prefix.managed.prefix.to_string()),
             vrf: prefix.managed.vrf.name().map(str::to_string),
             asn: prefix.asn.as_ref().map(ToString::to_string),
+            daemon: Some(prefix.managed.daemon_name()),
             reason,
             service_healthy: None,
         }
@@ -259,7 +263,9 @@ impl Event {
         if let Some(service) = &self.service {
             line.push_str(&format!(" for service {}", escape(service)));
         }
-        if self.prefix.is_some() {
+        if self.prefix.is_some() && self.daemon == Some("bird") {
+            line.push_str(" (BIRD)");
+        } else if self.prefix.is_some() {
             let vrf =
                 self.vrf.as_deref().map_or_else(|| "default VRF".to_string(), |name| format!("VRF {}", escape(name)));
             let asn = self.asn.as_deref().map(|asn| format!(", AS {}", escape(asn))).unwrap_or_default();
@@ -442,6 +448,7 @@ mod tests {
             prefix: Some("203.0.113.53/32".into()),
             vrf: None,
             asn: Some("65536".into()),
+            daemon: Some("frr"),
             reason: "every check passes".into(),
             service_healthy: Some(true),
         }

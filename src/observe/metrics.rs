@@ -166,6 +166,7 @@ fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
     for prefix in applied.prefixes() {
         let kind = match (&prefix.action, &prefix.outcome) {
             (Action::Error(PrefixError::FrrUnavailable(_)), _) => "frr_unavailable",
+            (Action::Error(PrefixError::BirdUnavailable(_)), _) => "bird_unavailable",
             (Action::Error(PrefixError::NoBgpInstance), _) => "no_bgp_instance",
             (Action::Error(PrefixError::MissingRouteMap(_)), _) => "missing_route_map",
             (_, Outcome::Failed(_)) => "apply_failed",

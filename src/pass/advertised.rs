@@ -58,7 +58,8 @@ fn wanted(plan: &Plan) -> BTreeMap<PathBuf, BTreeMap<Vrf, BTreeSet<AddressFamily
     let mut wanted: BTreeMap<PathBuf, BTreeMap<Vrf, BTreeSet<AddressFamily>>> = BTreeMap::new();
     for prefix in plan.prefixes() {
         let managed = &prefix.managed;
-        let vrfs = wanted.entry(managed.vtysh().to_path_buf()).or_default();
+        let Some(vtysh) = managed.vtysh() else { continue };
+        let vrfs = wanted.entry(vtysh.to_path_buf()).or_default();
         vrfs.entry(managed.vrf.clone()).or_default().insert(managed.prefix.family());
     }
     wanted
@@ -69,7 +70,7 @@ fn tell(plan: &mut Plan, path: &std::path::Path, advertised: &Advertised, after_
     let read_at = crate::clock::unix_now().max(0).unsigned_abs();
     let mut pending = false;
     let prefixes = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
-    for prefix in prefixes.filter(|prefix| prefix.managed.vtysh().as_os_str() == path.as_os_str()) {
+    for prefix in prefixes.filter(|prefix| prefix.managed.vtysh() == Some(path)) {
         let just_changed = after_changes && changed(prefix);
         let announced = if after_changes { prefix.state_after() } else { prefix.current }.is_announced();
         let (vrf, address) = (&prefix.managed.vrf, &prefix.managed.prefix);

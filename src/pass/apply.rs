@@ -17,8 +17,8 @@ use crate::plan::{Action, Failure, FrrStates, Outcome, Plan, Warning};
 pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> (Plan, FrrStates) {
     let mut batches: BTreeMap<PathBuf, Vec<_>> = BTreeMap::new();
     for prefix in plan.prefixes() {
-        if let Some(change) = prefix.change() {
-            batches.entry(prefix.managed.vtysh().to_path_buf()).or_default().push(change);
+        if let (Some(change), Some(vtysh)) = (prefix.change(), prefix.managed.vtysh()) {
+            batches.entry(vtysh.to_path_buf()).or_default().push(change);
         }
     }
     let results: BTreeMap<PathBuf, (Option<String>, Result<RunningConfig, String>)> = batches
@@ -38,7 +38,7 @@ pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> (Plan, FrrStates) {
             }
             Action::Keep | Action::Error(_) => continue,
         };
-        let Some((batch_error, after)) = results.get(prefix.managed.vtysh()) else { continue };
+        let Some((batch_error, after)) = prefix.managed.vtysh().and_then(|vtysh| results.get(vtysh)) else { continue };
         let outcome = match after {
             Ok(running) => match running.network(&prefix.managed.vrf, &prefix.managed.prefix) {
                 found if found == wanted => Outcome::Done,
@@ -49,7 +49,8 @@ pub fn apply(mut plan: Plan, vtysh_timeout: Duration) -> (Plan, FrrStates) {
         prefix.outcome = outcome;
     }
     for (path, (batch_error, _)) in &results {
-        let failed_here = plan.prefixes().any(|p| p.managed.vtysh() == path && matches!(p.outcome, Outcome::Failed(_)));
+        let failed_here =
+            plan.prefixes().any(|p| p.managed.vtysh() == Some(path) && matches!(p.outcome, Outcome::Failed(_)));
         if let (Some(error), false) = (batch_error, failed_here) {
             plan.warnings.push(Warning::VtyshErrorButApplied { error: error.clone() });
         }

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use super::input::{FrrInput, HealthInput};
 use crate::clock;
+use super::bird;
 use crate::config::{Config, DEFAULT_VTYSH, Prefix, Vrf};
 use crate::context::Context;
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
 use crate::health::cabourotte::{self, Answers};
-use crate::plan::{Action, Departed, FrrStates, Intent, Outcome, Plan, PrefixPlan, Warning};
+use crate::plan::{Action, BirdStates, Departed, FrrStates, Intent, Outcome, Plan, PrefixPlan, Warning};
 use crate::state::StateDir;
 use crate::state::maintenance::{self, Maintenance};
 use crate::state::managed::{self, Record};
@@ -26,6 +27,8 @@ pub struct Gathered {
     pub now: Option<i64>,
     /// FRR's running config, or why it could not be read, per vtysh path.
     pub frr: FrrStates,
+    /// What each BIRD has of anycastd's prefixes, or why it could not be asked, per control socket.
+    pub bird: BirdStates,
     /// The maintenance marker, or why it could not be read.
     pub maintenance: std::io::Result<Option<Maintenance>>,
     /// The rise/fall counts of earlier passes.
@@ -84,16 +87,21 @@ pub fn gather(
     };
     let must_read = !matches!(frr, FrrInput::File(_))
         && (!extra_paths.is_empty() || vtysh_paths(config).iter().any(|path| !remembered.contains_key(*path)));
-    let ((answers, now), frr): ((Answers, Option<i64>), FrrStates) = if must_read {
-        // Cabourotte and FRR are asked at the same time: a pass waits for the slower of the two, not for both.
+    let read_bird = || match frr {
+        FrrInput::File(_) => bird::offline(config),
+        FrrInput::Live | FrrInput::Remembered(_) => bird::read_all(config, context.vtysh_timeout),
+    };
+    let must_read = must_read || bird::has_prefixes(config);
+    let ((answers, now), (frr, bird)): ((Answers, Option<i64>), (FrrStates, BirdStates)) = if must_read {
+        // Cabourotte and the routing daemons are asked at the same time: a pass waits for the slower, not for both.
         std::thread::scope(|scope| {
             let asked = scope.spawn(ask_health);
-            let frr = read_frr();
-            (asked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), frr)
+            let daemons = (read_frr(), read_bird());
+            (asked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), daemons)
         })
     } else {
         // Nothing to read from FRR (loop mode remembers it): no thread to start for an idle pass.
-        (ask_health(), read_frr())
+        (ask_health(), (read_frr(), read_bird()))
     };
     let answers = health.with_pushed(answers);
     let exposed = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
@@ -104,6 +112,7 @@ pub fn gather(
         answers,
         now,
         frr,
+        bird,
         maintenance,
         recalled,
         warnings,
@@ -140,7 +149,7 @@ fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<Warning>
 fn vtysh_paths(config: &Config) -> BTreeSet<&Path> {
     // As bytes: comparing `Path`s component by component, 10,000 times, was a twentieth of a pass.
     let distinct: BTreeSet<&std::ffi::OsStr> =
-        config.prefixes().map(|(_, prefix)| prefix.vtysh().as_os_str()).collect();
+        config.prefixes().filter_map(|(_, prefix)| prefix.vtysh()).map(Path::as_os_str).collect();
     distinct.into_iter().map(Path::new).collect()
 }
 
@@ -186,9 +195,8 @@ pub fn warn_unrouted_in_vrfs(plan: &mut Plan, vtysh_timeout: Duration) {
     };
     let mut samples: BTreeMap<(PathBuf, Vrf), Prefix> = BTreeMap::new();
     for prefix in plan.prefixes().filter(|prefix| announced(prefix)) {
-        samples
-            .entry((prefix.managed.vtysh().to_path_buf(), prefix.managed.vrf.clone()))
-            .or_insert(prefix.managed.prefix);
+        let Some(vtysh) = prefix.managed.vtysh() else { continue };
+        samples.entry((vtysh.to_path_buf(), prefix.managed.vrf.clone())).or_insert(prefix.managed.prefix);
     }
     let missing: BTreeMap<(PathBuf, Vrf), String> = samples
         .into_iter()
@@ -200,7 +208,8 @@ pub fn warn_unrouted_in_vrfs(plan: &mut Plan, vtysh_timeout: Duration) {
         .collect();
     let checked = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
     for prefix in checked.filter(|prefix| announced(prefix)) {
-        let key = (prefix.managed.vtysh().to_path_buf(), prefix.managed.vrf.clone());
+        let Some(vtysh) = prefix.managed.vtysh() else { continue };
+        let key = (vtysh.to_path_buf(), prefix.managed.vrf.clone());
         if let Some(reason) = missing.get(&key) {
             prefix.warnings.push(Warning::RibUnreadable { vrf: prefix.managed.vrf.clone(), reason: reason.clone() });
         }
@@ -213,10 +222,8 @@ fn warn_unrouted_of(plan: &mut Plan, vtysh_timeout: Duration, chosen: impl Fn(&P
     let chosen = |prefix: &PrefixPlan| prefix.import_check && chosen(prefix);
     let mut wanted: BTreeMap<PathBuf, BTreeSet<(Vrf, Prefix)>> = BTreeMap::new();
     for prefix in plan.prefixes().filter(|prefix| chosen(prefix)) {
-        wanted
-            .entry(prefix.managed.vtysh().to_path_buf())
-            .or_default()
-            .insert((prefix.managed.vrf.clone(), prefix.managed.prefix));
+        let Some(vtysh) = prefix.managed.vtysh() else { continue };
+        wanted.entry(vtysh.to_path_buf()).or_default().insert((prefix.managed.vrf.clone(), prefix.managed.prefix));
     }
     if wanted.is_empty() {
         return;
@@ -231,7 +238,8 @@ fn warn_unrouted_of(plan: &mut Plan, vtysh_timeout: Duration, chosen: impl Fn(&P
     let checked = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
     for prefix in checked.filter(|prefix| chosen(prefix)) {
         let managed = &prefix.managed;
-        let Some(lookup) = lookups.get(managed.vtysh()).and_then(|lookup| lookup.get(&managed.vrf)) else { continue };
+        let lookup = managed.vtysh().and_then(|vtysh| lookups.get(vtysh)).and_then(|lookup| lookup.get(&managed.vrf));
+        let Some(lookup) = lookup else { continue };
         let warning = match lookup {
             Ok(routed) if routed.contains(&managed.prefix) => None,
             Ok(_) => Some(Warning::NotInRib { prefix: managed.prefix, vrf: managed.vrf.clone() }),

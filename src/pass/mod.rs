@@ -13,6 +13,7 @@
 
 pub mod advertised;
 pub mod apply;
+mod bird;
 pub mod gather;
 pub mod input;
 mod ownership;
@@ -237,17 +238,28 @@ fn apply_heeding_the_marker(
     vtysh_timeout: std::time::Duration,
     learn: &mut impl FnMut(&FrrStates),
 ) -> Plan {
-    let (applied, verified) = apply::apply(plan, vtysh_timeout);
-    learn(&verified);
-    deciding.inputs.frr.extend(verified);
+    let applied = apply_to_every_daemon(plan, deciding, vtysh_timeout, learn);
     if !announces(&applied) || !deciding.heed_marker(held.state_dir.as_ref()) {
         return applied;
     }
-    let (mut again, verified) = apply::apply(deciding.plan(), vtysh_timeout);
-    learn(&verified);
-    deciding.inputs.frr.extend(verified);
+    let mut again = apply_to_every_daemon(deciding.plan(), deciding, vtysh_timeout, learn);
     again.warnings.push(Warning::MarkerAppeared);
     again
+}
+
+/// Applies `plan` to FRR, then to BIRD; what each reads to verify becomes what the pass knows of it.
+fn apply_to_every_daemon(
+    plan: Plan,
+    deciding: &mut Deciding<'_>,
+    vtysh_timeout: std::time::Duration,
+    learn: &mut impl FnMut(&FrrStates),
+) -> Plan {
+    let (mut applied, verified) = apply::apply(plan, vtysh_timeout);
+    learn(&verified);
+    deciding.inputs.frr.extend(verified);
+    let verified = bird::apply(&mut applied, &deciding.inputs.bird, vtysh_timeout);
+    deciding.inputs.bird.extend(verified);
+    applied
 }
 
 /// What a pass keeps after applying: the record of managed prefixes, without the departed ones FRR no longer has
@@ -356,6 +368,7 @@ fn inputs(gathered: Gathered, mut problems: Vec<PassError>) -> (Inputs, Vec<Pass
     let inputs = Inputs {
         answers: gathered.answers,
         frr: gathered.frr,
+        bird: gathered.bird,
         maintenance,
         streaks: recalled.streaks,
         now: gathered.now,

@@ -36,7 +36,7 @@ pub fn after_applying(state_dir: &StateDir, config: &Config, applied: &Plan, frr
 /// Whether FRR may still have the departed `prefix`: its FRR has the network in its VRF, or could not be read.
 fn still_there(prefix: &PrefixPlan, frr: &FrrStates) -> bool {
     let managed = &prefix.managed;
-    let Some(Ok(running)) = frr.get(managed.vtysh()) else { return true };
+    let Some(Ok(running)) = managed.vtysh().and_then(|vtysh| frr.get(vtysh)) else { return true };
     running.network(&managed.vrf, &managed.prefix).is_some()
 }
 
@@ -49,14 +49,18 @@ fn entries(plan: &Plan, keep_departed: impl Fn(&PrefixPlan) -> bool) -> Vec<Entr
         .iter()
         .flat_map(|service| service.prefixes.iter().map(move |p| (service, p)))
         .filter(|(_, prefix)| prefix.current != PrefixState::Withdrawn && keep_departed(prefix));
+    // BIRD's prefixes are not recorded: anycastd rewrites BIRD's whole file, so what it no longer names leaves BIRD
+    // with the next pass that writes it.
     configured
         .chain(departed)
-        .map(|(service, prefix)| Entry {
-            prefix: prefix.managed.prefix,
-            vrf: prefix.managed.vrf.clone(),
-            asn: prefix.asn.as_ref().map(ToString::to_string),
-            vtysh: prefix.managed.vtysh().to_path_buf(),
-            service: service.name.clone(),
+        .filter_map(|(service, prefix)| {
+            Some(Entry {
+                prefix: prefix.managed.prefix,
+                vrf: prefix.managed.vrf.clone(),
+                asn: prefix.asn.as_ref().map(ToString::to_string),
+                vtysh: prefix.managed.vtysh()?.to_path_buf(),
+                service: service.name.clone(),
+            })
         })
         .collect()
 }

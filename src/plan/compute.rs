@@ -29,7 +29,7 @@ impl Plan {
 }
 
 fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePlan {
-    let observed: Vec<Observed> = service.prefixes.iter().map(|managed| observe(managed, &inputs.frr)).collect();
+    let observed: Vec<Observed> = service.prefixes.iter().map(|managed| observe(managed, &inputs.frr, &inputs.bird)).collect();
     let announced_now = observed.iter().any(|seen| seen.state.is_announced());
     let health = intent.asks_health().then(|| health::evaluate(service, &inputs.answers, inputs.now));
     let condition = health.as_ref().map(ServiceHealth::condition);
@@ -62,7 +62,7 @@ fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
             drain_route_map: None,
         };
         let seen = match departed.vtysh_allowed {
-            true => observe(&managed, &inputs.frr),
+            true => observe(&managed, &inputs.frr, &inputs.bird),
             false => Observed { error: Some(PrefixError::VtyshNotConfigured(entry.vtysh.clone())), ..Observed::none() },
         };
         let seen = match seen.error {

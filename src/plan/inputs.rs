@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use crate::bird::BirdRoutes;
 use crate::frr::RunningConfig;
 use crate::health::cabourotte::Answers;
 use crate::state::maintenance::Maintenance;
@@ -12,6 +13,10 @@ use crate::state::streaks::Streaks;
 /// What each vtysh path's FRR has, or why it could not be read.
 pub type FrrStates = BTreeMap<PathBuf, Result<RunningConfig, String>>;
 
+/// What each BIRD (by control socket) has of anycastd's prefixes, or why it could not be read: each prefix a protocol
+/// of anycastd's file gives BIRD, and whether it carries the drain mark (`anycastd_draining`).
+pub type BirdStates = BTreeMap<PathBuf, Result<BirdRoutes, String>>;
+
 /// Everything a plan is computed from, besides the configuration.
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
@@ -19,6 +24,8 @@ pub struct Inputs {
     pub answers: Answers,
     /// What each FRR has.
     pub frr: FrrStates,
+    /// What each BIRD has.
+    pub bird: BirdStates,
     /// The maintenance marker, when set.
     pub maintenance: Option<Maintenance>,
     /// The streaks of past passes.

@@ -14,7 +14,7 @@ mod testing;
 mod verdict;
 mod warning;
 
-pub use inputs::{Departed, FrrStates, Inputs, Intent};
+pub use inputs::{BirdStates, Departed, FrrStates, Inputs, Intent};
 pub use model::{
     Action, Advertising, Failure, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary,
 };

@@ -15,6 +15,8 @@ use super::{Desired, Verdict, Warning};
 pub enum PrefixError {
     /// The vtysh of this prefix could not read FRR's running config.
     FrrUnavailable(String),
+    /// BIRD's control socket could not be asked what BIRD has.
+    BirdUnavailable(String),
     /// FRR has no BGP instance in the prefix's VRF; anycastd never creates one.
     NoBgpInstance,
     /// The prefix should be announced, but this pass may only withdraw, for this reason.
@@ -31,6 +33,7 @@ impl PrefixError {
     pub fn code(&self) -> &'static str {
         match self {
             PrefixError::FrrUnavailable(_) => "frr-unavailable",
+            PrefixError::BirdUnavailable(_) => "bird-unavailable",
             PrefixError::NoBgpInstance => "no-bgp-instance",
             PrefixError::AnnounceRefused(_) => "announce-refused",
             PrefixError::MissingRouteMap(_) => "missing-route-map",
@@ -61,10 +64,27 @@ pub enum Failure {
         /// What vtysh reported, if it reported an error.
         vtysh_error: Option<String>,
     },
-    /// FRR's running config could not be read after applying.
+    /// FRR's running config (BIRD's tables) could not be read after applying.
     Unverified {
         /// Why.
         reason: String,
+    },
+    /// BIRD's tables lack the prefix after applying.
+    BirdAbsent {
+        /// Why BIRD did not load anycastd's file, if it did not (its own message).
+        bird_error: Option<String>,
+    },
+    /// BIRD's tables still have the prefix after applying.
+    BirdStillPresent {
+        /// Why BIRD did not load anycastd's file, if it did not.
+        bird_error: Option<String>,
+    },
+    /// BIRD has the prefix, but not marked as it should be (`draining`: it should carry the drain mark).
+    BirdWrongMark {
+        /// Whether it should be marked as draining.
+        draining: bool,
+        /// Why BIRD did not load anycastd's file, if it did not.
+        bird_error: Option<String>,
     },
 }
 
@@ -76,6 +96,9 @@ impl Failure {
             Failure::StillPresent { .. } => "present-after-applying",
             Failure::WrongRouteMap { .. } => "wrong-route-map-after-applying",
             Failure::Unverified { .. } => "unverified-after-applying",
+            Failure::BirdAbsent { .. } => "absent-after-applying",
+            Failure::BirdStillPresent { .. } => "present-after-applying",
+            Failure::BirdWrongMark { .. } => "wrong-drain-mark-after-applying",
         }
     }
 }
@@ -344,10 +367,11 @@ impl Plan {
     pub fn unreadable_frrs(&self) -> Vec<(&Path, &str)> {
         let mut unreadable: Vec<(&Path, &str)> = Vec::new();
         for prefix in self.prefixes() {
-            if let Action::Error(PrefixError::FrrUnavailable(reason)) = &prefix.action
-                && !unreadable.iter().any(|(vtysh, _)| *vtysh == prefix.managed.vtysh())
+            if let (Action::Error(PrefixError::FrrUnavailable(reason)), Some(vtysh)) =
+                (&prefix.action, prefix.managed.vtysh())
+                && !unreadable.iter().any(|(seen, _)| *seen == vtysh)
             {
-                unreadable.push((prefix.managed.vtysh(), reason));
+                unreadable.push((vtysh, reason));
             }
         }
         unreadable

@@ -1,9 +1,11 @@
 //! One managed prefix: what FRR has of it, and what to do about it given what its service wants.
 
-use crate::config::{ManagedPrefix, RouteMap};
+use std::path::Path;
+
+use crate::config::{Daemon, ManagedPrefix, RouteMap};
 use crate::frr::Asn;
 
-use super::{Action, Desired, FrrStates, Outcome, PrefixError, PrefixPlan, PrefixState, Warning};
+use super::{Action, BirdStates, Desired, FrrStates, Outcome, PrefixError, PrefixPlan, PrefixState, Warning};
 
 /// What FRR has of one managed prefix.
 pub(super) struct Observed {
@@ -34,9 +36,34 @@ impl Observed {
     }
 }
 
-pub(super) fn observe(managed: &ManagedPrefix, frr: &FrrStates) -> Observed {
+/// What its daemon has of one managed prefix.
+pub(super) fn observe(managed: &ManagedPrefix, frr: &FrrStates, bird: &BirdStates) -> Observed {
+    match &managed.daemon {
+        Daemon::Frr(daemon) => observe_frr(managed, &daemon.vtysh, frr),
+        Daemon::Bird(daemon) => observe_bird(managed, &daemon.socket, bird),
+    }
+}
+
+/// What BIRD has of one managed prefix: a route from anycastd's file, marked as draining or not, or none.
+fn observe_bird(managed: &ManagedPrefix, socket: &Path, bird: &BirdStates) -> Observed {
     let nothing = Observed::none();
-    let running = match frr.get(managed.vtysh()) {
+    let routes = match bird.get(socket) {
+        Some(Ok(routes)) => routes,
+        Some(Err(reason)) => return Observed { error: Some(PrefixError::BirdUnavailable(reason.clone())), ..nothing },
+        None => return Observed { error: Some(PrefixError::BirdUnavailable("not read".into())), ..nothing },
+    };
+    let state = match routes.get(&managed.prefix) {
+        None => PrefixState::Withdrawn,
+        Some(route) if route.draining => PrefixState::Drained,
+        Some(_) => PrefixState::Announced,
+    };
+    Observed { state, ..nothing }
+}
+
+/// What FRR has of one managed prefix: its `network` line in the instance of its VRF, and its route-map.
+fn observe_frr(managed: &ManagedPrefix, vtysh: &Path, frr: &FrrStates) -> Observed {
+    let nothing = Observed::none();
+    let running = match frr.get(vtysh) {
         Some(Ok(running)) => running,
         Some(Err(reason)) => return Observed { error: Some(PrefixError::FrrUnavailable(reason.clone())), ..nothing },
         None => return Observed { error: Some(PrefixError::FrrUnavailable("not read".into())), ..nothing },
@@ -102,8 +129,10 @@ impl Observed {
             return Action::Error(PrefixError::MissingRouteMap(route_map.clone()));
         }
         let wanted = managed.route_map.as_ref().map(RouteMap::name);
+        // BIRD marks a drained route rather than naming a route-map: only its mark tells the two apart.
+        let marked_drained = managed.bird().is_some() && self.state == PrefixState::Drained;
         let action = match self.state {
-            PrefixState::Announced | PrefixState::Drained if self.route_map.as_deref() == wanted => {
+            PrefixState::Announced | PrefixState::Drained if self.route_map.as_deref() == wanted && !marked_drained => {
                 return Action::Keep;
             }
             PrefixState::Announced | PrefixState::Drained => Action::Restore,
@@ -120,6 +149,13 @@ impl Observed {
     fn drain(&self, managed: &ManagedPrefix) -> Action {
         if !self.state.is_announced() {
             return Action::Keep;
+        }
+        if managed.bird().is_some() {
+            return match (managed.drains(), self.state) {
+                (false, _) => Action::Withdraw,
+                (true, PrefixState::Drained) => Action::Keep,
+                (true, _) => Action::Drain,
+            };
         }
         match &managed.drain_route_map {
             None => Action::Withdraw,

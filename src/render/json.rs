@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::{Tense, words};
-use crate::config::Config;
+use crate::config::{Config, ManagedPrefix};
 use crate::finding::Finding;
 use crate::frr::Advertisement;
 use crate::health::{CheckStatus, CheckVerdict};
@@ -85,7 +85,13 @@ struct PrefixJson {
     vrf: Option<String>,
     address_family: &'static str,
     asn: Option<String>,
-    vtysh: String,
+    /// `frr` or `bird`.
+    daemon: &'static str,
+    /// FRR's vtysh (`null` for BIRD).
+    vtysh: Option<String>,
+    /// BIRD's control socket and anycastd's file for it (absent for FRR).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    bird: Option<BirdJson>,
     current: &'static str,
     route_map: Option<String>,
     desired: &'static str,
@@ -107,6 +113,20 @@ struct PrefixJson {
     /// Why each neighbor does not receive it, when nobody does.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     not_advertised: Vec<HeldJson>,
+}
+
+/// Where a BIRD prefix lives: BIRD's control socket and the file anycastd writes for it.
+#[derive(Serialize)]
+struct BirdJson {
+    bird_socket: String,
+    bird_file: String,
+}
+
+impl BirdJson {
+    fn of(managed: &ManagedPrefix) -> Option<BirdJson> {
+        let bird = managed.bird()?;
+        Some(BirdJson { bird_socket: bird.socket.display().to_string(), bird_file: bird.file.display().to_string() })
+    }
 }
 
 #[derive(Serialize)]
@@ -213,7 +233,9 @@ fn prefix_json(prefix: &PrefixPlan, desired: &'static str, tense: Tense) -> Pref
         vrf: prefix.managed.vrf.name().map(str::to_string),
         address_family: prefix.managed.prefix.family().name(),
         asn: prefix.asn.as_ref().map(ToString::to_string),
-        vtysh: prefix.managed.vtysh().display().to_string(),
+        daemon: prefix.managed.daemon_name(),
+        vtysh: prefix.managed.vtysh().map(|vtysh| vtysh.display().to_string()),
+        bird: BirdJson::of(&prefix.managed),
         current: prefix.current.name(),
         route_map: prefix.route_map.clone(),
         desired,
@@ -289,7 +311,10 @@ struct ConfiguredPrefix {
     prefix: String,
     vrf: Option<String>,
     address_family: &'static str,
-    vtysh: String,
+    daemon: &'static str,
+    vtysh: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    bird: Option<BirdJson>,
     route_map: Option<String>,
     drain_route_map: Option<String>,
 }
@@ -321,7 +346,9 @@ pub(crate) fn check_json(
                     prefix: p.prefix.to_string(),
                     vrf: p.vrf.name().map(str::to_string),
                     address_family: p.prefix.family().name(),
-                    vtysh: p.vtysh().display().to_string(),
+                    daemon: p.daemon_name(),
+                    vtysh: p.vtysh().map(|vtysh| vtysh.display().to_string()),
+                    bird: BirdJson::of(p),
                     route_map: p.route_map.as_ref().map(ToString::to_string),
                     drain_route_map: p.drain_route_map.as_ref().map(ToString::to_string),
                 })

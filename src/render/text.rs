@@ -11,7 +11,7 @@ use owo_colors::OwoColorize;
 
 use super::{Tense, words};
 use crate::clock::utc_timestamp;
-use crate::config::{Config, RouteMap};
+use crate::config::{Config, Daemon, RouteMap};
 use crate::escape::escape;
 use crate::finding::{Finding, Level};
 use crate::health::CheckStatus;
@@ -242,9 +242,10 @@ fn action_words(prefix: &PrefixPlan, tense: Tense) -> (&'static str, &'static st
 
 /// Where the prefix is: `AS 65536, default VRF`, and the route-map its line gets (or keeps), if any.
 fn place(out: &mut String, prefix: &PrefixPlan) {
-    let _ = match &prefix.asn {
-        Some(asn) => write!(out, "AS {asn}, {}", prefix.managed.vrf),
-        None => write!(out, "{}", prefix.managed.vrf),
+    let _ = match (&prefix.asn, prefix.managed.bird()) {
+        (_, Some(_)) => write!(out, "BIRD"),
+        (Some(asn), None) => write!(out, "AS {asn}, {}", prefix.managed.vrf),
+        (None, None) => write!(out, "{}", prefix.managed.vrf),
     };
     let route_map = match (prefix.wanted_route_map(), &prefix.action) {
         (Some(wanted), _) => wanted.map(RouteMap::name),
@@ -315,13 +316,23 @@ pub(crate) fn check_text(config: &Config, origin: &str, warnings: &[Warning]) ->
     for service in &config.services {
         let _ = writeln!(out, "  {}:", escape(&service.name));
         for prefix in &service.prefixes {
-            let _ = write!(
-                out,
-                "    prefix {} in {} via {}",
-                prefix.prefix,
-                prefix.vrf.described(),
-                escape(&prefix.vtysh().display().to_string())
-            );
+            let _ = match &prefix.daemon {
+                Daemon::Frr(frr) => write!(
+                    out,
+                    "    prefix {} in {} via {}",
+                    prefix.prefix,
+                    prefix.vrf.described(),
+                    escape(&frr.vtysh.display().to_string())
+                ),
+                Daemon::Bird(bird) => write!(
+                    out,
+                    "    prefix {} in BIRD via {}, file {}{}",
+                    prefix.prefix,
+                    escape(&bird.socket.display().to_string()),
+                    escape(&bird.file.display().to_string()),
+                    if bird.drain { ", drains with anycastd_draining" } else { "" }
+                ),
+            };
             if let Some(route_map) = &prefix.route_map {
                 let _ = write!(out, ", route-map {route_map}");
             }

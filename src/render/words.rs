@@ -117,6 +117,7 @@ pub(crate) fn config_warning(warning: ConfigWarning) -> &'static str {
 pub(crate) fn prefix_error(error: &PrefixError, vrf: &Vrf) -> String {
     match error {
         PrefixError::FrrUnavailable(reason) => format!("cannot read FRR's running config: {reason}"),
+        PrefixError::BirdUnavailable(reason) => format!("cannot ask BIRD what it has: {reason}"),
         PrefixError::NoBgpInstance => {
             let block = match vrf.name() {
                 Some(name) => format!("router bgp <ASN> vrf {name}"),
@@ -156,7 +157,8 @@ pub(crate) fn frr_unavailable(vtysh: &Path, reason: &str) -> String {
 pub(crate) fn prefix_error_below(prefix: &PrefixPlan, error: &PrefixError) -> String {
     match error {
         PrefixError::FrrUnavailable(_) => {
-            format!("cannot read FRR's running config through {} (see above)", prefix.managed.vtysh().display())
+            let vtysh = prefix.managed.vtysh().map(|vtysh| vtysh.display().to_string()).unwrap_or_default();
+            format!("cannot read FRR's running config through {vtysh} (see above)")
         }
         other => prefix_error(other, &prefix.managed.vrf),
     }
@@ -168,6 +170,14 @@ pub(crate) fn failure(failure: &Failure) -> String {
         |line: &Option<String>| line.as_ref().map_or("no route-map".to_string(), |name| format!("route-map {name}"));
     let (what, vtysh_error) = match failure {
         Failure::Unverified { reason } => return format!("cannot read FRR's running config after applying: {reason}"),
+        Failure::BirdAbsent { bird_error } => ("BIRD does not have the prefix after applying".to_string(), bird_error),
+        Failure::BirdStillPresent { bird_error } => {
+            ("BIRD still has the prefix after applying".to_string(), bird_error)
+        }
+        Failure::BirdWrongMark { draining, bird_error } => {
+            let (has, wanted) = if *draining { ("without", "with") } else { ("with", "without") };
+            (format!("BIRD has the prefix {has} the drain mark after applying, not {wanted}"), bird_error)
+        }
         Failure::Absent { vtysh_error } => ("FRR does not have the network after applying".to_string(), vtysh_error),
         Failure::StillPresent { vtysh_error } => ("FRR still has the network after applying".to_string(), vtysh_error),
         Failure::WrongRouteMap { found, wanted, vtysh_error } => (
@@ -175,9 +185,12 @@ pub(crate) fn failure(failure: &Failure) -> String {
             vtysh_error,
         ),
     };
-    match vtysh_error {
-        Some(error) => format!("{what}: {error}"),
-        None => what,
+    match (vtysh_error, failure) {
+        (Some(error), Failure::BirdAbsent { .. } | Failure::BirdStillPresent { .. } | Failure::BirdWrongMark { .. }) => {
+            format!("{what}: BIRD would not load anycastd's file: {error}; fix the configuration BIRD includes it from")
+        }
+        (Some(error), _) => format!("{what}: {error}"),
+        (None, _) => what,
     }
 }
 

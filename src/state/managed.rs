@@ -128,7 +128,7 @@ fn named_set(config: &Config) -> BTreeSet<(Prefix, Vrf)> {
 /// whole.
 pub(crate) fn named_digest(config: &Config) -> String {
     let mut digest = Fnv::new();
-    for (_, prefix) in config.prefixes() {
+    for (prefix, vtysh) in config.prefixes().filter_map(|(_, prefix)| Some((prefix, prefix.vtysh()?))) {
         match prefix.prefix.net() {
             IpNet::V4(net) => digest.write(&net.addr().octets()),
             IpNet::V6(net) => digest.write(&net.addr().octets()),
@@ -136,7 +136,7 @@ pub(crate) fn named_digest(config: &Config) -> String {
         digest.write(&[prefix.prefix.net().prefix_len()]);
         digest.write(prefix.vrf.name().unwrap_or_default().as_bytes());
         digest.write(&[0]);
-        digest.write(prefix.vtysh().as_os_str().as_encoded_bytes());
+        digest.write(vtysh.as_os_str().as_encoded_bytes());
         digest.write(&[0]);
     }
     format!("{:016x}", digest.0)
