@@ -19,10 +19,18 @@
 //! (`attribute int anycastd_draining;`) and their export filter turns it into 65535:0 or a prepend. anycastd never
 //! writes the operator's filters, so its file needs no symbol of theirs and theirs none of anycastd's.
 
+mod control;
+#[cfg(test)]
+mod fake;
+mod reply;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::config::Prefix;
+
+pub use control::{BirdError, Connection};
+pub use reply::{Class, Line, Reply, ReplyError};
 
 /// What BIRD's tables hold of anycastd's prefixes: each prefix a protocol `anycastd_*` has a route for.
 ///
