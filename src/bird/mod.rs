@@ -23,6 +23,7 @@ mod control;
 #[cfg(test)]
 mod fake;
 mod reply;
+mod routes;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -31,6 +32,7 @@ use crate::config::Prefix;
 
 pub use control::{BirdError, Connection};
 pub use reply::{Class, Line, Reply, ReplyError};
+pub use routes::{DaemonStatus, ProtocolState, Protocols, ShowError, parse_protocols, parse_routes, parse_status};
 
 /// What BIRD's tables hold of anycastd's prefixes: each prefix a protocol `anycastd_*` has a route for.
 ///
