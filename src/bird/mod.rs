@@ -22,6 +22,7 @@
 mod control;
 #[cfg(test)]
 mod fake;
+mod owned_file;
 mod reply;
 mod routes;
 
@@ -31,6 +32,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use crate::config::Prefix;
 
 pub use control::{BirdError, Connection};
+pub use owned_file::{OwnedFileError, read as read_owned_file, render as render_owned_file, write as write_owned_file};
 pub use reply::{Class, Line, Reply, ReplyError};
 pub use routes::{DaemonStatus, ProtocolState, Protocols, ShowError, parse_protocols, parse_routes, parse_status};
 
