@@ -1,6 +1,6 @@
 //! Fake BIRDs for the tests: a UNIX listener in a thread of the test that speaks (or breaks) the protocol.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::thread::{self, JoinHandle};
@@ -32,6 +32,25 @@ impl<T: Send + 'static> FakeBird<T> {
     /// What the server observed, once it is done.
     pub(crate) fn observed(mut self) -> T {
         self.server.take().expect("a server").join().expect("the server thread")
+    }
+}
+
+impl FakeBird<Vec<String>> {
+    /// A BIRD that greets, then answers each command with `answer(command)` until the client closes the
+    /// connection; it observes the commands, in order.
+    pub(crate) fn answering(name: &str, mut answer: impl FnMut(&str) -> String + Send + 'static) -> Self {
+        FakeBird::start(name, move |mut stream| {
+            stream.write_all(GREETING).expect("greeting");
+            let mut commands = Vec::new();
+            while let Some(command) = read_command(&mut stream) {
+                let reply = answer(&command);
+                commands.push(command);
+                if stream.write_all(reply.as_bytes()).is_err() {
+                    break;
+                }
+            }
+            commands
+        })
     }
 }
 

@@ -18,11 +18,18 @@
 //! A drain is a route attribute, `anycastd_draining`, set on the static route; the operator declares it
 //! (`attribute int anycastd_draining;`) and their export filter turns it into 65535:0 or a prepend. anycastd never
 //! writes the operator's filters, so its file needs no symbol of theirs and theirs none of anycastd's.
+//!
+//! # The modules
+//!
+//! `reply` reads BIRD's reply-code protocol from bytes, `control` is one connection to the control socket,
+//! `owned_file` renders and writes anycastd's file, `routes` reads what BIRD shows, and `reconfigure` holds the
+//! conversations (`configure`, `disable`, reading the routes) on a connection.
 
 mod control;
 #[cfg(test)]
 mod fake;
 mod owned_file;
+mod reconfigure;
 mod reply;
 mod routes;
 
@@ -33,6 +40,9 @@ use crate::config::Prefix;
 
 pub use control::{BirdError, Connection};
 pub use owned_file::{OwnedFileError, read as read_owned_file, render as render_owned_file, write as write_owned_file};
+pub use reconfigure::{
+    Configured, Disabled, configure, disable, disable_all, read_protocols, read_routes, read_status,
+};
 pub use reply::{Class, Line, Reply, ReplyError};
 pub use routes::{DaemonStatus, ProtocolState, Protocols, ShowError, parse_protocols, parse_routes, parse_status};
 
