@@ -7,6 +7,7 @@
 //! modules never import higher ones. The binary (`main.rs`) only parses, dispatches and
 //! renders a fatal error; the library exists so that the tests can use the crate's own parsers.
 
+pub mod bird;
 pub(crate) mod bounded;
 pub mod clock;
 pub mod commands;

@@ -1,0 +1,337 @@
+//! What BIRD shows, read (pure): its routes from anycastd's protocols, the state of those protocols, and whether
+//! the daemon is reconfiguring.
+//!
+//! The formats are those of BIRD 2.0.12, 2.17.6 and 3.1.8, captured in `fixtures/`. They differ in the attribute
+//! lines of `show route ... all` and in the order of the routes, not in anything read here; columns are never
+//! cut at fixed offsets, since a long protocol name pushes the next fields to the right.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::reply::Reply;
+use super::{BirdRoute, BirdRoutes};
+use crate::config::Prefix;
+use crate::escape::escape;
+
+/// The route attribute a draining route carries, as `show route ... all` prints it (`anycastd_draining: 1`).
+const DRAINING: &str = "anycastd_draining";
+
+/// BIRD's answer to `show protocols "PATTERN"` when no protocol matches: a runtime error, meaning "none".
+const NO_PROTOCOLS_MATCH: u16 = 8003;
+
+/// The code of a row of `show protocols`.
+const PROTOCOL_ROW: u16 = 1002;
+
+/// The code of `show status`'s last line.
+const STATUS: u16 = 13;
+
+/// The state of each protocol `show protocols` lists, by name.
+pub type Protocols = BTreeMap<String, ProtocolState>;
+
+/// A protocol's state in `show protocols`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProtocolState {
+    /// `up`: its routes are in BIRD's table.
+    Up,
+    /// `down`: disabled, or not started.
+    Down,
+    /// On its way (`start`, `flush` right after a `disable`): neither announced for certain nor withdrawn yet.
+    /// The text is BIRD's, escaped.
+    Changing(String),
+}
+
+/// What `show status` says of the daemon, on its last line (`0013 ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DaemonStatus {
+    /// `Daemon is up and running`: a `configure` may be sent.
+    Running,
+    /// `Reconfiguration in progress`: another `configure` now would be queued (and a second queued one makes 3.1.8
+    /// abort).
+    Reconfiguring,
+    /// `Shutdown in progress`.
+    ShuttingDown,
+}
+
+/// Why a reply of BIRD could not be read as what was asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShowError {
+    /// BIRD answered with an error: its final line, escaped.
+    Refused(String),
+    /// A route line whose first field is not a prefix (escaped).
+    MalformedPrefix(String),
+    /// A line of a kind the command never prints (escaped).
+    Unexpected(String),
+}
+
+impl fmt::Display for ShowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShowError::Refused(message) => write!(f, "BIRD answered {message}"),
+            ShowError::MalformedPrefix(text) => write!(f, "BIRD showed a route for {text:?}, which is no prefix"),
+            ShowError::Unexpected(text) => write!(f, "BIRD answered a line anycastd cannot read: {text:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ShowError {}
+
+/// One line of `show route ... all`, by what its text is.
+#[derive(Debug, PartialEq, Eq)]
+enum RouteText<'a> {
+    /// `Table master4:`, or the empty line between tables: the route before it is complete.
+    Boundary,
+    /// `203.0.113.53/32      blackhole [anycastd_... 23:52:13.407] * (250)`: a route of a new prefix.
+    Route(&'a str),
+    /// A line whose prefix column is blank: another route of the same prefix.
+    SamePrefix,
+    /// `\tanycastd_draining: 1`, `\tType: static univ`, `\tpreference: 250`: an attribute of the route above.
+    Attribute(&'a str),
+}
+
+/// Reads the reply of `show route where proto ~ "anycastd_*" all` into what BIRD's tables hold of anycastd's
+/// prefixes. A prefix is draining when its route carries `anycastd_draining`, whatever its value (the operator's
+/// filter asks `defined(anycastd_draining)`); a prefix with several routes only when every one does.
+pub fn parse_routes(reply: &Reply) -> Result<BirdRoutes, ShowError> {
+    refused(reply)?;
+    let mut routes = BirdRoutes::new();
+    let mut current: Option<(Prefix, bool)> = None;
+    for line in reply.all_lines() {
+        match route_text(&line.text) {
+            RouteText::Boundary => finish(&mut routes, current.take()),
+            RouteText::Route(net) => {
+                finish(&mut routes, current.take());
+                let prefix = Prefix::parse(net).map_err(|_| ShowError::MalformedPrefix(escape(net).into_owned()))?;
+                current = Some((prefix, false));
+            }
+            RouteText::SamePrefix => {
+                let prefix = current.map(|(prefix, _)| prefix);
+                finish(&mut routes, current.take());
+                current = prefix.map(|prefix| (prefix, false));
+            }
+            RouteText::Attribute(attribute) => {
+                if let Some((_, draining)) = &mut current {
+                    *draining |= is_draining(attribute);
+                }
+            }
+        }
+    }
+    finish(&mut routes, current);
+    Ok(routes)
+}
+
+fn route_text(text: &str) -> RouteText<'_> {
+    if text.trim().is_empty() || (text.starts_with("Table ") && text.ends_with(':')) {
+        return RouteText::Boundary;
+    }
+    match text.strip_prefix('\t') {
+        Some(attribute) => RouteText::Attribute(attribute),
+        None if text.starts_with(char::is_whitespace) => RouteText::SamePrefix,
+        None => RouteText::Route(text.split_whitespace().next().unwrap_or_default()),
+    }
+}
+
+fn is_draining(attribute: &str) -> bool {
+    attribute.split_once(':').is_some_and(|(name, _)| name.trim() == DRAINING)
+}
+
+/// Adds a route that has been read completely.
+fn finish(routes: &mut BirdRoutes, route: Option<(Prefix, bool)>) {
+    if let Some((prefix, draining)) = route {
+        routes.entry(prefix).and_modify(|seen| seen.draining &= draining).or_insert(BirdRoute { draining });
+    }
+}
+
+/// Reads the reply of `show protocols "anycastd_*"`: each protocol's name and state (`8003 No protocols match`
+/// means none). The rows are split on whitespace: `Name Proto Table State Since Info`.
+pub fn parse_protocols(reply: &Reply) -> Result<Protocols, ShowError> {
+    if reply.code() == NO_PROTOCOLS_MATCH {
+        return Ok(Protocols::new());
+    }
+    refused(reply)?;
+    let mut protocols = Protocols::new();
+    for line in reply.lines().iter().filter(|line| line.code == PROTOCOL_ROW) {
+        let fields: Vec<&str> = line.text.split_whitespace().collect();
+        let [name, _proto, _table, state, ..] = fields[..] else {
+            return Err(ShowError::Unexpected(escape(&line.text).into_owned()));
+        };
+        protocols.insert(name.to_string(), protocol_state(state));
+    }
+    Ok(protocols)
+}
+
+fn protocol_state(state: &str) -> ProtocolState {
+    match state {
+        "up" => ProtocolState::Up,
+        "down" => ProtocolState::Down,
+        other => ProtocolState::Changing(escape(other).into_owned()),
+    }
+}
+
+/// Reads the last line of `show status`.
+pub fn parse_status(reply: &Reply) -> Result<DaemonStatus, ShowError> {
+    refused(reply)?;
+    let last = reply.last();
+    match (last.code, last.text.as_str()) {
+        (STATUS, "Daemon is up and running") => Ok(DaemonStatus::Running),
+        (STATUS, "Reconfiguration in progress") => Ok(DaemonStatus::Reconfiguring),
+        (STATUS, "Shutdown in progress") => Ok(DaemonStatus::ShuttingDown),
+        _ => Err(ShowError::Unexpected(reply.message())),
+    }
+}
+
+fn refused(reply: &Reply) -> Result<(), ShowError> {
+    if reply.is_success() { Ok(()) } else { Err(ShowError::Refused(reply.message())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bird::reply::tests::reply_of;
+
+    fn prefix(text: &str) -> Prefix {
+        Prefix::parse(text).expect("a valid prefix")
+    }
+
+    /// What the fixtures' BIRD had: four prefixes, 203.0.113.54/32 draining.
+    fn announced() -> BirdRoutes {
+        BirdRoutes::from([
+            (prefix("203.0.113.53/32"), BirdRoute { draining: false }),
+            (prefix("203.0.113.54/32"), BirdRoute { draining: true }),
+            (prefix("2001:db8::53/128"), BirdRoute { draining: false }),
+            (prefix("2001:db8:1234:5678:9abc:def0:1234:5678/128"), BirdRoute { draining: false }),
+        ])
+    }
+
+    #[test]
+    fn routes_of_every_release() {
+        for (release, fixture) in [
+            ("2.0.12", include_str!("fixtures/2.0.12/show-route-all.txt")),
+            ("2.17.6", include_str!("fixtures/2.17.6/show-route-all.txt")),
+            ("3.1.8", include_str!("fixtures/3.1.8/show-route-all.txt")),
+        ] {
+            assert_eq!(parse_routes(&reply_of(fixture)), Ok(announced()), "{release}");
+        }
+    }
+
+    #[test]
+    fn no_route_at_all() {
+        for fixture in [
+            include_str!("fixtures/2.0.12/show-route-none.txt"),
+            include_str!("fixtures/2.17.6/show-route-none.txt"),
+            include_str!("fixtures/3.1.8/show-route-none.txt"),
+        ] {
+            assert_eq!(parse_routes(&reply_of(fixture)), Ok(BirdRoutes::new()));
+        }
+    }
+
+    /// The attribute belongs to the route above it, not to the next one: 2.x prints `1012-` under the draining
+    /// route, 3.x a continuation line.
+    #[test]
+    fn only_the_route_carrying_the_attribute_is_draining() {
+        let text = "1007-Table master4:\n 192.0.2.1/32  blackhole [anycastd_192_0_2_1_32 10:00:00.000] * (250)\n\
+                    1012-\tpreference: 250\n \tanycastd_draining: 1\n\
+                    1007-192.0.2.2/32  blackhole [anycastd_192_0_2_2_32 10:00:00.000] * (250)\n0000 \n";
+        let routes = parse_routes(&reply_of(text)).expect("read");
+        assert_eq!(routes[&prefix("192.0.2.1/32")], BirdRoute { draining: true });
+        assert_eq!(routes[&prefix("192.0.2.2/32")], BirdRoute { draining: false });
+    }
+
+    /// BIRD leaves the prefix column blank for a prefix's second route.
+    #[test]
+    fn a_prefix_with_two_routes_drains_only_if_both_do() {
+        let text = "1007-Table master4:\n 192.0.2.1/32  blackhole [anycastd_192_0_2_1_32 10:00:00.000] * (250)\n\
+                    1012-\tanycastd_draining: 1\n\
+                    1007-              blackhole [anycastd_other 10:00:00.000] (250)\n1008-\tType: static univ\n0000 \n";
+        let routes = parse_routes(&reply_of(text)).expect("read");
+        assert_eq!(routes, BirdRoutes::from([(prefix("192.0.2.1/32"), BirdRoute { draining: false })]));
+    }
+
+    #[test]
+    fn a_route_line_without_a_prefix_is_an_error() {
+        for (net, shown) in
+            [("203.0.113.999/32", "203.0.113.999/32"), ("192.0.2.1/24", "192.0.2.1/24"), ("x\u{1b}", "x\\u{1b}")]
+        {
+            let text = format!("1007-Table master4:\n {net}  blackhole [anycastd_x 10:00:00.000] * (250)\n0000 \n");
+            assert_eq!(parse_routes(&reply_of(&text)), Err(ShowError::MalformedPrefix(shown.to_string())));
+        }
+        let refused = reply_of("9001 syntax error, unexpected CF_SYM_UNDEFINED\n");
+        assert_eq!(
+            parse_routes(&refused),
+            Err(ShowError::Refused("9001 syntax error, unexpected CF_SYM_UNDEFINED".to_string()))
+        );
+    }
+
+    #[test]
+    fn protocols_of_every_release() {
+        let expected = Protocols::from([
+            ("anycastd_203_0_113_53_32".to_string(), ProtocolState::Up),
+            ("anycastd_203_0_113_54_32".to_string(), ProtocolState::Down),
+            ("anycastd_2001_db8__53_128".to_string(), ProtocolState::Up),
+            ("anycastd_2001_db8_1234_5678_9abc_def0_1234_5678_128".to_string(), ProtocolState::Up),
+        ]);
+        for (release, fixture) in [
+            ("2.0.12", include_str!("fixtures/2.0.12/show-protocols.txt")),
+            ("2.17.6", include_str!("fixtures/2.17.6/show-protocols.txt")),
+            ("3.1.8", include_str!("fixtures/3.1.8/show-protocols.txt")),
+        ] {
+            assert_eq!(parse_protocols(&reply_of(fixture)), Ok(expected.clone()), "{release}");
+        }
+    }
+
+    /// Right after `disable "anycastd_*"`, a protocol may still be `flush`ing (3.1.8 here; 2.0.12 in one capture of
+    /// two) or already `down` (2.17.6).
+    #[test]
+    fn protocols_on_their_way_down() {
+        let flushing = parse_protocols(&reply_of(include_str!("fixtures/3.1.8/show-protocols-disabled.txt")));
+        assert_eq!(
+            flushing.map(|protocols| protocols.into_values().collect::<Vec<_>>()),
+            Ok(vec![ProtocolState::Changing("flush".to_string()); 3])
+        );
+        let down = parse_protocols(&reply_of(include_str!("fixtures/2.17.6/show-protocols-disabled.txt")));
+        assert_eq!(down.map(|protocols| protocols.into_values().collect::<Vec<_>>()), Ok(vec![ProtocolState::Down; 3]));
+    }
+
+    #[test]
+    fn no_protocol_matching_is_no_protocol() {
+        for fixture in [
+            include_str!("fixtures/2.0.12/show-protocols-none.txt"),
+            include_str!("fixtures/2.17.6/show-protocols-none.txt"),
+            include_str!("fixtures/3.1.8/show-protocols-none.txt"),
+        ] {
+            assert_eq!(parse_protocols(&reply_of(fixture)), Ok(Protocols::new()));
+        }
+        let short = reply_of(
+            "2002-Name       Proto      Table      State  Since         Info\n1002-anycastd_x Static\n0000 \n",
+        );
+        assert_eq!(parse_protocols(&short), Err(ShowError::Unexpected("anycastd_x Static".to_string())));
+    }
+
+    #[test]
+    fn status_of_every_release() {
+        for (release, running, reconfiguring) in [
+            (
+                "2.0.12",
+                include_str!("fixtures/2.0.12/show-status.txt"),
+                include_str!("fixtures/2.0.12/show-status-reconfiguring.txt"),
+            ),
+            (
+                "2.17.6",
+                include_str!("fixtures/2.17.6/show-status.txt"),
+                include_str!("fixtures/2.17.6/show-status-reconfiguring.txt"),
+            ),
+            (
+                "3.1.8",
+                include_str!("fixtures/3.1.8/show-status.txt"),
+                include_str!("fixtures/3.1.8/show-status-reconfiguring.txt"),
+            ),
+        ] {
+            assert_eq!(parse_status(&reply_of(running)), Ok(DaemonStatus::Running), "{release}");
+            assert_eq!(parse_status(&reply_of(reconfiguring)), Ok(DaemonStatus::Reconfiguring), "{release}");
+        }
+        assert_eq!(parse_status(&reply_of("0013 Shutdown in progress\n")), Ok(DaemonStatus::ShuttingDown));
+        assert_eq!(
+            parse_status(&reply_of("0013 Daemon is dreaming\n")),
+            Err(ShowError::Unexpected("0013 Daemon is dreaming".to_string()))
+        );
+    }
+}
