@@ -20,6 +20,7 @@ mod plan_output;
 mod production;
 mod properties;
 mod quickstart;
+mod real_bird;
 mod real_frr;
 mod real_frr_edges;
 mod real_frr_graded;

@@ -16,8 +16,9 @@ use super::duration::{self, Bounds, parse_seconds};
 use super::tls::{self, TlsKey};
 use super::types::{CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 use super::{
-    Check, Config, BirdDaemon, DEFAULT_BGPD_PID_FILE, DEFAULT_BIRD_FILE, DEFAULT_BIRD_SOCKET, DEFAULT_CABOUROTTE_URL, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL,
-    DEFAULT_VTYSH, Daemon, FrrDaemon, Hook, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, Service,
+    BirdDaemon, Check, Config, DEFAULT_BGPD_PID_FILE, DEFAULT_BIRD_FILE, DEFAULT_BIRD_SOCKET, DEFAULT_CABOUROTTE_URL,
+    DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_VTYSH, Daemon, FrrDaemon, Hook, ManagedPrefix, OnCheckerError,
+    OnFalling, OnUnhealthy, Policy, Service,
 };
 
 type Key<'i> = Spanned<DeString<'i>>;
@@ -134,14 +135,14 @@ impl Walker {
         let on_change = self.hook(table);
         let service_maps = self.route_maps(Some(table));
         let inherited = service_maps.clone().unwrap_or_default();
-        let prefixes =
-            self.typed_lists(table, "prefixes", PREFIX_TYPES, |walker, kind, item| match kind {
-                "bird" => walker.bird_prefix(item),
-                _ => walker.frrouting_prefix(item, &inherited),
-            });
+        let prefixes = self.typed_lists(table, "prefixes", PREFIX_TYPES, |walker, kind, item| match kind {
+            "bird" => walker.bird_prefix(item),
+            _ => walker.frrouting_prefix(item, &inherited),
+        });
         let default_max_age = max_age.flatten();
-        let checks = self
-            .typed_lists(table, "checks", CHECK_TYPES, |walker, _, item| walker.cabourotte_check(item, default_max_age));
+        let checks = self.typed_lists(table, "checks", CHECK_TYPES, |walker, _, item| {
+            walker.cabourotte_check(item, default_max_age)
+        });
         let (prefixes, checks, policy, on_change, _) = (prefixes?, checks?, policy?, on_change?, service_maps?);
         self.drains_need_a_route_map(table, policy, &prefixes);
         let end = table.iter().map(|(key, value)| key.span().end.max(end_of(value))).max();
@@ -698,9 +699,8 @@ impl Walker {
         };
         match seen.get(&key) {
             Some((first, at)) if *first != setting => {
-                let problem = ConfigProblem::new(span.clone(), problem, label)
-                    .also_at(at.clone(), "first given here")
-                    .help(help);
+                let problem =
+                    ConfigProblem::new(span.clone(), problem, label).also_at(at.clone(), "first given here").help(help);
                 self.report(problem);
                 return false;
             }

@@ -125,13 +125,13 @@ checks.cabourotte = [{ name = "dns", intervall = 3 }]
 
 #[test]
 fn unknown_prefix_and_check_types_list_the_supported_ones_before_what_they_leave_missing() {
-    let text = "[services.dns]\nprefixes.bird = [\"203.0.113.53\"]\nchecks.consul = [\"dns\"]\n";
+    let text = "[services.dns]\nprefixes.exabgp = [\"203.0.113.53\"]\nchecks.consul = [\"dns\"]\n";
     let error = Config::parse(text, "t").unwrap_err();
     let found: Vec<_> = error.problems().iter().map(|p| (p.message.as_str(), p.help.as_deref())).collect();
     assert_eq!(
         found,
         [
-            ("unknown prefix type `bird`", Some("supported prefix types: frrouting")),
+            ("unknown prefix type `exabgp`", Some("supported prefix types: frrouting, bird")),
             ("unknown check type `consul`", Some("supported check types: cabourotte")),
             (
                 "service `dns` has no prefixes",
@@ -457,7 +457,10 @@ checks.cabourotte = ["b"]
         "prefix = \"203.0.113.55\", vtysh = \"/usr/bin//vtysh\"",
     );
     let config = Config::parse(&valid, "t").expect("valid");
-    let paths: Vec<_> = config.prefixes().map(|(_, p)| p.vtysh().map(|vtysh| vtysh.display().to_string()).unwrap_or_default()).collect();
+    let paths: Vec<_> = config
+        .prefixes()
+        .map(|(_, p)| p.vtysh().map(|vtysh| vtysh.display().to_string()).unwrap_or_default())
+        .collect();
     assert_eq!(paths, ["/usr/bin/vtysh", "/usr/bin/vtysh", "/usr/bin/vtysh"]);
 }
 
@@ -539,5 +542,78 @@ fn graded_keys_are_checked_at_their_span() {
     assert_eq!(
         one("prefixes.frrouting = [\"203.0.113.53\"]\nroute_map = \"OUT\"\ndrain_route_map = \"OUT\"\n"),
         ("203.0.113.53/32 has the same route-map for announcing and for draining".into(), "\"203.0.113.53\"".into())
+    );
+}
+
+/// `prefixes.bird`: a bare prefix takes Debian's socket and anycastd's default file; a table may name both and
+/// `drain`; one service may have prefixes in both daemons.
+#[test]
+fn bird_prefixes_take_debian_s_socket_and_anycastd_s_file_unless_told() {
+    let text = r#"[services.dns]
+prefixes.frrouting = ["203.0.113.53"]
+prefixes.bird = ["203.0.113.54", { prefix = "2001:db8::53", socket = "/run/bird2/bird.ctl", file = "/run/acd/b.conf", drain = true }]
+checks.cabourotte = ["dns"]
+"#;
+    let config = Config::parse(text, "t").expect("valid");
+    let birds: Vec<_> =
+        config.services[0].prefixes.iter().filter_map(|p| Some((p.prefix.to_string(), p.bird()?.clone()))).collect();
+    assert_eq!(
+        birds,
+        [
+            (
+                "203.0.113.54/32".to_string(),
+                BirdDaemon {
+                    socket: "/run/bird/bird.ctl".into(),
+                    file: "/run/anycastd-bird/anycastd.conf".into(),
+                    drain: false
+                }
+            ),
+            (
+                "2001:db8::53/128".to_string(),
+                BirdDaemon { socket: "/run/bird2/bird.ctl".into(), file: "/run/acd/b.conf".into(), drain: true }
+            ),
+        ]
+    );
+    assert_eq!(config.services[0].prefixes.len(), 3, "and the FRR prefix");
+}
+
+/// One BIRD has one file of anycastd's, and a file belongs to one BIRD: each conflict is an error at its place.
+#[test]
+fn a_bird_given_two_files_and_a_file_given_two_birds_are_errors() {
+    let text = r#"[services.dns]
+prefixes.bird = [
+  { prefix = "203.0.113.1", socket = "/run/a.ctl", file = "/run/a.conf" },
+  { prefix = "203.0.113.2", socket = "/run/a.ctl", file = "/run/other.conf" },
+  { prefix = "203.0.113.3", socket = "/run/b.ctl", file = "/run/a.conf" },
+]
+checks.cabourotte = ["dns"]
+"#;
+    let error = Config::parse(text, "t").unwrap_err();
+    let found: Vec<_> = error.problems().iter().map(|p| (p.message.as_str(), p.label.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            ("the BIRD of /run/a.ctl is given two different `file`s", "a different file here"),
+            ("/run/a.conf is given to two BIRDs", "another socket here"),
+        ]
+    );
+}
+
+/// `drain` is true or false, the paths are absolute, and a VRF is not a BIRD key (yet).
+#[test]
+fn bad_bird_keys_are_errors() {
+    let text = r#"[services.dns]
+prefixes.bird = [
+  { prefix = "203.0.113.4", drain = "yes" },
+  { prefix = "203.0.113.5", vrf = "blue" },
+  { prefix = "203.0.113.6", socket = "relative.ctl" },
+]
+checks.cabourotte = ["dns"]
+"#;
+    let error = Config::parse(text, "t").unwrap_err();
+    let found: Vec<_> = error.problems().iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(
+        found,
+        ["`drain` must be true or false", "unknown key `vrf` in a bird prefix", "`socket` must be an absolute path"]
     );
 }

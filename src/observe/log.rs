@@ -370,6 +370,9 @@ fn withdrawn_instead_of_drained(prefix: &PrefixPlan) -> String {
         Warning::MissingDrainRouteMap { route_map, .. } => Some(route_map),
         _ => None,
     });
+    if prefix.managed.bird().is_some() {
+        return "no drain = true to drain with: withdrawn at once (anycastd withdraw-all --drain)".to_string();
+    }
     match (&prefix.managed.drain_route_map, missing) {
         (Some(_), Some(route_map)) => {
             format!("its drain_route_map {route_map} is not in FRR: withdrawn at once (anycastd withdraw-all --drain)")
@@ -382,6 +385,9 @@ fn withdrawn_instead_of_drained(prefix: &PrefixPlan) -> String {
 fn through(prefix: &PrefixPlan, why: &str) -> String {
     match prefix.wanted_route_map().flatten() {
         Some(route_map) => format!("{why}; through route-map {route_map}"),
+        None if prefix.action == Action::Restore && prefix.managed.bird().is_some() => {
+            format!("{why}; without the drain mark")
+        }
         None if prefix.action == Action::Restore => format!("{why}; without a route-map"),
         None => why.to_string(),
     }

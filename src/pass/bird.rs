@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::bird::{self, BirdRoute, BirdRoutes, Configured, Connection};
 use crate::config::{BirdDaemon, Config, Prefix};
-use crate::plan::{Action, BirdStates, Failure, Outcome, Plan, PrefixPlan, PrefixState};
+use crate::plan::{Action, BirdStates, Failure, Outcome, Plan, PrefixPlan, PrefixState, Warning};
 
 /// Whether the configuration has any BIRD prefix: only then is any BIRD asked.
 pub(crate) fn has_prefixes(config: &Config) -> bool {
@@ -53,13 +53,18 @@ pub(crate) fn apply(plan: &mut Plan, before: &BirdStates, timeout: Duration) -> 
     let mut after = BirdStates::new();
     for (bird, wanted) in wanted_by_bird(plan) {
         let Some(Ok(had)) = before.get(&bird.socket) else { continue };
-        let changes = plan.prefixes().any(|prefix| prefix.managed.bird() == Some(&bird) && is_change(prefix));
+        let of_this_bird = |prefix: &PrefixPlan| prefix.managed.bird().is_some_and(|of| of.socket == bird.socket);
+        let changes = plan.prefixes().any(|prefix| of_this_bird(prefix) && is_change(prefix));
         let file_differs = bird::read_owned_file(&bird.file).ok().flatten() != Some(bird::render_owned_file(&wanted));
         if !changes && !file_differs && *had == wanted {
             continue;
         }
         let applied = apply_to(&bird, had, &wanted, timeout);
-        for prefix in plan.prefixes_mut().filter(|prefix| prefix.managed.bird() == Some(&bird) && is_change(prefix)) {
+        if let Some(message) = &applied.refused {
+            let socket = bird.socket.clone();
+            plan.warnings.push(Warning::BirdRefusedConfiguration { socket, message: message.clone() });
+        }
+        for prefix in plan.prefixes_mut().filter(|prefix| of_this_bird(prefix) && is_change(prefix)) {
             prefix.outcome = outcome(prefix, &applied);
         }
         after.insert(bird.socket.clone(), applied.now.clone());
@@ -76,7 +81,7 @@ struct Applied {
 
 /// Writes `wanted` into the BIRD's file and has it reconfigure; when it cannot, disables the protocols of what it
 /// had and must no longer have.
-fn apply_to(bird: &BirdDaemon, had: &BirdRoutes, wanted: &BirdRoutes, timeout: Duration) -> Applied {
+fn apply_to(bird: &Target, had: &BirdRoutes, wanted: &BirdRoutes, timeout: Duration) -> Applied {
     if let Err(error) = bird::write_owned_file(&bird.file, wanted) {
         // The file could not be written: reconfiguring would load the old one. Withdrawals still go through.
         return withdraw_by_disabling(bird, had, wanted, timeout, error.to_string());
@@ -98,7 +103,7 @@ fn apply_to(bird: &BirdDaemon, had: &BirdRoutes, wanted: &BirdRoutes, timeout: D
 /// The emergency withdrawal: disables the protocol of every prefix BIRD had that `wanted` lacks, since BIRD would not
 /// load the file (`why`). Works while bird.conf does not parse.
 fn withdraw_by_disabling(
-    bird: &BirdDaemon,
+    bird: &Target,
     had: &BirdRoutes,
     wanted: &BirdRoutes,
     timeout: Duration,
@@ -116,18 +121,26 @@ fn withdraw_by_disabling(
     Applied { now, refused: Some(why) }
 }
 
-/// What each BIRD of the plan must have once it is applied, by BIRD: every prefix announced or drained after its
-/// action (one in error stays as it is).
-fn wanted_by_bird(plan: &Plan) -> BTreeMap<BirdDaemon, BirdRoutes> {
-    let mut wanted: BTreeMap<BirdDaemon, BirdRoutes> = BTreeMap::new();
+/// What each BIRD of the plan must have once it is applied: every prefix announced or drained after its action (one
+/// in error stays as it is). By control socket, each with its file (one per socket: the configuration checks it);
+/// whether a prefix drains is the prefix's, not the BIRD's.
+fn wanted_by_bird(plan: &Plan) -> Vec<(Target, BirdRoutes)> {
+    let mut wanted: BTreeMap<&Path, (Target, BirdRoutes)> = BTreeMap::new();
     for prefix in plan.prefixes() {
         let Some(bird) = prefix.managed.bird() else { continue };
-        let routes = wanted.entry(bird.clone()).or_default();
+        let target = Target { socket: bird.socket.clone(), file: bird.file.clone() };
+        let (_, routes) = wanted.entry(bird.socket.as_path()).or_insert_with(|| (target, BirdRoutes::new()));
         if let Some(route) = wanted_route(prefix) {
             routes.insert(prefix.managed.prefix, route);
         }
     }
-    wanted
+    wanted.into_values().collect()
+}
+
+/// One BIRD: its control socket, and the file anycastd writes for it.
+struct Target {
+    socket: std::path::PathBuf,
+    file: std::path::PathBuf,
 }
 
 /// The route BIRD must have of `prefix` once its plan is applied; `None` for none.

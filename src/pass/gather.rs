@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::bird;
 use super::input::{FrrInput, HealthInput};
 use crate::clock;
-use super::bird;
 use crate::config::{Config, DEFAULT_VTYSH, Prefix, Vrf};
 use crate::context::Context;
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};

@@ -29,7 +29,8 @@ impl Plan {
 }
 
 fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePlan {
-    let observed: Vec<Observed> = service.prefixes.iter().map(|managed| observe(managed, &inputs.frr, &inputs.bird)).collect();
+    let observed: Vec<Observed> =
+        service.prefixes.iter().map(|managed| observe(managed, &inputs.frr, &inputs.bird)).collect();
     let announced_now = observed.iter().any(|seen| seen.state.is_announced());
     let health = intent.asks_health().then(|| health::evaluate(service, &inputs.answers, inputs.now));
     let condition = health.as_ref().map(ServiceHealth::condition);

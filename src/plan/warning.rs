@@ -57,6 +57,14 @@ pub enum Warning {
         /// What vtysh reported.
         error: String,
     },
+    /// BIRD would not load its configuration (the operator's bird.conf, or a file it includes, does not parse): what
+    /// was to be withdrawn was withdrawn by disabling its protocol; nothing can be announced until it loads.
+    BirdRefusedConfiguration {
+        /// BIRD's control socket.
+        socket: PathBuf,
+        /// Why, in BIRD's words.
+        message: String,
+    },
     /// The maintenance marker appeared while the pass applied an announcement; the pass followed it.
     MarkerAppeared,
     /// The rise/fall counts were not used (damaged, or not trusted): counting from zero.
@@ -92,6 +100,7 @@ impl Warning {
             Warning::RibUnreadable { .. } => "rib-unreadable",
             Warning::AdvertisementUnreadable { .. } => "advertisement-unreadable",
             Warning::VtyshErrorButApplied { .. } => "vtysh-error-but-applied",
+            Warning::BirdRefusedConfiguration { .. } => "bird-refused-configuration",
             Warning::MarkerAppeared => "marker-appeared-while-applying",
             Warning::CountsReset(_) => "counts-reset",
             Warning::RecordDamaged { .. } => "record-damaged",

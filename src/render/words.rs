@@ -42,6 +42,12 @@ pub(crate) fn warning(warning: &Warning) -> String {
         Warning::VtyshErrorButApplied { error } => {
             format!("vtysh reported an error, yet FRR now has every planned change: {error}")
         }
+        Warning::BirdRefusedConfiguration { socket, message } => format!(
+            "BIRD ({}) would not load its configuration: {message}; anycastd's file is written and what had to be \
+             withdrawn was withdrawn by disabling its protocol, but nothing can be announced until BIRD loads its \
+             configuration again (fix it, then `birdc configure`)",
+            socket.display()
+        ),
         Warning::MarkerAppeared => {
             "the maintenance marker appeared while this pass applied its changes (withdraw-all): \
                                     what it had just announced follows the marker now"
@@ -186,7 +192,10 @@ pub(crate) fn failure(failure: &Failure) -> String {
         ),
     };
     match (vtysh_error, failure) {
-        (Some(error), Failure::BirdAbsent { .. } | Failure::BirdStillPresent { .. } | Failure::BirdWrongMark { .. }) => {
+        (
+            Some(error),
+            Failure::BirdAbsent { .. } | Failure::BirdStillPresent { .. } | Failure::BirdWrongMark { .. },
+        ) => {
             format!("{what}: BIRD would not load anycastd's file: {error}; fix the configuration BIRD includes it from")
         }
         (Some(error), _) => format!("{what}: {error}"),
@@ -264,6 +273,13 @@ mod tests {
                 Warning::VtyshErrorButApplied { error: "% Unknown command".into() },
                 "vtysh-error-but-applied",
                 "vtysh reported an error, yet FRR now has every planned change: % Unknown command",
+            ),
+            (
+                Warning::BirdRefusedConfiguration { socket: "/run/bird/bird.ctl".into(), message: "8002 x".into() },
+                "bird-refused-configuration",
+                "BIRD (/run/bird/bird.ctl) would not load its configuration: 8002 x; anycastd's file is written and what \
+                 had to be withdrawn was withdrawn by disabling its protocol, but nothing can be announced until BIRD \
+                 loads its configuration again (fix it, then `birdc configure`)",
             ),
             (
                 Warning::MarkerAppeared,

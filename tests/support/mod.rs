@@ -2,6 +2,8 @@
 //! package and the booted Debian node it is installed on.
 
 pub mod anycastd;
+#[macro_use]
+pub mod bird;
 pub mod cabourotte;
 pub mod debian;
 pub mod env;

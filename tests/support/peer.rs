@@ -314,7 +314,7 @@ pub struct PeerRoute {
 impl PeerRoute {
     /// Reads one path of GoBGP's JSON (`global rib -j`, `monitor ... -j`): `attrs` of type 2 (AS path), 4 (MED)
     /// and 8 (communities, 32-bit numbers).
-    fn from_gobgp(path: &Value) -> PeerRoute {
+    pub fn from_gobgp(path: &Value) -> PeerRoute {
         let attrs = path["attrs"].as_array().cloned().unwrap_or_default();
         let of_type = |t: u64| attrs.iter().find(|a| a["type"] == t);
         let numbers = |v: &Value| v.as_array().into_iter().flatten().filter_map(Value::as_u64).collect::<Vec<_>>();

@@ -1,0 +1,112 @@
+//! BIRD as a second routing daemon (issue 26), against a real BIRD of every release the lab supports (Debian 12's
+//! bird2 2.0, Debian 13's bird2 2.17 and bird3 3.1) and a real GoBGP peer: what the peer receives, that the BGP session
+//! is never reset, and that a withdrawal gets through while the operator's bird.conf does not parse.
+
+use crate::support;
+
+use support::bird::{Bird, BirdLab, OPERATOR_OWN};
+use support::peer::GRACEFUL_SHUTDOWN;
+
+const DNS_V4: &str = "203.0.113.53/32";
+const DNS_V6: &str = "2001:db8::53/128";
+
+/// The lab's two prefixes: the IPv4 one drains (`drain = true`), the IPv6 one is withdrawn when drained.
+const PREFIXES: [&str; 2] = [r#"prefix = "203.0.113.53", drain = true"#, r#"prefix = "2001:db8::53""#];
+
+fn exit_code(output: &std::process::Output) -> Option<i32> {
+    output.status.code()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Announced, drained (the peer sees 65535:0 on the prefix that drains; the other is withdrawn), restored, and
+/// withdrawn when the check fails: each at the peer, and the BGP session set up once and never reset.
+fn announces_drains_restores_and_withdraws_at_the_peer_without_resetting_the_session(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES);
+    let session = lab.session();
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+    let again = lab.anycastd(&["apply"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 announced, 0 withdrawn, 2 unchanged"), "a no-op");
+
+    assert_eq!(exit_code(&lab.anycastd(&["withdraw-all", "--drain", "1m", "--no-wait"])), Some(0));
+    let drained = lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4]);
+    assert!(drained[DNS_V4].has_community(GRACEFUL_SHUTDOWN), "{:?}", drained[DNS_V4]);
+    assert!(!drained[OPERATOR_OWN].has_community(GRACEFUL_SHUTDOWN));
+
+    assert_eq!(exit_code(&lab.anycastd(&["resume"])), Some(0));
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    let restored = lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+    support::wait::Wait::new("the drain mark is gone at the peer")
+        .until(|| (!lab.peer_routes().get(DNS_V4)?.has_community(GRACEFUL_SHUTDOWN)).then_some(()));
+    drop(restored);
+
+    lab.cabourotte.failing("dns", "SERVFAIL");
+    let failed = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&failed), Some(0));
+    assert!(
+        stderr(&failed).contains(&format!("withdrawn {DNS_V4} for service dns (BIRD): check dns failed: SERVFAIL"))
+    );
+    lab.wait_peer_has(&[OPERATOR_OWN]);
+    assert_eq!(lab.session(), session, "the session was never reset (its uptime and OPEN count are unchanged)");
+}
+
+/// The operator's half-done edit of bird.conf stops every `configure`: a failing service is withdrawn anyway (its
+/// protocol disabled through the control socket), the pass says why, nothing can be announced until bird.conf parses,
+/// and then the next pass announces.
+fn a_broken_bird_conf_still_withdraws_and_announces_again_once_fixed(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES);
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+
+    lab.break_bird_conf();
+    lab.cabourotte.failing("dns", "SERVFAIL");
+    let withdrawn = lab.anycastd(&["apply", "--format", "json"]);
+    lab.wait_peer_has(&[OPERATOR_OWN]);
+    assert_eq!(exit_code(&withdrawn), Some(0), "the withdrawals were done");
+    let report: serde_json::Value = serde_json::from_slice(&withdrawn.stdout).expect("JSON");
+    assert_eq!(report["warning_codes"], serde_json::json!(["bird-refused-configuration"]), "{report}");
+    assert!(stderr(&withdrawn).contains("would not load its configuration: 8002 "), "{}", stderr(&withdrawn));
+
+    lab.cabourotte.healthy("dns");
+    let refused = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&refused), Some(1), "nothing could be announced");
+    assert!(
+        stderr(&refused).contains("BIRD does not have the prefix after applying: BIRD would not load anycastd's file")
+    );
+    assert_eq!(lab.peer_routes().keys().cloned().collect::<Vec<_>>(), [OPERATOR_OWN]);
+
+    lab.fix_bird_conf();
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+}
+
+/// A protocol added to anycastd's file by hand (and loaded with `birdc configure`) is gone after the next pass: the
+/// file is anycastd's, and what BIRD has is compared with the plan, not only the file.
+fn a_hand_edit_of_anycastds_file_is_undone(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES[..1]);
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4]);
+    let mut text = std::fs::read_to_string(lab.file()).expect("anycastd's file");
+    text.push_str(
+        "protocol static anycastd_203_0_113_99_32 { ipv4 { preference 250; }; route 203.0.113.99/32 blackhole; }\n",
+    );
+    std::fs::write(lab.file(), text).expect("a hand edit");
+    assert!(lab.birdc("configure").contains("0003 Reconfigured"));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, "203.0.113.99/32"]);
+
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4]);
+    assert!(!std::fs::read_to_string(lab.file()).expect("anycastd's file").contains("203.0.113.99"));
+}
+
+on_every_bird!(
+    announces_drains_restores_and_withdraws_at_the_peer_without_resetting_the_session,
+    a_broken_bird_conf_still_withdraws_and_announces_again_once_fixed,
+    a_hand_edit_of_anycastds_file_is_undone,
+);

@@ -1,0 +1,221 @@
+//! The BIRD lab: a real BIRD of each supported release in a network namespace, BGP to a real GoBGP peer
+//! (`scripts/bird-lab`, which also builds the Debian 13 roots), the fake Cabourotte, and anycastd run against them as
+//! an operator would, with the configuration's `prefixes.bird` pointing at the lab's control socket and file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::cabourotte::FakeCabourotte;
+use super::peer::PeerRoute;
+use super::wait::Wait;
+
+/// The BIRD releases the lab supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bird {
+    /// Debian 12's bird2, the host's.
+    V2_0,
+    /// Debian 13's bird2.
+    V2_17,
+    /// Debian 13's bird3.
+    V3_1,
+}
+
+impl Bird {
+    fn release(self) -> &'static str {
+        match self {
+            Bird::V2_0 => "2.0",
+            Bird::V2_17 => "2.17",
+            Bird::V3_1 => "3.1",
+        }
+    }
+}
+
+/// The operator's own route, which anycastd never touches.
+pub const OPERATOR_OWN: &str = "198.51.100.0/24";
+
+/// One BIRD lab, torn down when dropped.
+pub struct BirdLab {
+    bird: Bird,
+    name: String,
+    dir: PathBuf,
+    /// The fake Cabourotte, every check healthy until told otherwise.
+    pub cabourotte: FakeCabourotte,
+}
+
+impl BirdLab {
+    /// Starts BIRD `bird` and its peer, and waits for the BGP session.
+    pub fn start(bird: Bird) -> BirdLab {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("b{}x{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bird-lab");
+        let output = Command::new(&script).args(["up", bird.release(), &name]).output().expect("scripts/bird-lab up");
+        let lab_down = || {
+            let _ = Command::new(&script).args(["down", bird.release(), &name]).output();
+        };
+        if !output.status.success() {
+            lab_down();
+            panic!("scripts/bird-lab up {}: {}", bird.release(), String::from_utf8_lossy(&output.stderr));
+        }
+        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        let cabourotte = FakeCabourotte::start();
+        cabourotte.healthy("dns");
+        BirdLab { bird, name, dir, cabourotte }
+    }
+
+    /// BIRD's control socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("bird.ctl")
+    }
+
+    /// The file anycastd owns, which the lab's bird.conf includes.
+    pub fn file(&self) -> PathBuf {
+        self.dir.join("anycastd/anycastd.conf")
+    }
+
+    /// A configuration whose service `dns` has `prefixes` (TOML tables without the braces' socket and file, which
+    /// this adds), checked by the fake Cabourotte's `dns`.
+    pub fn write_config(&self, prefixes: &[&str]) {
+        let place = format!("socket = \"{}\", file = \"{}\"", self.socket().display(), self.file().display());
+        let tables: Vec<String> = prefixes.iter().map(|prefix| format!("{{ {prefix}, {place} }}")).collect();
+        let toml = format!(
+            "[services.dns]\nprefixes.bird = [{}]\nchecks.cabourotte = [{{ name = \"dns\", url = \"{}\" }}]\n",
+            tables.join(", "),
+            self.cabourotte.url()
+        );
+        std::fs::write(self.dir.join("anycastd.toml"), toml).expect("write the configuration");
+    }
+
+    /// Runs anycastd with the lab's configuration and a state directory of its own.
+    pub fn anycastd(&self, args: &[&str]) -> Output {
+        let output = Command::new(env!("CARGO_BIN_EXE_anycastd"))
+            .arg("-c")
+            .arg(self.dir.join("anycastd.toml"))
+            .arg("--state-dir")
+            .arg(self.dir.join("state"))
+            .args(args)
+            .env_remove("ANYCASTD_CONFIG")
+            .env_remove("ANYCASTD_STATE_DIR")
+            .output()
+            .expect("anycastd runs");
+        println!(
+            "$ anycastd {} ({})\n{}{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Runs a command inside the peer's namespace.
+    fn peer(&self, args: &[&str]) -> String {
+        let output = Command::new("ip")
+            .args(["netns", "exec", &format!("acd-{}-p", self.name), "gobgp", "-u", "127.0.0.1", "-p", "50051"])
+            .args(args)
+            .output()
+            .expect("gobgp");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Every route the peer has, IPv4 and IPv6, with its attributes.
+    pub fn peer_routes(&self) -> BTreeMap<String, PeerRoute> {
+        let mut routes = BTreeMap::new();
+        for family in ["ipv4", "ipv6"] {
+            let json: Value =
+                serde_json::from_str(&self.peer(&["global", "rib", "-a", family, "-j"])).unwrap_or_default();
+            for (prefix, paths) in json.as_object().into_iter().flatten() {
+                if let Some(path) = paths.as_array().and_then(|paths| paths.first()) {
+                    routes.insert(prefix.clone(), PeerRoute::from_gobgp(path));
+                }
+            }
+        }
+        routes
+    }
+
+    /// Waits until the peer has exactly `prefixes`; returns its routes then.
+    pub fn wait_peer_has(&self, prefixes: &[&str]) -> BTreeMap<String, PeerRoute> {
+        let mut wanted: Vec<&str> = prefixes.to_vec();
+        wanted.sort();
+        Wait::new(&format!("the peer has exactly {wanted:?}")).deadline(Duration::from_secs(10)).until(|| {
+            let routes = self.peer_routes();
+            (routes.keys().map(String::as_str).collect::<Vec<_>>() == wanted).then_some(routes)
+        })
+    }
+
+    /// The BGP session as the peer sees it: when it was established (a Unix time, the same while it stays up), and
+    /// how many OPEN messages it has received (one per session set up).
+    pub fn session(&self) -> (u64, u64) {
+        let json: Value = serde_json::from_str(&self.peer(&["neighbor", "-j"])).unwrap_or_default();
+        let neighbor = &json[0];
+        let uptime = neighbor["timers"]["state"]["uptime"]["seconds"].as_u64().unwrap_or_default();
+        let opens = neighbor["state"]["messages"]["received"]["open"].as_u64().unwrap_or_default();
+        (uptime, opens)
+    }
+
+    /// Appends an unfinished block to bird.conf, as an operator's half-done edit: BIRD can no longer reconfigure.
+    pub fn break_bird_conf(&self) {
+        let conf = self.dir.join("bird.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("bird.conf");
+        text.push_str("protocol static half_done {\n");
+        std::fs::write(conf, text).expect("break bird.conf");
+    }
+
+    /// Removes what [`BirdLab::break_bird_conf`] added.
+    pub fn fix_bird_conf(&self) {
+        let conf = self.dir.join("bird.conf");
+        let text = std::fs::read_to_string(&conf).expect("bird.conf");
+        std::fs::write(conf, text.replace("protocol static half_done {\n", "")).expect("fix bird.conf");
+    }
+
+    /// Sends one command to BIRD's control socket (as birdc would), returning its reply lines.
+    pub fn birdc(&self, command: &str) -> String {
+        let script = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\nf=s.makefile('rb')\n\
+                      f.readline()\ns.sendall(sys.argv[2].encode()+b'\\n')\nout=[]\nwhile True:\n \
+                      l=f.readline().decode()\n out.append(l)\n if len(l)>=5 and l[:4].isdigit() and l[4]==' ': break\n\
+                      print(''.join(out),end='')\n";
+        let output =
+            Command::new("python3").args(["-c", script]).arg(self.socket()).arg(command).output().expect("python3");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for BirdLab {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bird-lab");
+        let _ = Command::new(script).args(["down", self.bird.release(), &self.name]).output();
+    }
+}
+
+/// Runs a test on every BIRD release the lab supports.
+macro_rules! on_every_bird {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use $crate::support::bird::Bird;
+
+                #[test]
+                #[ignore = "needs root and the lab: scripts/test runs it"]
+                fn bird_2_0() {
+                    super::$name(Bird::V2_0)
+                }
+
+                #[test]
+                #[ignore = "needs root and the lab: scripts/test runs it"]
+                fn bird_2_17() {
+                    super::$name(Bird::V2_17)
+                }
+
+                #[test]
+                #[ignore = "needs root and the lab: scripts/test runs it"]
+                fn bird_3_1() {
+                    super::$name(Bird::V3_1)
+                }
+            }
+        )*
+    };
+}
