@@ -86,7 +86,8 @@ fn a_broken_bird_conf_still_withdraws_and_announces_again_once_fixed(bird: Bird)
 }
 
 /// A protocol added to anycastd's file by hand (and loaded with `birdc configure`) is gone after the next pass: the
-/// file is anycastd's, and what BIRD has is compared with the plan, not only the file.
+/// file is anycastd's, and what BIRD has is compared with the plan, not only the file. So is one of anycastd's
+/// protocols from another file BIRD includes.
 fn a_hand_edit_of_anycastds_file_is_undone(bird: Bird) {
     let lab = BirdLab::start(bird);
     lab.write_config(&PREFIXES[..1]);
@@ -100,9 +101,26 @@ fn a_hand_edit_of_anycastds_file_is_undone(bird: Bird) {
     assert!(lab.birdc("configure").contains("0003 Reconfigured"));
     lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, "203.0.113.99/32"]);
 
-    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    let undone = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&undone), Some(0));
+    assert!(
+        stderr(&undone).contains("withdrawn 203.0.113.99/32 for service (none) (BIRD): no longer in the configuration")
+    );
     lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4]);
     assert!(!std::fs::read_to_string(lab.file()).expect("anycastd's file").contains("203.0.113.99"));
+
+    // A protocol of anycastd's in another file BIRD includes (an old one, say) is withdrawn too: disabled, since
+    // rewriting anycastd's file cannot remove it.
+    let other = lab.file().with_file_name("left-over.conf");
+    std::fs::write(
+        &other,
+        "protocol static anycastd_203_0_113_77_32 { ipv4 { preference 250; }; route 203.0.113.77/32 blackhole; }\n",
+    )
+    .expect("another file");
+    assert!(lab.birdc("configure").contains("0003 Reconfigured"));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, "203.0.113.77/32"]);
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4]);
 }
 
 on_every_bird!(

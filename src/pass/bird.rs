@@ -10,16 +10,27 @@
 //! it instead would overrule an operator who chose to keep the last site standing).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::bird::{self, BirdRoute, BirdRoutes, Configured, Connection};
-use crate::config::{BirdDaemon, Config, Prefix};
+use crate::config::{BirdDaemon, Config, DEFAULT_BIRD_SOCKET, Prefix};
 use crate::plan::{Action, BirdStates, Failure, Outcome, Plan, PrefixPlan, PrefixState, Warning};
 
-/// Whether the configuration has any BIRD prefix: only then is any BIRD asked.
+/// Whether any BIRD is to be asked: the configuration has BIRD prefixes, or Debian's BIRD socket exists (see
+/// [`read_all`]).
 pub(crate) fn has_prefixes(config: &Config) -> bool {
-    config.prefixes().any(|(_, prefix)| prefix.bird().is_some())
+    config.prefixes().any(|(_, prefix)| prefix.bird().is_some()) || default_socket_unnamed(config)
+}
+
+/// Whether Debian's BIRD socket exists and the configuration names no prefix of it: its BIRD may still have
+/// prefixes of anycastd's from a configuration that named it before (every prefix of a BIRD removed at once), which
+/// nothing else would withdraw. It is asked too, quietly: a BIRD anycastd cannot reach is none of its business then.
+fn default_socket_unnamed(config: &Config) -> bool {
+    let socket = Path::new(DEFAULT_BIRD_SOCKET);
+    let named = config.prefixes().filter_map(|(_, prefix)| prefix.bird()).any(|bird| bird.socket == socket);
+    !named && std::fs::symlink_metadata(socket).is_ok_and(|metadata| metadata.file_type().is_socket())
 }
 
 /// Each BIRD of the configuration, by control socket.
@@ -36,7 +47,15 @@ pub(crate) fn offline(config: &Config) -> BirdStates {
 /// What each BIRD of the configuration has of anycastd's prefixes, each asked within `timeout`, one after the other
 /// (each answers in milliseconds; a stuck one costs its `timeout`).
 pub(crate) fn read_all(config: &Config, timeout: Duration) -> BirdStates {
-    birds(config).into_keys().map(|socket| (socket.to_path_buf(), read(socket, timeout))).collect()
+    let mut states: BirdStates =
+        birds(config).into_keys().map(|socket| (socket.to_path_buf(), read(socket, timeout))).collect();
+    if default_socket_unnamed(config)
+        && let Ok(routes) = read(Path::new(DEFAULT_BIRD_SOCKET), timeout)
+        && !routes.is_empty()
+    {
+        states.insert(PathBuf::from(DEFAULT_BIRD_SOCKET), Ok(routes));
+    }
+    states
 }
 
 /// What one BIRD has of anycastd's prefixes, or why it could not be asked.
@@ -59,7 +78,7 @@ pub(crate) fn apply(plan: &mut Plan, before: &BirdStates, timeout: Duration) -> 
         if !changes && !file_differs && *had == wanted {
             continue;
         }
-        let applied = apply_to(&bird, had, &wanted, timeout);
+        let applied = apply_to(&bird, &wanted, timeout);
         if let Some(message) = &applied.refused {
             let socket = bird.socket.clone();
             plan.warnings.push(Warning::BirdRefusedConfiguration { socket, message: message.clone() });
@@ -79,46 +98,52 @@ struct Applied {
     refused: Option<String>,
 }
 
-/// Writes `wanted` into the BIRD's file and has it reconfigure; when it cannot, disables the protocols of what it
-/// had and must no longer have.
-fn apply_to(bird: &Target, had: &BirdRoutes, wanted: &BirdRoutes, timeout: Duration) -> Applied {
-    if let Err(error) = bird::write_owned_file(&bird.file, wanted) {
-        // The file could not be written: reconfiguring would load the old one. Withdrawals still go through.
-        return withdraw_by_disabling(bird, had, wanted, timeout, error.to_string());
-    }
-    let deadline = Instant::now() + timeout;
-    let mut connection = match Connection::open(&bird.socket, deadline) {
+/// Writes `wanted` into the BIRD's file and has it reconfigure; then disables the protocol of every prefix BIRD still
+/// has that `wanted` lacks: when BIRD would not reconfigure (its configuration does not parse, or the file could
+/// not be written), and for a protocol of anycastd's that another file BIRD includes still defines. One connection.
+fn apply_to(bird: &Target, wanted: &BirdRoutes, timeout: Duration) -> Applied {
+    let written = bird::write_owned_file(&bird.file, wanted).map_err(|error| error.to_string());
+    let mut connection = match Connection::open(&bird.socket, Instant::now() + timeout) {
         Ok(connection) => connection,
         Err(error) => return Applied { now: Err(error.to_string()), refused: Some(error.to_string()) },
     };
-    match bird::configure(&mut connection) {
-        Ok(Configured::Applied) => {
-            Applied { now: bird::read_routes(&mut connection).map_err(|error| error.to_string()), refused: None }
-        }
-        Ok(Configured::Failed(message)) => withdraw_by_disabling(bird, had, wanted, timeout, message),
-        Err(error) => Applied { now: Err(error.to_string()), refused: Some(error.to_string()) },
+    let refused = match written {
+        // The file could not be written: reconfiguring would load the old one. Withdrawals still go through.
+        Err(error) => Some(error),
+        Ok(()) => match bird::configure(&mut connection) {
+            Ok(Configured::Applied) => None,
+            Ok(Configured::Failed(message)) => Some(message),
+            Err(error) => return Applied { now: Err(error.to_string()), refused: Some(error.to_string()) },
+        },
+    };
+    let now = match settled(&mut connection, wanted) {
+        Ok(now) => now,
+        Err(error) => return Applied { now: Err(error.to_string()), refused },
+    };
+    let leftover: Vec<Prefix> = now.keys().filter(|prefix| !wanted.contains_key(prefix)).copied().collect();
+    if leftover.is_empty() {
+        return Applied { now: Ok(now), refused };
     }
+    // Each protocol's own answer matters less than what BIRD's tables hold afterwards, read next: a failed
+    // `disable` shows there as a prefix still present.
+    let _ = bird::disable(&mut connection, &leftover);
+    Applied { now: settled(&mut connection, wanted).map_err(|error| error.to_string()), refused }
 }
 
-/// The emergency withdrawal: disables the protocol of every prefix BIRD had that `wanted` lacks, since BIRD would not
-/// load the file (`why`). Works while bird.conf does not parse.
-fn withdraw_by_disabling(
-    bird: &Target,
-    had: &BirdRoutes,
-    wanted: &BirdRoutes,
-    timeout: Duration,
-    why: String,
-) -> Applied {
-    let gone: Vec<Prefix> = had.keys().filter(|prefix| !wanted.contains_key(prefix)).copied().collect();
-    let mut connection = match Connection::open(&bird.socket, Instant::now() + timeout) {
-        Ok(connection) => connection,
-        Err(error) => return Applied { now: Err(error.to_string()), refused: Some(why) },
-    };
-    // Each protocol's own answer matters less than what BIRD's tables hold afterwards, which is read next: a failed
-    // `disable` shows there as a prefix still present.
-    let _ = bird::disable(&mut connection, &gone);
-    let now = bird::read_routes(&mut connection).map_err(|error| error.to_string());
-    Applied { now, refused: Some(why) }
+/// How long BIRD's tables may take to show what was just applied. BIRD 3 flushes a disabled protocol's routes
+/// after answering (`show protocols` says `flush` for a moment), so a read right after `disable` may still find them.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// What BIRD's tables hold, read again every 20 ms until they hold `wanted` or [`SETTLE`] has passed.
+fn settled(connection: &mut Connection, wanted: &BirdRoutes) -> Result<BirdRoutes, bird::BirdError> {
+    let until = Instant::now() + SETTLE;
+    loop {
+        let now = bird::read_routes(connection)?;
+        if now == *wanted || Instant::now() >= until {
+            return Ok(now);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// What each BIRD of the plan must have once it is applied: every prefix announced or drained after its action (one

@@ -1,9 +1,12 @@
 //! The plan of a pass: every configured service's verdict applied to its prefixes, and the departed prefixes
 //! withdrawn.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
-use crate::config::{Config, Daemon, FrrDaemon, ManagedPrefix, Policy, Service};
+use crate::config::{
+    BirdDaemon, Config, DEFAULT_BIRD_FILE, Daemon, FrrDaemon, ManagedPrefix, Policy, Prefix, Service, Vrf,
+};
 use crate::health::{self, ServiceHealth};
 use crate::state::streaks::Streak;
 
@@ -20,7 +23,7 @@ impl Plan {
         Plan {
             maintenance: inputs.maintenance.clone(),
             services,
-            departed: plan_departed(inputs),
+            departed: plan_departed(inputs).into_iter().chain(bird_strays(config, inputs)).collect(),
             warnings: config.warnings().into_iter().map(Warning::Config).collect(),
             errors: Vec::new(),
             reason: None,
@@ -84,6 +87,45 @@ fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
             prefixes,
         })
         .collect()
+}
+
+/// The service name under which BIRD's strays are reported: no configuration names them, so none is known.
+pub const STRAY_SERVICE: &str = "(none)";
+
+/// BIRD's strays: the prefixes a protocol of anycastd's (`anycastd_*`) gives a BIRD that the configuration does not
+/// name for that BIRD (no longer, or never: a hand edit, a file of anycastd's that BIRD includes beside the one
+/// configured). The `anycastd_` protocols are anycastd's, so they are withdrawn, as departed prefixes are.
+fn bird_strays(config: &Config, inputs: &Inputs) -> Option<ServicePlan> {
+    let configured: BTreeSet<(&Path, Prefix)> =
+        config.prefixes().filter_map(|(_, prefix)| Some((prefix.bird()?.socket.as_path(), prefix.prefix))).collect();
+    let file_of = |socket: &Path| {
+        let configured = config.prefixes().filter_map(|(_, prefix)| prefix.bird()).find(|bird| bird.socket == socket);
+        configured.map_or_else(|| PathBuf::from(DEFAULT_BIRD_FILE), |bird| bird.file.clone())
+    };
+    let mut prefixes = Vec::new();
+    for (socket, routes) in inputs.bird.iter().filter_map(|(socket, routes)| Some((socket, routes.as_ref().ok()?))) {
+        for prefix in routes.keys().filter(|prefix| !configured.contains(&(socket.as_path(), **prefix))) {
+            let bird = BirdDaemon { socket: socket.clone(), file: file_of(socket), drain: false };
+            let managed = ManagedPrefix {
+                vrf: Vrf::Default,
+                prefix: *prefix,
+                daemon: Daemon::Bird(bird),
+                route_map: None,
+                drain_route_map: None,
+            };
+            let seen = observe(&managed, &inputs.frr, &inputs.bird);
+            prefixes.push(seen.plan(&managed, Desired::Withdrawn, None));
+        }
+    }
+    (!prefixes.is_empty()).then(|| ServicePlan {
+        name: STRAY_SERVICE.to_string(),
+        health: None,
+        verdict: Verdict::Removed,
+        desired: Desired::Withdrawn,
+        policy: Policy::default(),
+        streak: Streak::default(),
+        prefixes,
+    })
 }
 
 /// A service's verdict, what it wants and its streak after `decided` (this pass's verdict and streak), in a pass made
