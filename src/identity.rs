@@ -23,6 +23,9 @@ use crate::state::StateDir;
 pub const UNITS_USER: &str = "anycastd";
 /// The units' `SupplementaryGroups=`, each taken when the group exists (FRR's `frrvty` comes with FRR).
 pub const UNITS_SUPPLEMENTARY_GROUPS: &[&str] = &["frrvty"];
+/// The groups the README's drop-ins add to the units (BIRD's `bird`, for its control socket), each taken when it
+/// exists: root then reaches BIRD as the units do once the drop-in is there.
+pub const UNITS_OPTIONAL_GROUPS: &[&str] = &["bird"];
 
 /// Where users and groups are looked up (users only a directory service knows are not found).
 const PASSWD: &str = "/etc/passwd";
@@ -62,7 +65,10 @@ pub fn adopt_units_identity(state_dir: &Path) -> Identity {
     }
     let groups = read_database(GROUP).map_or_else(
         || vec![account.gid],
-        |group| group_ids(&group, UNITS_USER, account.gid, UNITS_SUPPLEMENTARY_GROUPS),
+        |group| {
+            let wanted: Vec<&str> = UNITS_SUPPLEMENTARY_GROUPS.iter().chain(UNITS_OPTIONAL_GROUPS).copied().collect();
+            group_ids(&group, UNITS_USER, account.gid, &wanted)
+        },
     );
     match become_user(account.uid, account.gid, &groups) {
         Ok(()) => Identity::UnitsUser,

@@ -49,12 +49,15 @@ fn the_package_holds_the_binary_units_config_man_page_and_completions_and_nothin
             "-rw-r--r-- ./usr/lib/systemd/system/anycastd.service",
             "-rw-r--r-- ./usr/lib/systemd/system/anycastd.timer",
             "-rw-r--r-- ./usr/lib/sysusers.d/anycastd.conf",
+            "-rw-r--r-- ./usr/lib/tmpfiles.d/anycastd.conf",
             "-rw-r--r-- ./usr/share/bash-completion/completions/anycastd",
             "-rw-r--r-- ./usr/share/doc/anycastd/CHANGELOG.md",
             "-rw-r--r-- ./usr/share/doc/anycastd/README.md",
             "-rw-r--r-- ./usr/share/doc/anycastd/copyright",
             "-rw-r--r-- ./usr/share/doc/anycastd/docs/behaviour.md",
             "-rw-r--r-- ./usr/share/doc/anycastd/docs/benchmark.md",
+            "-rw-r--r-- ./usr/share/doc/anycastd/docs/bird-evidence.md",
+            "-rw-r--r-- ./usr/share/doc/anycastd/docs/bird.md",
             "-rw-r--r-- ./usr/share/doc/anycastd/docs/configuration.md",
             "-rw-r--r-- ./usr/share/doc/anycastd/docs/frr.md",
             "-rw-r--r-- ./usr/share/doc/anycastd/docs/operations.md",
@@ -102,6 +105,8 @@ fn the_packaged_files_are_the_repository_s_and_what_the_binary_generates() {
     assert_eq!(read("etc/anycastd/config.toml"), config);
     let sysusers = std::fs::read(source("pkg/sysusers.d/anycastd.conf")).expect("the sysusers.d file");
     assert_eq!(read("usr/lib/sysusers.d/anycastd.conf"), sysusers);
+    let tmpfiles = std::fs::read(source("pkg/tmpfiles.d/anycastd.conf")).expect("the tmpfiles.d file");
+    assert_eq!(read("usr/lib/tmpfiles.d/anycastd.conf"), tmpfiles);
     for service in ["frr", "other"] {
         let pam = std::fs::read(source(&format!("pkg/pam.d/{service}"))).expect("the units' PAM services");
         assert_eq!(read(&format!("usr/lib/anycastd/pam.d/{service}")), pam, "{service}");
