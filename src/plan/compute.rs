@@ -477,4 +477,45 @@ mod tests {
             [("203.0.113.53/32".into(), Action::Drain), ("203.0.113.54/32".into(), Action::Keep)]
         );
     }
+
+    /// BIRD's prefixes are planned from what BIRD's tables hold: announced, drained (a drain with `drain = true`
+    /// keeps it marked, without withdraws), restored; and a protocol of anycastd's that the configuration does not
+    /// name for that BIRD is withdrawn, as a departed prefix, under the service `(none)`.
+    #[test]
+    fn bird_prefixes_follow_bird_s_tables_and_its_strays_are_withdrawn() {
+        use crate::bird::{BirdRoute, BirdRoutes};
+        let config = graded(
+            "[services.dns]\nprefixes.bird = [{ prefix = \"203.0.113.53\", drain = true }, \"203.0.113.54\"]\n\
+             checks.cabourotte = [\"dns\"]\n",
+        );
+        let prefix = |text: &str| Prefix::parse(text).expect("a prefix");
+        let routes = BirdRoutes::from([
+            (prefix("203.0.113.53/32"), BirdRoute { draining: true }),
+            (prefix("203.0.113.99/32"), BirdRoute { draining: false }),
+        ]);
+        let bird = crate::plan::BirdStates::from([(PathBuf::from("/run/bird/bird.ctl"), Ok(routes))]);
+        let healthy = all_answer(&config, r#"[{"name":"dns","success":true}]"#);
+        let inputs = Inputs { answers: healthy.clone(), bird: bird.clone(), ..Inputs::default() };
+        let plan = Plan::compute(&config, &inputs, Intent::Reconcile);
+        assert_eq!(
+            actions(&plan),
+            [
+                ("203.0.113.53/32".to_string(), Action::Restore),
+                ("203.0.113.54/32".to_string(), Action::Announce),
+                ("203.0.113.99/32".to_string(), Action::Withdraw),
+            ]
+        );
+        assert_eq!(plan.departed[0].name, STRAY_SERVICE);
+        let inputs = Inputs { answers: healthy, bird, ..Inputs::default() };
+        let drained = Plan::compute(&config, &inputs, Intent::Drain { until: 130 });
+        assert_eq!(
+            actions(&drained),
+            [
+                ("203.0.113.53/32".to_string(), Action::Keep),
+                ("203.0.113.54/32".to_string(), Action::Keep),
+                ("203.0.113.99/32".to_string(), Action::Withdraw),
+            ],
+            "the drained one stays marked, the withdrawn one stays withdrawn, the stray leaves"
+        );
+    }
 }
