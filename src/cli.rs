@@ -138,7 +138,11 @@ pub enum Command {
         /// checks its result list lacks, and how old each check's latest result is.
         #[arg(long)]
         cabourotte: bool,
-        /// Both pre-flights: --frr and --cabourotte.
+        /// Also ask each BIRD once, changing nothing: whether it answers (the socket, group bird), runs, declares the
+        /// drain mark where a prefix drains, runs the protocols of anycastd's file, and has a BGP session up.
+        #[arg(long)]
+        bird: bool,
+        /// Every pre-flight: --frr, --cabourotte and --bird.
         #[arg(long)]
         all: bool,
     },

@@ -76,7 +76,14 @@ fn render_commands(command: &clap::Command, page: &mut Vec<u8>) -> std::io::Resu
 
 /// The keys of a service table, `[services.NAME]`, as docs/configuration.md ("Service keys") lists them, in short.
 const SERVICE_KEYS: &[(&str, &str)] = &[
-    ("prefixes.frrouting", "The prefixes announced while the service is healthy (required; keys below)."),
+    (
+        "prefixes.frrouting",
+        "The prefixes FRR announces while the service is healthy (this or prefixes.bird; keys below).",
+    ),
+    (
+        "prefixes.bird",
+        "The prefixes BIRD announces while the service is healthy (this or prefixes.frrouting; keys below).",
+    ),
     ("checks.cabourotte", "The Cabourotte checks that must all pass (required; keys below)."),
     ("rise", "Healthy passes in a row before a withdrawn service is announced (default 1)."),
     ("fall", "Unhealthy passes in a row before an announced service is withdrawn (default 1)."),
@@ -108,6 +115,14 @@ const PREFIX_KEYS: &[(&str, &str)] = &[
     ("route_map", "The route-map of this prefix's announcement (default: the service's)."),
     ("drain_route_map", "The route-map of this prefix while drained (default: the service's)."),
     ("vtysh", "The vtysh of the FRR holding the prefix, an absolute path (default /usr/bin/vtysh)."),
+];
+
+/// The keys of a BIRD prefix, an item of `prefixes.bird`, as docs/configuration.md lists them, in short.
+const BIRD_PREFIX_KEYS: &[(&str, &str)] = &[
+    ("prefix", "The network or address, as for FRR (required)."),
+    ("socket", "BIRD's control socket, an absolute path (default /run/bird/bird.ctl); anycastd needs group bird."),
+    ("file", "The file anycastd writes and bird.conf includes (default /run/anycastd-bird/anycastd.conf)."),
+    ("drain", "Whether a drain keeps the prefix announced with the mark anycastd_draining = 1 (default false)."),
 ];
 
 /// The keys of a check, an item of `checks.cabourotte`, as docs/configuration.md lists them, in short.
@@ -149,6 +164,7 @@ fn configuration_section() -> Roff {
     for (heading, keys) in [
         ("Service keys, [services.NAME]", SERVICE_KEYS),
         ("Prefix keys, prefixes.frrouting", PREFIX_KEYS),
+        ("Prefix keys, prefixes.bird", BIRD_PREFIX_KEYS),
         ("Check keys, checks.cabourotte", CHECK_KEYS),
     ] {
         roff.control("SS", [heading]);
@@ -309,6 +325,7 @@ mod tests {
         for (heading, keys) in [
             ("### Service keys", SERVICE_KEYS),
             ("### `prefixes.frrouting`", PREFIX_KEYS),
+            ("### `prefixes.bird`", BIRD_PREFIX_KEYS),
             ("### `checks.cabourotte`", CHECK_KEYS),
         ] {
             let shown: Vec<&str> = keys.iter().map(|(key, _)| *key).collect();

@@ -128,3 +128,38 @@ on_every_bird!(
     a_broken_bird_conf_still_withdraws_and_announces_again_once_fixed,
     a_hand_edit_of_anycastds_file_is_undone,
 );
+
+/// The codes of `check --bird --format json`'s BIRD findings, and its exit code.
+fn preflight(lab: &BirdLab) -> (Option<i32>, Vec<String>) {
+    let checked = lab.anycastd(&["check", "--bird", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&checked.stdout).expect("JSON");
+    let codes = report["bird"].as_array().into_iter().flatten();
+    let codes = codes.map(|finding| {
+        format!("{} {}", finding["level"].as_str().unwrap_or("?"), finding["code"].as_str().unwrap_or("?"))
+    });
+    (exit_code(&checked), codes.collect())
+}
+
+/// `check --bird` tells, changing nothing, what an operator must fix: before the first pass it cannot tell whether
+/// bird.conf includes anycastd's file; after it, BIRD runs the file's protocols; without the drain mark declared, a
+/// prefix that drains would make BIRD refuse the file (an error); a BIRD that does not answer is an error.
+fn check_bird_tells_what_the_operator_must_fix(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES);
+    let (code, codes) = preflight(&lab);
+    assert_eq!(code, Some(0));
+    assert_eq!(codes, ["ok bird-answers", "warning bird-include-unknown", "ok bird-bgp-up"]);
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    assert_eq!(preflight(&lab).1, ["ok bird-answers", "ok bird-file-loaded", "ok bird-bgp-up"]);
+
+    lab.remove_drain_mark();
+    let (code, codes) = preflight(&lab);
+    assert_eq!(code, Some(1));
+    assert_eq!(codes, ["ok bird-answers", "error bird-drain-mark-missing", "ok bird-file-loaded", "ok bird-bgp-up"]);
+
+    lab.stop_bird();
+    let (code, codes) = preflight(&lab);
+    assert_eq!((code, codes), (Some(1), vec!["error bird-unreachable".to_string()]));
+}
+
+on_every_bird!(check_bird_tells_what_the_operator_must_fix);

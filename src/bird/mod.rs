@@ -29,6 +29,7 @@ mod control;
 #[cfg(test)]
 mod fake;
 mod owned_file;
+pub mod preflight;
 mod reconfigure;
 mod reply;
 mod routes;
@@ -39,7 +40,10 @@ use std::net::{IpAddr, Ipv6Addr};
 use crate::config::Prefix;
 
 pub use control::{BirdError, Connection};
-pub use owned_file::{OwnedFileError, read as read_owned_file, render as render_owned_file, write as write_owned_file};
+pub use owned_file::{
+    OwnedFileError, check_folder as check_owned_folder, read as read_owned_file, render as render_owned_file,
+    write as write_owned_file,
+};
 pub use reconfigure::{
     Configured, Disabled, configure, disable, disable_all, read_protocols, read_routes, read_status,
 };

@@ -109,6 +109,12 @@ pub fn write(path: &Path, routes: &BirdRoutes) -> Result<(), OwnedFileError> {
         .map_err(|error| OwnedFileError::Write(escape(&error.to_string()).into_owned()))
 }
 
+/// Whether anycastd could write its file at `path`: its folder exists, and only its owner may write it. For
+/// `check --bird`, which writes nothing.
+pub fn check_folder(path: &Path) -> Result<(), OwnedFileError> {
+    check_directory(directory(path)?)
+}
+
 /// The directory of `path` (`.` for a bare name).
 fn directory(path: &Path) -> Result<&Path, OwnedFileError> {
     if path.file_name().is_none() {

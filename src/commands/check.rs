@@ -19,6 +19,8 @@ pub struct Preflights<'a> {
     pub frr: Option<&'a Path>,
     /// Cabourotte's.
     pub cabourotte: bool,
+    /// BIRD's.
+    pub bird: bool,
 }
 
 /// Checks the configuration, and runs the pre-flights asked for.
@@ -28,6 +30,7 @@ pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Erro
     let cabourotte = preflights
         .cabourotte
         .then(|| cabourotte_preflight::check_all(&config, context.http_timeout, crate::clock::unix_now()));
+    let bird = preflights.bird.then(|| crate::bird::preflight::check_all(&config, context.vtysh_timeout));
     let output = &context.output;
     let exposed =
         crate::config::exposed_keys(&config).into_iter().map(|key_file| Warning::KeyFileReadable { key_file });
@@ -37,11 +40,14 @@ pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Erro
             emit(&render::check_text(&config, &context.config_path.display().to_string(), &warnings));
             emit(&render::preflight_text("FRR", frr.as_deref().unwrap_or_default(), output.painter));
             emit(&render::preflight_text("Cabourotte", cabourotte.as_deref().unwrap_or_default(), output.painter));
+            emit(&render::preflight_text("BIRD", bird.as_deref().unwrap_or_default(), output.painter));
         }
         Format::Json => {
-            emit(&format!("{}\n", render::check_json(&config, &warnings, frr.as_deref(), cabourotte.as_deref())))
+            let preflights = [frr.as_deref(), cabourotte.as_deref(), bird.as_deref()];
+            emit(&format!("{}\n", render::check_json(&config, &warnings, preflights)))
         }
     }
-    let failed = frr.iter().chain(cabourotte.iter()).flatten().any(|finding: &Finding| finding.level == Level::Error);
+    let all = frr.iter().chain(cabourotte.iter()).chain(bird.iter()).flatten();
+    let failed = all.clone().any(|finding: &Finding| finding.level == Level::Error);
     Ok(if failed { Exit::Failed } else { Exit::Done })
 }

@@ -297,6 +297,8 @@ struct CheckReport<'a> {
     frr: Option<&'a [Finding]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cabourotte: Option<&'a [Finding]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bird: Option<&'a [Finding]>,
 }
 
 #[derive(Serialize)]
@@ -328,12 +330,8 @@ struct ConfiguredCheck {
 
 /// A valid configuration as JSON, for `anycastd check --format json`, with the findings of `--frr` and
 /// `--cabourotte` if asked.
-pub(crate) fn check_json(
-    config: &Config,
-    warnings: &[Warning],
-    frr: Option<&[Finding]>,
-    cabourotte: Option<&[Finding]>,
-) -> String {
+pub(crate) fn check_json(config: &Config, warnings: &[Warning], preflights: [Option<&[Finding]>; 3]) -> String {
+    let [frr, cabourotte, bird] = preflights;
     let services = config
         .services
         .iter()
@@ -373,6 +371,7 @@ pub(crate) fn check_json(
         warning_codes: warnings.iter().map(Warning::code).collect(),
         frr,
         cabourotte,
+        bird,
     };
     serde_json::to_string_pretty(&report).unwrap_or_default()
 }

@@ -172,6 +172,24 @@ impl BirdLab {
         std::fs::write(conf, text.replace("protocol static half_done {\n", "")).expect("fix bird.conf");
     }
 
+    /// Removes the declaration of the drain mark from bird.conf, and has BIRD load it.
+    pub fn remove_drain_mark(&self) {
+        let conf = self.dir.join("bird.conf");
+        let text = std::fs::read_to_string(&conf).expect("bird.conf");
+        let without = text
+            .replace("attribute int anycastd_draining;\n", "")
+            .replace("    if defined(anycastd_draining) then bgp_community.add((65535, 0));\n", "");
+        std::fs::write(conf, without).expect("bird.conf without the drain mark");
+        assert!(self.birdc("configure").contains("0003 Reconfigured"), "BIRD loads it");
+    }
+
+    /// Stops BIRD (its socket file stays behind, as after a crash).
+    pub fn stop_bird(&self) {
+        let pid = std::fs::read_to_string(self.dir.join("bird.pid")).expect("bird.pid");
+        let _ = Command::new("kill").arg(pid.trim()).status();
+        Wait::new("BIRD stops").until(|| (!Path::new(&format!("/proc/{}", pid.trim())).exists()).then_some(()));
+    }
+
     /// Sends one command to BIRD's control socket (as birdc would), returning its reply lines.
     pub fn birdc(&self, command: &str) -> String {
         let script = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\nf=s.makefile('rb')\n\
