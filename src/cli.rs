@@ -95,6 +95,10 @@ pub enum Command {
         /// Assume every check healthy or unhealthy instead of asking Cabourotte.
         #[arg(long, value_enum)]
         assume: Option<Assumption>,
+        /// Read what `birdc show route where proto ~ "anycastd_*" all` printed from FILE (`-` for stdin), for
+        /// every BIRD, instead of asking BIRD.
+        #[arg(long, value_name = "FILE")]
+        bird_routes: Option<PathBuf>,
     },
     /// Make FRR announce the prefixes of healthy services and withdraw the others.
     Apply,

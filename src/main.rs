@@ -112,11 +112,12 @@ fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
     match command {
         Command::Completions { shell } => Ok(manual::print(&manual::completions(*shell))),
         Command::Man => Ok(manual::print(&manual::man_page().map_err(Error::Manual)?)),
-        Command::Plan { detailed_exitcode, running_config, health, assume } => {
+        Command::Plan { detailed_exitcode, running_config, health, assume, bird_routes } => {
             let given = commands::plan::Given {
                 running_config: running_config.clone(),
                 health: health.clone(),
                 assume_healthy: assume.map(|assumption| assumption == cli::Assumption::Healthy),
+                bird_routes: bird_routes.clone(),
             };
             commands::plan::plan(context, &given, *detailed_exitcode)
         }

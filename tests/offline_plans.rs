@@ -193,3 +193,49 @@ fn the_ci_recipe_passes_on_its_sample_and_shows_a_diff_when_the_config_changes()
     assert!(stdout.contains("+  - 203.0.113.53/32              withdraw   AS 65536, default VRF"), "{stdout}");
     let _ = std::fs::remove_dir_all(&copy);
 }
+
+/// A BIRD configuration planned in CI from what `birdc show route where proto ~ "anycastd_*" all` printed, as birdc
+/// prints it on BIRD 2.0 and 3.1, or with `-v`'s reply codes: the drained prefix is restored, the announced one
+/// stays, the new one is announced; no BIRD is asked. Without the file, an offline plan says what it lacks.
+#[test]
+fn a_bird_plan_from_birdc_s_output() {
+    let dir = state_dir("bird");
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let config = dir.join("bird.toml");
+    std::fs::write(
+        &config,
+        "[services.dns]\nprefixes.bird = [\"203.0.113.53\", \"2001:db8::53\", \"203.0.113.54\"]\n\
+         checks.cabourotte = [\"dns\"]\n",
+    )
+    .expect("the configuration");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_anycastd"))
+            .arg("-c")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .args(["plan", "--assume", "healthy", "--detailed-exitcode"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run anycastd")
+    };
+    for file in ["bird-2.0.12-show-route.txt", "bird-2.0.12-show-route-v.txt", "bird-3.1.8-show-route.txt"] {
+        let planned = run(&["--bird-routes", &fixture(file)]);
+        let out = String::from_utf8_lossy(&planned.stdout);
+        assert_eq!(planned.status.code(), Some(2), "{file}: {out}{}", String::from_utf8_lossy(&planned.stderr));
+        for line in [
+            "  ~ 203.0.113.53/32   restore    BIRD\n",
+            "  + 203.0.113.54/32   announce   BIRD\n",
+            "    2001:db8::53/128  announced  BIRD\n",
+            "Plan: 1 to announce, 0 to withdraw, 1 to restore, 1 unchanged.\n",
+        ] {
+            assert!(out.contains(line), "{file}: {line:?} in\n{out}");
+        }
+    }
+    let without = run(&["--running-config", &fixture("frr-8.4.4-nothing-announced.txt")]);
+    assert_eq!(without.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&without.stdout);
+    assert!(out.contains("an offline plan does not ask BIRD: give what it has with --bird-routes"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

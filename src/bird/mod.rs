@@ -48,7 +48,9 @@ pub use reconfigure::{
     Configured, Disabled, configure, disable, disable_all, read_protocols, read_routes, read_status,
 };
 pub use reply::{Class, Line, Reply, ReplyError};
-pub use routes::{DaemonStatus, ProtocolState, Protocols, ShowError, parse_protocols, parse_routes, parse_status};
+pub use routes::{
+    DaemonStatus, ProtocolState, Protocols, ShowError, parse_protocols, parse_routes, parse_routes_text, parse_status,
+};
 
 /// What BIRD's tables hold of anycastd's prefixes: each prefix a protocol `anycastd_*` has a route for.
 ///

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::reply::Reply;
+use super::reply::{Reply, ReplyReader};
 use super::{BirdRoute, BirdRoutes};
 use crate::config::Prefix;
 use crate::escape::escape;
@@ -86,6 +86,41 @@ enum RouteText<'a> {
     SamePrefix,
     /// `\tanycastd_draining: 1`, `\tType: static univ`, `\tpreference: 250`: an attribute of the route above.
     Attribute(&'a str),
+}
+
+/// Reads what `birdc show route where proto ~ "anycastd_*" all` printed, saved to a file (`plan --bird-routes`):
+/// birdc's own lines (`Table master4:`, `203.0.113.53/32  blackhole [anycastd_... ] * (250)`, a tab before each
+/// attribute), or `birdc -v`'s, with the reply codes. Each line is read as a line of the reply would be.
+pub fn parse_routes_text(text: &str) -> Result<BirdRoutes, ShowError> {
+    let mut lines = String::new();
+    for line in text.lines() {
+        let line = without_code(line);
+        if line.starts_with("BIRD ") && line.ends_with(" ready.") {
+            continue;
+        }
+        lines.push_str("1007-");
+        lines.push_str(line);
+        lines.push('\n');
+    }
+    lines.push_str("0000 \n");
+    let mut reader = ReplyReader::default();
+    match reader.push(lines.as_bytes()) {
+        Ok(Some(reply)) => parse_routes(&reply),
+        Ok(None) => Err(ShowError::Unexpected("an unfinished reply".into())),
+        Err(error) => Err(ShowError::Unexpected(error.to_string())),
+    }
+}
+
+/// A line of `birdc -v` without its reply code (`1007-Table master4:`), or its continuation's five spaces; any
+/// other line as it is. The final `0000` line is left empty.
+fn without_code(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let coded = bytes.len() >= 5 && bytes[..4].iter().all(u8::is_ascii_digit) && matches!(bytes[4], b'-' | b' ');
+    match () {
+        _ if coded && bytes[..4] == *b"0000" => "",
+        _ if coded => &line[5..],
+        _ => line.strip_prefix("     ").unwrap_or(line),
+    }
 }
 
 /// Reads the reply of `show route where proto ~ "anycastd_*" all` into what BIRD's tables hold of anycastd's

@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::frr::RunningConfig;
 use crate::health::cabourotte;
-use crate::pass::{self, FrrInput, HealthInput};
+use crate::pass::{self, BirdInput, FrrInput, HealthInput};
 use crate::render::Tense;
 
 /// The files (or assumption) that replace live inputs.
@@ -23,6 +23,8 @@ pub struct Given {
     pub health: Option<PathBuf>,
     /// Every check passes (`Some(true)`) or fails (`Some(false)`), without asking.
     pub assume_healthy: Option<bool>,
+    /// What `birdc show route where proto ~ "anycastd_*" all` printed (`-` for stdin), for every BIRD.
+    pub bird_routes: Option<PathBuf>,
 }
 
 /// Prints the plan; with `detailed_exitcode`, pending changes make the exit code 2.
@@ -31,14 +33,19 @@ pub struct Given {
 /// valid configuration, which withdraws but announces nothing, after the file's problems. Offline (a user's CI
 /// rendering a new configuration), it is an error, as the file is what is being tested.
 pub fn plan(context: &Context, given: &Given, detailed_exitcode: bool) -> Result<Exit, Error> {
-    let offline = given.running_config.is_some() || given.health.is_some() || given.assume_healthy.is_some();
+    let offline = given.running_config.is_some()
+        || given.health.is_some()
+        || given.assume_healthy.is_some()
+        || given.bird_routes.is_some();
     let in_force = match offline {
         true => InForce::File(load_config(context, CacheUse::ReadOnly)?),
         false => load_config_or_last_valid(context, CacheUse::ReadOnly)?,
     };
     let config = in_force.config();
     let (health, frr) = inputs(config, given)?;
-    let plan = pass::plan_only(config, context, &health, &frr, in_force.refusal(context, "plan"));
+    let bird = bird_input(given, offline)?;
+    let daemons = pass::Daemons { frr: &frr, bird: &bird };
+    let plan = pass::plan_only(config, context, &health, daemons, in_force.refusal(context, "plan"));
     context.output.plan(&plan, "plan", Tense::Planned);
     let summary = plan.summary();
     Ok(match () {
@@ -72,6 +79,17 @@ fn inputs(config: &Config, given: &Given) -> Result<(HealthInput, FrrInput), Err
         (None, None) => HealthInput::Live,
     };
     Ok((health, frr))
+}
+
+/// What the plan takes each BIRD to have: the file given, or BIRD itself when nothing is given from files.
+fn bird_input(given: &Given, offline: bool) -> Result<BirdInput, Error> {
+    let Some(path) = &given.bird_routes else {
+        return Ok(if offline { BirdInput::NotGiven } else { BirdInput::Live });
+    };
+    let flag = "--bird-routes";
+    let text = read_input(path, flag, bounded::RUNNING_CONFIG)?;
+    let routes = crate::bird::parse_routes_text(&text).map_err(|error| invalid(flag, path, error.to_string()))?;
+    Ok(BirdInput::File(routes))
 }
 
 fn invalid(flag: &'static str, path: &Path, reason: String) -> Error {

@@ -40,8 +40,13 @@ fn birds(config: &Config) -> BTreeMap<&Path, &BirdDaemon> {
 
 /// What an offline plan knows of BIRD: nothing (it reads no BIRD).
 pub(crate) fn offline(config: &Config) -> BirdStates {
-    let unknown = || Err("an offline plan does not ask BIRD".to_string());
+    let unknown = || Err("an offline plan does not ask BIRD: give what it has with --bird-routes".to_string());
     birds(config).into_keys().map(|socket| (socket.to_path_buf(), unknown())).collect()
+}
+
+/// What a plan is given for every BIRD of the configuration (`plan --bird-routes`).
+pub(crate) fn given(config: &Config, routes: &BirdRoutes) -> BirdStates {
+    birds(config).into_keys().map(|socket| (socket.to_path_buf(), Ok(routes.clone()))).collect()
 }
 
 /// What each BIRD of the configuration has of anycastd's prefixes, each asked within `timeout`, one after the other

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::bird;
-use super::input::{FrrInput, HealthInput};
+use super::input::{BirdInput, FrrInput, HealthInput};
 use crate::clock;
 use crate::config::{Config, DEFAULT_VTYSH, Prefix, Vrf};
 use crate::context::Context;
@@ -46,14 +46,24 @@ pub struct Gathered {
 
 /// Gathers every input of a pass with `intent`: the health as `health` says, FRR's running configs as `frr` says.
 /// `state_dir` is `None` when it does not exist or cannot be used: then there is no marker and no count.
+/// Where a pass takes what each routing daemon has from.
+#[derive(Clone, Copy, Debug)]
+pub struct Daemons<'a> {
+    /// FRR's running configs.
+    pub frr: &'a FrrInput,
+    /// What each BIRD has.
+    pub bird: &'a BirdInput,
+}
+
 pub fn gather(
     config: &Config,
     context: &Context,
     intent: Intent,
     health: &HealthInput,
-    frr: &FrrInput,
+    daemons: Daemons<'_>,
     state_dir: Option<&StateDir>,
 ) -> Gathered {
+    let frr = daemons.frr;
     let maintenance = maintenance::read(state_dir);
     // A withdrawal of everything weighs no health, so it has no use for the rise/fall counts, and nothing to say about
     // them: root's `withdraw-all` (the package's prerm's too) in the units' directory would warn that it cannot trust
@@ -87,9 +97,10 @@ pub fn gather(
     };
     let must_read = !matches!(frr, FrrInput::File(_))
         && (!extra_paths.is_empty() || vtysh_paths(config).iter().any(|path| !remembered.contains_key(*path)));
-    let read_bird = || match frr {
-        FrrInput::File(_) => bird::offline(config),
-        FrrInput::Live | FrrInput::Remembered(_) => bird::read_all(config, context.vtysh_timeout),
+    let read_bird = || match daemons.bird {
+        BirdInput::NotGiven => bird::offline(config),
+        BirdInput::File(routes) => bird::given(config, routes),
+        BirdInput::Live => bird::read_all(config, context.vtysh_timeout),
     };
     let must_read = must_read || bird::has_prefixes(config);
     let ((answers, now), (frr, bird)): ((Answers, Option<i64>), (FrrStates, BirdStates)) = if must_read {

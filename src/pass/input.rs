@@ -81,3 +81,14 @@ pub enum FrrInput {
     /// [`crate::daemon::memory::Memory::trusted`]); every other FRR is read.
     Remembered(BTreeMap<PathBuf, RunningConfig>),
 }
+
+/// Where a pass takes what each BIRD has from.
+#[derive(Clone, Debug)]
+pub enum BirdInput {
+    /// Ask every BIRD now (every pass but an offline plan).
+    Live,
+    /// What `birdc show route where proto ~ "anycastd_*" all` printed, for every BIRD (`plan --bird-routes`).
+    File(crate::bird::BirdRoutes),
+    /// Not asked, nor given: a plan from files without `--bird-routes` (BIRD's prefixes are errors then).
+    NotGiven,
+}

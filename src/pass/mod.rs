@@ -32,8 +32,9 @@ use crate::state::managed::Record;
 use crate::state::streaks::{self, Streaks};
 use crate::state::{Replacement, StateDir};
 use crate::state::{changes, maintenance};
+pub use gather::Daemons;
 use gather::Gathered;
-pub use input::{FrrInput, HealthInput};
+pub use input::{BirdInput, FrrInput, HealthInput};
 
 /// What a changing pass holds while it changes FRR, and what it could not get.
 struct Held {
@@ -85,15 +86,16 @@ pub fn plan_only(
     config: &Config,
     context: &Context,
     health: &HealthInput,
-    frr: &FrrInput,
+    daemons: Daemons<'_>,
     withdraw_only: Option<PassError>,
 ) -> Plan {
+    let frr = daemons.frr;
     let (state_dir, mut problems) = match StateDir::open(&context.state_dir) {
         Ok(state_dir) => (state_dir, Vec::new()),
         Err(problem) => (None, vec![PassError::withdraw_only(HoldProblem::StateDir, problem)]),
     };
     problems.splice(0..0, withdraw_only);
-    let gathered = gather::gather(config, context, Intent::Reconcile, health, frr, state_dir.as_ref());
+    let gathered = gather::gather(config, context, Intent::Reconcile, health, daemons, state_dir.as_ref());
     let (inputs, problems, warnings) = inputs(gathered, problems);
     let mut plan = compute(config, &inputs, Intent::Reconcile, &problems, warnings);
     if !matches!(frr, FrrInput::File(_)) {
@@ -171,7 +173,8 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     let changes = held.state_dir.as_ref().and_then(changes::read);
     let frr = FrrInput::Remembered(memory.trusted(config, Instant::now(), changes));
     let bgpd_before = memory.bgpd_identities(config);
-    let mut gathered = gather::gather(config, context, pass.intent, &pass.health, &frr, held.state_dir.as_ref());
+    let daemons = Daemons { frr: &frr, bird: &BirdInput::Live };
+    let mut gathered = gather::gather(config, context, pass.intent, &pass.health, daemons, held.state_dir.as_ref());
     if pass.health.asks_cabourotte() && pass.intent == Intent::Reconcile {
         memory.answers = Some(gathered.answers.clone());
     }
