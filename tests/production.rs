@@ -90,8 +90,14 @@ fn the_metrics_file_describes_the_last_pass_and_counts_errors() {
     assert_eq!(values["anycastd_service_healthy{service=\"dns\"}"], 1.0);
     assert_eq!(values["anycastd_service_healthy{service=\"ntp\"}"], 0.0);
     assert_eq!(values["anycastd_check_success{service=\"ntp\",check=\"ntp_v4\"}"], 0.0);
-    assert_eq!(values["anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"}"], 1.0);
-    assert_eq!(values["anycastd_prefix_announced{service=\"ntp\",prefix=\"203.0.113.123/32\",vrf=\"123\"}"], 0.0);
+    assert_eq!(
+        values["anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\",daemon=\"frr\"}"],
+        1.0
+    );
+    assert_eq!(
+        values["anycastd_prefix_announced{service=\"ntp\",prefix=\"203.0.113.123/32\",vrf=\"123\",daemon=\"frr\"}"],
+        0.0
+    );
     assert_eq!(values["anycastd_maintenance"], 0.0);
     assert!(values["anycastd_last_pass_timestamp_seconds"] > 1.7e9);
     assert!(values["anycastd_last_pass_duration_seconds"] > 0.0);
@@ -102,7 +108,10 @@ fn the_metrics_file_describes_the_last_pass_and_counts_errors() {
     env.anycastd(["--metrics-file", &metrics, "apply"]).run().code(1);
     let values = parse_metrics(&std::fs::read_to_string(&path).expect("metrics written"));
     assert_eq!(values["anycastd_errors_total{kind=\"checker_unavailable\"}"], 6.0, "3 checks, 2 passes");
-    assert_eq!(values["anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"}"], 0.0);
+    assert_eq!(
+        values["anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\",daemon=\"frr\"}"],
+        0.0
+    );
     let leftovers: Vec<_> = std::fs::read_dir(&env.dir)
         .expect("dir")
         .flatten()
@@ -199,7 +208,9 @@ fn the_metrics_file_is_written_before_the_run_lock_is_released() {
     assert_eq!((first.code, second.code), (0, 0), "{first}\n{second}");
     let values = if seen_by_second.is_empty() { BTreeMap::new() } else { parse_metrics(&seen_by_second) };
     assert_eq!(
-        values.get("anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"}"),
+        values.get(
+            "anycastd_prefix_announced{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\",daemon=\"frr\"}"
+        ),
         Some(&1.0),
         "the second pass found the first one's metrics when it took the lock: {seen_by_second:?}"
     );

@@ -287,7 +287,9 @@ fn a_drain_is_withdrawn_by_the_first_apply_after_its_deadline(frr: Frr) {
     let metrics = lab.state_dir().join("../metrics.prom");
     let metrics_arg = metrics.display().to_string();
     let state_metric = |state: &str| {
-        format!("anycastd_prefix_state{{service=\"dns\",prefix=\"{DNS_V4}\",vrf=\"default\",state=\"{state}\"}} 1\n")
+        format!(
+            "anycastd_prefix_state{{service=\"dns\",prefix=\"{DNS_V4}\",vrf=\"default\",daemon=\"frr\",state=\"{state}\"}} 1\n"
+        )
     };
     let watch = lab.watch_peer();
     let mut timeline = Timeline { notes: Vec::new() };

@@ -152,7 +152,9 @@ fn metrics_and_healthz_answer(frr: Frr) {
         assert!(value.parse::<f64>().is_ok() && name.starts_with("anycastd_"), "{line}");
     }
     assert!(
-        text.contains(&format!("anycastd_prefix_announced{{service=\"dns\",prefix=\"{DNS_V4}\",vrf=\"default\"}} 1\n")),
+        text.contains(&format!(
+            "anycastd_prefix_announced{{service=\"dns\",prefix=\"{DNS_V4}\",vrf=\"default\",daemon=\"frr\"}} 1\n"
+        )),
         "{text}"
     );
     assert_eq!(get(port, "/push").0, 404, "no pushes on the metrics listener");

@@ -42,7 +42,7 @@ fn reach(run: &support::anycastd::Run, prefix: &str) -> (Vec<String>, serde_json
 
 /// The value of a metric line `name{labels}` in the metrics file, if any.
 fn metric(text: &str, name: &str, prefix: &str) -> Option<String> {
-    let start = format!("{name}{{service=\"dns\",prefix=\"{prefix}\",vrf=\"default\"}} ");
+    let start = format!("{name}{{service=\"dns\",prefix=\"{prefix}\",vrf=\"default\",daemon=\"frr\"}} ");
     text.lines().find_map(|line| line.strip_prefix(&start)).map(str::to_string)
 }
 

@@ -218,7 +218,7 @@ fn the_timer_announces_a_healthy_service_and_withdraws_a_failing_one_within_two_
     assert_eq!(node.stat("%U:%G %a", &metrics), "anycastd:anycastd 644");
     let scraped = node.http_get(9100, "/metrics");
     for line in [
-        format!("anycastd_prefix_announced{{prefix=\"{DNS_V4}\",service=\"dns\",vrf=\"default\"}} 0"),
+        format!("anycastd_prefix_announced{{daemon=\"frr\",prefix=\"{DNS_V4}\",service=\"dns\",vrf=\"default\"}} 0"),
         "anycastd_service_healthy{service=\"dns\"} 0".to_string(),
         "node_textfile_scrape_error 0".to_string(),
     ] {

@@ -145,6 +145,7 @@ struct JsonLine<'a> {
     prefix: Option<&'a str>,
     vrf: Option<&'a str>,
     asn: Option<&'a str>,
+    daemon: Option<&'a str>,
     reason: &'a str,
     service_name: Option<&'a str>,
     service_healthy: Option<bool>,
@@ -246,6 +247,7 @@ impl Event {
             prefix: self.prefix.as_deref(),
             vrf: self.vrf.as_deref(),
             asn: self.asn.as_deref(),
+            daemon: self.daemon,
             reason: &self.reason,
             service_name: self.service.as_deref(),
             service_healthy: self.service_healthy,
@@ -288,6 +290,7 @@ impl Event {
             fields.push(("vrf", self.vrf.clone().unwrap_or_else(|| "default".to_string())));
         }
         fields.extend(self.asn.clone().map(|asn| ("asn", asn)));
+        fields.extend(self.daemon.map(|daemon| ("daemon", daemon.to_string())));
         fields.push(("reason", self.reason.clone()));
         fields.extend(self.service.clone().map(|service| ("service_name", service)));
         fields.extend(self.service_healthy.map(|healthy| ("service_healthy", healthy.to_string())));
@@ -467,12 +470,12 @@ mod tests {
         let at = std::time::UNIX_EPOCH + std::time::Duration::new(1_764_067_200, 123_456_789);
         assert_eq!(
             announced().line_at(LogFormat::Json, at),
-            r#"{"level":"info","event":"announced","command":"apply","service":"dns","prefix":"203.0.113.53/32","vrf":null,"asn":"65536","reason":"every check passes","service_name":"dns","service_healthy":true,"message":"anycastd apply: announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes","timestamp":"2025-11-25T10:40:00.123456Z"}"#
+            r#"{"level":"info","event":"announced","command":"apply","service":"dns","prefix":"203.0.113.53/32","vrf":null,"asn":"65536","daemon":"frr","reason":"every check passes","service_name":"dns","service_healthy":true,"message":"anycastd apply: announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes","timestamp":"2025-11-25T10:40:00.123456Z"}"#
         );
         assert_eq!(
             announced().line_at(LogFormat::Logfmt, at),
             "level=info event=announced command=apply service=dns prefix=203.0.113.53/32 vrf=default asn=65536 \
-             reason=\"every check passes\" service_name=dns service_healthy=true message=\"anycastd apply: announced \
+             daemon=frr reason=\"every check passes\" service_name=dns service_healthy=true message=\"anycastd apply: announced \
              203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes\" \
              timestamp=2025-11-25T10:40:00.123456Z"
         );

@@ -96,18 +96,11 @@ pub(crate) fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<Str
     );
     for service in &applied.services {
         for prefix in &service.prefixes {
-            let vrf = prefix.managed.vrf.name().unwrap_or("default");
+            let labels = prefix_labels(&service.name, prefix);
             let after = prefix.state_after();
             for state in [PrefixState::Announced, PrefixState::Drained, PrefixState::Withdrawn] {
-                let _ = writeln!(
-                    out,
-                    "anycastd_prefix_state{{service=\"{}\",prefix=\"{}\",vrf=\"{}\",state=\"{}\"}} {}",
-                    escape(&service.name),
-                    prefix.managed.prefix,
-                    escape(vrf),
-                    state.name(),
-                    u8::from(after == state)
-                );
+                let (name, value) = (state.name(), u8::from(after == state));
+                let _ = writeln!(out, "anycastd_prefix_state{{{labels},state=\"{name}\"}} {value}");
             }
         }
     }
@@ -139,7 +132,8 @@ pub(crate) fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<Str
 /// The labels of a prefix's metrics: `service="dns",prefix="203.0.113.53/32",vrf="default"`.
 fn prefix_labels(service: &str, prefix: &PrefixPlan) -> String {
     let vrf = prefix.managed.vrf.name().unwrap_or("default");
-    format!("service=\"{}\",prefix=\"{}\",vrf=\"{}\"", escape(service), prefix.managed.prefix, escape(vrf))
+    let (service, address, daemon) = (escape(service), prefix.managed.prefix, prefix.managed.daemon_name());
+    format!("service=\"{service}\",prefix=\"{address}\",vrf=\"{}\",daemon=\"{daemon}\"", escape(vrf))
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -273,11 +267,11 @@ mod tests {
 
     #[test]
     fn advertised_peers_carry_on_until_read_again() {
-        let previous = "anycastd_prefix_advertised_peers{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"} 2\n\
-                        anycastd_prefix_advertised_read_timestamp_seconds{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"} 1700000000\n\
-                        anycastd_prefix_advertised_peers{service=\"gone\",prefix=\"192.0.2.0/24\",vrf=\"default\"} 1\n";
+        let previous = "anycastd_prefix_advertised_peers{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\",daemon=\"frr\"} 2\n\
+                        anycastd_prefix_advertised_read_timestamp_seconds{service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\",daemon=\"frr\"} 1700000000\n\
+                        anycastd_prefix_advertised_peers{service=\"gone\",prefix=\"192.0.2.0/24\",vrf=\"default\",daemon=\"frr\"} 1\n";
         let values = advertised_values(previous);
-        let labels = "service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\"";
+        let labels = "service=\"dns\",prefix=\"203.0.113.53/32\",vrf=\"default\",daemon=\"frr\"";
         assert_eq!(
             values,
             BTreeMap::from([(labels.to_string(), (2, 1_700_000_000))]),

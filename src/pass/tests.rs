@@ -65,6 +65,11 @@ fn frr(text: &str) -> FrrInput {
     FrrInput::File(RunningConfig::parse(text).expect("a complete running config"))
 }
 
+/// FRR's running config from `frr`, and no BIRD (the configurations here have none).
+fn daemons(frr: &FrrInput) -> Daemons<'_> {
+    Daemons { frr, bird: &BirdInput::NotGiven }
+}
+
 /// Each prefix's action.
 fn actions(plan: &Plan) -> Vec<(String, Action)> {
     plan.prefixes().map(|prefix| (prefix.managed.prefix.to_string(), prefix.action.clone())).collect()
@@ -77,12 +82,12 @@ fn results_from_a_file_announce_what_frr_lacks_and_withdraw_what_fails() {
         ("dns".to_string(), result(true, 1)),
         ("web".to_string(), result(false, 1)),
     ]));
-    let plan = plan_only(&config, &context(), &health, &frr(NOTHING_ANNOUNCED), None);
+    let plan = plan_only(&config, &context(), &health, daemons(&frr(NOTHING_ANNOUNCED)), None);
     assert_eq!(
         actions(&plan),
         [("203.0.113.53/32".into(), Action::Announce), ("203.0.113.80/32".into(), Action::Keep)]
     );
-    let plan = plan_only(&config, &context(), &health, &frr(BOTH_ANNOUNCED), None);
+    let plan = plan_only(&config, &context(), &health, daemons(&frr(BOTH_ANNOUNCED)), None);
     assert_eq!(
         actions(&plan),
         [("203.0.113.53/32".into(), Action::Keep), ("203.0.113.80/32".into(), Action::Withdraw)]
@@ -100,7 +105,7 @@ fn a_pushed_failure_newer_than_the_poll_withdraws_only_the_service_the_push_name
         pushed: [("dns".to_string(), result(false, now - 1))].into(),
         services: BTreeSet::from(["dns".to_string()]),
     };
-    let plan = plan_only(&config, &context(), &health, &frr(BOTH_ANNOUNCED), None);
+    let plan = plan_only(&config, &context(), &health, daemons(&frr(BOTH_ANNOUNCED)), None);
     assert_eq!(
         actions(&plan),
         [("203.0.113.53/32".into(), Action::Withdraw), ("203.0.113.80/32".into(), Action::Keep)],
@@ -118,7 +123,7 @@ fn a_pushed_failure_older_than_the_poll_changes_nothing() {
         pushed: [("dns".to_string(), result(false, now - 20))].into(),
         services: BTreeSet::from(["dns".to_string()]),
     };
-    let plan = plan_only(&config, &context(), &health, &frr(BOTH_ANNOUNCED), None);
+    let plan = plan_only(&config, &context(), &health, daemons(&frr(BOTH_ANNOUNCED)), None);
     assert_eq!(actions(&plan), [("203.0.113.53/32".into(), Action::Keep), ("203.0.113.80/32".into(), Action::Keep)]);
 }
 
@@ -132,7 +137,7 @@ fn a_pushed_success_announces_nothing() {
         pushed: [("dns".to_string(), result(true, now - 1))].into(),
         services: BTreeSet::from(["dns".to_string()]),
     };
-    let plan = plan_only(&config, &context(), &health, &frr(NOTHING_ANNOUNCED), None);
+    let plan = plan_only(&config, &context(), &health, daemons(&frr(NOTHING_ANNOUNCED)), None);
     assert_eq!(
         actions(&plan),
         [("203.0.113.53/32".into(), Action::Keep), ("203.0.113.80/32".into(), Action::Keep)],
