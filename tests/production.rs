@@ -254,7 +254,7 @@ fn logfmt_lines_and_the_log_level() {
     assert!(
         run.stderr.lines().any(|line| line.starts_with(
             "level=info event=announced command=apply service=dns prefix=203.0.113.53/32 vrf=default asn=65536 \
-             reason=\"every check passes\" service_name=dns service_healthy=true message=\"anycastd apply: \
+             daemon=frr reason=\"every check passes\" service_name=dns service_healthy=true message=\"anycastd apply: \
              announced 203.0.113.53/32 for service dns (default VRF, AS 65536): every check passes\" timestamp="
         )),
         "{}",
