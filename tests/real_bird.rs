@@ -162,4 +162,29 @@ fn check_bird_tells_what_the_operator_must_fix(bird: Bird) {
     assert_eq!((code, codes), (Some(1), vec!["error bird-unreachable".to_string()]));
 }
 
-on_every_bird!(check_bird_tells_what_the_operator_must_fix);
+/// Loop mode follows the health at the peer (a failing check withdraws, a passing one announces again) and withdraws
+/// everything when it is stopped (SIGTERM), logging each change.
+fn run_follows_the_health_and_withdraws_on_sigterm(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES[..1]);
+    let run = lab.spawn_run();
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4]);
+    lab.cabourotte.failing("dns", "SERVFAIL");
+    lab.wait_peer_has(&[OPERATOR_OWN]);
+    lab.cabourotte.healthy("dns");
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4]);
+    let pid = run.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let stopped = run.wait_with_output().expect("run ends");
+    assert_eq!(stopped.status.code(), Some(0));
+    assert_eq!(lab.peer_routes().keys().cloned().collect::<Vec<_>>(), [OPERATOR_OWN], "withdrawn before it exited");
+    let log = String::from_utf8_lossy(&stopped.stderr);
+    for line in [
+        format!("anycastd run: withdrawn {DNS_V4} for service dns (BIRD): check dns failed: SERVFAIL"),
+        format!("anycastd run: withdrawn {DNS_V4} for service dns (BIRD): received SIGTERM"),
+    ] {
+        assert!(log.lines().any(|logged| logged == line), "{line:?} in\n{log}");
+    }
+}
+
+on_every_bird!(check_bird_tells_what_the_operator_must_fix, run_follows_the_health_and_withdraws_on_sigterm);

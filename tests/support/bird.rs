@@ -90,6 +90,23 @@ impl BirdLab {
         std::fs::write(self.dir.join("anycastd.toml"), toml).expect("write the configuration");
     }
 
+    /// Starts `anycastd run` with the lab's configuration, its checks asked every second.
+    pub fn spawn_run(&self) -> std::process::Child {
+        let config = self.dir.join("anycastd.toml");
+        let text = std::fs::read_to_string(&config).expect("the configuration");
+        std::fs::write(&config, text.replace("name = \"dns\",", "name = \"dns\", interval = 1,")).expect("interval 1");
+        Command::new(env!("CARGO_BIN_EXE_anycastd"))
+            .arg("-c")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(self.dir.join("state"))
+            .arg("run")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("anycastd run")
+    }
+
     /// Runs anycastd with the lab's configuration and a state directory of its own.
     pub fn anycastd(&self, args: &[&str]) -> Output {
         let output = Command::new(env!("CARGO_BIN_EXE_anycastd"))
