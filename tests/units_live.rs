@@ -239,6 +239,18 @@ fn timer_journal_since(node: &Node, since: &str) -> Vec<String> {
     lines
 }
 
+/// A node whose timer runs and has announced `dns`, and whose announcing pass has ended: it logs once it has
+/// verified FRR, and a command run during it would see it withdraw again what it had just announced.
+fn timer_announced() -> Node {
+    let node = node_with(DNS_CONFIG, &["dns"]);
+    node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
+    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
+    let announced =
+        format!("anycastd apply: announced {DNS_V6} for service dns (default VRF, AS 65536): every check passes");
+    node.wait_journal("anycastd.service", &announced, TIMER_PERIOD);
+    node
+}
+
 /// The node's clock, as `journalctl --since` takes it.
 fn node_now(node: &Node) -> String {
     format!("@{}", node.ok(&["date", "+%s.%N"]).trim())
@@ -247,12 +259,7 @@ fn node_now(node: &Node) -> String {
 #[test]
 #[ignore = "needs root and the lab: scripts/test runs it"]
 fn a_minute_of_timer_runs_that_change_nothing_leaves_nothing_in_the_journal_and_a_change_is_a_notice() {
-    let node = node_with(DNS_CONFIG, &["dns"]);
-    node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
-    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
-    let announced =
-        format!("anycastd apply: announced {DNS_V6} for service dns (default VRF, AS 65536): every check passes");
-    node.wait_journal("anycastd.service", &announced, TIMER_PERIOD);
+    let node = timer_announced();
 
     // A minute of runs that change nothing: not one line, neither anycastd's, nor systemd's (LogLevelMax=notice),
     // nor unix_chkpwd's (the units' PAM service for vtysh, pkg/pam.d/frr).
@@ -304,14 +311,7 @@ fn a_minute_of_timer_runs_that_change_nothing_leaves_nothing_in_the_journal_and_
 #[test]
 #[ignore = "needs root and the lab: scripts/test runs it"]
 fn root_at_the_shell_is_silent_and_its_withdraw_all_keeps_everything_withdrawn_across_timer_runs_until_resume() {
-    let node = node_with(DNS_CONFIG, &["dns"]);
-    node.ok(&["systemctl", "enable", "--now", "anycastd.timer"]);
-    node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS);
-    // The pass that announced has ended (it logs once it has verified FRR): a withdraw-all during it would have it
-    // withdraw again what it had just announced, and log only that.
-    let announced =
-        format!("anycastd apply: announced {DNS_V6} for service dns (default VRF, AS 65536): every check passes");
-    node.wait_journal("anycastd.service", &announced, TIMER_PERIOD);
+    let node = timer_announced();
 
     // From a root shell on the node, in the directory of the units' user: root acts as that user (src/identity.rs),
     // so it uses the rise/fall counts as the units do, and warns about nothing (it used to warn, twice per command,
