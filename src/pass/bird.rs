@@ -24,6 +24,10 @@ pub(crate) fn has_prefixes(config: &Config) -> bool {
     config.prefixes().any(|(_, prefix)| prefix.bird().is_some()) || default_socket_unnamed(config)
 }
 
+/// How long Debian's BIRD is waited for when the configuration names none of its prefixes: a BIRD that anycastd may
+/// have nothing to do with must not hold up every pass by the whole `--vtysh-timeout`.
+const UNNAMED_PROBE: Duration = Duration::from_secs(1);
+
 /// Whether Debian's BIRD socket exists and the configuration names no prefix of it: its BIRD may still have
 /// prefixes of anycastd's from a configuration that named it before (every prefix of a BIRD removed at once), which
 /// nothing else would withdraw. It is asked too, quietly: a BIRD anycastd cannot reach is none of its business then.
@@ -55,7 +59,7 @@ pub(crate) fn read_all(config: &Config, timeout: Duration) -> BirdStates {
     let mut states: BirdStates =
         birds(config).into_keys().map(|socket| (socket.to_path_buf(), read(socket, timeout))).collect();
     if default_socket_unnamed(config)
-        && let Ok(routes) = read(Path::new(DEFAULT_BIRD_SOCKET), timeout)
+        && let Ok(routes) = read(Path::new(DEFAULT_BIRD_SOCKET), timeout.min(UNNAMED_PROBE))
         && !routes.is_empty()
     {
         states.insert(PathBuf::from(DEFAULT_BIRD_SOCKET), Ok(routes));

@@ -104,11 +104,14 @@ pub fn gather(
     };
     let must_read = must_read || bird::has_prefixes(config);
     let ((answers, now), (frr, bird)): ((Answers, Option<i64>), (FrrStates, BirdStates)) = if must_read {
-        // Cabourotte and the routing daemons are asked at the same time: a pass waits for the slower, not for both.
+        // Cabourotte, FRR and BIRD are asked at the same time: a pass waits for the slowest, not for their sum (a
+        // hung BIRD must not add its deadline to FRR's withdrawals).
         std::thread::scope(|scope| {
             let asked = scope.spawn(ask_health);
-            let daemons = (read_frr(), read_bird());
-            (asked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), daemons)
+            let bird = scope.spawn(read_bird);
+            let frr = read_frr();
+            let bird = bird.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (asked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), (frr, bird))
         })
     } else {
         // Nothing to read from FRR (loop mode remembers it): no thread to start for an idle pass.
