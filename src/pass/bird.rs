@@ -20,7 +20,7 @@ use crate::plan::{Action, BirdStates, Failure, Outcome, Plan, PrefixPlan, Prefix
 
 /// Whether any BIRD is to be asked: the configuration has BIRD prefixes, or Debian's BIRD socket exists (see
 /// [`read_all`]).
-pub(crate) fn has_prefixes(config: &Config) -> bool {
+pub(crate) fn any_to_ask(config: &Config) -> bool {
     config.prefixes().any(|(_, prefix)| prefix.bird().is_some()) || default_socket_unnamed(config)
 }
 

@@ -102,7 +102,7 @@ pub fn gather(
         BirdInput::File(routes) => bird::given(config, routes),
         BirdInput::Live => bird::read_all(config, context.vtysh_timeout),
     };
-    let must_read = must_read || bird::has_prefixes(config);
+    let must_read = must_read || bird::any_to_ask(config);
     let ((answers, now), (frr, bird)): ((Answers, Option<i64>), (FrrStates, BirdStates)) = if must_read {
         // Cabourotte, FRR and BIRD are asked at the same time: a pass waits for the slowest, not for their sum (a
         // hung BIRD must not add its deadline to FRR's withdrawals).
