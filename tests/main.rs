@@ -21,6 +21,7 @@ mod production;
 mod properties;
 mod quickstart;
 mod real_bird;
+mod real_bird_record;
 mod real_frr;
 mod real_frr_edges;
 mod real_frr_graded;

@@ -604,8 +604,8 @@ fn a_forgotten_prefix_is_left_announced_when_its_service_is_removed() {
     env.config(support::env::SEED_CONFIG.split("[services.ntp]").next().expect("the dns part"));
     let plan = env.anycastd(["--color", "never", "plan"]).run();
     plan.stdout_has(
-        "To keep one announced without anycastd, put its `network` in FRR's configuration and run `anycastd \
-             forget PREFIX`.",
+        "To keep one announced without anycastd, announce it from the routing daemon's own configuration (FRR: a \
+         `network` line; BIRD: a protocol not named `anycastd_*`) and run `anycastd forget PREFIX`.",
     );
     let forgot = env.anycastd(["forget", "203.0.113.123", "--vrf", "123"]).run().success();
     assert_eq!(

@@ -40,13 +40,18 @@ pub fn forget(context: &Context, prefix: &str, vrf: Option<&str>) -> Result<Exit
         return Ok(Exit::Done);
     }
     for entry in &forgotten {
+        let (through, daemon) = match (&entry.vtysh, &entry.bird) {
+            (Some(vtysh), _) => (vtysh.display().to_string(), "FRR"),
+            (None, Some(bird)) => (format!("BIRD at {}", bird.socket.display()), "BIRD"),
+            (None, None) => (String::from("no daemon"), "its daemon"),
+        };
         emit(&format!(
-            "Forgot {} in {} (announced for service {} through {}): anycastd no longer withdraws it; FRR keeps it as it \
-             is.\n",
+            "Forgot {} in {} (announced for service {} through {}): anycastd no longer withdraws it; {daemon} keeps it \
+             as it is.\n",
             entry.prefix,
             entry.vrf.described(),
             escape(&entry.service),
-            escape(&entry.vtysh.display().to_string())
+            escape(&through)
         ));
     }
     let still_named = config.prefixes().any(|(_, p)| p.prefix == prefix && vrf.as_ref().is_none_or(|v| *v == p.vrf));

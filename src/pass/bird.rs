@@ -9,7 +9,7 @@
 //! stays announced as it was, an error, until bird.conf parses (a drain keeps a prefix announced by design: withdrawing
 //! it instead would overrule an operator who chose to keep the last site standing).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -53,12 +53,18 @@ pub(crate) fn given(config: &Config, routes: &BirdRoutes) -> BirdStates {
     birds(config).into_keys().map(|socket| (socket.to_path_buf(), Ok(routes.clone()))).collect()
 }
 
-/// What each BIRD of the configuration has of anycastd's prefixes, each asked within `timeout`, one after the other
-/// (each answers in milliseconds; a stuck one costs its `timeout`).
-pub(crate) fn read_all(config: &Config, timeout: Duration) -> BirdStates {
+/// The BIRDs a pass asks beside the configuration's: those the record of managed prefixes names for departed prefixes
+/// (`state/managed.rs`), each control socket with anycastd's file there.
+pub(crate) type Extra = BTreeMap<PathBuf, PathBuf>;
+
+/// What each BIRD of the configuration and of `extra` has of anycastd's prefixes, each asked within `timeout`, one
+/// after the other (each answers in milliseconds; a stuck one costs its `timeout`).
+pub(crate) fn read_all(config: &Config, extra: &Extra, timeout: Duration) -> BirdStates {
+    let sockets: BTreeSet<&Path> = birds(config).into_keys().chain(extra.keys().map(PathBuf::as_path)).collect();
     let mut states: BirdStates =
-        birds(config).into_keys().map(|socket| (socket.to_path_buf(), read(socket, timeout))).collect();
+        sockets.into_iter().map(|socket| (socket.to_path_buf(), read(socket, timeout))).collect();
     if default_socket_unnamed(config)
+        && !states.contains_key(Path::new(DEFAULT_BIRD_SOCKET))
         && let Ok(routes) = read(Path::new(DEFAULT_BIRD_SOCKET), timeout.min(UNNAMED_PROBE))
         && !routes.is_empty()
     {

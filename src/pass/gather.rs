@@ -74,8 +74,10 @@ pub fn gather(
         FrrInput::Live | FrrInput::Remembered(_) => managed::read(state_dir, config),
     };
     let (departed, record_warning) = departed(config, &record);
-    let extra_paths: BTreeSet<PathBuf> =
-        departed.iter().filter(|d| d.vtysh_allowed).map(|d| d.entry.vtysh.clone()).collect();
+    let allowed = || departed.iter().filter(|departed| departed.allowed).map(|departed| &departed.entry);
+    let extra_paths: BTreeSet<PathBuf> = allowed().filter_map(|entry| entry.vtysh.clone()).collect();
+    let extra_birds: bird::Extra =
+        allowed().filter_map(|entry| entry.bird.clone()).map(|b| (b.socket, b.file)).collect();
     let ask_health = || match (intent.asks_health(), health) {
         (false, _) => (Answers::new(), None),
         (true, HealthInput::File(results)) => (cabourotte::answer_everywhere(config, results), None),
@@ -100,9 +102,9 @@ pub fn gather(
     let read_bird = || match daemons.bird {
         BirdInput::NotGiven => bird::offline(config),
         BirdInput::File(routes) => bird::given(config, routes),
-        BirdInput::Live => bird::read_all(config, context.vtysh_timeout),
+        BirdInput::Live => bird::read_all(config, &extra_birds, context.vtysh_timeout),
     };
-    let must_read = must_read || bird::any_to_ask(config);
+    let must_read = must_read || bird::any_to_ask(config) || !extra_birds.is_empty();
     let ((answers, now), (frr, bird)): ((Answers, Option<i64>), (FrrStates, BirdStates)) = if must_read {
         // Cabourotte, FRR and BIRD are asked at the same time: a pass waits for the slowest, not for their sum (a
         // hung BIRD must not add its deadline to FRR's withdrawals).
@@ -136,9 +138,9 @@ pub fn gather(
     }
 }
 
-/// The prefixes of `record` that `config` no longer names, each with whether its vtysh may be run (one the
-/// configuration names, or FRR's default); and, for a record that cannot be trusted, what it lists instead, as a
-/// warning: nothing is done on it.
+/// The prefixes of `record` that `config` no longer names, each with whether its daemon may be reached (see
+/// [`Departed::allowed`]); and, for a record that cannot be trusted, what it lists instead, as a warning: nothing is
+/// done on it.
 fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<Warning>) {
     let departed = record.departed(config);
     if let Record::Damaged(why) = record {
@@ -154,7 +156,7 @@ fn departed(config: &Config, record: &Record) -> (Vec<Departed>, Option<Warning>
     let allowed: BTreeSet<&Path> = vtysh_paths(config).into_iter().chain([Path::new(DEFAULT_VTYSH)]).collect();
     let departed = departed
         .into_iter()
-        .map(|entry| Departed { vtysh_allowed: allowed.contains(entry.vtysh.as_path()), entry })
+        .map(|entry| Departed { allowed: entry.vtysh.as_deref().is_none_or(|vtysh| allowed.contains(vtysh)), entry })
         .collect();
     (departed, None)
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::context::Context;
 use crate::daemon::memory::Memory;
-use crate::plan::{Action, FrrStates, HoldProblem, Inputs, Intent, Outcome, PassError, Plan, Warning};
+use crate::plan::{Action, BirdStates, FrrStates, HoldProblem, Inputs, Intent, Outcome, PassError, Plan, Warning};
 use crate::state::lock::RunLock;
 use crate::state::managed::Record;
 use crate::state::streaks::{self, Streaks};
@@ -188,7 +188,8 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     let mut applied = apply_heeding_the_marker(plan, &mut deciding, &held, context.vtysh_timeout, &mut learn);
     applied.errors.splice(0..0, pass.earlier.iter().cloned());
     applied.reason.clone_from(&pass.reason);
-    keep_after_applying(&mut applied, config, &held, &deciding.inputs.frr, memory);
+    let daemons = (&deciding.inputs.frr, &deciding.inputs.bird);
+    keep_after_applying(&mut applied, config, &held, daemons, memory);
     let changed = changed_frr(&applied);
     if changed {
         gather::warn_unrouted_in_vrfs(&mut applied, context.vtysh_timeout);
@@ -265,13 +266,19 @@ fn apply_to_every_daemon(
     applied
 }
 
-/// What a pass keeps after applying: the record of managed prefixes, without the departed ones FRR no longer has
-/// (`frr`: what FRR has now), and, when it sent anything to FRR, a new token, so that a loop elsewhere reads FRR
-/// again.
-fn keep_after_applying(applied: &mut Plan, config: &Config, held: &Held, frr: &FrrStates, memory: &mut Memory) {
+/// What a pass keeps after applying: the record of managed prefixes, without the departed ones their daemon no
+/// longer has (`daemons`: what each FRR and BIRD has now), and, when it sent anything to FRR, a new token, so that a
+/// loop elsewhere reads FRR again.
+fn keep_after_applying(
+    applied: &mut Plan,
+    config: &Config,
+    held: &Held,
+    daemons: (&FrrStates, &BirdStates),
+    memory: &mut Memory,
+) {
     let Some(state_dir) = &held.state_dir else { return };
     if held.lock.is_some() {
-        applied.warnings.extend(ownership::after_applying(state_dir, config, applied, frr));
+        applied.warnings.extend(ownership::after_applying(state_dir, config, applied, daemons));
     }
     // Best effort: without the note, a loop elsewhere sees this change at its resync instead.
     if changed_frr(applied)

@@ -3,8 +3,10 @@
 //! record does not know), and written again after a pass that withdrew departed prefixes, without what FRR no longer
 //! has.
 
-use crate::config::Config;
-use crate::plan::{Action, FrrStates, Plan, PrefixPlan, PrefixState, Warning};
+use std::path::Path;
+
+use crate::config::{BirdDaemon, Config};
+use crate::plan::{Action, BirdStates, FrrStates, Plan, PrefixPlan, PrefixState, Warning};
 use crate::state::StateDir;
 use crate::state::managed::{self, Entry, Record};
 
@@ -23,19 +25,30 @@ pub fn before_applying(state_dir: &StateDir, config: &Config, plan: &Plan, recor
     }
 }
 
-/// After applying a plan that had departed prefixes: the record written anew without those FRR no longer has
-/// (`frr`: what each FRR has now). Returns a warning when it cannot be written (the next pass tries again).
-pub fn after_applying(state_dir: &StateDir, config: &Config, applied: &Plan, frr: &FrrStates) -> Option<Warning> {
+/// After applying a plan that had departed prefixes: the record written anew without those their daemon no longer
+/// has (`frr`, `bird`: what each FRR and BIRD has now). Returns a warning when it cannot be written (the next pass
+/// tries again).
+pub fn after_applying(
+    state_dir: &StateDir,
+    config: &Config,
+    applied: &Plan,
+    (frr, bird): (&FrrStates, &BirdStates),
+) -> Option<Warning> {
     if applied.departed.is_empty() {
         return None;
     }
-    let kept = entries(applied, |prefix| still_there(prefix, frr));
+    let kept = entries(applied, |prefix| still_there(prefix, frr, bird));
     managed::write(state_dir, config, &kept).err().map(|error| Warning::RecordNotUpdated { error: error.to_string() })
 }
 
-/// Whether FRR may still have the departed `prefix`: its FRR has the network in its VRF, or could not be read.
-fn still_there(prefix: &PrefixPlan, frr: &FrrStates) -> bool {
+/// Whether its daemon may still have the departed `prefix`: its FRR has the network in its VRF, its BIRD a route for
+/// it, or the daemon could not be read.
+fn still_there(prefix: &PrefixPlan, frr: &FrrStates, bird: &BirdStates) -> bool {
     let managed = &prefix.managed;
+    if let Some(of) = managed.bird() {
+        let Some(Ok(routes)) = bird.get(&of.socket) else { return true };
+        return routes.contains_key(&managed.prefix);
+    }
     let Some(Ok(running)) = managed.vtysh().and_then(|vtysh| frr.get(vtysh)) else { return true };
     running.network(&managed.vrf, &managed.prefix).is_some()
 }
@@ -49,18 +62,15 @@ fn entries(plan: &Plan, keep_departed: impl Fn(&PrefixPlan) -> bool) -> Vec<Entr
         .iter()
         .flat_map(|service| service.prefixes.iter().map(move |p| (service, p)))
         .filter(|(_, prefix)| prefix.current != PrefixState::Withdrawn && keep_departed(prefix));
-    // BIRD's prefixes are not recorded: anycastd rewrites BIRD's whole file, so what it no longer names leaves BIRD
-    // with the next pass that writes it.
     configured
         .chain(departed)
-        .filter_map(|(service, prefix)| {
-            Some(Entry {
-                prefix: prefix.managed.prefix,
-                vrf: prefix.managed.vrf.clone(),
-                asn: prefix.asn.as_ref().map(ToString::to_string),
-                vtysh: prefix.managed.vtysh()?.to_path_buf(),
-                service: service.name.clone(),
-            })
+        .map(|(service, prefix)| Entry {
+            prefix: prefix.managed.prefix,
+            vrf: prefix.managed.vrf.clone(),
+            asn: prefix.asn.as_ref().map(ToString::to_string),
+            vtysh: prefix.managed.vtysh().map(Path::to_path_buf),
+            bird: prefix.managed.bird().map(|bird| BirdDaemon { drain: false, ..bird.clone() }),
+            service: service.name.clone(),
         })
         .collect()
 }

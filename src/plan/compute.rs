@@ -4,9 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::config::{
-    BirdDaemon, Config, DEFAULT_BIRD_FILE, Daemon, FrrDaemon, ManagedPrefix, Policy, Prefix, Service, Vrf,
-};
+use crate::config::{BirdDaemon, Config, DEFAULT_BIRD_FILE, Daemon, ManagedPrefix, Policy, Prefix, Service, Vrf};
 use crate::health::{self, ServiceHealth};
 use crate::state::streaks::Streak;
 
@@ -52,22 +50,26 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
     ServicePlan { name: service.name.clone(), health, verdict, desired, policy: service.policy, streak, prefixes }
 }
 
-/// The departed prefixes, by the service they were for: withdrawn where their FRR still has them in their VRF
-/// (whatever AS its instance has by now); errors where their vtysh may not be run or FRR cannot be read.
+/// The departed prefixes, by the service they were for: withdrawn where their daemon still has them (an FRR in their
+/// VRF, whatever AS its instance has by now; a BIRD); errors where their vtysh may not be run or their daemon cannot
+/// be read.
 fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
     let mut by_service: BTreeMap<&str, Vec<PrefixPlan>> = BTreeMap::new();
     for departed in &inputs.departed {
         let entry = &departed.entry;
+        let Some(daemon) = entry.daemon() else { continue };
         let managed = ManagedPrefix {
             vrf: entry.vrf.clone(),
             prefix: entry.prefix,
-            daemon: Daemon::Frr(FrrDaemon { vtysh: entry.vtysh.clone(), bgpd_pid_file: None }),
+            daemon,
             route_map: None,
             drain_route_map: None,
         };
-        let seen = match departed.vtysh_allowed {
-            true => observe(&managed, &inputs.frr, &inputs.bird),
-            false => Observed { error: Some(PrefixError::VtyshNotConfigured(entry.vtysh.clone())), ..Observed::none() },
+        let seen = match (departed.allowed, &entry.vtysh) {
+            (false, Some(vtysh)) => {
+                Observed { error: Some(PrefixError::VtyshNotConfigured(vtysh.clone())), ..Observed::none() }
+            }
+            _ => observe(&managed, &inputs.frr, &inputs.bird),
         };
         let seen = match seen.error {
             Some(PrefixError::NoBgpInstance) => Observed { state: PrefixState::Withdrawn, ..Observed::none() },
@@ -92,19 +94,24 @@ fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
 /// The service name under which BIRD's strays are reported: no configuration names them, so none is known.
 pub const STRAY_SERVICE: &str = "(none)";
 
-/// BIRD's strays: the prefixes a protocol of anycastd's (`anycastd_*`) gives a BIRD that the configuration does not
-/// name for that BIRD (no longer, or never: a hand edit, a file of anycastd's that BIRD includes beside the one
-/// configured). The `anycastd_` protocols are anycastd's, so they are withdrawn, as departed prefixes are.
+/// BIRD's strays: the prefixes a protocol of anycastd's (`anycastd_*`) gives a BIRD that neither the configuration
+/// nor the record's departed prefixes name for that BIRD (a hand edit, a file of anycastd's that BIRD includes beside
+/// the one configured, a record lost). The `anycastd_` protocols are anycastd's, so they are withdrawn, as departed
+/// prefixes are.
 fn bird_strays(config: &Config, inputs: &Inputs) -> Option<ServicePlan> {
-    let configured: BTreeSet<(&Path, Prefix)> =
-        config.prefixes().filter_map(|(_, prefix)| Some((prefix.bird()?.socket.as_path(), prefix.prefix))).collect();
+    let departed =
+        inputs.departed.iter().filter_map(|departed| Some((departed.entry.bird.as_ref()?, departed.entry.prefix)));
+    let known: Vec<(&BirdDaemon, Prefix)> =
+        config.prefixes().filter_map(|(_, prefix)| Some((prefix.bird()?, prefix.prefix))).chain(departed).collect();
+    let named: BTreeSet<(&Path, Prefix)> =
+        known.iter().map(|(bird, prefix)| (bird.socket.as_path(), *prefix)).collect();
     let file_of = |socket: &Path| {
-        let configured = config.prefixes().filter_map(|(_, prefix)| prefix.bird()).find(|bird| bird.socket == socket);
-        configured.map_or_else(|| PathBuf::from(DEFAULT_BIRD_FILE), |bird| bird.file.clone())
+        let known = known.iter().find(|(bird, _)| bird.socket == socket);
+        known.map_or_else(|| PathBuf::from(DEFAULT_BIRD_FILE), |(bird, _)| bird.file.clone())
     };
     let mut prefixes = Vec::new();
     for (socket, routes) in inputs.bird.iter().filter_map(|(socket, routes)| Some((socket, routes.as_ref().ok()?))) {
-        for prefix in routes.keys().filter(|prefix| !configured.contains(&(socket.as_path(), **prefix))) {
+        for prefix in routes.keys().filter(|prefix| !named.contains(&(socket.as_path(), **prefix))) {
             let bird = BirdDaemon { socket: socket.clone(), file: file_of(socket), drain: false };
             let managed = ManagedPrefix {
                 vrf: Vrf::Default,
@@ -516,6 +523,50 @@ mod tests {
                 ("203.0.113.99/32".to_string(), Action::Withdraw),
             ],
             "the drained one stays marked, the withdrawn one stays withdrawn, the stray leaves"
+        );
+    }
+
+    /// A departed prefix of a BIRD the configuration no longer names is planned at that BIRD (the record's socket
+    /// and file), under the service it was for; BIRD's other protocols of anycastd's there are strays.
+    #[test]
+    fn a_departed_bird_prefix_is_withdrawn_at_its_bird_under_its_service() {
+        use crate::bird::{BirdRoute, BirdRoutes};
+        use crate::plan::Departed;
+        use crate::state::managed::Entry;
+        let config = graded("[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n");
+        let prefix = |text: &str| Prefix::parse(text).expect("a prefix");
+        let socket = PathBuf::from("/run/other-bird.ctl");
+        let routes = BirdRoutes::from([
+            (prefix("203.0.113.80/32"), BirdRoute { draining: false }),
+            (prefix("203.0.113.99/32"), BirdRoute { draining: false }),
+        ]);
+        let bird_daemon = BirdDaemon { socket: socket.clone(), file: "/run/other/anycastd.conf".into(), drain: false };
+        let entry = Entry {
+            prefix: prefix("203.0.113.80/32"),
+            vrf: Vrf::Default,
+            asn: None,
+            vtysh: None,
+            bird: Some(bird_daemon.clone()),
+            service: "web".into(),
+        };
+        let inputs = Inputs {
+            bird: crate::plan::BirdStates::from([(socket, Ok(routes))]),
+            departed: vec![Departed { entry, allowed: true }],
+            ..Inputs::default()
+        };
+        let plan = Plan::compute(&config, &inputs, Intent::Reconcile);
+        let departed: Vec<(&str, String, Action, Option<&BirdDaemon>)> = plan
+            .departed
+            .iter()
+            .flat_map(|service| service.prefixes.iter().map(move |p| (service.name.as_str(), p)))
+            .map(|(name, p)| (name, p.managed.prefix.to_string(), p.action.clone(), p.managed.bird()))
+            .collect();
+        assert_eq!(
+            departed,
+            [
+                ("web", "203.0.113.80/32".to_string(), Action::Withdraw, Some(&bird_daemon)),
+                (STRAY_SERVICE, "203.0.113.99/32".to_string(), Action::Withdraw, Some(&bird_daemon)),
+            ]
         );
     }
 }

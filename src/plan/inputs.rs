@@ -46,14 +46,16 @@ pub struct Inputs {
     pub departed: Vec<Departed>,
 }
 
-/// A prefix anycastd managed and the configuration no longer names: withdrawn wherever FRR still has it.
+/// A prefix anycastd managed and the configuration no longer names: withdrawn wherever its daemon still has it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Departed {
     /// What the record says of it.
     pub entry: Entry,
-    /// Whether its vtysh may be run: one that a configuration names, or FRR's default. A record of another user's
-    /// making must never make root run a program the configuration does not name.
-    pub vtysh_allowed: bool,
+    /// Whether its daemon may be reached. An FRR's vtysh may be run when a configuration names it, or it is FRR's
+    /// default: the record must never make anycastd run a program the configuration does not name. A BIRD is
+    /// reached through its control socket, which runs nothing, and writes anycastd's own file, in a folder only its
+    /// owner may write (`bird/owned_file.rs`): the record, trusted, may name one the configuration no longer does.
+    pub allowed: bool,
 }
 
 /// What the run is for.

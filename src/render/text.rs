@@ -118,7 +118,8 @@ pub(crate) fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
         let _ = writeln!(
             out,
             "anycastd withdraws the prefixes it managed that the configuration no longer has. To keep one announced \
-             without anycastd, put its `network` in FRR's configuration and run `anycastd forget PREFIX`.\n"
+             without anycastd, announce it from the routing daemon's own configuration (FRR: a `network` line; BIRD: a \
+             protocol not named `anycastd_*`) and run `anycastd forget PREFIX`.\n"
         );
     }
     let _ = writeln!(out, "{}", summary_line(&plan.summary(), tense));

@@ -1,10 +1,12 @@
-//! The record of what anycastd manages in FRR: every prefix the configuration named at the last changing pass, and
-//! every prefix it named before that FRR may still have, each with the FRR (its vtysh), VRF, AS and service.
+//! The record of what anycastd manages in FRR and BIRD: every prefix the configuration named at the last changing
+//! pass, and every prefix it named before that its daemon may still have, each with its daemon (FRR's vtysh, or
+//! BIRD's control socket and anycastd's file there), VRF, AS and service.
 //!
 //! The configuration says what anycastd manages now; only this record remembers what it managed before. A service
 //! deleted from the file would otherwise stay announced for ever, with nothing checking it. A prefix of the record
-//! that FRR still has and the configuration no longer names (under any vtysh: moving a prefix to another vtysh path
-//! of the same FRR must not make it flap) is departed, and withdrawn; once FRR no longer has it, it leaves the record.
+//! that its daemon still has and the configuration no longer names (see [`Named`]) is departed, and withdrawn; once
+//! its daemon no longer has it, it leaves the record. For BIRD, this is what reaches a BIRD the configuration no
+//! longer names at all: the record's socket and file are used, as no configured prefix gives them any more.
 //!
 //! Why every configured prefix, and not only those announced: while the configuration names a prefix, anycastd is
 //! what puts it in FRR or takes it out (a `network` for it added by hand is withdrawn as soon as its service is
@@ -21,16 +23,18 @@
 //! ```text
 //! {"anycastd_record":1,"named":"8f3c2a0b9d3e4f61","departed":0}
 //! {"prefix":"203.0.113.53/32","vrf":"default","asn":"65536","vtysh":"/usr/bin/vtysh","service":"dns"}
+//! {"prefix":"203.0.113.54/32","vrf":"default","bird":{"socket":"/run/bird/bird.ctl","file":"/run/anycastd-bird/anycastd.conf"},"service":"web"}
 //! ```
 
 use std::collections::BTreeSet;
 use std::io::{self, BufRead, BufReader, Read};
+use std::path::PathBuf;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::StateDir;
-use crate::config::{Config, Prefix, Vrf};
+use crate::config::{BirdDaemon, Config, Daemon, FrrDaemon, ManagedPrefix, Prefix, Vrf};
 
 /// The record's name inside the state directory.
 pub(crate) const RECORD_FILE: &str = "managed.json";
@@ -52,16 +56,55 @@ pub(crate) struct Entry {
     /// prefix and VRF, whatever AS its instance has by then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asn: Option<String>,
-    /// The vtysh of its FRR.
-    pub vtysh: std::path::PathBuf,
+    /// The vtysh of its FRR; `None` for a prefix of BIRD's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vtysh: Option<PathBuf>,
+    /// The BIRD that announced it (its control socket and anycastd's file there); `None` for a prefix of FRR's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bird: Option<BirdDaemon>,
     /// The service it was for.
     pub service: String,
 }
 
 impl Entry {
-    /// The prefix and VRF: what the configuration names, whatever the vtysh.
-    pub(crate) fn named_as(&self) -> (Prefix, Vrf) {
-        (self.prefix, self.vrf.clone())
+    /// What the configuration names it by (see [`Named`]).
+    pub(crate) fn named_as(&self) -> Option<Named> {
+        match (&self.vtysh, &self.bird) {
+            (Some(_), None) => Some(Named::Frr(self.prefix, self.vrf.clone())),
+            (None, Some(bird)) => Some(Named::Bird(self.prefix, bird.socket.clone())),
+            _ => None,
+        }
+    }
+
+    /// Its routing daemon, as a configured prefix's would be (`None` for an entry that names none, or both).
+    pub(crate) fn daemon(&self) -> Option<Daemon> {
+        match (&self.vtysh, &self.bird) {
+            (Some(vtysh), None) => Some(Daemon::Frr(FrrDaemon { vtysh: vtysh.clone(), bgpd_pid_file: None })),
+            (None, Some(bird)) => Some(Daemon::Bird(BirdDaemon { drain: false, ..bird.clone() })),
+            _ => None,
+        }
+    }
+}
+
+/// What makes a prefix the same prefix to the record, whatever else of it changes. An FRR prefix is its prefix and
+/// VRF, under any vtysh: moving a prefix to another vtysh path of the same FRR must not make it flap. A BIRD prefix
+/// is its prefix at one BIRD (its control socket): one BIRD never withdraws another's. A prefix that moves from FRR
+/// to BIRD, or the other way, leaves the daemon it was in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Named {
+    /// An FRR prefix: its prefix and VRF.
+    Frr(Prefix, Vrf),
+    /// A BIRD prefix: its prefix and BIRD's control socket.
+    Bird(Prefix, PathBuf),
+}
+
+impl Named {
+    /// What `prefix` of the configuration is named by.
+    fn of(prefix: &ManagedPrefix) -> Named {
+        match &prefix.daemon {
+            Daemon::Frr(_) => Named::Frr(prefix.prefix, prefix.vrf.clone()),
+            Daemon::Bird(bird) => Named::Bird(prefix.prefix, bird.socket.clone()),
+        }
     }
 }
 
@@ -107,7 +150,7 @@ impl Record {
             Record::Missing | Record::Settled | Record::Damaged(_) => return Vec::new(),
         };
         let named = named_set(config);
-        let departed: BTreeSet<&Entry> = entries.iter().filter(|entry| !named.contains(&entry.named_as())).collect();
+        let departed: BTreeSet<&Entry> = entries.iter().filter(|entry| is_departed(entry, &named)).collect();
         departed.into_iter().cloned().collect()
     }
 
@@ -117,18 +160,25 @@ impl Record {
     }
 }
 
-/// The prefixes and VRFs `config` names.
-fn named_set(config: &Config) -> BTreeSet<(Prefix, Vrf)> {
-    config.prefixes().map(|(_, prefix)| (prefix.prefix, prefix.vrf.clone())).collect()
+/// What `config` names (see [`Named`]).
+fn named_set(config: &Config) -> BTreeSet<Named> {
+    config.prefixes().map(|(_, prefix)| Named::of(prefix)).collect()
 }
 
-/// A digest of the prefixes, VRFs and vtysh paths `config` names, in its order: the header's `named`. FNV-1a over
+/// Whether `entry` is one `named` (what the configuration names) lacks. An entry that names no daemon, or two, was
+/// written by no anycastd: it is not departed, there is nothing it could withdraw.
+fn is_departed(entry: &Entry, named: &BTreeSet<Named>) -> bool {
+    entry.named_as().is_some_and(|named_as| !named.contains(&named_as))
+}
+
+/// A digest of the prefixes, VRFs and vtysh paths (BIRD's control sockets) `config` names, in its order: the header's
+/// `named`. FNV-1a over
 /// their bytes: it runs at every pass over every prefix, where std's SipHash cost 6 M instructions at 10,000 prefixes,
 /// and it cannot change between Rust releases. It need not resist forgery: it only says when to read the record
 /// whole.
 pub(crate) fn named_digest(config: &Config) -> String {
     let mut digest = Fnv::new();
-    for (prefix, vtysh) in config.prefixes().filter_map(|(_, prefix)| Some((prefix, prefix.vtysh()?))) {
+    for (_, prefix) in config.prefixes() {
         match prefix.prefix.net() {
             IpNet::V4(net) => digest.write(&net.addr().octets()),
             IpNet::V6(net) => digest.write(&net.addr().octets()),
@@ -136,7 +186,15 @@ pub(crate) fn named_digest(config: &Config) -> String {
         digest.write(&[prefix.prefix.net().prefix_len()]);
         digest.write(prefix.vrf.name().unwrap_or_default().as_bytes());
         digest.write(&[0]);
-        digest.write(vtysh.as_os_str().as_encoded_bytes());
+        // A vtysh path starts with `/`, so BIRD's `b` before its socket keeps the two apart (and FRR's digest as it
+        // was before BIRD: an upgrade does not rewrite every record).
+        match &prefix.daemon {
+            Daemon::Frr(frr) => digest.write(frr.vtysh.as_os_str().as_encoded_bytes()),
+            Daemon::Bird(bird) => {
+                digest.write(b"b");
+                digest.write(bird.socket.as_os_str().as_encoded_bytes());
+            }
+        }
         digest.write(&[0]);
     }
     format!("{:016x}", digest.0)
@@ -209,7 +267,7 @@ fn entries(text: &[u8]) -> Vec<Entry> {
 pub(crate) fn write(state_dir: &StateDir, config: &Config, entries: &[Entry]) -> io::Result<()> {
     let unique: BTreeSet<&Entry> = entries.iter().collect();
     let named = named_set(config);
-    let departed = unique.iter().filter(|entry| !named.contains(&entry.named_as())).count();
+    let departed = unique.iter().filter(|entry| is_departed(entry, &named)).count();
     let header = Header { anycastd_record: 1, named: named_digest(config), departed };
     let mut text = serde_json::to_string(&header).map_err(io::Error::other)?;
     text.push('\n');
@@ -256,7 +314,8 @@ mod tests {
             prefix: Prefix::parse(prefix).expect("prefix"),
             vrf: Vrf::Default,
             asn: Some("65536".into()),
-            vtysh: "/usr/bin/vtysh".into(),
+            vtysh: Some("/usr/bin/vtysh".into()),
+            bird: None,
             service: service.into(),
         }
     }
@@ -289,6 +348,46 @@ mod tests {
         .expect("valid");
         assert!(matches!(read(Some(&state_dir), &moved), Record::Read(_)), "another vtysh: written anew");
         assert_eq!(read(Some(&state_dir), &moved).departed(&moved), [], "but nothing departed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn bird_entry(prefix: &str, socket: &str, service: &str) -> Entry {
+        let bird = BirdDaemon { socket: socket.into(), file: "/run/acd/anycastd.conf".into(), drain: false };
+        Entry { vtysh: None, bird: Some(bird), asn: None, ..entry(prefix, service) }
+    }
+
+    #[test]
+    fn a_prefix_leaves_the_daemon_it_moves_out_of_and_a_bird_the_configuration_no_longer_names() {
+        let (dir, state_dir) = scratch("daemons");
+        let in_frr = config("\"203.0.113.53\"");
+        let recorded = [entry("203.0.113.53/32", "dns"), bird_entry("203.0.113.54/32", "/run/b1.ctl", "web")];
+        write(&state_dir, &in_frr, &recorded).expect("written");
+        let text = std::fs::read_to_string(state_dir.file(RECORD_FILE)).expect("readable");
+        assert!(text.contains(r#""bird":{"socket":"/run/b1.ctl","file":"/run/acd/anycastd.conf"}"#), "{text}");
+        assert!(!text.contains(r#""vtysh":null"#), "{text}");
+        let in_bird = Config::parse(
+            "[services.dns]\nprefixes.bird = [{ prefix = \"203.0.113.53\", socket = \"/run/b2.ctl\" }]\n\
+             checks.cabourotte = [\"dns\"]\n",
+            "test",
+        )
+        .expect("valid");
+        let record = read(Some(&state_dir), &in_bird);
+        assert_eq!(record, Record::Read(recorded.to_vec()), "the record is read back whole, BIRD's entry too");
+        assert_eq!(record.departed(&in_bird), recorded, "FRR's entry moved to BIRD, and BIRD b1 is named no more");
+        let (frr, bird) = (&recorded[0], &recorded[1]);
+        assert!(matches!(bird.daemon(), Some(Daemon::Bird(daemon)) if Some(&daemon) == bird.bird.as_ref()));
+        assert!(matches!(frr.daemon(), Some(Daemon::Frr(_))));
+        let at_b1 = Config::parse(
+            "[services.web]\nprefixes.bird = [{ prefix = \"203.0.113.54\", socket = \"/run/b1.ctl\" }]\n\
+             checks.cabourotte = [\"web\"]\n",
+            "test",
+        )
+        .expect("valid");
+        assert_eq!(
+            read(Some(&state_dir), &at_b1).departed(&at_b1),
+            std::slice::from_ref(frr),
+            "b1 still has its prefix"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -90,6 +90,11 @@ impl BirdLab {
         std::fs::write(self.dir.join("anycastd.toml"), toml).expect("write the configuration");
     }
 
+    /// A configuration of `toml` as it is (one without `prefixes.bird`, say).
+    pub fn write_config_text(&self, toml: &str) {
+        std::fs::write(self.dir.join("anycastd.toml"), toml).expect("write the configuration");
+    }
+
     /// Starts `anycastd run` with the lab's configuration, its checks asked every second.
     pub fn spawn_run(&self) -> std::process::Child {
         let config = self.dir.join("anycastd.toml");
