@@ -21,7 +21,7 @@ impl Plan {
         Plan {
             maintenance: inputs.maintenance.clone(),
             services,
-            departed: plan_departed(inputs).into_iter().chain(bird_strays(config, inputs)).collect(),
+            departed: plan_departed(config, inputs).into_iter().chain(bird_strays(config, inputs)).collect(),
             warnings: config.warnings().into_iter().map(Warning::Config).collect(),
             errors: Vec::new(),
             reason: None,
@@ -53,7 +53,7 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
 /// The departed prefixes, by the service they were for: withdrawn where their daemon still has them (an FRR in their
 /// VRF, whatever AS its instance has by now; a BIRD); errors where their vtysh may not be run or their daemon cannot
 /// be read.
-fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
+fn plan_departed(config: &Config, inputs: &Inputs) -> Vec<ServicePlan> {
     let mut by_service: BTreeMap<&str, Vec<PrefixPlan>> = BTreeMap::new();
     for departed in &inputs.departed {
         let entry = &departed.entry;
@@ -69,7 +69,7 @@ fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
             (false, Some(vtysh)) => {
                 Observed { error: Some(PrefixError::VtyshNotConfigured(vtysh.clone())), ..Observed::none() }
             }
-            _ => observe(&managed, &inputs.frr, &inputs.bird),
+            _ => observe_moved(config, inputs, &managed),
         };
         let seen = match seen.error {
             Some(PrefixError::NoBgpInstance) => Observed { state: PrefixState::Withdrawn, ..Observed::none() },
@@ -89,6 +89,26 @@ fn plan_departed(inputs: &Inputs) -> Vec<ServicePlan> {
             prefixes,
         })
         .collect()
+}
+
+/// What the daemon of a departed prefix, or a BIRD's stray, has of it; an error, so that it is not withdrawn, when the
+/// configuration now names the prefix for a daemon that cannot be asked: a wrong socket or vtysh path pushed to a
+/// fleet would otherwise withdraw a healthy service everywhere. Once that daemon answers, the prefix leaves the one
+/// it was in.
+fn observe_moved(config: &Config, inputs: &Inputs, managed: &ManagedPrefix) -> Observed {
+    let unavailable =
+        config.prefixes().map(|(_, named)| named).filter(|named| named.prefix == managed.prefix).find_map(|named| {
+            match &named.daemon {
+                Daemon::Frr(frr) => (!matches!(inputs.frr.get(&frr.vtysh), Some(Ok(_))))
+                    .then(|| format!("FRR through {}", frr.vtysh.display())),
+                Daemon::Bird(bird) => (!matches!(inputs.bird.get(&bird.socket), Some(Ok(_))))
+                    .then(|| format!("BIRD at {}", bird.socket.display())),
+            }
+        });
+    match unavailable {
+        Some(daemon) => Observed { error: Some(PrefixError::MovedToUnavailable(daemon)), ..Observed::none() },
+        None => observe(managed, &inputs.frr, &inputs.bird),
+    }
 }
 
 /// The service name under which BIRD's strays are reported: no configuration names them, so none is known.
@@ -120,7 +140,7 @@ fn bird_strays(config: &Config, inputs: &Inputs) -> Option<ServicePlan> {
                 route_map: None,
                 drain_route_map: None,
             };
-            let seen = observe(&managed, &inputs.frr, &inputs.bird);
+            let seen = observe_moved(config, inputs, &managed);
             prefixes.push(seen.plan(&managed, Desired::Withdrawn, None));
         }
     }
@@ -567,6 +587,59 @@ mod tests {
                 ("web", "203.0.113.80/32".to_string(), Action::Withdraw, Some(&bird_daemon)),
                 (STRAY_SERVICE, "203.0.113.99/32".to_string(), Action::Withdraw, Some(&bird_daemon)),
             ]
+        );
+    }
+
+    /// A prefix the configuration now names at a BIRD that cannot be asked (a wrong socket path, pushed to a fleet)
+    /// is not withdrawn from the BIRD it was in, whether the record names it there or it is a stray; once the new
+    /// BIRD answers, it is.
+    #[test]
+    fn a_prefix_moved_to_a_bird_that_cannot_be_asked_stays_where_it_was() {
+        use crate::bird::{BirdRoute, BirdRoutes};
+        use crate::plan::Departed;
+        use crate::state::managed::Entry;
+        let config = graded(
+            "[services.dns]\nprefixes.bird = [{ prefix = \"203.0.113.53\", socket = \"/run/bird/typo.ctl\" }, \
+             { prefix = \"203.0.113.54\", socket = \"/run/bird/typo.ctl\" }]\nchecks.cabourotte = [\"dns\"]\n",
+        );
+        let prefix = |text: &str| Prefix::parse(text).expect("a prefix");
+        let old = PathBuf::from("/run/bird/bird.ctl");
+        let routes = BirdRoutes::from([
+            (prefix("203.0.113.53/32"), BirdRoute { draining: false }),
+            (prefix("203.0.113.54/32"), BirdRoute { draining: false }),
+        ]);
+        let bird = BirdDaemon { socket: old.clone(), file: DEFAULT_BIRD_FILE.into(), drain: false };
+        let entry = Entry {
+            prefix: prefix("203.0.113.53/32"),
+            vrf: Vrf::Default,
+            asn: None,
+            vtysh: None,
+            bird: Some(bird),
+            service: "dns".into(),
+        };
+        let typo = Err("cannot connect to /run/bird/typo.ctl: No such file or directory".to_string());
+        let inputs = |new: Result<BirdRoutes, String>| Inputs {
+            bird: crate::plan::BirdStates::from([
+                (old.clone(), Ok(routes.clone())),
+                (PathBuf::from("/run/bird/typo.ctl"), new),
+            ]),
+            departed: vec![Departed { entry: entry.clone(), allowed: true }],
+            ..Inputs::default()
+        };
+        let departed = |plan: &Plan| -> Vec<(String, Action)> {
+            let prefixes = plan.departed.iter().flat_map(|service| service.prefixes.iter());
+            prefixes.map(|p| (p.managed.prefix.to_string(), p.action.clone())).collect()
+        };
+        let kept = Plan::compute(&config, &inputs(typo), Intent::Reconcile);
+        let error = Action::Error(PrefixError::MovedToUnavailable("BIRD at /run/bird/typo.ctl".into()));
+        assert_eq!(
+            departed(&kept),
+            [("203.0.113.53/32".to_string(), error.clone()), ("203.0.113.54/32".to_string(), error)]
+        );
+        let moved = Plan::compute(&config, &inputs(Ok(BirdRoutes::new())), Intent::Reconcile);
+        assert_eq!(
+            departed(&moved),
+            [("203.0.113.53/32".to_string(), Action::Withdraw), ("203.0.113.54/32".to_string(), Action::Withdraw)]
         );
     }
 }

@@ -26,6 +26,10 @@ pub enum PrefixError {
     MissingRouteMap(RouteMap),
     /// A departed prefix was announced through a vtysh that no configuration names any more: it is not run.
     VtyshNotConfigured(PathBuf),
+    /// A departed prefix (or a BIRD's stray) that the configuration now names for another daemon, which cannot be
+    /// asked (described: `BIRD at /run/bird/bird.ctl`): it is left where it is. A wrong path in the configuration,
+    /// pushed to a fleet, must not withdraw the service everywhere.
+    MovedToUnavailable(String),
 }
 
 impl PrefixError {
@@ -38,6 +42,7 @@ impl PrefixError {
             PrefixError::AnnounceRefused(_) => "announce-refused",
             PrefixError::MissingRouteMap(_) => "missing-route-map",
             PrefixError::VtyshNotConfigured(_) => "vtysh-not-configured",
+            PrefixError::MovedToUnavailable(_) => "moved-to-unavailable",
         }
     }
 }

@@ -141,6 +141,10 @@ pub(crate) fn prefix_error(error: &PrefixError, vrf: &Vrf) -> String {
              it",
             vtysh.display()
         ),
+        PrefixError::MovedToUnavailable(daemon) => format!(
+            "the configuration now names it for {daemon}, which cannot be asked: not withdrawn here until it can (a wrong \
+             path must not withdraw a service that passes its checks)"
+        ),
         PrefixError::MissingRouteMap(route_map) => format!(
             "FRR has no route-map {route_map} (its route_map): not announced without it; define `route-map \
              {route_map} permit 10` in FRR, or remove route_map from the configuration"
@@ -379,6 +383,12 @@ mod tests {
                 "anycastd announced it through /opt/vtysh, which the configuration no longer names: not withdrawn \
                  (anycastd runs only the vtysh its configuration names, or /usr/bin/vtysh); withdraw it by hand, then \
                  `anycastd forget` it",
+            ),
+            (
+                PrefixError::MovedToUnavailable("BIRD at /run/bird2.ctl".into()),
+                "moved-to-unavailable",
+                "the configuration now names it for BIRD at /run/bird2.ctl, which cannot be asked: not withdrawn here \
+                 until it can (a wrong path must not withdraw a service that passes its checks)",
             ),
         ];
         for (error, code, words) in &cases {
