@@ -16,10 +16,11 @@ the children it waited for: the vtysh calls, not FRR's daemons; as wait4(2) repo
 read through ptrace(2) at its exit; for the floor, the largest process of the tree: vtysh), vtysh calls counted by
 the vtysh wrapper, HTTP requests counted in the fake Cabourotte's log. Before each measurement FRR's daemons are
 left to go idle, so no step pays for the previous one.
+
+With --bird-dir, BIRD's section (bird.py) follows FRR's, the same way against a real BIRD; --no-frr runs it alone.
 """
 
 import argparse
-import ctypes
 import json
 import os
 import random
@@ -28,8 +29,10 @@ import subprocess
 import sys
 import time
 
+import bird
 import loop
 import soak
+from measure import ms, traced, write
 
 V4_PER_VRF = {"default": "10.1", "blue": "10.2"}
 V6_PER_VRF = {"default": "2001:db8:1", "blue": "2001:db8:2"}
@@ -270,54 +273,11 @@ class Bench:
         return services, summary
 
 
-# ptrace(2), to read a process's own peak RSS (VmHWM) at its exit, before the kernel frees its memory: wait4's
-# ru_maxrss is the largest of the process and its children, and vtysh is larger than anycastd at small sizes.
-PTRACE_TRACEME, PTRACE_CONT, PTRACE_SETOPTIONS = 0, 7, 0x4200
-PTRACE_O_TRACEEXIT, PTRACE_EVENT_EXIT = 0x40, 6
-libc = ctypes.CDLL(None, use_errno=True)
-libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-libc.ptrace.restype = ctypes.c_long
-
-
-def ptrace(request, pid, data=0):
-    if libc.ptrace(request, pid, None, ctypes.c_void_p(data)) == -1:
-        error = ctypes.get_errno()
-        raise OSError(error, f"ptrace({request}): {os.strerror(error)}")
-
-
-def traced(argv, stderr):
-    """Runs `argv` to its end; returns its wait status, its rusage (with its children) and its own peak RSS (KiB)."""
-    child = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-        preexec_fn=lambda: ptrace(PTRACE_TRACEME, 0),
-    )
-    own, started = None, False
-    while True:
-        _, status, usage = os.wait4(child.pid, 0)
-        if not os.WIFSTOPPED(status):
-            child.returncode = status
-            return status, usage, own
-        signal = os.WSTOPSIG(status)
-        if not started:  # the stop after execve
-            ptrace(PTRACE_SETOPTIONS, child.pid, PTRACE_O_TRACEEXIT)
-            started, signal = True, 0
-        elif status >> 16 == PTRACE_EVENT_EXIT:
-            with open(f"/proc/{child.pid}/status") as f:
-                own = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-            signal = 0
-        ptrace(PTRACE_CONT, child.pid, signal)
-
-
 def address(index, vrf):
     if index % 2 == 0:
         n = index // 2
         return f"{V4_PER_VRF[vrf]}.{n // 256 % 256}.{n % 256}"
     return f"{V6_PER_VRF[vrf]}::{index // 2:x}"
-
-
-def write(path, text):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
 
 
 def summarize(samples):
@@ -344,10 +304,6 @@ def table(results):
                 f"| {a['rss']:.1f} MiB | {f['rss']:.1f} MiB | {a['vtysh']} / {f['vtysh']} | {a['http']} / {f['http']} |"
             )
     return "\n".join(rows)
-
-
-def ms(seconds):
-    return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
 
 
 def targets(results):
@@ -402,9 +358,16 @@ def main():
     parser.add_argument("--no-original", action="store_true", help="the loop section without the original anycastd")
     parser.add_argument("--soak", type=int, metavar="SECONDS",
                         help="only the soak: run under a hostile flood for SECONDS (see scripts/bench.d/soak.py)")
+    parser.add_argument("--no-frr", action="store_true", help="skip FRR's section (and the loop): BIRD's alone")
+    parser.add_argument("--bird-dir", help="the BIRD lab's directory (scripts/bird-lab up): also run BIRD's section")
+    parser.add_argument("--bird-release", default="2.0", help="BIRD's release, as scripts/bird-lab names it")
+    parser.add_argument("--bird-netns", default="acd-bench-b", help="the network namespace of the bench BIRD")
+    parser.add_argument("--peer-netns", default="acd-bench-p", help="the network namespace of BIRD's GoBGP peer")
+    parser.add_argument("--birdc", default="/usr/sbin/birdc", help="the birdc of BIRD's floor")
     args = parser.parse_args()
 
-    bench = Bench(args)
+    load_before = os.getloadavg()
+    bench = None if args.no_frr else Bench(args)
     started = time.monotonic()
     if args.soak:
         report, missed = soak.run(bench, args.soak)
@@ -416,6 +379,31 @@ def main():
         if missed:
             print("bench: a soak target was missed", file=sys.stderr)
         return
+    report, missed = "", False
+    if bench:
+        report, missed = frr_section(bench, args)
+    if args.bird_dir:
+        report += bird.run(args) + "\n"
+    if bench and not args.no_loop:
+        loop_report, loop_missed = loop.run(bench, args.idle, args.original_venv, with_original=not args.no_original)
+        report += loop_report + "\n"
+        missed |= loop_missed
+    frr_text = f", FRR {frr_version(bench)}" if bench else ""
+    load_after = os.getloadavg()
+    report += (
+        f"{time.monotonic() - started:.0f} s, anycastd {args.anycastd}{frr_text}, {os.cpu_count()} CPUs, load average "
+        f"(1, 5, 15 min) {' '.join(f'{x:.2f}' for x in load_before)} at the start, "
+        f"{' '.join(f'{x:.2f}' for x in load_after)} at the end.\n"
+    )
+    print(report)
+    if args.out:
+        write(args.out, report)
+    if missed:
+        print("bench: a target was missed (see Targets)", file=sys.stderr)
+
+
+def frr_section(bench, args):
+    """FRR's passes: the table, its notes and the targets of issue 6 (markdown), and whether one was missed."""
     results = {}
     reads = {}
     for size in sorted(int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",")):
@@ -423,10 +411,6 @@ def main():
         results[size] = (services, summary)
         reads[size] = summary[("no-op", "bgpd read")]["wall"]
     checks, missed = targets(results)
-    loop_report = ""
-    if not args.no_loop:
-        loop_report, loop_missed = loop.run(bench, args.idle, args.original_venv, with_original=not args.no_original)
-        missed |= loop_missed
     reads_text = ", ".join(f"{size:,}: {ms(wall)}" for size, wall in reads.items())
     counted = [(size, summary.get(("no-op", "instructions"))) for size, (_, summary) in results.items()]
     instructions_text = "".join(
@@ -443,14 +427,8 @@ anycastd reads `vtysh -d bgpd -c "show running-config"` instead, which alone too
 Targets:
 {checks}
 
-{loop_report}
-{time.monotonic() - started:.0f} s, anycastd {args.anycastd}, FRR {frr_version(bench)}, {os.cpu_count()} CPUs.
 """
-    print(report)
-    if args.out:
-        write(args.out, report)
-    if missed:
-        print("bench: a target was missed (see Targets)", file=sys.stderr)
+    return report, missed
 
 
 def frr_version(bench):
