@@ -95,7 +95,7 @@ pub enum Command {
         /// Assume every check healthy or unhealthy instead of asking Cabourotte.
         #[arg(long, value_enum)]
         assume: Option<Assumption>,
-        /// Read what `birdc show route where proto ~ "anycastd_*" all` printed from FILE (`-` for stdin), for
+        /// Read what `birdc show route table all where proto ~ "anycastd_*" all` printed from FILE (`-` for stdin), for
         /// every BIRD, instead of asking BIRD.
         #[arg(long, value_name = "FILE")]
         bird_routes: Option<PathBuf>,
@@ -622,6 +622,7 @@ mod tests {
             vrf: None,
             asn: Some("65536".to_string()),
             daemon: Some("frr"),
+            table: None,
             reason: "every check passes".to_string(),
             service_healthy: Some(true),
         };

@@ -123,6 +123,7 @@ const BIRD_PREFIX_KEYS: &[(&str, &str)] = &[
     ("socket", "BIRD's control socket, an absolute path (default /run/bird/bird.ctl); anycastd needs group bird."),
     ("file", "The file anycastd writes and bird.conf includes (default /run/anycastd-bird/anycastd.conf)."),
     ("drain", "Whether a drain keeps the prefix announced with the mark anycastd_draining = 1 (default false)."),
+    ("table", "The BIRD table it is announced in, a VRF's (default: the master table of its family)."),
 ];
 
 /// The keys of a check, an item of `checks.cabourotte`, as docs/configuration.md lists them, in short.

@@ -22,6 +22,7 @@ mod properties;
 mod quickstart;
 mod real_bird;
 mod real_bird_record;
+mod real_bird_tables;
 mod real_frr;
 mod real_frr_edges;
 mod real_frr_graded;

@@ -194,7 +194,7 @@ fn the_ci_recipe_passes_on_its_sample_and_shows_a_diff_when_the_config_changes()
     let _ = std::fs::remove_dir_all(&copy);
 }
 
-/// A BIRD configuration planned in CI from what `birdc show route where proto ~ "anycastd_*" all` printed, as birdc
+/// A BIRD configuration planned in CI from what `birdc show route table all where proto ~ "anycastd_*" all` printed, as birdc
 /// prints it on BIRD 2.0 and 3.1, or with `-v`'s reply codes: the drained prefix is restored, the announced one
 /// stays, the new one is announced; no BIRD is asked. Without the file, an offline plan says what it lacks.
 #[test]

@@ -29,7 +29,7 @@ fn a_bird_every_prefix_of_which_leaves_the_configuration_is_withdrawn_from(bird:
     let file = std::fs::read_to_string(lab.file()).expect("anycastd's file");
     assert!(!file.contains("protocol static"), "anycastd's file keeps no protocol:\n{file}");
     assert!(lab.birdc("configure").contains("0003 Reconfigured"));
-    assert_eq!(lab.birdc("show route where proto ~ \"anycastd_*\"").matches("blackhole").count(), 0);
+    assert_eq!(lab.birdc("show route table all where proto ~ \"anycastd_*\"").matches("blackhole").count(), 0);
 
     let again = lab.anycastd(&["apply"]);
     assert_eq!(again.status.code(), Some(0));

@@ -8,10 +8,10 @@ services as FRR's section), then, repeated, measures:
 
   announce  anycastd `apply` from nothing announced to all announced (the checks pass)
             floor: one `birdc configure` with anycastd's whole file already in place, then
-            `birdc show route where proto ~ "anycastd_*" all` until it lists every route (anycastd reconfigures,
+            `birdc show route table all where proto ~ "anycastd_*" all` until it lists every route (anycastd reconfigures,
             then reads BIRD's tables until they hold what it wrote)
   no-op     anycastd `apply` when BIRD already matches
-            floor: one `birdc show route where proto ~ "anycastd_*" all`, then one `curl` GET of Cabourotte's list
+            floor: one `birdc show route table all where proto ~ "anycastd_*" all`, then one `curl` GET of Cabourotte's list
   withdraw  anycastd `apply` from all announced to nothing (every check fails)
             floor: one `birdc configure` with the file of no protocol in place, then the same `show route ... all`
             until it lists none (a `configure` that withdraws answers before BIRD has finished)
@@ -122,12 +122,12 @@ class BirdBench:
         return [self.birdc, "-s", self.socket, *command]
 
     def show_routes(self):
-        return self.birdc_argv("show", "route", "where", "proto", "~", '"anycastd_*"', "all")
+        return self.birdc_argv("show", "route", "table", "all", "where", "proto", "~", '"anycastd_*"', "all")
 
     def routes(self):
         """How many routes of anycastd's protocols BIRD's tables hold (`show route ... count`, summed per table)."""
         shown = subprocess.run(
-            self.birdc_argv("show", "route", "where", "proto", "~", '"anycastd_*"', "count"),
+            self.birdc_argv("show", "route", "table", "all", "where", "proto", "~", '"anycastd_*"', "count"),
             capture_output=True, text=True,
         )
         per_table = re.findall(r"^(\d+) of \d+ routes for \d+ networks in table ", shown.stdout, re.MULTILINE)
@@ -383,7 +383,7 @@ def run(args):
     notes = (
         f"Medians of {args.repeat} rounds after a warm-up; `a / b` is anycastd / floor. CPU BIRD is BIRD's own CPU "
         "time during the measurement (10 ms ticks). The floors: announce and withdraw, one `birdc configure` (with "
-        "anycastd's file, or the file of no protocol, already in place), then `birdc show route where proto ~ "
+        "anycastd's file, or the file of no protocol, already in place), then `birdc show route table all where proto ~ "
         '"anycastd_*" all` until it lists what the file holds (floor\'s reads: how many it took); no-op, that '
         "`show route` once, then one GET of Cabourotte's result list (curl). The withdraw is an `apply` with every "
         "check failing. The warm-up's announce (one pass, the first of the size), and when the peer had every route "

@@ -13,9 +13,8 @@ use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{BirdRoutes, protocol_name};
+use super::{BirdNet, BirdRoutes, protocol_name};
 use crate::bounded::Limit;
-use crate::config::Prefix;
 use crate::escape::escape;
 
 /// The first line of the file, and all of it when nothing is announced (an empty file is valid for BIRD).
@@ -83,20 +82,23 @@ fn shown(path: &Path) -> String {
 /// the prefixes (IPv4 first), so that the same set always gives the same bytes.
 pub fn render(routes: &BirdRoutes) -> String {
     let mut text = String::from(HEADER);
-    for (prefix, route) in routes {
-        text.push_str(&protocol_line(prefix, route.draining));
+    for (net, route) in routes {
+        text.push_str(&protocol_line(net, route.draining));
     }
     text
 }
 
-/// `protocol static anycastd_203_0_113_53_32 { ipv4 { preference 250; }; route 203.0.113.53/32 blackhole; }`.
-/// A blackhole route needs no next hop, and BGP sends the peer BIRD's own address anyway.
-fn protocol_line(prefix: &Prefix, draining: bool) -> String {
+/// `protocol static anycastd_203_0_113_53_32 { ipv4 { preference 250; }; route 203.0.113.53/32 blackhole; }`, with
+/// `table blue4;` before the preference in a table other than the master one. A blackhole route needs no next hop,
+/// and BGP sends the peer BIRD's own address anyway.
+fn protocol_line(net: &BirdNet, draining: bool) -> String {
+    let prefix = &net.prefix;
     let family = prefix.family().name();
+    let table = net.table.as_ref().map(|table| format!("table {table}; ")).unwrap_or_default();
     let attributes = if draining { " { anycastd_draining = 1; }" } else { "" };
     format!(
-        "protocol static {} {{ {family} {{ preference {PREFERENCE}; }}; route {prefix} blackhole{attributes}; }}\n",
-        protocol_name(prefix)
+        "protocol static {} {{ {family} {{ {table}preference {PREFERENCE}; }}; route {prefix} blackhole{attributes}; }}\n",
+        protocol_name(net)
     )
 }
 
@@ -178,7 +180,14 @@ mod tests {
     fn routes(prefixes: &[(&str, bool)]) -> BirdRoutes {
         prefixes
             .iter()
-            .map(|(text, draining)| (Prefix::parse(text).expect("a prefix"), BirdRoute { draining: *draining }))
+            .map(|(text, draining)| {
+                let (prefix, table) = match text.split_once(' ') {
+                    Some((prefix, table)) => (prefix, Some(table)),
+                    None => (*text, None),
+                };
+                let net = BirdNet::new(crate::config::Prefix::parse(prefix).expect("a prefix"), table);
+                (net, BirdRoute { draining: *draining })
+            })
             .collect()
     }
 
@@ -202,6 +211,19 @@ mod tests {
              anycastd_draining = 1; }; }\n\
              protocol static anycastd_2001_db8__53_128 { ipv6 { preference 250; }; route 2001:db8::53/128 blackhole; \
              }\n"
+        );
+    }
+
+    /// A prefix in a VRF's table: its protocol puts the route there, and its name says which table.
+    #[test]
+    fn a_prefix_in_another_table_names_it() {
+        let announced = routes(&[("203.0.113.53/32 blue4", true), ("203.0.113.53/32", false)]);
+        assert_eq!(
+            render(&announced),
+            "# Written by anycastd: do not edit. One protocol per announced prefix; nothing else.\n\
+             protocol static anycastd_203_0_113_53_32 { ipv4 { preference 250; }; route 203.0.113.53/32 blackhole; }\n\
+             protocol static anycastd_203_0_113_53_32_t_blue4 { ipv4 { table blue4; preference 250; }; route \
+             203.0.113.53/32 blackhole { anycastd_draining = 1; }; }\n"
         );
     }
 

@@ -2,7 +2,7 @@
 //! per BIRD: it answers (the socket, the group), runs, has the drain mark declared where a prefix drains, loads
 //! anycastd's file (its protocols are BIRD's), and has a BGP session up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use crate::config::{BirdDaemon, Config, ManagedPrefix};
 use crate::escape::escape;
 use crate::finding::{Finding, Level};
 
-use super::{Connection, DaemonStatus, read_owned_file, read_protocols, read_status};
+use super::{Connection, DaemonStatus, read_owned_file, read_protocols, read_status, read_tables};
 
 /// The attribute a draining prefix's route carries; the operator declares it in bird.conf.
 const DRAIN_MARK: &str = "anycastd_draining";
@@ -40,6 +40,7 @@ fn check_bird(bird: &BirdDaemon, prefixes: &[&ManagedPrefix], timeout: Duration)
     if prefixes.iter().any(|prefix| prefix.drains()) {
         findings.extend(drain_mark(&mut connection, &subject));
     }
+    findings.extend(tables(&mut connection, prefixes, &subject));
     findings.extend(file_loaded(&mut connection, bird, &subject));
     findings.extend(bgp_sessions(&mut connection, &subject));
     findings
@@ -89,6 +90,35 @@ fn drain_mark(connection: &mut Connection, subject: &str) -> Option<Finding> {
             ),
         )
     })
+}
+
+/// Whether BIRD defines every table the configuration names for its prefixes: a prefix in a table BIRD lacks is left
+/// out of anycastd's file (BIRD would refuse the whole file with it).
+fn tables(connection: &mut Connection, prefixes: &[&ManagedPrefix], subject: &str) -> Vec<Finding> {
+    let named: BTreeSet<&str> = prefixes.iter().filter_map(|prefix| prefix.bird()?.table.as_deref()).collect();
+    if named.is_empty() {
+        return Vec::new();
+    }
+    let defined = match read_tables(connection) {
+        Ok(defined) => defined,
+        Err(error) => return vec![Finding::new(Level::Error, "bird-unreachable", subject, error.to_string())],
+    };
+    named
+        .into_iter()
+        .map(|table| match defined.contains(table) {
+            true => Finding::new(Level::Ok, "bird-table-defined", subject, format!("BIRD defines table {table}")),
+            false => Finding::new(
+                Level::Error,
+                "bird-table-unknown",
+                subject,
+                format!(
+                    "BIRD defines no table {table}, which the configuration names: declare `ipv4 table {table};` (or \
+                     ipv6) in bird.conf before the include of anycastd's file; its prefixes are not announced until \
+                     then"
+                ),
+            ),
+        })
+        .collect()
 }
 
 /// Whether BIRD loaded anycastd's file: every protocol of the file is one of BIRD's. A file without protocols (or

@@ -1,14 +1,13 @@
 //! The conversations anycastd has with BIRD on a connection: apply its file (`configure`), withdraw through the
 //! emergency brake (`disable`), and read what BIRD has.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::control::{BirdError, Connection};
 use super::reply::Reply;
 use super::routes::{self, DaemonStatus, Protocols, ShowError};
-use super::{BirdRoutes, protocol_name};
-use crate::config::Prefix;
+use super::{BirdNet, BirdRoutes, protocol_name};
 
 /// How often `show status` is asked while BIRD reconfigures: the evidence saw reconfigurations end within 1 to
 /// 19 ms, so a few polls, each costing BIRD next to nothing.
@@ -31,8 +30,11 @@ const NO_PROTOCOLS_MATCH: u16 = 8003;
 const SYNTAX_ERROR: u16 = 9001;
 const UNDEFINED: &str = "CF_SYM_UNDEFINED";
 
-/// What reads anycastd's routes: only its protocols, with their attributes (the drain).
-const SHOW_ROUTES: &str = "show route where proto ~ \"anycastd_*\" all";
+/// What reads anycastd's routes: only its protocols, with their attributes (the drain), in every table (a prefix in
+/// a VRF is in that VRF's table). `table all` works on the three releases (2.0.12, 2.17.6, 3.1.8).
+const SHOW_ROUTES: &str = "show route table all where proto ~ \"anycastd_*\" all";
+/// What lists BIRD's routing tables.
+const SHOW_TABLES: &str = "show symbols table";
 /// What reads the state of anycastd's protocols.
 const SHOW_PROTOCOLS: &str = "show protocols \"anycastd_*\"";
 /// What disables every protocol of anycastd at once (`withdraw-all` while bird.conf is broken).
@@ -103,12 +105,12 @@ fn wait_until_running(connection: &mut Connection) -> Result<(), BirdError> {
 /// Disables the protocol of each prefix: the emergency withdrawal, which works while bird.conf does not parse. The
 /// next successful `configure` undoes it for every prefix still in anycastd's file, so the file must not hold
 /// them. One command per prefix, so that each has its own outcome.
-pub fn disable(connection: &mut Connection, prefixes: &[Prefix]) -> Result<BTreeMap<Prefix, Disabled>, BirdError> {
+pub fn disable(connection: &mut Connection, nets: &[BirdNet]) -> Result<BTreeMap<BirdNet, Disabled>, BirdError> {
     let mut outcomes = BTreeMap::new();
-    for prefix in prefixes {
-        let name = protocol_name(prefix);
+    for net in nets {
+        let name = protocol_name(net);
         let reply = connection.command(&format!("disable {name}"))?;
-        outcomes.insert(*prefix, disabled(&reply, &name));
+        outcomes.insert(net.clone(), disabled(&reply, &name));
     }
     Ok(outcomes)
 }
@@ -161,6 +163,12 @@ pub fn read_routes(connection: &mut Connection) -> Result<BirdRoutes, BirdError>
     routes::parse_routes(&reply).map_err(|error| unreadable(SHOW_ROUTES, &error))
 }
 
+/// The routing tables BIRD's configuration defines, by name.
+pub fn read_tables(connection: &mut Connection) -> Result<BTreeSet<String>, BirdError> {
+    let reply = connection.command(SHOW_TABLES)?;
+    routes::parse_tables(&reply).map_err(|error| unreadable(SHOW_TABLES, &error))
+}
+
 /// The state of each of anycastd's protocols, by name.
 pub fn read_protocols(connection: &mut Connection) -> Result<Protocols, BirdError> {
     let reply = connection.command(SHOW_PROTOCOLS)?;
@@ -196,8 +204,9 @@ mod tests {
         Instant::now() + Duration::from_secs(5)
     }
 
-    fn prefix(text: &str) -> Prefix {
-        Prefix::parse(text).expect("a prefix")
+    /// `text` in its family's master table.
+    fn prefix(text: &str) -> BirdNet {
+        BirdNet::new(crate::config::Prefix::parse(text).expect("a prefix"), None)
     }
 
     /// A fake BIRD answering each command from `answers` (command → replies, the last repeated).
@@ -317,10 +326,13 @@ mod tests {
         let mut connection = Connection::open(&fake.socket, soon()).expect("connected");
         let (draining, unknown) = (prefix("203.0.113.54/32"), prefix("2001:db8::99/128"));
         assert_eq!(
-            disable(&mut connection, &[draining, unknown]),
-            Ok(BTreeMap::from([(draining, Disabled::Now), (unknown, Disabled::NoSuchProtocol)]))
+            disable(&mut connection, &[draining.clone(), unknown.clone()]),
+            Ok(BTreeMap::from([(draining.clone(), Disabled::Now), (unknown, Disabled::NoSuchProtocol)]))
         );
-        assert_eq!(disable(&mut connection, &[draining]), Ok(BTreeMap::from([(draining, Disabled::Already)])));
+        assert_eq!(
+            disable(&mut connection, std::slice::from_ref(&draining)),
+            Ok(BTreeMap::from([(draining, Disabled::Already)]))
+        );
         drop(connection);
         assert_eq!(
             fake.observed(),

@@ -15,7 +15,7 @@ use crate::escape::escape;
 /// lines are bounded by BIRD's log buffer. Eight times BIRD's own limit leaves room for any release that raises it.
 pub const MAX_LINE: usize = 4096;
 
-/// The largest reply anycastd reads. The largest it asks for is `show route where proto ~ "anycastd_*" all`: at
+/// The largest reply anycastd reads. The largest it asks for is `show route table all where proto ~ "anycastd_*" all`: at
 /// 20,000 prefixes, about 250 bytes each on 3.1.8 (the route, `preference`, `source`, `anycastd_draining` and the
 /// internal values lines), so 5 MB; three times that is room to spare, and not enough to hurt the host.
 pub const MAX_REPLY: usize = 16 * 1024 * 1024;

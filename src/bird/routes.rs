@@ -5,11 +5,11 @@
 //! lines of `show route ... all` and in the order of the routes, not in anything read here; columns are never
 //! cut at fixed offsets, since a long protocol name pushes the next fields to the right.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::reply::{Reply, ReplyReader};
-use super::{BirdRoute, BirdRoutes};
+use super::{BirdNet, BirdRoute, BirdRoutes, net_of_protocol};
 use crate::config::Prefix;
 use crate::escape::escape;
 
@@ -78,17 +78,20 @@ impl std::error::Error for ShowError {}
 /// One line of `show route ... all`, by what its text is.
 #[derive(Debug, PartialEq, Eq)]
 enum RouteText<'a> {
-    /// `Table master4:`, or the empty line between tables: the route before it is complete.
+    /// `Table master4:`: the route before it is complete, and those after it are in that table.
+    Table(&'a str),
+    /// The empty line between tables: the route before it is complete.
     Boundary,
-    /// `203.0.113.53/32      blackhole [anycastd_... 23:52:13.407] * (250)`: a route of a new prefix.
-    Route(&'a str),
-    /// A line whose prefix column is blank: another route of the same prefix.
-    SamePrefix,
+    /// `203.0.113.53/32      blackhole [anycastd_... 23:52:13.407] * (250)`: a route of a new prefix, and the
+    /// protocol it is from (between `[` and the time), if shown.
+    Route(&'a str, Option<&'a str>),
+    /// A line whose prefix column is blank: another route of the same prefix, and its protocol.
+    SamePrefix(Option<&'a str>),
     /// `\tanycastd_draining: 1`, `\tType: static univ`, `\tpreference: 250`: an attribute of the route above.
     Attribute(&'a str),
 }
 
-/// Reads what `birdc show route where proto ~ "anycastd_*" all` printed, saved to a file (`plan --bird-routes`):
+/// Reads what `birdc show route table all where proto ~ "anycastd_*" all` printed, saved to a file (`plan --bird-routes`):
 /// birdc's own lines (`Table master4:`, `203.0.113.53/32  blackhole [anycastd_... ] * (250)`, a tab before each
 /// attribute), or `birdc -v`'s, with the reply codes. Each line is read as a line of the reply would be.
 pub fn parse_routes_text(text: &str) -> Result<BirdRoutes, ShowError> {
@@ -123,29 +126,39 @@ fn without_code(line: &str) -> &str {
     }
 }
 
-/// Reads the reply of `show route where proto ~ "anycastd_*" all` into what BIRD's tables hold of anycastd's
-/// prefixes. A prefix is draining when its route carries `anycastd_draining`, whatever its value (the operator's
-/// filter asks `defined(anycastd_draining)`); a prefix with several routes only when every one does.
+/// Reads the reply of `show route table all where proto ~ "anycastd_*" all` into what BIRD's tables hold of
+/// anycastd's prefixes, each in the table whose `Table NAME:` line comes before it (a route before any is in its
+/// family's master table, as `show route` without `table all` prints). A prefix is draining when its route carries
+/// `anycastd_draining`, whatever its value (the operator's filter asks `defined(anycastd_draining)`).
+///
+/// Only a route from the protocol anycastd names for that prefix and table counts: a copy that the operator's `pipe`
+/// brings into another table keeps its protocol's name, and is not anycastd's to withdraw there (it leaves with the
+/// original).
 pub fn parse_routes(reply: &Reply) -> Result<BirdRoutes, ShowError> {
     refused(reply)?;
     let mut routes = BirdRoutes::new();
-    let mut current: Option<(Prefix, bool)> = None;
+    let mut table: Option<String> = None;
+    let mut current: Option<Route> = None;
     for line in reply.all_lines() {
         match route_text(&line.text) {
             RouteText::Boundary => finish(&mut routes, current.take()),
-            RouteText::Route(net) => {
+            RouteText::Table(name) => {
+                finish(&mut routes, current.take());
+                table = Some(name.to_string());
+            }
+            RouteText::Route(net, protocol) => {
                 finish(&mut routes, current.take());
                 let prefix = Prefix::parse(net).map_err(|_| ShowError::MalformedPrefix(escape(net).into_owned()))?;
-                current = Some((prefix, false));
+                current = Some(Route::new(BirdNet::new(prefix, table.as_deref()), protocol));
             }
-            RouteText::SamePrefix => {
-                let prefix = current.map(|(prefix, _)| prefix);
+            RouteText::SamePrefix(protocol) => {
+                let net = current.as_ref().map(|route| route.net.clone());
                 finish(&mut routes, current.take());
-                current = prefix.map(|prefix| (prefix, false));
+                current = net.map(|net| Route::new(net, protocol));
             }
             RouteText::Attribute(attribute) => {
-                if let Some((_, draining)) = &mut current {
-                    *draining |= is_draining(attribute);
+                if let Some(route) = &mut current {
+                    route.draining |= is_draining(attribute);
                 }
             }
         }
@@ -155,13 +168,37 @@ pub fn parse_routes(reply: &Reply) -> Result<BirdRoutes, ShowError> {
 }
 
 fn route_text(text: &str) -> RouteText<'_> {
-    if text.trim().is_empty() || (text.starts_with("Table ") && text.ends_with(':')) {
+    if text.trim().is_empty() {
         return RouteText::Boundary;
+    }
+    if let Some(name) = text.strip_prefix("Table ").and_then(|rest| rest.strip_suffix(':')) {
+        return RouteText::Table(name);
     }
     match text.strip_prefix('\t') {
         Some(attribute) => RouteText::Attribute(attribute),
-        None if text.starts_with(char::is_whitespace) => RouteText::SamePrefix,
-        None => RouteText::Route(text.split_whitespace().next().unwrap_or_default()),
+        None if text.starts_with(char::is_whitespace) => RouteText::SamePrefix(protocol_of(text)),
+        None => RouteText::Route(text.split_whitespace().next().unwrap_or_default(), protocol_of(text)),
+    }
+}
+
+/// The protocol a route line names: `[anycastd_203_0_113_53_32 23:52:13.407]` → `anycastd_203_0_113_53_32`.
+fn protocol_of(text: &str) -> Option<&str> {
+    let (_, after) = text.split_once('[')?;
+    after.split(|c: char| c.is_whitespace() || c == ']').next().filter(|name| !name.is_empty())
+}
+
+/// A route being read: its prefix and table, whether it carries the drain mark, and whether anycastd's protocol for
+/// that prefix and table gave it (a route line that names no protocol is believed).
+struct Route {
+    net: BirdNet,
+    draining: bool,
+    ours: bool,
+}
+
+impl Route {
+    fn new(net: BirdNet, protocol: Option<&str>) -> Route {
+        let ours = protocol.is_none_or(|name| net_of_protocol(name).as_ref() == Some(&net));
+        Route { net, draining: false, ours }
     }
 }
 
@@ -170,10 +207,21 @@ fn is_draining(attribute: &str) -> bool {
 }
 
 /// Adds a route that has been read completely.
-fn finish(routes: &mut BirdRoutes, route: Option<(Prefix, bool)>) {
-    if let Some((prefix, draining)) = route {
-        routes.entry(prefix).and_modify(|seen| seen.draining &= draining).or_insert(BirdRoute { draining });
+fn finish(routes: &mut BirdRoutes, route: Option<Route>) {
+    if let Some(Route { net, draining, ours: true }) = route {
+        routes.entry(net).and_modify(|seen| seen.draining &= draining).or_insert(BirdRoute { draining });
     }
+}
+
+/// Reads the reply of `show symbols table`: the name of every routing table BIRD's configuration defines (a row is
+/// `master4 \trouting table`).
+pub fn parse_tables(reply: &Reply) -> Result<BTreeSet<String>, ShowError> {
+    refused(reply)?;
+    let tables = reply.all_lines().filter_map(|line| {
+        let (name, kind) = line.text.trim().split_once(char::is_whitespace)?;
+        kind.contains("table").then(|| name.to_string())
+    });
+    Ok(tables.collect())
 }
 
 /// Reads the reply of `show protocols "anycastd_*"`: each protocol's name and state (`8003 No protocols match`
@@ -223,8 +271,9 @@ mod tests {
     use super::*;
     use crate::bird::reply::tests::reply_of;
 
-    fn prefix(text: &str) -> Prefix {
-        Prefix::parse(text).expect("a valid prefix")
+    /// `text` in its family's master table.
+    fn prefix(text: &str) -> BirdNet {
+        BirdNet::new(Prefix::parse(text).expect("a valid prefix"), None)
     }
 
     /// What the fixtures' BIRD had: four prefixes, 203.0.113.54/32 draining.
@@ -246,6 +295,41 @@ mod tests {
         ] {
             assert_eq!(parse_routes(&reply_of(fixture)), Ok(announced()), "{release}");
         }
+    }
+
+    /// `show route table all` lists every table: each route is in the table whose header comes before it, master
+    /// tables as `None`. (BIRD 3.1.8's output, captured in the lab.)
+    #[test]
+    fn each_route_is_in_the_table_above_it() {
+        let text = "Table blue4:\n\
+                    203.0.113.53/32      blackhole [anycastd_203_0_113_53_32_t_blue4 03:14:24.080] * (250)\n\
+                    \tpreference: 250\n\tsource: static\n\tanycastd_draining: 1\n\
+                    \tInternal route handling values: 0L 3G 0S id 1\n\n\
+                    Table blue6:\n\
+                    2001:db8::53/128     blackhole [anycastd_2001_db8__53_128_t_blue6 03:14:24.080] * (250)\n\
+                    \tpreference: 250\n\n\
+                    Table master4:\n\
+                    203.0.113.53/32      blackhole [anycastd_203_0_113_53_32 03:14:24.080] * (250)\n\
+                    \tpreference: 250\n\n\
+                    Table master6:\n";
+        let in_table = |text: &str, table: &str| BirdNet::new(Prefix::parse(text).expect("a prefix"), Some(table));
+        assert_eq!(
+            parse_routes_text(text),
+            Ok(BirdRoutes::from([
+                (prefix("203.0.113.53/32"), BirdRoute { draining: false }),
+                (in_table("203.0.113.53/32", "blue4"), BirdRoute { draining: true }),
+                (in_table("2001:db8::53/128", "blue6"), BirdRoute { draining: false }),
+            ]))
+        );
+    }
+
+    /// `show symbols table` of BIRD 2.0.12 (3.1.8 prints the same rows in another order).
+    #[test]
+    fn tables_are_read_from_show_symbols() {
+        let text = "1010-master4 \trouting table\n     master6 \trouting table\n     blue6   \trouting table\n\
+                    \x20    blue4   \trouting table\n0000 \n";
+        let tables = parse_tables(&reply_of(text)).expect("read");
+        assert_eq!(tables, ["blue4", "blue6", "master4", "master6"].map(String::from).into());
     }
 
     #[test]
@@ -271,14 +355,18 @@ mod tests {
         assert_eq!(routes[&prefix("192.0.2.2/32")], BirdRoute { draining: false });
     }
 
-    /// BIRD leaves the prefix column blank for a prefix's second route.
+    /// BIRD leaves the prefix column blank for a prefix's second route; only the route of anycastd's protocol for
+    /// the prefix and table counts: not a protocol of another name, nor a copy that a `pipe` brought from another
+    /// table (it keeps its protocol's name, which names that other table).
     #[test]
-    fn a_prefix_with_two_routes_drains_only_if_both_do() {
-        let text = "1007-Table master4:\n 192.0.2.1/32  blackhole [anycastd_192_0_2_1_32 10:00:00.000] * (250)\n\
+    fn only_the_route_of_anycastd_s_protocol_for_the_prefix_and_table_counts() {
+        let text = "1007-Table master4:\n 192.0.2.1/32  blackhole [anycastd_other 10:00:00.000] * (250)\n\
+                    1012-\tType: static univ\n\
+                    1007-              blackhole [anycastd_192_0_2_1_32 10:00:00.000] (250)\n\
                     1012-\tanycastd_draining: 1\n\
-                    1007-              blackhole [anycastd_other 10:00:00.000] (250)\n1008-\tType: static univ\n0000 \n";
+                    1007- 192.0.2.2/32  blackhole [anycastd_192_0_2_2_32_t_blue4 10:00:00.000] * (250)\n0000 \n";
         let routes = parse_routes(&reply_of(text)).expect("read");
-        assert_eq!(routes, BirdRoutes::from([(prefix("192.0.2.1/32"), BirdRoute { draining: false })]));
+        assert_eq!(routes, BirdRoutes::from([(prefix("192.0.2.1/32"), BirdRoute { draining: true })]));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub struct Given {
     pub health: Option<PathBuf>,
     /// Every check passes (`Some(true)`) or fails (`Some(false)`), without asking.
     pub assume_healthy: Option<bool>,
-    /// What `birdc show route where proto ~ "anycastd_*" all` printed (`-` for stdin), for every BIRD.
+    /// What `birdc show route table all where proto ~ "anycastd_*" all` printed (`-` for stdin), for every BIRD.
     pub bird_routes: Option<PathBuf>,
 }
 

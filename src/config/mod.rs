@@ -194,6 +194,10 @@ pub(crate) struct BirdDaemon {
     /// without a drain route-map does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drain: bool,
+    /// The BIRD table the prefix is announced in (a VRF's table); `None` for its family's master table. A BIRD
+    /// symbol; never `master4` or `master6` (those are `None`), so that one table has one name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
 }
 
 /// How anycastd reaches one FRR.

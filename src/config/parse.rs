@@ -20,6 +20,7 @@ use super::{
     DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_VTYSH, Daemon, FrrDaemon, Hook, ManagedPrefix, OnCheckerError,
     OnFalling, OnUnhealthy, Policy, Service,
 };
+use crate::bird;
 
 type Key<'i> = Spanned<DeString<'i>>;
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -27,7 +28,7 @@ type Value<'i> = Spanned<DeValue<'i>>;
 const PREFIX_TYPES: &[&str] = &["frrouting", "bird"];
 const CHECK_TYPES: &[&str] = &["cabourotte"];
 const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh", "bgpd_pid_file", "route_map", "drain_route_map"];
-const BIRD_KEYS: &[&str] = &["prefix", "socket", "file", "drain"];
+const BIRD_KEYS: &[&str] = &["prefix", "socket", "file", "drain", "table"];
 const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval", "max_age", "ca_file", "cert_file", "key_file"];
 const SERVICE_KEYS: &[&str] = &[
     "prefixes",
@@ -442,9 +443,11 @@ impl Walker {
         let socket = path(self, "socket", DEFAULT_BIRD_SOCKET);
         let file = path(self, "file", DEFAULT_BIRD_FILE);
         let drain = option(table, "drain").map_or(Some(false), |value| self.boolean(value, "drain"));
-        let daemon = BirdDaemon { socket: socket?, file: file?, drain: drain? };
+        let prefix = prefix?;
+        let bird_table = option(table, "table").map_or(Some(None), |value| self.bird_table(value, prefix));
+        let daemon = BirdDaemon { socket: socket?, file: file?, drain: drain?, table: bird_table? };
         let managed = ManagedPrefix {
-            prefix: prefix?,
+            prefix,
             vrf: Vrf::Default,
             daemon: Daemon::Bird(daemon),
             route_map: None,
@@ -764,6 +767,11 @@ impl Walker {
                 continue;
             }
             let help = match closest(name, known) {
+                _ if name == "vrf" && known == BIRD_KEYS => format!(
+                    "BIRD's VRFs are its tables: `table = \"blue4\"`, the table your VRF's protocols use. Valid keys: \
+                     {}",
+                    known.join(", ")
+                ),
                 Some(suggestion) => format!("did you mean `{suggestion}`? Valid keys: {}", known.join(", ")),
                 None => format!("valid keys: {}", known.join(", ")),
             };
@@ -801,6 +809,42 @@ impl Walker {
                 None
             }
         }
+    }
+
+    /// A BIRD prefix's `table`: a BIRD symbol, such that the name of the protocol that announces `prefix` there
+    /// stays within BIRD's 64 characters. `master4` and `master6` are the default tables: `None`.
+    fn bird_table(&mut self, value: &Value<'_>, prefix: Prefix) -> Option<Option<String>> {
+        let text = self.string(value, "`table` must be a string, the name of one of BIRD's tables")?;
+        if !bird::is_symbol(text) {
+            self.report(
+                ConfigProblem::new(
+                    value.span(),
+                    format!("`{}` is not a table name BIRD accepts", text.escape_debug()),
+                    "invalid table name",
+                )
+                .help("a letter or `_`, then letters, digits and `_`, as in bird.conf's `ipv4 table blue4;`"),
+            );
+            return None;
+        }
+        let net = bird::BirdNet::new(prefix, Some(text));
+        let name = bird::protocol_name(&net);
+        if name.len() > bird::SYMBOL_MAX_LEN {
+            let room = text.len() - (name.len() - bird::SYMBOL_MAX_LEN);
+            self.report(
+                ConfigProblem::new(
+                    value.span(),
+                    format!("the table name `{text}` is too long for {prefix}"),
+                    "too long for this prefix",
+                )
+                .help(format!(
+                    "anycastd names its protocol {name}, longer than the {} characters BIRD allows: use a table name \
+                     of at most {room} characters for this prefix",
+                    bird::SYMBOL_MAX_LEN
+                )),
+            );
+            return None;
+        }
+        Some(net.table)
     }
 
     fn boolean(&mut self, value: &Value<'_>, key: &str) -> Option<bool> {

@@ -565,12 +565,18 @@ checks.cabourotte = ["dns"]
                 BirdDaemon {
                     socket: "/run/bird/bird.ctl".into(),
                     file: "/run/anycastd-bird/anycastd.conf".into(),
-                    drain: false
+                    drain: false,
+                    table: None
                 }
             ),
             (
                 "2001:db8::53/128".to_string(),
-                BirdDaemon { socket: "/run/bird2/bird.ctl".into(), file: "/run/acd/b.conf".into(), drain: true }
+                BirdDaemon {
+                    socket: "/run/bird2/bird.ctl".into(),
+                    file: "/run/acd/b.conf".into(),
+                    drain: true,
+                    table: None
+                }
             ),
         ]
     );
@@ -599,7 +605,8 @@ checks.cabourotte = ["dns"]
     );
 }
 
-/// `drain` is true or false, the paths are absolute, and a VRF is not a BIRD key (yet).
+/// `drain` is true or false, the paths are absolute, a table is a BIRD symbol that leaves the protocol's name within
+/// BIRD's 64 characters, and a VRF is a table in BIRD (the help says so).
 #[test]
 fn bad_bird_keys_are_errors() {
     let text = r#"[services.dns]
@@ -607,13 +614,49 @@ prefixes.bird = [
   { prefix = "203.0.113.4", drain = "yes" },
   { prefix = "203.0.113.5", vrf = "blue" },
   { prefix = "203.0.113.6", socket = "relative.ctl" },
+  { prefix = "203.0.113.7", table = "blue-4" },
+  { prefix = "2001:db8:1234:5678:9abc:def0:1234:5678", table = "blue_table6" },
 ]
 checks.cabourotte = ["dns"]
 "#;
     let error = Config::parse(text, "t").unwrap_err();
-    let found: Vec<_> = error.problems().iter().map(|p| p.message.as_str()).collect();
+    let found: Vec<_> = error.problems().iter().map(|p| (p.message.as_str(), p.help.as_deref())).collect();
     assert_eq!(
         found,
-        ["`drain` must be true or false", "unknown key `vrf` in a bird prefix", "`socket` must be an absolute path"]
+        [
+            ("`drain` must be true or false", None),
+            (
+                "unknown key `vrf` in a bird prefix",
+                Some(
+                    "BIRD's VRFs are its tables: `table = \"blue4\"`, the table your VRF's protocols use. Valid keys: \
+                     prefix, socket, file, drain, table"
+                )
+            ),
+            ("`socket` must be an absolute path", Some("e.g. \"/run/bird/bird.ctl\"")),
+            (
+                "`blue-4` is not a table name BIRD accepts",
+                Some("a letter or `_`, then letters, digits and `_`, as in bird.conf's `ipv4 table blue4;`")
+            ),
+            (
+                "the table name `blue_table6` is too long for 2001:db8:1234:5678:9abc:def0:1234:5678/128",
+                Some(
+                    "anycastd names its protocol anycastd_2001_db8_1234_5678_9abc_def0_1234_5678_128_t_blue_table6, \
+                     longer than the 64 characters BIRD allows: use a table name of at most 10 characters for this \
+                     prefix"
+                )
+            ),
+        ]
     );
+}
+
+/// A BIRD prefix in a VRF's table: the table is kept; `master4`/`master6` are the default tables, as no table.
+#[test]
+fn a_bird_table_is_kept_and_a_master_table_is_the_default() {
+    let text = r#"[services.dns]
+prefixes.bird = [{ prefix = "203.0.113.53", table = "blue4" }, { prefix = "203.0.113.54", table = "master4" }]
+checks.cabourotte = ["dns"]
+"#;
+    let config = Config::parse(text, "t").expect("valid");
+    let tables: Vec<_> = config.services[0].prefixes.iter().map(|p| p.bird().and_then(|b| b.table.clone())).collect();
+    assert_eq!(tables, [Some("blue4".to_string()), None]);
 }

@@ -122,6 +122,9 @@ pub struct Event {
     pub asn: Option<String>,
     /// The routing daemon of the prefix (`frr`, `bird`), if the event is about one.
     pub daemon: Option<&'static str>,
+    /// The BIRD table of a BIRD prefix outside its master table (a VRF's); left out of JSON and logfmt lines
+    /// otherwise.
+    pub table: Option<String>,
     /// Why.
     pub reason: String,
     /// Whether every check of the service passed in this pass (`None`: not asked, as by `withdraw-all`, or no
@@ -146,6 +149,8 @@ struct JsonLine<'a> {
     vrf: Option<&'a str>,
     asn: Option<&'a str>,
     daemon: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    table: Option<&'a str>,
     reason: &'a str,
     service_name: Option<&'a str>,
     service_healthy: Option<bool>,
@@ -165,6 +170,7 @@ impl Event {
             vrf: None,
             asn: None,
             daemon: None,
+            table: None,
             reason,
             service_healthy: None,
         }
@@ -218,6 +224,7 @@ impl Event {
             vrf: prefix.managed.vrf.name().map(str::to_string),
             asn: prefix.asn.as_ref().map(ToString::to_string),
             daemon: Some(prefix.managed.daemon_name()),
+            table: prefix.managed.bird().and_then(|bird| bird.table.clone()),
             reason,
             service_healthy: None,
         }
@@ -248,6 +255,7 @@ impl Event {
             vrf: self.vrf.as_deref(),
             asn: self.asn.as_deref(),
             daemon: self.daemon,
+            table: self.table.as_deref(),
             reason: &self.reason,
             service_name: self.service.as_deref(),
             service_healthy: self.service_healthy,
@@ -266,7 +274,10 @@ impl Event {
             line.push_str(&format!(" for service {}", escape(service)));
         }
         if self.prefix.is_some() && self.daemon == Some("bird") {
-            line.push_str(" (BIRD)");
+            match &self.table {
+                Some(table) => line.push_str(&format!(" (BIRD, table {})", escape(table))),
+                None => line.push_str(" (BIRD)"),
+            }
         } else if self.prefix.is_some() {
             let vrf =
                 self.vrf.as_deref().map_or_else(|| "default VRF".to_string(), |name| format!("VRF {}", escape(name)));
@@ -291,6 +302,7 @@ impl Event {
         }
         fields.extend(self.asn.clone().map(|asn| ("asn", asn)));
         fields.extend(self.daemon.map(|daemon| ("daemon", daemon.to_string())));
+        fields.extend(self.table.clone().map(|table| ("table", table)));
         fields.push(("reason", self.reason.clone()));
         fields.extend(self.service.clone().map(|service| ("service_name", service)));
         fields.extend(self.service_healthy.map(|healthy| ("service_healthy", healthy.to_string())));
@@ -458,6 +470,7 @@ mod tests {
             vrf: None,
             asn: Some("65536".into()),
             daemon: Some("frr"),
+            table: None,
             reason: "every check passes".into(),
             service_healthy: Some(true),
         }

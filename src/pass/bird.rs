@@ -14,8 +14,8 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::bird::{self, BirdRoute, BirdRoutes, Configured, Connection};
-use crate::config::{BirdDaemon, Config, DEFAULT_BIRD_SOCKET, Prefix};
+use crate::bird::{self, BirdNet, BirdRoute, BirdRoutes, BirdState, Configured, Connection};
+use crate::config::{BirdDaemon, Config, DEFAULT_BIRD_SOCKET};
 use crate::plan::{Action, BirdStates, Failure, Outcome, Plan, PrefixPlan, PrefixState, Warning};
 
 /// Whether any BIRD is to be asked: the configuration has BIRD prefixes, or Debian's BIRD socket exists (see
@@ -48,9 +48,10 @@ pub(crate) fn offline(config: &Config) -> BirdStates {
     birds(config).into_keys().map(|socket| (socket.to_path_buf(), unknown())).collect()
 }
 
-/// What a plan is given for every BIRD of the configuration (`plan --bird-routes`).
+/// What a plan is given for every BIRD of the configuration (`plan --bird-routes`); its tables are not known.
 pub(crate) fn given(config: &Config, routes: &BirdRoutes) -> BirdStates {
-    birds(config).into_keys().map(|socket| (socket.to_path_buf(), Ok(routes.clone()))).collect()
+    let state = BirdState { routes: routes.clone(), tables: None };
+    birds(config).into_keys().map(|socket| (socket.to_path_buf(), Ok(state.clone()))).collect()
 }
 
 /// The BIRDs a pass asks beside the configuration's: those the record of managed prefixes names for departed prefixes
@@ -61,22 +62,37 @@ pub(crate) type Extra = BTreeMap<PathBuf, PathBuf>;
 /// after the other (each answers in milliseconds; a stuck one costs its `timeout`).
 pub(crate) fn read_all(config: &Config, extra: &Extra, timeout: Duration) -> BirdStates {
     let sockets: BTreeSet<&Path> = birds(config).into_keys().chain(extra.keys().map(PathBuf::as_path)).collect();
-    let mut states: BirdStates =
-        sockets.into_iter().map(|socket| (socket.to_path_buf(), read(socket, timeout))).collect();
+    let with_tables: BTreeSet<&Path> = config
+        .prefixes()
+        .filter_map(|(_, prefix)| prefix.bird())
+        .filter(|bird| bird.table.is_some())
+        .map(|bird| bird.socket.as_path())
+        .collect();
+    let mut states: BirdStates = sockets
+        .into_iter()
+        .map(|socket| (socket.to_path_buf(), read(socket, with_tables.contains(socket), timeout)))
+        .collect();
     if default_socket_unnamed(config)
         && !states.contains_key(Path::new(DEFAULT_BIRD_SOCKET))
-        && let Ok(routes) = read(Path::new(DEFAULT_BIRD_SOCKET), timeout.min(UNNAMED_PROBE))
-        && !routes.is_empty()
+        && let Ok(state) = read(Path::new(DEFAULT_BIRD_SOCKET), false, timeout.min(UNNAMED_PROBE))
+        && !state.routes.is_empty()
     {
-        states.insert(PathBuf::from(DEFAULT_BIRD_SOCKET), Ok(routes));
+        states.insert(PathBuf::from(DEFAULT_BIRD_SOCKET), Ok(state));
     }
     states
 }
 
-/// What one BIRD has of anycastd's prefixes, or why it could not be asked.
-fn read(socket: &Path, timeout: Duration) -> Result<BirdRoutes, String> {
+/// What one BIRD has of anycastd's prefixes, and its tables when `tables` (the configuration names a table other
+/// than a master one for it: a table BIRD lacks would make it refuse anycastd's whole file), or why it could not be
+/// asked.
+fn read(socket: &Path, tables: bool, timeout: Duration) -> Result<BirdState, String> {
     let mut connection = Connection::open(socket, Instant::now() + timeout).map_err(|error| error.to_string())?;
-    bird::read_routes(&mut connection).map_err(|error| error.to_string())
+    let routes = bird::read_routes(&mut connection).map_err(|error| error.to_string())?;
+    let tables = match tables {
+        true => Some(bird::read_tables(&mut connection).map_err(|error| error.to_string())?),
+        false => None,
+    };
+    Ok(BirdState { routes, tables })
 }
 
 /// Applies the BIRD part of `plan`: for each BIRD with a change, or whose tables or file differ from what the plan
@@ -90,7 +106,7 @@ pub(crate) fn apply(plan: &mut Plan, before: &BirdStates, timeout: Duration) -> 
         let of_this_bird = |prefix: &PrefixPlan| prefix.managed.bird().is_some_and(|of| of.socket == bird.socket);
         let changes = plan.prefixes().any(|prefix| of_this_bird(prefix) && is_change(prefix));
         let file_differs = bird::read_owned_file(&bird.file).ok().flatten() != Some(bird::render_owned_file(&wanted));
-        if !changes && !file_differs && *had == wanted {
+        if !changes && !file_differs && had.routes == wanted {
             continue;
         }
         let applied = apply_to(&bird, &wanted, timeout);
@@ -101,7 +117,8 @@ pub(crate) fn apply(plan: &mut Plan, before: &BirdStates, timeout: Duration) -> 
         for prefix in plan.prefixes_mut().filter(|prefix| of_this_bird(prefix) && is_change(prefix)) {
             prefix.outcome = outcome(prefix, &applied);
         }
-        after.insert(bird.socket.clone(), applied.now.clone());
+        let now = applied.now.clone().map(|routes| BirdState { routes, tables: had.tables.clone() });
+        after.insert(bird.socket.clone(), now);
     }
     after
 }
@@ -135,7 +152,7 @@ fn apply_to(bird: &Target, wanted: &BirdRoutes, timeout: Duration) -> Applied {
         Ok(now) => now,
         Err(error) => return Applied { now: Err(error.to_string()), refused },
     };
-    let leftover: Vec<Prefix> = now.keys().filter(|prefix| !wanted.contains_key(prefix)).copied().collect();
+    let leftover: Vec<BirdNet> = now.keys().filter(|net| !wanted.contains_key(net)).cloned().collect();
     if leftover.is_empty() {
         return Applied { now: Ok(now), refused };
     }
@@ -171,7 +188,7 @@ fn wanted_by_bird(plan: &Plan) -> Vec<(Target, BirdRoutes)> {
         let target = Target { socket: bird.socket.clone(), file: bird.file.clone() };
         let (_, routes) = wanted.entry(bird.socket.as_path()).or_insert_with(|| (target, BirdRoutes::new()));
         if let Some(route) = wanted_route(prefix) {
-            routes.insert(prefix.managed.prefix, route);
+            routes.insert(BirdNet { prefix: prefix.managed.prefix, table: bird.table.clone() }, route);
         }
     }
     wanted.into_values().collect()
@@ -210,7 +227,7 @@ fn outcome(prefix: &PrefixPlan, applied: &Applied) -> Outcome {
         Err(reason) => return Outcome::Failed(Failure::Unverified { reason: reason.clone() }),
     };
     let wanted = wanted_route(prefix);
-    let found = now.get(&prefix.managed.prefix).copied();
+    let found = BirdNet::of(&prefix.managed).and_then(|net| now.get(&net).copied());
     if found == wanted {
         return Outcome::Done;
     }

@@ -87,7 +87,7 @@ pub enum FrrInput {
 pub enum BirdInput {
     /// Ask every BIRD now (every pass but an offline plan).
     Live,
-    /// What `birdc show route where proto ~ "anycastd_*" all` printed, for every BIRD (`plan --bird-routes`).
+    /// What `birdc show route table all where proto ~ "anycastd_*" all` printed, for every BIRD (`plan --bird-routes`).
     File(crate::bird::BirdRoutes),
     /// Not asked, nor given: a plan from files without `--bird-routes` (BIRD's prefixes are errors then).
     NotGiven,

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use crate::bird::BirdNet;
 use crate::config::{BirdDaemon, Config};
 use crate::plan::{Action, BirdStates, FrrStates, Plan, PrefixPlan, PrefixState, Warning};
 use crate::state::StateDir;
@@ -46,8 +47,8 @@ pub fn after_applying(
 fn still_there(prefix: &PrefixPlan, frr: &FrrStates, bird: &BirdStates) -> bool {
     let managed = &prefix.managed;
     if let Some(of) = managed.bird() {
-        let Some(Ok(routes)) = bird.get(&of.socket) else { return true };
-        return routes.contains_key(&managed.prefix);
+        let Some(Ok(state)) = bird.get(&of.socket) else { return true };
+        return BirdNet::of(managed).is_none_or(|net| state.routes.contains_key(&net));
     }
     let Some(Ok(running)) = managed.vtysh().and_then(|vtysh| frr.get(vtysh)) else { return true };
     running.network(&managed.vrf, &managed.prefix).is_some()

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::bird::BirdNet;
 use crate::config::{BirdDaemon, Config, DEFAULT_BIRD_FILE, Daemon, ManagedPrefix, Policy, Prefix, Service, Vrf};
 use crate::health::{self, ServiceHealth};
 use crate::state::streaks::Streak;
@@ -123,19 +124,22 @@ fn bird_strays(config: &Config, inputs: &Inputs) -> Option<ServicePlan> {
         inputs.departed.iter().filter_map(|departed| Some((departed.entry.bird.as_ref()?, departed.entry.prefix)));
     let known: Vec<(&BirdDaemon, Prefix)> =
         config.prefixes().filter_map(|(_, prefix)| Some((prefix.bird()?, prefix.prefix))).chain(departed).collect();
-    let named: BTreeSet<(&Path, Prefix)> =
-        known.iter().map(|(bird, prefix)| (bird.socket.as_path(), *prefix)).collect();
+    let named: BTreeSet<(&Path, BirdNet)> = known
+        .iter()
+        .map(|(bird, prefix)| (bird.socket.as_path(), BirdNet { prefix: *prefix, table: bird.table.clone() }))
+        .collect();
     let file_of = |socket: &Path| {
         let known = known.iter().find(|(bird, _)| bird.socket == socket);
         known.map_or_else(|| PathBuf::from(DEFAULT_BIRD_FILE), |(bird, _)| bird.file.clone())
     };
     let mut prefixes = Vec::new();
-    for (socket, routes) in inputs.bird.iter().filter_map(|(socket, routes)| Some((socket, routes.as_ref().ok()?))) {
-        for prefix in routes.keys().filter(|prefix| !named.contains(&(socket.as_path(), **prefix))) {
-            let bird = BirdDaemon { socket: socket.clone(), file: file_of(socket), drain: false };
+    for (socket, state) in inputs.bird.iter().filter_map(|(socket, state)| Some((socket, state.as_ref().ok()?))) {
+        for net in state.routes.keys().filter(|net| !named.contains(&(socket.as_path(), (*net).clone()))) {
+            let table = net.table.clone();
+            let bird = BirdDaemon { socket: socket.clone(), file: file_of(socket), drain: false, table };
             let managed = ManagedPrefix {
                 vrf: Vrf::Default,
-                prefix: *prefix,
+                prefix: net.prefix,
                 daemon: Daemon::Bird(bird),
                 route_map: None,
                 drain_route_map: None,
@@ -510,17 +514,20 @@ mod tests {
     /// name for that BIRD is withdrawn, as a departed prefix, under the service `(none)`.
     #[test]
     fn bird_prefixes_follow_bird_s_tables_and_its_strays_are_withdrawn() {
-        use crate::bird::{BirdRoute, BirdRoutes};
+        use crate::bird::{BirdRoute, BirdRoutes, BirdState};
         let config = graded(
             "[services.dns]\nprefixes.bird = [{ prefix = \"203.0.113.53\", drain = true }, \"203.0.113.54\"]\n\
              checks.cabourotte = [\"dns\"]\n",
         );
         let prefix = |text: &str| Prefix::parse(text).expect("a prefix");
         let routes = BirdRoutes::from([
-            (prefix("203.0.113.53/32"), BirdRoute { draining: true }),
-            (prefix("203.0.113.99/32"), BirdRoute { draining: false }),
+            (BirdNet::new(prefix("203.0.113.53/32"), None), BirdRoute { draining: true }),
+            (BirdNet::new(prefix("203.0.113.99/32"), None), BirdRoute { draining: false }),
         ]);
-        let bird = crate::plan::BirdStates::from([(PathBuf::from("/run/bird/bird.ctl"), Ok(routes))]);
+        let bird = crate::plan::BirdStates::from([(
+            PathBuf::from("/run/bird/bird.ctl"),
+            Ok(BirdState { routes, tables: None }),
+        )]);
         let healthy = all_answer(&config, r#"[{"name":"dns","success":true}]"#);
         let inputs = Inputs { answers: healthy.clone(), bird: bird.clone(), ..Inputs::default() };
         let plan = Plan::compute(&config, &inputs, Intent::Reconcile);
@@ -550,17 +557,18 @@ mod tests {
     /// and file), under the service it was for; BIRD's other protocols of anycastd's there are strays.
     #[test]
     fn a_departed_bird_prefix_is_withdrawn_at_its_bird_under_its_service() {
-        use crate::bird::{BirdRoute, BirdRoutes};
+        use crate::bird::{BirdRoute, BirdRoutes, BirdState};
         use crate::plan::Departed;
         use crate::state::managed::Entry;
         let config = graded("[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n");
         let prefix = |text: &str| Prefix::parse(text).expect("a prefix");
         let socket = PathBuf::from("/run/other-bird.ctl");
         let routes = BirdRoutes::from([
-            (prefix("203.0.113.80/32"), BirdRoute { draining: false }),
-            (prefix("203.0.113.99/32"), BirdRoute { draining: false }),
+            (BirdNet::new(prefix("203.0.113.80/32"), None), BirdRoute { draining: false }),
+            (BirdNet::new(prefix("203.0.113.99/32"), None), BirdRoute { draining: false }),
         ]);
-        let bird_daemon = BirdDaemon { socket: socket.clone(), file: "/run/other/anycastd.conf".into(), drain: false };
+        let bird_daemon =
+            BirdDaemon { socket: socket.clone(), file: "/run/other/anycastd.conf".into(), drain: false, table: None };
         let entry = Entry {
             prefix: prefix("203.0.113.80/32"),
             vrf: Vrf::Default,
@@ -570,7 +578,7 @@ mod tests {
             service: "web".into(),
         };
         let inputs = Inputs {
-            bird: crate::plan::BirdStates::from([(socket, Ok(routes))]),
+            bird: crate::plan::BirdStates::from([(socket, Ok(BirdState { routes, tables: None }))]),
             departed: vec![Departed { entry, allowed: true }],
             ..Inputs::default()
         };
@@ -595,7 +603,7 @@ mod tests {
     /// BIRD answers, it is.
     #[test]
     fn a_prefix_moved_to_a_bird_that_cannot_be_asked_stays_where_it_was() {
-        use crate::bird::{BirdRoute, BirdRoutes};
+        use crate::bird::{BirdRoute, BirdRoutes, BirdState};
         use crate::plan::Departed;
         use crate::state::managed::Entry;
         let config = graded(
@@ -605,10 +613,10 @@ mod tests {
         let prefix = |text: &str| Prefix::parse(text).expect("a prefix");
         let old = PathBuf::from("/run/bird/bird.ctl");
         let routes = BirdRoutes::from([
-            (prefix("203.0.113.53/32"), BirdRoute { draining: false }),
-            (prefix("203.0.113.54/32"), BirdRoute { draining: false }),
+            (BirdNet::new(prefix("203.0.113.53/32"), None), BirdRoute { draining: false }),
+            (BirdNet::new(prefix("203.0.113.54/32"), None), BirdRoute { draining: false }),
         ]);
-        let bird = BirdDaemon { socket: old.clone(), file: DEFAULT_BIRD_FILE.into(), drain: false };
+        let bird = BirdDaemon { socket: old.clone(), file: DEFAULT_BIRD_FILE.into(), drain: false, table: None };
         let entry = Entry {
             prefix: prefix("203.0.113.53/32"),
             vrf: Vrf::Default,
@@ -620,8 +628,8 @@ mod tests {
         let typo = Err("cannot connect to /run/bird/typo.ctl: No such file or directory".to_string());
         let inputs = |new: Result<BirdRoutes, String>| Inputs {
             bird: crate::plan::BirdStates::from([
-                (old.clone(), Ok(routes.clone())),
-                (PathBuf::from("/run/bird/typo.ctl"), new),
+                (old.clone(), Ok(BirdState { routes: routes.clone(), tables: None })),
+                (PathBuf::from("/run/bird/typo.ctl"), new.map(|routes| BirdState { routes, tables: None })),
             ]),
             departed: vec![Departed { entry: entry.clone(), allowed: true }],
             ..Inputs::default()
@@ -640,6 +648,32 @@ mod tests {
         assert_eq!(
             departed(&moved),
             [("203.0.113.53/32".to_string(), Action::Withdraw), ("203.0.113.54/32".to_string(), Action::Withdraw)]
+        );
+    }
+
+    /// A prefix in a table BIRD does not define is an error of its own (BIRD would refuse anycastd's whole file with
+    /// it); the prefix in a table BIRD has is announced there, and the master table's copy of another table's prefix
+    /// is another prefix.
+    #[test]
+    fn a_bird_prefix_in_a_table_bird_lacks_is_an_error_of_its_own() {
+        use crate::bird::{BirdRoutes, BirdState};
+        let config = graded(
+            "[services.dns]\nprefixes.bird = [{ prefix = \"203.0.113.53\", table = \"blue4\" }, \
+             { prefix = \"203.0.113.54\", table = \"bleu4\" }, \"203.0.113.55\"]\nchecks.cabourotte = [\"dns\"]\n",
+        );
+        let tables = ["master4", "master6", "blue4"].map(String::from).into();
+        let state = BirdState { routes: BirdRoutes::new(), tables: Some(tables) };
+        let bird = crate::plan::BirdStates::from([(PathBuf::from("/run/bird/bird.ctl"), Ok(state))]);
+        let healthy = all_answer(&config, r#"[{"name":"dns","success":true}]"#);
+        let inputs = Inputs { answers: healthy, bird, ..Inputs::default() };
+        let plan = Plan::compute(&config, &inputs, Intent::Reconcile);
+        assert_eq!(
+            actions(&plan),
+            [
+                ("203.0.113.53/32".to_string(), Action::Announce),
+                ("203.0.113.54/32".to_string(), Action::Error(PrefixError::BirdNoTable("bleu4".into()))),
+                ("203.0.113.55/32".to_string(), Action::Announce),
+            ]
         );
     }
 }

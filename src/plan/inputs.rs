@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::bird::BirdRoutes;
+use crate::bird::BirdState;
 use crate::frr::RunningConfig;
 use crate::health::cabourotte::Answers;
 use crate::state::maintenance::Maintenance;
@@ -14,8 +14,9 @@ use crate::state::streaks::Streaks;
 pub type FrrStates = BTreeMap<PathBuf, Result<RunningConfig, String>>;
 
 /// What each BIRD (by control socket) has of anycastd's prefixes, or why it could not be read: each prefix a protocol
-/// of anycastd's file gives BIRD, and whether it carries the drain mark (`anycastd_draining`).
-pub type BirdStates = BTreeMap<PathBuf, Result<BirdRoutes, String>>;
+/// of anycastd's file gives BIRD, in which table, and whether it carries the drain mark (`anycastd_draining`); and the
+/// tables BIRD defines, when asked.
+pub type BirdStates = BTreeMap<PathBuf, Result<BirdState, String>>;
 
 /// Everything a plan is computed from, besides the configuration.
 #[derive(Clone, Debug, Default)]

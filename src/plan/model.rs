@@ -17,6 +17,9 @@ pub enum PrefixError {
     FrrUnavailable(String),
     /// BIRD's control socket could not be asked what BIRD has.
     BirdUnavailable(String),
+    /// BIRD's configuration defines no table of this name (the prefix's `table`): anycastd's file would not load
+    /// with it, so it is left out, and the other prefixes are reconciled.
+    BirdNoTable(String),
     /// FRR has no BGP instance in the prefix's VRF; anycastd never creates one.
     NoBgpInstance,
     /// The prefix should be announced, but this pass may only withdraw, for this reason.
@@ -38,6 +41,7 @@ impl PrefixError {
         match self {
             PrefixError::FrrUnavailable(_) => "frr-unavailable",
             PrefixError::BirdUnavailable(_) => "bird-unavailable",
+            PrefixError::BirdNoTable(_) => "bird-table-unknown",
             PrefixError::NoBgpInstance => "no-bgp-instance",
             PrefixError::AnnounceRefused(_) => "announce-refused",
             PrefixError::MissingRouteMap(_) => "missing-route-map",

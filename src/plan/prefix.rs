@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::bird::BirdNet;
 use crate::config::{Daemon, ManagedPrefix, RouteMap};
 use crate::frr::Asn;
 
@@ -47,12 +48,19 @@ pub(super) fn observe(managed: &ManagedPrefix, frr: &FrrStates, bird: &BirdState
 /// What BIRD has of one managed prefix: a route from anycastd's file, marked as draining or not, or none.
 fn observe_bird(managed: &ManagedPrefix, socket: &Path, bird: &BirdStates) -> Observed {
     let nothing = Observed::none();
-    let routes = match bird.get(socket) {
-        Some(Ok(routes)) => routes,
+    let state = match bird.get(socket) {
+        Some(Ok(state)) => state,
         Some(Err(reason)) => return Observed { error: Some(PrefixError::BirdUnavailable(reason.clone())), ..nothing },
         None => return Observed { error: Some(PrefixError::BirdUnavailable("not read".into())), ..nothing },
     };
-    let state = match routes.get(&managed.prefix) {
+    let net = BirdNet::of(managed);
+    let table = net.as_ref().and_then(|net| net.table.as_ref());
+    if let (Some(table), Some(tables)) = (table, &state.tables)
+        && !tables.contains(table)
+    {
+        return Observed { error: Some(PrefixError::BirdNoTable(table.clone())), ..nothing };
+    }
+    let state = match net.and_then(|net| state.routes.get(&net)) {
         None => PrefixState::Withdrawn,
         Some(route) if route.draining => PrefixState::Drained,
         Some(_) => PrefixState::Announced,

@@ -115,17 +115,23 @@ struct PrefixJson {
     not_advertised: Vec<HeldJson>,
 }
 
-/// Where a BIRD prefix lives: BIRD's control socket and the file anycastd writes for it.
+/// Where a BIRD prefix lives: BIRD's control socket, the file anycastd writes for it, and its table (`null`: the
+/// master table of its family).
 #[derive(Serialize)]
 struct BirdJson {
     bird_socket: String,
     bird_file: String,
+    bird_table: Option<String>,
 }
 
 impl BirdJson {
     fn of(managed: &ManagedPrefix) -> Option<BirdJson> {
         let bird = managed.bird()?;
-        Some(BirdJson { bird_socket: bird.socket.display().to_string(), bird_file: bird.file.display().to_string() })
+        Some(BirdJson {
+            bird_socket: bird.socket.display().to_string(),
+            bird_file: bird.file.display().to_string(),
+            bird_table: bird.table.clone(),
+        })
     }
 }
 

@@ -244,7 +244,10 @@ fn action_words(prefix: &PrefixPlan, tense: Tense) -> (&'static str, &'static st
 /// Where the prefix is: `AS 65536, default VRF`, and the route-map its line gets (or keeps), if any.
 fn place(out: &mut String, prefix: &PrefixPlan) {
     let _ = match (&prefix.asn, prefix.managed.bird()) {
-        (_, Some(_)) => write!(out, "BIRD"),
+        (_, Some(bird)) => match &bird.table {
+            Some(table) => write!(out, "BIRD table {table}"),
+            None => write!(out, "BIRD"),
+        },
         (Some(asn), None) => write!(out, "AS {asn}, {}", prefix.managed.vrf),
         (None, None) => write!(out, "{}", prefix.managed.vrf),
     };

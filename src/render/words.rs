@@ -124,6 +124,10 @@ pub(crate) fn prefix_error(error: &PrefixError, vrf: &Vrf) -> String {
     match error {
         PrefixError::FrrUnavailable(reason) => format!("cannot read FRR's running config: {reason}"),
         PrefixError::BirdUnavailable(reason) => format!("cannot ask BIRD what it has: {reason}"),
+        PrefixError::BirdNoTable(table) => format!(
+            "BIRD has no table {table}: declare it in bird.conf (`ipv4 table {table};` or `ipv6 table {table};`) \
+             before the include of anycastd's file, or correct `table`"
+        ),
         PrefixError::NoBgpInstance => {
             let block = match vrf.name() {
                 Some(name) => format!("router bgp <ASN> vrf {name}"),

@@ -71,7 +71,7 @@ impl Entry {
     pub(crate) fn named_as(&self) -> Option<Named> {
         match (&self.vtysh, &self.bird) {
             (Some(_), None) => Some(Named::Frr(self.prefix, self.vrf.clone())),
-            (None, Some(bird)) => Some(Named::Bird(self.prefix, bird.socket.clone())),
+            (None, Some(bird)) => Some(Named::Bird(self.prefix, bird.socket.clone(), bird.table.clone())),
             _ => None,
         }
     }
@@ -88,14 +88,14 @@ impl Entry {
 
 /// What makes a prefix the same prefix to the record, whatever else of it changes. An FRR prefix is its prefix and
 /// VRF, under any vtysh: moving a prefix to another vtysh path of the same FRR must not make it flap. A BIRD prefix
-/// is its prefix at one BIRD (its control socket): one BIRD never withdraws another's. A prefix that moves from FRR
+/// is its prefix in one table of one BIRD (its control socket): one BIRD never withdraws another's. A prefix that moves from FRR
 /// to BIRD, or the other way, leaves the daemon it was in.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Named {
     /// An FRR prefix: its prefix and VRF.
     Frr(Prefix, Vrf),
-    /// A BIRD prefix: its prefix and BIRD's control socket.
-    Bird(Prefix, PathBuf),
+    /// A BIRD prefix: its prefix, BIRD's control socket and its table (`None`: the master table).
+    Bird(Prefix, PathBuf, Option<String>),
 }
 
 impl Named {
@@ -103,7 +103,7 @@ impl Named {
     fn of(prefix: &ManagedPrefix) -> Named {
         match &prefix.daemon {
             Daemon::Frr(_) => Named::Frr(prefix.prefix, prefix.vrf.clone()),
-            Daemon::Bird(bird) => Named::Bird(prefix.prefix, bird.socket.clone()),
+            Daemon::Bird(bird) => Named::Bird(prefix.prefix, bird.socket.clone(), bird.table.clone()),
         }
     }
 }
@@ -193,6 +193,8 @@ pub(crate) fn named_digest(config: &Config) -> String {
             Daemon::Bird(bird) => {
                 digest.write(b"b");
                 digest.write(bird.socket.as_os_str().as_encoded_bytes());
+                digest.write(&[0]);
+                digest.write(bird.table.as_deref().unwrap_or_default().as_bytes());
             }
         }
         digest.write(&[0]);
@@ -352,7 +354,8 @@ mod tests {
     }
 
     fn bird_entry(prefix: &str, socket: &str, service: &str) -> Entry {
-        let bird = BirdDaemon { socket: socket.into(), file: "/run/acd/anycastd.conf".into(), drain: false };
+        let bird =
+            BirdDaemon { socket: socket.into(), file: "/run/acd/anycastd.conf".into(), drain: false, table: None };
         Entry { vtysh: None, bird: Some(bird), asn: None, ..entry(prefix, service) }
     }
 
