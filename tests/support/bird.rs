@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::cabourotte::FakeCabourotte;
-use super::peer::PeerRoute;
+use super::peer::{PeerRoute, PeerWatch, gobgp};
 use super::wait::Wait;
 
 /// The BIRD releases the lab supports.
@@ -37,6 +37,15 @@ impl Bird {
 
 /// The operator's own route, which anycastd never touches.
 pub const OPERATOR_OWN: &str = "198.51.100.0/24";
+
+/// One service of the lab's configuration, checked by the fake Cabourotte's check of the same name.
+pub struct Service<'a> {
+    pub name: &'a str,
+    /// Its `prefixes.bird`: TOML tables without the braces, nor the socket and file, which the lab adds.
+    pub prefixes: &'a [&'a str],
+    /// More keys of the service, one per line (`"rise = 2\nfall = 2"`), or none.
+    pub keys: &'a str,
+}
 
 /// One BIRD lab, torn down when dropped.
 pub struct BirdLab {
@@ -77,16 +86,26 @@ impl BirdLab {
         self.dir.join("anycastd/anycastd.conf")
     }
 
-    /// A configuration whose service `dns` has `prefixes` (TOML tables without the braces' socket and file, which
-    /// this adds), checked by the fake Cabourotte's `dns`.
+    /// A configuration whose one service, `dns`, has `prefixes` (see [`Service::prefixes`]).
     pub fn write_config(&self, prefixes: &[&str]) {
+        self.write_services(&[Service { name: "dns", prefixes, keys: "" }]);
+    }
+
+    /// A configuration of `services`, whose prefixes all go to the lab's BIRD.
+    pub fn write_services(&self, services: &[Service]) {
         let place = format!("socket = \"{}\", file = \"{}\"", self.socket().display(), self.file().display());
-        let tables: Vec<String> = prefixes.iter().map(|prefix| format!("{{ {prefix}, {place} }}")).collect();
-        let toml = format!(
-            "[services.dns]\nprefixes.bird = [{}]\nchecks.cabourotte = [{{ name = \"dns\", url = \"{}\" }}]\n",
-            tables.join(", "),
-            self.cabourotte.url()
-        );
+        let url = self.cabourotte.url();
+        let toml: String = services
+            .iter()
+            .map(|Service { name, prefixes, keys }| {
+                let tables: Vec<String> = prefixes.iter().map(|prefix| format!("{{ {prefix}, {place} }}")).collect();
+                let tables = tables.join(", ");
+                format!(
+                    "[services.{name}]\nprefixes.bird = [{tables}]\n\
+                     checks.cabourotte = [{{ name = \"{name}\", url = \"{url}\" }}]\n{keys}\n"
+                )
+            })
+            .collect();
         std::fs::write(self.dir.join("anycastd.toml"), toml).expect("write the configuration");
     }
 
@@ -94,13 +113,8 @@ impl BirdLab {
     pub fn spawn_run(&self) -> std::process::Child {
         let config = self.dir.join("anycastd.toml");
         let text = std::fs::read_to_string(&config).expect("the configuration");
-        std::fs::write(&config, text.replace("name = \"dns\",", "name = \"dns\", interval = 1,")).expect("interval 1");
-        Command::new(env!("CARGO_BIN_EXE_anycastd"))
-            .arg("-c")
-            .arg(&config)
-            .arg("--state-dir")
-            .arg(self.dir.join("state"))
-            .arg("run")
+        std::fs::write(&config, text.replace(", url = ", ", interval = 1, url = ")).expect("interval 1");
+        self.command(&["run"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -109,16 +123,7 @@ impl BirdLab {
 
     /// Runs anycastd with the lab's configuration and a state directory of its own.
     pub fn anycastd(&self, args: &[&str]) -> Output {
-        let output = Command::new(env!("CARGO_BIN_EXE_anycastd"))
-            .arg("-c")
-            .arg(self.dir.join("anycastd.toml"))
-            .arg("--state-dir")
-            .arg(self.dir.join("state"))
-            .args(args)
-            .env_remove("ANYCASTD_CONFIG")
-            .env_remove("ANYCASTD_STATE_DIR")
-            .output()
-            .expect("anycastd runs");
+        let output = self.command(args).output().expect("anycastd runs");
         println!(
             "$ anycastd {} ({})\n{}{}",
             args.join(" "),
@@ -129,14 +134,28 @@ impl BirdLab {
         output
     }
 
-    /// Runs a command inside the peer's namespace.
-    fn peer(&self, args: &[&str]) -> String {
-        let output = Command::new("ip")
-            .args(["netns", "exec", &format!("acd-{}-p", self.name), "gobgp", "-u", "127.0.0.1", "-p", "50051"])
+    /// anycastd with `args`, the lab's configuration and its state directory, to run or spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_anycastd"));
+        command
+            .arg("-c")
+            .arg(self.dir.join("anycastd.toml"))
+            .arg("--state-dir")
+            .arg(self.dir.join("state"))
             .args(args)
-            .output()
-            .expect("gobgp");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+            .env_remove("ANYCASTD_CONFIG")
+            .env_remove("ANYCASTD_STATE_DIR");
+        command
+    }
+
+    /// The peer's network namespace.
+    fn peer_ns(&self) -> String {
+        format!("acd-{}-p", self.name)
+    }
+
+    /// Runs `gobgp` against the peer; its output, empty when it failed.
+    fn peer(&self, args: &[&str]) -> String {
+        gobgp(&self.peer_ns(), args).unwrap_or_default()
     }
 
     /// Every route the peer has, IPv4 and IPv6, with its attributes.
@@ -162,6 +181,11 @@ impl BirdLab {
             let routes = self.peer_routes();
             (routes.keys().map(String::as_str).collect::<Vec<_>>() == wanted).then_some(routes)
         })
+    }
+
+    /// Starts recording every route change the peer sees (see [`PeerWatch`]).
+    pub fn watch_peer(&self) -> PeerWatch {
+        PeerWatch::start(&self.peer_ns(), Wait::new("gobgp monitor has dumped the peer's routes"))
     }
 
     /// The BGP session as the peer sees it: when it was established (a Unix time, the same while it stays up), and
