@@ -1,6 +1,7 @@
 //! BIRD as a second routing daemon (issue 26), against a real BIRD of every release the lab supports (Debian 12's
 //! bird2 2.0, Debian 13's bird2 2.17 and bird3 3.1) and a real GoBGP peer: what the peer receives, that the BGP session
-//! is never reset, and that a withdrawal gets through while the operator's bird.conf does not parse.
+//! is never reset, and that a withdrawal gets through while the operator's bird.conf does not parse, BIRD restarts or
+//! stops.
 
 use std::time::SystemTime;
 
@@ -360,8 +361,52 @@ fn withdraw_all_keeps_every_prefix_off_the_peer_until_resume(bird: Bird) {
     assert_eq!(lab.session(), session, "the session was never reset");
 }
 
+/// BIRD restarted reads anycastd's file with bird.conf, and announces what anycastd last applied: the next pass has
+/// nothing to do. While BIRD is down, stopped or crashed, `apply` fails (exit 1) saying why and changes nothing, not
+/// even anycastd's file; a BIRD started again after the check began to fail announces the prefixes its file still
+/// holds, and the next pass withdraws them.
+fn a_restarted_bird_announces_what_anycastd_applied_and_the_next_pass_corrects_it(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES);
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+    let file = std::fs::read(lab.file()).expect("anycastd's file");
+    let socket = lab.socket().display().to_string();
+
+    lab.stop_bird();
+    lab.wait_peer_has(&[]);
+    let stopped = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&stopped), Some(1));
+    let why = format!("there is no BIRD control socket at {socket}: is BIRD running, with this socket (its -s;");
+    assert!(stderr(&stopped).contains(&why), "{why:?} in\n{}", stderr(&stopped));
+    lab.start_bird();
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+    let again = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&again), Some(0));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 announced, 0 withdrawn, 2 unchanged"), "a no-op");
+
+    lab.crash_bird();
+    lab.cabourotte.failing("dns", "SERVFAIL");
+    let crashed = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&crashed), Some(1));
+    let why = format!(
+        "nothing listens on BIRD's control socket {socket}: BIRD has stopped or crashed and left its socket behind \
+         (see its log), start it again"
+    );
+    assert!(stderr(&crashed).contains(&why), "{why:?} in\n{}", stderr(&crashed));
+    assert_eq!(std::fs::read(lab.file()).expect("anycastd's file"), file, "anycastd's file unchanged");
+
+    lab.start_bird();
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+    let corrected = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&corrected), Some(0));
+    assert!(String::from_utf8_lossy(&corrected.stdout).contains("0 announced, 2 withdrawn"));
+    lab.wait_peer_has(&[OPERATOR_OWN]);
+}
+
 on_every_bird!(
     a_failing_check_withdraws_its_service_and_no_other,
     rise_and_fall_count_passes_in_a_row_at_the_peer,
     withdraw_all_keeps_every_prefix_off_the_peer_until_resume,
+    a_restarted_bird_announces_what_anycastd_applied_and_the_next_pass_corrects_it,
 );

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::cabourotte::FakeCabourotte;
-use super::peer::{PeerRoute, PeerWatch, gobgp};
+use super::peer::{PeerRoute, PeerWatch, gobgp, session_established};
 use super::wait::Wait;
 
 /// The BIRD releases the lab supports.
@@ -224,11 +224,30 @@ impl BirdLab {
         assert!(self.birdc("configure").contains("0003 Reconfigured"), "BIRD loads it");
     }
 
-    /// Stops BIRD (its socket file stays behind, as after a crash).
+    /// Stops BIRD as its service would (SIGTERM: it closes its sessions and removes its control socket), and waits
+    /// until the peer has seen the session go.
     pub fn stop_bird(&self) {
+        self.end_bird("-TERM");
+    }
+
+    /// Kills BIRD (SIGKILL, as a crash would: its control socket stays behind), and waits until the peer has seen the
+    /// session go.
+    pub fn crash_bird(&self) {
+        self.end_bird("-KILL");
+    }
+
+    fn end_bird(&self, signal: &str) {
         let pid = std::fs::read_to_string(self.dir.join("bird.pid")).expect("bird.pid");
-        let _ = Command::new("kill").arg(pid.trim()).status();
-        Wait::new("BIRD stops").until(|| (!Path::new(&format!("/proc/{}", pid.trim())).exists()).then_some(()));
+        let _ = Command::new("kill").args([signal, pid.trim()]).status();
+        Wait::new("BIRD ends").until(|| (!Path::new(&format!("/proc/{}", pid.trim())).exists()).then_some(()));
+        Wait::new("the peer has seen the session go").until(|| (!session_established(&self.peer_ns())).then_some(()));
+    }
+
+    /// Starts BIRD again, with the lab's bird.conf (which includes anycastd's file), and waits for its BGP session.
+    pub fn start_bird(&self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bird-lab");
+        let output = Command::new(script).args(["start", self.bird.release(), &self.name]).output().expect("bird-lab");
+        assert!(output.status.success(), "scripts/bird-lab start: {}", String::from_utf8_lossy(&output.stderr));
     }
 
     /// Sends one command to BIRD's control socket (as birdc would), returning its reply lines.
