@@ -404,9 +404,49 @@ fn a_restarted_bird_announces_what_anycastd_applied_and_the_next_pass_corrects_i
     lab.wait_peer_has(&[OPERATOR_OWN]);
 }
 
+/// Twenty changes in a row, announce, drain, restore and withdraw five times over, each seen at the peer as that
+/// change and nothing else (no withdrawal between a drain and its restore), through one BGP session: its
+/// establishment time and OPEN count unchanged, and the operator's own route never withdrawn nor sent again.
+fn twenty_changes_keep_the_session_and_the_operators_route(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES);
+    let session = lab.session();
+    let watch = lab.watch_peer();
+    let succeeds = |args: &[&str]| assert_eq!(exit_code(&lab.anycastd(args)), Some(0), "{args:?}");
+    let marked = |drained: bool| {
+        Wait::new(&format!("the peer's {DNS_V4} drained: {drained}")).until(|| {
+            let route = lab.peer_routes().remove(DNS_V4)?;
+            (route.has_community(GRACEFUL_SHUTDOWN) == drained).then_some(())
+        })
+    };
+    for _ in 0..5 {
+        lab.cabourotte.healthy("dns");
+        succeeds(&["apply"]);
+        lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+        marked(false);
+        succeeds(&["withdraw-all", "--drain", "1m", "--no-wait"]);
+        lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4]);
+        marked(true);
+        succeeds(&["resume"]);
+        succeeds(&["apply"]);
+        lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+        marked(false);
+        lab.cabourotte.failing("dns", "SERVFAIL");
+        succeeds(&["apply"]);
+        lab.wait_peer_has(&[OPERATOR_OWN]);
+    }
+    let round_v4 = ["announced", "drained", "announced", "withdrawn"];
+    let round_v6 = ["announced", "withdrawn", "announced", "withdrawn"];
+    assert_eq!(wait_updates(&watch, DNS_V4, 20), round_v4.repeat(5), "{}", watch.timeline(DNS_V4));
+    assert_eq!(wait_updates(&watch, DNS_V6, 20), round_v6.repeat(5), "{}", watch.timeline(DNS_V6));
+    assert_eq!(updates(&watch, OPERATOR_OWN), ["announced"], "{}", watch.timeline(OPERATOR_OWN));
+    assert_eq!(lab.session(), session, "the session was never reset (its uptime and OPEN count are unchanged)");
+}
+
 on_every_bird!(
     a_failing_check_withdraws_its_service_and_no_other,
     rise_and_fall_count_passes_in_a_row_at_the_peer,
     withdraw_all_keeps_every_prefix_off_the_peer_until_resume,
     a_restarted_bird_announces_what_anycastd_applied_and_the_next_pass_corrects_it,
+    twenty_changes_keep_the_session_and_the_operators_route,
 );
