@@ -1,14 +1,19 @@
 //! BIRD as a second routing daemon (issue 26), against a real BIRD of every release the lab supports (Debian 12's
 //! bird2 2.0, Debian 13's bird2 2.17 and bird3 3.1) and a real GoBGP peer: what the peer receives, that the BGP session
-//! is never reset, and that a withdrawal gets through while the operator's bird.conf does not parse.
+//! is never reset, and that a withdrawal gets through while the operator's bird.conf does not parse, BIRD restarts or
+//! stops.
+
+use std::time::SystemTime;
 
 use crate::support;
 
-use support::bird::{Bird, BirdLab, OPERATOR_OWN};
-use support::peer::GRACEFUL_SHUTDOWN;
+use support::bird::{Bird, BirdLab, OPERATOR_OWN, Service};
+use support::peer::{GRACEFUL_SHUTDOWN, PeerEvent, PeerWatch};
+use support::wait::Wait;
 
 const DNS_V4: &str = "203.0.113.53/32";
 const DNS_V6: &str = "2001:db8::53/128";
+const NTP_V4: &str = "203.0.113.123/32";
 
 /// The lab's two prefixes: the IPv4 one drains (`drain = true`), the IPv6 one is withdrawn when drained.
 const PREFIXES: [&str; 2] = [r#"prefix = "203.0.113.53", drain = true"#, r#"prefix = "2001:db8::53""#];
@@ -19,6 +24,40 @@ fn exit_code(output: &std::process::Output) -> Option<i32> {
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The `action` of `prefix` in the report of `apply --format json`.
+#[track_caller]
+fn action(output: &std::process::Output, prefix: &str) -> String {
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let services = report["services"].as_array().into_iter().flatten();
+    let mut prefixes = services.flat_map(|service| service["prefixes"].as_array().into_iter().flatten());
+    let found = prefixes.find(|found| found["prefix"] == prefix).unwrap_or_else(|| panic!("{prefix} in {report}"));
+    found["action"].as_str().unwrap_or("?").to_string()
+}
+
+/// What the peer received of `prefix` since `watch` started, one word per update: `announced`, `drained` (with the
+/// graceful-shutdown community), `withdrawn`.
+fn updates(watch: &PeerWatch, prefix: &str) -> Vec<&'static str> {
+    watch.events(prefix).iter().map(update).collect()
+}
+
+fn update(event: &PeerEvent) -> &'static str {
+    match (event.withdrawn, event.route.has_community(GRACEFUL_SHUTDOWN)) {
+        (true, _) => "withdrawn",
+        (false, true) => "drained",
+        (false, false) => "announced",
+    }
+}
+
+/// Waits until the peer has received `count` updates of `prefix` since `watch` started (the routes it has are not
+/// enough: gobgp's monitor may report an update a moment after the table shows it).
+fn wait_updates(watch: &PeerWatch, prefix: &str, count: usize) -> Vec<&'static str> {
+    let what = format!("{count} updates of {prefix} at the peer");
+    Wait::new(&what).diagnosis(|| format!("it has had:\n{}", watch.timeline(prefix))).until(|| {
+        let updates = updates(watch, prefix);
+        (updates.len() >= count).then_some(updates)
+    })
 }
 
 /// Announced, drained (the peer sees 65535:0 on the prefix that drains; the other is withdrawn), restored, and
@@ -188,3 +227,226 @@ fn run_follows_the_health_and_withdraws_on_sigterm(bird: Bird) {
 }
 
 on_every_bird!(check_bird_tells_what_the_operator_must_fix, run_follows_the_health_and_withdraws_on_sigterm);
+
+/// The lab's `dns`, whose prefixes [`PREFIXES`] are, and `ntp` with one prefix: two services in one BIRD, one file.
+const DNS_AND_NTP: [Service; 2] = [
+    Service { name: "dns", prefixes: &PREFIXES, keys: "" },
+    Service { name: "ntp", prefixes: &[r#"prefix = "203.0.113.123""#], keys: "" },
+];
+
+/// A failing check withdraws its service's prefixes at the peer with the next `apply`, and only those: the other
+/// service's prefix, in the same BIRD and the same file, stays announced, never withdrawn nor sent again, as does the
+/// operator's own route; passing again announces them again.
+fn a_failing_check_withdraws_its_service_and_no_other(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.cabourotte.healthy("ntp");
+    lab.write_services(&DNS_AND_NTP);
+    let session = lab.session();
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6, NTP_V4]);
+    let watch = lab.watch_peer();
+
+    lab.cabourotte.failing("dns", "SERVFAIL");
+    let failed = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&failed), Some(0), "an unhealthy service withdrawn is no failure");
+    for prefix in [DNS_V4, DNS_V6] {
+        let line = format!("anycastd apply: withdrawn {prefix} for service dns (BIRD): check dns failed: SERVFAIL");
+        assert!(stderr(&failed).lines().any(|logged| logged == line), "{line:?} in\n{}", stderr(&failed));
+    }
+    lab.wait_peer_has(&[OPERATOR_OWN, NTP_V4]);
+    let file = std::fs::read_to_string(lab.file()).expect("anycastd's file");
+    assert!(file.contains("anycastd_203_0_113_123_32") && !file.contains("anycastd_203_0_113_53_32"), "{file}");
+
+    lab.cabourotte.healthy("dns");
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6, NTP_V4]);
+    assert_eq!(wait_updates(&watch, DNS_V4, 3), ["announced", "withdrawn", "announced"]);
+    for untouched in [NTP_V4, OPERATOR_OWN] {
+        assert_eq!(updates(&watch, untouched), ["announced"], "only the route the watch found at its start");
+    }
+    assert_eq!(lab.session(), session, "the session was never reset");
+}
+
+/// `rise = 2`, `fall = 2`, at the peer: the first passing pass announces nothing, the second announces; one failing
+/// pass keeps the prefixes announced, and so does a second one after a passing pass between them (the passes count
+/// in a row); two failing passes in a row withdraw; passing again, the first pass announces nothing, the second does.
+/// The counts live in the state directory, from one `apply` to the next.
+fn rise_and_fall_count_passes_in_a_row_at_the_peer(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_services(&[Service { name: "dns", prefixes: &PREFIXES, keys: "rise = 2\nfall = 2" }]);
+    let watch = lab.watch_peer();
+    let apply = |expected: &str, what: &str| {
+        let started = SystemTime::now();
+        let applied = lab.anycastd(&["apply", "--format", "json"]);
+        assert_eq!(exit_code(&applied), Some(0), "{what}");
+        assert_eq!((action(&applied, DNS_V4), action(&applied, DNS_V6)), (expected.into(), expected.into()), "{what}");
+        started
+    };
+
+    apply("none", "healthy 1/2");
+    assert_eq!(lab.peer_routes().keys().cloned().collect::<Vec<_>>(), [OPERATOR_OWN], "rise 1/2: not announced");
+    let risen = apply("announce", "healthy 2/2");
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+
+    lab.cabourotte.failing("dns", "SERVFAIL");
+    apply("none", "unhealthy 1/2");
+    lab.cabourotte.healthy("dns");
+    apply("none", "healthy again: the unhealthy count starts over");
+    lab.cabourotte.failing("dns", "SERVFAIL");
+    apply("none", "unhealthy 1/2 again");
+    assert_eq!(lab.peer_routes().len(), 3, "still announced");
+    let fallen = apply("withdraw", "unhealthy 2/2");
+    lab.wait_peer_has(&[OPERATOR_OWN]);
+
+    lab.cabourotte.healthy("dns");
+    apply("none", "healthy 1/2");
+    assert_eq!(lab.peer_routes().keys().cloned().collect::<Vec<_>>(), [OPERATOR_OWN], "rise 1/2: not announced");
+    let risen_again = apply("announce", "healthy 2/2");
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+
+    // Each update reached the peer after the pass that made it had started: none came of the passes before.
+    for prefix in [DNS_V4, DNS_V6] {
+        assert_eq!(wait_updates(&watch, prefix, 3), ["announced", "withdrawn", "announced"], "{prefix}");
+        let times: Vec<SystemTime> = watch.events(prefix).iter().map(|event| event.at).collect();
+        assert!(times[0] >= risen && times[1] >= fallen && times[2] >= risen_again, "{}", watch.timeline(prefix));
+    }
+}
+
+/// `withdraw-all` takes every prefix off the peer at once, the one that drains too (without `--drain` nothing
+/// drains); `apply` keeps them off while in maintenance, and so does `resume` alone; `resume` then `apply` announces
+/// them again. `withdraw-all --drain 1s`, waiting, drains (the peer sees 65535:0 on the prefix that drains, and the
+/// other withdrawn), then withdraws at its deadline. One BGP session throughout.
+fn withdraw_all_keeps_every_prefix_off_the_peer_until_resume(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES);
+    let session = lab.session();
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+
+    let withdrawn = lab.anycastd(&["withdraw-all", "--reason", "kernel upgrade"]);
+    assert_eq!(exit_code(&withdrawn), Some(0));
+    for prefix in [DNS_V4, DNS_V6] {
+        let line = format!(
+            "anycastd withdraw-all: withdrawn {prefix} for service dns (BIRD): withdrawing every managed prefix"
+        );
+        assert!(stderr(&withdrawn).lines().any(|logged| logged == line), "{line:?} in\n{}", stderr(&withdrawn));
+    }
+    lab.wait_peer_has(&[OPERATOR_OWN]);
+    let kept = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&kept), Some(0));
+    assert!(
+        String::from_utf8_lossy(&kept.stdout).contains("Every managed prefix stays withdrawn until `anycastd resume`")
+    );
+    assert_eq!(exit_code(&lab.anycastd(&["resume"])), Some(0));
+    assert_eq!(lab.peer_routes().keys().cloned().collect::<Vec<_>>(), [OPERATOR_OWN], "resume alone announces nothing");
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+
+    let watch = lab.watch_peer();
+    let started = SystemTime::now();
+    let drained = lab.command(&["withdraw-all", "--drain", "1s"]).output().expect("withdraw-all --drain");
+    assert_eq!(exit_code(&drained), Some(0), "{}", stderr(&drained));
+    lab.wait_peer_has(&[OPERATOR_OWN]);
+    assert_eq!(wait_updates(&watch, DNS_V4, 3), ["announced", "drained", "withdrawn"], "{}", watch.timeline(DNS_V4));
+    assert_eq!(wait_updates(&watch, DNS_V6, 2), ["announced", "withdrawn"], "{}", watch.timeline(DNS_V6));
+    // The drain's deadline is 1 s after the command started, or a little more (the marker holds whole seconds).
+    let withdrawn_at = watch.events(DNS_V4)[2].at;
+    let after = withdrawn_at.duration_since(started).unwrap_or_default();
+    assert!(after >= std::time::Duration::from_secs(1), "withdrawn {after:?} after\n{}", watch.timeline(DNS_V4));
+    assert_eq!(updates(&watch, OPERATOR_OWN), ["announced"]);
+
+    assert_eq!(exit_code(&lab.anycastd(&["resume"])), Some(0));
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+    assert_eq!(lab.session(), session, "the session was never reset");
+}
+
+/// BIRD restarted reads anycastd's file with bird.conf, and announces what anycastd last applied: the next pass has
+/// nothing to do. While BIRD is down, stopped or crashed, `apply` fails (exit 1) saying why and changes nothing, not
+/// even anycastd's file; a BIRD started again after the check began to fail announces the prefixes its file still
+/// holds, and the next pass withdraws them.
+fn a_restarted_bird_announces_what_anycastd_applied_and_the_next_pass_corrects_it(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES);
+    assert_eq!(exit_code(&lab.anycastd(&["apply"])), Some(0));
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+    let file = std::fs::read(lab.file()).expect("anycastd's file");
+    let socket = lab.socket().display().to_string();
+
+    lab.stop_bird();
+    lab.wait_peer_has(&[]);
+    let stopped = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&stopped), Some(1));
+    let why = format!("there is no BIRD control socket at {socket}: is BIRD running, with this socket (its -s;");
+    assert!(stderr(&stopped).contains(&why), "{why:?} in\n{}", stderr(&stopped));
+    lab.start_bird();
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+    let again = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&again), Some(0));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 announced, 0 withdrawn, 2 unchanged"), "a no-op");
+
+    lab.crash_bird();
+    lab.cabourotte.failing("dns", "SERVFAIL");
+    let crashed = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&crashed), Some(1));
+    let why = format!(
+        "nothing listens on BIRD's control socket {socket}: BIRD has stopped or crashed and left its socket behind \
+         (see its log), start it again"
+    );
+    assert!(stderr(&crashed).contains(&why), "{why:?} in\n{}", stderr(&crashed));
+    assert_eq!(std::fs::read(lab.file()).expect("anycastd's file"), file, "anycastd's file unchanged");
+
+    lab.start_bird();
+    lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+    let corrected = lab.anycastd(&["apply"]);
+    assert_eq!(exit_code(&corrected), Some(0));
+    assert!(String::from_utf8_lossy(&corrected.stdout).contains("0 announced, 2 withdrawn"));
+    lab.wait_peer_has(&[OPERATOR_OWN]);
+}
+
+/// Twenty changes in a row, announce, drain, restore and withdraw five times over, each seen at the peer as that
+/// change and nothing else (no withdrawal between a drain and its restore), through one BGP session: its
+/// establishment time and OPEN count unchanged, and the operator's own route never withdrawn nor sent again.
+fn twenty_changes_keep_the_session_and_the_operators_route(bird: Bird) {
+    let lab = BirdLab::start(bird);
+    lab.write_config(&PREFIXES);
+    let session = lab.session();
+    let watch = lab.watch_peer();
+    let succeeds = |args: &[&str]| assert_eq!(exit_code(&lab.anycastd(args)), Some(0), "{args:?}");
+    let marked = |drained: bool| {
+        Wait::new(&format!("the peer's {DNS_V4} drained: {drained}")).until(|| {
+            let route = lab.peer_routes().remove(DNS_V4)?;
+            (route.has_community(GRACEFUL_SHUTDOWN) == drained).then_some(())
+        })
+    };
+    for _ in 0..5 {
+        lab.cabourotte.healthy("dns");
+        succeeds(&["apply"]);
+        lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+        marked(false);
+        succeeds(&["withdraw-all", "--drain", "1m", "--no-wait"]);
+        lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4]);
+        marked(true);
+        succeeds(&["resume"]);
+        succeeds(&["apply"]);
+        lab.wait_peer_has(&[OPERATOR_OWN, DNS_V4, DNS_V6]);
+        marked(false);
+        lab.cabourotte.failing("dns", "SERVFAIL");
+        succeeds(&["apply"]);
+        lab.wait_peer_has(&[OPERATOR_OWN]);
+    }
+    let round_v4 = ["announced", "drained", "announced", "withdrawn"];
+    let round_v6 = ["announced", "withdrawn", "announced", "withdrawn"];
+    assert_eq!(wait_updates(&watch, DNS_V4, 20), round_v4.repeat(5), "{}", watch.timeline(DNS_V4));
+    assert_eq!(wait_updates(&watch, DNS_V6, 20), round_v6.repeat(5), "{}", watch.timeline(DNS_V6));
+    assert_eq!(updates(&watch, OPERATOR_OWN), ["announced"], "{}", watch.timeline(OPERATOR_OWN));
+    assert_eq!(lab.session(), session, "the session was never reset (its uptime and OPEN count are unchanged)");
+}
+
+on_every_bird!(
+    a_failing_check_withdraws_its_service_and_no_other,
+    rise_and_fall_count_passes_in_a_row_at_the_peer,
+    withdraw_all_keeps_every_prefix_off_the_peer_until_resume,
+    a_restarted_bird_announces_what_anycastd_applied_and_the_next_pass_corrects_it,
+    twenty_changes_keep_the_session_and_the_operators_route,
+);

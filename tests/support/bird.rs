@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::cabourotte::FakeCabourotte;
-use super::peer::PeerRoute;
+use super::peer::{PeerRoute, PeerWatch, gobgp, session_established};
 use super::wait::Wait;
 
 /// The BIRD releases the lab supports.
@@ -37,6 +37,15 @@ impl Bird {
 
 /// The operator's own route, which anycastd never touches.
 pub const OPERATOR_OWN: &str = "198.51.100.0/24";
+
+/// One service of the lab's configuration, checked by the fake Cabourotte's check of the same name.
+pub struct Service<'a> {
+    pub name: &'a str,
+    /// Its `prefixes.bird`: TOML tables without the braces, nor the socket and file, which the lab adds.
+    pub prefixes: &'a [&'a str],
+    /// More keys of the service, one per line (`"rise = 2\nfall = 2"`), or none.
+    pub keys: &'a str,
+}
 
 /// One BIRD lab, torn down when dropped.
 pub struct BirdLab {
@@ -77,16 +86,26 @@ impl BirdLab {
         self.dir.join("anycastd/anycastd.conf")
     }
 
-    /// A configuration whose service `dns` has `prefixes` (TOML tables without the braces' socket and file, which
-    /// this adds), checked by the fake Cabourotte's `dns`.
+    /// A configuration whose one service, `dns`, has `prefixes` (see [`Service::prefixes`]).
     pub fn write_config(&self, prefixes: &[&str]) {
+        self.write_services(&[Service { name: "dns", prefixes, keys: "" }]);
+    }
+
+    /// A configuration of `services`, whose prefixes all go to the lab's BIRD.
+    pub fn write_services(&self, services: &[Service]) {
         let place = format!("socket = \"{}\", file = \"{}\"", self.socket().display(), self.file().display());
-        let tables: Vec<String> = prefixes.iter().map(|prefix| format!("{{ {prefix}, {place} }}")).collect();
-        let toml = format!(
-            "[services.dns]\nprefixes.bird = [{}]\nchecks.cabourotte = [{{ name = \"dns\", url = \"{}\" }}]\n",
-            tables.join(", "),
-            self.cabourotte.url()
-        );
+        let url = self.cabourotte.url();
+        let toml: String = services
+            .iter()
+            .map(|Service { name, prefixes, keys }| {
+                let tables: Vec<String> = prefixes.iter().map(|prefix| format!("{{ {prefix}, {place} }}")).collect();
+                let tables = tables.join(", ");
+                format!(
+                    "[services.{name}]\nprefixes.bird = [{tables}]\n\
+                     checks.cabourotte = [{{ name = \"{name}\", url = \"{url}\" }}]\n{keys}\n"
+                )
+            })
+            .collect();
         std::fs::write(self.dir.join("anycastd.toml"), toml).expect("write the configuration");
     }
 
@@ -99,13 +118,8 @@ impl BirdLab {
     pub fn spawn_run(&self) -> std::process::Child {
         let config = self.dir.join("anycastd.toml");
         let text = std::fs::read_to_string(&config).expect("the configuration");
-        std::fs::write(&config, text.replace("name = \"dns\",", "name = \"dns\", interval = 1,")).expect("interval 1");
-        Command::new(env!("CARGO_BIN_EXE_anycastd"))
-            .arg("-c")
-            .arg(&config)
-            .arg("--state-dir")
-            .arg(self.dir.join("state"))
-            .arg("run")
+        std::fs::write(&config, text.replace(", url = ", ", interval = 1, url = ")).expect("interval 1");
+        self.command(&["run"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -114,16 +128,7 @@ impl BirdLab {
 
     /// Runs anycastd with the lab's configuration and a state directory of its own.
     pub fn anycastd(&self, args: &[&str]) -> Output {
-        let output = Command::new(env!("CARGO_BIN_EXE_anycastd"))
-            .arg("-c")
-            .arg(self.dir.join("anycastd.toml"))
-            .arg("--state-dir")
-            .arg(self.dir.join("state"))
-            .args(args)
-            .env_remove("ANYCASTD_CONFIG")
-            .env_remove("ANYCASTD_STATE_DIR")
-            .output()
-            .expect("anycastd runs");
+        let output = self.command(args).output().expect("anycastd runs");
         println!(
             "$ anycastd {} ({})\n{}{}",
             args.join(" "),
@@ -134,14 +139,28 @@ impl BirdLab {
         output
     }
 
-    /// Runs a command inside the peer's namespace.
-    fn peer(&self, args: &[&str]) -> String {
-        let output = Command::new("ip")
-            .args(["netns", "exec", &format!("acd-{}-p", self.name), "gobgp", "-u", "127.0.0.1", "-p", "50051"])
+    /// anycastd with `args`, the lab's configuration and its state directory, to run or spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_anycastd"));
+        command
+            .arg("-c")
+            .arg(self.dir.join("anycastd.toml"))
+            .arg("--state-dir")
+            .arg(self.dir.join("state"))
             .args(args)
-            .output()
-            .expect("gobgp");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+            .env_remove("ANYCASTD_CONFIG")
+            .env_remove("ANYCASTD_STATE_DIR");
+        command
+    }
+
+    /// The peer's network namespace.
+    fn peer_ns(&self) -> String {
+        format!("acd-{}-p", self.name)
+    }
+
+    /// Runs `gobgp` against the peer; its output, empty when it failed.
+    fn peer(&self, args: &[&str]) -> String {
+        gobgp(&self.peer_ns(), args).unwrap_or_default()
     }
 
     /// Every route the peer has, IPv4 and IPv6, with its attributes.
@@ -167,6 +186,11 @@ impl BirdLab {
             let routes = self.peer_routes();
             (routes.keys().map(String::as_str).collect::<Vec<_>>() == wanted).then_some(routes)
         })
+    }
+
+    /// Starts recording every route change the peer sees (see [`PeerWatch`]).
+    pub fn watch_peer(&self) -> PeerWatch {
+        PeerWatch::start(&self.peer_ns(), Wait::new("gobgp monitor has dumped the peer's routes"))
     }
 
     /// The BGP session as the peer sees it: when it was established (a Unix time, the same while it stays up), and
@@ -205,11 +229,30 @@ impl BirdLab {
         assert!(self.birdc("configure").contains("0003 Reconfigured"), "BIRD loads it");
     }
 
-    /// Stops BIRD (its socket file stays behind, as after a crash).
+    /// Stops BIRD as its service would (SIGTERM: it closes its sessions and removes its control socket), and waits
+    /// until the peer has seen the session go.
     pub fn stop_bird(&self) {
+        self.end_bird("-TERM");
+    }
+
+    /// Kills BIRD (SIGKILL, as a crash would: its control socket stays behind), and waits until the peer has seen the
+    /// session go.
+    pub fn crash_bird(&self) {
+        self.end_bird("-KILL");
+    }
+
+    fn end_bird(&self, signal: &str) {
         let pid = std::fs::read_to_string(self.dir.join("bird.pid")).expect("bird.pid");
-        let _ = Command::new("kill").arg(pid.trim()).status();
-        Wait::new("BIRD stops").until(|| (!Path::new(&format!("/proc/{}", pid.trim())).exists()).then_some(()));
+        let _ = Command::new("kill").args([signal, pid.trim()]).status();
+        Wait::new("BIRD ends").until(|| (!Path::new(&format!("/proc/{}", pid.trim())).exists()).then_some(()));
+        Wait::new("the peer has seen the session go").until(|| (!session_established(&self.peer_ns())).then_some(()));
+    }
+
+    /// Starts BIRD again, with the lab's bird.conf (which includes anycastd's file), and waits for its BGP session.
+    pub fn start_bird(&self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bird-lab");
+        let output = Command::new(script).args(["start", self.bird.release(), &self.name]).output().expect("bird-lab");
+        assert!(output.status.success(), "scripts/bird-lab start: {}", String::from_utf8_lossy(&output.stderr));
     }
 
     /// Sends one command to BIRD's control socket (as birdc would), returning its reply lines.

@@ -114,50 +114,12 @@ impl Lab {
     /// time each arrived; returns once the recording runs (it has received the peer's current routes, which it
     /// keeps as its first events). Stops when dropped.
     pub fn watch_peer(&self) -> PeerWatch {
-        let port = GOBGP_API_PORT.to_string();
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.peer_ns, "gobgp", "-u", "127.0.0.1", "-p", &port])
-            .args(["monitor", "global", "rib", "--current", "-j"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start gobgp monitor");
-        let stdout = child.stdout.take().expect("gobgp monitor's stdout");
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let lines = Arc::new(AtomicUsize::new(0));
-        let (sink, seen) = (Arc::clone(&events), Arc::clone(&lines));
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let at = SystemTime::now();
-                let Ok(Value::Array(paths)) = serde_json::from_str::<Value>(line.trim()) else { continue };
-                let mut sink = sink.lock().expect("the peer watch's events");
-                for path in &paths {
-                    sink.push(PeerEvent {
-                        at,
-                        prefix: path["nlri"]["prefix"].as_str().unwrap_or_default().to_string(),
-                        withdrawn: path["withdrawal"] == true,
-                        route: PeerRoute::from_gobgp(path),
-                    });
-                }
-                seen.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        let watch = PeerWatch { child, events };
-        self.wait_until("gobgp monitor has dumped the peer's routes", || lines.load(Ordering::SeqCst) > 0);
-        watch
+        PeerWatch::start(&self.peer_ns, self.wait("gobgp monitor has dumped the peer's routes"))
     }
 
     /// Whether GoBGP reports the session with FRR as established.
     pub fn session_established(&self) -> bool {
-        let Some(out) = self.try_gobgp(&["neighbor", "-j"]) else { return false };
-        let Ok(neighbors) = serde_json::from_str::<Value>(out.trim()) else { return false };
-        neighbors.as_array().is_some_and(|all| {
-            all.iter().any(|n| {
-                let state = &n["state"]["session_state"];
-                state == 6 || state.as_str().is_some_and(|s| s.eq_ignore_ascii_case("established"))
-            })
-        })
+        session_established(&self.peer_ns)
     }
 
     pub(super) fn try_gobgp(&self, args: &[&str]) -> Option<String> {
@@ -165,8 +127,20 @@ impl Lab {
     }
 }
 
+/// Whether the GoBGP of network namespace `ns` reports a session as established.
+pub(super) fn session_established(ns: &str) -> bool {
+    let Some(out) = gobgp(ns, &["neighbor", "-j"]) else { return false };
+    let Ok(neighbors) = serde_json::from_str::<Value>(out.trim()) else { return false };
+    neighbors.as_array().is_some_and(|all| {
+        all.iter().any(|n| {
+            let state = &n["state"]["session_state"];
+            state == 6 || state.as_str().is_some_and(|s| s.eq_ignore_ascii_case("established"))
+        })
+    })
+}
+
 /// `gobgp ARGS` against the GoBGP of network namespace `ns`: its stdout, if it succeeded.
-fn gobgp(ns: &str, args: &[&str]) -> Option<String> {
+pub(super) fn gobgp(ns: &str, args: &[&str]) -> Option<String> {
     let port = GOBGP_API_PORT.to_string();
     let mut all = vec!["netns", "exec", ns, "gobgp", "-u", "127.0.0.1", "-p", &port];
     all.extend_from_slice(args);
@@ -388,6 +362,43 @@ pub struct PeerWatch {
 }
 
 impl PeerWatch {
+    /// Starts `gobgp monitor global rib` against the GoBGP of network namespace `ns`; returns once it has dumped the
+    /// current routes, waiting with `ready`.
+    pub(super) fn start(ns: &str, ready: Wait<'_>) -> PeerWatch {
+        let port = GOBGP_API_PORT.to_string();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "gobgp", "-u", "127.0.0.1", "-p", &port])
+            .args(["monitor", "global", "rib", "--current", "-j"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gobgp monitor");
+        let stdout = child.stdout.take().expect("gobgp monitor's stdout");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::new(AtomicUsize::new(0));
+        let (sink, seen) = (Arc::clone(&events), Arc::clone(&lines));
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let at = SystemTime::now();
+                let Ok(Value::Array(paths)) = serde_json::from_str::<Value>(line.trim()) else { continue };
+                let mut sink = sink.lock().expect("the peer watch's events");
+                for path in &paths {
+                    sink.push(PeerEvent {
+                        at,
+                        prefix: path["nlri"]["prefix"].as_str().unwrap_or_default().to_string(),
+                        withdrawn: path["withdrawal"] == true,
+                        route: PeerRoute::from_gobgp(path),
+                    });
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let watch = PeerWatch { child, events };
+        ready.until(|| (lines.load(Ordering::SeqCst) > 0).then_some(()));
+        watch
+    }
+
     /// Every change of `prefix` received so far, oldest first (the first may be the current route at the start).
     pub fn events(&self, prefix: &str) -> Vec<PeerEvent> {
         self.events.lock().expect("the peer watch's events").iter().filter(|e| e.prefix == prefix).cloned().collect()
