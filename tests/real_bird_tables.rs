@@ -1,7 +1,8 @@
 //! BIRD prefixes in a VRF's table (`table = "blue4"`), on every supported BIRD release: anycastd's protocol puts the
 //! route there, BIRD exports it from there (the lab leaks table blue4 into the master table with a `pipe`, as a VRF's
 //! own BGP session would export it), a drain marks it there, and a table BIRD does not define is an error of that
-//! prefix alone: the others are still reconciled.
+//! prefix alone: the others are still reconciled. Reports say which BGP protocols of BIRD export each prefix, and why
+//! none does (the session down).
 
 use crate::support;
 
@@ -22,7 +23,21 @@ fn a_prefix_in_a_vrf_s_table_is_announced_drained_and_withdrawn_there_and_a_wron
     assert_eq!(applied.status.code(), Some(1), "a prefix in error");
     let said = String::from_utf8_lossy(&applied.stdout);
     assert!(said.contains("BIRD has no table bleu4: declare it in bird.conf"), "{said}");
+    assert!(said.contains("+ 203.0.113.53/32  announced  BIRD, advertised to 1 peer"), "{said}");
+    assert!(said.contains("+ 203.0.113.60/32  announced  BIRD table blue4, advertised to 1 peer"), "{said}");
     lab.wait_peer_has(&[OPERATOR_OWN, IN_MASTER, IN_BLUE]);
+    let json = lab.anycastd(&["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let blue = &plan["services"][0]["prefixes"][1];
+    assert_eq!((&blue["bird_table"], &blue["advertised_to"]), (&"blue4".into(), &serde_json::json!(["peer1"])));
+
+    // The session down: `plan` says so, for each prefix BIRD has.
+    assert!(lab.birdc("disable peer1").contains("disabled"));
+    let planned = lab.anycastd(&["plan"]);
+    let said = String::from_utf8_lossy(&planned.stdout);
+    let down = "not advertised to any peer: BIRD's BGP protocol peer1 is not established (down";
+    assert_eq!(said.matches(down).count(), 2, "{said}");
+    assert!(lab.birdc("enable peer1").contains("enabled"));
     let blue = lab.birdc("show route table blue4");
     assert!(blue.contains("203.0.113.60/32") && blue.contains("anycastd_203_0_113_60_32_t_blue4"), "{blue}");
     let again = lab.anycastd(&["apply"]);

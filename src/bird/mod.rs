@@ -45,12 +45,13 @@ pub use owned_file::{
     write as write_owned_file,
 };
 pub use reconfigure::{
-    Configured, Disabled, configure, disable, disable_all, read_protocols, read_routes, read_status, read_tables,
+    Configured, Disabled, configure, disable, disable_all, read_bgp_sessions, read_exported, read_protocols,
+    read_routes, read_status, read_tables,
 };
 pub use reply::{Class, Line, Reply, ReplyError};
 pub use routes::{
-    DaemonStatus, ProtocolState, Protocols, ShowError, parse_protocols, parse_routes, parse_routes_text, parse_status,
-    parse_tables,
+    BgpSession, DaemonStatus, ProtocolState, Protocols, ShowError, parse_bgp_sessions, parse_exported, parse_protocols,
+    parse_routes, parse_routes_text, parse_status, parse_tables,
 };
 
 /// What BIRD's tables hold of anycastd's prefixes: each prefix, in each table, a protocol `anycastd_*` has a route

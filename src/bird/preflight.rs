@@ -10,7 +10,7 @@ use crate::config::{BirdDaemon, Config, ManagedPrefix};
 use crate::escape::escape;
 use crate::finding::{Finding, Level};
 
-use super::{Connection, DaemonStatus, read_owned_file, read_protocols, read_status, read_tables};
+use super::{Connection, DaemonStatus, read_bgp_sessions, read_owned_file, read_protocols, read_status, read_tables};
 
 /// The attribute a draining prefix's route carries; the operator declares it in bird.conf.
 const DRAIN_MARK: &str = "anycastd_draining";
@@ -162,15 +162,8 @@ fn file_loaded(connection: &mut Connection, bird: &BirdDaemon, subject: &str) ->
 
 /// Whether BIRD has a BGP session up: anycastd's routes reach nobody otherwise.
 fn bgp_sessions(connection: &mut Connection, subject: &str) -> Option<Finding> {
-    let reply = connection.command("show protocols").ok()?;
-    let bgp: Vec<(&str, bool)> = reply
-        .all_lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.text.split_whitespace().collect();
-            (fields.get(1) == Some(&"BGP")).then(|| (fields[0], fields.contains(&"Established")))
-        })
-        .collect();
-    let up: Vec<&str> = bgp.iter().filter(|(_, up)| *up).map(|(name, _)| *name).collect();
+    let bgp = read_bgp_sessions(connection).ok()?;
+    let up: Vec<&str> = bgp.iter().filter(|session| session.established).map(|session| session.name.as_str()).collect();
     Some(match (bgp.len(), up.len()) {
         (0, _) => Finding::new(Level::Warning, "bird-no-bgp", subject, "BIRD has no BGP protocol: nobody receives"),
         (_, 0) => Finding::new(

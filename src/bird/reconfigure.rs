@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::control::{BirdError, Connection};
 use super::reply::Reply;
-use super::routes::{self, DaemonStatus, Protocols, ShowError};
+use super::routes::{self, BgpSession, DaemonStatus, Protocols, ShowError};
 use super::{BirdNet, BirdRoutes, protocol_name};
 
 /// How often `show status` is asked while BIRD reconfigures: the evidence saw reconfigurations end within 1 to
@@ -33,6 +33,8 @@ const UNDEFINED: &str = "CF_SYM_UNDEFINED";
 /// What reads anycastd's routes: only its protocols, with their attributes (the drain), in every table (a prefix in
 /// a VRF is in that VRF's table). `table all` works on the three releases (2.0.12, 2.17.6, 3.1.8).
 const SHOW_ROUTES: &str = "show route table all where proto ~ \"anycastd_*\" all";
+/// What lists every protocol (the BGP ones are read).
+const SHOW_ALL_PROTOCOLS: &str = "show protocols";
 /// What lists BIRD's routing tables.
 const SHOW_TABLES: &str = "show symbols table";
 /// What reads the state of anycastd's protocols.
@@ -161,6 +163,20 @@ fn each_disabled(reply: &Reply) -> BTreeMap<String, Disabled> {
 pub fn read_routes(connection: &mut Connection) -> Result<BirdRoutes, BirdError> {
     let reply = connection.command(SHOW_ROUTES)?;
     routes::parse_routes(&reply).map_err(|error| unreadable(SHOW_ROUTES, &error))
+}
+
+/// BIRD's BGP protocols, and whether each is established.
+pub fn read_bgp_sessions(connection: &mut Connection) -> Result<Vec<BgpSession>, BirdError> {
+    let reply = connection.command(SHOW_ALL_PROTOCOLS)?;
+    routes::parse_bgp_sessions(&reply).map_err(|error| unreadable(SHOW_ALL_PROTOCOLS, &error))
+}
+
+/// The prefixes of anycastd's protocols that BGP protocol `protocol` exports (its export filter accepts them), in
+/// each table. `protocol` must be a BIRD symbol (as [`read_bgp_sessions`] gives).
+pub fn read_exported(connection: &mut Connection, protocol: &str) -> Result<BTreeSet<BirdNet>, BirdError> {
+    let command = format!("show route export {protocol} where proto ~ \"anycastd_*\"");
+    let reply = connection.command(&command)?;
+    routes::parse_exported(&reply).map_err(|error| unreadable(&command, &error))
 }
 
 /// The routing tables BIRD's configuration defines, by name.

@@ -213,6 +213,45 @@ fn finish(routes: &mut BirdRoutes, route: Option<Route>) {
     }
 }
 
+/// Reads the reply of `show route export PROTOCOL where proto ~ "anycastd_*"`: the prefix and table of each of
+/// anycastd's protocols whose route the BGP protocol exports. By the protocol's name, not by the table the route is
+/// shown in: a VRF's route that the operator's `pipe` leaks into the table the session uses is that VRF's prefix,
+/// and reaches the peer.
+pub fn parse_exported(reply: &Reply) -> Result<BTreeSet<BirdNet>, ShowError> {
+    refused(reply)?;
+    let exported = reply.all_lines().filter_map(|line| match route_text(&line.text) {
+        RouteText::Route(_, protocol) | RouteText::SamePrefix(protocol) => net_of_protocol(protocol?),
+        RouteText::Table(_) | RouteText::Boundary | RouteText::Attribute(_) => None,
+    });
+    Ok(exported.collect())
+}
+
+/// One BGP protocol of BIRD, as `show protocols` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgpSession {
+    /// Its name, a BIRD symbol.
+    pub name: String,
+    /// Whether its session is established.
+    pub established: bool,
+    /// Its state, as BIRD shows it (`start Active`, `up Established`), escaped.
+    pub state: String,
+}
+
+/// Reads the reply of `show protocols`: its BGP protocols (`Name Proto Table State Since Info`, split on whitespace;
+/// `Since` is one field or two, by BIRD's time format, so the state is the protocol's state and the last field).
+/// A name BIRD would not accept as a symbol is left out: it is sent back to BIRD in a command.
+pub fn parse_bgp_sessions(reply: &Reply) -> Result<Vec<BgpSession>, ShowError> {
+    refused(reply)?;
+    let sessions = reply.all_lines().filter_map(|line| {
+        let fields: Vec<&str> = line.text.split_whitespace().collect();
+        let [name, "BGP", _table, state, ..] = fields[..] else { return None };
+        let info = fields.last().filter(|_| fields.len() > 5).copied().unwrap_or_default();
+        let state = escape(format!("{state} {info}").trim()).into_owned();
+        super::is_symbol(name).then(|| BgpSession { name: name.to_string(), established: info == "Established", state })
+    });
+    Ok(sessions.collect())
+}
+
 /// Reads the reply of `show symbols table`: the name of every routing table BIRD's configuration defines (a row is
 /// `master4 \trouting table`).
 pub fn parse_tables(reply: &Reply) -> Result<BTreeSet<String>, ShowError> {
@@ -320,6 +359,37 @@ mod tests {
                 (in_table("203.0.113.53/32", "blue4"), BirdRoute { draining: true }),
                 (in_table("2001:db8::53/128", "blue6"), BirdRoute { draining: false }),
             ]))
+        );
+    }
+
+    /// What a BGP protocol exports is known by the protocol's name: a VRF's route leaked by a pipe into the master
+    /// table is that VRF's prefix.
+    #[test]
+    fn exports_are_known_by_their_protocol() {
+        let text = "1007-Table master4:\n 198.51.100.0/24  blackhole [operator_own 10:00:00.000] * (200)\n\
+                    \x20203.0.113.53/32  blackhole [anycastd_203_0_113_53_32 10:00:00.000] * (250)\n\
+                    \x20203.0.113.60/32  blackhole [anycastd_203_0_113_60_32_t_blue4 10:00:00.000] * (250)\n0000 \n";
+        let in_table = |text: &str, table| BirdNet::new(Prefix::parse(text).expect("a prefix"), table);
+        assert_eq!(
+            parse_exported(&reply_of(text)),
+            Ok([in_table("203.0.113.53/32", None), in_table("203.0.113.60/32", Some("blue4"))].into())
+        );
+    }
+
+    /// `show protocols` of BIRD 2.0.12 and 3.1.8: the BGP protocols, established or not.
+    #[test]
+    fn bgp_sessions_are_read_from_show_protocols() {
+        let text = "2002-Name       Proto      Table      State  Since         Info\n\
+                    1002-device1    Device     ---        up     23:36:02.581  \n\
+                    \x20    peer1      BGP        ---        up     23:36:02.581  Established   \n\
+                    \x20    peer2      BGP        ---        start  2025-01-01 23:36:02  Active\n0000 \n";
+        let sessions = parse_bgp_sessions(&reply_of(text)).expect("read");
+        assert_eq!(
+            sessions,
+            [
+                BgpSession { name: "peer1".into(), established: true, state: "up Established".into() },
+                BgpSession { name: "peer2".into(), established: false, state: "start Active".into() },
+            ]
         );
     }
 

@@ -80,6 +80,11 @@ pub enum Held {
     NotActivated { neighbor: Neighbor, family: AddressFamily },
     /// The session is up and the family active, yet FRR does not send it (an outbound filter, or no route in the RIB).
     Filtered { neighbor: Neighbor },
+    /// A BGP protocol of BIRD (its name) whose session is not established (BIRD's state).
+    BirdSessionDown { protocol: Neighbor, state: String },
+    /// A BGP protocol of BIRD, established, whose export filter does not accept the prefix (or that uses another
+    /// table).
+    BirdFiltered { protocol: Neighbor },
 }
 
 impl Advertised {
@@ -158,16 +163,23 @@ impl Held {
             Held::Filtered { neighbor } => {
                 format!("neighbor {neighbor} does not receive it (an outbound filter, or no route in the RIB)")
             }
+            Held::BirdSessionDown { protocol, state } => format!(
+                "BIRD's BGP protocol {protocol} is not established ({state}): check its neighbor, and the peer's side"
+            ),
+            Held::BirdFiltered { protocol } => format!(
+                "BIRD's BGP protocol {protocol} does not export it (its export filter must accept `proto ~ \
+                 \"anycastd_*\"`, and its channel use the prefix's table)"
+            ),
         }
     }
 
     /// The stable code of why one neighbor does not receive a prefix (JSON `not_advertised[].code`).
     pub fn code(&self) -> &'static str {
         match self {
-            Held::SessionDown { .. } => "session-down",
+            Held::SessionDown { .. } | Held::BirdSessionDown { .. } => "session-down",
             Held::NeedsPolicy { .. } => "needs-policy",
             Held::NotActivated { .. } => "not-activated",
-            Held::Filtered { .. } => "filtered",
+            Held::Filtered { .. } | Held::BirdFiltered { .. } => "filtered",
         }
     }
 
@@ -177,7 +189,9 @@ impl Held {
             Held::SessionDown { neighbor, .. }
             | Held::NeedsPolicy { neighbor }
             | Held::NotActivated { neighbor, .. }
-            | Held::Filtered { neighbor } => neighbor,
+            | Held::Filtered { neighbor }
+            | Held::BirdSessionDown { protocol: neighbor, .. }
+            | Held::BirdFiltered { protocol: neighbor } => neighbor,
         }
     }
 }

@@ -197,7 +197,7 @@ fn neighbor_findings(vtysh: &Vtysh, running: &RunningConfig, prefixes: &[&Manage
                     Held::SessionDown { .. } => "neighbor-session-down",
                     Held::NeedsPolicy { .. } => "neighbor-needs-policy",
                     Held::NotActivated { .. } => "neighbor-not-activated",
-                    Held::Filtered { .. } => continue,
+                    Held::Filtered { .. } | Held::BirdSessionDown { .. } | Held::BirdFiltered { .. } => continue,
                 };
                 findings.push(Finding::new(Level::Warning, code, subject.clone(), held.sentence()));
             }

@@ -6,11 +6,12 @@
 //! withdrawal).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::bird::{self, BgpSession, BirdNet};
 use crate::config::{AddressFamily, Vrf};
-use crate::frr::{Advertised, Vtysh, read_advertised};
+use crate::frr::{Advertised, Advertisement, Held, Reach, Vtysh, read_advertised};
 use crate::plan::{Advertising, FrrStates, Outcome, Plan, PrefixPlan, Warning};
 
 /// How long a one-shot pass that changed something waits for FRR to send its updates.
@@ -79,6 +80,62 @@ fn tell(plan: &mut Plan, path: &std::path::Path, advertised: &Advertised, after_
         prefix.advertising = Some(Advertising { reach, read_at });
     }
     pending
+}
+
+/// Tells each BIRD prefix of `plan` which BGP protocols of its BIRD export it, asking each BIRD once within
+/// `timeout` (`show protocols`, then `show route export` of each established BGP protocol). BIRD evaluates an export
+/// filter when asked, so nothing is pending: what it says is what the session carries. A BIRD that cannot be asked
+/// leaves its prefixes without an answer (the plan already says why it could not be read, if it could not).
+pub fn annotate_bird(plan: &mut Plan, timeout: Duration) {
+    let sockets: BTreeSet<PathBuf> = plan
+        .services
+        .iter()
+        .flat_map(|s| s.prefixes.iter())
+        .filter_map(|p| Some(p.managed.bird()?.socket.clone()))
+        .collect();
+    for socket in sockets {
+        let Ok((sessions, exported)) = bird_exports(&socket, timeout) else { continue };
+        let read_at = crate::clock::unix_now().max(0).unsigned_abs();
+        let prefixes = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
+        for prefix in prefixes.filter(|prefix| prefix.managed.bird().is_some_and(|bird| bird.socket == socket)) {
+            let Some(net) = BirdNet::of(&prefix.managed) else { continue };
+            let reach = bird_reach(&net, &sessions, &exported);
+            prefix.advertising = Some(Advertising { reach, read_at });
+        }
+    }
+}
+
+/// BIRD's BGP protocols, and what each established one exports of anycastd's prefixes, by name.
+type BirdExports = (Vec<BgpSession>, BTreeMap<String, BTreeSet<BirdNet>>);
+
+/// What the BIRD at `socket` exports to its BGP sessions, on one connection.
+fn bird_exports(socket: &Path, timeout: Duration) -> Result<BirdExports, bird::BirdError> {
+    let mut connection = bird::Connection::open(socket, Instant::now() + timeout)?;
+    let sessions = bird::read_bgp_sessions(&mut connection)?;
+    let mut exported = BTreeMap::new();
+    for session in sessions.iter().filter(|session| session.established) {
+        exported.insert(session.name.clone(), bird::read_exported(&mut connection, &session.name)?);
+    }
+    Ok((sessions, exported))
+}
+
+/// Whether `net` reaches a BGP session of its BIRD, and why not when it does not.
+fn bird_reach(net: &BirdNet, sessions: &[BgpSession], exported: &BTreeMap<String, BTreeSet<BirdNet>>) -> Reach {
+    let sends = |session: &&BgpSession| exported.get(&session.name).is_some_and(|nets| nets.contains(net));
+    let peers: Vec<String> = sessions.iter().filter(sends).map(|session| session.name.clone()).collect();
+    let status = match peers.is_empty() {
+        false => Advertisement::Advertised,
+        true => Advertisement::Nowhere(
+            sessions
+                .iter()
+                .map(|session| match session.established {
+                    true => Held::BirdFiltered { protocol: session.name.clone() },
+                    false => Held::BirdSessionDown { protocol: session.name.clone(), state: session.state.clone() },
+                })
+                .collect(),
+        ),
+    };
+    Reach { peers, status }
 }
 
 /// Whether applying changed the prefix in FRR.

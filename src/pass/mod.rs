@@ -102,6 +102,9 @@ pub fn plan_only(
         gather::warn_unrouted(&mut plan, context.vtysh_timeout);
         advertised::annotate(&mut plan, &inputs.frr, context.vtysh_timeout, false, Duration::ZERO);
     }
+    if matches!(daemons.bird, BirdInput::Live) {
+        advertised::annotate_bird(&mut plan, context.vtysh_timeout);
+    }
     plan
 }
 
@@ -193,6 +196,9 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     let changed = changed_frr(&applied);
     if changed {
         gather::warn_unrouted_in_vrfs(&mut applied, context.vtysh_timeout);
+    }
+    if changed_bird(&applied) {
+        advertised::annotate_bird(&mut applied, context.vtysh_timeout);
     }
     if changed || memory.advertisement_pending {
         let wait = if memory.is_loop() { Duration::ZERO } else { advertised::PENDING_WAIT };
@@ -291,6 +297,11 @@ fn keep_after_applying(
 /// Whether applying `applied` sent anything to FRR (done or failed).
 fn changed_frr(applied: &Plan) -> bool {
     applied.prefixes().any(|prefix| prefix.outcome != Outcome::Pending)
+}
+
+/// Whether applying `applied` sent anything to BIRD (done or failed).
+fn changed_bird(applied: &Plan) -> bool {
+    applied.prefixes().any(|prefix| prefix.managed.bird().is_some() && prefix.outcome != Outcome::Pending)
 }
 
 /// Whether `plan` announces something, or puts a prefix's own route-map back: what a pass must not do once the

@@ -330,8 +330,9 @@ pub(crate) fn check_text(config: &Config, origin: &str, warnings: &[Warning]) ->
                 ),
                 Daemon::Bird(bird) => write!(
                     out,
-                    "    prefix {} in BIRD via {}, file {}{}",
+                    "    prefix {} in BIRD{} via {}, file {}{}",
                     prefix.prefix,
+                    bird.table.as_ref().map(|table| format!(" table {table}")).unwrap_or_default(),
                     escape(&bird.socket.display().to_string()),
                     escape(&bird.file.display().to_string()),
                     if bird.drain { ", drains with anycastd_draining" } else { "" }

@@ -84,11 +84,13 @@ pub fn advertising(reach: &Reach, announced: bool, has_now: bool) -> (Option<Str
         Advertisement::Nowhere(held) => {
             let reasons: Vec<String> = held
                 .iter()
-                .filter(|held| has_now || !matches!(held, Held::Filtered { .. }))
+                .filter(|held| has_now || !matches!(held, Held::Filtered { .. } | Held::BirdFiltered { .. }))
                 .map(Held::sentence)
                 .collect();
             match (held.is_empty(), reasons.is_empty()) {
-                (true, _) => (None, Some("not advertised to any peer: its BGP instance has no neighbor".to_string())),
+                (true, _) => {
+                    (None, Some("not advertised to any peer: there is no BGP neighbor to send it to".to_string()))
+                }
                 (false, true) => (None, None),
                 (false, false) => (None, Some(format!("not advertised to any peer: {}", reasons.join("; ")))),
             }
