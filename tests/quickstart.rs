@@ -27,10 +27,10 @@ struct Block {
     body: String,
 }
 
-/// The fenced blocks of the README's section `## Production quickstart`, in order.
-fn quickstart_blocks() -> Vec<Block> {
+/// The fenced blocks of the README's section `## {section}`, in order.
+fn blocks(section: &str) -> Vec<Block> {
     let start =
-        README.find("\n## Production quickstart\n").expect("the README has a section \"Production quickstart\"");
+        README.find(&format!("\n## {section}\n")).unwrap_or_else(|| panic!("the README has a section \"{section}\""));
     let section = &README[start + 1..];
     let section = &section[..section[1..].find("\n## ").map_or(section.len(), |end| end + 1)];
     let mut blocks = Vec::new();
@@ -51,8 +51,29 @@ fn quickstart_blocks() -> Vec<Block> {
             open = Some((indent, Block { language: language.trim().to_string(), body: String::new() }));
         }
     }
-    assert!(open.is_none(), "a block of the quickstart is never closed");
+    assert!(open.is_none(), "a block of the section {section:?} is never closed");
     blocks
+}
+
+/// Runs a `sh` block as written, with `sh -e` in a root shell on the node; prints it with what it printed, fails the
+/// test unless it succeeded, and returns its stdout.
+fn run_sh(node: &Node, block: &Block) -> String {
+    let output = node.run(&["sh", "-e", "-c", &block.body]);
+    let (shown, stderr) = (text(&output.stdout), text(&output.stderr));
+    println!("# {}\n{shown}{stderr}", block.body.trim_end().replace('\n', "\n# "));
+    assert!(output.status.success(), "{}: {}", block.body, output.status);
+    // Root's commands in the units' directory act as the units' user: not a word about whose it is.
+    assert!(!stderr.contains("state directory /var/lib/anycastd belongs to"), "{stderr}");
+    shown
+}
+
+/// Adds a block's lines to the end of the node's file `path` (a daemon's configuration), keeping its owner and mode.
+fn append(node: &Node, path: &str, block: &Block) {
+    let path = node.path(path);
+    let mut conf = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    conf.push_str(&block.body);
+    std::fs::write(&path, conf)
+        .unwrap_or_else(|error| panic!("add the quickstart's lines to {}: {error}", path.display()));
 }
 
 /// Whether the kernel lets the node make a VRF device. It needs the `vrf` driver, a module on Debian's kernels:
@@ -75,7 +96,7 @@ fn needs_a_vrf_device(block: &Block) -> bool {
 
 #[test]
 fn the_blocks_of_the_quickstart_are_the_ones_the_test_knows_how_to_run() {
-    let languages: Vec<String> = quickstart_blocks().into_iter().map(|block| block.language).collect();
+    let languages: Vec<String> = blocks("Production quickstart").into_iter().map(|block| block.language).collect();
     for language in &languages {
         assert!(["sh", "frr", "toml", "text"].contains(&language.as_str()), "a ```{language} block: {languages:?}");
     }
@@ -109,23 +130,13 @@ fn the_readme_s_production_quickstart_announces_to_a_bgp_peer_and_a_failing_chec
     }
     let booted = started.elapsed();
 
-    for block in quickstart_blocks() {
+    for block in blocks("Production quickstart") {
         match block.language.as_str() {
             "sh" if vrf.is_err() && needs_a_vrf_device(&block) => println!("skipped (no VRF devices):\n{}", block.body),
             "sh" => {
-                let output = node.run(&["sh", "-e", "-c", &block.body]);
-                let (shown, stderr) = (text(&output.stdout), text(&output.stderr));
-                println!("# {}\n{shown}{stderr}", block.body.trim_end().replace('\n', "\n# "));
-                assert!(output.status.success(), "{}: {}", block.body, output.status);
-                // Root's commands in the units' directory act as the units' user: not a word about whose it is.
-                assert!(!stderr.contains("state directory /var/lib/anycastd belongs to"), "{stderr}");
+                run_sh(&node, &block);
             }
-            "frr" => {
-                let path = node.path("/etc/frr/frr.conf");
-                let mut conf = std::fs::read_to_string(&path).expect("Debian's frr.conf");
-                conf.push_str(&block.body);
-                std::fs::write(&path, conf).expect("add the quickstart's lines to frr.conf");
-            }
+            "frr" => append(&node, "/etc/frr/frr.conf", &block),
             "toml" => node.write_config(&block.body),
             _ => {}
         }
