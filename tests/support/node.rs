@@ -1,7 +1,7 @@
 //! An anycast node in a box: the cached Debian 12 root (`scripts/test-root`) booted by `systemd-nspawn`, with
 //! systemd 252 as its PID 1, Debian's FRR (bgpd on, `router bgp 65536`; or as Debian installs it, for the README's
-//! quickstart) and node_exporter running as Debian starts them, and the fake Cabourotte of the tests
-//! (`scripts/fake-cabourotte`) serving the check `dns`.
+//! quickstarts) and node_exporter running as Debian starts them, Debian's BIRD when a test starts it, and the fake
+//! Cabourotte of the tests (`scripts/fake-cabourotte`) serving the check `dns`.
 //!
 //! The container has a network namespace of its own (`--private-network`: only a loopback), so that its zebra and
 //! bgpd never touch the host's routes or port 179 and several nodes can run side by side. The fake Cabourotte is a
@@ -95,6 +95,18 @@ impl Node {
             (state.trim() == "running").then_some(())
         });
         node
+    }
+
+    /// Starts Debian's BIRD (`bird.service`, with Debian's bird.conf) and waits until its control socket answers.
+    /// The cached root has the unit disabled (`scripts/test-root`): with only a loopback, as a node boots, BIRD finds
+    /// no router ID and fails, so it is started once the node's uplink has its address ([`super::peer::Peer`]), the
+    /// state `apt install bird2` leaves on a host with a network.
+    pub fn start_bird(&self) {
+        self.ok(&["systemctl", "enable", "--now", "--quiet", "bird.service"]);
+        self.wait_for("BIRD answers on its control socket", Duration::from_secs(30), || {
+            let status = text(&self.run(&["birdc", "show", "status"]).stdout);
+            status.contains("Daemon is up and running").then_some(())
+        });
     }
 
     /// The container's systemd as a PID of the host: its network namespace is the node's (`ip link ... netns PID`).

@@ -89,11 +89,7 @@ impl Lab {
 
     /// The route the peer received for `prefix` (its best path), with the attributes tests look at.
     pub fn peer_route(&self, prefix: &str) -> Option<PeerRoute> {
-        let out = self.try_gobgp(&["global", "rib", "-a", Afi::of(prefix).gobgp_name(), "-j"])?;
-        let rib: Value = serde_json::from_str(out.trim()).ok()?;
-        let paths = rib.get(prefix)?.as_array()?;
-        let best = paths.iter().find(|p| p["best"] == true).or_else(|| paths.first())?;
-        Some(PeerRoute::from_gobgp(best))
+        best_route(&self.peer_ns, prefix)
     }
 
     /// Waits until the peer has a route for `prefix` whose attributes satisfy `condition`, and returns it; panics
@@ -148,6 +144,15 @@ pub(super) fn gobgp(ns: &str, args: &[&str]) -> Option<String> {
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// The route the GoBGP of network namespace `ns` received for `prefix` (its best path).
+fn best_route(ns: &str, prefix: &str) -> Option<PeerRoute> {
+    let out = gobgp(ns, &["global", "rib", "-a", Afi::of(prefix).gobgp_name(), "-j"])?;
+    let rib: Value = serde_json::from_str(out.trim()).ok()?;
+    let paths = rib.get(prefix)?.as_array()?;
+    let best = paths.iter().find(|p| p["best"] == true).or_else(|| paths.first())?;
+    Some(PeerRoute::from_gobgp(best))
+}
+
 /// The prefixes the GoBGP of network namespace `ns` received in `afi`.
 fn received(ns: &str, afi: Afi) -> Option<BTreeSet<String>> {
     let out = gobgp(ns, &["global", "rib", "-a", afi.gobgp_name(), "-j"])?;
@@ -158,9 +163,9 @@ fn received(ns: &str, afi: Afi) -> Option<BTreeSet<String>> {
 static NEXT_PEER: AtomicUsize = AtomicUsize::new(0);
 
 /// The BGP peer of a booted [`Node`], as its upstream router would be: GoBGP (AS 65100, 192.0.2.2) in a network
-/// namespace of its own, linked to the node's by a veth pair, waiting for the node's FRR to connect to port 179. The
-/// node's end of the link is `uplink`, with 192.0.2.1/30 and 2001:db8:ffff::1/64 (the peer has ::2): the addresses
-/// of the README's production quickstart. Stopped, and its namespace deleted, on drop.
+/// namespace of its own, linked to the node's by a veth pair, waiting for the node's FRR or BIRD (AS 65536) to connect
+/// to port 179. The node's end of the link is `uplink`, with 192.0.2.1/30 and 2001:db8:ffff::1/64 (the peer has ::2):
+/// the addresses of the README's quickstarts. Stopped, and its namespace deleted, on drop.
 pub struct Peer {
     ns: String,
     dir: PathBuf,
@@ -234,16 +239,42 @@ impl Peer {
         all
     }
 
+    /// The route it received for `prefix` (its best path), with the attributes tests look at.
+    pub fn route(&self, prefix: &str) -> Option<PeerRoute> {
+        best_route(&self.ns, prefix)
+    }
+
     /// Waits until it has received exactly `prefixes` (within `deadline`); returns how long that took.
     #[track_caller]
     pub fn wait_routes(&self, prefixes: &[&str], deadline: Duration, diagnosis: impl Fn() -> String) -> Duration {
+        self.wait_routes_where(prefixes, "", |_| true, deadline, diagnosis)
+    }
+
+    /// Waits until it has received exactly `prefixes`, each route satisfying `condition` (said in the failure as
+    /// `what`), within `deadline`; returns how long that took.
+    #[track_caller]
+    pub fn wait_routes_where(
+        &self,
+        prefixes: &[&str],
+        what: &str,
+        condition: impl Fn(&PeerRoute) -> bool,
+        deadline: Duration,
+        diagnosis: impl Fn() -> String,
+    ) -> Duration {
         let started = Instant::now();
         let expected: BTreeSet<String> = prefixes.iter().map(ToString::to_string).collect();
-        Wait::new(&format!("the peer has exactly {expected:?}"))
+        let routes = || -> Vec<(&str, Option<PeerRoute>)> { prefixes.iter().map(|p| (*p, self.route(p))).collect() };
+        Wait::new(&format!("the peer has exactly {expected:?}{what}"))
             .deadline(deadline)
             .poll(Duration::from_millis(100))
-            .diagnosis(|| format!("the peer has {:?}\n{}\n{}", self.routes(), self.diagnosis(), diagnosis()))
-            .until(|| (self.routes() == expected).then_some(()));
+            .diagnosis(|| {
+                format!("the peer has {:?}: {:?}\n{}\n{}", self.routes(), routes(), self.diagnosis(), diagnosis())
+            })
+            .until(|| {
+                let held = self.routes() == expected
+                    && routes().iter().all(|(_, route)| route.as_ref().is_some_and(&condition));
+                held.then_some(())
+            });
         started.elapsed()
     }
 
