@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import time
 import bird
 import loop
 import soak
+import measure
 from measure import ms, traced, write
 
 V4_PER_VRF = {"default": "10.1", "blue": "10.2"}
@@ -282,11 +282,7 @@ def address(index, vrf):
 
 def summarize(samples):
     """The median of every measure; call counts must not vary between rounds."""
-    summary = {key: statistics.median(s[key] for s in samples) for key in ("wall", "cpu", "rss")}
-    for key in ("vtysh", "http"):
-        values = sorted({s[key] for s in samples})
-        summary[key] = values[0] if len(values) == 1 else "–".join(map(str, (values[0], values[-1])))
-    return summary
+    return measure.summarize(samples, ("wall", "cpu", "rss"), ("vtysh", "http"))
 
 
 def table(results):

@@ -28,12 +28,12 @@ import json
 import os
 import random
 import re
-import statistics
 import subprocess
 import sys
 import textwrap
 import time
 
+import measure
 from measure import ms, traced, write
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -338,11 +338,7 @@ def address(index):
 
 def summarize(samples):
     """The median of every measure; the request count must not vary between rounds."""
-    summary = {key: statistics.median(s[key] for s in samples) for key in ("wall", "cpu", "bird_cpu", "rss")}
-    for key in ("http", "reads"):
-        values = sorted({s[key] for s in samples})
-        summary[key] = values[0] if len(values) == 1 else "–".join(map(str, (values[0], values[-1])))
-    return summary
+    return measure.summarize(samples, ("wall", "cpu", "bird_cpu", "rss"), ("http", "reads"))
 
 
 def table(results):

@@ -2,6 +2,7 @@
 files are written. Stdlib only."""
 
 import ctypes
+import statistics
 import os
 import subprocess
 
@@ -51,3 +52,13 @@ def write(path, text):
 
 def ms(seconds):
     return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
+
+
+def summarize(samples, medians, counts):
+    """The median of each of `medians` over the rounds' `samples`; each of `counts` (calls, requests) must not vary
+    between rounds: a single value, or its range written `a–b`."""
+    summary = {key: statistics.median(s[key] for s in samples) for key in medians}
+    for key in counts:
+        values = sorted({s[key] for s in samples})
+        summary[key] = values[0] if len(values) == 1 else "–".join(map(str, (values[0], values[-1])))
+    return summary
