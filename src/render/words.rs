@@ -88,9 +88,7 @@ pub fn advertising(reach: &Reach, announced: bool, has_now: bool) -> (Option<Str
                 .map(Held::sentence)
                 .collect();
             match (held.is_empty(), reasons.is_empty()) {
-                (true, _) => {
-                    (None, Some("not advertised to any peer: there is no BGP neighbor to send it to".to_string()))
-                }
+                (true, _) => (None, Some("not advertised to any peer: its BGP instance has no neighbor".to_string())),
                 (false, true) => (None, None),
                 (false, false) => (None, Some(format!("not advertised to any peer: {}", reasons.join("; ")))),
             }
