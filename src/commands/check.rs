@@ -34,7 +34,9 @@ pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Erro
     let output = &context.output;
     let exposed =
         crate::config::exposed_keys(&config).into_iter().map(|key_file| Warning::KeyFileReadable { key_file });
-    let warnings: Vec<Warning> = config.warnings().into_iter().map(Warning::Config).chain(exposed).collect();
+    let programs = crate::health::exec::program_warnings(&config);
+    let warnings: Vec<Warning> =
+        config.warnings().into_iter().map(Warning::Config).chain(exposed).chain(programs).collect();
     match output.format {
         Format::Text => {
             emit(&render::check_text(&config, &context.config_path.display().to_string(), &warnings));

@@ -9,7 +9,7 @@ use super::{Tense, words};
 use crate::config::{Config, ManagedPrefix};
 use crate::finding::Finding;
 use crate::frr::Advertisement;
-use crate::health::{CheckStatus, CheckVerdict};
+use crate::health::{CheckSource, CheckStatus, CheckVerdict};
 use crate::plan::{Action, Desired, Outcome, PassError, Plan, PrefixPlan, ServicePlan, Summary, Verdict, Warning};
 
 /// The version of the JSON schema; bumped on any incompatible change.
@@ -66,7 +66,10 @@ struct StreakJson {
 #[derive(Serialize)]
 struct CheckJson {
     name: String,
-    url: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
     status: &'static str,
     passed: bool,
     reason: String,
@@ -206,7 +209,11 @@ fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
 fn check_json_entry(check: &CheckVerdict) -> CheckJson {
     CheckJson {
         name: check.name.clone(),
-        url: check.url.to_string(),
+        kind: check.kind(),
+        url: match &check.source {
+            CheckSource::Cabourotte(url) => Some(url.to_string()),
+            CheckSource::Exec => None,
+        },
         status: match check.status {
             CheckStatus::Passing => "passing",
             CheckStatus::Failing(_) => "failing",
