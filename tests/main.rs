@@ -11,6 +11,7 @@ mod support;
 mod cabourotte_tls;
 mod errors_and_help;
 mod examples;
+mod exec_checks;
 mod health_semantics;
 mod hostile_input;
 mod listener;

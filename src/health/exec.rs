@@ -186,6 +186,32 @@ pub fn program_warnings(config: &Config) -> Vec<crate::plan::Warning> {
         .collect()
 }
 
+/// `check --exec`: every command check run once, what it said as a finding. A failing check is a warning (the
+/// service would be withdrawn, which may be what the operator is testing); a checker error, or a program that
+/// cannot be run, is an error: the check cannot say anything as it is written.
+pub fn preflight(config: &Config) -> Vec<crate::finding::Finding> {
+    use crate::finding::{Finding, Level};
+    let results = run_every(config);
+    config
+        .exec_checks()
+        .map(|(service, check)| {
+            let subject = format!("service {}, exec check {}", escape(&service.name), escape(&check.name));
+            let verdict = super::CheckVerdict {
+                name: check.name.clone(),
+                source: super::CheckSource::Exec,
+                status: results.get(&key(service, check)).cloned().unwrap_or(CheckStatus::NoResult(Default::default())),
+            };
+            let (level, code) = match &verdict.status {
+                CheckStatus::Passing => (Level::Ok, "exec-passing"),
+                CheckStatus::Failing(_) if program_problem(check).is_some() => (Level::Error, "exec-cannot-run"),
+                CheckStatus::Failing(_) => (Level::Warning, "exec-failing"),
+                _ => (Level::Error, "exec-checker-error"),
+            };
+            Finding::new(level, code, subject, verdict.reason())
+        })
+        .collect()
+}
+
 /// Every command check of `config`, run now.
 pub fn run_every(config: &Config) -> ExecResults {
     run_all(config.exec_checks())

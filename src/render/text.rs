@@ -355,6 +355,16 @@ pub(crate) fn check_text(config: &Config, origin: &str, warnings: &[Warning]) ->
                 escape(&check.url.to_string())
             );
         }
+        for check in &service.exec {
+            let _ = writeln!(
+                out,
+                "    exec check {}: {} every {}, timeout {}",
+                escape(&check.name),
+                escape(&check.command.join(" ")),
+                crate::config::describe(check.interval),
+                crate::config::describe(check.timeout)
+            );
+        }
     }
     out
 }
