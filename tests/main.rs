@@ -26,6 +26,7 @@ mod real_bird_record;
 mod real_bird_tables;
 mod real_frr;
 mod real_frr_edges;
+mod real_frr_exec;
 mod real_frr_graded;
 mod real_frr_ownership;
 mod real_frr_run;
