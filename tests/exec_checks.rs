@@ -262,3 +262,53 @@ fn run_runs_each_command_at_its_own_interval() {
     assert_eq!(runs(&slow_runs), 1, "the 60 s check runs once in this time, not at every pass");
     assert!(env.networks().is_empty(), "withdrawn on SIGTERM");
 }
+
+/// An exec check is seen like a Cabourotte one by the metrics (`check` label: its name), by the hook
+/// (`ANYCASTD_REASON` names it with its message), and by `fall`: one failing pass of two keeps the service announced.
+#[test]
+fn metrics_hooks_and_fall_see_exec_checks() {
+    let env = Env::new();
+    let check = script(&env, "check.sh", "echo 'DNS OK'; exit 0");
+    let hook_out = env.dir.join("hook.out");
+    let hook = format!(
+        "fall = 2\non_change = [\"/bin/sh\", \"-c\", \"echo \\\"$ANYCASTD_STATE $ANYCASTD_REASON\\\" >> {}\"]\n",
+        hook_out.display()
+    );
+    env.config(&exec_service(&item("dns-local", &check, "")).replace("checks.exec", &format!("{hook}checks.exec")));
+    let path = env.dir.join("anycastd.prom");
+    let metrics = path.display().to_string();
+    env.anycastd(["--metrics-file", &metrics, "apply"]).run().success();
+    let written = std::fs::read_to_string(&path).expect("metrics written");
+    assert!(written.contains("anycastd_check_success{service=\"dns\",check=\"dns-local\"} 1\n"), "{written}");
+
+    script(&env, "check.sh", "echo 'DNS CRITICAL - no answer'; exit 2");
+    env.anycastd(["apply"]).run().success().stdout_has("dns: unhealthy 1/2, still announced\n");
+    assert_eq!(env.networks(), ["default 203.0.113.53/32"], "fall = 2 holds the first failure");
+    env.anycastd(["--metrics-file", &metrics, "apply"]).run().success();
+    assert!(env.networks().is_empty());
+    let written = std::fs::read_to_string(&path).expect("metrics written");
+    assert!(written.contains("anycastd_check_success{service=\"dns\",check=\"dns-local\"} 0\n"), "{written}");
+    let hooked = std::fs::read_to_string(&hook_out).expect("the hook ran");
+    assert!(hooked.contains("withdrawn check dns-local failed: exit status 2: DNS CRITICAL - no answer"), "{hooked}");
+}
+
+/// With `on_checker_error = "keep"`, a checker error of an exec check says so in the service's line, not that
+/// Cabourotte could not be asked.
+#[test]
+fn a_kept_service_says_its_exec_check_had_a_checker_error() {
+    let env = Env::new();
+    let check = script(&env, "check.sh", "exit 0");
+    let keep =
+        exec_service(&item("dns-local", &check, "")).replace("checks.exec", "on_checker_error = \"keep\"\nchecks.exec");
+    env.config(&keep);
+    env.anycastd(["apply"]).run().success();
+    script(&env, "check.sh", "exit 3");
+    let plan = env.anycastd(["plan"]).run();
+    plan.stdout_has(
+        "dns: health unknown (an exec check ended in a checker error): prefixes kept as they are (on_checker_error = \
+         \"keep\")\n",
+    );
+    plan.stdout_has(
+        "1 check had no verdict (Cabourotte could not be asked, or an exec check ended in a checker error).",
+    );
+}

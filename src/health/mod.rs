@@ -168,6 +168,18 @@ impl ServiceHealth {
         }
     }
 
+    /// Who could not give a verdict, in words for the operator: Cabourotte, an exec check, or both kinds.
+    pub fn checker_trouble(&self) -> &'static str {
+        let unavailable = self.checks.iter().filter(|check| matches!(check.status, CheckStatus::Unavailable(_)));
+        let (exec, cabourotte): (Vec<&CheckVerdict>, Vec<&CheckVerdict>) =
+            unavailable.partition(|check| check.source == CheckSource::Exec);
+        match (cabourotte.is_empty(), exec.is_empty()) {
+            (true, false) => "an exec check ended in a checker error",
+            (false, false) => "Cabourotte could not be asked, and an exec check ended in a checker error",
+            _ => "Cabourotte could not be asked",
+        }
+    }
+
     /// The checks that did not pass.
     pub fn failures(&self) -> impl Iterator<Item = &CheckVerdict> {
         self.checks.iter().filter(|check| !check.passed())
