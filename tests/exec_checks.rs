@@ -312,3 +312,38 @@ fn a_kept_service_says_its_exec_check_had_a_checker_error() {
         "1 check had no verdict (Cabourotte could not be asked, or an exec check ended in a checker error).",
     );
 }
+
+/// A broken configuration file: the last valid configuration, from the cache, stands in, and its exec check still
+/// runs, so that a failure withdraws. The command that runs is the one of the valid file, not one of the broken file.
+#[test]
+fn the_last_valid_configuration_runs_its_exec_checks_when_the_file_is_broken() {
+    let env = Env::new();
+    let runs = env.dir.join("runs");
+    let cached = script(&env, "cached.sh", &format!("echo cached >> {}\nexit 0", runs.display()));
+    let valid = exec_service(&item("dns-local", &cached, ""));
+    env.config(&valid);
+    env.anycastd(["apply"]).run().success();
+    assert_eq!(env.networks(), ["default 203.0.113.53/32"]);
+    let other = script(&env, "other.sh", &format!("echo other >> {}\nexit 0", runs.display()));
+    env.config(&(exec_service(&item("dns-local", &other, "")) + "oops = = \n"));
+    script(&env, "cached.sh", &format!("echo cached >> {}\nexit 2", runs.display()));
+    env.anycastd(["apply"]).run().code(1);
+    assert!(env.networks().is_empty(), "withdrawn by the cached configuration's failing check");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap_or_default(), "cached\ncached\n", "only the valid file's command");
+}
+
+/// Maintenance keeps a service withdrawn whatever its exec checks say, until `resume`.
+#[test]
+fn maintenance_keeps_a_service_with_passing_exec_checks_withdrawn() {
+    let env = Env::new();
+    let ok = script(&env, "ok.sh", "exit 0");
+    env.config(&exec_service(&item("dns-local", &ok, "")));
+    env.anycastd(["apply"]).run().success();
+    assert_eq!(env.networks(), ["default 203.0.113.53/32"]);
+    env.anycastd(["withdraw-all"]).run().success();
+    env.anycastd(["apply"]).run().success().stdout_has("dns: in maintenance (checks healthy)\n");
+    assert!(env.networks().is_empty());
+    env.anycastd(["resume"]).run().success();
+    env.anycastd(["apply"]).run().success();
+    assert_eq!(env.networks(), ["default 203.0.113.53/32"]);
+}
