@@ -347,3 +347,24 @@ fn maintenance_keeps_a_service_with_passing_exec_checks_withdrawn() {
     env.anycastd(["apply"]).run().success();
     assert_eq!(env.networks(), ["default 203.0.113.53/32"]);
 }
+
+/// The JSON report gives an exec check its type and no URL.
+#[test]
+fn the_json_report_types_exec_checks() {
+    let env = Env::new();
+    let fails = script(&env, "fails.sh", "echo 'CRITICAL - down'; exit 2");
+    env.config(&exec_service(&item("dns-local", &fails, "")));
+    let plan = env.anycastd(["plan"]).json().run().success();
+    let report: serde_json::Value = serde_json::from_str(&plan.stdout).expect("a JSON report");
+    let check = &report["services"][0]["checks"][0];
+    assert_eq!(
+        check,
+        &serde_json::json!({
+            "name": "dns-local",
+            "type": "exec",
+            "status": "failing",
+            "passed": false,
+            "reason": "exit status 2: CRITICAL - down",
+        })
+    );
+}
