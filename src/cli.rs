@@ -146,7 +146,11 @@ pub enum Command {
         /// drain mark where a prefix drains, runs the protocols of anycastd's file, and has a BGP session up.
         #[arg(long)]
         bird: bool,
-        /// Every pre-flight: --frr, --cabourotte and --bird.
+        /// Also run every exec check once, at most 8 at a time, and say what each one said (anycastd announces
+        /// nothing from it).
+        #[arg(long)]
+        exec: bool,
+        /// Every pre-flight: --frr, --cabourotte, --bird and --exec.
         #[arg(long)]
         all: bool,
     },

@@ -128,11 +128,12 @@ fn dispatch(command: &Command, context: &Context) -> Result<Exit, Error> {
         }
         Command::Resume => commands::resume::resume(context),
         Command::Forget { prefix, vrf } => commands::forget::forget(context, prefix, vrf.as_deref()),
-        Command::Check { frr, frr_conf, cabourotte, bird, all } => {
+        Command::Check { frr, frr_conf, cabourotte, bird, exec, all } => {
             let preflights = commands::check::Preflights {
                 frr: (*frr || *all).then_some(frr_conf.as_path()),
                 cabourotte: *cabourotte || *all,
                 bird: *bird || *all,
+                exec: *exec || *all,
             };
             commands::check::check(context, preflights)
         }

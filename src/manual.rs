@@ -84,7 +84,8 @@ const SERVICE_KEYS: &[(&str, &str)] = &[
         "prefixes.bird",
         "The prefixes BIRD announces while the service is healthy (this or prefixes.frrouting; keys below).",
     ),
-    ("checks.cabourotte", "The Cabourotte checks that must all pass (required; keys below)."),
+    ("checks.cabourotte", "The Cabourotte checks that must all pass (this or checks.exec, or both; keys below)."),
+    ("checks.exec", "The commands that must all pass too (this or checks.cabourotte, or both; keys below)."),
     ("rise", "Healthy passes in a row before a withdrawn service is announced (default 1)."),
     ("fall", "Unhealthy passes in a row before an announced service is withdrawn (default 1)."),
     ("max_age", "The default max_age of the service's checks."),
@@ -141,6 +142,20 @@ const CHECK_KEYS: &[(&str, &str)] = &[
     ("max_age", "A passing result older than this counts as failed (default: the service's max_age, else none)."),
 ];
 
+/// The keys of a command check, an item of `checks.exec`, as docs/configuration.md lists them, in short.
+const EXEC_KEYS: &[(&str, &str)] = &[
+    ("name", "The check's name in plans, logs, metrics and hooks; unique among its service's exec checks (required)."),
+    (
+        "command",
+        "The program (an absolute path) and its arguments, run without a shell, stdin /dev/null, a fixed small \
+         environment (required). Exit 0 passes, 2 fails, 1 fails unless warning_is_failure = false; 3, a signal or \
+         the timeout is a checker error (on_checker_error).",
+    ),
+    ("timeout", "How long it may run before its process group is killed (default \"5s\"; 100 ms to 1 min)."),
+    ("interval", "How often run runs it (default 5; 100 ms to 1 day); a timer's pass runs it every time."),
+    ("warning_is_failure", "Whether exit status 1 (WARNING) fails the check (default true)."),
+];
+
 /// CONFIGURATION: the file's shape and a short reference of its keys; docs/configuration.md is the full one.
 fn configuration_section() -> Roff {
     let mut roff = Roff::new();
@@ -167,6 +182,7 @@ fn configuration_section() -> Roff {
         ("Prefix keys, prefixes.frrouting", PREFIX_KEYS),
         ("Prefix keys, prefixes.bird", BIRD_PREFIX_KEYS),
         ("Check keys, checks.cabourotte", CHECK_KEYS),
+        ("Check keys, checks.exec", EXEC_KEYS),
     ] {
         roff.control("SS", [heading]);
         for (key, meaning) in keys {
@@ -328,6 +344,7 @@ mod tests {
             ("### `prefixes.frrouting`", PREFIX_KEYS),
             ("### `prefixes.bird`", BIRD_PREFIX_KEYS),
             ("### `checks.cabourotte`", CHECK_KEYS),
+            ("### `checks.exec`", EXEC_KEYS),
         ] {
             let shown: Vec<&str> = keys.iter().map(|(key, _)| *key).collect();
             assert_eq!(shown, documented_keys(heading), "{heading}: the man page (left) and docs/configuration.md");

@@ -22,6 +22,8 @@ pub struct Finished {
     pub success: bool,
     /// Its exit code, unless a signal ended it.
     pub code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
     /// What it printed on stdout.
     pub stdout: String,
     /// What it printed on stderr.
@@ -50,6 +52,16 @@ impl RunError {
 /// Runs `command` with `stdin` (`/dev/null` when `None`) in a process group of its own, killing the group if it
 /// has not finished within `timeout` or prints more than [`bounded::CHILD_OUTPUT`].
 pub fn run_with_deadline(command: &mut Command, stdin: Option<File>, timeout: Duration) -> Result<Finished, RunError> {
+    let mut child = spawn_in_group(command, stdin).map_err(|error| RunError::Spawn(error.to_string()))?;
+    let finished = wait_with_deadline(&mut child, Instant::now() + timeout);
+    if finished.is_err() {
+        kill_group(&mut child);
+    }
+    finished
+}
+
+/// Starts `command` as the leader of a process group of its own, which dies with anycastd.
+fn spawn_in_group(command: &mut Command, stdin: Option<File>) -> io::Result<Child> {
     let stdin = stdin.map_or_else(Stdio::null, Stdio::from);
     let parent = std::process::id();
     // SAFETY: the closure runs in the child between fork and exec and calls only async-signal-safe functions
@@ -57,18 +69,83 @@ pub fn run_with_deadline(command: &mut Command, stdin: Option<File>, timeout: Du
     unsafe {
         command.pre_exec(move || die_with_parent(parent));
     }
-    let mut child = command
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|error| RunError::Spawn(error.to_string()))?;
-    let finished = wait_with_deadline(&mut child, Instant::now() + timeout);
-    if finished.is_err() {
+    command.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn()
+}
+
+/// Runs a check's `command` (stdin `/dev/null`) in a process group of its own, which it does not outlive: the group
+/// is killed when the command ends, not only at `timeout`. A check is a question asked once; whatever it left
+/// running (a daemonised helper, a forgotten `sleep &`) would pile up at every pass, and would hold its pipes open,
+/// so that waiting for the end of its output would wait for the helper. So the end of the command is its exit, not
+/// the end of its output; the first `keep` bytes of each stream are kept, and the rest is read and dropped, so that
+/// a chatty check neither fills anycastd's memory nor blocks on a full pipe. A process that left the group
+/// (`setsid`) is out of reach, as it is for the deadline: its pipes are waited for until `timeout` at most, and
+/// what was read by then is kept.
+///
+/// `Spawn` carries the error itself, whose kind tells a program that is not there from a host out of resources.
+pub fn run_check(command: &mut Command, timeout: Duration, keep: usize) -> Result<Finished, io::Error> {
+    let deadline = Instant::now() + timeout;
+    let mut child = spawn_in_group(command, None)?;
+    let stdout = keep_in_background(child.stdout.take(), keep);
+    let stderr = keep_in_background(child.stderr.take(), keep);
+    let Some(pid) = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw) else {
         kill_group(&mut child);
+        return Err(io::Error::other("the child has no process id"));
+    };
+    let mut pause = Duration::from_micros(200);
+    loop {
+        // WNOWAIT: seen exited but not reaped, so that its id still names its group, and no other, for the kill.
+        let options = rustix::process::WaitIdOptions::EXITED
+            | rustix::process::WaitIdOptions::NOHANG
+            | rustix::process::WaitIdOptions::NOWAIT;
+        match rustix::process::waitid(rustix::process::WaitId::Pid(pid), options) {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            Ok(None) => {
+                kill_group(&mut child);
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+            }
+            Err(error) => {
+                kill_group(&mut child);
+                return Err(error.into());
+            }
+        }
     }
-    finished
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    let status = child.wait()?;
+    let collect = |pipe: mpsc::Receiver<Vec<u8>>| {
+        let bytes = pipe.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let (stdout, stderr) = (collect(stdout), collect(stderr));
+    use std::os::unix::process::ExitStatusExt;
+    Ok(Finished { success: status.success(), code: status.code(), signal: status.signal(), stdout, stderr })
+}
+
+/// Reads a pipe to its end in a thread of its own, keeping its first `keep` bytes and dropping the rest.
+fn keep_in_background(pipe: Option<impl Read + Send + 'static>, keep: usize) -> mpsc::Receiver<Vec<u8>> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let mut buffer = [0u8; 8192];
+            loop {
+                match pipe.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(read) => {
+                        let room = keep.saturating_sub(kept.len()).min(read);
+                        kept.extend_from_slice(&buffer[..room]);
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        let _ = sender.send(kept);
+    });
+    receiver
 }
 
 /// Collects a child's output and status, or says why it must be killed: it is not done by `deadline`, or it printed
@@ -86,7 +163,8 @@ fn wait_with_deadline(child: &mut Child, deadline: Instant) -> Result<Finished, 
             _ => return Err(RunError::Timeout),
         }
     };
-    Ok(Finished { success: status.success(), code: status.code(), stdout, stderr })
+    use std::os::unix::process::ExitStatusExt;
+    Ok(Finished { success: status.success(), code: status.code(), signal: status.signal(), stdout, stderr })
 }
 
 /// Makes the child (about to exec) receive SIGKILL when anycastd dies, and fails if it is already gone: a child whose

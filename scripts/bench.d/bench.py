@@ -29,6 +29,7 @@ import sys
 import time
 
 import bird
+import exec_checks
 import loop
 import soak
 import measure
@@ -347,6 +348,8 @@ def main():
     parser.add_argument("--out", help="also write the report (markdown) to this file")
     parser.add_argument("--idle", type=int, default=60, help="seconds of each idle measure of the loop section")
     parser.add_argument("--no-loop", action="store_true", help="skip the loop section")
+    parser.add_argument("--exec-checks", type=int, default=100,
+                        help="exec checks of the exec section (issue 28); 0 skips it")
     parser.add_argument("--callgrind", action="store_true",
                         help="also count the instructions of one no-op apply per size (valgrind's callgrind)")
     parser.add_argument("--original-venv", default="/var/cache/anycastd-bench/original-venv",
@@ -378,6 +381,8 @@ def main():
     report, missed = "", False
     if bench:
         report, missed = frr_section(bench, args)
+    if bench and args.exec_checks:
+        report += exec_checks.run(bench, args.exec_checks, args.repeat) + "\n"
     if args.bird_dir:
         report += bird.run(args) + "\n"
     if bench and not args.no_loop:

@@ -1,5 +1,5 @@
-//! `anycastd check`: validates the configuration and prints a summary; with `--frr` and `--cabourotte` (or
-//! `--all`), the pre-flights of FRR and of Cabourotte too, both read-only.
+//! `anycastd check`: validates the configuration and prints a summary; with `--frr`, `--cabourotte`, `--bird` and
+//! `--exec` (or `--all`), the pre-flights of FRR, Cabourotte and BIRD, read-only, and one run of every command check.
 
 use std::path::Path;
 
@@ -21,6 +21,8 @@ pub struct Preflights<'a> {
     pub cabourotte: bool,
     /// BIRD's.
     pub bird: bool,
+    /// Every command check, run once.
+    pub exec: bool,
 }
 
 /// Checks the configuration, and runs the pre-flights asked for.
@@ -31,23 +33,27 @@ pub fn check(context: &Context, preflights: Preflights<'_>) -> Result<Exit, Erro
         .cabourotte
         .then(|| cabourotte_preflight::check_all(&config, context.http_timeout, crate::clock::unix_now()));
     let bird = preflights.bird.then(|| crate::bird::preflight::check_all(&config, context.vtysh_timeout));
+    let exec = preflights.exec.then(|| crate::health::exec::preflight(&config));
     let output = &context.output;
     let exposed =
         crate::config::exposed_keys(&config).into_iter().map(|key_file| Warning::KeyFileReadable { key_file });
-    let warnings: Vec<Warning> = config.warnings().into_iter().map(Warning::Config).chain(exposed).collect();
+    let programs = crate::health::exec::program_warnings(&config);
+    let warnings: Vec<Warning> =
+        config.warnings().into_iter().map(Warning::Config).chain(exposed).chain(programs).collect();
     match output.format {
         Format::Text => {
             emit(&render::check_text(&config, &context.config_path.display().to_string(), &warnings));
             emit(&render::preflight_text("FRR", frr.as_deref().unwrap_or_default(), output.painter));
             emit(&render::preflight_text("Cabourotte", cabourotte.as_deref().unwrap_or_default(), output.painter));
             emit(&render::preflight_text("BIRD", bird.as_deref().unwrap_or_default(), output.painter));
+            emit(&render::preflight_text("exec checks", exec.as_deref().unwrap_or_default(), output.painter));
         }
         Format::Json => {
-            let preflights = [frr.as_deref(), cabourotte.as_deref(), bird.as_deref()];
+            let preflights = [frr.as_deref(), cabourotte.as_deref(), bird.as_deref(), exec.as_deref()];
             emit(&format!("{}\n", render::check_json(&config, &warnings, preflights)))
         }
     }
-    let all = frr.iter().chain(cabourotte.iter()).chain(bird.iter()).flatten();
+    let all = frr.iter().chain(cabourotte.iter()).chain(bird.iter()).chain(exec.iter()).flatten();
     let failed = all.clone().any(|finding: &Finding| finding.level == Level::Error);
     Ok(if failed { Exit::Failed } else { Exit::Done })
 }

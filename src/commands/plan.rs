@@ -70,7 +70,9 @@ fn inputs(config: &Config, given: &Given) -> Result<(HealthInput, FrrInput), Err
     let health = match (&given.health, given.assume_healthy) {
         (Some(path), _) => {
             let text = read_input(path, "--health", bounded::HEALTH)?;
-            let names: BTreeSet<&str> = config.checks().map(|(_, check)| check.name.as_str()).collect();
+            let cabourotte = config.checks().map(|(_, check)| check.name.as_str());
+            let names: BTreeSet<&str> =
+                cabourotte.chain(config.exec_checks().map(|(_, check)| check.name.as_str())).collect();
             let results = cabourotte::parse_result_list(&text, &|name| names.contains(name))
                 .map_err(|error| invalid("--health", path, error.to_string()))?;
             HealthInput::File(results)

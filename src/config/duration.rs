@@ -28,6 +28,10 @@ pub const INTERVAL: Bounds = Bounds { min: Duration::from_millis(100), max: Dura
 /// than a day says nothing about the service now.
 pub(crate) const MAX_AGE: Bounds = Bounds { min: Duration::from_secs(1), max: Duration::from_secs(DAY) };
 
+/// A command check's `timeout`: starting a program takes milliseconds; a check that needs more than a minute holds up
+/// every pass of its service (and `run`'s loop) that long.
+pub const EXEC_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(100), max: Duration::from_secs(MINUTE) };
+
 /// `on_change_timeout`: starting a program alone takes milliseconds; a hook may hold up loop mode for at most an hour.
 pub(crate) const HOOK_TIMEOUT: Bounds = Bounds { min: Duration::from_millis(100), max: Duration::from_secs(HOUR) };
 

@@ -21,7 +21,7 @@ use crate::bounded;
 
 pub(crate) use diagnostics::ConfigError;
 pub use duration::{
-    DRAIN, HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds, spoken,
+    DRAIN, EXEC_TIMEOUT, HTTP_TIMEOUT, INTERVAL, LOCK_TIMEOUT, RESYNC, VTYSH_TIMEOUT, describe, parse_seconds, spoken,
 };
 pub(crate) use pem::{exposed_keys, load as load_tls};
 pub(crate) use tls::TlsSettings;
@@ -46,6 +46,10 @@ pub(crate) const DEFAULT_CABOUROTTE_URL: &str = "http://127.0.0.1:9013";
 
 /// The check interval used when a check does not set one.
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a command check may run when it does not say: a Nagios plugin's own default timeout is 10 s, but a
+/// check that slow holds up every pass.
+pub(crate) const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long an `on_change` hook may run when the service does not say.
 pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,8 +84,12 @@ pub struct Service {
     pub name: String,
     /// The prefixes announced while healthy, sorted by VRF then prefix.
     pub(crate) prefixes: Vec<ManagedPrefix>,
-    /// The checks that must all pass for the service to be healthy, in config order.
+    /// The Cabourotte checks that must all pass for the service to be healthy, in config order.
     pub checks: Vec<Check>,
+    /// The commands that must all pass too (`checks.exec`), in config order. Left out of the configuration cache
+    /// when empty, so that a cache written before them reads the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exec: Vec<ExecCheck>,
     /// How health turns into announcements: rise/fall counts, what to do when Cabourotte cannot be asked.
     pub(crate) policy: Policy,
     /// A command run after the service's prefixes were announced or withdrawn.
@@ -270,6 +278,21 @@ pub struct Check {
     pub(crate) tls: TlsSettings,
 }
 
+/// A check that is a command: its exit status is the health, as a Nagios or Icinga plugin's (see `health/exec.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecCheck {
+    /// Its name in plans, logs, metrics and hooks: unique within its service.
+    pub name: String,
+    /// The program (an absolute path) and its arguments, run without a shell.
+    pub command: Vec<String>,
+    /// How long it may run before its process group is killed; a check killed so is a checker error.
+    pub timeout: Duration,
+    /// How often `anycastd run` runs it.
+    pub interval: Duration,
+    /// Whether exit status 1 (a plugin's WARNING) fails the check (the default), or passes it.
+    pub warning_is_failure: bool,
+}
+
 impl Config {
     /// Reads and validates the configuration file at `path`.
     pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -291,7 +314,12 @@ impl Config {
         self.services.iter().flat_map(|service| service.prefixes.iter().map(move |prefix| (service, prefix)))
     }
 
-    /// Every check with the service that owns it.
+    /// Every command check with the service that owns it.
+    pub fn exec_checks(&self) -> impl Iterator<Item = (&Service, &ExecCheck)> {
+        self.services.iter().flat_map(|service| service.exec.iter().map(move |check| (service, check)))
+    }
+
+    /// Every Cabourotte check with the service that owns it.
     pub fn checks(&self) -> impl Iterator<Item = (&Service, &Check)> {
         self.services.iter().flat_map(|service| service.checks.iter().map(move |check| (service, check)))
     }
@@ -306,7 +334,8 @@ impl Config {
 
     /// The shortest check interval: how often loop mode runs a pass.
     pub(crate) fn shortest_interval(&self) -> Duration {
-        self.checks().map(|(_, check)| check.interval).min().unwrap_or(DEFAULT_INTERVAL)
+        let cabourotte = self.checks().map(|(_, check)| check.interval);
+        cabourotte.chain(self.exec_checks().map(|(_, check)| check.interval)).min().unwrap_or(DEFAULT_INTERVAL)
     }
 }
 

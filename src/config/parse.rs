@@ -17,8 +17,8 @@ use super::tls::{self, TlsKey};
 use super::types::{CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 use super::{
     BirdDaemon, Check, Config, DEFAULT_BGPD_PID_FILE, DEFAULT_BIRD_FILE, DEFAULT_BIRD_SOCKET, DEFAULT_CABOUROTTE_URL,
-    DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_VTYSH, Daemon, FrrDaemon, Hook, ManagedPrefix, OnCheckerError,
-    OnFalling, OnUnhealthy, Policy, Service,
+    DEFAULT_EXEC_TIMEOUT, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_VTYSH, Daemon, ExecCheck, FrrDaemon, Hook,
+    ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, Service,
 };
 use crate::bird;
 
@@ -26,10 +26,11 @@ type Key<'i> = Spanned<DeString<'i>>;
 type Value<'i> = Spanned<DeValue<'i>>;
 
 const PREFIX_TYPES: &[&str] = &["frrouting", "bird"];
-const CHECK_TYPES: &[&str] = &["cabourotte"];
+const CHECK_TYPES: &[&str] = &["cabourotte", "exec"];
 const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh", "bgpd_pid_file", "route_map", "drain_route_map"];
 const BIRD_KEYS: &[&str] = &["prefix", "socket", "file", "drain", "table"];
 const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval", "max_age", "ca_file", "cert_file", "key_file"];
+const EXEC_KEYS: &[&str] = &["name", "command", "timeout", "interval", "warning_is_failure"];
 const SERVICE_KEYS: &[&str] = &[
     "prefixes",
     "checks",
@@ -72,6 +73,12 @@ fn syntax_problem(error: &toml::de::Error, more: bool) -> ConfigProblem {
     } else {
         problem
     }
+}
+
+/// A check of either type, as read from `checks.<type>`.
+enum AnyCheck {
+    Cabourotte(Check),
+    Exec(Spanned<ExecCheck>),
 }
 
 /// The route-maps a service or one of its prefixes names; a prefix's own override the service's.
@@ -141,10 +148,12 @@ impl Walker {
             _ => walker.frrouting_prefix(item, &inherited),
         });
         let default_max_age = max_age.flatten();
-        let checks = self.typed_lists(table, "checks", CHECK_TYPES, |walker, _, item| {
-            walker.cabourotte_check(item, default_max_age)
+        let checks = self.typed_lists(table, "checks", CHECK_TYPES, |walker, kind, item| match kind {
+            "exec" => walker.exec_check(item).map(AnyCheck::Exec),
+            _ => walker.cabourotte_check(item, default_max_age).map(AnyCheck::Cabourotte),
         });
         let (prefixes, checks, policy, on_change, _) = (prefixes?, checks?, policy?, on_change?, service_maps?);
+        let (checks, exec) = self.split_checks(checks);
         self.drains_need_a_route_map(table, policy, &prefixes);
         let end = table.iter().map(|(key, value)| key.span().end.max(end_of(value))).max();
         let end = end.unwrap_or(name.span().start);
@@ -155,16 +164,19 @@ impl Walker {
                     .help("add the prefixes to announce while healthy, e.g. prefixes.frrouting = [\"203.0.113.53\"]"),
             );
         }
-        if checks.is_empty() {
+        if checks.is_empty() && exec.is_empty() {
             self.report_consequence(
                 end,
                 ConfigProblem::new(name.span(), format!("service `{}` has no checks", name.get_ref()), "no checks")
-                    .help("add the checks that decide its health, e.g. checks.cabourotte = [\"dns\"]"),
+                    .help(
+                        "add the checks that decide its health, e.g. checks.cabourotte = [\"dns\"] or checks.exec = \
+                         [{ name = \"dns\", command = [\"/usr/lib/nagios/plugins/check_dns\", \"-H\", \"example.com\"] }]",
+                    ),
             );
         }
         let mut prefixes = self.without_duplicates(prefixes);
         prefixes.sort();
-        Some(Service { name: name.get_ref().to_string(), prefixes, checks, policy, on_change })
+        Some(Service { name: name.get_ref().to_string(), prefixes, checks, exec, policy, on_change })
     }
 
     /// Reads `key` of `table` with `read`; `Some(None)` when the key is absent, `None` when it is invalid.
@@ -337,18 +349,20 @@ impl Walker {
         let timeout = self.optional(service, "on_change_timeout", |walker, value| {
             walker.duration(value, "on_change_timeout", duration::HOOK_TIMEOUT).map(Some)
         });
-        let argv = self.optional(service, "on_change", |walker, value| walker.argv(value).map(Some));
+        let argv = self.optional(service, "on_change", |walker, value| {
+            let help = "e.g. on_change = [\"/usr/local/bin/notify\", \"--channel\", \"noc\"] (no shell is involved)";
+            walker.argv(value, "on_change", help).map(Some)
+        });
         let (timeout, argv) = (timeout?, argv?);
         Some(argv.map(|argv| Hook { argv, timeout: timeout.unwrap_or(DEFAULT_HOOK_TIMEOUT) }))
     }
 
-    /// An argument vector: a non-empty list of strings, the first an absolute path.
-    fn argv(&mut self, value: &Value<'_>) -> Option<Vec<String>> {
-        let help = "e.g. on_change = [\"/usr/local/bin/notify\", \"--channel\", \"noc\"] (no shell is involved)";
-        let array = self.array(value, "`on_change` must be a list: the program and its arguments")?;
+    /// An argument vector for `key`: a non-empty list of strings, the first an absolute path.
+    fn argv(&mut self, value: &Value<'_>, key: &str, help: &str) -> Option<Vec<String>> {
+        let array = self.array(value, &format!("`{key}` must be a list: the program and its arguments"))?;
         let words: Option<Vec<String>> = array
             .iter()
-            .map(|word| self.string(word, "each word of `on_change` must be a string").map(str::to_string))
+            .map(|word| self.string(word, &format!("each word of `{key}` must be a string")).map(str::to_string))
             .collect();
         let words = words?;
         let valid =
@@ -357,7 +371,7 @@ impl Walker {
             self.report(
                 ConfigProblem::new(
                     value.span(),
-                    "`on_change` must start with the absolute path of a program",
+                    format!("`{key}` must start with the absolute path of a program"),
                     "invalid command",
                 )
                 .help(help),
@@ -564,6 +578,84 @@ impl Walker {
         Some(path.components().collect())
     }
 
+    /// An item of `checks.exec`: a table, since a command has no shorthand.
+    fn exec_check(&mut self, item: &Value<'_>) -> Option<Spanned<ExecCheck>> {
+        let example = "{ name = \"dns\", command = [\"/usr/lib/nagios/plugins/check_dns\", \"-H\", \"example.com\"] }";
+        let DeValue::Table(table) = item.get_ref() else {
+            self.type_mismatch(item, &format!("a table such as {example}"), item.get_ref());
+            return None;
+        };
+        self.reject_unknown_keys(table, EXEC_KEYS, || "in an exec check".to_string());
+        let mut missing = Vec::new();
+        let name = match field(table, "name") {
+            Some((_, value)) => self.check_name(value).map(|name| (name, value.span())),
+            None => {
+                missing.push("name");
+                None
+            }
+        };
+        let help = "e.g. command = [\"/usr/lib/nagios/plugins/check_dns\", \"-H\", \"example.com\"]";
+        let command = match field(table, "command") {
+            Some((_, value)) => self.argv(value, "command", &format!("{help} (no shell is involved)")),
+            None => {
+                missing.push("command");
+                None
+            }
+        };
+        if !missing.is_empty() {
+            let keys = missing.iter().map(|key| format!("`{key}`")).collect::<Vec<_>>().join(" and ");
+            self.report(
+                ConfigProblem::new(item.span(), format!("this exec check has no {keys}"), format!("missing {keys}"))
+                    .help(format!("e.g. {example}")),
+            );
+        }
+        let timeout = option(Some(table), "timeout")
+            .map_or(Some(DEFAULT_EXEC_TIMEOUT), |v| self.duration(v, "timeout", duration::EXEC_TIMEOUT));
+        let interval = option(Some(table), "interval")
+            .map_or(Some(DEFAULT_INTERVAL), |v| self.duration(v, "interval", duration::INTERVAL));
+        let warning_is_failure =
+            option(Some(table), "warning_is_failure").map_or(Some(true), |v| self.boolean(v, "warning_is_failure"));
+        let (name, span) = name?;
+        let check = ExecCheck {
+            name,
+            command: command?,
+            timeout: timeout?,
+            interval: interval?,
+            warning_is_failure: warning_is_failure?,
+        };
+        Some(Spanned::new(span, check))
+    }
+
+    /// Splits a service's checks by type, and reports (and drops) a command check whose name another command check of
+    /// the service has: its name is what plans, metrics, hooks and `plan --health` know it by.
+    fn split_checks(&mut self, checks: Vec<AnyCheck>) -> (Vec<Check>, Vec<ExecCheck>) {
+        let (mut cabourotte, mut exec) = (Vec::new(), Vec::new());
+        let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+        for check in checks {
+            match check {
+                AnyCheck::Cabourotte(check) => cabourotte.push(check),
+                AnyCheck::Exec(check) => {
+                    let (span, check) = (check.span(), check.into_inner());
+                    if let Some(first) = seen.get(&check.name) {
+                        self.report(
+                            ConfigProblem::new(
+                                span,
+                                format!("two exec checks of this service are named `{}`", check.name.escape_debug()),
+                                "named again here",
+                            )
+                            .also_at(first.clone(), "first named here")
+                            .help("give each exec check of a service its own name"),
+                        );
+                        continue;
+                    }
+                    seen.insert(check.name.clone(), span);
+                    exec.push(check);
+                }
+            }
+        }
+        (cabourotte, exec)
+    }
+
     fn cabourotte_check(&mut self, item: &Value<'_>, default_max_age: Option<Duration>) -> Option<Check> {
         let example = "{ name = \"dns\", interval = 1 }";
         let (name_value, table) =
@@ -625,7 +717,7 @@ impl Walker {
                     "a check name cannot be empty or contain control characters",
                     "invalid check name",
                 )
-                .help("use the check's name exactly as in Cabourotte's configuration"),
+                .help("a Cabourotte check's is its name in Cabourotte's configuration; an exec check's is free"),
             );
             return None;
         }

@@ -132,14 +132,17 @@ fn unknown_prefix_and_check_types_list_the_supported_ones_before_what_they_leave
         found,
         [
             ("unknown prefix type `exabgp`", Some("supported prefix types: frrouting, bird")),
-            ("unknown check type `consul`", Some("supported check types: cabourotte")),
+            ("unknown check type `consul`", Some("supported check types: cabourotte, exec")),
             (
                 "service `dns` has no prefixes",
                 Some("add the prefixes to announce while healthy, e.g. prefixes.frrouting = [\"203.0.113.53\"]")
             ),
             (
                 "service `dns` has no checks",
-                Some("add the checks that decide its health, e.g. checks.cabourotte = [\"dns\"]")
+                Some(
+                    "add the checks that decide its health, e.g. checks.cabourotte = [\"dns\"] or checks.exec = [{ \
+                     name = \"dns\", command = [\"/usr/lib/nagios/plugins/check_dns\", \"-H\", \"example.com\"] }]"
+                )
             ),
         ]
     );
@@ -659,4 +662,97 @@ checks.cabourotte = ["dns"]
     let config = Config::parse(text, "t").expect("valid");
     let tables: Vec<_> = config.services[0].prefixes.iter().map(|p| p.bird().and_then(|b| b.table.clone())).collect();
     assert_eq!(tables, [Some("blue4".to_string()), None]);
+}
+
+/// A service checked only by commands: `checks.cabourotte` is not required then, and the defaults apply.
+#[test]
+fn exec_checks_stand_alone_with_their_defaults() {
+    let text = "[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\n\
+                checks.exec = [{ name = \"dns-local\", command = [\"/usr/lib/nagios/plugins/check_dns\", \"-H\", \
+                \"example.com\"] },\n  { name = \"load\", command = [\"/bin/true\"], timeout = \"2s\", interval = 1, \
+                warning_is_failure = false }]\n";
+    let config = Config::parse(text, "t").expect("valid");
+    let service = &config.services[0];
+    assert!(service.checks.is_empty());
+    assert_eq!(
+        service.exec,
+        [
+            ExecCheck {
+                name: "dns-local".into(),
+                command: vec!["/usr/lib/nagios/plugins/check_dns".into(), "-H".into(), "example.com".into()],
+                timeout: Duration::from_secs(5),
+                interval: Duration::from_secs(5),
+                warning_is_failure: true,
+            },
+            ExecCheck {
+                name: "load".into(),
+                command: vec!["/bin/true".into()],
+                timeout: Duration::from_secs(2),
+                interval: Duration::from_secs(1),
+                warning_is_failure: false,
+            },
+        ]
+    );
+    assert_eq!(config.shortest_interval(), Duration::from_secs(1), "exec intervals count for run's loop");
+}
+
+#[test]
+fn exec_checks_are_validated_at_their_span() {
+    let service =
+        |checks: &str| format!("[services.dns]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.exec = [{checks}]\n");
+    assert_eq!(
+        one_problem(&service(r#"{ name = "a", command = ["check_dns"] }"#)),
+        ("`command` must start with the absolute path of a program".into(), r#"["check_dns"]"#.into())
+    );
+    assert_eq!(
+        one_problem(&service(r#"{ name = "a", command = [] }"#)),
+        ("`command` must start with the absolute path of a program".into(), "[]".into())
+    );
+    assert_eq!(
+        one_problem(&service(r#"{ name = "a", command = "/bin/true -v" }"#)),
+        ("`command` must be a list: the program and its arguments".into(), r#""/bin/true -v""#.into())
+    );
+    assert_eq!(
+        one_problem(&service(r#"{ command = ["/bin/true"] }"#)),
+        ("this exec check has no `name`".into(), r#"{ command = ["/bin/true"] }"#.into())
+    );
+    assert_eq!(
+        one_problem(&service(r#"{ name = "a", command = ["/bin/true"], timeout = "2m" }"#)),
+        ("invalid timeout: must be at most 1 min".into(), r#""2m""#.into())
+    );
+    assert_eq!(
+        one_problem(&service(r#"{ name = "a", command = ["/bin/true"], timeout = "50ms" }"#)),
+        ("invalid timeout: must be at least 100 ms".into(), r#""50ms""#.into())
+    );
+    assert_eq!(
+        one_problem(&service(r#"{ name = "a", command = ["/bin/true"], warning_is_failure = "no" }"#)),
+        ("`warning_is_failure` must be true or false".into(), r#""no""#.into())
+    );
+    assert_eq!(
+        one_problem(&service(r#""/bin/true""#)),
+        (
+            r#"expected a table such as { name = "dns", command = ["/usr/lib/nagios/plugins/check_dns", "-H", "example.com"] }"#.into(),
+            r#""/bin/true""#.into()
+        )
+    );
+    assert_eq!(
+        one_problem(&service(r#"{ name = "a", command = ["/bin/true"], shell = true }"#)).0,
+        "unknown key `shell` in an exec check"
+    );
+    let twice = service(r#"{ name = "a", command = ["/bin/true"] }, { name = "a", command = ["/bin/false"] }"#);
+    let error = Config::parse(&twice, "t").unwrap_err();
+    let problem = &error.problems()[0];
+    assert_eq!(problem.message, "two exec checks of this service are named `a`");
+    assert_eq!(error.problems().len(), 1);
+}
+
+#[test]
+fn a_service_may_mix_both_check_types_and_exec_names_may_repeat_across_services() {
+    let text = "[services.a]\nprefixes.frrouting = [\"203.0.113.53\"]\nchecks.cabourotte = [\"dns\"]\n\
+                checks.exec = [{ name = \"dns\", command = [\"/bin/true\"] }]\n\
+                [services.b]\nprefixes.frrouting = [\"203.0.113.54\"]\n\
+                checks.exec = [{ name = \"dns\", command = [\"/bin/false\"] }]\n";
+    let config = Config::parse(text, "t").expect("valid");
+    assert_eq!((config.services[0].checks.len(), config.services[0].exec.len()), (1, 1));
+    assert_eq!(config.exec_checks().count(), 2);
 }

@@ -31,6 +31,8 @@ pub struct Memory {
     failed: bool,
     /// The answers of the last poll of Cabourotte, for a pass made by a push.
     pub answers: Option<Answers>,
+    /// The last verdict of each command check, and when it ran: loop mode runs one at its own interval.
+    pub exec: crate::health::exec::Remembered,
     /// The last pass changed FRR and some update had not reached its neighbors yet: the next pass reads what FRR
     /// sends again, so that the report and the metrics confirm it.
     pub advertisement_pending: bool,

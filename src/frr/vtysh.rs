@@ -284,6 +284,7 @@ mod tests {
         let finished = process::Finished {
             success: false,
             code: Some(13),
+            signal: None,
             stdout: "[16647|mgmtd] sending configuration\n[16648|zebra] sending configuration\n[16654|bgpd] sending \
                      configuration\n% Can't find static route specified\n[16664|staticd] sending configuration\n\
                      Waiting for children to finish applying config...\n"

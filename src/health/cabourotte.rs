@@ -92,12 +92,15 @@ fn distinct_urls(config: &Config) -> BTreeSet<&CabourotteUrl> {
     config.checks().map(|(_, check)| &check.url).collect()
 }
 
-/// A result list in which every configured check passes, or fails (offline plans: `--assume`).
+/// A result list in which every configured check (command checks too) passes, or fails (offline plans: `--assume`).
 pub fn assumed(config: &Config, healthy: bool) -> ResultList {
     let message = if healthy { "success (assumed with --assume healthy)" } else { "assumed with --assume unhealthy" };
-    ResultList::from_results(config.checks().map(|(_, check)| {
-        (check.name.clone(), CheckResult { success: healthy, message: message.to_string(), timestamp: None })
-    }))
+    let names = config.checks().map(|(_, check)| &check.name).chain(config.exec_checks().map(|(_, check)| &check.name));
+    ResultList::from_results(
+        names.map(|name| {
+            (name.clone(), CheckResult { success: healthy, message: message.to_string(), timestamp: None })
+        }),
+    )
 }
 
 /// Fetches the result list of one Cabourotte, over TLS with `tls` for https, keeping the checks `wanted`.

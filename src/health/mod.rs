@@ -1,12 +1,16 @@
-//! A service's health from Cabourotte's answers: healthy if and only if every one of its checks passed.
+//! A service's health from Cabourotte's answers and its commands' results: healthy if and only if every one of its
+//! checks passed.
 //!
 //! Anything short of a reported success counts against the service, as in the original anycastd: a failing
-//! check, a check Cabourotte has no result for, and a Cabourotte that could not be asked. Pure: no I/O.
+//! check, a check Cabourotte has no result for, and a Cabourotte that could not be asked (or a command that ended in
+//! a checker error). Pure: no I/O.
 
 pub mod cabourotte;
+pub mod exec;
 pub mod preflight;
 
 use crate::health::cabourotte::{Answers, Unreadable};
+use crate::health::exec::ExecResults;
 use std::time::Duration;
 
 use crate::config::{CabourotteUrl, Service};
@@ -60,13 +64,22 @@ pub enum Condition {
     CheckerUnavailable,
 }
 
+/// Where a check's verdict comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckSource {
+    /// The Cabourotte at this URL.
+    Cabourotte(CabourotteUrl),
+    /// A command of `checks.exec`.
+    Exec,
+}
+
 /// One check of a service and its verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckVerdict {
-    /// The check's name in Cabourotte.
+    /// The check's name (in Cabourotte, or of its `checks.exec` entry).
     pub name: String,
-    /// The Cabourotte that was asked.
-    pub url: CabourotteUrl,
+    /// Who was asked.
+    pub source: CheckSource,
     /// What it said.
     pub status: CheckStatus,
 }
@@ -77,19 +90,29 @@ impl CheckVerdict {
         self.status == CheckStatus::Passing
     }
 
+    /// Its type in reports: `cabourotte` or `exec`.
+    pub fn kind(&self) -> &'static str {
+        match self.source {
+            CheckSource::Cabourotte(_) => "cabourotte",
+            CheckSource::Exec => "exec",
+        }
+    }
+
     /// Why the check passed or not, in words for the operator.
     pub fn reason(&self) -> String {
+        let url = match &self.source {
+            CheckSource::Cabourotte(url) => url,
+            CheckSource::Exec => return self.exec_reason(),
+        };
         match &self.status {
             CheckStatus::Passing => "success".to_string(),
             CheckStatus::Failing(message) => message.clone(),
-            CheckStatus::NoResult(unreadable) if unreadable.is_empty() => format!(
-                "Cabourotte at {} has no result for this check (unknown check, or it has not run yet)",
-                self.url
-            ),
+            CheckStatus::NoResult(unreadable) if unreadable.is_empty() => {
+                format!("Cabourotte at {url} has no result for this check (unknown check, or it has not run yet)")
+            }
             CheckStatus::NoResult(unreadable) => format!(
-                "Cabourotte at {} has no result for this check; some entries of its answer have no readable name, and \
-                 one may be this check's: {unreadable}",
-                self.url
+                "Cabourotte at {url} has no result for this check; some entries of its answer have no readable name, \
+                 and one may be this check's: {unreadable}"
             ),
             CheckStatus::Stale { age: Age::Seconds(age), max_age } => {
                 format!("stale result (age {age} s > max_age {})", crate::config::describe(*max_age))
@@ -103,7 +126,20 @@ impl CheckVerdict {
                 "stale result: it has no healthcheck-timestamp, so it cannot be shown younger than max_age {}",
                 crate::config::describe(*max_age)
             ),
-            CheckStatus::Unavailable(reason) => format!("Cabourotte at {} could not be asked: {reason}", self.url),
+            CheckStatus::Unavailable(reason) => format!("Cabourotte at {url} could not be asked: {reason}"),
+        }
+    }
+
+    /// [`CheckVerdict::reason`] for a command check.
+    fn exec_reason(&self) -> String {
+        match &self.status {
+            CheckStatus::Passing => "success".to_string(),
+            CheckStatus::Failing(message) => message.clone(),
+            CheckStatus::NoResult(_) => "no result for this command check (it was not run, or the health file has \
+                                         no entry of its name)"
+                .to_string(),
+            CheckStatus::Stale { .. } => "stale result".to_string(),
+            CheckStatus::Unavailable(reason) => format!("checker error: {reason}"),
         }
     }
 }
@@ -132,15 +168,35 @@ impl ServiceHealth {
         }
     }
 
+    /// Who could not give a verdict, in words for the operator: Cabourotte, an exec check, or both kinds.
+    pub fn checker_trouble(&self) -> &'static str {
+        let unavailable = self.checks.iter().filter(|check| matches!(check.status, CheckStatus::Unavailable(_)));
+        let (exec, cabourotte): (Vec<&CheckVerdict>, Vec<&CheckVerdict>) =
+            unavailable.partition(|check| check.source == CheckSource::Exec);
+        match (cabourotte.is_empty(), exec.is_empty()) {
+            (true, false) => "an exec check ended in a checker error",
+            (false, false) => "Cabourotte could not be asked, and an exec check ended in a checker error",
+            _ => "Cabourotte could not be asked",
+        }
+    }
+
     /// The checks that did not pass.
     pub fn failures(&self) -> impl Iterator<Item = &CheckVerdict> {
         self.checks.iter().filter(|check| !check.passed())
     }
 }
 
-/// Judges `service` from the answers of its Cabourotte URLs. With `now` (Unix seconds), results older than their
-/// check's `max_age` are stale; without it (offline plans), age is not judged.
-pub fn evaluate(service: &Service, answers: &Answers, now: Option<i64>) -> ServiceHealth {
+/// Judges `service` from the answers of its Cabourotte URLs and the results of its commands (`exec`). With `now` (Unix
+/// seconds), results older than their check's `max_age` are stale; without it (offline plans), age is not judged.
+pub fn evaluate(service: &Service, answers: &Answers, exec: &ExecResults, now: Option<i64>) -> ServiceHealth {
+    let commands = service.exec.iter().map(|check| CheckVerdict {
+        name: check.name.clone(),
+        source: CheckSource::Exec,
+        status: exec
+            .get(&exec::key(service, check))
+            .cloned()
+            .unwrap_or_else(|| CheckStatus::NoResult(Unreadable::default())),
+    });
     let checks = service
         .checks
         .iter()
@@ -157,8 +213,9 @@ pub fn evaluate(service: &Service, answers: &Answers, now: Option<i64>) -> Servi
                     },
                 },
             };
-            CheckVerdict { name: check.name.clone(), url: check.url.clone(), status }
+            CheckVerdict { name: check.name.clone(), source: CheckSource::Cabourotte(check.url.clone()), status }
         })
+        .chain(commands)
         .collect();
     ServiceHealth { checks }
 }
@@ -197,9 +254,9 @@ mod tests {
     fn a_service_is_healthy_only_when_every_check_passed() {
         let config = seed();
         let answers = answers(&config, Ok(include_str!("../../tests/fixtures/cabourotte-result-list.json")));
-        let dns = evaluate(&config.services[0], &answers, None);
+        let dns = evaluate(&config.services[0], &answers, &ExecResults::new(), None);
         assert!(dns.is_healthy());
-        let ntp = evaluate(&config.services[1], &answers, None);
+        let ntp = evaluate(&config.services[1], &answers, &ExecResults::new(), None);
         assert!(!ntp.is_healthy());
         let failed: Vec<_> = ntp.failures().map(|c| (c.name.as_str(), c.reason())).collect();
         assert_eq!(
@@ -214,10 +271,15 @@ mod tests {
     #[test]
     fn a_missing_result_or_an_unreachable_cabourotte_is_unhealthy() {
         let config = seed();
-        let empty = evaluate(&config.services[0], &answers(&config, Ok("[]")), None);
+        let empty = evaluate(&config.services[0], &answers(&config, Ok("[]")), &ExecResults::new(), None);
         assert_eq!(empty.checks[0].status, CheckStatus::NoResult(Unreadable::default()));
         assert!(!empty.is_healthy());
-        let down = evaluate(&config.services[0], &answers(&config, Err("Connection refused (os error 111)")), None);
+        let down = evaluate(
+            &config.services[0],
+            &answers(&config, Err("Connection refused (os error 111)")),
+            &ExecResults::new(),
+            None,
+        );
         assert!(!down.is_healthy());
         assert_eq!(
             down.checks[0].reason(),
@@ -231,12 +293,15 @@ mod tests {
         config.services[0].checks[0].max_age = Some(Duration::from_secs(30));
         let body = r#"[{"name": "dns", "success": true, "healthcheck-timestamp": 1000}]"#;
         let answers = answers(&config, Ok(body));
-        let fresh = evaluate(&config.services[0], &answers, Some(1030));
+        let fresh = evaluate(&config.services[0], &answers, &ExecResults::new(), Some(1030));
         assert!(fresh.is_healthy());
-        let stale = evaluate(&config.services[0], &answers, Some(1047));
+        let stale = evaluate(&config.services[0], &answers, &ExecResults::new(), Some(1047));
         assert_eq!(stale.checks[0].reason(), "stale result (age 47 s > max_age 30 s)");
         assert_eq!(stale.condition(), Condition::Unhealthy);
-        assert!(evaluate(&config.services[0], &answers, None).is_healthy(), "offline plans do not judge age");
+        assert!(
+            evaluate(&config.services[0], &answers, &ExecResults::new(), None).is_healthy(),
+            "offline plans do not judge age"
+        );
     }
 
     #[test]
@@ -245,8 +310,11 @@ mod tests {
         config.services[0].checks[0].max_age = Some(Duration::from_secs(30));
         let body = r#"[{"name": "dns", "success": true, "healthcheck-timestamp": 1000}]"#;
         let answers = answers(&config, Ok(body));
-        assert!(evaluate(&config.services[0], &answers, Some(995)).is_healthy(), "5 s of skew is allowed");
-        let ahead = evaluate(&config.services[0], &answers, Some(994));
+        assert!(
+            evaluate(&config.services[0], &answers, &ExecResults::new(), Some(995)).is_healthy(),
+            "5 s of skew is allowed"
+        );
+        let ahead = evaluate(&config.services[0], &answers, &ExecResults::new(), Some(994));
         assert_eq!(ahead.checks[0].status, CheckStatus::Stale { age: Age::Ahead(6), max_age: Duration::from_secs(30) });
         assert_eq!(
             ahead.checks[0].reason(),
@@ -254,18 +322,21 @@ mod tests {
              be told: a Cabourotte whose clock runs ahead, or this host's clock stepped back"
         );
         assert_eq!(ahead.condition(), Condition::Unhealthy);
-        let far = evaluate(&config.services[0], &answers, Some(i64::MIN));
+        let far = evaluate(&config.services[0], &answers, &ExecResults::new(), Some(i64::MIN));
         let ahead = 1000 - i128::from(i64::MIN);
         assert_eq!(
             far.checks[0].status,
             CheckStatus::Stale { age: Age::Ahead(ahead as u64), max_age: Duration::from_secs(30) },
             "no overflow at the extremes"
         );
-        let ancient = evaluate(&config.services[0], &answers, Some(i64::MAX));
+        let ancient = evaluate(&config.services[0], &answers, &ExecResults::new(), Some(i64::MAX));
         assert!(matches!(ancient.checks[0].status, CheckStatus::Stale { age: Age::Seconds(_), .. }));
         let mut unlimited = config.clone();
         unlimited.services[0].checks[0].max_age = None;
-        assert!(evaluate(&unlimited.services[0], &answers, Some(0)).is_healthy(), "no max_age: age is not judged");
+        assert!(
+            evaluate(&unlimited.services[0], &answers, &ExecResults::new(), Some(0)).is_healthy(),
+            "no max_age: age is not judged"
+        );
     }
 
     #[test]
@@ -275,9 +346,15 @@ mod tests {
         config.services[1].checks[1].url = other.clone();
         let mut answers = answers(&config, Ok(r#"[{"name": "ntp_v6", "success": false, "message": "down"}]"#));
         answers.insert(other, Err("Connection refused".into()));
-        assert_eq!(evaluate(&config.services[1], &answers, None).condition(), Condition::Unhealthy);
+        assert_eq!(
+            evaluate(&config.services[1], &answers, &ExecResults::new(), None).condition(),
+            Condition::Unhealthy
+        );
         let down =
             |config: &Config| config.checks().map(|(_, c)| (c.url.clone(), Err("refused".to_string()))).collect();
-        assert_eq!(evaluate(&config.services[1], &down(&config), None).condition(), Condition::CheckerUnavailable);
+        assert_eq!(
+            evaluate(&config.services[1], &down(&config), &ExecResults::new(), None).condition(),
+            Condition::CheckerUnavailable
+        );
     }
 }

@@ -432,7 +432,13 @@ pub(crate) fn why(service: &ServicePlan) -> String {
         Verdict::Removed => "no longer in the configuration".to_string(),
         Verdict::Rising { healthy, rise } => format!("healthy {healthy}/{rise}, still withdrawn"),
         Verdict::Falling { unhealthy, fall } => format!("unhealthy {unhealthy}/{fall}, still announced"),
-        Verdict::KeptOnCheckerError => "Cabourotte could not be asked; prefixes kept as they are".to_string(),
+        Verdict::KeptOnCheckerError => format!(
+            "{}; prefixes kept as they are",
+            service
+                .health
+                .as_ref()
+                .map_or("Cabourotte could not be asked", crate::health::ServiceHealth::checker_trouble)
+        ),
         Verdict::Untouched => "left as it is until the next poll (a push about other checks)".to_string(),
         Verdict::Unhealthy => {
             let failures: Vec<String> = service

@@ -13,6 +13,7 @@ use crate::config::{Config, DEFAULT_VTYSH, Prefix, Vrf};
 use crate::context::Context;
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
 use crate::health::cabourotte::{self, Answers};
+use crate::health::exec::{self, ExecResults};
 use crate::plan::{Action, BirdStates, Departed, FrrStates, Intent, Outcome, Plan, PrefixPlan, Warning};
 use crate::state::StateDir;
 use crate::state::maintenance::{self, Maintenance};
@@ -23,6 +24,10 @@ use crate::state::streaks::{self, Recalled};
 pub struct Gathered {
     /// Cabourotte's answer for every check (none for `withdraw-all`, which does not ask).
     pub answers: Answers,
+    /// The verdict on every command check: run now, remembered by loop mode, or from a file.
+    pub exec: ExecResults,
+    /// The command checks this pass ran, with their verdicts, for loop mode to remember.
+    pub exec_ran: ExecResults,
     /// When Cabourotte was asked, to judge the age of its results; `None` for answers from a file.
     pub now: Option<i64>,
     /// FRR's running config, or why it could not be read, per vtysh path.
@@ -55,6 +60,33 @@ pub struct Daemons<'a> {
     pub bird: &'a BirdInput,
 }
 
+/// Which command checks a pass runs, and what it takes for the others.
+fn exec_results(
+    config: &Config,
+    intent: Intent,
+    health: &HealthInput,
+    remembered: Option<&exec::Remembered>,
+) -> (ExecResults, ExecResults) {
+    match (intent.asks_health(), health, remembered) {
+        (false, _, _) => (ExecResults::new(), ExecResults::new()),
+        (true, HealthInput::File(results), _) => (exec::from_file(config, results), ExecResults::new()),
+        // A pass made by a push runs nothing: it is about Cabourotte's checks, and must be quick.
+        (true, HealthInput::Pushed { .. }, remembered) => {
+            (remembered.map(|r| r.results().clone()).unwrap_or_default(), ExecResults::new())
+        }
+        (true, HealthInput::Live | HealthInput::Polled { .. }, None) => {
+            let ran = exec::run_every(config);
+            (ran.clone(), ran)
+        }
+        (true, HealthInput::Live | HealthInput::Polled { .. }, Some(remembered)) => {
+            let ran = exec::run_all(remembered.due(config, std::time::Instant::now()));
+            let mut all = remembered.results().clone();
+            all.extend(ran.clone());
+            (all, ran)
+        }
+    }
+}
+
 pub fn gather(
     config: &Config,
     context: &Context,
@@ -62,6 +94,19 @@ pub fn gather(
     health: &HealthInput,
     daemons: Daemons<'_>,
     state_dir: Option<&StateDir>,
+) -> Gathered {
+    gather_remembering(config, context, intent, health, daemons, state_dir, None)
+}
+
+/// [`gather`] for loop mode, whose `remembered` command checks run only when due (see [`exec::Remembered`]).
+pub fn gather_remembering(
+    config: &Config,
+    context: &Context,
+    intent: Intent,
+    health: &HealthInput,
+    daemons: Daemons<'_>,
+    state_dir: Option<&StateDir>,
+    exec_memory: Option<&exec::Remembered>,
 ) -> Gathered {
     let frr = daemons.frr;
     let maintenance = maintenance::read(state_dir);
@@ -105,27 +150,39 @@ pub fn gather(
         BirdInput::Live => bird::read_all(config, &extra_birds, context.vtysh_timeout),
     };
     let must_read = must_read || bird::any_to_ask(config) || !extra_birds.is_empty();
-    let ((answers, now), (frr, bird)): ((Answers, Option<i64>), (FrrStates, BirdStates)) = if must_read {
-        // Cabourotte, FRR and BIRD are asked at the same time: a pass waits for the slowest, not for their sum (a
-        // hung BIRD must not add its deadline to FRR's withdrawals).
+    let run_exec = || exec_results(config, intent, health, exec_memory);
+    let runs_commands = intent.asks_health()
+        && matches!(health, HealthInput::Live | HealthInput::Polled { .. })
+        && config.exec_checks().next().is_some();
+    let ((answers, now), (frr, bird), (exec, exec_ran)) = if must_read || runs_commands {
+        // Cabourotte, the commands, FRR and BIRD are asked at the same time: a pass waits for the slowest, not for
+        // their sum (a hung BIRD must not add its deadline to FRR's withdrawals).
         std::thread::scope(|scope| {
             let asked = scope.spawn(ask_health);
+            let commands = scope.spawn(run_exec);
             let bird = scope.spawn(read_bird);
             let frr = read_frr();
             let bird = bird.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (asked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), (frr, bird))
+            let commands = commands.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (asked.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), (frr, bird), commands)
         })
     } else {
-        // Nothing to read from FRR (loop mode remembers it): no thread to start for an idle pass.
-        (ask_health(), (read_frr(), read_bird()))
+        // Nothing to read from FRR (loop mode remembers it), no command to run: no thread to start for an idle pass.
+        (ask_health(), (read_frr(), read_bird()), run_exec())
     };
     let answers = health.with_pushed(answers);
     let exposed = if intent.asks_health() { crate::config::exposed_keys(config) } else { Vec::new() };
     let mut warnings: Vec<Warning> =
         exposed.into_iter().map(|key_file| Warning::KeyFileReadable { key_file }).collect();
     warnings.extend(record_warning);
+    if intent.asks_health() && matches!(health, HealthInput::File(_)) {
+        // An offline plan runs no command: say which could not run here (on a CI machine, most of them).
+        warnings.extend(exec::program_warnings(config));
+    }
     Gathered {
         answers,
+        exec,
+        exec_ran,
         now,
         frr,
         bird,

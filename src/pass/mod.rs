@@ -177,10 +177,14 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     let frr = FrrInput::Remembered(memory.trusted(config, Instant::now(), changes));
     let bgpd_before = memory.bgpd_identities(config);
     let daemons = Daemons { frr: &frr, bird: &BirdInput::Live };
-    let mut gathered = gather::gather(config, context, pass.intent, &pass.health, daemons, held.state_dir.as_ref());
+    let remembered = memory.is_loop().then_some(&memory.exec);
+    let state_dir = held.state_dir.as_ref();
+    let mut gathered =
+        gather::gather_remembering(config, context, pass.intent, &pass.health, daemons, state_dir, remembered);
     if pass.health.asks_cabourotte() && pass.intent == Intent::Reconcile {
         memory.answers = Some(gathered.answers.clone());
     }
+    memory.exec.learn(config, &gathered.exec_ran, started);
     memory.learn(config, &gathered.frr, &bgpd_before);
     let recalled = &gathered.recalled;
     let previous_counts = (recalled.streaks.clone(), recalled.warning.is_some() || recalled.forgeable);
@@ -388,6 +392,7 @@ fn inputs(gathered: Gathered, mut problems: Vec<PassError>) -> (Inputs, Vec<Pass
     let recalled = gathered.recalled;
     let inputs = Inputs {
         answers: gathered.answers,
+        exec: gathered.exec,
         frr: gathered.frr,
         bird: gathered.bird,
         maintenance,

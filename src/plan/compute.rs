@@ -34,7 +34,7 @@ fn plan_service(service: &Service, inputs: &Inputs, intent: Intent) -> ServicePl
     let observed: Vec<Observed> =
         service.prefixes.iter().map(|managed| observe(managed, &inputs.frr, &inputs.bird)).collect();
     let announced_now = observed.iter().any(|seen| seen.state.is_announced());
-    let health = intent.asks_health().then(|| health::evaluate(service, &inputs.answers, inputs.now));
+    let health = intent.asks_health().then(|| health::evaluate(service, &inputs.answers, &inputs.exec, inputs.now));
     let condition = health.as_ref().map(ServiceHealth::condition);
     let previous = inputs.streaks.of(&service.name);
     // A pass that cannot keep the counts would count the same unhealthy pass again and again, and counts someone

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::bird::BirdState;
 use crate::frr::RunningConfig;
 use crate::health::cabourotte::Answers;
+use crate::health::exec::ExecResults;
 use crate::state::maintenance::Maintenance;
 use crate::state::managed::Entry;
 use crate::state::streaks::Streaks;
@@ -23,6 +24,8 @@ pub type BirdStates = BTreeMap<PathBuf, Result<BirdState, String>>;
 pub struct Inputs {
     /// What each Cabourotte answered.
     pub answers: Answers,
+    /// What each command check said (`checks.exec`), by service and check name.
+    pub exec: ExecResults,
     /// What each FRR has.
     pub frr: FrrStates,
     /// What each BIRD has.

@@ -11,6 +11,16 @@ use crate::state::streaks::CountsProblem;
 pub enum Warning {
     /// About the configuration as a whole.
     Config(ConfigWarning),
+    /// A command check's program is not there, or cannot be run, on this host (`check`, an offline `plan`): a failing
+    /// check when it runs, but only a warning here, since a CI machine lacks the nodes' plugins.
+    ExecProgram {
+        /// The service.
+        service: String,
+        /// The check.
+        check: String,
+        /// What is wrong with its program.
+        problem: String,
+    },
     /// A check's TLS `key_file` is readable by every user of the host (`config::exposed_keys`).
     KeyFileReadable {
         /// The file.
@@ -94,6 +104,7 @@ impl Warning {
         match self {
             Warning::Config(warning) => warning.code(),
             Warning::KeyFileReadable { .. } => "key-file-readable",
+            Warning::ExecProgram { .. } => "exec-program-unusable",
             Warning::MissingRouteMap { .. } => "missing-route-map",
             Warning::MissingDrainRouteMap { .. } => "missing-drain-route-map",
             Warning::NotInRib { .. } => "not-in-rib",

@@ -9,7 +9,7 @@ use super::{Tense, words};
 use crate::config::{Config, ManagedPrefix};
 use crate::finding::Finding;
 use crate::frr::Advertisement;
-use crate::health::{CheckStatus, CheckVerdict};
+use crate::health::{CheckSource, CheckStatus, CheckVerdict};
 use crate::plan::{Action, Desired, Outcome, PassError, Plan, PrefixPlan, ServicePlan, Summary, Verdict, Warning};
 
 /// The version of the JSON schema; bumped on any incompatible change.
@@ -66,7 +66,10 @@ struct StreakJson {
 #[derive(Serialize)]
 struct CheckJson {
     name: String,
-    url: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
     status: &'static str,
     passed: bool,
     reason: String,
@@ -206,7 +209,11 @@ fn service_json(service: &ServicePlan, tense: Tense) -> ServiceJson {
 fn check_json_entry(check: &CheckVerdict) -> CheckJson {
     CheckJson {
         name: check.name.clone(),
-        url: check.url.to_string(),
+        kind: check.kind(),
+        url: match &check.source {
+            CheckSource::Cabourotte(url) => Some(url.to_string()),
+            CheckSource::Exec => None,
+        },
         status: match check.status {
             CheckStatus::Passing => "passing",
             CheckStatus::Failing(_) => "failing",
@@ -305,6 +312,8 @@ struct CheckReport<'a> {
     cabourotte: Option<&'a [Finding]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bird: Option<&'a [Finding]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exec: Option<&'a [Finding]>,
 }
 
 #[derive(Serialize)]
@@ -312,6 +321,17 @@ struct ConfiguredService {
     name: String,
     prefixes: Vec<ConfiguredPrefix>,
     checks: Vec<ConfiguredCheck>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exec_checks: Vec<ConfiguredExec>,
+}
+
+#[derive(Serialize)]
+struct ConfiguredExec {
+    name: String,
+    command: Vec<String>,
+    timeout_seconds: f64,
+    interval_seconds: f64,
+    warning_is_failure: bool,
 }
 
 #[derive(Serialize)]
@@ -336,8 +356,8 @@ struct ConfiguredCheck {
 
 /// A valid configuration as JSON, for `anycastd check --format json`, with the findings of `--frr` and
 /// `--cabourotte` if asked.
-pub(crate) fn check_json(config: &Config, warnings: &[Warning], preflights: [Option<&[Finding]>; 3]) -> String {
-    let [frr, cabourotte, bird] = preflights;
+pub(crate) fn check_json(config: &Config, warnings: &[Warning], preflights: [Option<&[Finding]>; 4]) -> String {
+    let [frr, cabourotte, bird, exec] = preflights;
     let services = config
         .services
         .iter()
@@ -366,6 +386,17 @@ pub(crate) fn check_json(config: &Config, warnings: &[Warning], preflights: [Opt
                     interval_seconds: c.interval.as_secs_f64(),
                 })
                 .collect(),
+            exec_checks: service
+                .exec
+                .iter()
+                .map(|c| ConfiguredExec {
+                    name: c.name.clone(),
+                    command: c.command.clone(),
+                    timeout_seconds: c.timeout.as_secs_f64(),
+                    interval_seconds: c.interval.as_secs_f64(),
+                    warning_is_failure: c.warning_is_failure,
+                })
+                .collect(),
         })
         .collect();
     let report = CheckReport {
@@ -378,6 +409,7 @@ pub(crate) fn check_json(config: &Config, warnings: &[Warning], preflights: [Opt
         frr,
         cabourotte,
         bird,
+        exec,
     };
     serde_json::to_string_pretty(&report).unwrap_or_default()
 }

@@ -14,7 +14,7 @@ use crate::clock::utc_timestamp;
 use crate::config::{Config, Daemon, RouteMap};
 use crate::escape::escape;
 use crate::finding::{Finding, Level};
-use crate::health::CheckStatus;
+use crate::health::{CheckSource, CheckStatus, ServiceHealth};
 use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, PrefixState, ServicePlan, Summary, Verdict, Warning};
 
 /// Colours text when enabled (on a terminal, or when asked), and passes it through otherwise.
@@ -122,7 +122,13 @@ pub(crate) fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
              protocol not named `anycastd_*`) and run `anycastd forget PREFIX`.\n"
         );
     }
-    let _ = writeln!(out, "{}", summary_line(&plan.summary(), tense));
+    let exec_errors = plan
+        .services
+        .iter()
+        .filter_map(|service| service.health.as_ref())
+        .flat_map(|health| health.checks.iter())
+        .any(|check| check.source == CheckSource::Exec && matches!(check.status, CheckStatus::Unavailable(_)));
+    let _ = writeln!(out, "{}", summary_line(&plan.summary(), tense, exec_errors));
     out
 }
 
@@ -147,9 +153,10 @@ fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: us
             painter.yellow(&format!("unhealthy {unhealthy}/{fall}, still announced"))
         }
         (Verdict::Removed, _) => painter.yellow("no longer in the configuration"),
-        (Verdict::KeptOnCheckerError, _) => painter.red(
-            "health unknown (Cabourotte could not be asked): prefixes kept as they are (on_checker_error = \"keep\")",
-        ),
+        (Verdict::KeptOnCheckerError, health) => painter.red(&format!(
+            "health unknown ({}): prefixes kept as they are (on_checker_error = \"keep\")",
+            health.as_ref().map_or("Cabourotte could not be asked", ServiceHealth::checker_trouble)
+        )),
         (Verdict::Untouched, _) => painter.yellow("left as it is until the next poll (a push about other checks)"),
     };
     let _ = writeln!(out, "{}: {state}", painter.bold(&escape(&service.name)));
@@ -273,7 +280,7 @@ fn padded(state: PrefixState) -> &'static str {
     }
 }
 
-fn summary_line(summary: &Summary, tense: Tense) -> String {
+fn summary_line(summary: &Summary, tense: Tense, exec_errors: bool) -> String {
     let (line, words) = match tense {
         Tense::Planned => ("Plan: ", ["to announce", "to withdraw", "to drain", "to restore"]),
         Tense::Applied => ("Applied: ", ["announced", "withdrawn", "drained", "restored"]),
@@ -293,7 +300,15 @@ fn summary_line(summary: &Summary, tense: Tense) -> String {
     line.push('.');
     if summary.checker_errors > 0 {
         let checks = plural(summary.checker_errors, "check", "checks");
-        let _ = write!(line, " Cabourotte could not be asked for {} {checks}.", summary.checker_errors);
+        if exec_errors {
+            let _ = write!(
+                line,
+                " {} {checks} had no verdict (Cabourotte could not be asked, or an exec check ended in a checker error).",
+                summary.checker_errors
+            );
+        } else {
+            let _ = write!(line, " Cabourotte could not be asked for {} {checks}.", summary.checker_errors);
+        }
     }
     line
 }
@@ -353,6 +368,16 @@ pub(crate) fn check_text(config: &Config, origin: &str, warnings: &[Warning]) ->
                 "    check {} at {} every {interval}",
                 escape(&check.name),
                 escape(&check.url.to_string())
+            );
+        }
+        for check in &service.exec {
+            let _ = writeln!(
+                out,
+                "    exec check {}: {} every {}, timeout {}",
+                escape(&check.name),
+                escape(&check.command.join(" ")),
+                crate::config::describe(check.interval),
+                crate::config::describe(check.timeout)
             );
         }
     }

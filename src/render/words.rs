@@ -13,6 +13,11 @@ use crate::state::streaks::CountsProblem;
 pub(crate) fn warning(warning: &Warning) -> String {
     match warning {
         Warning::Config(warning) => config_warning(*warning).to_string(),
+        Warning::ExecProgram { service, check, problem } => format!(
+            "service {}, exec check {}: {problem}; the check fails where its program cannot be run",
+            crate::escape::escape(service),
+            crate::escape::escape(check)
+        ),
         Warning::KeyFileReadable { key_file } => format!(
             "the key_file {0} is readable by every user of this host, who can then present anycastd's client \
              certificate to Cabourotte: chmod o-r {0}",
