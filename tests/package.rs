@@ -45,6 +45,7 @@ fn the_package_holds_the_binary_units_config_man_page_and_completions_and_nothin
             "-rw-r--r-- ./etc/anycastd/config.toml",
             "-rw-r--r-- ./usr/lib/anycastd/pam.d/frr",
             "-rw-r--r-- ./usr/lib/anycastd/pam.d/other",
+            "-rw-r--r-- ./usr/lib/anycastd/systemd/address.conf",
             "-rw-r--r-- ./usr/lib/systemd/system/anycastd-run.service",
             "-rw-r--r-- ./usr/lib/systemd/system/anycastd.service",
             "-rw-r--r-- ./usr/lib/systemd/system/anycastd.timer",
@@ -111,6 +112,8 @@ fn the_packaged_files_are_the_repository_s_and_what_the_binary_generates() {
         let pam = std::fs::read(source(&format!("pkg/pam.d/{service}"))).expect("the units' PAM services");
         assert_eq!(read(&format!("usr/lib/anycastd/pam.d/{service}")), pam, "{service}");
     }
+    let address = std::fs::read(source("pkg/systemd/address.conf")).expect("the units' address drop-in");
+    assert_eq!(read("usr/lib/anycastd/systemd/address.conf"), address);
     let generated = |args: &[&str]| {
         let mut binary = Command::new(env!("CARGO_BIN_EXE_anycastd"));
         succeed(binary.args(args), &format!("anycastd {}", args.join(" "))).stdout
