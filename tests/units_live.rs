@@ -607,3 +607,145 @@ fn an_exec_check_runs_in_the_timer_units_sandbox_and_the_documented_drop_in_loos
     node.ok(&["systemctl", "daemon-reload"]);
     node.wait_networks(&[DNS_V4, DNS_V6, UNMANAGED], TWO_PERIODS + TIMER_PERIOD);
 }
+
+/// A stand-in for anycastd in the units: what their sandbox lets a process do with the host's addresses, one line
+/// per probe, in the state directory (the one place the units may write; the journal would drop stdout, which is
+/// `info`, under `LogLevelMax=notice`). The real anycastd does the same over rtnetlink without `ip`.
+const ADDRESS_PROBE: &str = r#"#!/bin/sh
+exec >/var/lib/anycastd/probe 2>&1
+grep '^CapEff:' /proc/self/status
+ip -json address show dev lo >/dev/null && echo "read: ok"
+ip address add 203.0.113.77/32 dev lo && echo "add: ok"
+# capset(2), as anycastd calls it to clear its inheritable set: the child then has no capability left.
+setpriv --inh-caps=-all --ambient-caps=-all grep '^CapEff:' /proc/self/status
+echo "setpriv: exit $?"
+"#;
+
+/// The address the probe adds.
+const PROBED: &str = "203.0.113.77";
+
+/// Runs [`ADDRESS_PROBE`] as `unit`'s ExecStart (a test-only drop-in named to come after the others) until the unit
+/// has stopped; returns what the probe wrote, or the unit's result if it wrote nothing.
+fn probe_addresses(node: &Node, unit: &str) -> String {
+    let dir = node.path(&format!("/etc/systemd/system/{unit}.d"));
+    std::fs::create_dir_all(&dir).expect("the drop-in folder");
+    let stand_in = "[Service]\nExecStart=\nExecStart=/usr/local/bin/address-probe\n";
+    std::fs::write(dir.join("zz-stand-in.conf"), stand_in).expect("the stand-in's drop-in");
+    node.ok(&["systemctl", "daemon-reload"]);
+    let _ = node.run(&["rm", "-f", "/var/lib/anycastd/probe"]);
+    let _ = node.run(&["systemctl", "reset-failed", unit]);
+    // A oneshot unit's start returns when it has ended (and fails with it); a simple one's when it has started.
+    let _ = node.run(&["systemctl", "start", unit]);
+    node.wait_for(&format!("{unit} has stopped"), Duration::from_secs(10), || {
+        ["inactive", "failed"].contains(&node.property(unit, "ActiveState").as_str()).then_some(())
+    });
+    let probe = node.run(&["cat", "/var/lib/anycastd/probe"]);
+    if probe.status.success() {
+        String::from_utf8_lossy(&probe.stdout).into_owned()
+    } else {
+        format!("no probe: {}", node.property(unit, "Result"))
+    }
+}
+
+/// Whether the node's `lo` has the probe's address, as root sees it; removes it.
+fn lo_had_probed(node: &Node) -> bool {
+    let had = node.ok(&["ip", "-json", "address", "show", "dev", "lo"]).contains(&format!("\"local\":\"{PROBED}\""));
+    if had {
+        node.ok(&["ip", "address", "del", &format!("{PROBED}/32"), "dev", "lo"]);
+    }
+    had
+}
+
+/// The drop-in for the `interface` key (pkg/systemd/address.conf), linked as its own comment says, gives a process of
+/// each unit CAP_NET_ADMIN over the node's network namespace (an address added to `lo`), rtnetlink (addresses read)
+/// and capset(2) (a child with no capability); the shipped units refuse all three, and the drop-in less any one of
+/// its lines fails in its own way.
+#[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
+fn the_address_drop_in_lets_a_unit_read_and_add_addresses_on_lo_and_call_capset_each_line_needed() {
+    let node = Node::boot_as_installed();
+    node.install_package();
+    std::fs::write(node.path("/usr/local/bin/address-probe"), ADDRESS_PROBE).expect("write the probe");
+    node.ok(&["chmod", "0755", "/usr/local/bin/address-probe"]);
+    let net_admin = "CapEff:\t0000000000001000";
+    let none = "CapEff:\t0000000000000000";
+    let not_permitted = "RTNETLINK answers: Operation not permitted";
+    let unsupported = "Cannot open netlink socket: Address family not supported by protocol";
+    // dash's word for a child killed by SIGSYS, a system call the filter denies; its exit status is 128 + 31.
+    let killed = "Bad system call";
+
+    // The shipped unit: no capability, and capset is a filtered call. `ip`, run by a user without CAP_NET_ADMIN in
+    // its inheritable set, first drops its capabilities with capset (iproute2's drop_cap), and is killed for it.
+    let shipped = probe_addresses(&node, "anycastd.service");
+    println!("anycastd.service as shipped:\n{shipped}");
+    assert_eq!(shipped, format!("{none}\n{killed}\n{killed}\n{killed}\nsetpriv: exit 159\n"));
+    assert!(!lo_had_probed(&node));
+
+    // The drop-in less one line, in anycastd.service's folder: each line is needed, for the reason its comment says.
+    let packaged = std::fs::read_to_string(node.path("/usr/lib/anycastd/systemd/address.conf")).expect("packaged");
+    let dir = node.path("/etc/systemd/system/anycastd.service.d");
+    for (line, expected, added) in [
+        // CAP_NET_ADMIN in a user namespace of the unit's own counts there, not in the node's network namespace.
+        ("PrivateUsers=", format!("{net_admin}\nread: ok\n{not_permitted}\n{none}\nsetpriv: exit 0\n"), false),
+        ("AmbientCapabilities=", format!("{none}\nread: ok\n{not_permitted}\n{none}\nsetpriv: exit 0\n"), false),
+        // An ambient capability outside the bounding set is dropped, without a word.
+        ("CapabilityBoundingSet=", format!("{none}\nread: ok\n{not_permitted}\n{none}\nsetpriv: exit 0\n"), false),
+        (
+            "RestrictAddressFamilies=",
+            format!("{net_admin}\n{unsupported}\n{unsupported}\n{none}\nsetpriv: exit 0\n"),
+            false,
+        ),
+        // `ip` holds CAP_NET_ADMIN inheritable and calls no capset; anycastd and setpriv do.
+        ("SystemCallFilter=", format!("{net_admin}\nread: ok\nadd: ok\n{killed}\nsetpriv: exit 159\n"), true),
+    ] {
+        let less: String =
+            packaged.lines().filter(|kept| !kept.starts_with(line)).map(|kept| format!("{kept}\n")).collect();
+        assert_eq!(less.lines().count() + 1, packaged.lines().count(), "the drop-in has one {line} line");
+        std::fs::write(dir.join("address.conf"), less).expect("the drop-in less one line");
+        let probed = probe_addresses(&node, "anycastd.service");
+        println!("anycastd.service with the drop-in less {line}:\n{probed}");
+        assert_eq!(probed, expected, "without {line}");
+        assert_eq!(lo_had_probed(&node), added, "without {line}");
+    }
+    std::fs::remove_file(dir.join("address.conf")).expect("remove the copy");
+
+    // The drop-in, linked into both units' folders with the commands its comment gives.
+    let setup: Vec<&str> = packaged
+        .lines()
+        .filter_map(|line| line.strip_prefix("#   "))
+        .filter(|line| line.starts_with("mkdir ") || line.starts_with("ln -s "))
+        .collect();
+    assert_eq!(setup.len(), 3, "{packaged}");
+    for command in setup {
+        node.ok(&["sh", "-c", command]);
+    }
+    for unit in ["anycastd.service", "anycastd-run.service"] {
+        let granted = probe_addresses(&node, unit);
+        println!("{unit} with the drop-in:\n{granted}");
+        assert_eq!(granted, format!("{net_admin}\nread: ok\nadd: ok\n{none}\nsetpriv: exit 0\n"), "{unit}");
+        assert!(lo_had_probed(&node), "{unit} added {PROBED} to the node's lo");
+        // systemd merged AF_NETLINK into the units' families: Cabourotte and vtysh keep theirs.
+        let families = node.property(unit, "RestrictAddressFamilies");
+        let mut families: Vec<&str> = families.split_whitespace().collect();
+        families.sort_unstable();
+        assert_eq!(families, ["AF_INET", "AF_INET6", "AF_NETLINK", "AF_UNIX"], "{unit}");
+        // capset is let through, the rest of ~@privileged stays denied.
+        let allowed = node.property(unit, "SystemCallFilter");
+        let allowed: Vec<&str> = allowed.split_whitespace().collect();
+        assert!(allowed.contains(&"capset"), "{unit}: {allowed:?}");
+        for privileged in ["setuid", "chroot", "setgroups", "acct"] {
+            assert!(!allowed.contains(&privileged), "{unit} still denies {privileged}");
+        }
+        // What the unit costs as loaded by the node's systemd: the bound tests/systemd_units.rs puts on the
+        // offline analysis of the same files.
+        let security = node.ok(&["systemd-analyze", "security", "--no-pager", unit]);
+        let last = security.lines().last().unwrap_or_default();
+        println!("{last}");
+        let level: f64 = last
+            .strip_prefix(&format!("→ Overall exposure level for {unit}: "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|number| number.parse().ok())
+            .unwrap_or_else(|| panic!("no overall exposure in {security}"));
+        assert!(level <= 2.0, "{last}");
+    }
+}
