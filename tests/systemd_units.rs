@@ -159,3 +159,28 @@ fn both_services_bound_descriptors_and_tasks_but_never_kill_for_memory() {
         );
     }
 }
+
+/// The README's commands that link the drop-in are the ones its own comment gives, which tests/units_live.rs runs on
+/// a booted node, and the package installs it where they link to.
+#[test]
+fn the_readme_links_the_address_drop_in_as_its_comment_says_where_the_package_installs_it() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let drop_in = std::fs::read_to_string(manifest.join(ADDRESS_DROP_IN)).expect("the drop-in");
+    let mut commented: Vec<&str> = drop_in.lines().filter_map(|line| line.strip_prefix("#   ")).collect();
+    commented.push("systemctl daemon-reload");
+    let readme = std::fs::read_to_string(manifest.join("README.md")).expect("the README");
+    let section = readme
+        .split_once("\n### Letting the units change addresses\n")
+        .map(|(_, rest)| rest)
+        .expect("the README's section on the drop-in");
+    let block = section
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```\n"))
+        .map(|(block, _)| block)
+        .expect("a sh block in that section");
+    assert_eq!(block.lines().collect::<Vec<_>>(), commented);
+    let cargo = std::fs::read_to_string(manifest.join("Cargo.toml")).expect("Cargo.toml");
+    let asset = "[\"pkg/systemd/address.conf\", \"usr/lib/anycastd/systemd/address.conf\", \"644\"]";
+    assert!(cargo.contains(asset), "Cargo.toml's assets have {asset}");
+    assert!(block.contains(" /usr/lib/anycastd/systemd/address.conf "), "{block}");
+}
