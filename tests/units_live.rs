@@ -662,7 +662,7 @@ fn lo_had_probed(node: &Node) -> bool {
 /// its lines fails in its own way.
 #[test]
 #[ignore = "needs root and the lab: scripts/test runs it"]
-fn the_address_drop_in_lets_a_unit_read_and_add_addresses_on_lo_and_call_capset_each_line_needed() {
+fn the_address_drop_in_lets_both_units_read_and_add_addresses_and_call_capset_and_each_line_is_needed() {
     let node = Node::boot_as_installed();
     node.install_package();
     std::fs::write(node.path("/usr/local/bin/address-probe"), ADDRESS_PROBE).expect("write the probe");
