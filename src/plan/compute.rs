@@ -65,6 +65,7 @@ fn plan_departed(config: &Config, inputs: &Inputs) -> Vec<ServicePlan> {
             daemon,
             route_map: None,
             drain_route_map: None,
+            host: None,
         };
         let seen = match (departed.allowed, &entry.vtysh) {
             (false, Some(vtysh)) => {
@@ -143,6 +144,7 @@ fn bird_strays(config: &Config, inputs: &Inputs) -> Option<ServicePlan> {
                 daemon: Daemon::Bird(bird),
                 route_map: None,
                 drain_route_map: None,
+                host: None,
             };
             let seen = observe_moved(config, inputs, &managed);
             prefixes.push(seen.plan(&managed, Desired::Withdrawn, None));
