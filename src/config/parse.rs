@@ -533,8 +533,12 @@ impl Walker {
         let span = option(table, "interface").map(|value| value.span()).unwrap_or(0..0);
         let example = net.hosts().next().unwrap_or(net.addr());
         self.report(
-            ConfigProblem::new(span, format!("{prefix} is a network: which of its addresses go on the interface?"), "which addresses?")
-                .help(format!("name them: addresses = [\"{example}\"]; each is added as a /{}", net.max_prefix_len())),
+            ConfigProblem::new(
+                span,
+                format!("{prefix} is a network: which of its addresses go on the interface?"),
+                "which addresses?",
+            )
+            .help(format!("name them: addresses = [\"{example}\"]; each is added as a /{}", net.max_prefix_len())),
         );
         None
     }

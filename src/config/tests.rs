@@ -121,7 +121,9 @@ checks.cabourotte = [{ name = "dns", intervall = 3 }]
     let error = Config::parse(text, "t").unwrap_err();
     assert_eq!(
         error.problems()[2].help.as_deref(),
-        Some("did you mean `vrf`? Valid keys: prefix, vrf, vtysh, bgpd_pid_file, route_map, drain_route_map, interface, addresses")
+        Some(
+            "did you mean `vrf`? Valid keys: prefix, vrf, vtysh, bgpd_pid_file, route_map, drain_route_map, interface, addresses"
+        )
     );
 }
 
@@ -783,7 +785,10 @@ fn interface_puts_a_host_prefix_s_own_address_there_for_frr_and_bird() {
 #[test]
 fn a_network_with_an_interface_names_its_addresses_inside_it() {
     let config = Config::parse(
-        &with_prefix("frrouting", r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["192.0.2.1", "192.0.2.2"] }"#),
+        &with_prefix(
+            "frrouting",
+            r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["192.0.2.1", "192.0.2.2"] }"#,
+        ),
         "t",
     )
     .expect("valid");
@@ -794,11 +799,17 @@ fn a_network_with_an_interface_names_its_addresses_inside_it() {
         ("192.0.2.0/24 is a network: which of its addresses go on the interface?".into(), "\"lo\"".into())
     );
     assert_eq!(
-        one_problem(&with_prefix("frrouting", r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["198.51.100.1"] }"#)),
+        one_problem(&with_prefix(
+            "frrouting",
+            r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["198.51.100.1"] }"#
+        )),
         ("198.51.100.1 is not inside 192.0.2.0/24".into(), "\"198.51.100.1\"".into())
     );
     assert_eq!(
-        one_problem(&with_prefix("bird", r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["192.0.2.1", "192.0.2.1"] }"#)),
+        one_problem(&with_prefix(
+            "bird",
+            r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["192.0.2.1", "192.0.2.1"] }"#
+        )),
         ("192.0.2.1 is named twice".into(), "\"192.0.2.1\"".into())
     );
     assert_eq!(
@@ -806,7 +817,10 @@ fn a_network_with_an_interface_names_its_addresses_inside_it() {
         ("`addresses` must name 1 to 64 addresses".into(), "[]".into())
     );
     assert_eq!(
-        one_problem(&with_prefix("frrouting", r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["192.0.2.1/32"] }"#)),
+        one_problem(&with_prefix(
+            "frrouting",
+            r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["192.0.2.1/32"] }"#
+        )),
         ("`192.0.2.1/32` is not an IP address".into(), "\"192.0.2.1/32\"".into())
     );
 }

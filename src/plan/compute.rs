@@ -19,14 +19,19 @@ impl Plan {
     /// Computes the plan from every input of a run.
     pub fn compute(config: &Config, inputs: &Inputs, intent: Intent) -> Plan {
         let services = config.services.iter().map(|service| plan_service(service, inputs, intent)).collect();
-        Plan {
+        let mut plan = Plan {
             maintenance: inputs.maintenance.clone(),
             services,
             departed: plan_departed(config, inputs).into_iter().chain(bird_strays(config, inputs)).collect(),
+            addresses: Vec::new(),
             warnings: config.warnings().into_iter().map(Warning::Config).collect(),
             errors: Vec::new(),
             reason: None,
-        }
+        };
+        super::plan_addresses(&mut plan, config, inputs, intent);
+        let router_ids = super::address::router_id_warnings(&plan, config, &inputs.frr);
+        plan.warnings.extend(router_ids);
+        plan
     }
 }
 
