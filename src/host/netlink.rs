@@ -118,6 +118,17 @@ impl Netlink {
         }
     }
 
+    /// Each interface's index and kind of device (`veth`, `bridge`, empty for `lo`), as the kernel names them.
+    #[cfg(test)]
+    pub(super) fn link_kinds(&mut self) -> Result<Vec<(u32, String)>, String> {
+        let mut kinds = Vec::new();
+        self.dump(wire::RTM_GETLINK, wire::RTM_NEWLINK, MOST_LINKS, |payload| {
+            kinds.push((wire::link(payload)?.index, wire::link_kind(payload)?));
+            Ok(())
+        })?;
+        Ok(kinds)
+    }
+
     fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1).max(1);
         self.seq

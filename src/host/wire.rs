@@ -121,18 +121,31 @@ pub(super) fn link(payload: &[u8]) -> Result<Link, String> {
                     .map_err(|_| format!("interface {index}: a master of {} bytes", value.len()))?;
                 master = Some(u32::from_ne_bytes(bytes)).filter(|master| *master != 0);
             }
-            IFLA_LINKINFO => {
-                for (info, value) in attributes(value).map_err(|e| format!("interface {index}: {e}"))? {
-                    if info == IFLA_INFO_KIND {
-                        is_vrf = c_string(value) == b"vrf";
-                    }
-                }
-            }
+            IFLA_LINKINFO => is_vrf = info_kind(value).map_err(|e| format!("interface {index}: {e}"))? == b"vrf",
             _ => {}
         }
     }
     let name = name.ok_or_else(|| format!("interface {index} has no name"))?;
     Ok(Link { index, name, master, is_vrf })
+}
+
+/// The kind of device (IFLA_INFO_KIND, `vrf`, `dummy`...) in an IFLA_LINKINFO attribute; empty when it has none.
+fn info_kind(linkinfo: &[u8]) -> Result<&[u8], String> {
+    let kind = attributes(linkinfo)?.into_iter().find(|(kind, _)| *kind == IFLA_INFO_KIND);
+    Ok(kind.map_or(&[][..], |(_, value)| c_string(value)))
+}
+
+/// The kind of device of an RTM_NEWLINK message, for the tests against the kernel: `is_vrf` is all `Link` keeps.
+#[cfg(test)]
+pub(super) fn link_kind(payload: &[u8]) -> Result<String, String> {
+    let linkinfo =
+        attributes(payload.get(IFINFOMSG_LEN..).ok_or("short")?)?.into_iter().find(|(kind, _)| *kind == IFLA_LINKINFO);
+    Ok(linkinfo
+        .map(|(_, value)| info_kind(value))
+        .transpose()?
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default()
+        .into_owned())
 }
 
 /// An RTM_NEWADDR message of an address dump; None for a family other than IPv4 and IPv6.
