@@ -160,7 +160,10 @@ impl Netlink {
                 interrupted |= message.flags & wire::NLM_F_DUMP_INTR != 0;
                 match message.kind {
                     wire::NLMSG_DONE => return Ok(if interrupted { Dumped::Interrupted } else { Dumped::Complete }),
-                    wire::NLMSG_ERROR => return Err(Failed::from_ack(&message)?.to_string()),
+                    wire::NLMSG_ERROR => match Failed::from_ack(&message)? {
+                        Failed::Kernel(0, _) => {} // an acknowledgement, which a dump does not ask for
+                        failed => return Err(failed.to_string()),
+                    },
                     kind if kind == answer => each(message.payload)?,
                     _ => {}
                 }
