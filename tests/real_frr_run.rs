@@ -33,7 +33,8 @@ fn a_pushed_failure_withdraws_at_once_and_a_pushed_success_waits_for_the_poll(fr
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let secret = secret_file(&lab, "s3cr3t-token");
-    let running = lab.anycastd(["run", "--interval", "12s", "--listen", &listen, "--push-secret-file", &secret]).spawn();
+    let running =
+        lab.anycastd(["run", "--interval", "12s", "--listen", &listen, "--push-secret-file", &secret]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
     let now = unix_now();
