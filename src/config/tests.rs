@@ -838,3 +838,25 @@ fn interface_names_linux_would_refuse_and_addresses_alone_are_rejected_at_their_
         ("`addresses` without `interface`".into(), "[\"203.0.113.53\"]".into())
     );
 }
+
+/// The README's example of `interface`, as written: valid, every prefix with its address.
+#[test]
+fn the_readme_s_service_address_example_is_valid() {
+    let readme = include_str!("../../README.md");
+    let section = readme.split("\n## The service address on the host\n").nth(1).expect("the section");
+    let block = section.split("```toml\n").nth(1).and_then(|rest| rest.split("\n```").next()).expect("a toml block");
+    let config = Config::parse(block, "README").expect("valid");
+    let interfaces: Vec<String> = config
+        .prefixes()
+        .map(|(_, p)| format!("{} {:?}", p.prefix, p.host.as_ref().map(|h| (&h.interface, h.addresses.len()))))
+        .collect();
+    assert_eq!(
+        interfaces,
+        [
+            "203.0.113.53/32 Some((\"lo\", 1))",
+            "2001:db8::b19:bad:53/128 Some((\"lo\", 1))",
+            "203.0.113.123/32 Some((\"123\", 1))",
+            "2001:db8::123:7e11:713e/128 Some((\"123\", 1))",
+        ]
+    );
+}
