@@ -38,6 +38,13 @@ pub(crate) fn run_changed(config: &Config, applied: &Plan, command: &str) -> Vec
                 };
                 changed.entry(state).or_default().push(format!("{} {}:{}", one.prefix, one.interface, one.address));
             }
+            // In the order it happened: addresses are added before any announcement, removed after the withdrawals.
+            let mut changed: Vec<(&str, Vec<String>)> = changed.into_iter().collect();
+            changed.sort_by_key(|(state, _)| match *state {
+                "address-added" => 0,
+                "address-removed" => 2,
+                _ => 1,
+            });
             changed.into_iter().map(|(state, prefixes)| run_hook(service, hook, state, &prefixes, command)).collect()
         })
         .collect()

@@ -344,6 +344,9 @@ pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
         event: "frr-unavailable",
         ..Event::pass_failed(command, words::frr_unavailable(vtysh, reason))
     }));
+    // An address is added before any announcement and removed after the withdrawals: the log says it in that order.
+    let added = |one: &&AddressPlan| one.action == AddressAction::Add;
+    events.extend(applied.addresses.iter().filter(added).filter_map(|one| address_event(one, command)));
     for service in applied.all_services() {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {
             if let CheckStatus::Unavailable(_) = check.status {
@@ -360,7 +363,7 @@ pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
         };
         events.extend(service.prefixes.iter().filter_map(|prefix| prefix_event(service, prefix, command, &why)));
     }
-    events.extend(applied.addresses.iter().filter_map(|one| address_event(one, command)));
+    events.extend(applied.addresses.iter().filter(|one| !added(one)).filter_map(|one| address_event(one, command)));
     events
 }
 
@@ -371,10 +374,10 @@ fn address_event(one: &AddressPlan, command: &str) -> Option<Event> {
             (LogLevel::Error, "address-error", words::address_error(error, &one.interface))
         }
         (AddressAction::Add, AddressOutcome::Done) => {
-            (LogLevel::Info, "address-added", "the configuration names it (interface)".to_string())
+            (LogLevel::Info, "address-added", "its prefix's `interface` names it".to_string())
         }
         (AddressAction::Remove, AddressOutcome::Done) => {
-            (LogLevel::Info, "address-removed", "its prefix left the configuration and is withdrawn".to_string())
+            (LogLevel::Info, "address-removed", "its prefix left the configuration and was withdrawn".to_string())
         }
         (AddressAction::Add, AddressOutcome::Failed(why)) => (LogLevel::Error, "address-add-failed", why.clone()),
         (AddressAction::Remove, AddressOutcome::Failed(why)) => (LogLevel::Error, "address-remove-failed", why.clone()),

@@ -145,8 +145,8 @@ fn addresses_text(out: &mut String, plan: &Plan, tense: Tense, painter: Painter)
         let applied = tense == Tense::Applied;
         let pick = |planned: &'static str, done: &'static str| if applied { done } else { planned };
         let failure = match (&one.outcome, &one.action) {
-            (AddressOutcome::Failed(why), _) => Some(("failed", why.clone())),
-            (_, AddressAction::Error(error)) => Some(("error", words::address_error(error, &one.interface))),
+            (AddressOutcome::Failed(why), _) => Some(("failed ", why.clone())),
+            (_, AddressAction::Error(error)) => Some(("error  ", words::address_error(error, &one.interface))),
             _ => None,
         };
         let (mark, word, style) = match (&failure, &one.action, one.current) {
@@ -179,7 +179,12 @@ fn addresses_text(out: &mut String, plan: &Plan, tense: Tense, painter: Painter)
             (None, AddressAction::Keep) if one.current == AddressState::Absent => {
                 Some("not added by withdraw-all or a drain".to_string())
             }
-            (None, AddressAction::Remove) => Some("its prefix left the configuration and is withdrawn".to_string()),
+            (None, AddressAction::Remove) if applied => {
+                Some("its prefix left the configuration and was withdrawn".to_string())
+            }
+            (None, AddressAction::Remove) => {
+                Some("its prefix left the configuration: removed once it is withdrawn".to_string())
+            }
             _ => None,
         };
         if let Some(note) = note {
