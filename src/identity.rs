@@ -79,6 +79,15 @@ pub fn adopt_units_identity(state_dir: &Path) -> Identity {
     }
 }
 
+/// Settles what anycastd keeps of its capabilities, before any thread or child: its children (vtysh, hooks, exec
+/// checks) get none, even when the unit grants CAP_NET_ADMIN as an ambient capability; and a command that never
+/// changes the host's addresses (`changes_addresses` false: all but `apply`, `withdraw-all` and `run`) gives
+/// CAP_NET_ADMIN up too. Returns why it could not.
+pub fn settle_capabilities(changes_addresses: bool) -> Result<(), String> {
+    crate::host::keep_from_children()?;
+    if changes_addresses { Ok(()) } else { crate::host::drop_net_admin() }
+}
+
 /// The effective uid that started the command (the current one when no identity was taken).
 pub(crate) fn invoking_uid() -> u32 {
     INVOKED_AS.get().copied().unwrap_or_else(|| rustix::process::geteuid().as_raw())
@@ -153,15 +162,35 @@ fn group_ids(group: &str, user: &str, primary: u32, extra: &[&str]) -> Vec<u32> 
 /// be taken back. Called before the command starts any thread or child, so the whole process changes.
 fn become_user(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
     let groups: Vec<libc::gid_t> = groups.to_vec();
+    // KEEPCAPS keeps the permitted set across setresuid, so that CAP_NET_ADMIN alone can be kept below: the
+    // service addresses of the `interface` key need it, as the units' address drop-in grants it.
     // SAFETY: setgroups reads `groups.len()` IDs from a live, initialised buffer; the other calls take integers.
     let changed = unsafe {
-        libc::setgroups(groups.len(), groups.as_ptr()) == 0
+        libc::prctl(
+            libc::PR_SET_KEEPCAPS,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        ) == 0
+            && libc::setgroups(groups.len(), groups.as_ptr()) == 0
             && libc::setresgid(gid, gid, gid) == 0
             && libc::setresuid(uid, uid, uid) == 0
     };
     if !changed {
         return Err(io::Error::last_os_error());
     }
+    crate::host::keep_only_net_admin().map_err(io::Error::other)?;
+    // SAFETY: prctl(2) with integer arguments only.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_KEEPCAPS,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
     // SAFETY: as above; this call must fail, as the user has no way back to root.
     if unsafe { libc::setresuid(0, 0, 0) } == 0 {
         return Err(io::Error::other("root could be taken back"));

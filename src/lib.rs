@@ -20,6 +20,7 @@ pub mod escape;
 pub(crate) mod finding;
 pub mod frr;
 pub(crate) mod health;
+pub(crate) mod host;
 pub mod identity;
 pub mod observe;
 pub(crate) mod pass;

@@ -27,6 +27,10 @@ fn main() -> ExitCode {
     };
     let context = context_of(&cli);
     let identity = take_identity(&cli.command, &context);
+    let changes_addresses = matches!(cli.command.name(), "apply" | "withdraw-all" | "run");
+    if let Err(why) = identity::settle_capabilities(changes_addresses) {
+        context.logging.write(&[Event::warning(cli.command.name(), why)]);
+    }
     match dispatch(&cli.command, &context) {
         Ok(exit) => exit.into(),
         Err(error) => {

@@ -115,6 +115,8 @@ const PREFIX_KEYS: &[(&str, &str)] = &[
     ),
     ("route_map", "The route-map of this prefix's announcement (default: the service's)."),
     ("drain_route_map", "The route-map of this prefix while drained (default: the service's)."),
+    ("interface", "The interface anycastd keeps the service address on (lo, a VRF's device); none by default."),
+    ("addresses", "Which of a network's addresses go on the interface (default: a host prefix's own address)."),
     ("vtysh", "The vtysh of the FRR holding the prefix, an absolute path (default /usr/bin/vtysh)."),
 ];
 
@@ -124,6 +126,8 @@ const BIRD_PREFIX_KEYS: &[(&str, &str)] = &[
     ("socket", "BIRD's control socket, an absolute path (default /run/bird/bird.ctl); anycastd needs group bird."),
     ("file", "The file anycastd writes and bird.conf includes (default /run/anycastd-bird/anycastd.conf)."),
     ("drain", "Whether a drain keeps the prefix announced with the mark anycastd_draining = 1 (default false)."),
+    ("interface", "As for FRR: the interface anycastd keeps the service address on."),
+    ("addresses", "As for FRR: which of a network's addresses go on the interface."),
     ("table", "The BIRD table it is announced in, a VRF's (default: the master table of its family)."),
 ];
 

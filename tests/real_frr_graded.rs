@@ -542,19 +542,19 @@ fn resume_during_a_drain_restores_the_announcement(frr: Frr) {
     assert!(!watch.saw_withdrawal(DNS_V4), "never withdrawn\n{}", watch.timeline(DNS_V4));
 }
 
-/// `resume` while `withdraw-all --drain 3s` waits: the next apply restores the announcement, and the waiting
+/// `resume` while `withdraw-all --drain 10s` waits: the next apply restores the announcement, and the waiting
 /// command, finding the marker gone, exits 0 without withdrawing anything.
 fn resume_during_the_waiting_drain_leaves_the_route_announced(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = graded_lab(frr, &cabourotte, "", "");
     announce_dns(&lab);
     let watch = lab.watch_peer();
-    let mut waiting = lab.anycastd(["withdraw-all", "--drain", "3s"]).spawn();
+    let mut waiting = lab.anycastd(["withdraw-all", "--drain", "10s"]).spawn();
     wait_dns(&lab, drained);
     lab.anycastd(["resume"]).run().success();
     lab.anycastd(["apply"]).run().success();
     wait_dns(&lab, through_out);
-    assert!(waiting.is_running(), "the drain of 3 s is not over yet");
+    assert!(waiting.is_running(), "the drain of 10 s is not over yet");
     let done = waiting.wait(Duration::from_secs(20)).success();
     assert_dns_lines(&lab, Some(Some(OUT)));
     std::thread::sleep(Duration::from_millis(500));

@@ -25,22 +25,23 @@ fn has_dns(lab: &Lab) -> bool {
     networks.contains(DNS_V4) && networks.contains(DNS_V6)
 }
 
-/// A pushed failure withdraws at once, not at the next poll (5 s away); a pushed success announces nothing until a
-/// poll confirms it.
+/// A pushed failure withdraws at once, not at the next poll (12 s away: far enough that a loaded CI machine cannot
+/// pass for it); a pushed success announces nothing until a poll confirms it.
 fn a_pushed_failure_withdraws_at_once_and_a_pushed_success_waits_for_the_poll(frr: Frr) {
     let cabourotte = FakeCabourotte::all_healthy();
     let lab = Lab::seed(frr, &cabourotte.url());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let secret = secret_file(&lab, "s3cr3t-token");
-    let running = lab.anycastd(["run", "--interval", "5s", "--listen", &listen, "--push-secret-file", &secret]).spawn();
+    let running =
+        lab.anycastd(["run", "--interval", "12s", "--listen", &listen, "--push-secret-file", &secret]).spawn();
     lab.wait_peer_routes(&[UNMANAGED, DNS_V4, DNS_V6]);
 
     let now = unix_now();
     let pushed = Instant::now();
     assert_eq!(push(port, &json!([result("dns", false, now + 1)]).to_string(), Some("s3cr3t-token")), 200);
     lab.wait_until("the pushed failure withdrew dns", || !lab.networks(None).contains(DNS_V4));
-    assert!(pushed.elapsed() < Duration::from_secs(2), "withdrawn only after {:?}, as a poll would", pushed.elapsed());
+    assert!(pushed.elapsed() < Duration::from_secs(6), "withdrawn only after {:?}, as a poll would", pushed.elapsed());
     lab.wait_peer_routes(&[UNMANAGED]);
 
     assert_eq!(push(port, &json!([result("dns", true, now + 2)]).to_string(), Some("s3cr3t-token")), 200);

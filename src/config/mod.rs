@@ -51,6 +51,10 @@ pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// check that slow holds up every pass.
 pub(crate) const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The most addresses one prefix may put on the host: enough for any service, small enough that a typo cannot
+/// make a pass add thousands.
+pub(crate) const MAX_ADDRESSES_PER_PREFIX: usize = 64;
+
 /// How long an `on_change` hook may run when the service does not say.
 pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -177,6 +181,23 @@ pub(crate) struct ManagedPrefix {
     /// The route-map used while draining, if any; a prefix without one is withdrawn instead of drained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain_route_map: Option<RouteMap>,
+    /// The service address anycastd keeps on the host for it (`interface`), if any. Left out of the configuration
+    /// cache when absent, so that a cache written before the key reads the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostAddresses>,
+}
+
+/// The service addresses anycastd keeps on an interface of the host for one prefix (its `interface` and
+/// `addresses` keys): added before the prefix is first announced and kept whatever the health, since the service
+/// binds them and its checks often use them; removed only once the prefix has left the configuration and been
+/// withdrawn (see `host/` and `plan/address.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct HostAddresses {
+    /// The interface: `lo`, a VRF's device, or an interface in the prefix's VRF.
+    pub interface: String,
+    /// The addresses, each put on the interface as a /32 or /128: a host prefix's own address unless the
+    /// configuration names others; for a shorter prefix, the ones it names, inside the prefix.
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// The routing daemon that announces a prefix, and how anycastd reaches it. Serialised in the configuration cache

@@ -4,6 +4,7 @@
 //! `toml`'s spanned document can.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -18,17 +19,21 @@ use super::types::{CabourotteUrl, Prefix, PrefixError, RouteMap, Vrf};
 use super::{
     BirdDaemon, Check, Config, DEFAULT_BGPD_PID_FILE, DEFAULT_BIRD_FILE, DEFAULT_BIRD_SOCKET, DEFAULT_CABOUROTTE_URL,
     DEFAULT_EXEC_TIMEOUT, DEFAULT_HOOK_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_VTYSH, Daemon, ExecCheck, FrrDaemon, Hook,
-    ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, Service,
+    HostAddresses, MAX_ADDRESSES_PER_PREFIX, ManagedPrefix, OnCheckerError, OnFalling, OnUnhealthy, Policy, Service,
 };
 use crate::bird;
 
 type Key<'i> = Spanned<DeString<'i>>;
 type Value<'i> = Spanned<DeValue<'i>>;
 
+/// The longest interface name Linux accepts (IFNAMSIZ less its terminating zero).
+const INTERFACE_NAME_MAX: usize = 15;
+
 const PREFIX_TYPES: &[&str] = &["frrouting", "bird"];
 const CHECK_TYPES: &[&str] = &["cabourotte", "exec"];
-const FRROUTING_KEYS: &[&str] = &["prefix", "vrf", "vtysh", "bgpd_pid_file", "route_map", "drain_route_map"];
-const BIRD_KEYS: &[&str] = &["prefix", "socket", "file", "drain", "table"];
+const FRROUTING_KEYS: &[&str] =
+    &["prefix", "vrf", "vtysh", "bgpd_pid_file", "route_map", "drain_route_map", "interface", "addresses"];
+const BIRD_KEYS: &[&str] = &["prefix", "socket", "file", "drain", "table", "interface", "addresses"];
 const CABOUROTTE_KEYS: &[&str] = &["name", "url", "interval", "max_age", "ca_file", "cert_file", "key_file"];
 const EXEC_KEYS: &[&str] = &["name", "command", "timeout", "interval", "warning_is_failure"];
 const SERVICE_KEYS: &[&str] = &[
@@ -436,12 +441,15 @@ impl Walker {
                 .map(|_| PathBuf::from(DEFAULT_BGPD_PID_FILE)),
         };
         let own_maps = self.route_maps(table)?;
+        let prefix = prefix?;
+        let host = self.host_addresses(table, prefix)?;
         let managed = ManagedPrefix {
-            prefix: prefix?,
+            prefix,
             vrf: vrf?,
             daemon: Daemon::Frr(FrrDaemon { vtysh: vtysh?, bgpd_pid_file }),
             route_map: own_maps.route_map.or_else(|| service_maps.route_map.clone()),
             drain_route_map: own_maps.drain_route_map.or_else(|| service_maps.drain_route_map.clone()),
+            host,
         };
         Some(Spanned::new(prefix_value.span(), managed))
     }
@@ -459,6 +467,7 @@ impl Walker {
         let drain = option(table, "drain").map_or(Some(false), |value| self.boolean(value, "drain"));
         let prefix = prefix?;
         let bird_table = option(table, "table").map_or(Some(None), |value| self.bird_table(value, prefix));
+        let host = self.host_addresses(table, prefix);
         let daemon = BirdDaemon { socket: socket?, file: file?, drain: drain?, table: bird_table? };
         let managed = ManagedPrefix {
             prefix,
@@ -466,8 +475,115 @@ impl Walker {
             daemon: Daemon::Bird(daemon),
             route_map: None,
             drain_route_map: None,
+            host: host?,
         };
         Some(Spanned::new(prefix_value.span(), managed))
+    }
+
+    /// A prefix's `interface` and `addresses` keys: `Some(None)` when it has neither, `None` when they are invalid.
+    fn host_addresses(&mut self, table: Option<&DeTable<'_>>, prefix: Prefix) -> Option<Option<HostAddresses>> {
+        let interface = option(table, "interface").map(|value| self.interface(value));
+        let addresses = option(table, "addresses");
+        let Some(interface) = interface else {
+            if let Some(addresses) = addresses {
+                self.report(
+                    ConfigProblem::new(addresses.span(), "`addresses` without `interface`", "on which interface?")
+                        .help("add interface = \"lo\" (or the VRF's device) to this prefix's table"),
+                );
+                return None;
+            }
+            return Some(None);
+        };
+        let addresses = match addresses {
+            Some(value) => self.addresses(value, prefix),
+            None => self.prefix_as_address(table, prefix),
+        };
+        Some(Some(HostAddresses { interface: interface?, addresses: addresses? }))
+    }
+
+    /// A Linux interface name, as the kernel accepts one (`dev_valid_name`).
+    fn interface(&mut self, value: &Value<'_>) -> Option<String> {
+        let text = self.string(value, "`interface` must be a string, the name of an interface such as \"lo\"")?;
+        let forbidden = |c: char| c == '/' || c == ':' || c.is_whitespace() || c.is_control();
+        if text.is_empty() || text.len() > INTERFACE_NAME_MAX || text == "." || text == ".." || text.contains(forbidden)
+        {
+            self.report(
+                ConfigProblem::new(
+                    value.span(),
+                    format!("`{}` is not an interface name Linux accepts", text.escape_debug()),
+                    "invalid interface name",
+                )
+                .help(format!(
+                    "1 to {INTERFACE_NAME_MAX} characters, without `/`, `:` or spaces, as `ip link` shows it: \"lo\", \
+                     a VRF's device, \"dummy0\""
+                )),
+            );
+            return None;
+        }
+        Some(text.to_string())
+    }
+
+    /// The address of a host prefix (/32, /128), when a prefix with `interface` names no `addresses`; a shorter
+    /// prefix must name them, since anycastd cannot guess which of its addresses the service binds.
+    fn prefix_as_address(&mut self, table: Option<&DeTable<'_>>, prefix: Prefix) -> Option<Vec<IpAddr>> {
+        let net = prefix.net();
+        if net.prefix_len() == net.max_prefix_len() {
+            return Some(vec![net.addr()]);
+        }
+        let span = option(table, "interface").map(|value| value.span()).unwrap_or(0..0);
+        let example = net.hosts().next().unwrap_or(net.addr());
+        self.report(
+            ConfigProblem::new(
+                span,
+                format!("{prefix} is a network: which of its addresses go on the interface?"),
+                "which addresses?",
+            )
+            .help(format!("name them: addresses = [\"{example}\"]; each is added as a /{}", net.max_prefix_len())),
+        );
+        None
+    }
+
+    /// A prefix's `addresses`: at least one, each inside `prefix`, none twice.
+    fn addresses(&mut self, value: &Value<'_>, prefix: Prefix) -> Option<Vec<IpAddr>> {
+        let array = self.array(value, "`addresses` must be a list of addresses such as [\"203.0.113.53\"]")?;
+        if array.is_empty() || array.len() > MAX_ADDRESSES_PER_PREFIX {
+            self.report(
+                ConfigProblem::new(
+                    value.span(),
+                    format!("`addresses` must name 1 to {MAX_ADDRESSES_PER_PREFIX} addresses"),
+                    format!("{} addresses", array.len()),
+                )
+                .help("leave `addresses` out for a host prefix (/32, /128): its own address is the one added"),
+            );
+            return None;
+        }
+        let mut addresses: Vec<IpAddr> = Vec::new();
+        let mut all_valid = true;
+        for item in array.iter() {
+            let Some(text) = self.string(item, "each address must be a string such as \"203.0.113.53\"") else {
+                all_valid = false;
+                continue;
+            };
+            let problem = match text.parse::<IpAddr>() {
+                Err(_) => Some((format!("`{}` is not an IP address", text.escape_debug()), "not an address")),
+                Ok(address) if !prefix.net().contains(&address) => {
+                    Some((format!("{address} is not inside {prefix}"), "outside the prefix"))
+                }
+                Ok(address) if addresses.contains(&address) => Some((format!("{address} is named twice"), "again")),
+                Ok(address) => {
+                    addresses.push(address);
+                    None
+                }
+            };
+            if let Some((message, label)) = problem {
+                self.report(
+                    ConfigProblem::new(item.span(), message, label)
+                        .help(format!("each address is one of {prefix}'s, written without a length")),
+                );
+                all_valid = false;
+            }
+        }
+        all_valid.then_some(addresses)
     }
 
     /// Reads a list item that is either a bare string (the `required` key's value; `shorthand` names it) or a table

@@ -47,6 +47,7 @@ fn the_seed_example_parses_with_its_defaults() {
                 }),
                 route_map: None,
                 drain_route_map: None,
+                host: None,
             },
             ManagedPrefix {
                 vrf: Vrf::Default,
@@ -57,6 +58,7 @@ fn the_seed_example_parses_with_its_defaults() {
                 }),
                 route_map: None,
                 drain_route_map: None,
+                host: None,
             },
         ]
     );
@@ -119,7 +121,9 @@ checks.cabourotte = [{ name = "dns", intervall = 3 }]
     let error = Config::parse(text, "t").unwrap_err();
     assert_eq!(
         error.problems()[2].help.as_deref(),
-        Some("did you mean `vrf`? Valid keys: prefix, vrf, vtysh, bgpd_pid_file, route_map, drain_route_map")
+        Some(
+            "did you mean `vrf`? Valid keys: prefix, vrf, vtysh, bgpd_pid_file, route_map, drain_route_map, interface, addresses"
+        )
     );
 }
 
@@ -632,7 +636,7 @@ checks.cabourotte = ["dns"]
                 "unknown key `vrf` in a bird prefix",
                 Some(
                     "BIRD's VRFs are its tables: `table = \"blue4\"`, the table your VRF's protocols use. Valid keys: \
-                     prefix, socket, file, drain, table"
+                     prefix, socket, file, drain, table, interface, addresses"
                 )
             ),
             ("`socket` must be an absolute path", Some("e.g. \"/run/bird/bird.ctl\"")),
@@ -755,4 +759,104 @@ fn a_service_may_mix_both_check_types_and_exec_names_may_repeat_across_services(
     let config = Config::parse(text, "t").expect("valid");
     assert_eq!((config.services[0].checks.len(), config.services[0].exec.len()), (1, 1));
     assert_eq!(config.exec_checks().count(), 2);
+}
+
+/// A service `dns` with one check and the prefix item `item` under `prefixes.<kind>`.
+fn with_prefix(kind: &str, item: &str) -> String {
+    format!(
+        "[services.dns]\nprefixes.{kind} = [{item}]\nchecks.cabourotte = [{{ name = \"dns\", url = \"http://127.0.0.1:9013\" }}]\n"
+    )
+}
+
+#[test]
+fn interface_puts_a_host_prefix_s_own_address_there_for_frr_and_bird() {
+    for kind in ["frrouting", "bird"] {
+        let config = Config::parse(&with_prefix(kind, r#"{ prefix = "203.0.113.53", interface = "lo" }"#), "t.toml")
+            .expect("valid");
+        let host = config.services[0].prefixes[0].host.clone().expect("an address");
+        assert_eq!(host, HostAddresses { interface: "lo".into(), addresses: vec!["203.0.113.53".parse().unwrap()] });
+    }
+    let v6 = Config::parse(&with_prefix("frrouting", r#"{ prefix = "2001:db8::53", interface = "blue" }"#), "t")
+        .expect("valid");
+    let host = v6.services[0].prefixes[0].host.clone().expect("an address");
+    assert_eq!(host.addresses, ["2001:db8::53".parse::<std::net::IpAddr>().unwrap()]);
+}
+
+#[test]
+fn a_network_with_an_interface_names_its_addresses_inside_it() {
+    let config = Config::parse(
+        &with_prefix(
+            "frrouting",
+            r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["192.0.2.1", "192.0.2.2"] }"#,
+        ),
+        "t",
+    )
+    .expect("valid");
+    let host = config.services[0].prefixes[0].host.clone().expect("addresses");
+    assert_eq!(host.addresses.len(), 2);
+    assert_eq!(
+        one_problem(&with_prefix("frrouting", r#"{ prefix = "192.0.2.0/24", interface = "lo" }"#)),
+        ("192.0.2.0/24 is a network: which of its addresses go on the interface?".into(), "\"lo\"".into())
+    );
+    assert_eq!(
+        one_problem(&with_prefix(
+            "frrouting",
+            r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["198.51.100.1"] }"#
+        )),
+        ("198.51.100.1 is not inside 192.0.2.0/24".into(), "\"198.51.100.1\"".into())
+    );
+    assert_eq!(
+        one_problem(&with_prefix(
+            "bird",
+            r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["192.0.2.1", "192.0.2.1"] }"#
+        )),
+        ("192.0.2.1 is named twice".into(), "\"192.0.2.1\"".into())
+    );
+    assert_eq!(
+        one_problem(&with_prefix("frrouting", r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = [] }"#)),
+        ("`addresses` must name 1 to 64 addresses".into(), "[]".into())
+    );
+    assert_eq!(
+        one_problem(&with_prefix(
+            "frrouting",
+            r#"{ prefix = "192.0.2.0/24", interface = "lo", addresses = ["192.0.2.1/32"] }"#
+        )),
+        ("`192.0.2.1/32` is not an IP address".into(), "\"192.0.2.1/32\"".into())
+    );
+}
+
+#[test]
+fn interface_names_linux_would_refuse_and_addresses_alone_are_rejected_at_their_span() {
+    for name in ["", "a/b", "eth0:1", "has space", "sixteen_chars_xx", "..", "tab\t"] {
+        let item = format!("{{ prefix = \"203.0.113.53\", interface = {:?} }}", name);
+        let (message, span) = one_problem(&with_prefix("frrouting", &item));
+        assert_eq!(message, format!("`{}` is not an interface name Linux accepts", name.escape_debug()));
+        assert_eq!(span, format!("{name:?}"));
+    }
+    assert_eq!(
+        one_problem(&with_prefix("bird", r#"{ prefix = "203.0.113.53", addresses = ["203.0.113.53"] }"#)),
+        ("`addresses` without `interface`".into(), "[\"203.0.113.53\"]".into())
+    );
+}
+
+/// The README's example of `interface`, as written: valid, every prefix with its address.
+#[test]
+fn the_readme_s_service_address_example_is_valid() {
+    let readme = include_str!("../../README.md");
+    let section = readme.split("\n## The service address on the host\n").nth(1).expect("the section");
+    let block = section.split("```toml\n").nth(1).and_then(|rest| rest.split("\n```").next()).expect("a toml block");
+    let config = Config::parse(block, "README").expect("valid");
+    let interfaces: Vec<String> = config
+        .prefixes()
+        .map(|(_, p)| format!("{} {:?}", p.prefix, p.host.as_ref().map(|h| (&h.interface, h.addresses.len()))))
+        .collect();
+    assert_eq!(
+        interfaces,
+        [
+            "203.0.113.53/32 Some((\"lo\", 1))",
+            "2001:db8::b19:bad:53/128 Some((\"lo\", 1))",
+            "203.0.113.123/32 Some((\"123\", 1))",
+            "2001:db8::123:7e11:713e/128 Some((\"123\", 1))",
+        ]
+    );
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Held, RunningConfig, Vtysh, bgp_networks, routes_present};
 use crate::bounded;
-use crate::config::{AddressFamily, Config, ManagedPrefix, Prefix, RouteMap, Vrf};
+use crate::config::{AddressFamily, Config, HostAddresses, ManagedPrefix, Prefix, RouteMap, Vrf};
 pub(crate) use crate::finding::{Finding, Level};
 
 /// Checks every FRR of the configuration, and FRR's startup config at `startup_config`.
@@ -150,7 +150,9 @@ fn check_frr(vtysh: &Vtysh, path: &Path, prefixes: &[&ManagedPrefix]) -> Vec<Fin
     }
     findings.extend(neighbor_findings(vtysh, &running, prefixes));
     findings.extend(route_map_findings(&running, prefixes));
-    findings.extend(rib_findings(vtysh, &routed));
+    let hosts: BTreeMap<(Vrf, Prefix), &HostAddresses> =
+        prefixes.iter().filter_map(|p| Some(((p.vrf.clone(), p.prefix), p.host.as_ref()?))).collect();
+    findings.extend(rib_findings(vtysh, &routed, &hosts));
     findings
 }
 
@@ -246,6 +248,17 @@ fn router_id_findings(
     for instance in &running.instances {
         let chosen =
             advertised.sessions.get(&instance.vrf).into_iter().flatten().find_map(|(_, s)| s.local_router_id.clone());
+        let on_lo = |p: &&&ManagedPrefix| p.vrf == instance.vrf && p.host.as_ref().is_some_and(|h| h.interface == "lo");
+        if instance.router_id.is_none() && prefixes.iter().any(|p| on_lo(&p)) {
+            findings.push(Finding::new(
+                Level::Warning,
+                "router-id-unset",
+                format!("AS {}, {}", instance.asn, instance.vrf),
+                "no `bgp router-id`, and anycastd puts service addresses on lo (their `interface`): bgpd may take one \
+                 as its router ID, and a change of router ID resets every session; set `bgp router-id` to an address \
+                 of this node alone",
+            ));
+        }
         let Some(router_id) = instance.router_id.clone().or(chosen) else { continue };
         let Ok(address) = router_id.parse::<std::net::IpAddr>() else { continue };
         if prefixes.iter().any(|prefix| prefix.prefix.net().contains(&address)) {
@@ -302,7 +315,14 @@ fn route_map_findings(running: &RunningConfig, prefixes: &[&ManagedPrefix]) -> V
         .collect()
 }
 
-fn rib_findings(vtysh: &Vtysh, wanted: &BTreeSet<(Vrf, Prefix)>) -> Vec<Finding> {
+/// What FRR's RIB has of the prefixes `wanted` (those of instances with import-check on): nothing to say of a prefix
+/// with a route; a warning for one without, unless anycastd puts its address on the host (`hosts`, its
+/// `interface` key), which is then said as what anycastd will do.
+fn rib_findings(
+    vtysh: &Vtysh,
+    wanted: &BTreeSet<(Vrf, Prefix)>,
+    hosts: &BTreeMap<(Vrf, Prefix), &HostAddresses>,
+) -> Vec<Finding> {
     let lookup = routes_present(vtysh, wanted);
     wanted
         .iter()
@@ -310,6 +330,21 @@ fn rib_findings(vtysh: &Vtysh, wanted: &BTreeSet<(Vrf, Prefix)>) -> Vec<Finding>
             let subject = format!("{prefix} in {}", vrf.described());
             match lookup.get(vrf)? {
                 Ok(present) if present.contains(prefix) => None,
+                Ok(_) if hosts.contains_key(&(vrf.clone(), *prefix)) => {
+                    let host = hosts.get(&(vrf.clone(), *prefix))?;
+                    let addresses: Vec<String> = host.addresses.iter().map(ToString::to_string).collect();
+                    Some(Finding {
+                        level: Level::Ok,
+                        code: "address-to-add",
+                        subject,
+                        message: format!(
+                            "no route in FRR's RIB yet: anycastd adds {} to {} (its `interface`) before it announces \
+                             it, and the route follows",
+                            addresses.join(", "),
+                            crate::escape::escape(&host.interface)
+                        ),
+                    })
+                }
                 Ok(_) => Some(Finding {
                     level: Level::Warning,
                     code: "not-in-rib",

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::config::{Config, Hook};
 use crate::observe::log::{Event, LogLevel};
-use crate::plan::{Outcome, Plan, ServicePlan};
+use crate::plan::{AddressAction, AddressOutcome, Outcome, Plan, ServicePlan};
 use crate::process::{self, RunError};
 
 /// Runs the hook of every service whose prefixes changed in `applied`, and returns what to log about them.
@@ -28,6 +28,23 @@ pub(crate) fn run_changed(config: &Config, applied: &Plan, command: &str) -> Vec
             for prefix in service.prefixes.iter().filter(|prefix| prefix.outcome == Outcome::Done) {
                 changed.entry(prefix.state_after().name()).or_default().push(prefix.managed.prefix.to_string());
             }
+            // An address is told by its prefix, as the state `address-added` or `address-removed`; the addresses
+            // themselves are in ANYCASTD_ADDRESSES (`INTERFACE:ADDRESS`, in the same order).
+            for one in applied.addresses.iter().filter(|one| one.service == service.name) {
+                let state = match (&one.action, &one.outcome) {
+                    (AddressAction::Add, AddressOutcome::Done) => "address-added",
+                    (AddressAction::Remove, AddressOutcome::Done) => "address-removed",
+                    _ => continue,
+                };
+                changed.entry(state).or_default().push(format!("{} {}:{}", one.prefix, one.interface, one.address));
+            }
+            // In the order it happened: addresses are added before any announcement, removed after the withdrawals.
+            let mut changed: Vec<(&str, Vec<String>)> = changed.into_iter().collect();
+            changed.sort_by_key(|(state, _)| match *state {
+                "address-added" => 0,
+                "address-removed" => 2,
+                _ => 1,
+            });
             changed.into_iter().map(|(state, prefixes)| run_hook(service, hook, state, &prefixes, command)).collect()
         })
         .collect()
@@ -45,12 +62,17 @@ fn run_hook(service: &ServicePlan, hook: &Hook, state: &str, changed: &[String],
         .of_service(service);
     };
     let mut child = Command::new(program);
+    let (prefixes, addresses): (Vec<&str>, Vec<&str>) =
+        changed.iter().map(|one| one.split_once(' ').unwrap_or((one.as_str(), ""))).unzip();
     child
         .args(arguments)
         .env("ANYCASTD_SERVICE", &service.name)
         .env("ANYCASTD_STATE", state)
-        .env("ANYCASTD_PREFIXES", changed.join(" "))
+        .env("ANYCASTD_PREFIXES", prefixes.join(" "))
         .env("ANYCASTD_REASON", crate::observe::log::why(service));
+    if state.starts_with("address-") {
+        child.env("ANYCASTD_ADDRESSES", addresses.join(" "));
+    }
     let timeout = hook.timeout;
     let (level, event, outcome) = match process::run_with_deadline(&mut child, None, timeout) {
         Ok(finished) if finished.success => (LogLevel::Info, "hook-ran", format!("{program} exited 0")),

@@ -13,7 +13,10 @@ use serde::Serialize;
 use crate::clock::{utc_timestamp, utc_timestamp_micros};
 use crate::escape::escape;
 use crate::health::CheckStatus;
-use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Verdict, Warning};
+use crate::plan::{
+    Action, AddressAction, AddressOutcome, AddressPlan, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Verdict,
+    Warning,
+};
 use crate::render::words;
 
 /// How log lines are written.
@@ -341,6 +344,9 @@ pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
         event: "frr-unavailable",
         ..Event::pass_failed(command, words::frr_unavailable(vtysh, reason))
     }));
+    // An address is added before any announcement and removed after the withdrawals: the log says it in that order.
+    let added = |one: &&AddressPlan| one.action == AddressAction::Add;
+    events.extend(applied.addresses.iter().filter(added).filter_map(|one| address_event(one, command)));
     for service in applied.all_services() {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {
             if let CheckStatus::Unavailable(_) = check.status {
@@ -357,7 +363,31 @@ pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
         };
         events.extend(service.prefixes.iter().filter_map(|prefix| prefix_event(service, prefix, command, &why)));
     }
+    events.extend(applied.addresses.iter().filter(|one| !added(one)).filter_map(|one| address_event(one, command)));
     events
+}
+
+/// What to log of a service address: a change made or failed, or an error.
+fn address_event(one: &AddressPlan, command: &str) -> Option<Event> {
+    let (level, event, reason) = match (&one.action, &one.outcome) {
+        (AddressAction::Error(error), _) => {
+            (LogLevel::Error, "address-error", words::address_error(error, &one.interface))
+        }
+        (AddressAction::Add, AddressOutcome::Done) => {
+            (LogLevel::Info, "address-added", "its prefix's `interface` names it".to_string())
+        }
+        (AddressAction::Remove, AddressOutcome::Done) => {
+            (LogLevel::Info, "address-removed", "its prefix left the configuration and was withdrawn".to_string())
+        }
+        (AddressAction::Add, AddressOutcome::Failed(why)) => (LogLevel::Error, "address-add-failed", why.clone()),
+        (AddressAction::Remove, AddressOutcome::Failed(why)) => (LogLevel::Error, "address-remove-failed", why.clone()),
+        _ => return None,
+    };
+    let reason = format!("{} on {}: {reason}", one.address, one.interface);
+    Some(Event {
+        prefix: Some(one.prefix.to_string()),
+        ..Event::about_service(level, event, command, &one.service, reason)
+    })
 }
 
 fn prefix_event(service: &ServicePlan, prefix: &PrefixPlan, command: &str, why: &str) -> Option<Event> {

@@ -14,7 +14,7 @@ use crate::plan::{Action, Outcome, Plan, PrefixError, PrefixPlan, PrefixState};
 use crate::state;
 
 /// Error counter kinds, in the order they are written.
-const ERROR_KINDS: [&str; 7] = [
+const ERROR_KINDS: [&str; 8] = [
     "checker_unavailable",
     "frr_unavailable",
     "no_bgp_instance",
@@ -22,6 +22,7 @@ const ERROR_KINDS: [&str; 7] = [
     "apply_failed",
     "state_unavailable",
     "config_invalid",
+    "address_error",
 ];
 
 /// The metrics file's mode: node_exporter, another user, reads it.
@@ -104,6 +105,24 @@ pub(crate) fn render(applied: &Plan, timing: PassTiming, previous: &BTreeMap<Str
             }
         }
     }
+    if !applied.addresses.is_empty() {
+        header(
+            &mut out,
+            "anycastd_address_present",
+            "gauge",
+            "1 if the service address is on its interface after the last pass (a prefix's interface key).",
+        );
+    }
+    for one in &applied.addresses {
+        let labels = format!(
+            "service=\"{}\",prefix=\"{}\",interface=\"{}\",address=\"{}\"",
+            escape(&one.service),
+            one.prefix,
+            escape(&one.interface),
+            one.address
+        );
+        let _ = writeln!(out, "anycastd_address_present{{{labels}}} {}", u8::from(one.present_after()));
+    }
     header(&mut out, "anycastd_maintenance", "gauge", "1 while the maintenance marker is set (anycastd withdraw-all).");
     let _ = writeln!(out, "anycastd_maintenance {}", u8::from(applied.maintenance.is_some()));
     header(
@@ -167,6 +186,10 @@ fn errors_of(applied: &Plan) -> BTreeMap<&'static str, u64> {
             _ => continue,
         };
         *counts.entry(kind).or_default() += 1;
+    }
+    let address_errors = applied.addresses.iter().filter(|one| one.is_error()).count() as u64;
+    if address_errors > 0 {
+        counts.insert("address_error", address_errors);
     }
     counts
 }
@@ -252,6 +275,7 @@ mod tests {
             maintenance: None,
             services: Vec::new(),
             departed: Vec::new(),
+            addresses: Vec::new(),
             warnings: Vec::new(),
             errors: Vec::new(),
             reason: None,

@@ -14,8 +14,9 @@ use crate::context::Context;
 use crate::frr::{RouteLookup, RunningConfig, Vtysh, routes_present};
 use crate::health::cabourotte::{self, Answers};
 use crate::health::exec::{self, ExecResults};
-use crate::plan::{Action, BirdStates, Departed, FrrStates, Intent, Outcome, Plan, PrefixPlan, Warning};
+use crate::plan::{Action, BirdStates, Departed, FrrStates, HostSeen, Intent, Outcome, Plan, PrefixPlan, Warning};
 use crate::state::StateDir;
+use crate::state::addresses::{self, AddedAddresses};
 use crate::state::maintenance::{self, Maintenance};
 use crate::state::managed::{self, Record};
 use crate::state::streaks::{self, Recalled};
@@ -47,6 +48,10 @@ pub struct Gathered {
     pub departed: Vec<Departed>,
     /// The services a pass made by a push concerns (see [`HealthInput::Pushed`]).
     pub pushed_services: Option<BTreeSet<String>>,
+    /// The host's interfaces and addresses, when needed (see `pass/host.rs`).
+    pub host: HostSeen,
+    /// The record of the addresses anycastd added.
+    pub added: AddedAddresses,
 }
 
 /// Gathers every input of a pass with `intent`: the health as `health` says, FRR's running configs as `frr` says.
@@ -119,6 +124,15 @@ pub fn gather_remembering(
         FrrInput::Live | FrrInput::Remembered(_) => managed::read(state_dir, config),
     };
     let (departed, record_warning) = departed(config, &record);
+    // An offline plan (FRR from a file) runs on a machine that is not the node: its addresses say nothing.
+    let (added, host) = match frr {
+        FrrInput::File(_) => (AddedAddresses::Missing, HostSeen::NotRead),
+        FrrInput::Live | FrrInput::Remembered(_) => {
+            let added = addresses::read(state_dir);
+            let host = super::host::read(config, &added);
+            (added, host)
+        }
+    };
     let allowed = || departed.iter().filter(|departed| departed.allowed).map(|departed| &departed.entry);
     let extra_paths: BTreeSet<PathBuf> = allowed().filter_map(|entry| entry.vtysh.clone()).collect();
     let extra_birds: bird::Extra =
@@ -175,6 +189,9 @@ pub fn gather_remembering(
     let mut warnings: Vec<Warning> =
         exposed.into_iter().map(|key_file| Warning::KeyFileReadable { key_file }).collect();
     warnings.extend(record_warning);
+    if let AddedAddresses::Unusable(why) = &added {
+        warnings.push(Warning::AddressRecordUnusable { why: why.clone() });
+    }
     if intent.asks_health() && matches!(health, HealthInput::File(_)) {
         // An offline plan runs no command: say which could not run here (on a CI machine, most of them).
         warnings.extend(exec::program_warnings(config));
@@ -192,6 +209,8 @@ pub fn gather_remembering(
         record,
         departed,
         pushed_services: health.pushed_services(),
+        host,
+        added,
     }
 }
 

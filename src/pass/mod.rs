@@ -15,6 +15,7 @@ pub mod advertised;
 pub mod apply;
 mod bird;
 pub mod gather;
+mod host;
 pub mod input;
 mod ownership;
 pub mod record;
@@ -27,6 +28,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::daemon::memory::Memory;
 use crate::plan::{Action, BirdStates, FrrStates, HoldProblem, Inputs, Intent, Outcome, PassError, Plan, Warning};
+use crate::state::addresses::AddedAddresses;
 use crate::state::lock::RunLock;
 use crate::state::managed::Record;
 use crate::state::streaks::{self, Streaks};
@@ -196,7 +198,7 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     applied.errors.splice(0..0, pass.earlier.iter().cloned());
     applied.reason.clone_from(&pass.reason);
     let daemons = (&deciding.inputs.frr, &deciding.inputs.bird);
-    keep_after_applying(&mut applied, config, &held, daemons, memory);
+    keep_after_applying(&mut applied, config, &held, daemons, &deciding.inputs.added, memory);
     let changed = changed_frr(&applied);
     if changed {
         gather::warn_unrouted_in_vrfs(&mut applied, context.vtysh_timeout);
@@ -236,10 +238,27 @@ fn keep_before_applying(
         deciding.refuse_announcements(PassError::withdraw_only(HoldProblem::Record, problem));
         plan = deciding.plan();
     }
+    if let Some(problem) = record_added_addresses(held, &plan, &deciding.inputs.added) {
+        // Nothing is added that could not be known as anycastd's; the announcements that need it wait.
+        deciding.inputs.added = AddedAddresses::Unusable(problem);
+        plan = deciding.plan();
+    }
     if announces(&plan) && deciding.heed_marker(held.state_dir.as_ref()) {
         plan = deciding.plan();
     }
     plan
+}
+
+/// Keeps the addresses `plan` will add in the record of added addresses, before any is added. Returns why it
+/// could not: without the state directory or the run lock, nothing may be added.
+fn record_added_addresses(held: &Held, plan: &Plan, added: &AddedAddresses) -> Option<String> {
+    if !plan.addresses.iter().any(|one| one.action == crate::plan::AddressAction::Add) {
+        return None;
+    }
+    match (&held.state_dir, &held.lock) {
+        (Some(state_dir), Some(_)) => host::record_before(state_dir, plan, added),
+        _ => Some("the record of added addresses cannot be kept without the state directory and the run lock".into()),
+    }
 }
 
 /// Applies `plan`; if it announced something and the maintenance marker appeared while its batch was in FRR's
@@ -261,18 +280,22 @@ fn apply_heeding_the_marker(
     again
 }
 
-/// Applies `plan` to FRR, then to BIRD; what each reads to verify becomes what the pass knows of it.
+/// Adds the plan's addresses, applies it to FRR, then to BIRD, then removes the addresses whose prefixes are now
+/// withdrawn; what each daemon reads to verify becomes what the pass knows of it.
 fn apply_to_every_daemon(
     plan: Plan,
     deciding: &mut Deciding<'_>,
     vtysh_timeout: std::time::Duration,
     learn: &mut impl FnMut(&FrrStates),
 ) -> Plan {
+    let mut plan = plan;
+    host::add(&mut plan, &deciding.inputs.host);
     let (mut applied, verified) = apply::apply(plan, vtysh_timeout);
     learn(&verified);
     deciding.inputs.frr.extend(verified);
     let verified = bird::apply(&mut applied, &deciding.inputs.bird, vtysh_timeout);
     deciding.inputs.bird.extend(verified);
+    host::remove(&mut applied, &deciding.inputs);
     applied
 }
 
@@ -284,11 +307,15 @@ fn keep_after_applying(
     config: &Config,
     held: &Held,
     daemons: (&FrrStates, &BirdStates),
+    added: &AddedAddresses,
     memory: &mut Memory,
 ) {
     let Some(state_dir) = &held.state_dir else { return };
     if held.lock.is_some() {
         applied.warnings.extend(ownership::after_applying(state_dir, config, applied, daemons));
+        if let Some(why) = host::record_after(state_dir, applied, added) {
+            applied.warnings.push(Warning::AddressRecordNotUpdated { why });
+        }
     }
     // Best effort: without the note, a loop elsewhere sees this change at its resync instead.
     if changed_frr(applied)
@@ -403,6 +430,8 @@ fn inputs(gathered: Gathered, mut problems: Vec<PassError>) -> (Inputs, Vec<Pass
         counts_forgeable: recalled.forgeable,
         departed: gathered.departed,
         pushed_services: gathered.pushed_services,
+        host: gathered.host,
+        added: gathered.added,
     };
     let warnings = recalled.warning.map(Warning::CountsReset).into_iter().chain(gathered.warnings).collect();
     (inputs, problems, warnings)

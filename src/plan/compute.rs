@@ -19,14 +19,19 @@ impl Plan {
     /// Computes the plan from every input of a run.
     pub fn compute(config: &Config, inputs: &Inputs, intent: Intent) -> Plan {
         let services = config.services.iter().map(|service| plan_service(service, inputs, intent)).collect();
-        Plan {
+        let mut plan = Plan {
             maintenance: inputs.maintenance.clone(),
             services,
             departed: plan_departed(config, inputs).into_iter().chain(bird_strays(config, inputs)).collect(),
+            addresses: Vec::new(),
             warnings: config.warnings().into_iter().map(Warning::Config).collect(),
             errors: Vec::new(),
             reason: None,
-        }
+        };
+        super::plan_addresses(&mut plan, config, inputs, intent);
+        let router_ids = super::address::router_id_warnings(&plan, config, &inputs.frr);
+        plan.warnings.extend(router_ids);
+        plan
     }
 }
 
@@ -65,6 +70,7 @@ fn plan_departed(config: &Config, inputs: &Inputs) -> Vec<ServicePlan> {
             daemon,
             route_map: None,
             drain_route_map: None,
+            host: None,
         };
         let seen = match (departed.allowed, &entry.vtysh) {
             (false, Some(vtysh)) => {
@@ -143,6 +149,7 @@ fn bird_strays(config: &Config, inputs: &Inputs) -> Option<ServicePlan> {
                 daemon: Daemon::Bird(bird),
                 route_map: None,
                 drain_route_map: None,
+                host: None,
             };
             let seen = observe_moved(config, inputs, &managed);
             prefixes.push(seen.plan(&managed, Desired::Withdrawn, None));

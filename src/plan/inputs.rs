@@ -7,6 +7,7 @@ use crate::bird::BirdState;
 use crate::frr::RunningConfig;
 use crate::health::cabourotte::Answers;
 use crate::health::exec::ExecResults;
+use crate::state::addresses::AddedAddresses;
 use crate::state::maintenance::Maintenance;
 use crate::state::managed::Entry;
 use crate::state::streaks::Streaks;
@@ -48,6 +49,10 @@ pub struct Inputs {
     pub pushed_services: Option<BTreeSet<String>>,
     /// The prefixes anycastd managed that the configuration no longer names (see `state/managed.rs`).
     pub departed: Vec<Departed>,
+    /// The host's interfaces and their addresses, when a prefix has an `interface` key or anycastd added addresses.
+    pub host: super::HostSeen,
+    /// The record of the addresses anycastd added (see `state/addresses.rs`).
+    pub added: AddedAddresses,
 }
 
 /// A prefix anycastd managed and the configuration no longer names: withdrawn wherever its daemon still has it.

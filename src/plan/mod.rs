@@ -4,6 +4,7 @@
 //! I/O and no clock: `plan` and `apply` compute it by the same function, so given the same inputs `apply` does what
 //! `plan` printed. `apply` gathers fresh inputs and computes it again, so what it does is right for that moment.
 
+mod address;
 mod compute;
 mod inputs;
 mod model;
@@ -14,6 +15,10 @@ mod testing;
 mod verdict;
 mod warning;
 
+pub use address::{
+    AddressAction, AddressError, AddressOutcome, AddressPlan, AddressState, HostSeen, InterfaceSeen, Unplaced,
+};
+pub(crate) use address::{plan_addresses, prefix_still_announced, refuse_announcements_without_address};
 pub use inputs::{BirdStates, Departed, FrrStates, Inputs, Intent};
 pub use model::{
     Action, Advertising, Failure, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary,

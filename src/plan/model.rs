@@ -33,6 +33,16 @@ pub enum PrefixError {
     /// asked (described: `BIRD at /run/bird/bird.ctl`): it is left where it is. A wrong path in the configuration,
     /// pushed to a fleet, must not withdraw the service everywhere.
     MovedToUnavailable(String),
+    /// The prefix should be announced, but its service address (its `interface` key) is not on the host and cannot
+    /// be put there: announcing it would pull traffic to an address the node does not serve.
+    AddressMissing {
+        /// The interface the address belongs on.
+        interface: String,
+        /// The address.
+        address: std::net::IpAddr,
+        /// Why it is not there.
+        why: super::address::Unplaced,
+    },
 }
 
 impl PrefixError {
@@ -47,6 +57,7 @@ impl PrefixError {
             PrefixError::MissingRouteMap(_) => "missing-route-map",
             PrefixError::VtyshNotConfigured(_) => "vtysh-not-configured",
             PrefixError::MovedToUnavailable(_) => "moved-to-unavailable",
+            PrefixError::AddressMissing { .. } => "address-missing",
         }
     }
 }
@@ -284,6 +295,9 @@ pub struct Plan {
     /// What anycastd announced for services or prefixes the configuration no longer has, by the service it was
     /// announced for ([`Verdict::Removed`]).
     pub departed: Vec<ServicePlan>,
+    /// The service addresses on the host (the prefixes' `interface` key): those the configuration names, and those
+    /// anycastd added for prefixes that left it.
+    pub addresses: Vec<super::address::AddressPlan>,
     /// Things the operator should know that are not errors (e.g. a damaged state file).
     pub warnings: Vec<Warning>,
     /// Errors of the pass as a whole, not of one prefix (the state directory, the lock, the marker).
@@ -306,8 +320,12 @@ pub struct Summary {
     pub restore: usize,
     /// Prefixes already as they should be.
     pub unchanged: usize,
-    /// Prefixes that could not be planned or applied.
+    /// Prefixes and addresses that could not be planned or applied.
     pub errors: usize,
+    /// Service addresses to add to the host (or added).
+    pub add_address: usize,
+    /// Service addresses to remove from the host (or removed).
+    pub remove_address: usize,
     /// Checks whose Cabourotte could not be asked.
     pub checker_errors: usize,
     /// Errors of the pass as a whole.
@@ -317,7 +335,7 @@ pub struct Summary {
 impl Summary {
     /// Whether anything would change.
     pub fn has_changes(&self) -> bool {
-        self.announce + self.withdraw + self.drain + self.restore > 0
+        self.announce + self.withdraw + self.drain + self.restore + self.add_address + self.remove_address > 0
     }
 
     /// Whether anything went wrong (a prefix error, a Cabourotte that could not be asked, an error of the pass).
@@ -358,6 +376,14 @@ impl Plan {
                 (Action::Drain, false) => summary.drain += 1,
                 (Action::Restore, false) => summary.restore += 1,
                 _ => summary.unchanged += 1,
+            }
+        }
+        for address in &self.addresses {
+            match (&address.action, address.is_error()) {
+                (_, true) => summary.errors += 1,
+                (super::AddressAction::Add, false) => summary.add_address += 1,
+                (super::AddressAction::Remove, false) => summary.remove_address += 1,
+                _ => {}
             }
         }
         summary.checker_errors = self

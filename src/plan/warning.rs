@@ -96,6 +96,26 @@ pub enum Warning {
         /// Why.
         error: String,
     },
+    /// The record of the addresses anycastd added is damaged or not trusted: no address it lists is removed, and
+    /// none is added until it can be written.
+    AddressRecordUnusable {
+        /// Why.
+        why: String,
+    },
+    /// The record of the addresses anycastd added could not be written anew after applying.
+    AddressRecordNotUpdated {
+        /// Why.
+        why: String,
+    },
+    /// A service address goes on `lo` while this FRR's BGP instance has no `bgp router-id`: bgpd picks the highest
+    /// loopback address as its router-ID, so adding or removing the address can change the router-ID and reset
+    /// every session of the instance.
+    NoRouterId {
+        /// The vtysh of that FRR.
+        vtysh: PathBuf,
+        /// The VRF of the instance.
+        vrf: crate::config::Vrf,
+    },
 }
 
 impl Warning {
@@ -117,6 +137,9 @@ impl Warning {
             Warning::RecordDamaged { .. } => "record-damaged",
             Warning::RecordUntrusted { .. } => "record-untrusted",
             Warning::RecordNotUpdated { .. } => "record-not-updated",
+            Warning::AddressRecordUnusable { .. } => "address-record-unusable",
+            Warning::AddressRecordNotUpdated { .. } => "address-record-not-updated",
+            Warning::NoRouterId { .. } => "no-router-id",
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::finding::Finding;
 use crate::frr::Advertisement;
 use crate::health::{CheckSource, CheckStatus, CheckVerdict};
 use crate::plan::{Action, Desired, Outcome, PassError, Plan, PrefixPlan, ServicePlan, Summary, Verdict, Warning};
+use crate::plan::{AddressAction, AddressOutcome, AddressPlan, AddressState};
 
 /// The version of the JSON schema; bumped on any incompatible change.
 pub(crate) const FORMAT_VERSION: u32 = 1;
@@ -25,6 +26,9 @@ struct Report<'a> {
     /// What anycastd announced for prefixes the configuration no longer has (state `removed`), by service.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     departed: Vec<ServiceJson>,
+    /// The service addresses on the host (prefixes' `interface` key), absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    addresses: Vec<AddressJson>,
     warnings: Vec<String>,
     /// The stable code of each of `warnings`, in the same order.
     warning_codes: Vec<&'static str>,
@@ -147,6 +151,70 @@ struct SummaryJson {
     unchanged: usize,
     errors: usize,
     checker_errors: usize,
+    /// Addresses added to the host (absent when none, as for a configuration without `interface`).
+    #[serde(skip_serializing_if = "is_zero")]
+    add_address: usize,
+    /// Addresses removed from the host (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    remove_address: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
+/// One service address on the host.
+#[derive(Serialize)]
+struct AddressJson {
+    interface: String,
+    address: String,
+    prefix: String,
+    service: String,
+    /// Whether the configuration names it now (`false`: anycastd added it for a prefix that left).
+    configured: bool,
+    /// Whether the record says anycastd added it (`false` for one that was there before: never removed).
+    added_by_anycastd: bool,
+    /// `present`, `absent` or `unknown` (not read: an offline plan).
+    current: &'static str,
+    /// `add`, `remove`, `none`, `await-withdrawal` or `error`.
+    action: &'static str,
+    /// `done`, `failed` or `unchanged` once applied.
+    result: Option<&'static str>,
+    error: Option<String>,
+    error_code: Option<&'static str>,
+}
+
+fn address_json(one: &AddressPlan, tense: Tense) -> AddressJson {
+    let (action, error) = match &one.action {
+        AddressAction::Add => ("add", None),
+        AddressAction::Remove => ("remove", None),
+        AddressAction::Keep => ("none", None),
+        AddressAction::AwaitWithdrawal => ("await-withdrawal", None),
+        AddressAction::Error(error) => ("error", Some((error.code(), words::address_error(error, &one.interface)))),
+    };
+    let (result, error) = match (&one.outcome, tense) {
+        (AddressOutcome::Failed(why), _) => (Some("failed"), Some(("address-change-failed", why.clone()))),
+        (AddressOutcome::Done, _) => (Some("done"), error),
+        (AddressOutcome::Pending, Tense::Applied) if error.is_none() => (Some("unchanged"), None),
+        (AddressOutcome::Pending, _) => (None, error),
+    };
+    AddressJson {
+        interface: one.interface.clone(),
+        address: one.address.to_string(),
+        prefix: one.prefix.to_string(),
+        service: one.service.clone(),
+        configured: one.configured,
+        added_by_anycastd: one.added_by_anycastd,
+        current: match one.current {
+            AddressState::Present => "present",
+            AddressState::Absent => "absent",
+            AddressState::Unknown => "unknown",
+        },
+        action,
+        result,
+        error_code: error.as_ref().map(|(code, _)| *code),
+        error: error.map(|(_, message)| message),
+    }
 }
 
 /// The plan (or applied plan) of `command` as one JSON document.
@@ -163,6 +231,7 @@ pub(crate) fn plan_json(plan: &Plan, command: &str, tense: Tense) -> String {
         }),
         services: plan.services.iter().map(|service| service_json(service, tense)).collect(),
         departed: plan.departed.iter().map(|service| service_json(service, tense)).collect(),
+        addresses: plan.addresses.iter().map(|one| address_json(one, tense)).collect(),
         warnings: plan.warnings.iter().map(words::warning).collect(),
         warning_codes: plan.warnings.iter().map(Warning::code).collect(),
         errors: plan.errors.iter().map(words::pass_error).collect(),
@@ -293,6 +362,8 @@ fn summary_json(summary: Summary) -> SummaryJson {
         unchanged: summary.unchanged,
         errors: summary.errors,
         checker_errors: summary.checker_errors,
+        add_address: summary.add_address,
+        remove_address: summary.remove_address,
     }
 }
 

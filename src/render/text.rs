@@ -16,6 +16,7 @@ use crate::escape::escape;
 use crate::finding::{Finding, Level};
 use crate::health::{CheckSource, CheckStatus, ServiceHealth};
 use crate::plan::{Action, Desired, Outcome, Plan, PrefixPlan, PrefixState, ServicePlan, Summary, Verdict, Warning};
+use crate::plan::{AddressAction, AddressOutcome, AddressState};
 
 /// Colours text when enabled (on a terminal, or when asked), and passes it through otherwise.
 #[derive(Clone, Copy, Debug)]
@@ -113,6 +114,7 @@ pub(crate) fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
     for service in plan.all_services() {
         service_text(&mut out, service, tense, width, painter);
     }
+    addresses_text(&mut out, plan, tense, painter);
     if plan.departed.iter().flat_map(|service| service.prefixes.iter()).any(|prefix| prefix.action == Action::Withdraw)
     {
         let _ = writeln!(
@@ -130,6 +132,68 @@ pub(crate) fn plan_text(plan: &Plan, tense: Tense, painter: Painter) -> String {
         .any(|check| check.source == CheckSource::Exec && matches!(check.status, CheckStatus::Unavailable(_)));
     let _ = writeln!(out, "{}", summary_line(&plan.summary(), tense, exec_errors));
     out
+}
+
+/// The service addresses on the host, after the services: one line each, as a prefix's line.
+fn addresses_text(out: &mut String, plan: &Plan, tense: Tense, painter: Painter) {
+    if plan.addresses.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{}", painter.bold("Addresses on the host"));
+    let width = plan.addresses.iter().map(|one| one.address.to_string().len()).max().unwrap_or(0);
+    for one in &plan.addresses {
+        let applied = tense == Tense::Applied;
+        let pick = |planned: &'static str, done: &'static str| if applied { done } else { planned };
+        let failure = match (&one.outcome, &one.action) {
+            (AddressOutcome::Failed(why), _) => Some(("failed ", why.clone())),
+            (_, AddressAction::Error(error)) => Some(("error  ", words::address_error(error, &one.interface))),
+            _ => None,
+        };
+        let (mark, word, style) = match (&failure, &one.action, one.current) {
+            (Some((word, _)), _, _) => ("!", *word, Style::Red),
+            (None, AddressAction::Add, _) => ("+", pick("add    ", "added  "), Style::Green),
+            (None, AddressAction::Remove, _) => ("-", pick("remove ", "removed"), Style::Red),
+            (None, _, AddressState::Present) => (" ", "present", Style::Dim),
+            (None, _, AddressState::Absent) => (" ", "absent ", Style::Dim),
+            (None, _, AddressState::Unknown) => (" ", "unknown", Style::Dim),
+        };
+        out.push_str("  ");
+        painter.put(out, mark, style);
+        let _ = write!(out, " {:width$}  ", one.address.to_string());
+        painter.put(out, word, style);
+        let _ = write!(out, "  {}, for {} ({})", escape(&one.interface), one.prefix, escape(&one.service));
+        let note = match (&failure, &one.action) {
+            (Some((_, why)), _) => Some(why.clone()),
+            (None, AddressAction::AwaitWithdrawal) => {
+                Some("no longer configured: removed once its prefix is withdrawn".to_string())
+            }
+            (None, AddressAction::Keep) if one.current == AddressState::Present && !one.added_by_anycastd => {
+                Some("there before anycastd: never removed by it".to_string())
+            }
+            (None, AddressAction::Keep) if !one.configured => {
+                Some("no longer named, but its prefix is still configured: it stays".to_string())
+            }
+            (None, AddressAction::Keep) if one.current == AddressState::Unknown => {
+                Some("not read: an offline plan does not look at this host".to_string())
+            }
+            (None, AddressAction::Keep) if one.current == AddressState::Absent => {
+                Some("not added by withdraw-all or a drain".to_string())
+            }
+            (None, AddressAction::Remove) if applied => {
+                Some("its prefix left the configuration and was withdrawn".to_string())
+            }
+            (None, AddressAction::Remove) => {
+                Some("its prefix left the configuration: removed once it is withdrawn".to_string())
+            }
+            _ => None,
+        };
+        if let Some(note) = note {
+            out.push_str(": ");
+            painter.put(out, &escape(&note), if failure.is_some() { Style::Red } else { Style::Dim });
+        }
+        out.push('\n');
+    }
+    out.push('\n');
 }
 
 fn service_text(out: &mut String, service: &ServicePlan, tense: Tense, width: usize, painter: Painter) {
@@ -294,6 +358,17 @@ fn summary_line(summary: &Summary, tense: Tense, exec_errors: bool) -> String {
         }
     }
     let _ = write!(line, "{} unchanged", summary.unchanged);
+    let (add, remove) = match tense {
+        Tense::Planned => ("to add", "to remove"),
+        Tense::Applied => ("added", "removed"),
+    };
+    if summary.add_address > 0 {
+        let _ = write!(line, ", {} {} {add}", summary.add_address, plural(summary.add_address, "address", "addresses"));
+    }
+    if summary.remove_address > 0 {
+        let count = summary.remove_address;
+        let _ = write!(line, ", {count} {} {remove}", plural(count, "address", "addresses"));
+    }
     if summary.errors > 0 {
         let _ = write!(line, ", {} {}", summary.errors, plural(summary.errors, "error", "errors"));
     }

@@ -6,7 +6,7 @@ use crate::config::{ConfigWarning, Vrf};
 use crate::frr::{Advertisement, Held, Reach};
 use std::path::Path;
 
-use crate::plan::{Failure, PassError, PrefixError, PrefixPlan, Warning};
+use crate::plan::{AddressError, Failure, PassError, PrefixError, PrefixPlan, Unplaced, Warning};
 use crate::state::streaks::CountsProblem;
 
 /// A warning, in one sentence.
@@ -69,6 +69,48 @@ pub(crate) fn warning(warning: &Warning) -> String {
             listed.join(", ")
         ),
         Warning::RecordNotUpdated { error } => format!("cannot update the record of managed prefixes: {error}"),
+        Warning::AddressRecordUnusable { why } => format!(
+            "not acting on the record of the addresses anycastd added: {why}; no address it lists is removed, and no \
+             address is added until it can be written"
+        ),
+        Warning::AddressRecordNotUpdated { why } => {
+            format!("cannot update the record of the addresses anycastd added: {why}")
+        }
+        Warning::NoRouterId { vtysh, vrf } => format!(
+            "FRR ({}) has no `bgp router-id` in {}, and anycastd puts service addresses on lo: bgpd may take one as \
+             its router-ID, and a change of router-ID resets every session; set `bgp router-id` under `router bgp`",
+            vtysh.display(),
+            vrf.described()
+        ),
+    }
+}
+
+/// What went wrong for a service address on `interface`, and how to fix it.
+pub(crate) fn address_error(error: &AddressError, interface: &str) -> String {
+    let interface = crate::escape::escape(interface);
+    match error {
+        AddressError::HostUnreadable(why) => format!("cannot read the host's interfaces: {why}"),
+        AddressError::NoInterface => {
+            format!("the host has no interface {interface}: create it, or correct the prefix's `interface`")
+        }
+        AddressError::WrongVrf { found: Some(vrf) } => format!(
+            "interface {interface} is in VRF {vrf}, not in the prefix's: name the VRF's device or an interface in it"
+        ),
+        AddressError::WrongVrf { found: None } => format!(
+            "interface {interface} is in the default VRF, not in the prefix's: name the VRF's device or an interface \
+             in it"
+        ),
+        AddressError::NotRecorded(why) => {
+            format!("not added, since it could not be recorded as anycastd's: {why}")
+        }
+    }
+}
+
+/// Why an address the configuration names is not on its interface, for the prefix that needs it.
+fn unplaced(why: &Unplaced, interface: &str) -> String {
+    match why {
+        Unplaced::Error(error) => address_error(error, interface),
+        Unplaced::Failed(why) => why.clone(),
     }
 }
 
@@ -153,6 +195,11 @@ pub(crate) fn prefix_error(error: &PrefixError, vrf: &Vrf) -> String {
         PrefixError::MovedToUnavailable(daemon) => format!(
             "the configuration now names it for {daemon}, which cannot be asked: not withdrawn here until it can (a wrong \
              path must not withdraw a service that passes its checks)"
+        ),
+        PrefixError::AddressMissing { interface, address, why } => format!(
+            "not announced: its address {address} is not on {} ({})",
+            crate::escape::escape(interface),
+            unplaced(why, interface)
         ),
         PrefixError::MissingRouteMap(route_map) => format!(
             "FRR has no route-map {route_map} (its route_map): not announced without it; define `route-map \

@@ -1,10 +1,11 @@
 //! The state directory (`/var/lib/anycastd` under the shipped units): the maintenance marker, the run lock, the
-//! rise/fall counts, the record of managed prefixes and the configuration cache.
+//! rise/fall counts, the record of managed prefixes (and of the addresses anycastd added) and the configuration cache.
 //!
 //! It belongs to the units' user (`User=anycastd`), and an operator runs `anycastd withdraw-all` as root against the
 //! same directory: what one finds there, the other may have written. So trust is decided in one place (`dir.rs`),
 //! and every file is opened, replaced and removed through one set of safe operations (`file.rs`).
 
+pub mod addresses;
 pub(crate) mod changes;
 pub(crate) mod config_cache;
 mod dir;
