@@ -345,12 +345,17 @@ pub enum Unplaced {
 
 /// Turns the announcement of every prefix with an address that will not be there into an error: the prefix's
 /// `network` must not go to FRR (nor its protocol to BIRD) before its address is on the host. An address not read
-/// (an offline plan) refuses nothing.
+/// (an offline plan) refuses nothing; one that could not be read (a unit without AF_NETLINK) cannot be known to be
+/// there, and refuses.
 pub(crate) fn refuse_announcements_without_address(plan: &mut Plan) {
+    let known = |address: &&AddressPlan| {
+        address.current != AddressState::Unknown || matches!(address.action, AddressAction::Error(_))
+    };
     let missing: BTreeMap<(String, IpAddr), Unplaced> = plan
         .addresses
         .iter()
-        .filter(|address| address.configured && address.current != AddressState::Unknown && !address.present_after())
+        .filter(known)
+        .filter(|address| address.configured && !address.present_after())
         .map(|address| ((address.interface.clone(), address.address), unplaced(address)))
         .collect();
     for planned in plan.prefixes_mut() {
@@ -433,6 +438,20 @@ checks.cabourotte = ["dns"]
             matches!(&actions[1], Action::Error(PrefixError::AddressMissing { interface, .. }) if interface == "lo"),
             "{actions:?}"
         );
+    }
+
+    #[test]
+    fn a_host_whose_addresses_cannot_be_read_announces_no_prefix_that_has_an_interface() {
+        let config = Config::parse(ON_LO, "t").expect("valid");
+        let why = "netlink: opening a socket: address family not supported by protocol".to_string();
+        let inputs = Inputs { host: HostSeen::Unreadable(why.clone()), ..Inputs::default() };
+        let plan = plan_with(&config, true, &frr(FRR), inputs);
+        let actions: Vec<_> = plan.prefixes().map(|p| p.action.clone()).collect();
+        for action in &actions {
+            let refused = matches!(action, Action::Error(PrefixError::AddressMissing { why: Unplaced::Error(
+                AddressError::HostUnreadable(seen)), .. }) if *seen == why);
+            assert!(refused, "{actions:?}");
+        }
     }
 
     #[test]
