@@ -749,3 +749,77 @@ fn the_address_drop_in_lets_both_units_read_and_add_addresses_and_call_capset_an
         assert!(level <= 2.0, "{last}");
     }
 }
+
+/// Whether the node's `lo` has `address` (without its length), as root sees it.
+fn lo_has(node: &Node, address: &str) -> bool {
+    node.ok(&["ip", "-json", "address", "show", "dev", "lo"]).contains(&format!("\"local\":\"{address}\""))
+}
+
+/// The real anycastd in the timer's unit, with a prefix whose `interface` is `lo`: the shipped unit cannot put the
+/// service address there, and leaves the prefix withdrawn with an error; with the address drop-in linked, one run adds
+/// the address and announces, an exec check of the same service finds no capability in its own process, and once
+/// the prefix has left the configuration a run withdraws it and removes the address.
+#[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
+fn with_the_address_drop_in_the_timer_s_unit_adds_the_service_address_to_lo_announces_and_later_removes_it() {
+    let mut node = Node::boot();
+    node.install_package();
+    node.start_cabourotte();
+    node.set_check("dns", true);
+    // Passes only in a process with no effective capability: anycastd's children get none.
+    let config = r#"[services.dns]
+prefixes.frrouting = [{ prefix = "203.0.113.53", interface = "lo" }]
+checks.cabourotte = ["dns"]
+checks.exec = [{ name = "no-capability", command = ["/bin/grep", "-q", "^CapEff:.0000000000000000$", "/proc/self/status"] }]
+"#;
+    node.write_config(config);
+    let unit = "anycastd.service";
+    let address = "203.0.113.53";
+    assert!(!lo_has(&node, address));
+
+    let shipped = node.run(&["systemctl", "start", unit]);
+    println!("{unit} as shipped: {}\n{}", shipped.status, node.journal_shown(unit));
+    assert!(!shipped.status.success(), "the run fails (exit 1): the address cannot be added");
+    let unreadable = "cannot read the host's interfaces: netlink: opening a socket: address family not supported by \
+                      protocol";
+    let refused = format!(
+        "anycastd apply: prefix-error {DNS_V4} for service dns (default VRF, AS 65536): not announced: its address \
+         {address} is not on lo ({unreadable})"
+    );
+    node.wait_journal(unit, &refused, TIMER_PERIOD);
+    assert!(!lo_has(&node, address), "as shipped");
+    assert_eq!(node.networks(), Vec::<String>::new(), "not announced without its address");
+
+    let packaged = std::fs::read_to_string(node.path("/usr/lib/anycastd/systemd/address.conf")).expect("packaged");
+    for command in packaged.lines().filter_map(|line| line.strip_prefix("#   ")) {
+        node.ok(&["sh", "-c", command]);
+    }
+    node.ok(&["systemctl", "daemon-reload"]);
+    let since = node_now(&node);
+    node.ok(&["systemctl", "start", unit]);
+    assert!(lo_has(&node, address), "the run added the address");
+    assert_eq!(node.networks(), [DNS_V4], "and announced its prefix");
+    let journal = node.ok(&["journalctl", "--no-pager", "-o", "cat", "-u", unit, "--since", &since]);
+    println!("{unit} with the drop-in:\n{journal}");
+    // The address first, then the announcement; the exec check passed, so it ran with no capability.
+    let added = format!(
+        "anycastd apply: address-added {DNS_V4} for service dns (default VRF): {address} on lo: its prefix's \
+         `interface` names it\n\
+         anycastd apply: announced {DNS_V4} for service dns (default VRF, AS 65536): every check passes\n"
+    );
+    assert!(journal.ends_with(&added), "{journal}");
+
+    node.write_config("[services.other]\nprefixes.frrouting = [\"198.51.100.7\"]\nchecks.cabourotte = [\"dns\"]\n");
+    let since = node_now(&node);
+    node.ok(&["systemctl", "start", unit]);
+    let journal = node.ok(&["journalctl", "--no-pager", "-o", "cat", "-u", unit, "--since", &since]);
+    println!("{unit} after the prefix left the configuration:\n{journal}");
+    let removed = format!(
+        "anycastd apply: withdrawn {DNS_V4} for service dns (default VRF, AS 65536): no longer in the configuration\n\
+         anycastd apply: address-removed {DNS_V4} for service dns (default VRF): {address} on lo: its prefix left the \
+         configuration and was withdrawn\n"
+    );
+    assert!(journal.ends_with(&removed), "withdrawn first, then removed: {journal}");
+    assert!(!lo_has(&node, address), "the run removed the address it had added");
+    assert!(!node.networks().contains(&DNS_V4.to_string()), "and withdrew its prefix first");
+}
