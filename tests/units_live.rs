@@ -781,7 +781,8 @@ checks.exec = [{ name = "no-capability", command = ["/bin/grep", "-q", "^CapEff:
     println!("{unit} as shipped: {}\n{}", shipped.status, node.journal_shown(unit));
     assert!(!shipped.status.success(), "the run fails (exit 1): the address cannot be added");
     let unreadable = "cannot read the host's interfaces: netlink: opening a socket: address family not supported by \
-                      protocol";
+                      protocol (a sandbox refuses netlink: link the units' address drop-in, see \"Letting the units \
+                      change addresses\" in the README)";
     let refused = format!(
         "anycastd apply: prefix-error {DNS_V4} for service dns (default VRF, AS 65536): not announced: its address \
          {address} is not on lo ({unreadable})"

@@ -182,7 +182,7 @@ fn without_cap_net_admin_a_change_is_refused_with_the_readmes_pointer_and_a_read
     assert_eq!(
         added,
         Err("netlink: adding 203.0.113.53/32 to interface 1: operation not permitted (anycastd lacks CAP_NET_ADMIN: \
-             see \"The service address\" in the README)"
+             see \"The service address on the host\" in the README)"
             .into())
     );
     assert_eq!(read, Ok(1));

@@ -43,7 +43,16 @@ enum Dumped {
 
 impl Netlink {
     pub(crate) fn open() -> Result<Netlink, String> {
-        let opening = |error: io::Error| format!("netlink: opening a socket: {}", reason(&error));
+        let opening = |error: io::Error| {
+            // The shipped units refuse AF_NETLINK: only their address drop-in allows it.
+            let hint = if error.raw_os_error() == Some(libc::EAFNOSUPPORT) {
+                " (a sandbox refuses netlink: link the units' address drop-in, see \"Letting the units change \
+                 addresses\" in the README)"
+            } else {
+                ""
+            };
+            format!("netlink: opening a socket: {}{hint}", reason(&error))
+        };
         // SAFETY: socket(2) takes integers and returns a new descriptor, which only `OwnedFd` owns from here.
         let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
         if fd < 0 {
@@ -270,7 +279,9 @@ impl std::fmt::Display for Failed {
             Failed::Kernel(errno, message) => {
                 f.write_str(&reason(&io::Error::from_raw_os_error(*errno)))?;
                 if *errno == libc::EPERM {
-                    f.write_str(" (anycastd lacks CAP_NET_ADMIN: see \"The service address\" in the README)")?;
+                    f.write_str(
+                        " (anycastd lacks CAP_NET_ADMIN: see \"The service address on the host\" in the README)",
+                    )?;
                 } else if let Some(message) = message {
                     write!(f, " (the kernel says: {})", crate::escape::escape(message))?;
                 }
@@ -327,7 +338,7 @@ mod tests {
         let eperm = Failed::Kernel(libc::EPERM, Some("ignored".into()));
         assert_eq!(
             eperm.to_string(),
-            "operation not permitted (anycastd lacks CAP_NET_ADMIN: see \"The service address\" in the README)"
+            "operation not permitted (anycastd lacks CAP_NET_ADMIN: see \"The service address on the host\" in the README)"
         );
         let enodev = Failed::Kernel(libc::ENODEV, Some("ipv4: Device not found\n".into()));
         assert_eq!(enodev.to_string(), "no such device (the kernel says: ipv4: Device not found\\n)");
