@@ -25,6 +25,7 @@ mod real_bird;
 mod real_bird_record;
 mod real_bird_tables;
 mod real_frr;
+mod real_frr_address;
 mod real_frr_edges;
 mod real_frr_exec;
 mod real_frr_graded;
