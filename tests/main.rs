@@ -22,6 +22,7 @@ mod production;
 mod properties;
 mod quickstart;
 mod real_bird;
+mod real_bird_address;
 mod real_bird_record;
 mod real_bird_tables;
 mod real_frr;
