@@ -3,9 +3,11 @@
 //! keeps the record of added addresses before anything is added, adds before the daemons are changed, and removes
 //! after them, once the withdrawals are done.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::time::Duration;
 
+use super::advertised;
 use crate::config::Config;
 use crate::host::{Host, Netlink};
 use crate::plan::{AddressAction, AddressOutcome, AddressState, HostSeen, Inputs, InterfaceSeen, Plan};
@@ -74,17 +76,22 @@ pub(crate) fn add(plan: &mut Plan, host: &HostSeen) {
 }
 
 /// Removes the addresses `plan` removes, after the daemons were changed, and only those whose prefix is now
-/// withdrawn everywhere: a withdrawal that failed keeps its address, for the next pass.
-pub(crate) fn remove(plan: &mut Plan, inputs: &Inputs) {
+/// withdrawn everywhere, FRR's withdrawal sent to its neighbors (waiting for it at most
+/// [`advertised::PENDING_WAIT`]): a withdrawal that failed, or that FRR has not sent yet, keeps its address for the
+/// next pass.
+pub(crate) fn remove(plan: &mut Plan, inputs: &Inputs, vtysh_timeout: Duration) {
     let host = &inputs.host;
     let removing: Vec<usize> =
         (0..plan.addresses.len()).filter(|&at| plan.addresses[at].action == AddressAction::Remove).collect();
     if removing.is_empty() {
         return;
     }
+    let prefixes: BTreeSet<_> = removing.iter().map(|&at| plan.addresses[at].prefix).collect();
+    let unsent = advertised::withdrawals_unsent(plan, &prefixes, &inputs.frr, vtysh_timeout, advertised::PENDING_WAIT);
     let mut netlink = Netlink::open();
     for at in removing {
-        if crate::plan::prefix_still_announced(plan, plan.addresses[at].prefix, &inputs.frr, &inputs.bird) {
+        let prefix = plan.addresses[at].prefix;
+        if unsent.contains(&prefix) || crate::plan::prefix_still_announced(plan, prefix, &inputs.frr, &inputs.bird) {
             plan.addresses[at].action = AddressAction::AwaitWithdrawal;
             continue;
         }

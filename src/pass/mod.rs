@@ -295,7 +295,7 @@ fn apply_to_every_daemon(
     deciding.inputs.frr.extend(verified);
     let verified = bird::apply(&mut applied, &deciding.inputs.bird, vtysh_timeout);
     deciding.inputs.bird.extend(verified);
-    host::remove(&mut applied, &deciding.inputs);
+    host::remove(&mut applied, &deciding.inputs, vtysh_timeout);
     applied
 }
 

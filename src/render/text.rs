@@ -145,6 +145,7 @@ fn addresses_text(out: &mut String, plan: &Plan, tense: Tense, painter: Painter)
         let applied = tense == Tense::Applied;
         let pick = |planned: &'static str, done: &'static str| if applied { done } else { planned };
         let failure = match (&one.outcome, &one.action) {
+            // Padded as the other words of the column (`present`), so that the interfaces line up.
             (AddressOutcome::Failed(why), _) => Some(("failed ", why.clone())),
             (_, AddressAction::Error(error)) => Some(("error  ", words::address_error(error, &one.interface))),
             _ => None,

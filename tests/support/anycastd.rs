@@ -77,6 +77,15 @@ impl Anycastd {
         Anycastd { command, args: Vec::new(), json: false, open_files: None, dir, placeholders }
     }
 
+    /// Runs it inside network namespace `ns` (`ip netns exec NS anycastd ...`), as on a node, where anycastd shares
+    /// the routing daemon's namespace: the addresses it puts on an interface land on the interface that daemon sees,
+    /// never on the machine running the tests. Its vtysh wrapper and BIRD's control socket are files, reached from
+    /// any namespace.
+    pub fn in_namespace(mut self, ns: &str) -> Self {
+        self.command = in_namespace(&self.command, ns);
+        self
+    }
+
     /// Adds arguments (a command and its options, or global options before it).
     pub fn args<I, S>(mut self, args: I) -> Self
     where
@@ -161,6 +170,20 @@ impl Anycastd {
         let child = self.command.spawn().expect("start the anycastd binary");
         Running { child: Some(child), command: shown, stdout, stderr }
     }
+}
+
+/// `command` (program, arguments, environment) run inside network namespace `ns` by `ip netns exec`, which
+/// execs it there: the process started is the command itself, in that namespace.
+pub fn in_namespace(command: &Command, ns: &str) -> Command {
+    let mut wrapped = Command::new("ip");
+    wrapped.args(["netns", "exec", ns]).arg(command.get_program()).args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
 }
 
 /// `text` with the world's placeholders (see [`Anycastd::new`]).

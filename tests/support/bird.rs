@@ -153,6 +153,12 @@ impl BirdLab {
         command
     }
 
+    /// The network namespace BIRD runs in: where a node's anycastd runs too, to put service addresses on the `lo`
+    /// that BIRD's host has (see [`super::anycastd::in_namespace`]).
+    pub fn namespace(&self) -> String {
+        format!("acd-{}-b", self.name)
+    }
+
     /// The peer's network namespace.
     fn peer_ns(&self) -> String {
         format!("acd-{}-p", self.name)

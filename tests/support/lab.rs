@@ -180,6 +180,12 @@ impl Lab {
         lab
     }
 
+    /// The network namespace FRR runs in: where a node's anycastd runs too, to put service addresses on the `lo`
+    /// that FRR sees (see [`Anycastd::in_namespace`]).
+    pub fn frr_namespace(&self) -> &str {
+        &self.frr_ns
+    }
+
     /// anycastd's `--state-dir` for this lab.
     pub fn state_dir(&self) -> PathBuf {
         self.dir.join("state")

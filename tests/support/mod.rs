@@ -1,6 +1,7 @@
 //! Test support shared by the integration tests: a fake Cabourotte, a fake vtysh, the real FRR lab, the Debian
 //! package and the booted Debian node it is installed on.
 
+pub mod addresses;
 pub mod anycastd;
 #[macro_use]
 pub mod bird;
