@@ -378,8 +378,20 @@ impl Plan {
                 _ => summary.unchanged += 1,
             }
         }
+        // An address error already counted as its prefix's (`address-missing`) is one problem, said twice.
+        let counted: Vec<(&str, std::net::IpAddr)> = self
+            .prefixes()
+            .filter_map(|prefix| match &prefix.action {
+                Action::Error(PrefixError::AddressMissing { interface, address, .. }) => {
+                    Some((interface.as_str(), *address))
+                }
+                _ => None,
+            })
+            .collect();
         for address in &self.addresses {
+            let already = counted.contains(&(address.interface.as_str(), address.address));
             match (&address.action, address.is_error()) {
+                (_, true) if already => {}
                 (_, true) => summary.errors += 1,
                 (super::AddressAction::Add, false) => summary.add_address += 1,
                 (super::AddressAction::Remove, false) => summary.remove_address += 1,
