@@ -15,7 +15,7 @@ use crate::escape::escape;
 use crate::health::CheckStatus;
 use crate::plan::{
     Action, AddressAction, AddressOutcome, AddressPlan, Desired, Outcome, Plan, PrefixPlan, ServicePlan, Verdict,
-    Warning,
+    Warning, added_after_withdrawals,
 };
 use crate::render::words;
 
@@ -345,8 +345,11 @@ pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
         ..Event::pass_failed(command, words::frr_unavailable(vtysh, reason))
     }));
     // An address is added before any announcement and removed after the withdrawals: the log says it in that order.
-    let added = |one: &&AddressPlan| one.action == AddressAction::Add;
-    events.extend(applied.addresses.iter().filter(added).filter_map(|one| address_event(one, command)));
+    let first: Vec<bool> = (0..applied.addresses.len())
+        .map(|at| applied.addresses[at].action == AddressAction::Add && !added_after_withdrawals(applied, at))
+        .collect();
+    let addresses = || applied.addresses.iter().zip(first.iter().copied());
+    events.extend(addresses().filter(|(_, first)| *first).filter_map(|(one, _)| address_event(one, command)));
     for service in applied.all_services() {
         for check in service.health.iter().flat_map(|health| health.checks.iter()) {
             if let CheckStatus::Unavailable(_) = check.status {
@@ -363,7 +366,7 @@ pub(crate) fn events(applied: &Plan, command: &str) -> Vec<Event> {
         };
         events.extend(service.prefixes.iter().filter_map(|prefix| prefix_event(service, prefix, command, &why)));
     }
-    events.extend(applied.addresses.iter().filter(|one| !added(one)).filter_map(|one| address_event(one, command)));
+    events.extend(addresses().filter(|(_, first)| !*first).filter_map(|(one, _)| address_event(one, command)));
     events
 }
 

@@ -59,14 +59,36 @@ pub(crate) fn record_before(state_dir: &StateDir, plan: &Plan, added: &AddedAddr
     addresses::write(state_dir, &list).err().map(|error| error.to_string())
 }
 
-/// Adds the addresses `plan` adds, before any daemon is changed; an announcement whose address could not be added
-/// becomes an error (see `plan::refuse_announcements_without_address`).
-pub(crate) fn add(plan: &mut Plan, host: &HostSeen) {
-    if !plan.addresses.iter().any(|one| one.action == AddressAction::Add) {
+/// When an address is added: before the daemons are changed, or after them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddPhase {
+    /// Before any announcement of the pass: most addresses.
+    Before,
+    /// After the withdrawals: an address missing under a prefix that is announced now and that this pass withdraws.
+    /// Added first, it would let FRR advertise (import-check) a prefix whose service just failed, for as long as the
+    /// withdrawal takes: nothing but a passing check may cause an announcement.
+    After,
+}
+
+/// Adds the addresses `plan` adds in `phase`; an announcement whose address could not be added becomes an error
+/// (see `plan::refuse_announcements_without_address`).
+pub(crate) fn add(plan: &mut Plan, host: &HostSeen, phase: AddPhase) {
+    let due: Vec<usize> = (0..plan.addresses.len())
+        .filter(|&at| plan.addresses[at].action == AddressAction::Add)
+        .filter(|&at| plan.addresses[at].outcome == AddressOutcome::Pending)
+        .filter(|&at| (phase == AddPhase::After) == crate::plan::added_after_withdrawals(plan, at))
+        .collect();
+    if due.is_empty() {
         return;
     }
     let mut netlink = Netlink::open();
-    for one in plan.addresses.iter_mut().filter(|one| one.action == AddressAction::Add) {
+    for at in due {
+        if phase == AddPhase::After && crate::plan::still_announced_under(plan, at) {
+            let why = "not added: a prefix that needs it is still announced, its withdrawal failed".to_string();
+            plan.addresses[at].outcome = AddressOutcome::Failed(why);
+            continue;
+        }
+        let one = &mut plan.addresses[at];
         one.outcome = match change(&mut netlink, host, &one.interface, one.address, Change::Add) {
             Ok(()) => AddressOutcome::Done,
             Err(why) => AddressOutcome::Failed(why),

@@ -289,12 +289,13 @@ fn apply_to_every_daemon(
     learn: &mut impl FnMut(&FrrStates),
 ) -> Plan {
     let mut plan = plan;
-    host::add(&mut plan, &deciding.inputs.host);
+    host::add(&mut plan, &deciding.inputs.host, host::AddPhase::Before);
     let (mut applied, verified) = apply::apply(plan, vtysh_timeout);
     learn(&verified);
     deciding.inputs.frr.extend(verified);
     let verified = bird::apply(&mut applied, &deciding.inputs.bird, vtysh_timeout);
     deciding.inputs.bird.extend(verified);
+    host::add(&mut applied, &deciding.inputs.host, host::AddPhase::After);
     host::remove(&mut applied, &deciding.inputs, vtysh_timeout);
     applied
 }

@@ -334,6 +334,28 @@ pub(crate) fn prefix_still_announced(plan: &Plan, prefix: Prefix, frr: &FrrState
     in_frr || in_bird
 }
 
+/// Whether address `at` of `plan` is added after the withdrawals rather than before the announcements: a prefix
+/// that needs it is announced now and withdrawn by this pass. Added first, it would let FRR advertise
+/// (import-check) a prefix whose service just failed, for as long as the withdrawal takes.
+pub(crate) fn added_after_withdrawals(plan: &Plan, at: usize) -> bool {
+    needing(plan, at).any(|planned| planned.current.is_announced() && !planned.will_be_announced())
+}
+
+/// Whether a prefix that needs address `at` is still announced after applying, though it should not be (its
+/// withdrawal failed): the address must not be added then.
+pub(crate) fn still_announced_under(plan: &Plan, at: usize) -> bool {
+    needing(plan, at).any(|planned| !planned.will_be_announced() && planned.state_after().is_announced())
+}
+
+/// The prefixes of `plan` whose `interface` key names address `at`.
+fn needing(plan: &Plan, at: usize) -> impl Iterator<Item = &super::PrefixPlan> {
+    let one = &plan.addresses[at];
+    plan.prefixes().filter(move |planned| {
+        let host = planned.managed.host.as_ref();
+        host.is_some_and(|host| host.interface == one.interface && host.addresses.contains(&one.address))
+    })
+}
+
 /// Why an address the configuration names will not be on its interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Unplaced {
@@ -530,5 +552,18 @@ checks.cabourotte = ["dns"]
         let inputs = Inputs { host: host(&[("lo", 1, None, &[])]), ..Inputs::default() };
         let plan = plan_with(&config, true, &frr(FRR), inputs);
         assert!(!plan.warnings.iter().any(|w| matches!(w, super::super::Warning::NoRouterId { .. })));
+    }
+
+    #[test]
+    fn an_address_missing_under_an_announced_prefix_that_is_withdrawn_is_added_after_the_withdrawal() {
+        let config = Config::parse(ON_LO, "t").expect("valid");
+        let announced = "router bgp 65536\n bgp router-id 192.0.2.1\n address-family ipv4 unicast\n  network \
+                         203.0.113.53/32\n exit-address-family\n!\nrouter bgp 65536 vrf blue\n!\nend\n";
+        let inputs = || Inputs { host: host(&[("lo", 1, None, &[])]), ..Inputs::default() };
+        let unhealthy = plan_with(&config, false, &frr(announced), inputs());
+        assert_eq!(unhealthy.addresses[0].action, AddressAction::Add);
+        assert!(added_after_withdrawals(&unhealthy, 0), "FRR would advertise a failing service's prefix meanwhile");
+        let healthy = plan_with(&config, true, &frr(announced), inputs());
+        assert!(!added_after_withdrawals(&healthy, 0), "before: the announcement needs it");
     }
 }

@@ -18,7 +18,10 @@ mod warning;
 pub use address::{
     AddressAction, AddressError, AddressOutcome, AddressPlan, AddressState, HostSeen, InterfaceSeen, Unplaced,
 };
-pub(crate) use address::{plan_addresses, prefix_still_announced, refuse_announcements_without_address};
+pub(crate) use address::{
+    added_after_withdrawals, plan_addresses, prefix_still_announced, refuse_announcements_without_address,
+    still_announced_under,
+};
 pub use inputs::{BirdStates, Departed, FrrStates, Inputs, Intent};
 pub use model::{
     Action, Advertising, Failure, Outcome, Plan, PrefixError, PrefixPlan, PrefixState, ServicePlan, Summary,
