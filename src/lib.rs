@@ -23,6 +23,7 @@ pub(crate) mod health;
 pub(crate) mod host;
 pub mod identity;
 pub mod observe;
+pub(crate) mod os_error;
 pub(crate) mod pass;
 pub(crate) mod plan;
 pub(crate) mod process;

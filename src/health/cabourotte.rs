@@ -204,16 +204,16 @@ fn describe(error: &ureq::Error, url: &CabourotteUrl, timeout: Duration, tls: &T
                     .to_string()
             }
             std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
-                format!("{}: check the url's address, and this host's routes to it", lowercase_io(io))
+                format!("{}: check the url's address, and this host's routes to it", crate::os_error::words(io))
             }
             std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => format!(
                 "{}: Cabourotte closed the connection (does it serve https, and the url say http://?)",
-                lowercase_io(io)
+                crate::os_error::words(io)
             ),
             _ if io.to_string().starts_with(LOOKUP_FAILED) => {
                 unresolved(io.to_string().trim_start_matches(LOOKUP_FAILED).trim_start_matches(": "))
             }
-            _ => lowercase_io(io),
+            _ => crate::os_error::words(io),
         },
         other => other.to_string(),
     };
@@ -229,18 +229,6 @@ fn unresolved(resolver: &str) -> String {
         "its host name does not resolve ({resolver}): check the url's host name, and this host's DNS \
          (/etc/resolv.conf, /etc/hosts)"
     )
-}
-
-/// An I/O error as the operating system says it, without Rust's ` (os error 111)` and with a lowercase initial, to
-/// read as part of a sentence: `connection reset by peer`.
-fn lowercase_io(io: &std::io::Error) -> String {
-    let text = io.to_string();
-    let text = match text.rfind(" (os error ") {
-        Some(at) if text.ends_with(')') => &text[..at],
-        _ => text.as_str(),
-    };
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The basic-auth header's token: standard base64 with padding.

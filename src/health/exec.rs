@@ -63,9 +63,11 @@ pub fn run(check: &ExecCheck) -> CheckStatus {
             describe(check.timeout)
         )),
         Err(error) if matches!(error.kind(), io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied) => {
-            CheckStatus::Failing(format!("cannot run {}: {}", escape(program), lowercase(&error)))
+            CheckStatus::Failing(format!("cannot run {}: {}", escape(program), crate::os_error::words(&error)))
         }
-        Err(error) => CheckStatus::Unavailable(format!("cannot start {}: {}", escape(program), lowercase(&error))),
+        Err(error) => {
+            CheckStatus::Unavailable(format!("cannot start {}: {}", escape(program), crate::os_error::words(&error)))
+        }
     }
 }
 
@@ -94,14 +96,6 @@ fn message(finished: &Finished) -> String {
         short.push('…');
     }
     escape(&short).into_owned()
-}
-
-/// An I/O error as the system says it, without ` (os error 2)` and with a lowercase initial.
-fn lowercase(error: &io::Error) -> String {
-    let text = error.to_string();
-    let text = text.split(" (os error ").next().unwrap_or(&text);
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Runs `checks` at the same time, [`PARALLEL`] at most, each within its own timeout.
@@ -238,7 +232,7 @@ pub fn program_problem(check: &ExecCheck) -> Option<String> {
     let program = check.command.first()?;
     let shown = escape(program);
     match std::fs::metadata(Path::new(program)) {
-        Err(error) => Some(format!("{shown}: {}", lowercase(&error))),
+        Err(error) => Some(format!("{shown}: {}", crate::os_error::words(&error))),
         Ok(meta) if !meta.is_file() => Some(format!("{shown} is not a file")),
         Ok(meta) if meta.permissions().mode() & 0o111 == 0 => Some(format!("{shown} is not executable")),
         Ok(_) => None,

@@ -49,7 +49,7 @@ pub(crate) fn keep_from_children() -> Result<(), String> {
     {
         let error = io::Error::last_os_error();
         if !harmless(&error) {
-            return Err(format!("cannot clear the ambient capabilities: {}", reason(&error)));
+            return Err(format!("cannot clear the ambient capabilities: {}", crate::os_error::words(&error)));
         }
     }
     change(|sets| sets.iter_mut().for_each(|set| set.inheritable = 0))
@@ -89,7 +89,7 @@ fn change(edit: impl FnOnce(&mut [Sets; 2])) -> Result<(), String> {
     // SAFETY: capget(2) with version 3 writes two `Sets` (the layout of `struct __user_cap_data_struct`).
     if unsafe { libc::syscall(libc::SYS_capget, &raw mut header, sets.as_mut_ptr()) } != 0 {
         let error = io::Error::last_os_error();
-        return if harmless(&error) { Ok(()) } else { Err(reason(&error)) };
+        return if harmless(&error) { Ok(()) } else { Err(crate::os_error::words(&error)) };
     }
     let before = sets;
     edit(&mut sets);
@@ -100,7 +100,7 @@ fn change(edit: impl FnOnce(&mut [Sets; 2])) -> Result<(), String> {
     // SAFETY: capset(2) with version 3 reads two `Sets`, alive for the call.
     if unsafe { libc::syscall(libc::SYS_capset, &raw mut header, sets.as_ptr()) } != 0 {
         let error = io::Error::last_os_error();
-        return if harmless(&error) { Ok(()) } else { Err(reason(&error)) };
+        return if harmless(&error) { Ok(()) } else { Err(crate::os_error::words(&error)) };
     }
     Ok(())
 }
@@ -108,11 +108,6 @@ fn change(edit: impl FnOnce(&mut [Sets; 2])) -> Result<(), String> {
 /// EPERM (nothing to give up, or a sandbox) and EINVAL (a kernel without the call or the option).
 fn harmless(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(libc::EPERM | libc::EINVAL))
-}
-
-fn reason(error: &io::Error) -> String {
-    let text = error.to_string();
-    text.split(" (os error ").next().unwrap_or(&text).to_lowercase()
 }
 
 #[cfg(test)]

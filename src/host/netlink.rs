@@ -51,7 +51,7 @@ impl Netlink {
             } else {
                 ""
             };
-            format!("netlink: opening a socket: {}{hint}", reason(&error))
+            format!("netlink: opening a socket: {}{hint}", crate::os_error::words(&error))
         };
         // SAFETY: socket(2) takes integers and returns a new descriptor, which only `OwnedFd` owns from here.
         let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
@@ -216,7 +216,7 @@ impl Netlink {
             }
             let error = io::Error::last_os_error();
             if error.kind() != io::ErrorKind::Interrupted {
-                return Err(reason(&error));
+                return Err(crate::os_error::words(&error));
             }
         }
     }
@@ -243,7 +243,7 @@ impl Netlink {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
                         return Err(format!("no answer from the kernel within {} s", RECEIVE_TIMEOUT.as_secs()));
                     }
-                    _ => return Err(reason(&error)),
+                    _ => return Err(crate::os_error::words(&error)),
                 }
             }
             if header.msg_flags & libc::MSG_TRUNC != 0 {
@@ -277,7 +277,7 @@ impl std::fmt::Display for Failed {
         match self {
             Failed::Socket(text) => f.write_str(text),
             Failed::Kernel(errno, message) => {
-                f.write_str(&reason(&io::Error::from_raw_os_error(*errno)))?;
+                f.write_str(&crate::os_error::words(&io::Error::from_raw_os_error(*errno)))?;
                 if *errno == libc::EPERM {
                     f.write_str(
                         " (anycastd lacks CAP_NET_ADMIN: see \"The service address on the host\" in the README)",
@@ -315,18 +315,6 @@ fn set_option<T>(socket: &OwnedFd, level: libc::c_int, name: libc::c_int, value:
 
 fn host_len(address: IpAddr) -> u8 {
     if address.is_ipv4() { 32 } else { 128 }
-}
-
-/// An error as the system says it, without Rust's ` (os error 1)` and with a lowercase initial, to read as part of
-/// a sentence: `operation not permitted`.
-fn reason(error: &io::Error) -> String {
-    let text = error.to_string();
-    let text = match text.rfind(" (os error ") {
-        Some(at) if text.ends_with(')') => &text[..at],
-        _ => text.as_str(),
-    };
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]
