@@ -102,6 +102,113 @@ const SHOW_EXPORT: &str = "birdc show route export";
 const DRAIN: &str = "anycastd withdraw-all --drain";
 const RESUME: &str = "anycastd resume";
 
+/// The README's section on the `interface` key: its `toml` block is the production quickstart's configuration with the
+/// key on every prefix, its `sh` block links the units' address drop-in.
+const ADDRESS_SECTION: &str = "The service address on the host";
+/// The production quickstart's step 6 (check, plan, apply, enable the timer): the address drop-in is linked before it,
+/// as a user would, since the timer's units are the ones that need it.
+const ENABLE_TIMER: &str = "systemctl enable --now anycastd.timer";
+/// The kernel VRF device of the production quickstart's VRF 123, and the `interface` key that names it.
+const VRF_DEVICE: &str = "123";
+const VRF_DEVICE_KEY: &str = r#", "interface" = "123""#;
+
+/// The commands of a `sh` block: its lines cut at a trailing comment, split at `&&` and `;`, blank ones left out.
+fn commands(block: &Block) -> Vec<&str> {
+    block
+        .body
+        .lines()
+        .map(|line| line.split_once(" #").map_or(line, |(command, _)| command))
+        .flat_map(|line| line.split("&&").flat_map(|part| part.split(';')))
+        .map(str::trim)
+        .filter(|command| !command.is_empty() && !command.starts_with('#'))
+        .collect()
+}
+
+/// Whether a command is one of `ip address` (`ip a`, `ip addr`, ...): the commands that put an address on the host.
+fn is_ip_address(command: &str) -> bool {
+    let mut words = command.split_whitespace();
+    words.next() == Some("ip") && words.next().is_some_and(|object| "address".starts_with(object))
+}
+
+/// What `ip addr add ADDRESS/LENGTH dev DEVICE` puts on the host: (`ADDRESS/LENGTH`, `DEVICE`).
+fn address_added_by(command: &str) -> Option<(String, String)> {
+    match command.split_whitespace().collect::<Vec<_>>()[..] {
+        ["ip", _, "add", address, "dev", device] if is_ip_address(command) => {
+            Some((address.to_string(), device.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// The addresses a `sh` block of the production quickstart puts on the host, when that is all it does: step 3, the
+/// blocks a user of the `interface` key skips. `None` for any other block.
+fn only_adds_addresses(block: &Block) -> Option<Vec<(String, String)>> {
+    let commands = commands(block);
+    if block.language != "sh" || commands.is_empty() {
+        return None;
+    }
+    commands.into_iter().map(address_added_by).collect()
+}
+
+/// The prefixes of every service of a configuration, whatever their daemon, as tables (a prefix written as a string
+/// becomes `{ prefix = "..." }`).
+fn prefix_tables(config: &str) -> Vec<toml::Table> {
+    let config: toml::Table = toml::from_str(config).unwrap_or_else(|error| panic!("{error}\n{config}"));
+    let services = config.get("services").and_then(toml::Value::as_table).cloned().unwrap_or_default();
+    let daemons = services.values().filter_map(|service| service.get("prefixes")?.as_table().cloned());
+    let prefixes = daemons.flat_map(|daemons| daemons.into_iter().filter_map(|(_, list)| list.as_array().cloned()));
+    prefixes
+        .flatten()
+        .map(|prefix| match prefix {
+            toml::Value::String(prefix) => toml::Table::from_iter([("prefix".to_string(), prefix.into())]),
+            toml::Value::Table(table) => table,
+            other => panic!("a prefix is a string or a table: {other}"),
+        })
+        .collect()
+}
+
+/// What anycastd puts on the host for a configuration: (`ADDRESS/LENGTH`, interface) of each host prefix that has an
+/// `interface` (those of the README have no `addresses`).
+fn addresses_of(config: &str) -> std::collections::BTreeSet<(String, String)> {
+    prefix_tables(config)
+        .into_iter()
+        .filter_map(|prefix| {
+            let interface = prefix.get("interface")?.as_str()?.to_string();
+            let address = prefix.get("prefix")?.as_str()?.to_string();
+            let length = if address.contains(':') { "/128" } else { "/32" };
+            Some((if address.contains('/') { address } else { address + length }, interface))
+        })
+        .collect()
+}
+
+/// A configuration as anycastd reads it, every prefix as a table and without its `interface` key: equal for the
+/// quickstart's configuration and the address section's, which adds only the key.
+fn without_interfaces(config: &str) -> toml::Value {
+    let mut config: toml::Value = toml::from_str(config).unwrap_or_else(|error| panic!("{error}\n{config}"));
+    let services = config.get_mut("services").and_then(toml::Value::as_table_mut);
+    for (_, service) in services.into_iter().flat_map(|services| services.iter_mut()) {
+        let daemons = service.get_mut("prefixes").and_then(toml::Value::as_table_mut);
+        for (_, list) in daemons.into_iter().flat_map(|daemons| daemons.iter_mut()) {
+            for prefix in list.as_array_mut().into_iter().flat_map(|list| list.iter_mut()) {
+                if let Some(text) = prefix.as_str() {
+                    let table = toml::Table::from_iter([("prefix".to_string(), toml::Value::from(text))]);
+                    *prefix = toml::Value::Table(table);
+                }
+                if let Some(table) = prefix.as_table_mut() {
+                    table.remove("interface");
+                }
+            }
+        }
+    }
+    config
+}
+
+/// The address section's configuration for a kernel that cannot make VRF devices: its prefixes in VRF 123 without
+/// their `interface`, which names the device (see the keyed test).
+fn without_the_vrf_device(config: &str) -> String {
+    config.replace(VRF_DEVICE_KEY, "")
+}
+
 #[test]
 fn the_blocks_of_the_quickstarts_are_the_ones_their_tests_know_how_to_run() {
     for (section, daemon) in [("Production quickstart", "frr"), ("BIRD quickstart", "bird")] {
@@ -125,6 +232,55 @@ fn the_blocks_of_the_quickstarts_are_the_ones_their_tests_know_how_to_run() {
         let with: Vec<&Block> = bird.iter().filter(|block| block.body.contains(command)).collect();
         assert!(with.len() == 1 && with[0].language == "sh", "BIRD quickstart: one ```sh block runs {command:?}");
     }
+}
+
+/// What the production quickstart's test with the `interface` key skips and replaces, checked against the README as
+/// it is: the blocks that only add addresses (step 3) add exactly what the address section's configuration has
+/// anycastd add, no other block touches an address (it would put one there before anycastd could), that configuration
+/// is the quickstart's with the key alone, and the section's `sh` block links the drop-in into both units.
+#[test]
+fn the_keyed_production_quickstart_skips_the_blocks_that_add_by_hand_what_its_configuration_has_anycastd_add() {
+    let quickstart = blocks("Production quickstart");
+    let mut by_hand = std::collections::BTreeSet::new();
+    for block in &quickstart {
+        match only_adds_addresses(block) {
+            Some(added) => by_hand.extend(added),
+            None => {
+                let touching: Vec<&str> = commands(block).into_iter().filter(|c| is_ip_address(c)).collect();
+                assert!(
+                    touching.is_empty(),
+                    "Production quickstart: a block does more than add addresses: {touching:?}"
+                );
+            }
+        }
+    }
+    let section = blocks(ADDRESS_SECTION);
+    let languages: Vec<&str> = section.iter().map(|block| block.language.as_str()).collect();
+    assert_eq!(languages, ["toml", "sh"], "{ADDRESS_SECTION}: its configuration, then the drop-in's links");
+    let keyed = &section[0].body;
+    let expected: Vec<(String, String)> = [(DNS, "lo"), (NTP, VRF_DEVICE)]
+        .iter()
+        .flat_map(|(prefixes, interface)| prefixes.iter().map(|prefix| (prefix.to_string(), interface.to_string())))
+        .collect();
+    assert_eq!(addresses_of(keyed), expected.iter().cloned().collect(), "{ADDRESS_SECTION}:\n{keyed}");
+    assert_eq!(by_hand, addresses_of(keyed), "step 3 adds by hand what the keyed configuration has anycastd add");
+    let plain: Vec<&Block> = quickstart.iter().filter(|block| block.language == "toml").collect();
+    assert_eq!(without_interfaces(keyed), without_interfaces(&plain[0].body), "the quickstart's, with the key alone");
+    // Without VRF devices the test takes out the keys that name one, and only those.
+    let no_vrf_device = without_the_vrf_device(keyed);
+    let on_lo: std::collections::BTreeSet<_> =
+        expected.into_iter().filter(|(_, interface)| interface == "lo").collect();
+    assert_eq!(addresses_of(&no_vrf_device), on_lo, "{no_vrf_device}");
+    assert_eq!(without_interfaces(&no_vrf_device), without_interfaces(keyed));
+
+    let links = &section[1].body;
+    for unit in ["anycastd", "anycastd-run"] {
+        let link = format!("/usr/lib/anycastd/systemd/address.conf /etc/systemd/system/{unit}.service.d/address.conf");
+        assert!(links.contains(&link), "{ADDRESS_SECTION}: the drop-in is linked into {unit}.service:\n{links}");
+    }
+    assert!(links.contains("systemctl daemon-reload"), "{links}");
+    let enabling = quickstart.iter().filter(|block| block.language == "sh" && block.body.contains(ENABLE_TIMER));
+    assert_eq!(enabling.count(), 1, "Production quickstart: one ```sh block runs {ENABLE_TIMER:?}");
 }
 
 #[test]
