@@ -274,7 +274,18 @@ fn read_all(
 /// no route for the prefix (or its VRF has no kernel device). Costs one vtysh call per FRR and VRF, so only `plan`
 /// asks of every prefix; a changing pass asks of what it announced in a VRF ([`warn_unrouted_in_vrfs`]).
 pub fn warn_unrouted(plan: &mut Plan, vtysh_timeout: Duration) {
-    warn_unrouted_of(plan, vtysh_timeout, PrefixPlan::will_be_announced);
+    // A prefix whose address the plan adds (its `interface`) has no route yet, and will: nothing to warn of.
+    let adding: BTreeSet<(String, std::net::IpAddr)> = plan
+        .addresses
+        .iter()
+        .filter(|one| one.action == crate::plan::AddressAction::Add)
+        .map(|one| (one.interface.clone(), one.address))
+        .collect();
+    let added = move |prefix: &PrefixPlan| {
+        let host = prefix.managed.host.as_ref();
+        host.is_some_and(|host| host.addresses.iter().any(|a| adding.contains(&(host.interface.clone(), *a))))
+    };
+    warn_unrouted_of(plan, vtysh_timeout, |prefix| prefix.will_be_announced() && !added(prefix));
 }
 
 /// After a changing pass: warns about the prefixes it just announced in a VRF other than the default one whose VRF
