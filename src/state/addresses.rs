@@ -70,6 +70,11 @@ impl AddedAddresses {
 /// Reads the record of added addresses from `state_dir`.
 pub(crate) fn read(state_dir: Option<&StateDir>) -> AddedAddresses {
     let Some(state_dir) = state_dir else { return AddedAddresses::Missing };
+    // No record is nothing to distrust: root in the units' directory, with no address ever added, has nothing to
+    // say about a file that is not there.
+    if let Ok(false) = state_dir.exists(ADDRESSES_FILE) {
+        return AddedAddresses::Missing;
+    }
     match state_dir.read_trusted(ADDRESSES_FILE, LIMIT) {
         Ok(None) => AddedAddresses::Missing,
         Ok(Some(bytes)) => match serde_json::from_slice::<Vec<AddedAddress>>(&bytes) {
