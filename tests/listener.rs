@@ -228,8 +228,10 @@ fn pushes_about_other_checks_do_not_advance_a_rising_service() {
     wait_until("two polls", || env.cabourotte.request_count() >= 2);
     assert!(env.networks().is_empty());
 
-    // Counted before the heal: a poll between the heal and the count would be a healthy one left uncounted, and
-    // the announcement at the third would look like the second's.
+    // The fake logs a request as it arrives and reads its results after: healed at once, the poll just seen would
+    // answer healthy without being counted as a healthy poll (the announcement at the third healthy poll then looked
+    // like the second's, one run in three). Its answer is long sent 300 ms later; the next poll is 2 s away.
+    std::thread::sleep(Duration::from_millis(300));
     let polls = env.cabourotte.request_count();
     env.cabourotte.healthy("dns");
     let (mut first_healthy_poll, mut announced) = (None, None);
