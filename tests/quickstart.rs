@@ -288,20 +288,26 @@ fn the_keyed_production_quickstart_skips_the_blocks_that_add_by_hand_what_its_co
     assert_eq!(enabling.count(), 1, "Production quickstart: one ```sh block runs {ENABLE_TIMER:?}");
 }
 
-#[test]
-#[ignore = "needs root and the lab: scripts/test runs it"]
-fn the_readme_s_production_quickstart_announces_to_a_bgp_peer_and_a_failing_check_withdraws_there() {
-    let started = Instant::now();
+/// A booted Debian 12 node with the package installed, a GoBGP peer facing it, and step 4 of the production
+/// quickstart done: Cabourotte 2.x serving its API under /api/v1, its checks passing.
+fn production_node() -> (Node, Peer) {
     let mut node = Node::boot_as_installed();
     let installed = node.install_package();
     assert!(installed.contains("Setting up anycastd ("), "{installed}");
     let peer = Peer::facing(&node);
-    // Step 4: Cabourotte 2.x, its checks passing.
     node.start_cabourotte();
     node.cabourotte_serves_only_api_v1();
     for check in ["dns", "ntp_v4", "ntp_v6"] {
         node.set_check(check, true);
     }
+    (node, peer)
+}
+
+#[test]
+#[ignore = "needs root and the lab: scripts/test runs it"]
+fn the_readme_s_production_quickstart_announces_to_a_bgp_peer_and_a_failing_check_withdraws_there() {
+    let started = Instant::now();
+    let (node, peer) = production_node();
     // Kernels without the vrf driver (the VMs this test was written on run one built without it and without modules:
     // `modprobe vrf` has nothing to load, and `ip link add 123 type vrf` answers "Unknown device type") cannot run
     // the blocks that make and use VRF 123: they are skipped, and said so. FRR's instance in VRF 123 is still
@@ -362,15 +368,7 @@ fn the_readme_s_production_quickstart_announces_to_a_bgp_peer_and_a_failing_chec
 #[ignore = "needs root and the lab: scripts/test runs it"]
 fn the_production_quickstart_with_the_interface_key_adds_the_addresses_announces_and_keeps_them_when_a_check_fails() {
     let started = Instant::now();
-    let mut node = Node::boot_as_installed();
-    let installed = node.install_package();
-    assert!(installed.contains("Setting up anycastd ("), "{installed}");
-    let peer = Peer::facing(&node);
-    node.start_cabourotte();
-    node.cabourotte_serves_only_api_v1();
-    for check in ["dns", "ntp_v4", "ntp_v6"] {
-        node.set_check(check, true);
-    }
+    let (node, peer) = production_node();
     let section = blocks(ADDRESS_SECTION);
     let mut config =
         section.iter().find(|block| block.language == "toml").expect("the keyed configuration").body.clone();

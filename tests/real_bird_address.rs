@@ -12,7 +12,6 @@ use std::process::Output;
 use std::time::SystemTime;
 
 use support::addresses::{AddressWatch, addresses_on};
-use support::anycastd::in_namespace;
 use support::bird::{Bird, BirdLab, OPERATOR_OWN};
 use support::peer::PeerWatch;
 use support::wait::Wait;
@@ -40,15 +39,7 @@ fn write_dns(lab: &BirdLab, prefixes: &[&str]) {
 
 /// Runs anycastd in BIRD's namespace; prints what it did.
 fn anycastd(lab: &BirdLab, args: &[&str]) -> Output {
-    let output = in_namespace(&lab.command(args), &lab.namespace()).output().expect("anycastd runs");
-    println!(
-        "$ anycastd {} ({})\n{}{}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    lab.anycastd_in_namespace(args)
 }
 
 #[track_caller]

@@ -128,15 +128,13 @@ impl BirdLab {
 
     /// Runs anycastd with the lab's configuration and a state directory of its own.
     pub fn anycastd(&self, args: &[&str]) -> Output {
-        let output = self.command(args).output().expect("anycastd runs");
-        println!(
-            "$ anycastd {} ({})\n{}{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        printed(self.command(args), args)
+    }
+
+    /// [`BirdLab::anycastd`] inside BIRD's network namespace, where it changes the `lo` BIRD's host has (a
+    /// prefix's `interface`).
+    pub fn anycastd_in_namespace(&self, args: &[&str]) -> Output {
+        printed(super::anycastd::in_namespace(&self.command(args), &self.namespace()), args)
     }
 
     /// anycastd with `args`, the lab's configuration and its state directory, to run or spawn.
@@ -307,4 +305,17 @@ macro_rules! on_every_bird {
             }
         )*
     };
+}
+
+/// Runs anycastd's `command` (with `args`) and prints what it did.
+fn printed(mut command: Command, args: &[&str]) -> Output {
+    let output = command.output().expect("anycastd runs");
+    println!(
+        "$ anycastd {} ({})\n{}{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
