@@ -27,7 +27,7 @@
 
 mod control;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 mod owned_file;
 pub mod preflight;
 mod reconfigure;

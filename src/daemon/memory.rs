@@ -33,8 +33,8 @@ pub struct Memory {
     pub answers: Option<Answers>,
     /// The last verdict of each command check, and when it ran: loop mode runs one at its own interval.
     pub exec: crate::health::exec::Remembered,
-    /// The last pass changed FRR and some update had not reached its neighbors yet: the next pass reads what FRR
-    /// sends again, so that the report and the metrics confirm it.
+    /// The last pass changed FRR or BIRD and some update had not reached its neighbors yet: the next pass reads what
+    /// each sends again, so that the report and the metrics confirm it.
     pub advertisement_pending: bool,
     /// A counts file prepared and not needed, for the next pass (see `pass::hold`).
     pub spare_counts: Option<Replacement>,

@@ -122,39 +122,60 @@ fn tell(plan: &mut Plan, path: &std::path::Path, advertised: &Advertised, after_
     pending
 }
 
-/// Tells each BIRD prefix of `plan` which BGP protocols of its BIRD export it, asking each BIRD once within
-/// `timeout` (`show protocols`, then `show route export` of each established BGP protocol). BIRD evaluates an export
-/// filter when asked, so nothing is pending: what it says is what the session carries. A BIRD that cannot be asked
-/// leaves its prefixes without an answer (the plan already says why it could not be read, if it could not).
-pub fn annotate_bird(plan: &mut Plan, timeout: Duration) {
-    let sockets: BTreeSet<PathBuf> = plan
-        .services
-        .iter()
-        .flat_map(|s| s.prefixes.iter())
-        .filter_map(|p| Some(p.managed.bird()?.socket.clone()))
-        .collect();
+/// Tells each BIRD prefix of `plan` which BGP protocols of its BIRD export it, asking each BIRD on one connection
+/// within `timeout` (`show protocols`, then `show route export` of each established BGP protocol). BIRD evaluates
+/// an export filter when asked, but a route reaches the table a session exports from on BIRD's own time: through a
+/// `pipe` from a VRF's table, BIRD 3 copies it a moment after anycastd's protocol has it. So, as for FRR,
+/// `after_changes`: a prefix just changed whose export does not match yet is read again, every [`REREAD_EVERY`],
+/// for at most `wait`. A BIRD that cannot be asked leaves its prefixes without an answer (the plan already says why
+/// it could not be read, if it could not). Returns whether an export is still pending.
+pub fn annotate_bird(plan: &mut Plan, timeout: Duration, after_changes: bool, wait: Duration) -> bool {
+    let started = Instant::now();
+    let sockets: BTreeSet<PathBuf> = plan.prefixes().filter_map(|p| Some(p.managed.bird()?.socket.clone())).collect();
+    let mut still_pending = false;
     for socket in sockets {
-        let Ok((sessions, exported)) = bird_exports(&socket, timeout) else { continue };
-        let read_at = crate::clock::unix_now().max(0).unsigned_abs();
-        let prefixes = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
-        for prefix in prefixes.filter(|prefix| prefix.managed.bird().is_some_and(|bird| bird.socket == socket)) {
-            let Some(net) = BirdNet::of(&prefix.managed) else { continue };
-            let reach = bird_reach(&net, &sessions, &exported);
-            prefix.advertising = Some(Advertising { reach, read_at });
+        let Ok(mut connection) = bird::Connection::open(&socket, Instant::now() + timeout + wait) else { continue };
+        while let Ok(exports) = bird_exports(&mut connection) {
+            let pending = tell_bird(plan, &socket, &exports, after_changes);
+            if !pending || started.elapsed() + REREAD_EVERY > wait {
+                still_pending |= pending;
+                break;
+            }
+            std::thread::sleep(REREAD_EVERY);
         }
     }
+    still_pending
+}
+
+/// Gives each prefix of the BIRD at `socket` its advertising; `true` when one that was just changed is exported
+/// otherwise than it should be by an established session.
+fn tell_bird(plan: &mut Plan, socket: &Path, (sessions, exported): &BirdExports, after_changes: bool) -> bool {
+    let read_at = crate::clock::unix_now().max(0).unsigned_abs();
+    let any_established = sessions.iter().any(|session| session.established);
+    let mut pending = false;
+    let prefixes = plan.services.iter_mut().flat_map(|service| service.prefixes.iter_mut());
+    for prefix in prefixes.filter(|prefix| prefix.managed.bird().is_some_and(|bird| bird.socket == socket)) {
+        let Some(net) = BirdNet::of(&prefix.managed) else { continue };
+        let reach = bird_reach(&net, sessions, exported);
+        if after_changes && changed(prefix) {
+            // Only established sessions are asked what they export: `peers` are those that export it.
+            let exported_somewhere = !reach.peers.is_empty();
+            pending |= any_established && exported_somewhere != prefix.state_after().is_announced();
+        }
+        prefix.advertising = Some(Advertising { reach, read_at });
+    }
+    pending
 }
 
 /// BIRD's BGP protocols, and what each established one exports of anycastd's prefixes, by name.
 type BirdExports = (Vec<BgpSession>, BTreeMap<String, BTreeSet<BirdNet>>);
 
-/// What the BIRD at `socket` exports to its BGP sessions, on one connection.
-fn bird_exports(socket: &Path, timeout: Duration) -> Result<BirdExports, bird::BirdError> {
-    let mut connection = bird::Connection::open(socket, Instant::now() + timeout)?;
-    let sessions = bird::read_bgp_sessions(&mut connection)?;
+/// What the BIRD at the end of `connection` exports to its BGP sessions.
+fn bird_exports(connection: &mut bird::Connection) -> Result<BirdExports, bird::BirdError> {
+    let sessions = bird::read_bgp_sessions(connection)?;
     let mut exported = BTreeMap::new();
     for session in sessions.iter().filter(|session| session.established) {
-        exported.insert(session.name.clone(), bird::read_exported(&mut connection, &session.name)?);
+        exported.insert(session.name.clone(), bird::read_exported(connection, &session.name)?);
     }
     Ok((sessions, exported))
 }
@@ -178,7 +199,7 @@ fn bird_reach(net: &BirdNet, sessions: &[BgpSession], exported: &BTreeMap<String
     Reach { peers, status }
 }
 
-/// Whether applying changed the prefix in FRR.
+/// Whether applying changed the prefix in its routing daemon.
 fn changed(prefix: &PrefixPlan) -> bool {
     prefix.outcome == Outcome::Done
 }

@@ -105,7 +105,7 @@ pub fn plan_only(
         advertised::annotate(&mut plan, &inputs.frr, context.vtysh_timeout, false, Duration::ZERO);
     }
     if matches!(daemons.bird, BirdInput::Live) {
-        advertised::annotate_bird(&mut plan, context.vtysh_timeout);
+        advertised::annotate_bird(&mut plan, context.vtysh_timeout, false, Duration::ZERO);
     }
     plan
 }
@@ -203,15 +203,17 @@ pub fn remembering_pass(config: &Config, context: &Context, pass: &Pass<'_>, mem
     if changed {
         gather::warn_unrouted_in_vrfs(&mut applied, context.vtysh_timeout);
     }
-    if changed_bird(&applied) {
-        advertised::annotate_bird(&mut applied, context.vtysh_timeout);
+    let wait = if memory.is_loop() { Duration::ZERO } else { advertised::PENDING_WAIT };
+    let mut pending = false;
+    let changed_bird = changed_bird(&applied);
+    if changed_bird || memory.advertisement_pending {
+        pending |= advertised::annotate_bird(&mut applied, context.vtysh_timeout, changed_bird, wait);
     }
     if changed || memory.advertisement_pending {
-        let wait = if memory.is_loop() { Duration::ZERO } else { advertised::PENDING_WAIT };
         let frr = &deciding.inputs.frr;
-        let pending = advertised::annotate(&mut applied, frr, context.vtysh_timeout, changed, wait);
-        memory.advertisement_pending = pending && memory.is_loop();
+        pending |= advertised::annotate(&mut applied, frr, context.vtysh_timeout, changed, wait);
     }
+    memory.advertisement_pending = pending && memory.is_loop();
     memory.ended(applied.summary().has_errors());
     record::record(config, context, &mut applied, held, pass, started);
     applied

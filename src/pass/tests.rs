@@ -159,3 +159,77 @@ fn a_poll_swaps_in_only_the_pushed_results_newer_than_its_answers() {
     let unchanged = answers(&config, &[("dns", result(true, 100))]);
     assert_eq!(HealthInput::Live.with_pushed(unchanged.clone()), unchanged);
 }
+
+/// `show protocols` of a BIRD whose one BGP session is established.
+const PEER1_ESTABLISHED: &str = "2002-Name       Proto      Table      State  Since         Info\n\
+                                 1002-peer1      BGP        ---        up     23:36:02.581  Established   \n0000 \n";
+const EXPORT_OF_PEER1: &str = "show route export peer1 where proto ~ \"anycastd_*\"";
+const EXPORTS_NOTHING: &str = "0000 \n";
+/// The VRF's prefix, once the lab's pipe has copied it from table blue4 into the table peer1 exports from.
+const EXPORTS_THE_BLUE_PREFIX: &str =
+    "1007-Table master4:\n 203.0.113.60/32  blackhole [anycastd_203_0_113_60_32_t_blue4 10:00:00.000] * (250)\n0000 \n";
+
+/// A fake BIRD (in a directory of its own, by `name`) whose peer1 exports nothing of anycastd's for the first `late`
+/// reads, and the VRF's prefix after.
+fn bird_exporting_after(name: &str, late: usize) -> crate::bird::fake::FakeBird<Vec<String>> {
+    let mut exports = 0;
+    crate::bird::fake::FakeBird::answering(name, move |command| match command {
+        "show protocols" => PEER1_ESTABLISHED.to_string(),
+        EXPORT_OF_PEER1 => {
+            exports += 1;
+            if exports > late { EXPORTS_THE_BLUE_PREFIX } else { EXPORTS_NOTHING }.to_string()
+        }
+        _ => "9001 syntax error\n".to_string(),
+    })
+}
+
+/// A plan that has just announced the VRF's prefix in BIRD at `socket`: a pass that changed BIRD, before reading
+/// what BIRD exports.
+fn just_announced_in_bird(socket: &std::path::Path) -> Plan {
+    let toml = format!(
+        "[services.dns]\nprefixes.bird = [{{ prefix = \"203.0.113.60\", table = \"blue4\", socket = {socket:?} }}]\n\
+         checks.cabourotte = [\"dns\"]\n"
+    );
+    let config = Config::parse(&toml, "test.toml").expect("a valid configuration");
+    let health = HealthInput::File(ResultList::from_results([("dns".to_string(), result(true, 1))]));
+    let bird = BirdInput::File(crate::bird::BirdRoutes::new());
+    let mut plan = plan_only(&config, &context(), &health, Daemons { frr: &frr(NOTHING_ANNOUNCED), bird: &bird }, None);
+    assert_eq!(actions(&plan), [("203.0.113.60/32".into(), Action::Announce)]);
+    plan.prefixes_mut().for_each(|prefix| prefix.outcome = Outcome::Done);
+    plan
+}
+
+/// The peers the plan's one prefix is advertised to, as read.
+fn advertised_to(plan: &Plan) -> Vec<String> {
+    plan.prefixes()
+        .flat_map(|prefix| prefix.advertising.clone().map(|advertising| advertising.reach.peers))
+        .flatten()
+        .collect()
+}
+
+/// BIRD 3 copies a route through a pipe a moment after anycastd's protocol has it: a one-shot pass reads the exports
+/// again rather than report a just-announced prefix as rejected by peer1's filter (lab, BIRD 3.1.8, 1 run in 10).
+#[test]
+fn a_just_announced_bird_prefix_not_exported_yet_is_read_again_on_the_same_connection() {
+    let fake = bird_exporting_after("pipe-late", 2);
+    let mut plan = just_announced_in_bird(&fake.socket);
+    let pending = advertised::annotate_bird(&mut plan, Duration::from_secs(5), true, advertised::PENDING_WAIT);
+    assert!(!pending);
+    assert_eq!(advertised_to(&plan), ["peer1"]);
+    let commands = fake.observed();
+    assert_eq!(commands.iter().filter(|command| *command == EXPORT_OF_PEER1).count(), 3, "{commands:?}");
+}
+
+/// The loop does not wait (its next pass reads again, and a wait would delay its next withdrawal), nor does a plan
+/// that changed nothing: one read, and the prefix is said not to be exported yet.
+#[test]
+fn without_a_wait_a_bird_export_not_there_yet_is_read_once_and_said_pending() {
+    for (after_changes, wait, pending) in [(true, Duration::ZERO, true), (false, advertised::PENDING_WAIT, false)] {
+        let fake = bird_exporting_after(&format!("pipe-{after_changes}"), 1);
+        let mut plan = just_announced_in_bird(&fake.socket);
+        assert_eq!(advertised::annotate_bird(&mut plan, Duration::from_secs(5), after_changes, wait), pending);
+        assert_eq!(advertised_to(&plan), Vec::<String>::new());
+        let commands = fake.observed();
+        assert_eq!(commands, ["show protocols", EXPORT_OF_PEER1], "after changes: {after_changes}");
+    }
+}
