@@ -8,8 +8,9 @@
 //! `frr defaults datacenter`) would hold back a `network` whose address is missing anyway; the timestamps show
 //! anycastd's own order: the address first, the announcement after; the withdrawal first, the removal after.
 //!
-//! A VRF device cannot be created on the lab's kernel (no `vrf` link type, nor `dummy`): the test of an FRR prefix in
-//! VRF 123 covers the refusal of an interface in another VRF, not an address added to a VRF's device.
+//! A VRF device cannot be created on the lab's kernel (no `vrf` link type, nor `dummy`): here, the test of an FRR prefix
+//! in VRF 123 covers the refusal of an interface in another VRF; an address added to a VRF's device, or to an
+//! interface in the VRF, is proven in a virtual machine with Debian's kernel (`in_vm.rs`).
 
 use crate::support;
 

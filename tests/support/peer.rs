@@ -118,6 +118,32 @@ impl Lab {
         session_established(&self.peer_ns)
     }
 
+    /// Gives VRF `vrf`'s BGP instance (AS `asn`) a session of its own with the peer, as a VRF's uplink would: a
+    /// veth pair whose FRR end is in the VRF's device (192.0.2.5/30), to GoBGP's address across it, which GoBGP
+    /// accepts once told of the neighbor. Needs the VRF's device (a kernel with VRF devices: `tests/in_vm.rs`).
+    pub fn peer_with_vrf(&self, vrf: &str, asn: u32) {
+        let (frr, peer) = (self.frr_namespace(), self.peer_ns.as_str());
+        let ip = |ns: &str, args: &[&str]| crate::support::addresses::ip_in(ns, args);
+        ip(frr, &["link", "add", "to-peer-vrf", "type", "veth", "peer", "name", "to-vrf", "netns", peer]);
+        ip(frr, &["link", "set", "to-peer-vrf", "master", vrf]);
+        ip(frr, &["address", "add", "192.0.2.5/30", "dev", "to-peer-vrf"]);
+        ip(frr, &["link", "set", "to-peer-vrf", "up"]);
+        ip(frr, &["route", "add", "192.0.2.2/32", "dev", "to-peer-vrf", "vrf", vrf]);
+        ip(peer, &["address", "add", "192.0.2.6/30", "dev", "to-vrf"]);
+        ip(peer, &["link", "set", "to-vrf", "up"]);
+        let added = gobgp(peer, &["neighbor", "add", "192.0.2.5", "as", &asn.to_string()]);
+        assert!(added.is_some(), "gobgp neighbor add 192.0.2.5 as {asn} failed");
+        self.vtysh(&[
+            "configure terminal",
+            &format!("router bgp {asn} vrf {vrf}"),
+            "neighbor 192.0.2.2 remote-as 65100",
+            "neighbor 192.0.2.2 port 11179",
+            "neighbor 192.0.2.2 timers connect 1",
+            // GoBGP's address is one hop away but not on the VRF's link: without this, bgpd waits for NHT forever.
+            "neighbor 192.0.2.2 disable-connected-check",
+        ]);
+    }
+
     pub(super) fn try_gobgp(&self, args: &[&str]) -> Option<String> {
         gobgp(&self.peer_ns, args)
     }
